@@ -1,0 +1,3 @@
+//! The Genesys Cloud emulator.
+
+pub mod fixture;
