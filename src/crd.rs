@@ -1,0 +1,1713 @@
+//! The `GenesysUserOffboarding` custom resource: its spec (what to do to which Genesys Cloud user),
+//! its status (what was found, what is left, what was done, proof that history is kept), the
+//! condition types and reasons the reconciler writes, and the spec checks that mirror the CEL rules
+//! for the one-shot mode, where no API server validates.
+//!
+//! Start at [`GenesysUserOffboardingSpec`]. Every `///` on a field is user documentation: it becomes
+//! `kubectl explain` text in the generated CRD (`genesys-offboarding crd`, committed in `crds/`).
+//! Developer notes use `//`.
+
+use std::time::Duration;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The API group of every resource this operator serves.
+pub const API_GROUP: &str = "offboarding.genesys-operator.io";
+
+/// The API version of [`GenesysUserOffboarding`].
+pub const API_VERSION: &str = "v1alpha1";
+
+/// The finalizer put on a resource whose `deletionPolicy` is `Restore`: it holds the deletion until
+/// the user is re-activated and the snapshot put back.
+pub const FINALIZER: &str = "offboarding.genesys-operator.io/restore";
+
+/// At most this many entries are kept in `status.actions` (oldest dropped first).
+pub const MAX_ACTIONS: usize = 50;
+
+/// At most this many conversation ids are listed in `status.history.checkedConversationIds`.
+pub const MAX_CHECKED_CONVERSATION_IDS: usize = 5;
+
+/// `spec.history.lookbackDays` bounds and default.
+pub const LOOKBACK_DAYS_MIN: u32 = 1;
+/// See [`LOOKBACK_DAYS_MIN`].
+pub const LOOKBACK_DAYS_MAX: u32 = 1825;
+/// See [`LOOKBACK_DAYS_MIN`].
+pub const LOOKBACK_DAYS_DEFAULT: u32 = 90;
+
+/// `spec.driftCheckInterval` default, and the bounds the interval must fall within.
+pub const DRIFT_CHECK_INTERVAL_DEFAULT: &str = "1h";
+/// See [`DRIFT_CHECK_INTERVAL_DEFAULT`].
+pub const DRIFT_CHECK_INTERVAL_MIN: Duration = Duration::from_secs(60);
+/// See [`DRIFT_CHECK_INTERVAL_DEFAULT`] (30 days).
+pub const DRIFT_CHECK_INTERVAL_MAX: Duration = Duration::from_secs(30 * 24 * 3600);
+
+// Length bounds shared by the schema (maxLength) and `validate`.
+const EMAIL_MAX: usize = 254;
+const USER_ID_LEN: usize = 36;
+const SECRET_NAME_MAX: usize = 253;
+const URL_MAX: usize = 2048;
+const INTERVAL_MAX: usize = 16;
+
+/// Condition types written to `status.conditions`.
+///
+/// `Ready`, `Reconciling` and `Stalled` follow kstatus (what Flux and `kubectl wait` read); the others
+/// report one offboarding step each.
+pub mod condition {
+    /// `True` when the user is offboarded (or, in Observe mode, when the plan is reported).
+    pub const READY: &str = "Ready";
+    /// `True` while the operator is working or waiting (kstatus: `InProgress`).
+    pub const RECONCILING: &str = "Reconciling";
+    /// `True` when the operator cannot go on without a human (kstatus: Failed).
+    pub const STALLED: &str = "Stalled";
+    /// `True` when exactly one Genesys Cloud user matches `spec.user`.
+    pub const USER_RESOLVED: &str = "UserResolved";
+    /// `True` when the user is off queue, offline, out of direct queues and without a station.
+    pub const ROUTING_DRAINED: &str = "RoutingDrained";
+    /// `True` when the Genesys Cloud user is `inactive`.
+    pub const DEACTIVATED: &str = "Deactivated";
+    /// `True` when the user's OAuth tokens were revoked.
+    pub const SESSIONS_REVOKED: &str = "SessionsRevoked";
+    /// `True` when the user's conversation history is still attributable after deactivation.
+    pub const HISTORY_VERIFIED: &str = "HistoryVerified";
+
+    /// Every condition type, in the order a reader meets them.
+    pub const ALL: [&str; 8] = [
+        READY,
+        RECONCILING,
+        STALLED,
+        USER_RESOLVED,
+        ROUTING_DRAINED,
+        DEACTIVATED,
+        SESSIONS_REVOKED,
+        HISTORY_VERIFIED,
+    ];
+}
+
+/// Condition reasons (`PascalCase`, one word). The same strings serve as Event reasons and metric
+/// labels. Errors from the Genesys Cloud client bring their own reasons (`RateLimited`,
+/// `Forbidden`, ...) in the same style.
+pub mod reason {
+    /// Ready=True: the user is inactive, drained, signed out, and their history is kept.
+    pub const OFFBOARDED: &str = "Offboarded";
+    /// Ready=True in Observe mode: the plan is in status, nothing was written to Genesys Cloud.
+    pub const OBSERVING: &str = "Observing";
+    /// `spec.suspend` is true: the operator does nothing until it is false again.
+    pub const SUSPENDED: &str = "Suspended";
+    /// Reconciling=True: steps are being carried out.
+    pub const PROGRESSING: &str = "Progressing";
+    /// Reconciling=True: `spec.effectiveAt` is in the future; nothing happens before it.
+    pub const SCHEDULED: &str = "Scheduled";
+    /// Reconciling=True: the user is on a live conversation and `activeConversations` is `Wait`.
+    pub const WAITING_FOR_ACTIVE_CONVERSATION: &str = "WaitingForActiveConversation";
+    /// Reconciling=True: the resource is being deleted with `deletionPolicy: Restore`.
+    pub const RESTORING: &str = "Restoring";
+    /// A step condition whose step has not run yet.
+    pub const PENDING: &str = "Pending";
+    /// A step condition whose step is switched off in the spec.
+    pub const NOT_REQUESTED: &str = "NotRequested";
+    /// Reconciling=False / Stalled=False: nothing left to do or nothing blocking.
+    pub const IDLE: &str = "Idle";
+
+    /// Stalled=True: more than one live user has this email address; nothing was written.
+    pub const AMBIGUOUS_USER: &str = "AmbiguousUser";
+    /// Stalled=True: no user has this email address or id.
+    pub const USER_NOT_FOUND: &str = "UserNotFound";
+    /// Stalled=True: the user is already `deleted` in Genesys Cloud; the operator never restores one.
+    pub const USER_DELETED: &str = "UserDeleted";
+    /// Stalled=True: `spec.user.id` and `spec.user.email` name different users.
+    pub const ID_EMAIL_MISMATCH: &str = "IdEmailMismatch";
+    /// Stalled=True: the spec breaks a rule (see the message).
+    pub const INVALID_SPEC: &str = "InvalidSpec";
+    /// Stalled=True: the credentials Secret or one of its keys is missing.
+    pub const CREDENTIALS_MISSING: &str = "CredentialsMissing";
+    /// Stalled=True: Genesys Cloud refused the client credentials.
+    pub const CREDENTIALS_REJECTED: &str = "CredentialsRejected";
+    /// Stalled=True: conversations counted before deactivation are no longer found.
+    pub const HISTORY_LOST: &str = "HistoryLost";
+
+    /// UserResolved=True.
+    pub const RESOLVED: &str = "Resolved";
+    /// RoutingDrained=True.
+    pub const DRAINED: &str = "Drained";
+    /// Deactivated=True.
+    pub const USER_INACTIVE: &str = "UserInactive";
+    /// SessionsRevoked=True.
+    pub const TOKENS_REVOKED: &str = "TokensRevoked";
+    /// HistoryVerified=True: every conversation counted before is still found.
+    pub const HISTORY_PRESERVED: &str = "HistoryPreserved";
+    /// HistoryVerified=True: the user had no conversation in the lookback window.
+    pub const NO_HISTORY: &str = "NoHistory";
+
+    /// Event: the user was re-activated outside the operator and deactivated again (Enforce).
+    pub const DRIFT_CORRECTED: &str = "DriftCorrected";
+    /// Event / Ready=False: the user was re-activated outside the operator (Observe reports only).
+    pub const DRIFT_DETECTED: &str = "DriftDetected";
+    /// Event: `deletionPolicy: Restore` put the user and their snapshot back.
+    pub const RESTORED: &str = "Restored";
+}
+
+/// Which Genesys Cloud user to offboard, where their organization is, and how to offboard them.
+/// Every field but `user` and `credentialsSecretRef` has a safe default.
+// kube's printcolumn(...) attributes repeat keys such as `type_` by design.
+#[allow(clippy::duplicated_attributes)]
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[kube(
+    group = "offboarding.genesys-operator.io",
+    version = "v1alpha1",
+    kind = "GenesysUserOffboarding",
+    plural = "genesysuseroffboardings",
+    singular = "genesysuseroffboarding",
+    shortname = "offboarding",
+    shortname = "offboardings",
+    shortname = "gofb",
+    category = "genesys",
+    namespaced,
+    status = "GenesysUserOffboardingStatus",
+    derive = "PartialEq",
+    doc = "Offboards one Genesys Cloud user: drains routing, deactivates the user, revokes their sessions and verifies that their conversation history is kept. Never deletes the user.",
+    printcolumn(
+        name = "User",
+        type_ = "string",
+        json_path = ".spec.user.email",
+        description = "The email address of the user being offboarded"
+    ),
+    printcolumn(
+        name = "Genesys State",
+        type_ = "string",
+        json_path = ".status.user.stateNow",
+        description = "The user's state in Genesys Cloud now"
+    ),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status",
+        description = "Whether the offboarding is complete"
+    ),
+    printcolumn(
+        name = "Reason",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].reason",
+        description = "Why the offboarding is or is not complete"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    ),
+    printcolumn(
+        name = "User ID",
+        type_ = "string",
+        json_path = ".status.user.id",
+        description = "The Genesys Cloud user id",
+        priority = 1
+    ),
+    printcolumn(
+        name = "Message",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].message",
+        description = "Details about the Ready condition",
+        priority = 1
+    )
+)]
+#[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [
+    {
+        "rule": "has(self.apiBaseUrl) == has(self.loginBaseUrl)",
+        "message": "apiBaseUrl and loginBaseUrl go together: set both or neither",
+        "reason": "FieldValueInvalid"
+    },
+    {
+        "rule": "has(self.region) != (has(self.apiBaseUrl) || has(self.loginBaseUrl))",
+        "message": "set exactly one of region, or apiBaseUrl with loginBaseUrl",
+        "reason": "FieldValueInvalid"
+    }
+]))]
+pub struct GenesysUserOffboardingSpec {
+    /// The Genesys Cloud user to offboard, by email address, by user id, or both (then both must
+    /// name the same user). Immutable: to offboard someone else, create another resource.
+    pub user: UserRef,
+
+    /// The Secret, in the same namespace, that holds the OAuth client credentials (client
+    /// credentials grant) under the keys `clientId` and `clientSecret`.
+    pub credentials_secret_ref: SecretRef,
+
+    /// The Genesys Cloud region of the organization, as the SDKs name it: `us_east_1`
+    /// (mypurecloud.com), `eu_west_1` (mypurecloud.ie), `eu_central_1` (mypurecloud.de), ...
+    /// Set this, or both `apiBaseUrl` and `loginBaseUrl`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<Region>,
+
+    /// The API base URL (e.g. `https://api.mypurecloud.com/`), instead of `region`. Must be https,
+    /// or http to `localhost`, `127.0.0.1` or `[::1]` (for a local emulator). Needs `loginBaseUrl`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 2048), extend("x-kubernetes-validations" = [{
+        "rule": "self.startsWith('https://') || self.matches('^http://(localhost|127[.]0[.]0[.]1|\\\\[::1\\\\])(:[0-9]{1,5})?(/.*)?$')",
+        "message": "must be an https:// URL, or http:// to localhost, 127.0.0.1 or [::1]",
+        "reason": "FieldValueInvalid"
+    }]))]
+    pub api_base_url: Option<String>,
+
+    /// The login (OAuth) base URL (e.g. `https://login.mypurecloud.com/`), instead of `region`.
+    /// Must be https, or http to `localhost`, `127.0.0.1` or `[::1]`. Needs `apiBaseUrl`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 2048), extend("x-kubernetes-validations" = [{
+        "rule": "self.startsWith('https://') || self.matches('^http://(localhost|127[.]0[.]0[.]1|\\\\[::1\\\\])(:[0-9]{1,5})?(/.*)?$')",
+        "message": "must be an https:// URL, or http:// to localhost, 127.0.0.1 or [::1]",
+        "reason": "FieldValueInvalid"
+    }]))]
+    pub login_base_url: Option<String>,
+
+    /// How the user is taken out of routing before they are deactivated.
+    #[serde(default)]
+    pub routing: RoutingPolicy,
+
+    /// Revoke the user's OAuth tokens after deactivation, so that open sessions end. Default true.
+    #[serde(default = "default_true")]
+    pub revoke_sessions: bool,
+
+    /// Why the user leaves: `Voluntary`, `Seasonal`, `Leave`, `Performance`, `Conduct` or
+    /// `Unknown`. When set, it is recorded in Genesys Cloud as the user's state change reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<OffboardingReason>,
+
+    /// How the operator proves that the user's conversation history is kept.
+    #[serde(default)]
+    pub history: HistoryPolicy,
+
+    /// When to offboard (RFC 3339, e.g. `2026-12-31T17:00:00Z`). Nothing happens before this time.
+    /// Unset: now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effective_at: Option<Time>,
+
+    /// `Enforce` (default) makes the changes. `Observe` is a dry run: the user is resolved, the
+    /// snapshot and the full plan are written to status, and nothing is written to Genesys Cloud.
+    #[serde(default)]
+    pub management_policy: ManagementPolicy,
+
+    /// Pause: while true the operator does nothing for this resource. Default false.
+    #[serde(default)]
+    pub suspend: bool,
+
+    /// What deleting this resource does. `Orphan` (default): nothing, the user stays inactive.
+    /// `Restore`: the user is re-activated and the snapshot put back (queue memberships, skills,
+    /// languages, roles, default station) before the resource goes away.
+    #[serde(default)]
+    pub deletion_policy: DeletionPolicy,
+
+    /// How often the operator re-checks a finished offboarding (e.g. `30m`, `1h`, `12h`, `1h30m`):
+    /// a user re-activated outside the operator is deactivated again (Enforce) or reported
+    /// (Observe). Between 1m and 720h. Default `1h`.
+    #[serde(default = "default_drift_check_interval")]
+    #[schemars(
+        length(min = 2, max = 16),
+        regex(pattern = r"^([0-9]+h)?([0-9]+m)?([0-9]+s)?$"),
+        extend("x-kubernetes-validations" = [{
+            "rule": "duration(self) >= duration('1m') && duration(self) <= duration('720h')",
+            "message": "must be between 1m and 720h",
+            "reason": "FieldValueInvalid"
+        }])
+    )]
+    pub drift_check_interval: String,
+}
+
+/// The Genesys Cloud user to offboard.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [
+    {
+        "rule": "has(self.email) || has(self.id)",
+        "message": "set user.email, user.id, or both",
+        "reason": "FieldValueRequired"
+    },
+    {
+        "rule": "self == oldSelf",
+        "message": "user is immutable: create another GenesysUserOffboarding to offboard someone else",
+        "reason": "FieldValueForbidden"
+    }
+]))]
+pub struct UserRef {
+    /// The user's email address (their Genesys Cloud username), matched exactly over active and
+    /// inactive users. If two users share it, the operator stops and asks for `id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 254), regex(pattern = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"))]
+    pub email: Option<String>,
+
+    /// The Genesys Cloud user id (a UUID).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(max = 36),
+        regex(
+            pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+        )
+    )]
+    pub id: Option<String>,
+}
+
+/// A Secret in the same namespace as the resource.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretRef {
+    /// The Secret's name. It must hold the keys `clientId` and `clientSecret` (an OAuth client with
+    /// the client credentials grant).
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+    )]
+    pub name: String,
+}
+
+/// The key of the OAuth client id in the credentials Secret.
+pub const SECRET_KEY_CLIENT_ID: &str = "clientId";
+/// The key of the OAuth client secret in the credentials Secret.
+pub const SECRET_KEY_CLIENT_SECRET: &str = "clientSecret";
+
+// A Genesys Cloud region (the SDK region keys). No `///` here: kube's schema rewrite would put
+// the type's description over the `region` field's own.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
+pub enum Region {
+    /// Americas (US East), mypurecloud.com.
+    #[serde(rename = "us_east_1")]
+    UsEast1,
+    /// EMEA (Dublin), mypurecloud.ie.
+    #[serde(rename = "eu_west_1")]
+    EuWest1,
+    /// Asia Pacific (Sydney), mypurecloud.com.au.
+    #[serde(rename = "ap_southeast_2")]
+    ApSoutheast2,
+    /// Asia Pacific (Tokyo), mypurecloud.jp.
+    #[serde(rename = "ap_northeast_1")]
+    ApNortheast1,
+    /// EMEA (Frankfurt), mypurecloud.de.
+    #[serde(rename = "eu_central_1")]
+    EuCentral1,
+    /// Americas (US West), usw2.pure.cloud.
+    #[serde(rename = "us_west_2")]
+    UsWest2,
+    /// Americas (Canada), cac1.pure.cloud.
+    #[serde(rename = "ca_central_1")]
+    CaCentral1,
+    /// Asia Pacific (Seoul), apne2.pure.cloud.
+    #[serde(rename = "ap_northeast_2")]
+    ApNortheast2,
+    /// EMEA (London), euw2.pure.cloud.
+    #[serde(rename = "eu_west_2")]
+    EuWest2,
+    /// Asia Pacific (Mumbai), aps1.pure.cloud.
+    #[serde(rename = "ap_south_1")]
+    ApSouth1,
+    /// Americas (US East 2, `FedRAMP`), use2.us-gov-pure.cloud.
+    #[serde(rename = "us_east_2")]
+    UsEast2,
+    /// Americas (São Paulo), sae1.pure.cloud.
+    #[serde(rename = "sa_east_1")]
+    SaEast1,
+    /// Middle East (UAE), mec1.pure.cloud.
+    #[serde(rename = "me_central_1")]
+    MeCentral1,
+    /// Asia Pacific (Osaka), apne3.pure.cloud.
+    #[serde(rename = "ap_northeast_3")]
+    ApNortheast3,
+    /// EMEA (Zurich), euc2.pure.cloud.
+    #[serde(rename = "eu_central_2")]
+    EuCentral2,
+    /// Americas (Mexico), mxc1.pure.cloud.
+    #[serde(rename = "mx_central_1")]
+    MxCentral1,
+    /// Asia Pacific (Singapore), apse1.pure.cloud.
+    #[serde(rename = "ap_southeast_1")]
+    ApSoutheast1,
+    /// EMEA (EU sovereign cloud, Germany), edee1.eusc-pure.cloud.
+    #[serde(rename = "eusc_de_east_1")]
+    EuscDeEast1,
+}
+
+impl Region {
+    /// Every region, in the order of the Genesys Cloud SDKs.
+    pub const ALL: [Region; 18] = [
+        Region::UsEast1,
+        Region::EuWest1,
+        Region::ApSoutheast2,
+        Region::ApNortheast1,
+        Region::EuCentral1,
+        Region::UsWest2,
+        Region::CaCentral1,
+        Region::ApNortheast2,
+        Region::EuWest2,
+        Region::ApSouth1,
+        Region::UsEast2,
+        Region::SaEast1,
+        Region::MeCentral1,
+        Region::ApNortheast3,
+        Region::EuCentral2,
+        Region::MxCentral1,
+        Region::ApSoutheast1,
+        Region::EuscDeEast1,
+    ];
+
+    /// The SDK region key, as written in the spec (`us_east_1`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Region::UsEast1 => "us_east_1",
+            Region::EuWest1 => "eu_west_1",
+            Region::ApSoutheast2 => "ap_southeast_2",
+            Region::ApNortheast1 => "ap_northeast_1",
+            Region::EuCentral1 => "eu_central_1",
+            Region::UsWest2 => "us_west_2",
+            Region::CaCentral1 => "ca_central_1",
+            Region::ApNortheast2 => "ap_northeast_2",
+            Region::EuWest2 => "eu_west_2",
+            Region::ApSouth1 => "ap_south_1",
+            Region::UsEast2 => "us_east_2",
+            Region::SaEast1 => "sa_east_1",
+            Region::MeCentral1 => "me_central_1",
+            Region::ApNortheast3 => "ap_northeast_3",
+            Region::EuCentral2 => "eu_central_2",
+            Region::MxCentral1 => "mx_central_1",
+            Region::ApSoutheast1 => "ap_southeast_1",
+            Region::EuscDeEast1 => "eusc_de_east_1",
+        }
+    }
+}
+
+impl std::fmt::Display for Region {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How the user is taken out of routing.
+// One bool per switch is the API users write; an enum set would read worse in YAML.
+#[allow(clippy::struct_excessive_bools)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RoutingPolicy {
+    /// Set the routing status to `OFF_QUEUE` and the presence to Offline. Default true.
+    pub set_off_queue: bool,
+    /// Remove the user from every queue they are a direct member of. Memberships that come from a
+    /// group cannot be removed per user: they are reported in `status.groupMemberships`. Default
+    /// true.
+    pub remove_from_queues: bool,
+    /// Clear the user's associated and default station. Default true.
+    pub clear_station: bool,
+    /// Remove every routing skill from the user. Default false.
+    pub remove_skills: bool,
+    /// Remove every routing language from the user. Default false.
+    pub remove_languages: bool,
+    /// What to do while the user is on a live conversation: `Wait` (default) until it ends, or
+    /// `Proceed` at once.
+    pub active_conversations: ActiveConversationPolicy,
+}
+
+impl Default for RoutingPolicy {
+    fn default() -> Self {
+        Self {
+            set_off_queue: true,
+            remove_from_queues: true,
+            clear_station: true,
+            remove_skills: false,
+            remove_languages: false,
+            active_conversations: ActiveConversationPolicy::Wait,
+        }
+    }
+}
+
+/// What to do while the user is on a live conversation.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum ActiveConversationPolicy {
+    /// Wait until the conversation ends before changing anything.
+    #[default]
+    Wait,
+    /// Go on at once; the conversation may be cut.
+    Proceed,
+}
+
+// Why the user leaves (the Genesys Cloud state change reason). No `///`, as for `Region`.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum OffboardingReason {
+    /// The user chose to leave.
+    Voluntary,
+    /// A seasonal contract ended.
+    Seasonal,
+    /// The user is on leave.
+    Leave,
+    /// Performance.
+    Performance,
+    /// Conduct.
+    Conduct,
+    /// Not stated.
+    Unknown,
+}
+
+impl OffboardingReason {
+    /// The value Genesys Cloud expects in `stateChangeReason`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OffboardingReason::Voluntary => "Voluntary",
+            OffboardingReason::Seasonal => "Seasonal",
+            OffboardingReason::Leave => "Leave",
+            OffboardingReason::Performance => "Performance",
+            OffboardingReason::Conduct => "Conduct",
+            OffboardingReason::Unknown => "Unknown",
+        }
+    }
+}
+
+/// How history is verified.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase", default)]
+pub struct HistoryPolicy {
+    /// How many days back to count the user's conversations, before and after deactivation.
+    /// Between 1 and 1825. Default 90.
+    #[schemars(range(min = 1, max = 1825))]
+    pub lookback_days: u32,
+}
+
+impl Default for HistoryPolicy {
+    fn default() -> Self {
+        Self {
+            lookback_days: LOOKBACK_DAYS_DEFAULT,
+        }
+    }
+}
+
+/// Whether the operator changes Genesys Cloud or only reports.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum ManagementPolicy {
+    /// Make the changes.
+    #[default]
+    Enforce,
+    /// Dry run: resolve the user, snapshot, plan, report; never write to Genesys Cloud.
+    Observe,
+}
+
+/// What deleting the resource does to the user.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum DeletionPolicy {
+    /// Nothing: the user stays inactive.
+    #[default]
+    Orphan,
+    /// Re-activate the user and put back what the snapshot holds.
+    Restore,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_drift_check_interval() -> String {
+    DRIFT_CHECK_INTERVAL_DEFAULT.to_owned()
+}
+
+/// Where the Genesys Cloud API is, as the spec says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ApiEndpoints {
+    /// A documented region.
+    Region(Region),
+    /// Explicit base URLs (checked: https, or http to a loopback host).
+    Custom {
+        /// `spec.apiBaseUrl`.
+        api_base_url: url::Url,
+        /// `spec.loginBaseUrl`.
+        login_base_url: url::Url,
+    },
+}
+
+/// A spec that breaks a rule. The API server enforces the same rules through the CRD schema and
+/// CEL; this type serves the one-shot mode and the reconciler's first step.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpecError {
+    /// Neither `user.email` nor `user.id`.
+    #[error("set user.email, user.id, or both")]
+    MissingUser,
+    /// `user.email` is not an email address.
+    #[error("user.email {0:?} is not an email address")]
+    InvalidEmail(String),
+    /// `user.id` is not a UUID.
+    #[error("user.id {0:?} is not a Genesys Cloud user id (a UUID)")]
+    InvalidUserId(String),
+    /// `credentialsSecretRef.name` is not a Secret name.
+    #[error("credentialsSecretRef.name {0:?} is not a valid Secret name")]
+    InvalidSecretName(String),
+    /// A string longer than its bound.
+    #[error("{field} is longer than {max} characters")]
+    TooLong {
+        /// The field's path in the spec.
+        field: &'static str,
+        /// Its bound.
+        max: usize,
+    },
+    /// Only one of the two base URLs.
+    #[error("apiBaseUrl and loginBaseUrl go together: set both or neither")]
+    IncompleteBaseUrls,
+    /// Both or neither of region and base URLs.
+    #[error("set exactly one of region, or apiBaseUrl with loginBaseUrl")]
+    EndpointsNotExactlyOne,
+    /// A base URL that is not https (or http to loopback).
+    #[error(
+        "{field} {value:?} must be an https:// URL, or http:// to localhost, 127.0.0.1 or [::1]"
+    )]
+    InvalidBaseUrl {
+        /// `apiBaseUrl` or `loginBaseUrl`.
+        field: &'static str,
+        /// The value.
+        value: String,
+    },
+    /// `history.lookbackDays` out of range.
+    #[error("history.lookbackDays must be between 1 and 1825, got {0}")]
+    LookbackOutOfRange(u32),
+    /// `driftCheckInterval` is not a duration, or out of range.
+    #[error(
+        "driftCheckInterval {0:?} must be a duration such as 30m, 1h or 1h30m, between 1m and 720h"
+    )]
+    InvalidDriftCheckInterval(String),
+}
+
+impl SpecError {
+    /// The condition reason for every spec error.
+    pub fn reason(&self) -> &'static str {
+        reason::INVALID_SPEC
+    }
+}
+
+impl GenesysUserOffboardingSpec {
+    /// Checks the rules the API server checks (schema bounds and CEL), for when no API server
+    /// validated the resource. Returns the first broken rule.
+    pub fn validate(&self) -> Result<(), SpecError> {
+        self.user.validate()?;
+        validate_secret_name(&self.credentials_secret_ref.name)?;
+        self.api_endpoints()?;
+        if !(LOOKBACK_DAYS_MIN..=LOOKBACK_DAYS_MAX).contains(&self.history.lookback_days) {
+            return Err(SpecError::LookbackOutOfRange(self.history.lookback_days));
+        }
+        self.drift_check_interval()?;
+        Ok(())
+    }
+
+    /// Where the Genesys Cloud API is: the region, or the two base URLs (checked).
+    pub fn api_endpoints(&self) -> Result<ApiEndpoints, SpecError> {
+        match (
+            self.region,
+            self.api_base_url.as_deref(),
+            self.login_base_url.as_deref(),
+        ) {
+            (Some(region), None, None) => Ok(ApiEndpoints::Region(region)),
+            (None, Some(api), Some(login)) => Ok(ApiEndpoints::Custom {
+                api_base_url: parse_base_url("apiBaseUrl", api)?,
+                login_base_url: parse_base_url("loginBaseUrl", login)?,
+            }),
+            (_, Some(_), None) | (_, None, Some(_)) => Err(SpecError::IncompleteBaseUrls),
+            (Some(_), Some(_), Some(_)) | (None, None, None) => {
+                Err(SpecError::EndpointsNotExactlyOne)
+            }
+        }
+    }
+
+    /// `driftCheckInterval` as a duration (checked: a `h`/`m`/`s` duration between 1m and 720h).
+    pub fn drift_check_interval(&self) -> Result<Duration, SpecError> {
+        let invalid = || SpecError::InvalidDriftCheckInterval(self.drift_check_interval.clone());
+        if self.drift_check_interval.len() > INTERVAL_MAX {
+            return Err(invalid());
+        }
+        let interval = parse_duration(&self.drift_check_interval).ok_or_else(invalid)?;
+        if (DRIFT_CHECK_INTERVAL_MIN..=DRIFT_CHECK_INTERVAL_MAX).contains(&interval) {
+            Ok(interval)
+        } else {
+            Err(invalid())
+        }
+    }
+
+    /// The lookback window for the history check.
+    pub fn history_lookback(&self) -> Duration {
+        Duration::from_secs(u64::from(self.history.lookback_days) * 24 * 3600)
+    }
+
+    /// True in Observe mode (dry run: no Genesys Cloud write).
+    pub fn is_observe_only(&self) -> bool {
+        self.management_policy == ManagementPolicy::Observe
+    }
+}
+
+impl UserRef {
+    /// Checks that at least one of email and id is set and that each is well-formed.
+    pub fn validate(&self) -> Result<(), SpecError> {
+        if self.email.is_none() && self.id.is_none() {
+            return Err(SpecError::MissingUser);
+        }
+        if let Some(email) = &self.email {
+            if email.chars().count() > EMAIL_MAX {
+                return Err(SpecError::TooLong {
+                    field: "user.email",
+                    max: EMAIL_MAX,
+                });
+            }
+            if !is_email(email) {
+                return Err(SpecError::InvalidEmail(email.clone()));
+            }
+        }
+        if let Some(id) = &self.id {
+            if id.chars().count() > USER_ID_LEN {
+                return Err(SpecError::TooLong {
+                    field: "user.id",
+                    max: USER_ID_LEN,
+                });
+            }
+            if !is_uuid(id) {
+                return Err(SpecError::InvalidUserId(id.clone()));
+            }
+        }
+        Ok(())
+    }
+}
+
+// Mirrors the schema pattern `^[^@\s]+@[^@\s]+\.[^@\s]+$`.
+fn is_email(value: &str) -> bool {
+    let Some((local, domain)) = value.split_once('@') else {
+        return false;
+    };
+    let plain = |s: &str| !s.is_empty() && !s.contains('@') && !s.chars().any(char::is_whitespace);
+    let Some((host, tld)) = domain.rsplit_once('.') else {
+        return false;
+    };
+    plain(local) && plain(domain) && !host.is_empty() && !tld.is_empty()
+}
+
+// Mirrors the schema pattern for a UUID (8-4-4-4-12 hex digits).
+fn is_uuid(value: &str) -> bool {
+    let groups: Vec<&str> = value.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, len)| g.len() == len && g.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+// Mirrors the schema pattern `^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$` with length 1..=253.
+fn validate_secret_name(name: &str) -> Result<(), SpecError> {
+    if name.len() > SECRET_NAME_MAX {
+        return Err(SpecError::TooLong {
+            field: "credentialsSecretRef.name",
+            max: SECRET_NAME_MAX,
+        });
+    }
+    let edge_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    let body_ok = name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
+    if body_ok && edge_ok(name.chars().next()) && edge_ok(name.chars().last()) {
+        Ok(())
+    } else {
+        Err(SpecError::InvalidSecretName(name.to_owned()))
+    }
+}
+
+// Mirrors the CEL rule on apiBaseUrl / loginBaseUrl, and also requires a parseable URL.
+fn parse_base_url(field: &'static str, value: &str) -> Result<url::Url, SpecError> {
+    let invalid = || SpecError::InvalidBaseUrl {
+        field,
+        value: value.to_owned(),
+    };
+    if value.len() > URL_MAX {
+        return Err(SpecError::TooLong {
+            field,
+            max: URL_MAX,
+        });
+    }
+    let url = url::Url::parse(value).map_err(|_| invalid())?;
+    let loopback = matches!(
+        url.host(),
+        Some(
+            url::Host::Domain("localhost")
+                | url::Host::Ipv4(std::net::Ipv4Addr::LOCALHOST)
+                | url::Host::Ipv6(std::net::Ipv6Addr::LOCALHOST)
+        )
+    );
+    match url.scheme() {
+        "https" if url.host().is_some() => Ok(url),
+        "http" if loopback => Ok(url),
+        _ => Err(invalid()),
+    }
+}
+
+/// Parses a duration written as hours, minutes and seconds in that order, each optional but at
+/// least one present: `1h`, `30m`, `1h30m`, `90s`.
+pub fn parse_duration(value: &str) -> Option<Duration> {
+    let mut total: u64 = 0;
+    let mut digits = String::new();
+    let mut last_unit = 0; // 0: none yet, 1: h, 2: m, 3: s (units must come in this order)
+    for c in value.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        let (rank, seconds) = match c {
+            'h' => (1, 3600),
+            'm' => (2, 60),
+            's' => (3, 1),
+            _ => return None,
+        };
+        if digits.is_empty() || rank <= last_unit {
+            return None;
+        }
+        let amount: u64 = digits.parse().ok()?;
+        total = total.checked_add(amount.checked_mul(seconds)?)?;
+        digits.clear();
+        last_unit = rank;
+    }
+    if digits.is_empty() && last_unit > 0 {
+        Some(Duration::from_secs(total))
+    } else {
+        None
+    }
+}
+
+/// What the operator found, plans, did and verified. Written by the operator only.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GenesysUserOffboardingStatus {
+    /// The `metadata.generation` this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+
+    /// `Ready`, `Reconciling`, `Stalled` (kstatus) and one condition per step: `UserResolved`,
+    /// `RoutingDrained`, `Deactivated`, `SessionsRevoked`, `HistoryVerified`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+
+    /// The Genesys Cloud user this resource resolved to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<ResolvedUser>,
+
+    /// What the user had before the first change, taken once and never overwritten. With
+    /// `deletionPolicy: Restore` this is what is put back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<UserSnapshot>,
+
+    /// The steps left to do, in order (in Observe mode: every step that Enforce would take).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plan: Vec<PlannedStep>,
+
+    /// What the operator did, newest last; at most 50 entries are kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<ActionRecord>,
+
+    /// The check that the user's conversation history survived deactivation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<HistoryStatus>,
+
+    /// Queues the user is in through a group. They cannot be removed per user: remove the user
+    /// from the group, or the group from the queue. Reported, not treated as a failure.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_memberships: Vec<GroupMembership>,
+
+    /// When the operator last checked a finished offboarding for drift.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_drift_check: Option<Time>,
+
+    /// When the operator will check for drift next.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_drift_check: Option<Time>,
+}
+
+/// A condition status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConditionStatus {
+    /// `"True"`.
+    True,
+    /// `"False"`.
+    False,
+    /// `"Unknown"`.
+    Unknown,
+}
+
+impl ConditionStatus {
+    /// The wire value: `True`, `False` or `Unknown`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConditionStatus::True => "True",
+            ConditionStatus::False => "False",
+            ConditionStatus::Unknown => "Unknown",
+        }
+    }
+}
+
+impl From<bool> for ConditionStatus {
+    fn from(value: bool) -> Self {
+        if value {
+            ConditionStatus::True
+        } else {
+            ConditionStatus::False
+        }
+    }
+}
+
+impl GenesysUserOffboardingStatus {
+    /// The condition of this type, if any.
+    pub fn condition(&self, type_: &str) -> Option<&Condition> {
+        self.conditions.iter().find(|c| c.type_ == type_)
+    }
+
+    /// True when the condition of this type exists with status `True`.
+    pub fn is_true(&self, type_: &str) -> bool {
+        self.condition(type_).is_some_and(|c| c.status == "True")
+    }
+
+    /// Sets a condition. `lastTransitionTime` becomes `now` only when the status flips (or the
+    /// condition is new); when nothing but the timestamp would change this is a no-op. Returns
+    /// whether anything changed.
+    pub fn set_condition(
+        &mut self,
+        type_: &str,
+        status: impl Into<ConditionStatus>,
+        reason: &str,
+        message: impl Into<String>,
+        observed_generation: Option<i64>,
+        now: &Time,
+    ) -> bool {
+        let status = status.into().as_str();
+        let message = message.into();
+        if let Some(existing) = self.conditions.iter_mut().find(|c| c.type_ == type_) {
+            let unchanged = existing.status == status
+                && existing.reason == reason
+                && existing.message == message
+                && existing.observed_generation == observed_generation;
+            if unchanged {
+                return false;
+            }
+            if existing.status != status {
+                status.clone_into(&mut existing.status);
+                existing.last_transition_time = now.clone();
+            }
+            reason.clone_into(&mut existing.reason);
+            existing.message = message;
+            existing.observed_generation = observed_generation;
+            return true;
+        }
+        self.conditions.push(Condition {
+            type_: type_.to_owned(),
+            status: status.to_owned(),
+            reason: reason.to_owned(),
+            message,
+            observed_generation,
+            last_transition_time: now.clone(),
+        });
+        true
+    }
+
+    /// Appends an action to `actions`, dropping the oldest beyond [`MAX_ACTIONS`].
+    pub fn record_action(&mut self, action: ActionRecord) {
+        self.actions.push(action);
+        if self.actions.len() > MAX_ACTIONS {
+            let excess = self.actions.len() - MAX_ACTIONS;
+            self.actions.drain(..excess);
+        }
+    }
+}
+
+// A Genesys Cloud user state. No `///`, as for `Region`.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum GenesysUserState {
+    /// Can sign in and take interactions.
+    Active,
+    /// Cannot sign in; history and configuration are kept.
+    Inactive,
+    /// Deleted in Genesys Cloud (the operator never does this).
+    Deleted,
+}
+
+impl GenesysUserState {
+    /// The Genesys Cloud value: `active`, `inactive` or `deleted`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GenesysUserState::Active => "active",
+            GenesysUserState::Inactive => "inactive",
+            GenesysUserState::Deleted => "deleted",
+        }
+    }
+}
+
+/// An object named by id, with its display name when known.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NamedRef {
+    /// The Genesys Cloud id.
+    pub id: String,
+    /// The display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// The Genesys Cloud user the resource resolved to.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResolvedUser {
+    /// The user id.
+    pub id: String,
+    /// The user's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The user's email address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// The user's division.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub division: Option<NamedRef>,
+    /// The user's state (`active`, `inactive` or `deleted`) when the operator first saw them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_before: Option<GenesysUserState>,
+    /// The user's state (`active`, `inactive` or `deleted`) at the last check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_now: Option<GenesysUserState>,
+    /// The user's version at the last check (Genesys Cloud's optimistic lock).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
+}
+
+/// What the user had before the first change.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserSnapshot {
+    /// The user's state: `active`, `inactive` or `deleted`.
+    pub state: GenesysUserState,
+    /// The routing status (`OFF_QUEUE`, `IDLE`, `INTERACTING`, `NOT_RESPONDING`, `COMMUNICATING`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing_status: Option<String>,
+    /// The system presence (e.g. `Available`, `Offline`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub presence: Option<String>,
+    /// Every queue the user was in, directly or through a group.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub queues: Vec<QueueMembership>,
+    /// Routing skills.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skills: Vec<ProficiencyRef>,
+    /// Routing languages.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub languages: Vec<ProficiencyRef>,
+    /// Stations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub station: Option<StationSnapshot>,
+    /// Role grants, each in a division.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<RoleGrant>,
+    /// Groups the user belongs to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<NamedRef>,
+    /// When the snapshot was taken.
+    pub taken_at: Time,
+}
+
+// How a user is a member of a queue. No `///`, as for `Region`.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MemberBy {
+    /// Added directly.
+    User,
+    /// Through a group the queue includes.
+    Group,
+}
+
+/// A queue membership.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct QueueMembership {
+    /// The queue id.
+    pub id: String,
+    /// The queue name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Whether the user was joined (active) in the queue.
+    pub joined: bool,
+    /// `user` (direct) or `group`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_by: Option<MemberBy>,
+}
+
+/// A skill or language with its proficiency.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProficiencyRef {
+    /// The skill or language id.
+    pub id: String,
+    /// Its name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The proficiency (0 to 5).
+    pub proficiency: f64,
+}
+
+/// The user's stations.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StationSnapshot {
+    /// The station the user was signed in to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub associated: Option<NamedRef>,
+    /// The user's default station.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<NamedRef>,
+}
+
+/// A role granted in a division.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleGrant {
+    /// The role id.
+    pub role_id: String,
+    /// The role name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_name: Option<String>,
+    /// The division id.
+    pub division_id: String,
+    /// The division name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub division_name: Option<String>,
+}
+
+/// A step still to do.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PlannedStep {
+    /// The step (`PascalCase`, e.g. `SetOffQueue`, `LeaveQueue`, `Deactivate`, `RevokeSessions`).
+    pub step: String,
+    /// What it acts on (a queue, skill, station id), when not the user as a whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// A human-readable detail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// How an action ended.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum ActionOutcome {
+    /// Done.
+    Succeeded,
+    /// Not needed: already true in Genesys Cloud.
+    Skipped,
+    /// Failed (see the message); it is retried.
+    Failed,
+}
+
+/// One thing the operator did.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionRecord {
+    /// The step (as in `plan`).
+    pub step: String,
+    /// What it acted on, when not the user as a whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// When.
+    pub time: Time,
+    /// `Succeeded`, `Skipped` or `Failed`.
+    pub outcome: ActionOutcome,
+    /// Details, e.g. the error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+// The result of the history check. No `///`, as for `Region`.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum HistoryResult {
+    /// Every conversation counted before deactivation is still found.
+    Preserved,
+    /// Some conversations counted before are no longer found.
+    Lost,
+    /// The user had no conversation in the window.
+    NoHistory,
+}
+
+/// The check that history survived deactivation.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryStatus {
+    /// The window checked (ISO 8601 interval, `start/end`).
+    pub interval: String,
+    /// Conversations of the user in the window before any change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversations_before: Option<u64>,
+    /// Conversations of the user in the window after deactivation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversations_after: Option<u64>,
+    /// A few of the conversation ids that were checked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checked_conversation_ids: Vec<String>,
+    /// `Preserved`, `Lost` or `NoHistory`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<HistoryResult>,
+    /// When the check after deactivation ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified_at: Option<Time>,
+}
+
+/// A queue the user is in through a group.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupMembership {
+    /// The queue.
+    pub queue: NamedRef,
+    /// The group that brings the user in, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<NamedRef>,
+}
+
+/// The `CustomResourceDefinition` as YAML, exactly as committed in `crds/genesysuseroffboardings.yaml`.
+pub fn crd_yaml() -> Result<String, serde_yaml::Error> {
+    use kube::CustomResourceExt as _;
+    serde_yaml::to_string(&GenesysUserOffboarding::crd())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn at(seconds: i64) -> Time {
+        Time(k8s_openapi::jiff::Timestamp::from_second(seconds).unwrap())
+    }
+
+    fn spec(yaml: &str) -> GenesysUserOffboardingSpec {
+        serde_yaml::from_str(yaml).unwrap()
+    }
+
+    fn minimal() -> GenesysUserOffboardingSpec {
+        spec(
+            "user: {email: jane.doe@example.com}\ncredentialsSecretRef: {name: genesys-credentials}\nregion: us_east_1\n",
+        )
+    }
+
+    #[test]
+    fn a_minimal_spec_takes_the_safe_defaults() {
+        let spec = minimal();
+
+        assert_eq!(spec.routing, RoutingPolicy::default());
+        assert!(
+            spec.routing.set_off_queue
+                && spec.routing.remove_from_queues
+                && spec.routing.clear_station
+        );
+        assert!(!spec.routing.remove_skills && !spec.routing.remove_languages);
+        assert_eq!(
+            spec.routing.active_conversations,
+            ActiveConversationPolicy::Wait
+        );
+        assert!(spec.revoke_sessions);
+        assert_eq!(spec.reason, None);
+        assert_eq!(spec.history.lookback_days, 90);
+        assert_eq!(spec.effective_at, None);
+        assert_eq!(spec.management_policy, ManagementPolicy::Enforce);
+        assert!(!spec.suspend);
+        assert_eq!(spec.deletion_policy, DeletionPolicy::Orphan);
+        assert_eq!(
+            spec.drift_check_interval().unwrap(),
+            Duration::from_secs(3600)
+        );
+        assert_eq!(spec.validate(), Ok(()));
+    }
+
+    #[test]
+    fn a_partial_routing_block_keeps_the_other_defaults() {
+        let spec = spec(
+            "user: {id: 6a1b0c3e-0000-4000-8000-000000000001}\ncredentialsSecretRef: {name: c}\nregion: eu_west_1\nrouting: {removeSkills: true}\n",
+        );
+
+        assert!(spec.routing.remove_skills);
+        assert!(spec.routing.set_off_queue);
+        assert_eq!(
+            spec.routing.active_conversations,
+            ActiveConversationPolicy::Wait
+        );
+    }
+
+    #[test]
+    fn a_user_with_neither_email_nor_id_is_rejected() {
+        let mut spec = minimal();
+        spec.user = UserRef::default();
+
+        assert_eq!(spec.validate(), Err(SpecError::MissingUser));
+        assert_eq!(SpecError::MissingUser.reason(), reason::INVALID_SPEC);
+    }
+
+    #[test]
+    fn malformed_emails_and_ids_are_rejected() {
+        for email in [
+            "jane",
+            "jane@",
+            "@example.com",
+            "jane@example",
+            "ja ne@example.com",
+            "a@b@c.d",
+        ] {
+            let mut spec = minimal();
+            spec.user.email = Some(email.to_owned());
+            assert_eq!(
+                spec.validate(),
+                Err(SpecError::InvalidEmail(email.to_owned())),
+                "{email}"
+            );
+        }
+        for id in [
+            "42",
+            "6a1b0c3e-0000-4000-8000-00000000000g",
+            "6a1b0c3e000040008000000000000001xxxx",
+        ] {
+            let mut spec = minimal();
+            spec.user.id = Some(id.to_owned());
+            assert_eq!(
+                spec.validate(),
+                Err(SpecError::InvalidUserId(id.to_owned())),
+                "{id}"
+            );
+        }
+    }
+
+    #[test]
+    fn ten_thousand_character_strings_are_rejected() {
+        let long = "a".repeat(10_000);
+        let mut spec = minimal();
+        spec.user.email = Some(format!("{long}@example.com"));
+        assert!(matches!(
+            spec.validate(),
+            Err(SpecError::TooLong {
+                field: "user.email",
+                ..
+            })
+        ));
+
+        let mut spec = minimal();
+        spec.credentials_secret_ref.name.clone_from(&long);
+        assert!(matches!(spec.validate(), Err(SpecError::TooLong { .. })));
+
+        let mut spec = minimal();
+        spec.region = None;
+        spec.api_base_url = Some(format!("https://{long}.example.com/"));
+        spec.login_base_url = Some("https://login.example.com/".to_owned());
+        assert!(matches!(
+            spec.validate(),
+            Err(SpecError::TooLong {
+                field: "apiBaseUrl",
+                ..
+            })
+        ));
+
+        let mut spec = minimal();
+        spec.drift_check_interval = format!("{long}h");
+        assert!(matches!(
+            spec.validate(),
+            Err(SpecError::InvalidDriftCheckInterval(_))
+        ));
+    }
+
+    #[test]
+    fn secret_names_follow_kubernetes_naming() {
+        for name in ["", "Genesys", "-genesys", "genesys-", "genesys_credentials"] {
+            let mut spec = minimal();
+            name.clone_into(&mut spec.credentials_secret_ref.name);
+            assert_eq!(
+                spec.validate(),
+                Err(SpecError::InvalidSecretName(name.to_owned())),
+                "{name:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn exactly_one_of_region_or_both_base_urls_is_required() {
+        let urls =
+            |spec: &mut GenesysUserOffboardingSpec, api: Option<&str>, login: Option<&str>| {
+                spec.api_base_url = api.map(str::to_owned);
+                spec.login_base_url = login.map(str::to_owned);
+            };
+        let api = Some("https://api.example.com/");
+        let login = Some("https://login.example.com/");
+
+        let mut both = minimal();
+        urls(&mut both, api, login);
+        assert_eq!(both.validate(), Err(SpecError::EndpointsNotExactlyOne));
+
+        let mut neither = minimal();
+        neither.region = None;
+        assert_eq!(neither.validate(), Err(SpecError::EndpointsNotExactlyOne));
+
+        let mut half = minimal();
+        half.region = None;
+        urls(&mut half, api, None);
+        assert_eq!(half.validate(), Err(SpecError::IncompleteBaseUrls));
+        urls(&mut half, None, login);
+        assert_eq!(half.validate(), Err(SpecError::IncompleteBaseUrls));
+
+        let mut custom = minimal();
+        custom.region = None;
+        urls(&mut custom, api, login);
+        assert_eq!(custom.validate(), Ok(()));
+        assert!(matches!(
+            custom.api_endpoints(),
+            Ok(ApiEndpoints::Custom { .. })
+        ));
+        assert_eq!(
+            minimal().api_endpoints(),
+            Ok(ApiEndpoints::Region(Region::UsEast1))
+        );
+    }
+
+    #[test]
+    fn base_urls_must_be_https_or_loopback_http() {
+        let check = |url: &str| {
+            let mut spec = minimal();
+            spec.region = None;
+            spec.api_base_url = Some(url.to_owned());
+            spec.login_base_url = Some("https://login.example.com/".to_owned());
+            spec.validate()
+        };
+
+        for ok in [
+            "https://api.mypurecloud.com/",
+            "http://127.0.0.1:8080/",
+            "http://localhost:8080",
+            "http://[::1]:9000/",
+        ] {
+            assert_eq!(check(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "http://api.mypurecloud.com/",
+            "http://10.0.0.1:8080/",
+            "ftp://127.0.0.1/",
+            "api.mypurecloud.com",
+            "https://",
+        ] {
+            assert!(
+                matches!(
+                    check(bad),
+                    Err(SpecError::InvalidBaseUrl {
+                        field: "apiBaseUrl",
+                        ..
+                    })
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn lookback_days_must_stay_within_five_years() {
+        for (days, ok) in [
+            (0, false),
+            (1, true),
+            (90, true),
+            (1825, true),
+            (1826, false),
+        ] {
+            let mut spec = minimal();
+            spec.history.lookback_days = days;
+            assert_eq!(spec.validate().is_ok(), ok, "{days}");
+        }
+        assert_eq!(
+            minimal().history_lookback(),
+            Duration::from_secs(90 * 24 * 3600)
+        );
+    }
+
+    #[test]
+    fn drift_check_intervals_parse_like_go_durations_within_bounds() {
+        let cases = [
+            ("1h", Some(3600)),
+            ("30m", Some(1800)),
+            ("1h30m", Some(5400)),
+            ("90s", Some(90)),
+            ("2h0m5s", Some(7205)),
+            ("720h", Some(720 * 3600)),
+        ];
+        for (text, seconds) in cases {
+            assert_eq!(parse_duration(text).map(|d| d.as_secs()), seconds, "{text}");
+            let mut spec = minimal();
+            text.clone_into(&mut spec.drift_check_interval);
+            assert!(spec.validate().is_ok(), "{text}");
+        }
+        for bad in ["", "1", "h", "1d", "30m1h", "1h1h", "-1h", " 1h"] {
+            assert_eq!(parse_duration(bad), None, "{bad:?}");
+        }
+        for out_of_bounds in ["59s", "0m", "721h"] {
+            let mut spec = minimal();
+            out_of_bounds.clone_into(&mut spec.drift_check_interval);
+            assert!(
+                matches!(
+                    spec.validate(),
+                    Err(SpecError::InvalidDriftCheckInterval(_))
+                ),
+                "{out_of_bounds}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_region_round_trips_through_its_sdk_key() {
+        for region in Region::ALL {
+            let json = serde_json::to_value(region).unwrap();
+            assert_eq!(json, serde_json::json!(region.as_str()));
+            assert_eq!(serde_json::from_value::<Region>(json).unwrap(), region);
+        }
+    }
+
+    #[test]
+    fn a_new_condition_is_added_with_the_current_time() {
+        let mut status = GenesysUserOffboardingStatus::default();
+
+        let changed = status.set_condition(
+            condition::READY,
+            false,
+            reason::PROGRESSING,
+            "working",
+            Some(1),
+            &at(100),
+        );
+
+        assert!(changed);
+        let ready = status.condition(condition::READY).unwrap();
+        assert_eq!(ready.status, "False");
+        assert_eq!(ready.reason, "Progressing");
+        assert_eq!(ready.message, "working");
+        assert_eq!(ready.observed_generation, Some(1));
+        assert_eq!(ready.last_transition_time, at(100));
+        assert!(!status.is_true(condition::READY));
+    }
+
+    #[test]
+    fn setting_the_same_condition_again_changes_nothing() {
+        let mut status = GenesysUserOffboardingStatus::default();
+        status.set_condition(
+            condition::READY,
+            true,
+            reason::OFFBOARDED,
+            "done",
+            Some(1),
+            &at(100),
+        );
+        let before = status.clone();
+
+        let changed = status.set_condition(
+            condition::READY,
+            true,
+            reason::OFFBOARDED,
+            "done",
+            Some(1),
+            &at(200),
+        );
+
+        assert!(!changed);
+        assert_eq!(status, before);
+    }
+
+    #[test]
+    fn a_new_reason_without_a_status_flip_keeps_the_transition_time() {
+        let mut status = GenesysUserOffboardingStatus::default();
+        status.set_condition(
+            condition::READY,
+            false,
+            reason::PROGRESSING,
+            "draining",
+            Some(1),
+            &at(100),
+        );
+
+        let changed = status.set_condition(
+            condition::READY,
+            ConditionStatus::False,
+            reason::WAITING_FOR_ACTIVE_CONVERSATION,
+            "on a call",
+            Some(2),
+            &at(200),
+        );
+
+        assert!(changed);
+        let ready = status.condition(condition::READY).unwrap();
+        assert_eq!(ready.reason, "WaitingForActiveConversation");
+        assert_eq!(ready.message, "on a call");
+        assert_eq!(ready.observed_generation, Some(2));
+        assert_eq!(ready.last_transition_time, at(100));
+    }
+
+    #[test]
+    fn a_status_flip_moves_the_transition_time() {
+        let mut status = GenesysUserOffboardingStatus::default();
+        status.set_condition(
+            condition::READY,
+            false,
+            reason::PROGRESSING,
+            "draining",
+            Some(1),
+            &at(100),
+        );
+
+        let changed = status.set_condition(
+            condition::READY,
+            true,
+            reason::OFFBOARDED,
+            "done",
+            Some(1),
+            &at(300),
+        );
+
+        assert!(changed);
+        let ready = status.condition(condition::READY).unwrap();
+        assert_eq!(ready.status, "True");
+        assert_eq!(ready.last_transition_time, at(300));
+        assert!(status.is_true(condition::READY));
+        assert_eq!(status.conditions.len(), 1);
+    }
+
+    #[test]
+    fn conditions_of_different_types_live_side_by_side() {
+        let mut status = GenesysUserOffboardingStatus::default();
+        for type_ in condition::ALL {
+            status.set_condition(
+                type_,
+                ConditionStatus::Unknown,
+                reason::PENDING,
+                "",
+                None,
+                &at(1),
+            );
+        }
+
+        assert_eq!(status.conditions.len(), condition::ALL.len());
+        assert_eq!(
+            status
+                .condition(condition::HISTORY_VERIFIED)
+                .unwrap()
+                .status,
+            "Unknown"
+        );
+        assert!(status.condition("Other").is_none());
+    }
+
+    #[test]
+    fn the_action_log_keeps_only_the_newest_fifty() {
+        let mut status = GenesysUserOffboardingStatus::default();
+        for i in 0..60 {
+            status.record_action(ActionRecord {
+                step: "LeaveQueue".to_owned(),
+                target: Some(format!("queue-{i}")),
+                time: at(i),
+                outcome: ActionOutcome::Succeeded,
+                message: None,
+            });
+        }
+
+        assert_eq!(status.actions.len(), MAX_ACTIONS);
+        assert_eq!(status.actions[0].target.as_deref(), Some("queue-10"));
+        assert_eq!(status.actions[49].target.as_deref(), Some("queue-59"));
+    }
+
+    #[test]
+    fn an_empty_status_serializes_to_an_empty_object() {
+        let json = serde_json::to_value(GenesysUserOffboardingStatus::default()).unwrap();
+
+        assert_eq!(json, serde_json::json!({}));
+    }
+}
