@@ -1,1 +1,49 @@
-//! The Genesys Cloud Platform API v2 client: only the calls offboarding needs.
+//! The Genesys Cloud Platform API v2 client: only the calls offboarding needs. It never imports
+//! kube, and it has no call that deletes a user (not even a private one) and no GDPR call.
+//!
+//! Where to start reading:
+//! - [`GenesysClient`] (`http.rs`): the one request path: shared rate budget, OAuth token,
+//!   timeout, observer hook, retries, error classification, decoding.
+//! - [`ClientConfig`] (`config.rs`): regions and endpoints, credentials, limits and timeouts.
+//! - [`GenesysError`] (`error.rs`): what can fail, with a retry class and a `PascalCase` reason.
+//! - The calls, one module per area: `users`, `routing`, `presence`, `authorization`,
+//!   `analytics`, `org`; their bodies are in `models`.
+//!
+//! Behaviour in short: tokens come from `POST {login}/oauth/token` (client credentials) and are
+//! cached, refreshed before expiry and once after a 401, single-flight. All clones of a client
+//! share one budget of `requests_per_minute * headroom`; a 429's `Retry-After` pauses every
+//! caller. Transient failures (5xx except 501, 429 without `Retry-After`, timeouts, connection
+//! errors) are retried with bounded, jittered exponential backoff.
+
+mod analytics;
+mod auth;
+mod authorization;
+mod config;
+mod error;
+mod http;
+mod models;
+mod org;
+mod presence;
+mod ratelimit;
+mod retry;
+mod routing;
+mod users;
+
+pub use auth::{AccessToken, TOKEN_OPERATION};
+pub use config::{CallObserver, ClientConfig, ClientCredentials, Endpoints, Region, UnknownRegion};
+pub use error::{ErrorBody, ErrorDetail, ErrorLimit, GenesysError, RetryClass, classify};
+pub use http::GenesysClient;
+pub use models::{
+    AggregateData, AggregateDataContainer, AggregateMetric, AggregateQueryResponse,
+    AggregationQuery, AnalyticsConversation, AnalyticsParticipant, AnalyticsSegment,
+    AnalyticsSession, AsyncQueryStatus, AuthzDivision, AuthzGrant, AuthzSubject, Contact,
+    ConversationQuery, DetailsJobPage, EmailMatches, EntityRef, FilterType, Interval, JobState,
+    LastTokenIssued, MemberBy, Organization, PagingSpec, PresenceDefinition, PresenceDefinitionRef,
+    QueryClause, QueryFilter, QueryPredicate, QueueMember, RoleDivision, RoutingStatus,
+    RoutingStatusValue, StateChangeReason, StatisticalSummary, SystemPresence, User,
+    UserAuthorization, UserId, UserPresence, UserQueue, UserRoutingLanguage, UserRoutingSkill,
+    UserRoutingSkillPost, UserState, UserStateInfo, UserStation, UserStations,
+};
+
+/// Result of a Genesys call.
+pub type Result<T, E = GenesysError> = std::result::Result<T, E>;

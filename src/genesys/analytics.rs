@@ -1,0 +1,230 @@
+//! Analytics (`genesys-api.md` §7): proving a user's conversations are still attributed to them.
+//!
+//! - [`GenesysClient::query_conversation_details`] walks every page of the synchronous details
+//!   query, stopping when `conversations` is absent, and de-duplicates by `conversationId`
+//!   (`totalHits` is approximate and pages can repeat).
+//! - [`GenesysClient::user_conversations`] filters on the segment dimension `userId`; windows
+//!   longer than `max_sync_interval` go through the async details jobs (202 + `jobId`, poll the
+//!   status, read cursor pages, delete the job).
+
+use std::collections::HashSet;
+
+use reqwest::Method;
+use tokio::time::Instant;
+
+use super::error::GenesysError;
+use super::http::{ApiRequest, GenesysClient, MAX_PAGES, PAGE_SIZE, too_many_pages};
+use super::models::{
+    AggregateQueryResponse, AggregationQuery, AnalyticsConversation, AsyncConversationQuery,
+    AsyncQueryResponse, AsyncQueryStatus, ConversationQuery, ConversationQueryPage, DetailsJobPage,
+    Interval, JobState, PagingSpec, UserId,
+};
+
+/// Genesys refuses to page deeper than this many results (400 "Pagination may not exceed 100000
+/// results").
+const MAX_PAGED_RESULTS: u32 = 100_000;
+
+impl GenesysClient {
+    /// Every conversation matching `query`, each once, in the order first seen. `query.paging`
+    /// is ignored: the client walks pages of 100.
+    pub async fn query_conversation_details(
+        &self,
+        query: &ConversationQuery,
+    ) -> Result<Vec<AnalyticsConversation>, GenesysError> {
+        const OPERATION: &str = "post_analytics_conversations_details_query";
+        let mut seen = HashSet::new();
+        let mut conversations = Vec::new();
+        let mut page_query = query.clone();
+        for page in 1..=MAX_PAGED_RESULTS / PAGE_SIZE {
+            page_query.paging = Some(PagingSpec {
+                page_size: PAGE_SIZE,
+                page_number: page,
+            });
+            let request = ApiRequest::new(
+                OPERATION,
+                Method::POST,
+                &["analytics", "conversations", "details", "query"],
+            )
+            .json(&page_query)?;
+            let response: ConversationQueryPage = self.send_json(request).await?;
+            let Some(batch) = response.conversations.filter(|c| !c.is_empty()) else {
+                return Ok(conversations);
+            };
+            for conversation in batch {
+                if seen.insert(conversation.conversation_id.clone()) {
+                    conversations.push(conversation);
+                }
+            }
+        }
+        Err(GenesysError::Invalid {
+            operation: OPERATION.into(),
+            status: 400,
+            body: Some(Box::new(super::error::ErrorBody {
+                message: Some(format!(
+                    "more than {MAX_PAGED_RESULTS} results; narrow the interval or use the details jobs"
+                )),
+                ..Default::default()
+            })),
+        })
+    }
+
+    /// The conversations in which `user` had a segment during `interval` (segment predicate on
+    /// dimension `userId`). Uses the async jobs API when the interval is longer than
+    /// `max_sync_interval`.
+    pub async fn user_conversations(
+        &self,
+        user: &UserId,
+        interval: Interval,
+    ) -> Result<Vec<AnalyticsConversation>, GenesysError> {
+        let query = ConversationQuery::for_user(user, interval);
+        if interval.duration() > self.inner.config.max_sync_interval {
+            tracing::debug!(user = %user, interval = %interval, "long window: using a details job");
+            self.conversations_via_job(&query).await
+        } else {
+            self.query_conversation_details(&query).await
+        }
+    }
+
+    /// Runs `query` as a details job and returns all of its conversations, each once. The job is
+    /// deleted afterwards (best effort).
+    pub async fn conversations_via_job(
+        &self,
+        query: &ConversationQuery,
+    ) -> Result<Vec<AnalyticsConversation>, GenesysError> {
+        let job_id = self.start_details_job(query).await?;
+        let result = self.collect_job(&job_id).await;
+        if let Err(e) = self.delete_details_job(&job_id).await {
+            tracing::warn!(job = %job_id, error = %e, "could not delete the analytics job");
+        }
+        result
+    }
+
+    async fn collect_job(&self, job_id: &str) -> Result<Vec<AnalyticsConversation>, GenesysError> {
+        let config = &self.inner.config;
+        let deadline = Instant::now() + config.job_timeout;
+        loop {
+            let status = self.details_job_status(job_id).await?;
+            match status.state {
+                Some(JobState::Fulfilled) => break,
+                Some(state) if state.is_terminal() => {
+                    return Err(GenesysError::JobFailed {
+                        operation: "get_analytics_conversations_details_job".into(),
+                        job_id: job_id.to_owned(),
+                        state: state.to_string(),
+                        message: status.error_message,
+                    });
+                }
+                _ if Instant::now() >= deadline => {
+                    return Err(GenesysError::JobFailed {
+                        operation: "get_analytics_conversations_details_job".into(),
+                        job_id: job_id.to_owned(),
+                        state: format!(
+                            "still {} after {} s",
+                            status
+                                .state
+                                .map_or_else(|| "unknown".into(), |s| s.to_string()),
+                            config.job_timeout.as_secs()
+                        ),
+                        message: status.error_message,
+                    });
+                }
+                _ => tokio::time::sleep(config.job_poll_interval).await,
+            }
+        }
+        let mut seen = HashSet::new();
+        let mut conversations = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let page = self.details_job_results(job_id, cursor.as_deref()).await?;
+            for conversation in page.conversations {
+                if seen.insert(conversation.conversation_id.clone()) {
+                    conversations.push(conversation);
+                }
+            }
+            match page.cursor {
+                Some(next) if Some(&next) != cursor.as_ref() => cursor = Some(next),
+                _ => return Ok(conversations),
+            }
+        }
+        Err(too_many_pages(
+            "get_analytics_conversations_details_job_results",
+        ))
+    }
+
+    /// `POST /api/v2/analytics/conversations/details/jobs` (202 `{"jobId"}`); `query.paging` is
+    /// not sent. Returns the job id.
+    pub async fn start_details_job(
+        &self,
+        query: &ConversationQuery,
+    ) -> Result<String, GenesysError> {
+        const OPERATION: &str = "post_analytics_conversations_details_jobs";
+        let request = ApiRequest::new(
+            OPERATION,
+            Method::POST,
+            &["analytics", "conversations", "details", "jobs"],
+        )
+        .json(&AsyncConversationQuery::from(query))?;
+        let response: AsyncQueryResponse = self.send_json(request).await?;
+        response.job_id.ok_or_else(|| GenesysError::Decode {
+            operation: OPERATION.into(),
+            status: 202,
+            detail: "the response has no jobId".into(),
+        })
+    }
+
+    /// `GET /api/v2/analytics/conversations/details/jobs/{jobId}`.
+    pub async fn details_job_status(&self, job_id: &str) -> Result<AsyncQueryStatus, GenesysError> {
+        self.send_json(ApiRequest::get(
+            "get_analytics_conversations_details_job",
+            &["analytics", "conversations", "details", "jobs", job_id],
+        ))
+        .await
+    }
+
+    /// `GET /api/v2/analytics/conversations/details/jobs/{jobId}/results[?cursor=]`: one page.
+    pub async fn details_job_results(
+        &self,
+        job_id: &str,
+        cursor: Option<&str>,
+    ) -> Result<DetailsJobPage, GenesysError> {
+        let mut request = ApiRequest::get(
+            "get_analytics_conversations_details_job_results",
+            &[
+                "analytics",
+                "conversations",
+                "details",
+                "jobs",
+                job_id,
+                "results",
+            ],
+        );
+        if let Some(cursor) = cursor {
+            request = request.query("cursor", cursor);
+        }
+        self.send_json(request).await
+    }
+
+    /// `DELETE /api/v2/analytics/conversations/details/jobs/{jobId}`.
+    pub async fn delete_details_job(&self, job_id: &str) -> Result<(), GenesysError> {
+        self.send_empty(ApiRequest::new(
+            "delete_analytics_conversations_details_job",
+            Method::DELETE,
+            &["analytics", "conversations", "details", "jobs", job_id],
+        ))
+        .await
+    }
+
+    /// `POST /api/v2/analytics/conversations/aggregates/query`.
+    pub async fn aggregates_query(
+        &self,
+        query: &AggregationQuery,
+    ) -> Result<AggregateQueryResponse, GenesysError> {
+        let request = ApiRequest::new(
+            "post_analytics_conversations_aggregates_query",
+            Method::POST,
+            &["analytics", "conversations", "aggregates", "query"],
+        )
+        .json(query)?;
+        self.send_json(request).await
+    }
+}

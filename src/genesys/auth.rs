@@ -1,0 +1,325 @@
+//! OAuth client-credentials tokens (`genesys-api.md` §1): `POST {login}/oauth/token` with Basic
+//! auth and `grant_type=client_credentials`.
+//!
+//! The token is cached and refreshed before it expires (60 s before, or at 90 % of `expires_in`
+//! for short-lived tokens: see [`refresh_lead`]) and after a 401.
+//! Refresh is single-flight: concurrent callers wait on one request instead of stampeding the
+//! login host. Neither the secret nor the token ever reaches a log line, `Debug` or `Display`.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::header::HeaderValue;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+use url::Url;
+
+use super::config::{CallObserver, ClientCredentials};
+use super::error::{GenesysError, OAuthErrorBody};
+use super::ratelimit::parse_retry_after;
+use super::retry::Backoff;
+
+/// The operation name used for the token request in errors and observer calls.
+pub const TOKEN_OPERATION: &str = "post_oauth_token";
+
+/// An OAuth access token. `Debug` and `Display` never show it.
+#[derive(Clone)]
+pub struct AccessToken(SecretString);
+
+impl AccessToken {
+    pub fn new(token: impl Into<String>) -> Self {
+        Self(SecretString::from(token.into()))
+    }
+
+    /// `Authorization: Bearer <token>`, marked sensitive so that `http` never prints it.
+    pub(crate) fn bearer_header(&self) -> Result<HeaderValue, GenesysError> {
+        let mut value = HeaderValue::from_str(&format!("Bearer {}", self.0.expose_secret()))
+            .map_err(|_| GenesysError::Auth {
+                operation: TOKEN_OPERATION.into(),
+                status: 200,
+                error: Some("invalid_token".into()),
+                description: Some(
+                    "the access token contains characters not allowed in a header".into(),
+                ),
+            })?;
+        value.set_sensitive(true);
+        Ok(value)
+    }
+}
+
+impl fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AccessToken([REDACTED])")
+    }
+}
+
+impl fmt::Display for AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[REDACTED]")
+    }
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    access_token: String,
+    #[serde(default)]
+    expires_in: Option<u64>,
+}
+
+/// How long before expiry a token is refreshed: 60 s, but never more than 10 % of its lifetime
+/// (so a 5-second token is used for 4.5 s and a 24-hour token for 23 h 59 min).
+pub(crate) fn refresh_lead(lifetime: Duration) -> Duration {
+    (lifetime / 10).min(Duration::from_secs(60))
+}
+
+struct Cached {
+    token: AccessToken,
+    refresh_at: Instant,
+    generation: u64,
+}
+
+pub(crate) struct TokenSource {
+    http: reqwest::Client,
+    token_url: Url,
+    credentials: ClientCredentials,
+    timeout: Duration,
+    max_retries: u32,
+    max_retry_after: Duration,
+    backoff: Backoff,
+    observer: Option<Arc<dyn CallObserver>>,
+    cache: Mutex<Option<Cached>>,
+}
+
+/// Lifetime assumed when the login host omits `expires_in`.
+const DEFAULT_LIFETIME: Duration = Duration::from_secs(3600);
+
+impl TokenSource {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        http: reqwest::Client,
+        login: &Url,
+        credentials: ClientCredentials,
+        timeout: Duration,
+        max_retries: u32,
+        max_retry_after: Duration,
+        backoff: Backoff,
+        observer: Option<Arc<dyn CallObserver>>,
+    ) -> Result<Self, GenesysError> {
+        let token_url = login
+            .join("oauth/token")
+            .map_err(|e| GenesysError::Config {
+                detail: format!("cannot build the token URL from {login}: {e}"),
+            })?;
+        Ok(Self {
+            http,
+            token_url,
+            credentials,
+            timeout,
+            max_retries,
+            max_retry_after,
+            backoff,
+            observer,
+            cache: Mutex::new(None),
+        })
+    }
+
+    /// A valid token and its generation (pass the generation to [`TokenSource::invalidate`]
+    /// after a 401). Fetches a new one when none is cached or the cached one is due.
+    pub async fn token(&self) -> Result<(AccessToken, u64), GenesysError> {
+        let mut cache = self.cache.lock().await;
+        if let Some(cached) = cache.as_ref()
+            && Instant::now() < cached.refresh_at
+        {
+            return Ok((cached.token.clone(), cached.generation));
+        }
+        let generation = cache.as_ref().map_or(1, |c| c.generation + 1);
+        let (token, lifetime) = self.fetch().await?;
+        let refresh_at = Instant::now() + lifetime.saturating_sub(refresh_lead(lifetime));
+        tracing::debug!(
+            lifetime_s = lifetime.as_secs(),
+            generation,
+            "obtained a Genesys access token"
+        );
+        *cache = Some(Cached {
+            token: token.clone(),
+            refresh_at,
+            generation,
+        });
+        Ok((token, generation))
+    }
+
+    /// Drops the cached token if it is still the one of `generation` (a 401 with an older token
+    /// does not throw away a token another caller just fetched).
+    pub async fn invalidate(&self, generation: u64) {
+        let mut cache = self.cache.lock().await;
+        if let Some(c) = cache.as_mut()
+            && c.generation == generation
+        {
+            c.refresh_at = Instant::now();
+        }
+    }
+
+    async fn fetch(&self) -> Result<(AccessToken, Duration), GenesysError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.fetch_once(attempt).await {
+                Ok(token) => return Ok(token),
+                Err(FetchError::Retry { error, wait }) if attempt <= self.max_retries => {
+                    let wait = wait.unwrap_or_else(|| self.backoff.delay(attempt - 1));
+                    tracing::warn!(attempt, wait_ms = wait.as_millis(), error = %error, "retrying the token request");
+                    tokio::time::sleep(wait).await;
+                }
+                Err(FetchError::Retry { error, .. } | FetchError::Fatal(error)) => {
+                    return Err(error);
+                }
+            }
+        }
+    }
+
+    async fn fetch_once(&self, attempt: u32) -> Result<(AccessToken, Duration), FetchError> {
+        let started = Instant::now();
+        let response = self
+            .http
+            .post(self.token_url.clone())
+            .basic_auth(
+                self.credentials.client_id(),
+                Some(self.credentials.client_secret().expose_secret()),
+            )
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body("grant_type=client_credentials")
+            .timeout(self.timeout)
+            .send()
+            .await;
+        let response = match response {
+            Ok(r) => r,
+            Err(e) => {
+                self.observe(None, started.elapsed());
+                return Err(FetchError::Retry {
+                    error: transport_error(TOKEN_OPERATION, attempt, e, self.timeout),
+                    wait: None,
+                });
+            }
+        };
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_retry_after);
+        let bytes = response.bytes().await;
+        self.observe(Some(status), started.elapsed());
+        let bytes = bytes.map_err(|e| FetchError::Retry {
+            error: transport_error(TOKEN_OPERATION, attempt, e, self.timeout),
+            wait: None,
+        })?;
+        if (200..300).contains(&status) {
+            let parsed: TokenResponse = serde_json::from_slice(&bytes).map_err(|e| {
+                FetchError::Fatal(GenesysError::Decode {
+                    operation: TOKEN_OPERATION.into(),
+                    status,
+                    detail: e.to_string(),
+                })
+            })?;
+            let lifetime = parsed
+                .expires_in
+                .map_or(DEFAULT_LIFETIME, Duration::from_secs);
+            return Ok((AccessToken::new(parsed.access_token), lifetime));
+        }
+        if status == 429 || status >= 500 && status != 501 {
+            let wait = retry_after.filter(|w| *w <= self.max_retry_after);
+            return Err(FetchError::Retry {
+                error: GenesysError::Transient {
+                    operation: TOKEN_OPERATION.into(),
+                    status: Some(status),
+                    attempts: attempt,
+                    detail: format!("the login host answered HTTP {status}"),
+                    body: None,
+                    source: None,
+                },
+                wait,
+            });
+        }
+        let body: OAuthErrorBody = serde_json::from_slice(&bytes).unwrap_or_default();
+        Err(FetchError::Fatal(GenesysError::Auth {
+            operation: TOKEN_OPERATION.into(),
+            status,
+            error: body.error,
+            description: body.error_description.or(body.description),
+        }))
+    }
+
+    fn observe(&self, status: Option<u16>, elapsed: Duration) {
+        if let Some(o) = &self.observer {
+            o.on_call(TOKEN_OPERATION, status, elapsed);
+        }
+    }
+}
+
+enum FetchError {
+    Retry {
+        error: GenesysError,
+        wait: Option<Duration>,
+    },
+    Fatal(GenesysError),
+}
+
+/// A transport failure (no usable response) as a `Transient` error.
+pub(crate) fn transport_error(
+    operation: &str,
+    attempts: u32,
+    error: reqwest::Error,
+    timeout: Duration,
+) -> GenesysError {
+    let detail = if error.is_timeout() {
+        format!("no response within the {} ms timeout", timeout.as_millis())
+    } else if error.is_connect() {
+        "could not connect".to_owned()
+    } else if error.is_body() || error.is_decode() {
+        "the response body could not be read".to_owned()
+    } else {
+        "the request failed in transport".to_owned()
+    };
+    GenesysError::Transient {
+        operation: operation.to_owned(),
+        status: error.status().map(|s| s.as_u16()),
+        attempts,
+        detail,
+        body: None,
+        // reqwest's message names the URL; URLs carry ids, never the token or the secret.
+        source: Some(error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn access_token_debug_and_display_redact() {
+        let token = AccessToken::new("super-secret-token");
+        assert!(!format!("{token:?}").contains("super-secret-token"));
+        assert!(!format!("{token}").contains("super-secret-token"));
+        let header = token.bearer_header().ok();
+        assert!(header.is_some_and(|h| h.is_sensitive()));
+    }
+
+    #[test]
+    fn refresh_lead_is_a_minute_or_a_tenth_of_short_lifetimes() {
+        assert_eq!(
+            refresh_lead(Duration::from_secs(86_399)),
+            Duration::from_secs(60)
+        );
+        assert_eq!(
+            refresh_lead(Duration::from_secs(5)),
+            Duration::from_millis(500)
+        );
+        assert_eq!(refresh_lead(Duration::ZERO), Duration::ZERO);
+    }
+}

@@ -1,0 +1,538 @@
+//! Where the client talks to and how: regions and their hosts (`genesys-api.md` §1), explicit
+//! endpoints (HTTPS only, plain HTTP only for loopback), credentials, and the tunables of
+//! [`ClientConfig`].
+
+use std::fmt;
+use std::net::IpAddr;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use url::Url;
+
+use super::error::GenesysError;
+
+/// A Genesys Cloud region, named by its SDK key (`genesys-api.md` §1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Region {
+    UsEast1,
+    EuWest1,
+    ApSoutheast2,
+    ApNortheast1,
+    EuCentral1,
+    UsWest2,
+    CaCentral1,
+    ApNortheast2,
+    EuWest2,
+    ApSouth1,
+    /// `FedRAMP`.
+    UsEast2,
+    SaEast1,
+    MeCentral1,
+    ApNortheast3,
+    EuCentral2,
+    MxCentral1,
+    ApSoutheast1,
+    EuscDeEast1,
+}
+
+impl Region {
+    /// Every region in the reference, in its order.
+    pub const ALL: [Region; 18] = [
+        Region::UsEast1,
+        Region::EuWest1,
+        Region::ApSoutheast2,
+        Region::ApNortheast1,
+        Region::EuCentral1,
+        Region::UsWest2,
+        Region::CaCentral1,
+        Region::ApNortheast2,
+        Region::EuWest2,
+        Region::ApSouth1,
+        Region::UsEast2,
+        Region::SaEast1,
+        Region::MeCentral1,
+        Region::ApNortheast3,
+        Region::EuCentral2,
+        Region::MxCentral1,
+        Region::ApSoutheast1,
+        Region::EuscDeEast1,
+    ];
+
+    /// The SDK key, e.g. `us_east_1`.
+    pub fn key(self) -> &'static str {
+        match self {
+            Region::UsEast1 => "us_east_1",
+            Region::EuWest1 => "eu_west_1",
+            Region::ApSoutheast2 => "ap_southeast_2",
+            Region::ApNortheast1 => "ap_northeast_1",
+            Region::EuCentral1 => "eu_central_1",
+            Region::UsWest2 => "us_west_2",
+            Region::CaCentral1 => "ca_central_1",
+            Region::ApNortheast2 => "ap_northeast_2",
+            Region::EuWest2 => "eu_west_2",
+            Region::ApSouth1 => "ap_south_1",
+            Region::UsEast2 => "us_east_2",
+            Region::SaEast1 => "sa_east_1",
+            Region::MeCentral1 => "me_central_1",
+            Region::ApNortheast3 => "ap_northeast_3",
+            Region::EuCentral2 => "eu_central_2",
+            Region::MxCentral1 => "mx_central_1",
+            Region::ApSoutheast1 => "ap_southeast_1",
+            Region::EuscDeEast1 => "eusc_de_east_1",
+        }
+    }
+
+    /// The region's domain; the API host is `api.<domain>`, the login host `login.<domain>`.
+    pub fn domain(self) -> &'static str {
+        match self {
+            Region::UsEast1 => "mypurecloud.com",
+            Region::EuWest1 => "mypurecloud.ie",
+            Region::ApSoutheast2 => "mypurecloud.com.au",
+            Region::ApNortheast1 => "mypurecloud.jp",
+            Region::EuCentral1 => "mypurecloud.de",
+            Region::UsWest2 => "usw2.pure.cloud",
+            Region::CaCentral1 => "cac1.pure.cloud",
+            Region::ApNortheast2 => "apne2.pure.cloud",
+            Region::EuWest2 => "euw2.pure.cloud",
+            Region::ApSouth1 => "aps1.pure.cloud",
+            Region::UsEast2 => "use2.us-gov-pure.cloud",
+            Region::SaEast1 => "sae1.pure.cloud",
+            Region::MeCentral1 => "mec1.pure.cloud",
+            Region::ApNortheast3 => "apne3.pure.cloud",
+            Region::EuCentral2 => "euc2.pure.cloud",
+            Region::MxCentral1 => "mxc1.pure.cloud",
+            Region::ApSoutheast1 => "apse1.pure.cloud",
+            Region::EuscDeEast1 => "edee1.eusc-pure.cloud",
+        }
+    }
+
+    /// `https://api.<domain>/`.
+    pub fn api_host(self) -> String {
+        format!("api.{}", self.domain())
+    }
+
+    /// `https://login.<domain>/`.
+    pub fn login_host(self) -> String {
+        format!("login.{}", self.domain())
+    }
+}
+
+impl fmt::Display for Region {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.key().replace('_', "-"))
+    }
+}
+
+/// A region name that is not in the reference.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown Genesys Cloud region {0:?} (expected a key such as us_east_1 or us-east-1)")]
+pub struct UnknownRegion(pub String);
+
+impl FromStr for Region {
+    type Err = UnknownRegion;
+
+    /// Accepts the SDK key (`us_east_1`), the dashed form (`us-east-1`), in any case, and the
+    /// region's domain (`mypurecloud.ie`).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let wanted = s.trim().to_ascii_lowercase().replace('-', "_");
+        Region::ALL
+            .into_iter()
+            .find(|r| r.key() == wanted || r.domain() == s.trim().to_ascii_lowercase())
+            .ok_or_else(|| UnknownRegion(s.to_owned()))
+    }
+}
+
+impl Serialize for Region {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for Region {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(deserializer)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// The two base URLs the client uses: the API (`/api/v2/...`) and the login host
+/// (`/oauth/token`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoints {
+    api: Url,
+    login: Url,
+}
+
+impl Endpoints {
+    /// The public hosts of a region.
+    pub fn for_region(region: Region) -> Self {
+        // The hosts come from a fixed table of valid DNS names (checked by a unit test).
+        let parse = |host: String| {
+            Url::parse(&format!("https://{host}/")).expect("region hosts are valid URLs")
+        };
+        Self {
+            api: parse(region.api_host()),
+            login: parse(region.login_host()),
+        }
+    }
+
+    /// Explicit base URLs, e.g. the emulator's. Both must be `https`, except that `http` is
+    /// allowed for loopback hosts (`localhost`, `127.0.0.0/8`, `::1`). No credentials, query or
+    /// fragment may be embedded.
+    pub fn custom(api: Url, login: Url) -> Result<Self, GenesysError> {
+        Ok(Self {
+            api: validate_base("api", api)?,
+            login: validate_base("login", login)?,
+        })
+    }
+
+    /// Parses both URLs, then validates them as [`Endpoints::custom`] does.
+    pub fn parse(api: &str, login: &str) -> Result<Self, GenesysError> {
+        let parse = |which: &str, text: &str| {
+            Url::parse(text).map_err(|e| GenesysError::Config {
+                detail: format!("{which} base URL {text:?} is not a URL: {e}"),
+            })
+        };
+        Self::custom(parse("api", api)?, parse("login", login)?)
+    }
+
+    /// The same base URL for the API and the login host (the emulator serves both).
+    pub fn single(base: Url) -> Result<Self, GenesysError> {
+        Self::custom(base.clone(), base)
+    }
+
+    pub fn api(&self) -> &Url {
+        &self.api
+    }
+
+    pub fn login(&self) -> &Url {
+        &self.login
+    }
+}
+
+fn validate_base(which: &str, mut url: Url) -> Result<Url, GenesysError> {
+    let bad = |why: &str| GenesysError::Config {
+        detail: format!("{which} base URL {url}: {why}"),
+    };
+    if url.cannot_be_a_base() {
+        return Err(bad("is not a base URL"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("must not embed credentials"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(bad("must not have a query or fragment"));
+    }
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback(&url) => {}
+        "http" => {
+            return Err(bad(
+                "must use https (plain http is only allowed for loopback)",
+            ));
+        }
+        _ => return Err(bad("must use https")),
+    }
+    if url.host().is_none() {
+        return Err(bad("has no host"));
+    }
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    Ok(url)
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        None => false,
+    }
+}
+
+/// OAuth client-credentials of one Genesys OAuth client. `Debug` never shows the secret.
+#[derive(Clone)]
+pub struct ClientCredentials {
+    client_id: String,
+    client_secret: SecretString,
+}
+
+impl ClientCredentials {
+    pub fn new(client_id: impl Into<String>, client_secret: impl Into<SecretString>) -> Self {
+        Self {
+            client_id: client_id.into(),
+            client_secret: client_secret.into(),
+        }
+    }
+
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    pub fn client_secret(&self) -> &SecretString {
+        &self.client_secret
+    }
+}
+
+impl fmt::Debug for ClientCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientCredentials")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"[REDACTED]")
+            .finish()
+    }
+}
+
+/// Counts calls for metrics: one `on_call` per HTTP exchange (including retries and the token
+/// request, operation `post_oauth_token`), one `on_rate_limit_wait` when a call had to wait for
+/// the shared budget.
+pub trait CallObserver: Send + Sync {
+    /// `status` is `None` when no response arrived (timeout, connection error).
+    fn on_call(&self, operation: &str, status: Option<u16>, elapsed: Duration);
+    fn on_rate_limit_wait(&self, waited: Duration) {
+        let _ = waited;
+    }
+}
+
+/// Everything [`super::GenesysClient::new`] needs. Build with [`ClientConfig::new`] and the
+/// `with_*` setters.
+#[derive(Clone)]
+pub struct ClientConfig {
+    pub endpoints: Endpoints,
+    pub credentials: ClientCredentials,
+    /// The OAuth client's limit (Genesys default: 300 per minute per token).
+    pub requests_per_minute: u32,
+    /// Fraction of `requests_per_minute` the client actually uses (default 0.97), so that a
+    /// server enforcing the full limit never answers 429.
+    pub headroom: f64,
+    /// Per-request timeout (default 30 s).
+    pub request_timeout: Duration,
+    /// Retries of a transient failure (and, separately, of a 429 with `Retry-After`) before the
+    /// error is surfaced (default 4).
+    pub max_retries: u32,
+    /// First backoff delay for transient failures (default 250 ms); doubles each retry, jittered.
+    pub retry_base_delay: Duration,
+    /// Largest backoff delay (default 10 s).
+    pub retry_max_delay: Duration,
+    /// A 429's `Retry-After` above this is not waited out in-line: the call fails with
+    /// `RateLimited` at once (Go SDK policy, `genesys-api.md` §8.3; default 180 s).
+    pub max_retry_after: Duration,
+    /// Attempts of `set_user_state` when the version keeps conflicting (default 10, like
+    /// Terraform's provider).
+    pub max_conflict_retries: u32,
+    /// Analytics windows longer than this use the async details jobs (default 31 days).
+    pub max_sync_interval: Duration,
+    /// How often a details job's status is polled (default 2 s).
+    pub job_poll_interval: Duration,
+    /// How long a details job may take before the call gives up (default 10 min).
+    pub job_timeout: Duration,
+    pub observer: Option<Arc<dyn CallObserver>>,
+}
+
+impl fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("endpoints", &self.endpoints)
+            .field("credentials", &self.credentials)
+            .field("requests_per_minute", &self.requests_per_minute)
+            .field("headroom", &self.headroom)
+            .field("request_timeout", &self.request_timeout)
+            .field("max_retries", &self.max_retries)
+            .field("max_sync_interval", &self.max_sync_interval)
+            .field("observer", &self.observer.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientConfig {
+    pub fn new(endpoints: Endpoints, credentials: ClientCredentials) -> Self {
+        Self {
+            endpoints,
+            credentials,
+            requests_per_minute: 300,
+            headroom: 0.97,
+            request_timeout: Duration::from_secs(30),
+            max_retries: 4,
+            retry_base_delay: Duration::from_millis(250),
+            retry_max_delay: Duration::from_secs(10),
+            max_retry_after: Duration::from_secs(180),
+            max_conflict_retries: 10,
+            max_sync_interval: Duration::from_secs(31 * 24 * 3600),
+            job_poll_interval: Duration::from_secs(2),
+            job_timeout: Duration::from_secs(600),
+            observer: None,
+        }
+    }
+
+    #[must_use]
+    pub fn with_requests_per_minute(mut self, rpm: u32) -> Self {
+        self.requests_per_minute = rpm;
+        self
+    }
+
+    #[must_use]
+    pub fn with_headroom(mut self, headroom: f64) -> Self {
+        self.headroom = headroom;
+        self
+    }
+
+    #[must_use]
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    #[must_use]
+    pub fn with_max_retries(mut self, retries: u32) -> Self {
+        self.max_retries = retries;
+        self
+    }
+
+    /// Backoff for transient failures: first delay and cap.
+    #[must_use]
+    pub fn with_retry_delays(mut self, base: Duration, max: Duration) -> Self {
+        self.retry_base_delay = base;
+        self.retry_max_delay = max;
+        self
+    }
+
+    #[must_use]
+    pub fn with_max_retry_after(mut self, max: Duration) -> Self {
+        self.max_retry_after = max;
+        self
+    }
+
+    #[must_use]
+    pub fn with_max_conflict_retries(mut self, retries: u32) -> Self {
+        self.max_conflict_retries = retries;
+        self
+    }
+
+    #[must_use]
+    pub fn with_max_sync_interval(mut self, max: Duration) -> Self {
+        self.max_sync_interval = max;
+        self
+    }
+
+    /// Polling period and overall deadline of async analytics jobs.
+    #[must_use]
+    pub fn with_job_polling(mut self, poll_interval: Duration, timeout: Duration) -> Self {
+        self.job_poll_interval = poll_interval;
+        self.job_timeout = timeout;
+        self
+    }
+
+    #[must_use]
+    pub fn with_observer(mut self, observer: Arc<dyn CallObserver>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), GenesysError> {
+        let bad = |detail: String| Err(GenesysError::Config { detail });
+        if self.requests_per_minute == 0 {
+            return bad("requests_per_minute must be at least 1".into());
+        }
+        if !(self.headroom > 0.0 && self.headroom <= 1.0) {
+            return bad(format!("headroom must be in (0, 1], got {}", self.headroom));
+        }
+        if self.request_timeout.is_zero() {
+            return bad("request_timeout must be positive".into());
+        }
+        if self.credentials.client_id.is_empty() {
+            return bad("client id is empty".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    #[test]
+    fn every_region_maps_to_its_api_and_login_host() {
+        let expected = [
+            ("us_east_1", "mypurecloud.com"),
+            ("eu_west_1", "mypurecloud.ie"),
+            ("ap_southeast_2", "mypurecloud.com.au"),
+            ("ap_northeast_1", "mypurecloud.jp"),
+            ("eu_central_1", "mypurecloud.de"),
+            ("us_west_2", "usw2.pure.cloud"),
+            ("ca_central_1", "cac1.pure.cloud"),
+            ("ap_northeast_2", "apne2.pure.cloud"),
+            ("eu_west_2", "euw2.pure.cloud"),
+            ("ap_south_1", "aps1.pure.cloud"),
+            ("us_east_2", "use2.us-gov-pure.cloud"),
+            ("sa_east_1", "sae1.pure.cloud"),
+            ("me_central_1", "mec1.pure.cloud"),
+            ("ap_northeast_3", "apne3.pure.cloud"),
+            ("eu_central_2", "euc2.pure.cloud"),
+            ("mx_central_1", "mxc1.pure.cloud"),
+            ("ap_southeast_1", "apse1.pure.cloud"),
+            ("eusc_de_east_1", "edee1.eusc-pure.cloud"),
+        ];
+        assert_eq!(expected.len(), Region::ALL.len());
+        for (key, domain) in expected {
+            let region: Region = key.parse().unwrap();
+            let endpoints = Endpoints::for_region(region);
+            assert_eq!(endpoints.api().as_str(), format!("https://api.{domain}/"));
+            assert_eq!(
+                endpoints.login().as_str(),
+                format!("https://login.{domain}/")
+            );
+        }
+    }
+
+    #[test]
+    fn regions_parse_from_key_dashed_form_and_domain() {
+        assert_eq!("us_east_1".parse::<Region>().unwrap(), Region::UsEast1);
+        assert_eq!("us-east-1".parse::<Region>().unwrap(), Region::UsEast1);
+        assert_eq!("EU-WEST-2".parse::<Region>().unwrap(), Region::EuWest2);
+        assert_eq!("mypurecloud.ie".parse::<Region>().unwrap(), Region::EuWest1);
+        assert!("us-east-9".parse::<Region>().is_err());
+        assert_eq!(Region::EuscDeEast1.to_string(), "eusc-de-east-1");
+    }
+
+    #[test]
+    fn custom_endpoints_require_https_except_for_loopback() {
+        let ok = |s: &str| Endpoints::parse(s, s).is_ok();
+        assert!(ok("https://api.example.com"));
+        assert!(ok("http://127.0.0.1:8080/"));
+        assert!(ok("http://127.1.2.3:8080/"));
+        assert!(ok("http://localhost:8080"));
+        assert!(ok("http://[::1]:8080/"));
+        assert!(!ok("http://api.example.com/"));
+        assert!(!ok("http://10.0.0.1/"));
+        assert!(!ok("ftp://127.0.0.1/"));
+        assert!(!ok("https://user:pw@api.example.com/"));
+        assert!(!ok("https://api.example.com/?x=1"));
+        assert!(!ok("not a url"));
+    }
+
+    #[test]
+    fn custom_endpoint_paths_gain_a_trailing_slash() {
+        let e =
+            Endpoints::parse("https://proxy.example.com/genesys", "https://login.x.com").unwrap();
+        assert_eq!(e.api().as_str(), "https://proxy.example.com/genesys/");
+        assert_eq!(e.login().as_str(), "https://login.x.com/");
+    }
+
+    #[test]
+    fn credentials_debug_redacts_the_secret() {
+        let creds = ClientCredentials::new("demo-client", "demo-secret".to_owned());
+        let shown = format!("{creds:?}");
+        assert!(shown.contains("demo-client"));
+        assert!(!shown.contains("demo-secret"));
+        assert_eq!(creds.client_secret().expose_secret(), "demo-secret");
+        let config = ClientConfig::new(Endpoints::for_region(Region::UsEast1), creds);
+        assert!(!format!("{config:?}").contains("demo-secret"));
+    }
+}

@@ -1,0 +1,229 @@
+//! Taking a user out of routing (`genesys-api.md` §6.1–§6.6): routing status, queue memberships
+//! (both joined and unjoined), skills, languages and stations; plus the restore calls.
+
+use std::collections::HashSet;
+
+use reqwest::Method;
+use serde::Serialize;
+
+use super::error::GenesysError;
+use super::http::{ApiRequest, GenesysClient, PAGE_SIZE};
+use super::models::{
+    MemberBy, QueueMember, RoutingStatus, RoutingStatusValue, UserId, UserQueue,
+    UserRoutingLanguage, UserRoutingSkill, UserRoutingSkillPost, UserStations,
+};
+
+/// `WritableEntity`.
+#[derive(Debug, Serialize)]
+struct WritableEntity<'a> {
+    id: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+struct RoutingStatusBody<'a> {
+    status: &'a RoutingStatusValue,
+}
+
+/// Listing of `PUT .../routingskills/bulk`.
+#[derive(Debug, serde::Deserialize)]
+struct SkillListing {
+    #[serde(default)]
+    entities: Vec<UserRoutingSkill>,
+}
+
+impl GenesysClient {
+    /// `GET /api/v2/users/{id}/routingstatus`.
+    pub async fn get_routing_status(&self, id: &UserId) -> Result<RoutingStatus, GenesysError> {
+        self.send_json(ApiRequest::get(
+            "get_user_routingstatus",
+            &["users", id.as_str(), "routingstatus"],
+        ))
+        .await
+    }
+
+    /// `PUT /api/v2/users/{id}/routingstatus` with `{"status": ..}`.
+    pub async fn set_routing_status(
+        &self,
+        id: &UserId,
+        status: RoutingStatusValue,
+    ) -> Result<RoutingStatus, GenesysError> {
+        let request = ApiRequest::new(
+            "put_user_routingstatus",
+            Method::PUT,
+            &["users", id.as_str(), "routingstatus"],
+        )
+        .json(&RoutingStatusBody { status: &status })?;
+        self.send_json(request).await
+    }
+
+    /// Every queue the user is a member of: `joined=true` and `joined=false` (a plain GET only
+    /// returns joined queues), every page, each queue once with `joined` filled in.
+    pub async fn get_user_queues(&self, id: &UserId) -> Result<Vec<UserQueue>, GenesysError> {
+        let mut seen = HashSet::new();
+        let mut queues = Vec::new();
+        for joined in [true, false] {
+            let request = ApiRequest::get("get_user_queues", &["users", id.as_str(), "queues"])
+                .query("joined", joined);
+            for mut queue in self.get_all_pages::<UserQueue>(request).await? {
+                queue.joined.get_or_insert(joined);
+                if seen.insert(queue.id.clone()) {
+                    queues.push(queue);
+                }
+            }
+        }
+        Ok(queues)
+    }
+
+    /// `GET /api/v2/routing/queues/{queueId}/members`, every page, optionally only direct
+    /// (`user`) or group members.
+    pub async fn get_queue_members(
+        &self,
+        queue_id: &str,
+        member_by: Option<MemberBy>,
+    ) -> Result<Vec<QueueMember>, GenesysError> {
+        let mut request = ApiRequest::get(
+            "get_routing_queue_members",
+            &["routing", "queues", queue_id, "members"],
+        );
+        if let Some(member_by) = member_by {
+            request = request.query("memberBy", member_by);
+        }
+        self.get_all_pages(request).await
+    }
+
+    /// Removes direct memberships: `POST /routing/queues/{q}/members?delete=true` with at most
+    /// 100 `{"id": ..}` per request. Group memberships cannot be removed this way.
+    pub async fn remove_queue_members(
+        &self,
+        queue_id: &str,
+        users: &[UserId],
+    ) -> Result<(), GenesysError> {
+        self.post_queue_members(queue_id, users, true).await
+    }
+
+    /// Adds direct memberships (restore): the same POST without `delete`.
+    pub async fn add_queue_members(
+        &self,
+        queue_id: &str,
+        users: &[UserId],
+    ) -> Result<(), GenesysError> {
+        self.post_queue_members(queue_id, users, false).await
+    }
+
+    async fn post_queue_members(
+        &self,
+        queue_id: &str,
+        users: &[UserId],
+        delete: bool,
+    ) -> Result<(), GenesysError> {
+        for chunk in users.chunks(PAGE_SIZE as usize) {
+            let body: Vec<WritableEntity> = chunk
+                .iter()
+                .map(|u| WritableEntity { id: u.as_str() })
+                .collect();
+            let mut request = ApiRequest::new(
+                "post_routing_queue_members",
+                Method::POST,
+                &["routing", "queues", queue_id, "members"],
+            );
+            if delete {
+                request = request.query("delete", true);
+            }
+            self.send_empty(request.json(&body)?).await?;
+        }
+        Ok(())
+    }
+
+    /// `GET /api/v2/users/{id}/routingskills`, every page.
+    pub async fn get_user_skills(
+        &self,
+        id: &UserId,
+    ) -> Result<Vec<UserRoutingSkill>, GenesysError> {
+        self.get_all_pages(ApiRequest::get(
+            "get_user_routingskills",
+            &["users", id.as_str(), "routingskills"],
+        ))
+        .await
+    }
+
+    /// `DELETE /api/v2/users/{id}/routingskills/{skillId}`.
+    pub async fn remove_user_skill(&self, id: &UserId, skill_id: &str) -> Result<(), GenesysError> {
+        self.send_empty(ApiRequest::new(
+            "delete_user_routingskill",
+            Method::DELETE,
+            &["users", id.as_str(), "routingskills", skill_id],
+        ))
+        .await
+    }
+
+    /// `PUT /api/v2/users/{id}/routingskills/bulk`: replaces the user's skills (restore).
+    pub async fn set_user_skills(
+        &self,
+        id: &UserId,
+        skills: &[UserRoutingSkillPost],
+    ) -> Result<Vec<UserRoutingSkill>, GenesysError> {
+        let request = ApiRequest::new(
+            "put_user_routingskills_bulk",
+            Method::PUT,
+            &["users", id.as_str(), "routingskills", "bulk"],
+        )
+        .json(skills)?;
+        let listing: SkillListing = self.send_json(request).await?;
+        Ok(listing.entities)
+    }
+
+    /// `GET /api/v2/users/{id}/routinglanguages`, every page.
+    pub async fn get_user_languages(
+        &self,
+        id: &UserId,
+    ) -> Result<Vec<UserRoutingLanguage>, GenesysError> {
+        self.get_all_pages(ApiRequest::get(
+            "get_user_routinglanguages",
+            &["users", id.as_str(), "routinglanguages"],
+        ))
+        .await
+    }
+
+    /// `DELETE /api/v2/users/{id}/routinglanguages/{languageId}`.
+    pub async fn remove_user_language(
+        &self,
+        id: &UserId,
+        language_id: &str,
+    ) -> Result<(), GenesysError> {
+        self.send_empty(ApiRequest::new(
+            "delete_user_routinglanguage",
+            Method::DELETE,
+            &["users", id.as_str(), "routinglanguages", language_id],
+        ))
+        .await
+    }
+
+    /// `GET /api/v2/users/{id}/station`.
+    pub async fn get_user_station(&self, id: &UserId) -> Result<UserStations, GenesysError> {
+        self.send_json(ApiRequest::get(
+            "get_user_station",
+            &["users", id.as_str(), "station"],
+        ))
+        .await
+    }
+
+    /// `DELETE /api/v2/users/{id}/station/associatedstation` (202, no body).
+    pub async fn clear_associated_station(&self, id: &UserId) -> Result<(), GenesysError> {
+        self.send_empty(ApiRequest::new(
+            "delete_user_station_associatedstation",
+            Method::DELETE,
+            &["users", id.as_str(), "station", "associatedstation"],
+        ))
+        .await
+    }
+
+    /// `DELETE /api/v2/users/{id}/station/defaultstation` (202, no body).
+    pub async fn clear_default_station(&self, id: &UserId) -> Result<(), GenesysError> {
+        self.send_empty(ApiRequest::new(
+            "delete_user_station_defaultstation",
+            Method::DELETE,
+            &["users", id.as_str(), "station", "defaultstation"],
+        ))
+        .await
+    }
+}

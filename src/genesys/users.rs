@@ -1,0 +1,220 @@
+//! Users: find by email (active and inactive, and separately deleted, without touching them),
+//! read, and change `state` with its `version` (`genesys-api.md` §3–§5).
+//!
+//! There is deliberately no call that deletes a user.
+
+use std::collections::HashSet;
+
+use reqwest::Method;
+use serde::Serialize;
+
+use super::error::GenesysError;
+use super::http::{ApiRequest, GenesysClient, MAX_PAGES, PAGE_SIZE, too_many_pages};
+use super::models::{EmailMatches, User, UserId, UserState, UserStateInfo, UsersSearchResponse};
+
+/// `UserSearchCriteria`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SearchCriterion<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    fields: [&'static str; 1],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    value: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    values: Option<&'a [&'a str]>,
+}
+
+/// `UserSearchRequest`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SearchRequest<'a> {
+    page_size: u32,
+    page_number: u32,
+    query: [SearchCriterion<'a>; 2],
+}
+
+/// `UpdateUser` carrying only `state` and `version`: when `state` is present it must be the only
+/// field changed (`genesys-api.md` §4.1).
+#[derive(Debug, Serialize)]
+struct StatePatch<'a> {
+    state: &'a UserState,
+    version: i64,
+}
+
+impl GenesysClient {
+    /// Every user whose email is exactly `email`: `live` holds active and inactive users (searched
+    /// with an explicit `state` criterion, since search may leave inactive users out otherwise),
+    /// `deleted` the soft-deleted ones (found with a `deleted` criterion, only to report them).
+    pub async fn find_users_by_email(&self, email: &str) -> Result<EmailMatches, GenesysError> {
+        let live = self
+            .search_by_email(email, &["active", "inactive"])
+            .await?
+            .into_iter()
+            .filter(|u| !u.is_state(&UserState::Deleted))
+            .collect();
+        let deleted = self
+            .search_by_email(email, &["deleted"])
+            .await?
+            .into_iter()
+            .filter(|u| u.state.is_none() || u.is_state(&UserState::Deleted))
+            .collect();
+        Ok(EmailMatches { live, deleted })
+    }
+
+    async fn search_by_email(
+        &self,
+        email: &str,
+        states: &[&str],
+    ) -> Result<Vec<User>, GenesysError> {
+        let mut seen = HashSet::new();
+        let mut users = Vec::new();
+        for page in 1..=MAX_PAGES {
+            let body = SearchRequest {
+                page_size: PAGE_SIZE,
+                page_number: page,
+                query: [
+                    SearchCriterion {
+                        kind: "EXACT",
+                        fields: ["email"],
+                        value: Some(email),
+                        values: None,
+                    },
+                    SearchCriterion {
+                        kind: "EXACT",
+                        fields: ["state"],
+                        value: None,
+                        values: Some(states),
+                    },
+                ],
+            };
+            let request = ApiRequest::new("post_users_search", Method::POST, &["users", "search"])
+                .json(&body)?;
+            let response: UsersSearchResponse = self.send_json(request).await?;
+            let count = response.results.len();
+            for user in response.results {
+                if seen.insert(user.id.clone()) {
+                    users.push(user);
+                }
+            }
+            let last = count == 0
+                || match response.page_count {
+                    Some(page_count) => i64::from(page) >= page_count,
+                    None => response.next_page.is_none(),
+                };
+            if last {
+                return Ok(users);
+            }
+        }
+        Err(too_many_pages("post_users_search"))
+    }
+
+    /// `GET /api/v2/users/{id}` with `expand` (comma-joined). Finds active and inactive users;
+    /// a deleted user is `NotFound` (see [`GenesysClient::get_deleted_user`]).
+    pub async fn get_user(&self, id: &UserId, expand: &[&str]) -> Result<User, GenesysError> {
+        let request =
+            ApiRequest::get("get_user", &["users", id.as_str()]).query_list("expand", expand);
+        self.send_json(request).await
+    }
+
+    /// `GET /api/v2/users/{id}?state=deleted`: the user if it is soft-deleted, `None` if there is
+    /// no deleted user with that id. Read-only.
+    pub async fn get_deleted_user(&self, id: &UserId) -> Result<Option<User>, GenesysError> {
+        let request =
+            ApiRequest::get("get_user", &["users", id.as_str()]).query("state", "deleted");
+        match self.send_json::<User>(request).await {
+            Ok(user) if user.state.is_none() || user.is_state(&UserState::Deleted) => {
+                Ok(Some(user))
+            }
+            Ok(_) => Ok(None),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `GET /api/v2/users?id=..&state=any`, 100 ids per request, every page. Users that do not
+    /// exist are simply absent from the result.
+    pub async fn get_users_by_ids(&self, ids: &[UserId]) -> Result<Vec<User>, GenesysError> {
+        let mut users = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(PAGE_SIZE as usize) {
+            let joined: Vec<&str> = chunk.iter().map(UserId::as_str).collect();
+            let request = ApiRequest::get("get_users", &["users"])
+                .query_list("id", &joined)
+                .query("state", "any");
+            users.extend(self.get_all_pages::<User>(request).await?);
+        }
+        Ok(users)
+    }
+
+    /// Moves a user to `state` (e.g. `inactive`): reads the user, returns it unchanged if it is
+    /// already there, otherwise sends a PATCH of `{state, version}` and, on a version conflict, re-reads
+    /// and tries again (at most `max_conflict_retries` times).
+    pub async fn set_user_state(
+        &self,
+        id: &UserId,
+        state: UserState,
+    ) -> Result<User, GenesysError> {
+        let attempts = self.inner.config.max_conflict_retries.max(1);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let user = self.get_user(id, &[]).await?;
+            if user.is_state(&state) {
+                tracing::debug!(user = %id, state = %state, "user already in the target state");
+                return Ok(user);
+            }
+            let version = user.version.ok_or_else(|| GenesysError::Decode {
+                operation: "get_user".into(),
+                status: 200,
+                detail: format!("user {id} has no version, so its state cannot be changed"),
+            })?;
+            match self.patch_user_state(id, state.clone(), version).await {
+                Err(e) if e.is_version_conflict() && attempt < attempts => {
+                    tracing::info!(user = %id, attempt, "version conflict; re-reading the user");
+                    self.inner.backoff.sleep(attempt - 1).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// One `PATCH /api/v2/users/{id}` with `{"state": .., "version": ..}` and nothing else.
+    pub async fn patch_user_state(
+        &self,
+        id: &UserId,
+        state: UserState,
+        version: i64,
+    ) -> Result<User, GenesysError> {
+        let request = ApiRequest::new("patch_user", Method::PATCH, &["users", id.as_str()]).json(
+            &StatePatch {
+                state: &state,
+                version,
+            },
+        )?;
+        self.send_json(request).await
+    }
+
+    /// `GET /api/v2/users/{id}/state` (needs `directory:userStateChange:view`).
+    pub async fn get_user_state(&self, id: &UserId) -> Result<UserStateInfo, GenesysError> {
+        self.send_json(ApiRequest::get(
+            "get_user_state",
+            &["users", id.as_str(), "state"],
+        ))
+        .await
+    }
+
+    /// `PUT /api/v2/users/{id}/state`: changes state and records `stateChangeReason`.
+    pub async fn put_user_state(
+        &self,
+        id: &UserId,
+        state: &UserStateInfo,
+    ) -> Result<UserStateInfo, GenesysError> {
+        let request = ApiRequest::new(
+            "put_user_state",
+            Method::PUT,
+            &["users", id.as_str(), "state"],
+        )
+        .json(state)?;
+        self.send_json(request).await
+    }
+}

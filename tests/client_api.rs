@@ -1,0 +1,1054 @@
+//! The Genesys client against the emulator over real HTTP: tokens, every call's happy path, and
+//! each failure class (404, version conflict, 429 with `Retry-After`, 5xx, timeout, a body that
+//! is not JSON, 401, 403, bad credentials).
+//!
+//! Each test starts its own emulator on `127.0.0.1:0`, so tests run in parallel.
+#![allow(clippy::unwrap_used, clippy::too_many_lines)]
+
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{TimeDelta, Utc};
+use genesys_offboarding_operator::genesys::{
+    AggregationQuery, CallObserver, ClientConfig, ClientCredentials, ConversationQuery, Endpoints,
+    GenesysClient, GenesysError, Interval, MemberBy, RetryClass, RoleDivision, RoutingStatusValue,
+    StateChangeReason, SystemPresence, UserId, UserRoutingSkillPost, UserState, UserStateInfo,
+};
+use genesys_offboarding_operator::sim::fixture::Fixture;
+use genesys_offboarding_operator::sim::{Fault, Sim, SimHandle};
+use serde_json::Value;
+
+const JANE: &str = "6a1b0c3e-0000-4000-8000-000000000001";
+const OMAR: &str = "6a1b0c3e-0000-4000-8000-000000000002";
+const LI: &str = "6a1b0c3e-0000-4000-8000-000000000003";
+const SAM: &str = "6a1b0c3e-0000-4000-8000-000000000006";
+const PRIYA: &str = "6a1b0c3e-0000-4000-8000-000000000007";
+const BILLING: &str = "9b2e4d60-0000-4000-8000-0000000000b1";
+const SALES: &str = "9b2e4d60-0000-4000-8000-0000000000b4";
+const ESCALATIONS: &str = "9b2e4d60-0000-4000-8000-0000000000b3";
+const AGENT_ROLE: &str = "8e7d6c5b-0000-4000-8000-000000000101";
+const HOME_DIVISION: &str = "5d1e7c2a-0000-4000-8000-0000000000d1";
+const SKILL_BILLING: &str = "2a3b4c5d-0000-4000-8000-0000000000e1";
+const LANGUAGE_ENGLISH: &str = "1f2e3d4c-0000-4000-8000-0000000000f1";
+const OFFLINE: &str = "6a0f1b2c-0000-4000-8000-0000000000a4";
+
+/// Records every observer callback with the moment it happened.
+#[derive(Default)]
+struct Recorder {
+    calls: Mutex<Vec<(String, Option<u16>, Instant)>>,
+    waits: Mutex<Vec<Duration>>,
+}
+
+impl CallObserver for Recorder {
+    fn on_call(&self, operation: &str, status: Option<u16>, _elapsed: Duration) {
+        self.calls
+            .lock()
+            .unwrap()
+            .push((operation.to_owned(), status, Instant::now()));
+    }
+
+    fn on_rate_limit_wait(&self, waited: Duration) {
+        self.waits.lock().unwrap().push(waited);
+    }
+}
+
+impl Recorder {
+    fn count(&self, operation: &str) -> usize {
+        self.calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(op, ..)| op == operation)
+            .count()
+    }
+}
+
+struct Env {
+    sim: SimHandle,
+    client: GenesysClient,
+    recorder: Arc<Recorder>,
+}
+
+impl Env {
+    async fn start() -> Self {
+        Self::with(Fixture::demo(), |c| c).await
+    }
+
+    async fn with(fixture: Fixture, tune: impl FnOnce(ClientConfig) -> ClientConfig) -> Self {
+        Self::as_client(fixture, "demo-client", "demo-secret", tune).await
+    }
+
+    async fn as_client(
+        mut fixture: Fixture,
+        id: &str,
+        secret: &str,
+        tune: impl FnOnce(ClientConfig) -> ClientConfig,
+    ) -> Self {
+        // The budget is the client's business in these tests; the emulator's own limit is
+        // exercised by the benchmark.
+        fixture.requests_per_minute = 0;
+        let sim = Sim::start(fixture).await.unwrap();
+        let recorder = Arc::new(Recorder::default());
+        let config = ClientConfig::new(
+            Endpoints::single(sim.base_url()).unwrap(),
+            ClientCredentials::new(id, secret.to_owned()),
+        )
+        .with_requests_per_minute(60_000)
+        .with_retry_delays(Duration::from_millis(20), Duration::from_millis(100))
+        .with_request_timeout(Duration::from_secs(5))
+        .with_observer(recorder.clone());
+        let client = GenesysClient::new(tune(config)).unwrap();
+        Self {
+            sim,
+            client,
+            recorder,
+        }
+    }
+
+    /// Recorded API requests (method, path, query, body, status), oldest first.
+    fn api_requests(
+        &self,
+        method: &str,
+        path_prefix: &str,
+    ) -> Vec<(String, String, Option<Value>, u16)> {
+        self.sim
+            .requests()
+            .into_iter()
+            .filter(|r| r.method.eq_ignore_ascii_case(method) && r.path.starts_with(path_prefix))
+            .map(|r| (r.path.clone(), r.query.clone(), r.body.clone(), r.status))
+            .collect()
+    }
+}
+
+impl Drop for Env {
+    /// Every request the client sent matched an operation of the contract, and none deleted a
+    /// user.
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        for r in self.sim.requests() {
+            if r.path.starts_with("/api/v2/") {
+                let op = r.operation.as_deref();
+                assert!(
+                    op.is_some(),
+                    "{} {} is not in the contract",
+                    r.method,
+                    r.path
+                );
+                assert_ne!(op, Some("delete_user"));
+            }
+        }
+    }
+}
+
+fn id(s: &str) -> UserId {
+    UserId::new(s)
+}
+
+fn last_days(days: i64) -> Interval {
+    let end = Utc::now() + TimeDelta::minutes(1);
+    Interval::new(end - TimeDelta::days(days), end)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tokens
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn one_token_serves_concurrent_callers_and_every_clone() {
+    let env = Env::start().await;
+    let clone = env.client.clone();
+    let calls = (0..8).map(|i| {
+        let c = if i % 2 == 0 {
+            env.client.clone()
+        } else {
+            clone.clone()
+        };
+        async move { c.organization().await }
+    });
+    for result in futures::future::join_all(calls).await {
+        assert_eq!(
+            result.unwrap().name.as_deref(),
+            Some("Example Contact Center")
+        );
+    }
+    assert_eq!(
+        env.recorder.count("post_oauth_token"),
+        1,
+        "single-flight token fetch"
+    );
+    let token_requests = env.api_requests("POST", "/oauth/token");
+    assert!(token_requests.len() <= 1);
+}
+
+#[tokio::test]
+async fn a_token_is_refreshed_before_it_expires() {
+    let mut fixture = Fixture::demo();
+    fixture.oauth_clients[0].token_lifetime_seconds = 2;
+    let env = Env::with(fixture, |c| c).await;
+    env.client.organization().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    env.client.organization().await.unwrap();
+    assert_eq!(env.recorder.count("post_oauth_token"), 2);
+    assert!(
+        env.api_requests("GET", "/api/v2/")
+            .iter()
+            .all(|r| r.3 == 200),
+        "the refresh happened before the server saw an expired token"
+    );
+}
+
+#[tokio::test]
+async fn a_401_refreshes_the_token_once_then_succeeds() {
+    let env = Env::start().await;
+    env.client.organization().await.unwrap();
+    env.sim
+        .inject(Fault::new("GET", "/api/v2/users/*").status(401));
+    let user = env.client.get_user(&id(JANE), &[]).await.unwrap();
+    assert_eq!(user.id, id(JANE));
+    assert_eq!(env.recorder.count("post_oauth_token"), 2);
+}
+
+#[tokio::test]
+async fn a_second_401_in_a_row_is_unauthorized() {
+    let env = Env::start().await;
+    env.sim
+        .inject(Fault::new("GET", "/api/v2/users/*").status(401).times(2));
+    let err = env.client.get_user(&id(JANE), &[]).await.unwrap_err();
+    assert_eq!(err.reason(), "Unauthorized", "{err}");
+    assert_eq!(err.operation(), "get_user");
+}
+
+#[tokio::test]
+async fn bad_credentials_fail_with_the_oauth_error_and_never_show_the_secret() {
+    let env = Env::as_client(Fixture::demo(), "demo-client", "wrong-secret-value", |c| c).await;
+    let err = env.client.organization().await.unwrap_err();
+    assert_eq!(err.reason(), "AuthenticationFailed", "{err}");
+    assert_eq!(err.retry_class(), RetryClass::Never);
+    let shown = format!("{err} {err:?} {:?}", env.client);
+    assert!(!shown.contains("wrong-secret-value"), "{shown}");
+    assert!(!shown.contains("demo-secret"), "{shown}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Users
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn email_search_finds_active_and_inactive_users_and_reports_deleted_ones_apart() {
+    let env = Env::start().await;
+
+    let jane = env
+        .client
+        .find_users_by_email("jane.doe@example.com")
+        .await
+        .unwrap();
+    assert_eq!(jane.live.len(), 1);
+    assert_eq!(jane.live[0].id, id(JANE));
+    assert!(jane.deleted.is_empty());
+
+    let alex = env
+        .client
+        .find_users_by_email("alex.morgan@example.com")
+        .await
+        .unwrap();
+    let mut states: Vec<_> = alex.live.iter().map(|u| u.state.clone().unwrap()).collect();
+    states.sort_by_key(ToString::to_string);
+    assert_eq!(
+        states,
+        vec![UserState::Active, UserState::Inactive],
+        "ambiguous address"
+    );
+
+    let sam = env
+        .client
+        .find_users_by_email("sam.taylor@example.com")
+        .await
+        .unwrap();
+    assert!(sam.live.is_empty());
+    assert_eq!(sam.deleted.len(), 1);
+    assert_eq!(sam.deleted[0].id, id(SAM));
+
+    let nobody = env
+        .client
+        .find_users_by_email("nobody@example.com")
+        .await
+        .unwrap();
+    assert!(nobody.live.is_empty() && nobody.deleted.is_empty());
+
+    let searches = env.api_requests("POST", "/api/v2/users/search");
+    let first = searches[0].2.as_ref().unwrap();
+    assert_eq!(
+        first["query"][0],
+        serde_json::json!({"type":"EXACT","fields":["email"],"value":"jane.doe@example.com"})
+    );
+    assert_eq!(
+        first["query"][1],
+        serde_json::json!({"type":"EXACT","fields":["state"],"values":["active","inactive"]})
+    );
+    assert_eq!(
+        searches[1].2.as_ref().unwrap()["query"][1]["values"],
+        serde_json::json!(["deleted"])
+    );
+    assert_eq!(env.sim.user(SAM).unwrap()["state"], "deleted", "untouched");
+}
+
+#[tokio::test]
+async fn users_are_read_with_comma_joined_expand_by_id_and_in_bulk() {
+    let env = Env::start().await;
+    let jane = env
+        .client
+        .get_user(&id(JANE), &["routingStatus", "presence"])
+        .await
+        .unwrap();
+    assert_eq!(jane.email.as_deref(), Some("jane.doe@example.com"));
+    assert_eq!(jane.version, Some(7));
+    assert_eq!(
+        jane.routing_status.unwrap().status,
+        Some(RoutingStatusValue::Idle)
+    );
+    assert!(jane.presence.is_some());
+    let get = &env.api_requests("GET", &format!("/api/v2/users/{JANE}"))[0];
+    assert!(
+        get.1.contains("expand=routingStatus%2Cpresence")
+            || get.1.contains("expand=routingStatus,presence"),
+        "{}",
+        get.1
+    );
+
+    let inactive = env.client.get_user(&id(LI), &[]).await.unwrap();
+    assert_eq!(inactive.state, Some(UserState::Inactive));
+
+    let err = env.client.get_user(&id(SAM), &[]).await.unwrap_err();
+    assert!(
+        err.is_not_found(),
+        "a deleted user needs state=deleted: {err}"
+    );
+    let sam = env
+        .client
+        .get_deleted_user(&id(SAM))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(sam.state, Some(UserState::Deleted));
+    assert!(
+        env.client
+            .get_deleted_user(&id("no-such-user"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let bulk = env
+        .client
+        .get_users_by_ids(&[id(JANE), id(SAM), id(LI), id("no-such-user")])
+        .await
+        .unwrap();
+    let mut ids: Vec<_> = bulk.iter().map(|u| u.id.to_string()).collect();
+    ids.sort();
+    assert_eq!(ids, vec![JANE.to_owned(), LI.to_owned(), SAM.to_owned()]);
+}
+
+#[tokio::test]
+async fn an_unknown_user_is_not_found_with_the_error_body_kept() {
+    let env = Env::start().await;
+    let err = env
+        .client
+        .get_user(&id("no-such-user"), &[])
+        .await
+        .unwrap_err();
+    assert_eq!(err.reason(), "NotFound");
+    assert_eq!(err.retry_class(), RetryClass::Never);
+    let body = err.error_body().unwrap();
+    assert_eq!(body.code.as_deref(), Some("not.found"));
+    assert!(body.context_id.is_some(), "contextId kept for support");
+    assert!(err.to_string().contains("get_user"), "{err}");
+}
+
+#[tokio::test]
+async fn deactivation_patches_only_state_and_version_and_is_idempotent() {
+    let env = Env::start().await;
+    let user = env
+        .client
+        .set_user_state(&id(JANE), UserState::Inactive)
+        .await
+        .unwrap();
+    assert_eq!(user.state, Some(UserState::Inactive));
+    assert_eq!(user.version, Some(8));
+    assert_eq!(env.sim.user(JANE).unwrap()["state"], "inactive");
+    let patches = env.api_requests("PATCH", "/api/v2/users/");
+    assert_eq!(patches.len(), 1);
+    assert_eq!(
+        patches[0].2.as_ref().unwrap(),
+        &serde_json::json!({"state": "inactive", "version": 7})
+    );
+
+    let again = env
+        .client
+        .set_user_state(&id(JANE), UserState::Inactive)
+        .await
+        .unwrap();
+    assert_eq!(again.version, Some(8));
+    assert_eq!(
+        env.api_requests("PATCH", "/api/v2/users/").len(),
+        1,
+        "no-op"
+    );
+}
+
+#[tokio::test]
+async fn a_version_conflict_is_retried_after_a_fresh_read() {
+    let env = Env::start().await;
+    env.sim
+        .inject(Fault::new("PATCH", "/api/v2/users/*").status(409));
+    let user = env
+        .client
+        .set_user_state(&id(OMAR), UserState::Inactive)
+        .await
+        .unwrap();
+    assert_eq!(user.state, Some(UserState::Inactive));
+    let patches = env.api_requests("PATCH", "/api/v2/users/");
+    assert_eq!(
+        patches.iter().map(|p| p.3).collect::<Vec<_>>(),
+        vec![409, 200]
+    );
+    assert_eq!(
+        env.api_requests("GET", &format!("/api/v2/users/{OMAR}"))
+            .len(),
+        2
+    );
+
+    let stale = env
+        .client
+        .patch_user_state(&id(PRIYA), UserState::Inactive, 1)
+        .await
+        .unwrap_err();
+    assert_eq!(stale.reason(), "VersionConflict", "{stale}");
+    assert_eq!(stale.retry_class(), RetryClass::Backoff);
+    assert_eq!(env.sim.user(PRIYA).unwrap()["state"], "active");
+}
+
+#[tokio::test]
+async fn a_400_version_mismatch_is_also_a_conflict() {
+    let mut fixture = Fixture::demo();
+    fixture.behavior.version_conflict =
+        genesys_offboarding_operator::sim::fixture::VersionConflictStyle::BadRequest400;
+    let env = Env::with(fixture, |c| c).await;
+    let err = env
+        .client
+        .patch_user_state(&id(PRIYA), UserState::Inactive, 1)
+        .await
+        .unwrap_err();
+    assert_eq!(err.reason(), "VersionConflict", "{err}");
+    assert_eq!(err.status(), Some(400));
+}
+
+#[tokio::test]
+async fn conflicts_that_never_clear_are_surfaced_after_the_bounded_retries() {
+    let env = Env::with(Fixture::demo(), |c| c.with_max_conflict_retries(3)).await;
+    env.sim
+        .inject(Fault::new("PATCH", "/api/v2/users/*").status(409).times(10));
+    let err = env
+        .client
+        .set_user_state(&id(OMAR), UserState::Inactive)
+        .await
+        .unwrap_err();
+    assert_eq!(err.reason(), "VersionConflict");
+    assert_eq!(env.api_requests("PATCH", "/api/v2/users/").len(), 3);
+}
+
+#[tokio::test]
+async fn the_state_endpoint_records_a_reason() {
+    let env = Env::start().await;
+    let before = env.client.get_user_state(&id(JANE)).await.unwrap();
+    assert_eq!(before.state, Some(UserState::Active));
+    let after = env
+        .client
+        .put_user_state(
+            &id(JANE),
+            &UserStateInfo {
+                state: Some(UserState::Inactive),
+                version: before.version,
+                state_change_reason: Some(StateChangeReason::Voluntary),
+                state_change_date: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(after.state, Some(UserState::Inactive));
+    assert_eq!(
+        after.state_change_reason,
+        Some(StateChangeReason::Voluntary)
+    );
+    assert_eq!(env.sim.user(JANE).unwrap()["state"], "inactive");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Routing
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn routing_status_queues_skills_languages_and_station_round_trip() {
+    let env = Env::start().await;
+    let jane = id(JANE);
+
+    let status = env.client.get_routing_status(&jane).await.unwrap();
+    assert_eq!(status.status, Some(RoutingStatusValue::Idle));
+    let status = env
+        .client
+        .set_routing_status(&jane, RoutingStatusValue::OffQueue)
+        .await
+        .unwrap();
+    assert_eq!(status.status, Some(RoutingStatusValue::OffQueue));
+
+    let queues = env.client.get_user_queues(&jane).await.unwrap();
+    let mut seen: Vec<_> = queues
+        .iter()
+        .map(|q| (q.id.as_str(), q.joined.unwrap()))
+        .collect();
+    seen.sort_unstable();
+    assert_eq!(seen, vec![(BILLING, true), (SALES, false)]);
+    let queue_gets = env.api_requests("GET", &format!("/api/v2/users/{JANE}/queues"));
+    assert!(queue_gets.iter().any(|q| q.1.contains("joined=true")));
+    assert!(queue_gets.iter().any(|q| q.1.contains("joined=false")));
+
+    let members = env
+        .client
+        .get_queue_members(BILLING, Some(MemberBy::User))
+        .await
+        .unwrap();
+    assert!(members.iter().any(|m| m.id == JANE));
+    env.client
+        .remove_queue_members(BILLING, std::slice::from_ref(&jane))
+        .await
+        .unwrap();
+    let removal =
+        &env.api_requests("POST", &format!("/api/v2/routing/queues/{BILLING}/members"))[0];
+    assert!(removal.1.contains("delete=true"), "{}", removal.1);
+    assert_eq!(
+        removal.2.as_ref().unwrap(),
+        &serde_json::json!([{ "id": JANE }])
+    );
+    let queues = env.client.get_user_queues(&jane).await.unwrap();
+    assert!(queues.iter().all(|q| q.id != BILLING));
+    env.client
+        .add_queue_members(BILLING, std::slice::from_ref(&jane))
+        .await
+        .unwrap();
+    let queues = env.client.get_user_queues(&jane).await.unwrap();
+    assert!(queues.iter().any(|q| q.id == BILLING));
+
+    let skills = env.client.get_user_skills(&jane).await.unwrap();
+    assert_eq!(skills.len(), 2);
+    env.client
+        .remove_user_skill(&jane, SKILL_BILLING)
+        .await
+        .unwrap();
+    assert_eq!(env.client.get_user_skills(&jane).await.unwrap().len(), 1);
+    let restored = env
+        .client
+        .set_user_skills(
+            &jane,
+            &skills
+                .iter()
+                .map(|s| UserRoutingSkillPost {
+                    id: s.id.clone(),
+                    proficiency: s.proficiency.unwrap_or_default(),
+                })
+                .collect::<Vec<_>>(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(restored.len(), 2);
+
+    let languages = env.client.get_user_languages(&jane).await.unwrap();
+    assert_eq!(languages.len(), 1);
+    env.client
+        .remove_user_language(&jane, LANGUAGE_ENGLISH)
+        .await
+        .unwrap();
+    assert!(
+        env.client
+            .get_user_languages(&jane)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let station = env.client.get_user_station(&jane).await.unwrap();
+    assert!(station.associated_station.is_some());
+    assert!(station.default_station.is_some());
+    env.client.clear_associated_station(&jane).await.unwrap();
+    env.client.clear_default_station(&jane).await.unwrap();
+    let station = env.client.get_user_station(&jane).await.unwrap();
+    assert!(station.associated_station.is_none());
+    assert!(station.default_station.is_none());
+}
+
+#[tokio::test]
+async fn group_memberships_are_listed_with_member_by() {
+    let env = Env::start().await;
+    let queues = env.client.get_user_queues(&id(PRIYA)).await.unwrap();
+    assert!(queues.iter().any(|q| q.id == ESCALATIONS));
+    let members = env
+        .client
+        .get_queue_members(ESCALATIONS, Some(MemberBy::Group))
+        .await
+        .unwrap();
+    assert!(
+        members
+            .iter()
+            .any(|m| m.id == PRIYA && m.member_by == Some(MemberBy::Group))
+    );
+}
+
+#[tokio::test]
+async fn bulk_member_removal_sends_at_most_100_ids_per_request() {
+    let mut yaml = String::from(
+        "oauthClients:\n  - { clientId: demo-client, clientSecret: demo-secret }\n\
+         queues:\n  - { id: q1, name: Big Queue }\nusers:\n",
+    );
+    for i in 0..150 {
+        writeln!(
+            yaml,
+            "  - {{ id: u{i}, name: User {i}, email: u{i}@example.com, queues: [{{ queueId: q1 }}] }}"
+        )
+        .unwrap();
+    }
+    let env = Env::with(Fixture::from_yaml(&yaml).unwrap(), |c| c).await;
+    let members = env.client.get_queue_members("q1", None).await.unwrap();
+    assert_eq!(members.len(), 150, "every page of members");
+    let ids: Vec<UserId> = (0..150).map(|i| id(&format!("u{i}"))).collect();
+    env.client.remove_queue_members("q1", &ids).await.unwrap();
+    let posts = env.api_requests("POST", "/api/v2/routing/queues/q1/members");
+    let sizes: Vec<usize> = posts
+        .iter()
+        .map(|p| p.2.as_ref().unwrap().as_array().unwrap().len())
+        .collect();
+    assert_eq!(sizes, vec![100, 50]);
+    assert!(
+        env.client
+            .get_queue_members("q1", None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Presence, tokens, authorization, organization
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn presence_goes_to_the_cached_offline_definition_and_sessions_are_revoked() {
+    let env = Env::start().await;
+    let definitions = env.client.get_presence_definitions().await.unwrap();
+    assert!(
+        definitions
+            .iter()
+            .any(|d| d.system_presence == Some(SystemPresence::Offline))
+    );
+    assert_eq!(env.client.offline_presence_id().await.unwrap(), OFFLINE);
+    assert_eq!(env.client.offline_presence_id().await.unwrap(), OFFLINE);
+    assert_eq!(
+        env.api_requests("GET", "/api/v2/presence/definitions")
+            .len(),
+        2,
+        "one explicit read, then the cached lookup"
+    );
+
+    let presence = env.client.set_presence(&id(JANE), OFFLINE).await.unwrap();
+    assert_eq!(presence.presence_definition.unwrap().id, OFFLINE);
+    let presence = env.client.get_presence(&id(JANE)).await.unwrap();
+    assert_eq!(presence.presence_definition.unwrap().id, OFFLINE);
+    let patch = &env.api_requests(
+        "PATCH",
+        &format!("/api/v2/users/{JANE}/presences/purecloud"),
+    )[0];
+    assert_eq!(
+        patch.2.as_ref().unwrap(),
+        &serde_json::json!({"presenceDefinition": {"id": OFFLINE}})
+    );
+
+    env.client.revoke_tokens(&id(JANE)).await.unwrap();
+    assert_eq!(
+        env.api_requests("DELETE", &format!("/api/v2/tokens/{JANE}"))
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn roles_and_grants_are_read_and_granted_back() {
+    let env = Env::start().await;
+    let roles = env.client.get_user_roles(&id(JANE)).await.unwrap();
+    assert!(
+        roles
+            .roles
+            .iter()
+            .any(|r| r.id.as_deref() == Some(AGENT_ROLE))
+    );
+    let subject = env
+        .client
+        .get_authorization_subject(&id(JANE))
+        .await
+        .unwrap();
+    let grant = &subject.grants[0];
+    assert_eq!(grant.role.as_ref().unwrap().id.as_deref(), Some(AGENT_ROLE));
+    assert!(grant.division.as_ref().unwrap().id.is_some());
+
+    env.client
+        .set_user_state(&id(JANE), UserState::Inactive)
+        .await
+        .unwrap();
+    assert!(
+        env.client
+            .get_authorization_subject(&id(JANE))
+            .await
+            .unwrap()
+            .grants
+            .is_empty()
+    );
+    env.client
+        .grant_roles(
+            &id(JANE),
+            &[RoleDivision {
+                role_id: AGENT_ROLE.into(),
+                division_id: HOME_DIVISION.into(),
+            }],
+        )
+        .await
+        .unwrap();
+    let subject = env
+        .client
+        .get_authorization_subject(&id(JANE))
+        .await
+        .unwrap();
+    assert_eq!(subject.grants.len(), 1);
+}
+
+#[tokio::test]
+async fn the_organization_is_read() {
+    let env = Env::start().await;
+    let org = env.client.organization().await.unwrap();
+    assert_eq!(
+        org.id.as_deref(),
+        Some("7f3c9a10-2b4d-4e6f-8a1b-000000000001")
+    );
+}
+
+#[tokio::test]
+async fn a_client_without_a_permission_is_forbidden_and_told_which() {
+    let env = Env::as_client(Fixture::demo(), "readonly-client", "readonly-secret", |c| c).await;
+    let err = env
+        .client
+        .set_user_state(&id(JANE), UserState::Inactive)
+        .await
+        .unwrap_err();
+    assert_eq!(err.reason(), "Forbidden", "{err}");
+    let GenesysError::Forbidden {
+        missing_permission, ..
+    } = &err
+    else {
+        unreachable!()
+    };
+    assert!(
+        missing_permission.as_deref().unwrap().contains(':'),
+        "{err}"
+    );
+    assert!(err.to_string().contains("patch_user"), "{err}");
+    assert_eq!(env.sim.user(JANE).unwrap()["state"], "active");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Analytics
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_users_conversations_come_from_the_sync_query_or_a_job_for_long_windows() {
+    let env = Env::start().await;
+    let sync = env
+        .client
+        .user_conversations(&id(JANE), last_days(30))
+        .await
+        .unwrap();
+    assert_eq!(sync.len(), 3, "{sync:?}");
+    assert!(sync.iter().all(|c| c.involves(&id(JANE))));
+    let query = &env.api_requests("POST", "/api/v2/analytics/conversations/details/query")[0];
+    let body = query.2.as_ref().unwrap();
+    assert_eq!(
+        body["segmentFilters"][0]["predicates"][0]["dimension"],
+        "userId"
+    );
+    assert_eq!(body["segmentFilters"][0]["predicates"][0]["value"], JANE);
+    assert!(
+        env.api_requests("POST", "/api/v2/analytics/conversations/details/jobs")
+            .is_empty()
+    );
+
+    let long = env
+        .client
+        .user_conversations(&id(JANE), last_days(45))
+        .await
+        .unwrap();
+    assert_eq!(long.len(), 4, "{long:?}");
+    assert_eq!(
+        env.api_requests("POST", "/api/v2/analytics/conversations/details/jobs")
+            .len(),
+        1
+    );
+    assert!(
+        !env.api_requests("GET", "/api/v2/analytics/conversations/details/jobs/")
+            .is_empty()
+    );
+    assert_eq!(
+        env.api_requests("DELETE", "/api/v2/analytics/conversations/details/jobs/")
+            .len(),
+        1,
+        "the job is cleaned up"
+    );
+}
+
+#[tokio::test]
+async fn details_are_paged_until_conversations_is_absent_and_deduplicated() {
+    let mut yaml = String::from(
+        "oauthClients:\n  - { clientId: demo-client, clientSecret: demo-secret }\n\
+         users:\n  - { id: agent, name: Agent, email: agent@example.com }\nconversations:\n",
+    );
+    for i in 0..230 {
+        writeln!(
+            yaml,
+            "  - {{ id: c{i:03}, start: now-{}h, end: now-{}h+5m, participants: [{{ purpose: agent, userId: agent }}] }}",
+            i + 2,
+            i + 2
+        )
+        .unwrap();
+    }
+    let env = Env::with(Fixture::from_yaml(&yaml).unwrap(), |c| c).await;
+    let all = env
+        .client
+        .query_conversation_details(&ConversationQuery::for_user(&id("agent"), last_days(20)))
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 230);
+    let mut ids: Vec<_> = all.iter().map(|c| c.conversation_id.clone()).collect();
+    ids.dedup();
+    assert_eq!(ids.len(), 230);
+    let pages = env.api_requests("POST", "/api/v2/analytics/conversations/details/query");
+    assert_eq!(
+        pages.len(),
+        4,
+        "3 full or partial pages, then one without conversations"
+    );
+}
+
+#[tokio::test]
+async fn aggregates_count_a_users_handled_conversations() {
+    let env = Env::start().await;
+    let response = env
+        .client
+        .aggregates_query(&AggregationQuery::for_user(
+            &id(JANE),
+            last_days(30),
+            &["tHandle", "nConnected"],
+        ))
+        .await
+        .unwrap();
+    assert!(response.count("tHandle") >= 1, "{response:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Failures: 429, 5xx, timeout, decode
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_429_retry_after_pauses_every_caller_of_the_client() {
+    let env = Env::start().await;
+    env.client.organization().await.unwrap();
+    env.sim.inject(
+        Fault::new("GET", "/api/v2/organizations/me")
+            .status(429)
+            .retry_after(2),
+    );
+    let first = tokio::spawn({
+        let c = env.client.clone();
+        async move { c.organization().await }
+    });
+    // Wait until the 429 has been received by the client.
+    let started = Instant::now();
+    let limited_at = loop {
+        let hit = env
+            .recorder
+            .calls
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|(_, status, _)| *status == Some(429))
+            .map(|(.., at)| *at);
+        if let Some(at) = hit {
+            break at;
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "no 429 seen");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    let others = (0..4).map(|_| {
+        let c = env.client.clone();
+        tokio::spawn(async move { c.get_user(&id(JANE), &[]).await })
+    });
+    for other in futures::future::join_all(others).await {
+        other.unwrap().unwrap();
+    }
+    first.await.unwrap().unwrap();
+
+    let calls = env.recorder.calls.lock().unwrap().clone();
+    let after: Vec<_> = calls.iter().filter(|(op, ..)| op == "get_user").collect();
+    assert_eq!(after.len(), 4);
+    for (_, status, at) in after {
+        assert_eq!(*status, Some(200));
+        assert!(
+            at.duration_since(limited_at) >= Duration::from_millis(1800),
+            "a caller went through during the pause"
+        );
+    }
+    assert!(env.recorder.waits.lock().unwrap().len() >= 4);
+}
+
+#[tokio::test]
+async fn an_absurd_retry_after_fails_fast_with_the_time_to_wait() {
+    let env = Env::start().await;
+    env.sim.inject(
+        Fault::new("GET", "/api/v2/organizations/me")
+            .status(429)
+            .retry_after(3600),
+    );
+    let err = env.client.organization().await.unwrap_err();
+    assert_eq!(
+        err.retry_class(),
+        RetryClass::After(Duration::from_secs(3600))
+    );
+    // Other callers are not blocked for an hour either: they fail fast too.
+    let started = Instant::now();
+    let err = env.client.get_user(&id(JANE), &[]).await.unwrap_err();
+    assert_eq!(err.reason(), "RateLimited");
+    assert!(started.elapsed() < Duration::from_secs(1));
+}
+
+#[tokio::test]
+async fn a_429_without_retry_after_is_transient_and_backed_off() {
+    let env = Env::start().await;
+    env.sim
+        .inject(Fault::new("GET", "/api/v2/users/*").status(429));
+    env.client.get_user(&id(JANE), &[]).await.unwrap();
+    assert_eq!(env.recorder.count("get_user"), 2);
+}
+
+#[tokio::test]
+async fn server_errors_are_retried_then_succeed() {
+    let env = Env::start().await;
+    env.sim
+        .inject(Fault::new("GET", "/api/v2/users/*").status(503).times(2));
+    let user = env.client.get_user(&id(JANE), &[]).await.unwrap();
+    assert_eq!(user.id, id(JANE));
+    assert_eq!(env.recorder.count("get_user"), 3);
+}
+
+#[tokio::test]
+async fn server_errors_that_persist_are_surfaced_clearly_after_bounded_retries() {
+    let env = Env::with(Fixture::demo(), |c| c.with_max_retries(2)).await;
+    env.sim
+        .inject(Fault::new("GET", "/api/v2/users/*").status(502).times(10));
+    let err = env.client.get_user(&id(JANE), &[]).await.unwrap_err();
+    assert_eq!(err.reason(), "TransientError");
+    assert_eq!(err.retry_class(), RetryClass::Backoff);
+    let shown = err.to_string();
+    assert!(
+        shown.contains("get_user") && shown.contains("3 attempt") && shown.contains("502"),
+        "{shown}"
+    );
+    assert_eq!(env.recorder.count("get_user"), 3);
+
+    env.sim
+        .inject(Fault::new("GET", "/api/v2/organizations/me").status(501));
+    let err = env.client.organization().await.unwrap_err();
+    assert_eq!(err.reason(), "InvalidRequest", "501 is not retried");
+    assert_eq!(env.recorder.count("get_organizations_me"), 1);
+}
+
+#[tokio::test]
+async fn a_response_slower_than_the_timeout_is_a_transient_error() {
+    let env = Env::with(Fixture::demo(), |c| {
+        c.with_request_timeout(Duration::from_millis(300))
+            .with_max_retries(1)
+    })
+    .await;
+    env.client.organization().await.unwrap();
+    env.sim
+        .inject(Fault::new("GET", "/api/v2/users/*").delay_ms(1500).times(2));
+    let started = Instant::now();
+    let err = env.client.get_user(&id(JANE), &[]).await.unwrap_err();
+    assert_eq!(err.reason(), "TransientError", "{err}");
+    assert!(err.to_string().contains("timeout"), "{err}");
+    assert!(started.elapsed() < Duration::from_millis(1400));
+    let calls = env.recorder.calls.lock().unwrap().clone();
+    assert!(
+        calls
+            .iter()
+            .filter(|(op, ..)| op == "get_user")
+            .all(|(_, status, _)| status.is_none())
+    );
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_json_is_a_decode_error_naming_the_operation() {
+    let env = Env::start().await;
+    env.sim.inject(
+        Fault::new("GET", "/api/v2/users/*")
+            .status(200)
+            .raw_body("<html>surprise</html>"),
+    );
+    let err = env.client.get_user(&id(JANE), &[]).await.unwrap_err();
+    assert_eq!(err.reason(), "DecodeError", "{err}");
+    assert_eq!(err.operation(), "get_user");
+    assert!(err.to_string().contains("get_user"), "{err}");
+}
+
+#[tokio::test]
+async fn body_less_calls_accept_any_2xx_with_or_without_a_body() {
+    let env = Env::start().await;
+    env.sim.inject(
+        Fault::new("DELETE", "/api/v2/tokens/*")
+            .status(200)
+            .body(serde_json::json!({})),
+    );
+    env.client.revoke_tokens(&id(JANE)).await.unwrap();
+    env.sim
+        .inject(Fault::new("DELETE", "/api/v2/tokens/*").status(202));
+    env.client.revoke_tokens(&id(JANE)).await.unwrap();
+    env.client.revoke_tokens(&id(JANE)).await.unwrap();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Never delete
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn the_client_has_no_way_to_delete_a_user_or_call_gdpr() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/genesys");
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            !text.contains("\"delete_user\""),
+            "{} names delete_user",
+            path.display()
+        );
+        assert!(
+            !text.to_ascii_lowercase().contains("\"gdpr\""),
+            "{}",
+            path.display()
+        );
+        assert!(!text.contains("fn delete_user("), "{}", path.display());
+    }
+}
