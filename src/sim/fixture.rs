@@ -306,6 +306,10 @@ pub struct RoleGrant {
     /// Defaults to the user's division.
     #[serde(default)]
     pub division_id: Option<String>,
+    /// Set when the role comes through this group (one of the user's groups): such grants
+    /// survive deactivation, direct ones are removed (genesys-api.md §10).
+    #[serde(default)]
+    pub group_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -412,7 +416,8 @@ impl Fixture {
     /// the same id, ...), so that a typo in a fixture fails loudly instead of serving odd data.
     pub fn validate(&self) -> Result<(), FixtureError> {
         use std::collections::HashSet;
-        let ids = |items: &[NamedEntity]| items.iter().map(|e| e.id.clone()).collect::<HashSet<_>>();
+        let ids =
+            |items: &[NamedEntity]| items.iter().map(|e| e.id.clone()).collect::<HashSet<_>>();
         let queues: HashSet<_> = self.queues.iter().map(|q| q.id.clone()).collect();
         let stations: HashSet<_> = self.stations.iter().map(|s| s.id.clone()).collect();
         let (skills, languages, roles, groups, divisions) = (
@@ -422,18 +427,28 @@ impl Fixture {
             ids(&self.groups),
             ids(&self.divisions),
         );
-        let presences: HashSet<_> = self
-            .presence_definitions
-            .iter()
-            .flat_map(|p| [p.id.clone(), p.system_presence.clone()])
-            .collect();
+        // Without presence definitions the emulator serves the system ones, so their names work.
+        let presences: HashSet<_> = if self.presence_definitions.is_empty() {
+            SYSTEM_PRESENCES.iter().map(|p| (*p).to_owned()).collect()
+        } else {
+            self.presence_definitions
+                .iter()
+                .flat_map(|p| [p.id.clone(), p.system_presence.clone()])
+                .collect()
+        };
+        self.validate_enums()?;
         let mut user_ids = HashSet::new();
         let bad = |what: &str, id: &str, user: &str| {
-            Err(FixtureError::Invalid(format!("user {user}: unknown {what} {id}")))
+            Err(FixtureError::Invalid(format!(
+                "user {user}: unknown {what} {id}"
+            )))
         };
         for user in &self.users {
             if !user_ids.insert(user.id.clone()) {
-                return Err(FixtureError::Invalid(format!("duplicate user id {}", user.id)));
+                return Err(FixtureError::Invalid(format!(
+                    "duplicate user id {}",
+                    user.id
+                )));
             }
             if !["active", "inactive", "deleted"].contains(&user.state.as_str()) {
                 return Err(FixtureError::Invalid(format!(
@@ -451,7 +466,10 @@ impl Fixture {
             {
                 return bad("presence", p, &user.id);
             }
-            for s in [&user.station.associated, &user.station.default].into_iter().flatten() {
+            for s in [&user.station.associated, &user.station.default]
+                .into_iter()
+                .flatten()
+            {
                 if !stations.contains(s) {
                     return bad("station", s, &user.id);
                 }
@@ -477,11 +495,7 @@ impl Fixture {
                     return bad("language", &l.id, &user.id);
                 }
             }
-            for r in &user.roles {
-                if !roles.contains(&r.role_id) {
-                    return bad("role", &r.role_id, &user.id);
-                }
-            }
+            validate_roles(user, &roles, &divisions)?;
             for g in &user.groups {
                 if !groups.contains(g) {
                     return bad("group", g, &user.id);
@@ -500,6 +514,245 @@ impl Fixture {
                 }
             }
         }
+        self.validate_queues(&divisions, &groups)
+    }
+
+    fn validate_queues(
+        &self,
+        divisions: &std::collections::HashSet<String>,
+        groups: &std::collections::HashSet<String>,
+    ) -> Result<(), FixtureError> {
+        for q in &self.queues {
+            if let Some(d) = &q.division_id
+                && !divisions.contains(d)
+            {
+                return Err(FixtureError::Invalid(format!(
+                    "queue {}: unknown division {d}",
+                    q.id
+                )));
+            }
+            for g in &q.member_groups {
+                if !groups.contains(g) {
+                    return Err(FixtureError::Invalid(format!(
+                        "queue {}: unknown group {g}",
+                        q.id
+                    )));
+                }
+            }
+        }
         Ok(())
+    }
+
+    /// Checks values that the API restricts to an enum (contract.json), so that a fixture
+    /// cannot make the emulator answer a value a real SDK would reject.
+    fn validate_enums(&self) -> Result<(), FixtureError> {
+        let check = |what: &str, value: &str, allowed: &[&str]| {
+            if allowed.contains(&value) {
+                Ok(())
+            } else {
+                Err(FixtureError::Invalid(format!(
+                    "{what} {value:?} is not one of {}",
+                    allowed.join(", ")
+                )))
+            }
+        };
+        if !(200..300).contains(&self.behavior.no_body_status) {
+            return Err(FixtureError::Invalid(format!(
+                "behavior.noBodyStatus {} is not a 2xx status",
+                self.behavior.no_body_status
+            )));
+        }
+        for p in &self.presence_definitions {
+            check(
+                "presence systemPresence",
+                &p.system_presence,
+                SYSTEM_PRESENCES,
+            )?;
+            check("presence type", &p.r#type, &["System", "User"])?;
+        }
+        for u in &self.users {
+            check("routingStatus", &u.routing_status, ROUTING_STATUSES)?;
+        }
+        for c in &self.conversations {
+            check("originatingDirection", &c.originating_direction, DIRECTIONS)?;
+            for p in &c.participants {
+                check("participant purpose", &p.purpose, PURPOSES)?;
+                for s in &p.sessions {
+                    check("session mediaType", &s.media_type, MEDIA_TYPES)?;
+                    for seg in &s.segments {
+                        check("segmentType", &seg.segment_type, SEGMENT_TYPES)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A user's role grants name known roles and divisions, and only groups the user is in.
+fn validate_roles(
+    user: &UserFixture,
+    roles: &std::collections::HashSet<String>,
+    divisions: &std::collections::HashSet<String>,
+) -> Result<(), FixtureError> {
+    let bad = |what: &str, id: &str| {
+        Err(FixtureError::Invalid(format!(
+            "user {}: unknown {what} {id}",
+            user.id
+        )))
+    };
+    for r in &user.roles {
+        if !roles.contains(&r.role_id) {
+            return bad("role", &r.role_id);
+        }
+        if let Some(d) = &r.division_id
+            && !divisions.contains(d)
+        {
+            return bad("division", d);
+        }
+        if let Some(g) = &r.group_id
+            && !user.groups.contains(g)
+        {
+            return bad("group (not one of the user's groups)", g);
+        }
+    }
+    Ok(())
+}
+
+/// `OrganizationPresenceDefinition.systemPresence` values.
+pub const SYSTEM_PRESENCES: &[&str] = &[
+    "Available",
+    "Away",
+    "Busy",
+    "Offline",
+    "Idle",
+    "OnQueue",
+    "Meal",
+    "Training",
+    "Meeting",
+    "Break",
+];
+
+/// `RoutingStatus.status` values.
+pub const ROUTING_STATUSES: &[&str] = &[
+    "OFF_QUEUE",
+    "IDLE",
+    "INTERACTING",
+    "NOT_RESPONDING",
+    "COMMUNICATING",
+];
+
+/// `AnalyticsConversation.originatingDirection` values.
+pub const DIRECTIONS: &[&str] = &["inbound", "outbound"];
+
+/// `AnalyticsParticipant.purpose` values.
+pub const PURPOSES: &[&str] = &[
+    "acd",
+    "agent",
+    "api",
+    "botflow",
+    "campaign",
+    "customer",
+    "dialer",
+    "external",
+    "fax",
+    "group",
+    "inbound",
+    "ivr",
+    "manual",
+    "outbound",
+    "station",
+    "user",
+    "voicemail",
+    "voicesurveyflow",
+    "workflow",
+];
+
+/// `AnalyticsSession.mediaType` values.
+pub const MEDIA_TYPES: &[&str] = &[
+    "callback",
+    "chat",
+    "cobrowse",
+    "email",
+    "internalmessage",
+    "message",
+    "screenmonitoring",
+    "screenshare",
+    "unknown",
+    "video",
+    "voice",
+];
+
+/// `AnalyticsConversationSegment.segmentType` values.
+pub const SEGMENT_TYPES: &[&str] = &[
+    "alert",
+    "barging",
+    "callback",
+    "coaching",
+    "contacting",
+    "converting",
+    "delay",
+    "dialing",
+    "hold",
+    "interact",
+    "ivr",
+    "monitoring",
+    "parked",
+    "scheduled",
+    "screenmonitoring",
+    "sharing",
+    "system",
+    "transmitting",
+    "unknown",
+    "uploading",
+    "voicemail",
+    "wrapup",
+];
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn the_embedded_demo_org_validates() {
+        let demo = Fixture::from_yaml(DEMO_ORG_YAML).unwrap();
+        assert_eq!(demo, Fixture::demo());
+        assert!(demo.users.len() >= 12);
+        assert!(
+            demo.oauth_clients
+                .iter()
+                .any(|c| c.client_id == "demo-client")
+        );
+    }
+
+    #[test]
+    fn a_minimal_fixture_needs_only_a_client_and_users() {
+        let f = Fixture::from_yaml(
+            "oauthClients: [{clientId: c, clientSecret: s}]\nusers: [{id: u1, name: U, email: u@x, presence: Available}]",
+        )
+        .unwrap();
+        assert_eq!(f.requests_per_minute, 300);
+        assert_eq!(f.users[0].state, "active");
+    }
+
+    #[test]
+    fn a_membership_in_an_unknown_queue_is_rejected() {
+        let err =
+            Fixture::from_yaml("users: [{id: u1, name: U, email: u@x, queues: [{queueId: nope}]}]")
+                .unwrap_err();
+        assert!(err.to_string().contains("unknown queue nope"), "{err}");
+    }
+
+    #[test]
+    fn values_outside_the_api_enums_are_rejected() {
+        let err = Fixture::from_yaml("users: [{id: u1, name: U, email: u@x, routingStatus: BUSY}]")
+            .unwrap_err();
+        assert!(err.to_string().contains("routingStatus"), "{err}");
+        let err = Fixture::from_yaml(
+            "conversations: [{id: c, start: now, participants: [{purpose: robot}]}]",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("purpose"), "{err}");
     }
 }

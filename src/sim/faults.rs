@@ -1,0 +1,220 @@
+//! Fault injection: the next N requests matching a method and a path pattern get a chosen
+//! status, body, `Retry-After` header and/or delay (`POST /__sim/faults`, `SimHandle::inject`).
+//!
+//! Patterns match path segments: `*` is exactly one segment, `**` the rest of the path (zero
+//! or more segments). `/api/v2/users/*` matches `/api/v2/users/42` but not
+//! `/api/v2/users/42/queues`; `/api/v2/**` matches every API path.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// A fault to inject.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Fault {
+    /// HTTP method; absent or `*` matches any.
+    #[serde(default)]
+    pub method: Option<String>,
+    /// Path pattern (`*` one segment, `**` the rest).
+    pub path: String,
+    /// How many matching requests get the fault.
+    #[serde(default = "one")]
+    pub count: u32,
+    /// Status to answer; absent means only `delayMs` applies and the request is then served.
+    #[serde(default)]
+    pub status: Option<u16>,
+    /// JSON body; defaults to an `ErrorBody` matching the status.
+    #[serde(default)]
+    pub body: Option<Value>,
+    /// A raw (non-JSON) body instead of `body`, sent as `application/json` unless
+    /// `contentType` says otherwise: for testing decode errors.
+    #[serde(default)]
+    pub raw_body: Option<String>,
+    #[serde(default)]
+    pub content_type: Option<String>,
+    /// `Retry-After` header, in seconds.
+    #[serde(default)]
+    pub retry_after: Option<u64>,
+    /// Delay before answering, in milliseconds.
+    #[serde(default)]
+    pub delay_ms: Option<u64>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl Fault {
+    /// A fault for the next request to `method path`; add a status, body or delay.
+    pub fn new(method: &str, path: &str) -> Self {
+        Self {
+            method: Some(method.to_owned()),
+            path: path.to_owned(),
+            count: 1,
+            status: None,
+            body: None,
+            raw_body: None,
+            content_type: None,
+            retry_after: None,
+            delay_ms: None,
+        }
+    }
+
+    #[must_use]
+    pub fn status(mut self, status: u16) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    #[must_use]
+    pub fn times(mut self, count: u32) -> Self {
+        self.count = count;
+        self
+    }
+
+    #[must_use]
+    pub fn body(mut self, body: Value) -> Self {
+        self.body = Some(body);
+        self
+    }
+
+    #[must_use]
+    pub fn raw_body(mut self, text: &str) -> Self {
+        self.raw_body = Some(text.to_owned());
+        self
+    }
+
+    #[must_use]
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
+    }
+
+    #[must_use]
+    pub fn delay_ms(mut self, millis: u64) -> Self {
+        self.delay_ms = Some(millis);
+        self
+    }
+
+    /// Why this fault cannot be used, if it cannot.
+    pub fn problem(&self) -> Option<String> {
+        if !self.path.starts_with('/') {
+            return Some("path must start with /".into());
+        }
+        if self.count == 0 {
+            return Some("count must be at least 1".into());
+        }
+        if let Some(s) = self.status
+            && !(100..=599).contains(&s)
+        {
+            return Some(format!("status {s} is not an HTTP status"));
+        }
+        if self.status.is_none() && self.delay_ms.is_none() {
+            return Some("give a status, a delayMs, or both".into());
+        }
+        None
+    }
+
+    pub fn matches(&self, method: &str, path: &str) -> bool {
+        let method_ok = self
+            .method
+            .as_deref()
+            .is_none_or(|m| m == "*" || m.eq_ignore_ascii_case(method));
+        method_ok && path_matches(&self.path, path)
+    }
+}
+
+/// Whether `path` matches `pattern` (`*` one segment, `**` the rest).
+pub fn path_matches(pattern: &str, path: &str) -> bool {
+    let pattern: Vec<&str> = pattern.trim_end_matches('/').split('/').collect();
+    let path: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    let mut i = 0;
+    for p in &pattern {
+        if *p == "**" {
+            return true;
+        }
+        match path.get(i) {
+            Some(s) if *p == "*" && !s.is_empty() => {}
+            Some(s) if p == s => {}
+            _ => return false,
+        }
+        i += 1;
+    }
+    i == path.len()
+}
+
+/// The faults waiting to fire, in the order they were added.
+#[derive(Debug, Clone, Default)]
+pub struct Faults {
+    pending: Vec<Fault>,
+}
+
+impl Faults {
+    pub fn add(&mut self, fault: Fault) {
+        self.pending.push(fault);
+    }
+
+    /// Takes one shot of the first fault matching the request.
+    pub fn take(&mut self, method: &str, path: &str) -> Option<Fault> {
+        let index = self.pending.iter().position(|f| f.matches(method, path))?;
+        let fault = &mut self.pending[index];
+        fault.count -= 1;
+        let shot = fault.clone();
+        if fault.count == 0 {
+            self.pending.remove(index);
+        }
+        Some(shot)
+    }
+
+    pub fn pending(&self) -> &[Fault] {
+        &self.pending
+    }
+
+    pub fn clear(&mut self) {
+        self.pending.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn star_matches_one_segment_and_double_star_the_rest() {
+        assert!(path_matches("/api/v2/users/*", "/api/v2/users/42"));
+        assert!(!path_matches("/api/v2/users/*", "/api/v2/users/42/queues"));
+        assert!(!path_matches("/api/v2/users/*", "/api/v2/users"));
+        assert!(path_matches("/api/v2/**", "/api/v2/users/42/queues"));
+        assert!(path_matches("/api/v2/users/**", "/api/v2/users"));
+        assert!(path_matches(
+            "/api/v2/users/*/queues",
+            "/api/v2/users/7/queues"
+        ));
+        assert!(path_matches("/oauth/token", "/oauth/token"));
+        assert!(!path_matches("/oauth/token", "/oauth/token/x"));
+    }
+
+    #[test]
+    fn a_fault_fires_count_times_then_disappears() {
+        let mut faults = Faults::default();
+        faults.add(Fault::new("patch", "/api/v2/users/*").status(503).times(2));
+        assert!(faults.take("GET", "/api/v2/users/1").is_none());
+        assert_eq!(
+            faults
+                .take("PATCH", "/api/v2/users/1")
+                .and_then(|f| f.status),
+            Some(503)
+        );
+        assert!(faults.take("PATCH", "/api/v2/users/2").is_some());
+        assert!(faults.take("PATCH", "/api/v2/users/3").is_none());
+        assert!(faults.pending().is_empty());
+    }
+
+    #[test]
+    fn a_fault_without_status_or_delay_is_refused() {
+        assert!(Fault::new("GET", "/x").problem().is_some());
+        assert!(Fault::new("GET", "x").status(500).problem().is_some());
+        assert!(Fault::new("GET", "/x").status(700).problem().is_some());
+        assert!(Fault::new("GET", "/x").delay_ms(5).problem().is_none());
+    }
+}

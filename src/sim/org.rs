@@ -1,0 +1,290 @@
+//! Presence (§6.7), tokens (§1, §6.8), roles and authorization subjects (§6.9) and the
+//! organization itself.
+//!
+//! A presence change also moves routing the way Genesys couples them: a presence whose
+//! system presence is `OnQueue` puts an off-queue user `IDLE`; any other presence takes the
+//! user `OFF_QUEUE`.
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::call::{Call, Reply};
+use super::errors::ApiError;
+use super::render;
+use super::state::{Grant, Org};
+
+/// The presence source ids the emulator knows: only Genesys Cloud's own.
+fn check_source(call: &Call<'_>) -> Result<(), ApiError> {
+    let source = call.param("sourceId");
+    if source.eq_ignore_ascii_case("purecloud") {
+        Ok(())
+    } else {
+        Err(ApiError::not_found("Presence source", source))
+    }
+}
+
+/// `GET /api/v2/users/{userId}/presences/{sourceId}` (`purecloud`).
+pub fn get_user_presence(org: &mut Org, call: &Call<'_>) -> Result<Reply, ApiError> {
+    check_source(call)?;
+    let id = call.param("userId");
+    let user = org.live_user(id)?;
+    render::presence(org, user)
+        .map(Reply::ok)
+        .ok_or_else(|| ApiError::not_found("Presence of user", id))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PresenceBody {
+    presence_definition: Option<DefinitionRef>,
+    message: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct DefinitionRef {
+    id: Option<String>,
+}
+
+/// `PATCH /api/v2/users/{userId}/presences/{sourceId}` with `presenceDefinition.id` and/or
+/// `message`.
+pub fn patch_user_presence(org: &mut Org, call: &Call<'_>) -> Result<Reply, ApiError> {
+    check_source(call)?;
+    let id = call.param("userId").to_owned();
+    org.live_user(&id)?;
+    let body: PresenceBody = call.json()?;
+    let definition = match body.presence_definition.and_then(|d| d.id) {
+        Some(def_id) => {
+            let d = org
+                .presence_definition(&def_id)
+                .filter(|d| !d.deactivated)
+                .ok_or_else(|| {
+                    ApiError::new(
+                        400,
+                        "invalid.value",
+                        "Invalid presence definition id [{id}]",
+                    )
+                    .param("id", def_id.as_str())
+                })?;
+            Some((d.id.clone(), d.system_presence.clone()))
+        }
+        None => None,
+    };
+    if definition.is_none() && body.message.is_none() {
+        return Err(ApiError::bad_request(
+            "Give a presenceDefinition, a message, or both",
+        ));
+    }
+    let now = call.now;
+    let user = org.live_user_mut(&id)?;
+    match definition {
+        Some((def_id, system)) => {
+            user.set_presence(&def_id, body.message, now);
+            if system == "OnQueue" {
+                if user.routing_status.status == "OFF_QUEUE" {
+                    user.set_routing_status("IDLE", now);
+                }
+            } else {
+                user.set_routing_status("OFF_QUEUE", now);
+            }
+        }
+        None => {
+            if let Some(p) = user.presence.as_mut() {
+                p.message = body.message;
+                p.modified_date = now;
+            }
+        }
+    }
+    let user = org.live_user(&id)?;
+    render::presence(org, user)
+        .map(Reply::ok)
+        .ok_or_else(|| ApiError::not_found("Presence of user", &id))
+}
+
+/// `GET /api/v2/presence/definitions`: `deactivated=true` lists the deactivated ones.
+pub fn get_presence_definitions(org: &mut Org, call: &Call<'_>) -> Result<Reply, ApiError> {
+    let deactivated = call.query.bool("deactivated", false)?;
+    call.query.one_of(
+        "localeCode",
+        &[
+            "ALL", "he", "fr", "en_US", "da", "de", "it", "cs", "es", "fi", "ar", "ja", "ko", "nl",
+            "no", "pl", "pt_BR", "pt_PT", "ru", "sv", "th", "tr", "uk", "zh_CN", "zh_TW",
+        ],
+        "ALL",
+    )?;
+    let entities: Vec<Value> = org
+        .presence_definitions
+        .iter()
+        .filter(|d| d.deactivated == deactivated)
+        .map(|d| {
+            let label = d.label.clone().unwrap_or_else(|| d.system_presence.clone());
+            json!({
+                "id": d.id,
+                "name": label,
+                "type": d.r#type,
+                "languageLabels": {"en_US": label},
+                "systemPresence": d.system_presence,
+                "deactivated": d.deactivated,
+                "selfUri": format!("/api/v2/presence/definitions/{}", d.id),
+            })
+        })
+        .collect();
+    Ok(Reply::ok(json!({
+        "total": entities.len(),
+        "entities": entities,
+        "selfUri": "/api/v2/presence/definitions",
+    })))
+}
+
+/// `DELETE /api/v2/tokens/{userId}`: ends every session of the user.
+pub fn delete_token(org: &mut Org, call: &Call<'_>) -> Result<Reply, ApiError> {
+    let status = org.behavior.no_body_status;
+    let user = org.live_user_mut(call.param("userId"))?;
+    user.has_sessions = false;
+    user.sessions_revoked_at = Some(call.now);
+    Ok(Reply::empty(status))
+}
+
+/// `GET /api/v2/tokens/me`: the calling client's token.
+pub fn get_tokens_me(org: &mut Org, call: &Call<'_>) -> Result<Reply, ApiError> {
+    call.query.bool("preserveIdleTTL", false)?;
+    let organization = json!({"id": org.organization.id, "name": org.organization.name});
+    Ok(Reply::ok(json!({
+        "organization": organization,
+        "homeOrganization": organization,
+        "authorizedScope": [],
+        "OAuthClient": {
+            "id": call.caller.client_id,
+            "name": call.caller.client_id,
+            "authorizedGrantType": "CLIENT-CREDENTIALS",
+            "organization": organization,
+        },
+    })))
+}
+
+/// `GET /api/v2/users/{subjectId}/roles`.
+pub fn get_user_roles(org: &mut Org, call: &Call<'_>) -> Result<Reply, ApiError> {
+    let user = org.live_user(call.param("subjectId"))?;
+    Ok(Reply::ok(render::authorization(org, user)))
+}
+
+/// `GET /api/v2/authorization/subjects/{subjectId}`: grants with role and division.
+pub fn get_authorization_subject(org: &mut Org, call: &Call<'_>) -> Result<Reply, ApiError> {
+    call.query.bool("includeDuplicates", false)?;
+    call.query.bool("includeFullRoles", false)?;
+    let id = call.param("subjectId");
+    let user = org.live_user(id)?;
+    let grants: Vec<Value> = user
+        .roles
+        .iter()
+        .map(|g| {
+            let role = org.roles.iter().find(|r| r.id == g.role_id);
+            let division = org.division_or_home(&g.division_id);
+            json!({
+                "subjectId": user.id,
+                "division": {
+                    "id": division.id,
+                    "name": division.name,
+                    "homeDivision": division.id == org.home_division,
+                    "selfUri": format!("/api/v2/authorization/divisions/{}", division.id),
+                },
+                "role": {
+                    "id": g.role_id,
+                    "name": role.map_or(g.role_id.as_str(), |r| r.name.as_str()),
+                    "default": false,
+                    "selfUri": format!("/api/v2/authorization/roles/{}", g.role_id),
+                },
+                "grantMadeAt": super::time::format(g.granted_at),
+            })
+        })
+        .collect();
+    Ok(Reply::ok(json!({
+        "id": user.id,
+        "name": user.name,
+        "grants": grants,
+        "selfUri": format!("/api/v2/authorization/subjects/{}", user.id),
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+struct RoleDivisionGrants {
+    grants: Option<Vec<RoleDivision>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RoleDivision {
+    role_id: Option<String>,
+    division_id: Option<String>,
+}
+
+/// `POST /api/v2/authorization/subjects/{subjectId}/bulkadd`: adds direct grants (users only).
+pub fn post_authorization_subject_bulkadd(
+    org: &mut Org,
+    call: &Call<'_>,
+) -> Result<Reply, ApiError> {
+    let id = call.param("subjectId").to_owned();
+    if call
+        .query
+        .get("subjectType")
+        .is_some_and(|t| t != "PC_USER")
+    {
+        return Err(ApiError::not_found("Subject", &id));
+    }
+    org.live_user(&id)?;
+    let body: RoleDivisionGrants = call.json()?;
+    let grants = body.grants.ok_or_else(|| {
+        ApiError::bad_request("grants is required").detail("required", Some("grants"))
+    })?;
+    let mut pairs = Vec::new();
+    for g in grants {
+        let (Some(role_id), Some(division_id)) = (g.role_id, g.division_id) else {
+            return Err(ApiError::bad_request(
+                "Each grant needs a roleId and a divisionId",
+            ));
+        };
+        if !org.roles.iter().any(|r| r.id == role_id) {
+            return Err(
+                ApiError::new(400, "invalid.id", "Invalid role id [{id}]").param("id", role_id)
+            );
+        }
+        if org.division(&division_id).is_none() {
+            return Err(
+                ApiError::new(400, "invalid.id", "Invalid division id [{id}]")
+                    .param("id", division_id),
+            );
+        }
+        pairs.push((role_id, division_id));
+    }
+    let status = org.behavior.no_body_status;
+    let user = org.live_user_mut(&id)?;
+    for (role_id, division_id) in pairs {
+        let exists = user
+            .roles
+            .iter()
+            .any(|g| g.role_id == role_id && g.division_id == division_id && g.group_id.is_none());
+        if !exists {
+            user.roles.push(Grant {
+                role_id,
+                division_id,
+                group_id: None,
+                granted_at: call.now,
+            });
+        }
+    }
+    Ok(Reply::empty(status))
+}
+
+/// `GET /api/v2/organizations/me`.
+pub fn get_organizations_me(org: &mut Org, _call: &Call<'_>) -> Result<Reply, ApiError> {
+    let o = &org.organization;
+    Ok(Reply::ok(json!({
+        "id": o.id,
+        "name": o.name,
+        "defaultLanguage": "en_US",
+        "thirdPartyOrgName": o.name.to_lowercase().replace(' ', "-"),
+        "version": 1,
+        "state": "active",
+        "productPlatform": "GenesysCloud",
+        "selfUri": format!("/api/v2/organizations/{}", o.id),
+    })))
+}

@@ -1,0 +1,678 @@
+//! The in-memory organization built from a [`Fixture`]: users with their lifecycle state,
+//! routing, presence, station, queue memberships, skills, languages and role grants, plus the
+//! queues, catalogues and resolved conversations. Handlers mutate it under one lock.
+//!
+//! The lifecycle rules of genesys-api.md §4, §5 and §10 live here: going inactive removes
+//! directly granted roles (group grants stay) and takes the user off queue; a soft delete
+//! also moves the user to the Home division and clears stations and sessions.
+
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::Serialize;
+
+use super::analytics::Job;
+use super::errors::ApiError;
+use super::fixture::{
+    Behavior, Fixture, FixtureError, NamedEntity, OAuthClient, Organization, PresenceDefinition,
+    QueueFixture, StationFixture,
+};
+use super::time;
+
+/// Id of the Home division generated when a fixture lists none.
+pub const GENERATED_HOME_DIVISION: &str = "00000000-0000-4000-8000-0000000000d0";
+
+pub use super::fixture::{ROUTING_STATUSES, SYSTEM_PRESENCES};
+
+/// A user's lifecycle state (§2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UserState {
+    Active,
+    Inactive,
+    Deleted,
+}
+
+impl UserState {
+    pub const ALL: &[&str] = &["active", "inactive", "deleted"];
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "active" => Some(Self::Active),
+            "inactive" => Some(Self::Inactive),
+            "deleted" => Some(Self::Deleted),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Inactive => "inactive",
+            Self::Deleted => "deleted",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoutingState {
+    pub status: String,
+    pub start_time: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PresenceState {
+    pub definition_id: String,
+    pub message: Option<String>,
+    pub modified_date: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Stations {
+    pub associated: Option<String>,
+    pub associated_date: Option<DateTime<Utc>>,
+    pub default: Option<String>,
+    pub last_associated: Option<String>,
+}
+
+/// A queue membership. `direct` comes from the user being added to the queue, `viaGroup` from a
+/// group listed in the queue's `memberGroups`; both can hold at once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Membership {
+    pub queue_id: String,
+    pub joined: bool,
+    pub direct: bool,
+    pub via_group: bool,
+}
+
+impl Membership {
+    /// `memberBy`: `user` when added directly, `group` when only through a group.
+    pub fn member_by(&self) -> &'static str {
+        if self.direct { "user" } else { "group" }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Proficiency {
+    pub id: String,
+    pub proficiency: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Grant {
+    pub role_id: String,
+    pub division_id: String,
+    /// Set when the grant comes through a group: it survives deactivation.
+    pub group_id: Option<String>,
+    pub granted_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StateChange {
+    pub reason: Option<String>,
+    pub date: DateTime<Utc>,
+}
+
+/// A span of a presence or routing status, for `POST /analytics/users/details/query`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Span {
+    pub value: String,
+    pub start: DateTime<Utc>,
+    pub end: Option<DateTime<Utc>>,
+}
+
+/// A stored user. Serialized as is by `GET /__sim/users/{id}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub username: String,
+    pub state: UserState,
+    pub version: i64,
+    pub division_id: String,
+    pub department: Option<String>,
+    pub title: Option<String>,
+    pub preferred_name: Option<String>,
+    pub acd_auto_answer: bool,
+    pub manager_id: Option<String>,
+    pub certifications: Vec<String>,
+    pub profile_skills: Vec<String>,
+    pub routing_status: RoutingState,
+    pub presence: Option<PresenceState>,
+    pub station: Stations,
+    pub queues: Vec<Membership>,
+    pub skills: Vec<Proficiency>,
+    pub languages: Vec<Proficiency>,
+    pub roles: Vec<Grant>,
+    pub groups: Vec<String>,
+    /// Live OAuth sessions; cleared by `DELETE /api/v2/tokens/{userId}`.
+    pub has_sessions: bool,
+    pub sessions_revoked_at: Option<DateTime<Utc>>,
+    pub last_token_issued: Option<DateTime<Utc>>,
+    pub state_change: Option<StateChange>,
+    pub presence_history: Vec<Span>,
+    pub routing_history: Vec<Span>,
+}
+
+impl User {
+    pub fn is_deleted(&self) -> bool {
+        self.state == UserState::Deleted
+    }
+
+    pub fn membership(&self, queue_id: &str) -> Option<&Membership> {
+        self.queues.iter().find(|m| m.queue_id == queue_id)
+    }
+
+    /// Sets the routing status; a change starts a new span.
+    pub fn set_routing_status(&mut self, status: &str, now: DateTime<Utc>) {
+        if self.routing_status.status == status {
+            return;
+        }
+        self.routing_status = RoutingState {
+            status: status.to_owned(),
+            start_time: now,
+        };
+        push_span(&mut self.routing_history, status, now);
+    }
+
+    /// Sets the presence; a change of definition starts a new span.
+    pub fn set_presence(
+        &mut self,
+        definition_id: &str,
+        message: Option<String>,
+        now: DateTime<Utc>,
+    ) {
+        let changed = self
+            .presence
+            .as_ref()
+            .is_none_or(|p| p.definition_id != definition_id);
+        let message = message.or_else(|| self.presence.as_ref().and_then(|p| p.message.clone()));
+        self.presence = Some(PresenceState {
+            definition_id: definition_id.to_owned(),
+            message,
+            modified_date: now,
+        });
+        if changed {
+            push_span(&mut self.presence_history, definition_id, now);
+        }
+    }
+}
+
+fn push_span(history: &mut Vec<Span>, value: &str, now: DateTime<Utc>) {
+    if let Some(last) = history.last_mut()
+        && last.end.is_none()
+    {
+        last.end = Some(now);
+    }
+    history.push(Span {
+        value: value.to_owned(),
+        start: now,
+        end: None,
+    });
+}
+
+/// A conversation with its times resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Conversation {
+    pub id: String,
+    pub start: DateTime<Utc>,
+    pub end: Option<DateTime<Utc>>,
+    pub originating_direction: String,
+    pub division_ids: Vec<String>,
+    pub participants: Vec<Participant>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Participant {
+    pub id: String,
+    pub purpose: String,
+    pub user_id: Option<String>,
+    pub name: Option<String>,
+    pub sessions: Vec<Session>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Session {
+    pub id: String,
+    pub media_type: String,
+    pub direction: String,
+    pub segments: Vec<Segment>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Segment {
+    pub segment_type: String,
+    pub start: DateTime<Utc>,
+    pub end: Option<DateTime<Utc>>,
+    pub queue_id: Option<String>,
+    pub wrap_up_code: Option<String>,
+}
+
+impl Segment {
+    pub fn duration_ms(&self) -> Option<i64> {
+        self.end.map(|e| (e - self.start).num_milliseconds())
+    }
+}
+
+/// The organization the emulator serves.
+#[derive(Debug, Clone)]
+pub struct Org {
+    pub organization: Organization,
+    pub behavior: Behavior,
+    pub requests_per_minute: u32,
+    pub epoch: DateTime<Utc>,
+    pub clients: Vec<OAuthClient>,
+    pub divisions: Vec<NamedEntity>,
+    pub home_division: String,
+    pub presence_definitions: Vec<PresenceDefinition>,
+    pub queues: Vec<QueueFixture>,
+    pub skills: Vec<NamedEntity>,
+    pub languages: Vec<NamedEntity>,
+    pub roles: Vec<NamedEntity>,
+    pub groups: Vec<NamedEntity>,
+    pub stations: Vec<StationFixture>,
+    pub users: Vec<User>,
+    user_index: HashMap<String, usize>,
+    pub conversations: Vec<Conversation>,
+    pub jobs: BTreeMap<String, Job>,
+}
+
+impl Org {
+    /// Builds the organization; relative fixture times resolve against `epoch`.
+    pub fn from_fixture(fixture: &Fixture, epoch: DateTime<Utc>) -> Result<Self, FixtureError> {
+        fixture.validate()?;
+        let mut divisions = fixture.divisions.clone();
+        if divisions.is_empty() {
+            divisions.push(NamedEntity {
+                id: GENERATED_HOME_DIVISION.into(),
+                name: "Home".into(),
+            });
+        }
+        let home_division = divisions
+            .iter()
+            .find(|d| d.name == "Home")
+            .unwrap_or(&divisions[0])
+            .id
+            .clone();
+        let presence_definitions = if fixture.presence_definitions.is_empty() {
+            SYSTEM_PRESENCES
+                .iter()
+                .enumerate()
+                .map(|(i, p)| PresenceDefinition {
+                    id: format!("00000000-0000-4000-8000-0000000001{i:02x}"),
+                    system_presence: (*p).to_owned(),
+                    r#type: "System".into(),
+                    label: None,
+                    deactivated: false,
+                })
+                .collect()
+        } else {
+            fixture.presence_definitions.clone()
+        };
+        let mut org = Self {
+            organization: fixture.organization.clone(),
+            behavior: fixture.behavior.clone(),
+            requests_per_minute: fixture.requests_per_minute,
+            epoch,
+            clients: fixture.oauth_clients.clone(),
+            divisions,
+            home_division,
+            presence_definitions,
+            queues: fixture.queues.clone(),
+            skills: fixture.skills.clone(),
+            languages: fixture.languages.clone(),
+            roles: fixture.roles.clone(),
+            groups: fixture.groups.clone(),
+            stations: fixture.stations.clone(),
+            users: Vec::new(),
+            user_index: HashMap::new(),
+            conversations: Vec::new(),
+            jobs: BTreeMap::new(),
+        };
+        for u in &fixture.users {
+            let user = org.build_user(u, epoch);
+            org.user_index.insert(user.id.clone(), org.users.len());
+            org.users.push(user);
+        }
+        for c in &fixture.conversations {
+            let conversation = org.build_conversation(c, epoch)?;
+            org.conversations.push(conversation);
+        }
+        Ok(org)
+    }
+
+    /// Direct and group memberships of a fixture user: explicit `memberBy: group` entries plus
+    /// the queues whose `memberGroups` hold one of the user's groups.
+    fn memberships(&self, u: &super::fixture::UserFixture) -> Vec<Membership> {
+        let mut queues: Vec<Membership> = Vec::new();
+        for m in &u.queues {
+            let direct = m.member_by == "user";
+            if let Some(existing) = queues.iter_mut().find(|e| e.queue_id == m.queue_id) {
+                existing.direct |= direct;
+                existing.via_group |= !direct;
+            } else {
+                queues.push(Membership {
+                    queue_id: m.queue_id.clone(),
+                    joined: m.joined,
+                    direct,
+                    via_group: !direct,
+                });
+            }
+        }
+        for q in &self.queues {
+            if q.member_groups.iter().any(|g| u.groups.contains(g)) {
+                if let Some(existing) = queues.iter_mut().find(|e| e.queue_id == q.id) {
+                    existing.via_group = true;
+                } else {
+                    queues.push(Membership {
+                        queue_id: q.id.clone(),
+                        joined: true,
+                        direct: false,
+                        via_group: true,
+                    });
+                }
+            }
+        }
+        queues
+    }
+
+    fn build_user(&self, u: &super::fixture::UserFixture, epoch: DateTime<Utc>) -> User {
+        let state = UserState::parse(&u.state).unwrap_or(UserState::Active);
+        let division_id = u
+            .division_id
+            .clone()
+            .unwrap_or_else(|| self.home_division.clone());
+        let presence = u
+            .presence
+            .as_deref()
+            .and_then(|p| self.presence_by_id_or_system(p))
+            .or_else(|| self.presence_by_id_or_system("Offline"))
+            .map(|d| PresenceState {
+                definition_id: d.id.clone(),
+                message: None,
+                modified_date: epoch,
+            });
+        let queues = self.memberships(u);
+        let granted_at = epoch - TimeDelta::days(30);
+        let roles = u
+            .roles
+            .iter()
+            .map(|r| Grant {
+                role_id: r.role_id.clone(),
+                division_id: r.division_id.clone().unwrap_or_else(|| division_id.clone()),
+                group_id: r.group_id.clone(),
+                granted_at,
+            })
+            .collect();
+        let routing_status = RoutingState {
+            status: u.routing_status.clone(),
+            start_time: epoch,
+        };
+        let span = |value: &str| Span {
+            value: value.to_owned(),
+            start: epoch,
+            end: None,
+        };
+        User {
+            id: u.id.clone(),
+            name: u.name.clone(),
+            email: u.email.clone(),
+            username: u.username.clone().unwrap_or_else(|| u.email.clone()),
+            state,
+            version: u.version,
+            division_id,
+            department: u.department.clone(),
+            title: u.title.clone(),
+            preferred_name: None,
+            acd_auto_answer: false,
+            manager_id: None,
+            certifications: Vec::new(),
+            profile_skills: Vec::new(),
+            routing_history: vec![span(&u.routing_status)],
+            presence_history: presence
+                .as_ref()
+                .map(|p| vec![span(&p.definition_id)])
+                .unwrap_or_default(),
+            routing_status,
+            presence,
+            station: Stations {
+                associated: u.station.associated.clone(),
+                associated_date: u
+                    .station
+                    .associated
+                    .as_ref()
+                    .map(|_| epoch - TimeDelta::hours(1)),
+                default: u.station.default.clone(),
+                last_associated: None,
+            },
+            queues,
+            skills: u
+                .skills
+                .iter()
+                .map(|s| Proficiency {
+                    id: s.id.clone(),
+                    proficiency: s.proficiency,
+                })
+                .collect(),
+            languages: u
+                .languages
+                .iter()
+                .map(|s| Proficiency {
+                    id: s.id.clone(),
+                    proficiency: s.proficiency,
+                })
+                .collect(),
+            roles,
+            groups: u.groups.clone(),
+            has_sessions: u.has_sessions,
+            sessions_revoked_at: None,
+            last_token_issued: u.has_sessions.then(|| epoch - TimeDelta::hours(2)),
+            state_change: None,
+        }
+    }
+
+    fn build_conversation(
+        &self,
+        c: &super::fixture::ConversationFixture,
+        epoch: DateTime<Utc>,
+    ) -> Result<Conversation, FixtureError> {
+        let at = |text: &str| {
+            time::resolve(text, epoch)
+                .map_err(|e| FixtureError::Invalid(format!("conversation {}: {e}", c.id)))
+        };
+        let start = at(&c.start)?;
+        let end = c.end.as_deref().map(at).transpose()?;
+        let mut participants = Vec::new();
+        for (pi, p) in c.participants.iter().enumerate() {
+            let mut sessions = Vec::new();
+            if p.sessions.is_empty() {
+                sessions.push(Session {
+                    id: stable_uuid(&[&c.id, "session", &pi.to_string(), "0"]),
+                    media_type: "voice".into(),
+                    direction: c.originating_direction.clone(),
+                    segments: vec![Segment {
+                        segment_type: "interact".into(),
+                        start,
+                        end,
+                        queue_id: None,
+                        wrap_up_code: None,
+                    }],
+                });
+            }
+            for (si, s) in p.sessions.iter().enumerate() {
+                let mut segments = Vec::new();
+                for seg in &s.segments {
+                    segments.push(Segment {
+                        segment_type: seg.segment_type.clone(),
+                        start: at(&seg.start)?,
+                        end: seg.end.as_deref().map(at).transpose()?,
+                        queue_id: seg.queue_id.clone(),
+                        wrap_up_code: seg.wrap_up_code.clone(),
+                    });
+                }
+                sessions.push(Session {
+                    id: stable_uuid(&[&c.id, "session", &pi.to_string(), &si.to_string()]),
+                    media_type: s.media_type.clone(),
+                    direction: c.originating_direction.clone(),
+                    segments,
+                });
+            }
+            participants.push(Participant {
+                id: stable_uuid(&[&c.id, "participant", &pi.to_string()]),
+                purpose: p.purpose.clone(),
+                user_id: p.user_id.clone(),
+                name: p.name.clone(),
+                sessions,
+            });
+        }
+        let division_ids = if c.division_ids.is_empty() {
+            let mut ids: Vec<String> = participants
+                .iter()
+                .filter_map(|p| p.user_id.as_deref())
+                .filter_map(|id| self.user(id))
+                .map(|u| u.division_id.clone())
+                .collect();
+            ids.dedup();
+            if ids.is_empty() {
+                ids.push(self.home_division.clone());
+            }
+            ids
+        } else {
+            c.division_ids.clone()
+        };
+        Ok(Conversation {
+            id: c.id.clone(),
+            start,
+            end,
+            originating_direction: c.originating_direction.clone(),
+            division_ids,
+            participants,
+        })
+    }
+
+    pub fn user(&self, id: &str) -> Option<&User> {
+        self.user_index.get(id).map(|i| &self.users[*i])
+    }
+
+    pub fn user_mut(&mut self, id: &str) -> Option<&mut User> {
+        self.user_index.get(id).map(|i| &mut self.users[*i])
+    }
+
+    /// A user that is not deleted, else 404 `not.found`.
+    pub fn live_user(&self, id: &str) -> Result<&User, ApiError> {
+        self.user(id)
+            .filter(|u| !u.is_deleted())
+            .ok_or_else(|| ApiError::not_found("User", id))
+    }
+
+    pub fn live_user_mut(&mut self, id: &str) -> Result<&mut User, ApiError> {
+        self.user_mut(id)
+            .filter(|u| !u.is_deleted())
+            .ok_or_else(|| ApiError::not_found("User", id))
+    }
+
+    pub fn division(&self, id: &str) -> Option<&NamedEntity> {
+        self.divisions.iter().find(|d| d.id == id)
+    }
+
+    pub fn queue(&self, id: &str) -> Option<&QueueFixture> {
+        self.queues.iter().find(|q| q.id == id)
+    }
+
+    pub fn station(&self, id: &str) -> Option<&StationFixture> {
+        self.stations.iter().find(|s| s.id == id)
+    }
+
+    pub fn presence_definition(&self, id: &str) -> Option<&PresenceDefinition> {
+        self.presence_definitions.iter().find(|p| p.id == id)
+    }
+
+    /// A definition by id, or the first active one with that system presence.
+    pub fn presence_by_id_or_system(&self, key: &str) -> Option<&PresenceDefinition> {
+        self.presence_definition(key).or_else(|| {
+            self.presence_definitions
+                .iter()
+                .filter(|p| p.system_presence == key)
+                .min_by_key(|p| p.deactivated)
+        })
+    }
+
+    pub fn client(&self, client_id: &str) -> Option<&OAuthClient> {
+        self.clients.iter().find(|c| c.client_id == client_id)
+    }
+
+    /// Moves a user to a lifecycle state with its side effects (§10): going inactive removes
+    /// direct role grants and takes the user off queue; deleting also moves them to Home,
+    /// clears stations and sessions. Reactivating restores nothing. Bumps `version`.
+    pub fn change_state(
+        &mut self,
+        id: &str,
+        to: UserState,
+        now: DateTime<Utc>,
+    ) -> Result<(), ApiError> {
+        let home = self.home_division.clone();
+        let offline = self
+            .presence_by_id_or_system("Offline")
+            .map(|d| d.id.clone());
+        let user = self
+            .user_mut(id)
+            .ok_or_else(|| ApiError::not_found("User", id))?;
+        if to != UserState::Active && user.state != to {
+            user.roles.retain(|g| g.group_id.is_some());
+            user.set_routing_status("OFF_QUEUE", now);
+        }
+        if to == UserState::Deleted && user.state != UserState::Deleted {
+            user.division_id = home;
+            if user.station.associated.is_some() {
+                user.station.last_associated = user.station.associated.take();
+            }
+            user.station.associated_date = None;
+            user.station.default = None;
+            user.has_sessions = false;
+            user.sessions_revoked_at = Some(now);
+            if let Some(offline) = offline {
+                user.set_presence(&offline, None, now);
+            }
+        }
+        user.state = to;
+        user.version += 1;
+        Ok(())
+    }
+
+    /// Home-first division list entry of a user, for rendering.
+    pub fn division_or_home(&self, id: &str) -> NamedEntity {
+        self.division(id)
+            .or_else(|| self.division(&self.home_division))
+            .cloned()
+            .unwrap_or(NamedEntity {
+                id: id.to_owned(),
+                name: "Home".into(),
+            })
+    }
+}
+
+/// A stable UUID-shaped id derived from some parts (participant and session ids stay the
+/// same across pages, queries and resets).
+pub fn stable_uuid(parts: &[&str]) -> String {
+    let mut a = DefaultHasher::new();
+    let mut b = DefaultHasher::new();
+    parts.hash(&mut a);
+    ("salt", parts).hash(&mut b);
+    let bits = (u128::from(a.finish()) << 64) | u128::from(b.finish());
+    uuid::Builder::from_u128(bits)
+        .with_variant(uuid::Variant::RFC4122)
+        .with_version(uuid::Version::Random)
+        .into_uuid()
+        .to_string()
+}
