@@ -5,5 +5,7 @@
 //!   calls). It never imports kube and has no method that deletes a user.
 //! - [`sim`]: an emulator of the same API (axum), used by tests, demos and the README quick start.
 
+pub mod crd;
 pub mod genesys;
+pub mod reconcile;
 pub mod sim;

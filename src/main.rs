@@ -11,8 +11,45 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
-enum Command {}
+enum Command {
+    /// Print the custom resource definition of the offboarding resource (YAML) to standard output.
+    Crd,
+    /// Run the Genesys Cloud emulator (the embedded demo org unless --fixture is given).
+    Sim(genesys_offboarding_operator::sim::cli::SimArgs),
+    /// Run the offboarding resources of a file once, without a cluster, and print them with
+    /// their status (--sim runs against the embedded Genesys Cloud emulator).
+    Reconcile(genesys_offboarding_operator::reconcile::oneshot::ReconcileArgs),
+}
 
-fn main() {
-    let _cli = Cli::parse();
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Crd => print!("{}", genesys_offboarding_operator::crd::crd_yaml()?),
+        Command::Sim(args) => {
+            init_tracing();
+            tokio::runtime::Runtime::new()?
+                .block_on(genesys_offboarding_operator::sim::cli::run(args))?;
+        }
+        Command::Reconcile(args) => {
+            init_tracing();
+            let ok = tokio::runtime::Runtime::new()?.block_on(
+                genesys_offboarding_operator::reconcile::oneshot::run_stdio(&args),
+            )?;
+            if !ok {
+                std::process::exit(1);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Logs to stderr; `RUST_LOG` filters (default `info`).
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .init();
 }

@@ -1,0 +1,209 @@
+//! Carries out one step of the plan against Genesys. Every write is an idempotent `ensure_*`
+//! function: "already done" (a 404 for something already gone, a state already reached) is
+//! success. Refuses any write while no snapshot is persisted (the invariant behind
+//! `deletionPolicy: Restore`). I/O: Genesys reads and writes.
+
+use chrono::{DateTime, Utc};
+
+use super::error::StepError;
+use super::observe::Reading;
+use super::plan::{Named, Step};
+use super::{snapshot, verify};
+use crate::crd::{GenesysUserOffboardingStatus, HistoryStatus, UserSnapshot};
+use crate::genesys::{
+    GenesysClient, GenesysError, RoutingStatusValue, StateChangeReason, UserId, UserState,
+    UserStateInfo,
+};
+
+/// How many times recording the reason re-reads the version after a conflict.
+const REASON_CONFLICT_ATTEMPTS: u32 = 3;
+
+/// What a step produced.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StepOutput {
+    Snapshot(Box<UserSnapshot>),
+    HistoryBefore(HistoryStatus),
+    HistoryAfter(HistoryStatus),
+    /// A write that changed Genesys.
+    Changed,
+    /// A write that changed the user's state record; the user's new `version`.
+    NewVersion(Option<i64>),
+    /// A write whose target state already held.
+    AlreadyDone,
+}
+
+/// What a step needs besides the client.
+pub struct StepContext<'a> {
+    pub client: &'a GenesysClient,
+    pub user: &'a UserId,
+    pub reading: &'a Reading,
+    pub lookback: std::time::Duration,
+    /// The status as last persisted (not as being built): the snapshot check reads it.
+    pub persisted: &'a GenesysUserOffboardingStatus,
+    pub now: DateTime<Utc>,
+}
+
+/// Runs one step.
+pub async fn run(cx: &StepContext<'_>, step: &Step) -> Result<StepOutput, StepError> {
+    if step.is_write() && cx.persisted.snapshot.is_none() {
+        return Err(StepError::SnapshotNotPersisted(step.name()));
+    }
+    let (client, user) = (cx.client, cx.user);
+    match step {
+        Step::TakeSnapshot => Ok(StepOutput::Snapshot(Box::new(
+            snapshot::take(client, cx.reading, cx.now).await?,
+        ))),
+        Step::CountHistoryBefore => Ok(StepOutput::HistoryBefore(
+            verify::count_before(client, user, cx.lookback, cx.now).await?,
+        )),
+        Step::VerifyHistory => {
+            let before = cx
+                .persisted
+                .history
+                .clone()
+                .ok_or_else(|| StepError::BadInterval("(no count before any change)".into()))?;
+            Ok(StepOutput::HistoryAfter(
+                verify::verify(client, user, &before, cx.now).await?,
+            ))
+        }
+        Step::SetOffQueue => ensure_off_queue(client, user).await,
+        Step::SetPresenceOffline => ensure_presence_offline(client, user).await,
+        Step::RemoveFromQueue { queue } => ensure_not_in_queue(client, user, queue).await,
+        Step::ClearAssociatedStation { .. } => ensure_no_associated_station(client, user).await,
+        Step::ClearDefaultStation { .. } => ensure_no_default_station(client, user).await,
+        Step::RemoveSkill { skill } => ensure_skill_removed(client, user, skill).await,
+        Step::RemoveLanguage { language } => ensure_language_removed(client, user, language).await,
+        Step::Deactivate => ensure_inactive(client, user).await,
+        Step::RecordReason { reason } => ensure_reason_recorded(client, user, reason).await,
+        Step::RevokeSessions => ensure_sessions_revoked(client, user).await,
+    }
+}
+
+/// A 404 on a removal means the thing is already gone.
+fn gone_is_done(
+    result: Result<(), GenesysError>,
+    what: &'static str,
+) -> Result<StepOutput, StepError> {
+    match result {
+        Ok(()) => Ok(StepOutput::Changed),
+        Err(e) if e.is_not_found() => Ok(StepOutput::AlreadyDone),
+        Err(e) => Err(StepError::genesys(what)(e)),
+    }
+}
+
+async fn ensure_off_queue(client: &GenesysClient, user: &UserId) -> Result<StepOutput, StepError> {
+    client
+        .set_routing_status(user, RoutingStatusValue::OffQueue)
+        .await
+        .map_err(StepError::genesys("set the user off queue"))?;
+    Ok(StepOutput::Changed)
+}
+
+async fn ensure_presence_offline(
+    client: &GenesysClient,
+    user: &UserId,
+) -> Result<StepOutput, StepError> {
+    let offline = client
+        .offline_presence_id()
+        .await
+        .map_err(StepError::genesys("look up the Offline presence"))?;
+    client
+        .set_presence(user, &offline)
+        .await
+        .map_err(StepError::genesys("set the user's presence to Offline"))?;
+    Ok(StepOutput::Changed)
+}
+
+async fn ensure_not_in_queue(
+    client: &GenesysClient,
+    user: &UserId,
+    queue: &Named,
+) -> Result<StepOutput, StepError> {
+    let result = client
+        .remove_queue_members(&queue.id, std::slice::from_ref(user))
+        .await;
+    gone_is_done(result, "remove the user from a queue")
+}
+
+async fn ensure_no_associated_station(
+    client: &GenesysClient,
+    user: &UserId,
+) -> Result<StepOutput, StepError> {
+    let result = client.clear_associated_station(user).await;
+    gone_is_done(result, "clear the user's associated station")
+}
+
+async fn ensure_no_default_station(
+    client: &GenesysClient,
+    user: &UserId,
+) -> Result<StepOutput, StepError> {
+    let result = client.clear_default_station(user).await;
+    gone_is_done(result, "clear the user's default station")
+}
+
+async fn ensure_skill_removed(
+    client: &GenesysClient,
+    user: &UserId,
+    skill: &Named,
+) -> Result<StepOutput, StepError> {
+    let result = client.remove_user_skill(user, &skill.id).await;
+    gone_is_done(result, "remove a skill from the user")
+}
+
+async fn ensure_language_removed(
+    client: &GenesysClient,
+    user: &UserId,
+    language: &Named,
+) -> Result<StepOutput, StepError> {
+    let result = client.remove_user_language(user, &language.id).await;
+    gone_is_done(result, "remove a language from the user")
+}
+
+/// `PATCH /users/{id}` with state and version only; the client re-reads and retries on a
+/// version conflict and does nothing when the user is already inactive.
+async fn ensure_inactive(client: &GenesysClient, user: &UserId) -> Result<StepOutput, StepError> {
+    let user = client
+        .set_user_state(user, UserState::Inactive)
+        .await
+        .map_err(StepError::genesys("deactivate the user"))?;
+    Ok(StepOutput::NewVersion(user.version))
+}
+
+/// `PUT /users/{id}/state` with `inactive`, the current version and the reason.
+async fn ensure_reason_recorded(
+    client: &GenesysClient,
+    user: &UserId,
+    reason: &str,
+) -> Result<StepOutput, StepError> {
+    let what = "record the user's state change reason";
+    let reason: StateChangeReason = reason.parse().unwrap_or_else(|never| match never {});
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let current = client
+            .get_user(user, &[])
+            .await
+            .map_err(StepError::genesys(what))?;
+        let body = UserStateInfo {
+            state: Some(UserState::Inactive),
+            version: current.version,
+            state_change_reason: Some(reason.clone()),
+            state_change_date: None,
+        };
+        match client.put_user_state(user, &body).await {
+            Ok(info) => return Ok(StepOutput::NewVersion(info.version.or(current.version))),
+            Err(e) if e.is_version_conflict() && attempt < REASON_CONFLICT_ATTEMPTS => {
+                tracing::info!(user = %user, attempt, "version conflict recording the reason; re-reading");
+            }
+            Err(e) => return Err(StepError::genesys(what)(e)),
+        }
+    }
+}
+
+async fn ensure_sessions_revoked(
+    client: &GenesysClient,
+    user: &UserId,
+) -> Result<StepOutput, StepError> {
+    let result = client.revoke_tokens(user).await;
+    gone_is_done(result, "revoke the user's tokens")
+}

@@ -1,0 +1,219 @@
+//! The reconciler of one `GenesysUserOffboarding`: observe → plan → execute → report.
+//!
+//! Start at [`reconcile`]: it reads as the table of contents of issue 3's pipeline (validate,
+//! credentials, resolve, effectiveAt, snapshot, history before, active-conversation guard, drain
+//! routing, deactivate, record the reason, revoke tokens, verify, Ready). Each stage lives in its
+//! own module and says whether it does I/O:
+//!
+//! | module | job | I/O |
+//! |---|---|---|
+//! | [`observe`] | resolve the user; read routing, queues, stations, conversations | Genesys reads |
+//! | [`plan`] | the ordered steps that remain, or a hold | none (pure) |
+//! | [`snapshot`] | the pre-change snapshot | one Genesys read |
+//! | [`execute`] | one step, as an idempotent `ensure_*` | Genesys reads and writes |
+//! | [`verify`] | history before and after | Genesys analytics reads |
+//! | [`report`] | conditions, plan, actions, outcome, Events | none (pure) |
+//! | [`restore`] | `deletionPolicy: Restore`: put the snapshot back | Genesys reads and writes |
+//! | [`store`] | where status is persisted ([`StatusStore`]) | the store's |
+//! | [`oneshot`] | `genesys-offboarding reconcile -f FILE`: the same pipeline without a cluster | files, env, stdout |
+//!
+//! Invariants: status (with the snapshot) is persisted before the first Genesys write and after
+//! every step, so a stop between any two steps followed by a rerun converges without repeating a
+//! side effect and without replacing the first snapshot. Nothing here deletes a user.
+
+pub mod credentials;
+pub mod error;
+pub mod execute;
+pub mod observe;
+pub mod oneshot;
+pub mod plan;
+pub mod report;
+pub mod restore;
+pub mod snapshot;
+pub mod spec;
+pub mod store;
+pub mod verify;
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+pub use credentials::{ClientProvider, FixedClient};
+pub use error::ReconcileError;
+pub use restore::restore;
+pub use store::{MemoryStore, StatusStore};
+
+use crate::crd::{GenesysUserOffboarding, GenesysUserOffboardingStatus};
+use crate::genesys::{GenesysClient, RetryClass};
+use error::chain;
+use execute::StepContext;
+use observe::Reading;
+use plan::{Policy, Step};
+use report::Report;
+
+/// What the caller does next (the controller turns it into a requeue).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Offboarded (or, in Observe mode, reported): look again after the drift-check interval.
+    Done { recheck_after: Duration },
+    /// Not yet: `effectiveAt` in the future, or a live conversation. Nothing was written.
+    Wait {
+        reason: &'static str,
+        until: Option<DateTime<Utc>>,
+        after: Duration,
+    },
+    /// A human must act (see the `Stalled` condition); retry only when the resource changes.
+    Stalled {
+        reason: &'static str,
+        message: String,
+    },
+    /// `spec.suspend`: nothing was done.
+    Suspended,
+}
+
+/// An Event for the controller to publish (reason `PascalCase`, message for humans).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub warning: bool,
+    pub reason: &'static str,
+    pub message: String,
+}
+
+/// The result of one pass: what to do next, the status as persisted, the Events to publish.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reconciled {
+    pub outcome: Outcome,
+    pub status: GenesysUserOffboardingStatus,
+    pub events: Vec<Event>,
+}
+
+/// One reconcile pass over `resource`, whose `status` is the one last persisted. Status is
+/// persisted through `store` as the pass goes. Returns an error only for failures worth
+/// retrying (its [`ReconcileError::retry_class`] says when); everything a human must fix comes
+/// back as [`Outcome::Stalled`].
+pub async fn reconcile(
+    resource: &GenesysUserOffboarding,
+    clients: &dyn ClientProvider,
+    store: &dyn StatusStore,
+) -> Result<Reconciled, ReconcileError> {
+    let mut pass = Pass::new(resource, store);
+    let result = offboard(&mut pass, clients).await;
+    pass.conclude(result).await
+}
+
+/// The pipeline, in the order of issue 3.
+async fn offboard(
+    pass: &mut Pass<'_>,
+    clients: &dyn ClientProvider,
+) -> Result<Outcome, ReconcileError> {
+    let resource = pass.resource;
+    let spec = &resource.spec;
+    // 1. Validate the spec.
+    spec.validate()?;
+    if spec.suspend {
+        return Ok(pass.report.suspended());
+    }
+    let policy = spec::policy(spec);
+    let drift_check = spec.drift_check_interval()?;
+    // 2. Load credentials.
+    let client = clients.client_for(resource).await?;
+    // 3. Resolve the user (reads only; ambiguous, missing, deleted or mismatched → Stalled).
+    let user = observe::resolve(&client, &spec.user).await?;
+    pass.report.resolved(&user);
+    // 4. effectiveAt in the future → wait, zero writes.
+    if let Some(until) = plan::scheduled_until(&policy, pass.now) {
+        return Ok(pass.report.scheduled(until));
+    }
+    // Observe Genesys and plan what remains (the guard of step 6 is a hold in the plan).
+    let reading = observe::read(&client, user, &policy, &pass.report.status, pass.now).await?;
+    let plan = plan::plan(&policy, &observe::observed(&reading, &pass.report.status));
+    pass.report.planned(&plan, &policy, &reading);
+    pass.save().await?;
+    // 5–10. Snapshot, history before, drain, deactivate, reason, revoke, verify: each step
+    // persisted before the next one starts.
+    for step in plan.runnable() {
+        pass.run_step(&client, &reading, &policy, step).await?;
+    }
+    // 11. Ready (or the reason why not).
+    Ok(pass.report.finish(&plan, drift_check))
+}
+
+/// The state of one pass: the report being built and the status as last persisted.
+struct Pass<'a> {
+    resource: &'a GenesysUserOffboarding,
+    store: &'a dyn StatusStore,
+    report: Report,
+    persisted: GenesysUserOffboardingStatus,
+    now: DateTime<Utc>,
+}
+
+impl<'a> Pass<'a> {
+    fn new(resource: &'a GenesysUserOffboarding, store: &'a dyn StatusStore) -> Self {
+        let now = Utc::now();
+        Self {
+            resource,
+            store,
+            report: Report::start(resource, now),
+            persisted: resource.status.clone().unwrap_or_default(),
+            now,
+        }
+    }
+
+    async fn save(&mut self) -> Result<(), ReconcileError> {
+        self.store.save(self.resource, &self.report.status).await?;
+        self.persisted = self.report.status.clone();
+        Ok(())
+    }
+
+    async fn run_step(
+        &mut self,
+        client: &GenesysClient,
+        reading: &Reading,
+        policy: &Policy,
+        step: &Step,
+    ) -> Result<(), ReconcileError> {
+        let cx = StepContext {
+            client,
+            user: &reading.user.id,
+            reading,
+            lookback: self.resource.spec.history_lookback(),
+            persisted: &self.persisted,
+            now: Utc::now(),
+        };
+        tracing::info!(step = step.name(), target = ?step.target_id(), user = %reading.user.id, "running step");
+        let result = execute::run(&cx, step).await;
+        self.report.step(step, &result, policy);
+        self.save().await?;
+        result?;
+        Ok(())
+    }
+
+    /// Persists the final status of the pass. Failures a human must fix become `Stalled`;
+    /// failures worth retrying are reported as such and returned.
+    async fn conclude(
+        mut self,
+        result: Result<Outcome, ReconcileError>,
+    ) -> Result<Reconciled, ReconcileError> {
+        let outcome = match result {
+            Ok(outcome) => outcome,
+            Err(ReconcileError::Store(e)) => return Err(ReconcileError::Store(e)),
+            Err(e) if e.retry_class() == RetryClass::Never => {
+                let unresolved = matches!(e, ReconcileError::Resolve(_));
+                tracing::warn!(reason = e.reason(), error = %chain(&e), "offboarding stalled");
+                self.report.stalled(e.reason(), chain(&e), unresolved)
+            }
+            Err(e) => {
+                tracing::warn!(reason = e.reason(), error = %chain(&e), "offboarding pass failed; will retry");
+                self.report.retrying(e.reason(), &chain(&e));
+                self.save().await?;
+                return Err(e);
+            }
+        };
+        self.save().await?;
+        Ok(Reconciled {
+            outcome,
+            status: self.report.status,
+            events: self.report.events,
+        })
+    }
+}

@@ -1,0 +1,725 @@
+//! Writes what a pass found and did into the resource status: the conditions (`Ready`,
+//! `Reconciling`, `Stalled` per kstatus, and one per step), `observedGeneration`, the resolved
+//! user, the snapshot, the remaining plan, the bounded actions log, the history proof and the
+//! group memberships; and decides the pass's [`Outcome`] and the Events to publish. Pure: the
+//! caller persists the status.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::error::{StepError, chain};
+use super::execute::StepOutput;
+use super::observe::{Reading, crd_state};
+use super::plan::{Hold, Plan, Policy, Step};
+use super::spec::to_time;
+use super::{Event, Outcome};
+use crate::crd::{
+    ActionOutcome, ActionRecord, ConditionStatus, GenesysUserOffboarding,
+    GenesysUserOffboardingStatus, GenesysUserState, GroupMembership, HistoryResult, HistoryStatus,
+    MemberBy, NamedRef, PlannedStep, ResolvedUser, condition, reason,
+};
+use crate::genesys::User;
+
+/// SessionsRevoked=False: the user was already inactive when the operator first saw them, so it
+/// did not deactivate them and revoked nothing (an inactive user cannot sign in).
+pub const ALREADY_INACTIVE: &str = "AlreadyInactive";
+
+/// How long to wait before looking again at a live conversation.
+pub const CONVERSATION_RECHECK: Duration = Duration::from_secs(60);
+
+/// The status being built during one pass, and the Events to publish.
+#[derive(Debug)]
+pub struct Report {
+    pub status: GenesysUserOffboardingStatus,
+    pub events: Vec<Event>,
+    generation: Option<i64>,
+    now: DateTime<Utc>,
+    /// Ready=True when the pass began: this pass is a drift re-check.
+    was_ready: bool,
+    /// A write step succeeded in this pass.
+    changed: bool,
+}
+
+impl Report {
+    pub fn start(resource: &GenesysUserOffboarding, now: DateTime<Utc>) -> Self {
+        let mut status = resource.status.clone().unwrap_or_default();
+        let generation = resource.metadata.generation;
+        status.observed_generation = generation;
+        let mut report = Self {
+            was_ready: status.is_true(condition::READY),
+            status,
+            events: Vec::new(),
+            generation,
+            now,
+            changed: false,
+        };
+        // kstatus conditions are set on the first visit, before anything else is known.
+        if report.status.condition(condition::READY).is_none() {
+            let message = "the offboarding has started";
+            report.set(
+                condition::READY,
+                ConditionStatus::Unknown,
+                reason::PROGRESSING,
+                message,
+            );
+            report.set(condition::RECONCILING, true, reason::PROGRESSING, message);
+            report.set(condition::STALLED, false, reason::IDLE, "");
+        }
+        report
+    }
+
+    fn set(
+        &mut self,
+        type_: &str,
+        value: impl Into<ConditionStatus>,
+        reason: &str,
+        message: impl Into<String>,
+    ) {
+        let now = to_time(self.now);
+        self.status
+            .set_condition(type_, value, reason, message, self.generation, &now);
+    }
+
+    fn kstatus(
+        &mut self,
+        ready: (bool, &str, &str),
+        reconciling: Option<(&str, &str)>,
+        stalled: Option<(&str, &str)>,
+    ) {
+        let (ready_value, ready_reason, ready_message) = ready;
+        self.set(condition::READY, ready_value, ready_reason, ready_message);
+        match reconciling {
+            Some((reason, message)) => self.set(condition::RECONCILING, true, reason, message),
+            None => self.set(condition::RECONCILING, false, reason::IDLE, ""),
+        }
+        match stalled {
+            Some((reason, message)) => self.set(condition::STALLED, true, reason, message),
+            None => self.set(condition::STALLED, false, reason::IDLE, ""),
+        }
+    }
+
+    fn event(&mut self, warning: bool, reason: &'static str, message: String) {
+        self.events.push(Event {
+            warning,
+            reason,
+            message,
+        });
+    }
+
+    /// The pass cannot go on without a human. Nothing was written to Genesys by this pass after
+    /// the failing point.
+    pub fn stalled(&mut self, reason: &'static str, message: String, unresolved: bool) -> Outcome {
+        if unresolved {
+            self.set(condition::USER_RESOLVED, false, reason, message.clone());
+        }
+        self.kstatus((false, reason, &message), None, Some((reason, &message)));
+        self.event(true, reason, message.clone());
+        Outcome::Stalled { reason, message }
+    }
+
+    /// A failure worth retrying: reported as work in progress.
+    pub fn retrying(&mut self, reason: &'static str, message: &str) {
+        let message = format!("will retry: {message}");
+        self.kstatus((false, reason, &message), Some((reason, &message)), None);
+    }
+
+    /// `spec.suspend`: nothing was read or written.
+    pub fn suspended(&mut self) -> Outcome {
+        let message = "spec.suspend is true: nothing is read or written until it is false";
+        self.set(condition::RECONCILING, false, reason::SUSPENDED, message);
+        if !self.status.is_true(condition::READY) {
+            self.set(
+                condition::READY,
+                ConditionStatus::Unknown,
+                reason::SUSPENDED,
+                message,
+            );
+        }
+        Outcome::Suspended
+    }
+
+    pub fn resolved(&mut self, user: &User) {
+        let previous = self.status.user.take();
+        let state_now = crd_state(user);
+        self.status.user = Some(ResolvedUser {
+            id: user.id.to_string(),
+            name: user.name.clone(),
+            email: user.email.clone(),
+            division: user.division.as_ref().and_then(|d| {
+                Some(NamedRef {
+                    id: d.id.clone()?,
+                    name: d.name.clone(),
+                })
+            }),
+            state_before: previous
+                .as_ref()
+                .filter(|p| p.id == user.id.as_str())
+                .and_then(|p| p.state_before)
+                .or(state_now),
+            state_now,
+            version: user.version,
+        });
+        let name = user.name.as_deref().unwrap_or("(no name)");
+        self.set(
+            condition::USER_RESOLVED,
+            true,
+            reason::RESOLVED,
+            format!("{name} ({})", user.id),
+        );
+    }
+
+    /// `effectiveAt` is in the future: nothing is written before it.
+    pub fn scheduled(&mut self, until: DateTime<Utc>) -> Outcome {
+        let message = format!("nothing happens before effectiveAt {}", until.to_rfc3339());
+        self.kstatus(
+            (false, reason::SCHEDULED, &message),
+            Some((reason::SCHEDULED, &message)),
+            None,
+        );
+        Outcome::Wait {
+            reason: reason::SCHEDULED,
+            until: Some(until),
+            after: (until - self.now).to_std().unwrap_or_default(),
+        }
+    }
+
+    /// The plan is known: the remaining steps, group memberships and step conditions.
+    pub fn planned(&mut self, plan: &Plan, policy: &Policy, reading: &Reading) {
+        self.status.plan = plan.steps.iter().map(planned_step).collect();
+        if plan.hold.is_none() && plan.has_writes() {
+            let message = format!("{} step(s) to go (see status.plan)", plan.steps.len());
+            self.kstatus(
+                (false, reason::PROGRESSING, &message),
+                Some((reason::PROGRESSING, &message)),
+                None,
+            );
+        }
+        self.status.group_memberships = reading
+            .queues
+            .iter()
+            .filter(|q| q.member_by == Some(MemberBy::Group))
+            .map(|q| GroupMembership {
+                queue: NamedRef {
+                    id: q.id.clone(),
+                    name: q.name.clone(),
+                },
+                group: reading
+                    .via_groups
+                    .iter()
+                    .find(|g| g.queue.id == q.id)
+                    .and_then(|g| g.group.clone()),
+            })
+            .collect();
+
+        self.routing_condition(policy);
+        let inactive = reading.user.is_state(&crate::genesys::UserState::Inactive);
+        if inactive {
+            self.set(
+                condition::DEACTIVATED,
+                true,
+                reason::USER_INACTIVE,
+                "the user is inactive in Genesys Cloud",
+            );
+        } else if plan.drift {
+            self.set(
+                condition::DEACTIVATED,
+                false,
+                reason::DRIFT_DETECTED,
+                "the user was re-activated outside the operator",
+            );
+        } else {
+            self.set(
+                condition::DEACTIVATED,
+                false,
+                reason::PENDING,
+                "the user is still active",
+            );
+        }
+        if plan.steps.contains(&Step::RevokeSessions) {
+            self.set(
+                condition::SESSIONS_REVOKED,
+                false,
+                reason::PENDING,
+                "tokens not revoked yet",
+            );
+        } else if !self.status.is_true(condition::SESSIONS_REVOKED) {
+            if policy.revoke_sessions {
+                self.set(
+                    condition::SESSIONS_REVOKED,
+                    false,
+                    ALREADY_INACTIVE,
+                    "the user was inactive before the operator acted and cannot sign in; nothing to revoke",
+                );
+            } else {
+                self.set(
+                    condition::SESSIONS_REVOKED,
+                    false,
+                    reason::NOT_REQUESTED,
+                    "spec.revokeSessions is false",
+                );
+            }
+        }
+        if plan.steps.contains(&Step::VerifyHistory) {
+            self.set(
+                condition::HISTORY_VERIFIED,
+                false,
+                reason::PENDING,
+                "history not verified since the last change",
+            );
+        }
+        if let Some(user) = self.status.user.as_mut() {
+            user.state_now = crd_state(&reading.user);
+            user.version = reading.user.version;
+        }
+    }
+
+    /// `RoutingDrained` from the steps still in `status.plan`.
+    fn routing_condition(&mut self, policy: &Policy) {
+        let requested = policy.set_off_queue
+            || policy.remove_from_queues
+            || policy.clear_station
+            || policy.remove_skills
+            || policy.remove_languages;
+        let left: Vec<String> = self
+            .status
+            .plan
+            .iter()
+            .filter(|p| is_drain(&p.step))
+            .map(|p| p.step.clone())
+            .collect();
+        let groups = self.status.group_memberships.len();
+        let group_note = if groups > 0 {
+            format!(
+                "; {groups} queue membership(s) through a group remain, see status.groupMemberships"
+            )
+        } else {
+            String::new()
+        };
+        if !requested {
+            self.set(
+                condition::ROUTING_DRAINED,
+                false,
+                reason::NOT_REQUESTED,
+                "every spec.routing step is off",
+            );
+        } else if left.is_empty() {
+            self.set(
+                condition::ROUTING_DRAINED,
+                true,
+                reason::DRAINED,
+                format!("out of routing{group_note}"),
+            );
+        } else {
+            self.set(
+                condition::ROUTING_DRAINED,
+                false,
+                reason::PENDING,
+                format!(
+                    "{} step(s) left: {}{group_note}",
+                    left.len(),
+                    left.join(", ")
+                ),
+            );
+        }
+    }
+
+    /// Records one executed step: the actions log, the remaining plan, the data it produced and
+    /// the step conditions.
+    pub fn step(&mut self, step: &Step, result: &Result<StepOutput, StepError>, policy: &Policy) {
+        let (outcome, message) = match result {
+            Ok(StepOutput::AlreadyDone) => {
+                (ActionOutcome::Skipped, Some("already done".to_owned()))
+            }
+            Ok(_) => (ActionOutcome::Succeeded, None),
+            Err(e) => (ActionOutcome::Failed, Some(chain(e))),
+        };
+        self.status.record_action(ActionRecord {
+            step: step.name().to_owned(),
+            target: step.target_id(),
+            time: to_time(Utc::now()),
+            outcome,
+            message,
+        });
+        let Ok(output) = result else { return };
+        let planned = planned_step(step);
+        if let Some(i) = self.status.plan.iter().position(|p| *p == planned) {
+            self.status.plan.remove(i);
+        }
+        match output {
+            StepOutput::Snapshot(snapshot) => {
+                // Taken once: a snapshot already in status is never replaced.
+                if self.status.snapshot.is_none() {
+                    self.status.snapshot = Some((**snapshot).clone());
+                }
+            }
+            StepOutput::HistoryBefore(history) => self.status.history = Some(history.clone()),
+            StepOutput::HistoryAfter(history) => self.history_verified(history),
+            StepOutput::NewVersion(version) => {
+                self.changed = true;
+                if let (Some(user), Some(version)) = (self.status.user.as_mut(), version) {
+                    user.version = Some(*version);
+                }
+                self.write_done(step, policy);
+            }
+            StepOutput::Changed | StepOutput::AlreadyDone => {
+                self.changed = true;
+                self.write_done(step, policy);
+            }
+        }
+    }
+
+    fn write_done(&mut self, step: &Step, policy: &Policy) {
+        match step {
+            Step::Deactivate => {
+                self.set(
+                    condition::DEACTIVATED,
+                    true,
+                    reason::USER_INACTIVE,
+                    "the user is inactive in Genesys Cloud",
+                );
+                if let Some(user) = self.status.user.as_mut() {
+                    user.state_now = Some(GenesysUserState::Inactive);
+                }
+            }
+            Step::RevokeSessions => {
+                self.set(
+                    condition::SESSIONS_REVOKED,
+                    true,
+                    reason::TOKENS_REVOKED,
+                    "every OAuth token of the user was revoked",
+                );
+            }
+            s if s.is_drain() => self.routing_condition(policy),
+            _ => {}
+        }
+    }
+
+    fn history_verified(&mut self, history: &HistoryStatus) {
+        let before = history.conversations_before.unwrap_or_default();
+        let after = history.conversations_after.unwrap_or_default();
+        match history.result {
+            Some(HistoryResult::Preserved) => self.set(
+                condition::HISTORY_VERIFIED,
+                true,
+                reason::HISTORY_PRESERVED,
+                format!(
+                    "{after} conversation(s) found after, {before} before, in {}",
+                    history.interval
+                ),
+            ),
+            Some(HistoryResult::NoHistory) => self.set(
+                condition::HISTORY_VERIFIED,
+                true,
+                reason::NO_HISTORY,
+                format!("no conversation in {}", history.interval),
+            ),
+            Some(HistoryResult::Lost) | None => self.set(
+                condition::HISTORY_VERIFIED,
+                false,
+                reason::HISTORY_LOST,
+                format!(
+                    "{after} conversation(s) found after, {before} before, in {}",
+                    history.interval
+                ),
+            ),
+        }
+        self.status.history = Some(history.clone());
+    }
+
+    /// The pass ran every runnable step: decide the outcome.
+    pub fn finish(&mut self, plan: &Plan, drift_check: Duration) -> Outcome {
+        match &plan.hold {
+            Some(Hold::ObserveOnly) => self.observed(plan, drift_check),
+            Some(Hold::ActiveConversation { conversation_id }) => {
+                let message = format!(
+                    "the user is on live conversation {conversation_id}; nothing changes until it ends (routing.activeConversations: Wait)"
+                );
+                self.kstatus(
+                    (false, reason::WAITING_FOR_ACTIVE_CONVERSATION, &message),
+                    Some((reason::WAITING_FOR_ACTIVE_CONVERSATION, &message)),
+                    None,
+                );
+                Outcome::Wait {
+                    reason: reason::WAITING_FOR_ACTIVE_CONVERSATION,
+                    until: None,
+                    after: CONVERSATION_RECHECK,
+                }
+            }
+            None => self.offboarded(plan, drift_check),
+        }
+    }
+
+    fn observed(&mut self, plan: &Plan, drift_check: Duration) -> Outcome {
+        if plan.drift {
+            let message =
+                "the user was re-activated outside the operator; Observe mode only reports it"
+                    .to_owned();
+            self.kstatus((false, reason::DRIFT_DETECTED, &message), None, None);
+            self.event(true, reason::DRIFT_DETECTED, message);
+        } else {
+            let writes = plan.steps.iter().filter(|s| s.is_write()).count();
+            let message = format!(
+                "Observe mode: {writes} change(s) planned (see status.plan); nothing was written to Genesys Cloud"
+            );
+            self.kstatus((true, reason::OBSERVING, &message), None, None);
+        }
+        self.schedule_drift_check(drift_check);
+        Outcome::Done {
+            recheck_after: drift_check,
+        }
+    }
+
+    fn offboarded(&mut self, plan: &Plan, drift_check: Duration) -> Outcome {
+        let history = self.status.history.clone().unwrap_or_default();
+        if history.result == Some(HistoryResult::Lost) {
+            let message = format!(
+                "{} conversation(s) counted before deactivation, {} found after, in {}",
+                history.conversations_before.unwrap_or_default(),
+                history.conversations_after.unwrap_or_default(),
+                history.interval
+            );
+            return self.stalled(reason::HISTORY_LOST, message, false);
+        }
+        let name = self
+            .status
+            .user
+            .as_ref()
+            .and_then(|u| u.name.clone().or(u.email.clone()))
+            .unwrap_or_default();
+        let message = format!(
+            "{name} is inactive, out of routing and signed out; {} conversation(s) still attributed",
+            history.conversations_after.unwrap_or_default()
+        );
+        self.kstatus((true, reason::OFFBOARDED, &message), None, None);
+        if plan.drift && self.changed {
+            self.event(
+                false,
+                reason::DRIFT_CORRECTED,
+                format!(
+                    "{name} was re-activated outside the operator and has been deactivated again"
+                ),
+            );
+        } else if self.changed {
+            self.event(false, reason::OFFBOARDED, message);
+        }
+        self.schedule_drift_check(drift_check);
+        Outcome::Done {
+            recheck_after: drift_check,
+        }
+    }
+
+    fn schedule_drift_check(&mut self, interval: Duration) {
+        if self.was_ready {
+            self.status.last_drift_check = Some(to_time(self.now));
+        }
+        let next = self.now + chrono::Duration::from_std(interval).unwrap_or(chrono::Duration::MAX);
+        self.status.next_drift_check = Some(to_time(next));
+    }
+}
+
+impl Report {
+    /// Appends one entry to the actions log.
+    pub fn action(
+        &mut self,
+        step: &str,
+        target: Option<String>,
+        outcome: ActionOutcome,
+        message: Option<String>,
+    ) {
+        self.status.record_action(ActionRecord {
+            step: step.to_owned(),
+            target,
+            time: to_time(Utc::now()),
+            outcome,
+            message,
+        });
+    }
+
+    /// `deletionPolicy: Restore` finished: what was put back and what cannot be.
+    pub fn restored(&mut self, put_back: &[String], not_restorable: &[String]) -> Outcome {
+        let mut message = if put_back.is_empty() {
+            "nothing needed putting back".to_owned()
+        } else {
+            format!("put back: {}", put_back.join(", "))
+        };
+        if !not_restorable.is_empty() {
+            message.push_str("; not restorable with the Genesys API calls this operator has: ");
+            message.push_str(&not_restorable.join(", "));
+        }
+        self.set(
+            condition::DEACTIVATED,
+            false,
+            reason::RESTORED,
+            message.clone(),
+        );
+        self.kstatus((true, reason::RESTORED, &message), None, None);
+        self.status.plan.clear();
+        self.event(!not_restorable.is_empty(), reason::RESTORED, message);
+        Outcome::Done {
+            recheck_after: Duration::ZERO,
+        }
+    }
+
+    /// `deletionPolicy: Restore` is under way.
+    pub fn restoring(&mut self) {
+        let message =
+            "deletionPolicy is Restore: re-activating the user and putting the snapshot back";
+        self.kstatus(
+            (false, reason::RESTORING, message),
+            Some((reason::RESTORING, message)),
+            None,
+        );
+    }
+}
+
+fn planned_step(step: &Step) -> PlannedStep {
+    PlannedStep {
+        step: step.name().to_owned(),
+        target: step.target_id(),
+        detail: Some(step.describe()),
+    }
+}
+
+fn is_drain(name: &str) -> bool {
+    matches!(
+        name,
+        "SetOffQueue"
+            | "SetPresenceOffline"
+            | "RemoveFromQueue"
+            | "ClearAssociatedStation"
+            | "ClearDefaultStation"
+            | "RemoveSkill"
+            | "RemoveLanguage"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::crd::GenesysUserOffboardingSpec;
+
+    fn resource() -> GenesysUserOffboarding {
+        let spec: GenesysUserOffboardingSpec = serde_yaml::from_str(
+            "user: {email: a@b.io}\ncredentialsSecretRef: {name: c}\nregion: us_east_1\n",
+        )
+        .unwrap();
+        let mut resource = GenesysUserOffboarding::new("x", spec);
+        resource.metadata.generation = Some(3);
+        resource
+    }
+
+    fn kstatus_of(report: &Report) -> Vec<(String, String, String)> {
+        [condition::READY, condition::RECONCILING, condition::STALLED]
+            .iter()
+            .map(|t| {
+                let c = report.status.condition(t).unwrap();
+                (c.type_.clone(), c.status.clone(), c.reason.clone())
+            })
+            .collect()
+    }
+
+    fn triple(t: &str, s: &str, r: &str) -> (String, String, String) {
+        (t.to_owned(), s.to_owned(), r.to_owned())
+    }
+
+    #[test]
+    fn the_first_visit_sets_the_kstatus_conditions_and_the_observed_generation() {
+        let report = Report::start(&resource(), Utc::now());
+
+        assert_eq!(report.status.observed_generation, Some(3));
+        let types: Vec<&str> = report
+            .status
+            .conditions
+            .iter()
+            .map(|c| c.type_.as_str())
+            .collect();
+        assert_eq!(types, ["Ready", "Reconciling", "Stalled"]);
+        assert_eq!(
+            kstatus_of(&report),
+            [
+                triple("Ready", "Unknown", "Progressing"),
+                triple("Reconciling", "True", "Progressing"),
+                triple("Stalled", "False", "Idle"),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_stall_is_not_ready_not_reconciling_and_raises_a_warning() {
+        let mut report = Report::start(&resource(), Utc::now());
+
+        let outcome = report.stalled(reason::AMBIGUOUS_USER, "two users".into(), true);
+
+        assert_eq!(
+            outcome,
+            Outcome::Stalled {
+                reason: "AmbiguousUser",
+                message: "two users".into()
+            }
+        );
+        assert_eq!(
+            kstatus_of(&report),
+            [
+                triple("Ready", "False", "AmbiguousUser"),
+                triple("Reconciling", "False", "Idle"),
+                triple("Stalled", "True", "AmbiguousUser"),
+            ]
+        );
+        assert!(!report.status.is_true(condition::USER_RESOLVED));
+        assert_eq!(report.events.len(), 1);
+        assert!(report.events[0].warning);
+    }
+
+    #[test]
+    fn a_failure_worth_retrying_is_reported_as_work_in_progress() {
+        let mut report = Report::start(&resource(), Utc::now());
+
+        report.retrying("RateLimited", "slow down");
+
+        assert_eq!(
+            kstatus_of(&report),
+            [
+                triple("Ready", "False", "RateLimited"),
+                triple("Reconciling", "True", "RateLimited"),
+                triple("Stalled", "False", "Idle"),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_schedule_waits_until_effective_at_with_the_time_in_the_message() {
+        let now = Utc::now();
+        let until = now + chrono::Duration::hours(2);
+        let mut report = Report::start(&resource(), now);
+
+        let outcome = report.scheduled(until);
+
+        assert_eq!(
+            outcome,
+            Outcome::Wait {
+                reason: "Scheduled",
+                until: Some(until),
+                after: Duration::from_secs(7200)
+            }
+        );
+        let reconciling = report.status.condition(condition::RECONCILING).unwrap();
+        assert_eq!(reconciling.reason, "Scheduled");
+        assert!(reconciling.message.contains(&until.to_rfc3339()));
+    }
+
+    #[test]
+    fn a_suspended_resource_is_not_reconciling() {
+        let mut report = Report::start(&resource(), Utc::now());
+
+        assert_eq!(report.suspended(), Outcome::Suspended);
+        assert_eq!(
+            kstatus_of(&report)[..2],
+            [
+                triple("Ready", "Unknown", "Suspended"),
+                triple("Reconciling", "False", "Suspended"),
+            ]
+        );
+    }
+}

@@ -1,0 +1,374 @@
+//! `deletionPolicy: Restore`: re-activates the user and puts back what the snapshot holds, with
+//! the calls the Genesys client has (direct queue memberships, skills, role grants). What the
+//! client cannot put back (routing languages, the default station, a queue's `joined` flag) is
+//! reported in status as not restorable, never improvised. Every call is an idempotent
+//! `ensure_*` preceded by a read, so a rerun converges. A deleted user is never restored. I/O:
+//! Genesys reads and writes; status through the [`StatusStore`].
+
+use std::collections::HashSet;
+
+use chrono::Utc;
+
+use super::error::{ReadError, ReconcileError, ResolveError, StepError, chain};
+use super::report::Report;
+use super::{ClientProvider, Reconciled, StatusStore};
+use crate::crd::{ActionOutcome, GenesysUserOffboarding, GenesysUserState, MemberBy, UserSnapshot};
+use crate::genesys::{
+    GenesysClient, RetryClass, RoleDivision, UserId, UserRoutingSkillPost, UserState,
+};
+
+/// Puts the user back as the snapshot in `resource.status` holds them. Without a snapshot no
+/// change was ever made, so there is nothing to put back.
+pub async fn restore(
+    resource: &GenesysUserOffboarding,
+    clients: &dyn ClientProvider,
+    store: &dyn StatusStore,
+) -> Result<Reconciled, ReconcileError> {
+    let mut report = Report::start(resource, Utc::now());
+    let status = resource.status.clone().unwrap_or_default();
+    let (Some(snapshot), Some(user)) = (status.snapshot.clone(), status.user.clone()) else {
+        let outcome = report.restored(&[], &[]);
+        store.save(resource, &report.status).await?;
+        return Ok(Reconciled {
+            outcome,
+            status: report.status,
+            events: report.events,
+        });
+    };
+    report.restoring();
+    store.save(resource, &report.status).await?;
+
+    let result = put_back(
+        resource,
+        clients,
+        &UserId::new(user.id),
+        &snapshot,
+        &mut report,
+    )
+    .await;
+    let outcome = match result {
+        Ok((put_back, not_restorable)) => report.restored(&put_back, &not_restorable),
+        Err(e) if e.retry_class() == RetryClass::Never => {
+            let unresolved = matches!(e, ReconcileError::Resolve(_));
+            report.stalled(e.reason(), chain(&e), unresolved)
+        }
+        Err(e) => {
+            report.retrying(e.reason(), &chain(&e));
+            store.save(resource, &report.status).await?;
+            return Err(e);
+        }
+    };
+    store.save(resource, &report.status).await?;
+    Ok(Reconciled {
+        outcome,
+        status: report.status,
+        events: report.events,
+    })
+}
+
+/// The restore steps; returns what was put back and what cannot be.
+async fn put_back(
+    resource: &GenesysUserOffboarding,
+    clients: &dyn ClientProvider,
+    id: &UserId,
+    snapshot: &UserSnapshot,
+    report: &mut Report,
+) -> Result<(Vec<String>, Vec<String>), ReconcileError> {
+    let client = clients.client_for(resource).await?;
+    let mut put_back = Vec::new();
+    let mut not_restorable = Vec::new();
+
+    ensure_not_deleted(&client, id).await?;
+    if snapshot.state == GenesysUserState::Active {
+        let user = client
+            .get_user(id, &[])
+            .await
+            .map_err(ReadError::new("read the user"))?;
+        if !user.is_state(&UserState::Active) {
+            client
+                .set_user_state(id, UserState::Active)
+                .await
+                .map_err(StepError::genesys("re-activate the user"))?;
+            report.action("RestoreState", None, ActionOutcome::Succeeded, None);
+            put_back.push("state active".to_owned());
+        }
+    }
+    ensure_queues(
+        &client,
+        id,
+        snapshot,
+        report,
+        &mut put_back,
+        &mut not_restorable,
+    )
+    .await?;
+    ensure_skills(&client, id, snapshot, report, &mut put_back).await?;
+    ensure_roles(&client, id, snapshot, report, &mut put_back).await?;
+    missing_languages(&client, id, snapshot, report, &mut not_restorable).await?;
+    missing_default_station(&client, id, snapshot, report, &mut not_restorable).await?;
+    Ok((put_back, not_restorable))
+}
+
+async fn ensure_not_deleted(client: &GenesysClient, id: &UserId) -> Result<(), ReconcileError> {
+    match client.get_user(id, &[]).await {
+        Ok(user) if !user.is_state(&UserState::Deleted) => Ok(()),
+        Ok(_) => Err(ResolveError::Deleted { id: id.to_string() }.into()),
+        Err(e) if e.is_not_found() => match client.get_deleted_user(id).await {
+            Ok(Some(_)) => Err(ResolveError::Deleted { id: id.to_string() }.into()),
+            Ok(None) => Err(ResolveError::NotFound(format!("id {id}")).into()),
+            Err(e) => Err(ResolveError::Genesys(e).into()),
+        },
+        Err(e) => Err(ResolveError::Genesys(e).into()),
+    }
+}
+
+/// Direct memberships the snapshot holds and the user lacks are added back. Genesys adds a
+/// member without a way (in this client) to set `joined`, so a differing `joined` is reported.
+async fn ensure_queues(
+    client: &GenesysClient,
+    id: &UserId,
+    snapshot: &UserSnapshot,
+    report: &mut Report,
+    put_back: &mut Vec<String>,
+    not_restorable: &mut Vec<String>,
+) -> Result<(), ReconcileError> {
+    let read = ReadError::new("read the user's queues");
+    let current = client.get_user_queues(id).await.map_err(read)?;
+    let present: HashSet<&str> = current.iter().map(|q| q.id.as_str()).collect();
+    let direct = snapshot
+        .queues
+        .iter()
+        .filter(|q| q.member_by != Some(MemberBy::Group));
+    let mut added = Vec::new();
+    for queue in direct {
+        if present.contains(queue.id.as_str()) {
+            continue;
+        }
+        client
+            .add_queue_members(&queue.id, std::slice::from_ref(id))
+            .await
+            .map_err(StepError::genesys("add the user back to a queue"))?;
+        report.action(
+            "RestoreQueue",
+            Some(queue.id.clone()),
+            ActionOutcome::Succeeded,
+            None,
+        );
+        put_back.push(format!(
+            "queue {}",
+            queue.name.as_deref().unwrap_or(&queue.id)
+        ));
+        added.push(queue);
+    }
+    if !added.is_empty() {
+        let after = client
+            .get_user_queues(id)
+            .await
+            .map_err(ReadError::new("read the user's queues"))?;
+        for queue in added {
+            let joined = after
+                .iter()
+                .find(|q| q.id == queue.id)
+                .and_then(|q| q.joined);
+            if joined.is_some_and(|j| j != queue.joined) {
+                let what = format!(
+                    "joined={} in queue {}",
+                    queue.joined,
+                    queue.name.as_deref().unwrap_or(&queue.id)
+                );
+                report.action(
+                    "RestoreQueueJoined",
+                    Some(queue.id.clone()),
+                    ActionOutcome::Skipped,
+                    Some(format!("not restorable: {what} (no join/unjoin call)")),
+                );
+                not_restorable.push(what);
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn ensure_skills(
+    client: &GenesysClient,
+    id: &UserId,
+    snapshot: &UserSnapshot,
+    report: &mut Report,
+    put_back: &mut Vec<String>,
+) -> Result<(), ReconcileError> {
+    let current = client
+        .get_user_skills(id)
+        .await
+        .map_err(ReadError::new("read the user's skills"))?;
+    let have: HashSet<&str> = current.iter().map(|s| s.id.as_str()).collect();
+    if snapshot.skills.iter().all(|s| have.contains(s.id.as_str())) {
+        return Ok(());
+    }
+    // The bulk PUT replaces the whole list: keep skills added since, and put back the rest.
+    let mut skills: Vec<UserRoutingSkillPost> = current
+        .iter()
+        .map(|s| UserRoutingSkillPost {
+            id: s.id.clone(),
+            proficiency: s.proficiency.unwrap_or_default(),
+        })
+        .collect();
+    let missing: Vec<_> = snapshot
+        .skills
+        .iter()
+        .filter(|s| !have.contains(s.id.as_str()))
+        .collect();
+    skills.extend(missing.iter().map(|s| UserRoutingSkillPost {
+        id: s.id.clone(),
+        proficiency: s.proficiency,
+    }));
+    client
+        .set_user_skills(id, &skills)
+        .await
+        .map_err(StepError::genesys("put the user's skills back"))?;
+    for skill in missing {
+        report.action(
+            "RestoreSkill",
+            Some(skill.id.clone()),
+            ActionOutcome::Succeeded,
+            None,
+        );
+        put_back.push(format!(
+            "skill {}",
+            skill.name.as_deref().unwrap_or(&skill.id)
+        ));
+    }
+    Ok(())
+}
+
+async fn ensure_roles(
+    client: &GenesysClient,
+    id: &UserId,
+    snapshot: &UserSnapshot,
+    report: &mut Report,
+    put_back: &mut Vec<String>,
+) -> Result<(), ReconcileError> {
+    let subject = client
+        .get_authorization_subject(id)
+        .await
+        .map_err(ReadError::new("read the user's role grants"))?;
+    let have: HashSet<(String, String)> = subject
+        .grants
+        .iter()
+        .filter_map(|g| {
+            Some((
+                g.role.as_ref()?.id.clone()?,
+                g.division.as_ref()?.id.clone()?,
+            ))
+        })
+        .collect();
+    let missing: Vec<_> = snapshot
+        .roles
+        .iter()
+        .filter(|r| !have.contains(&(r.role_id.clone(), r.division_id.clone())))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let grants: Vec<RoleDivision> = missing
+        .iter()
+        .map(|r| RoleDivision {
+            role_id: r.role_id.clone(),
+            division_id: r.division_id.clone(),
+        })
+        .collect();
+    client
+        .grant_roles(id, &grants)
+        .await
+        .map_err(StepError::genesys("grant the user's roles back"))?;
+    for role in missing {
+        report.action(
+            "RestoreRole",
+            Some(format!("{}@{}", role.role_id, role.division_id)),
+            ActionOutcome::Succeeded,
+            None,
+        );
+        put_back.push(format!(
+            "role {} in {}",
+            role.role_name.as_deref().unwrap_or(&role.role_id),
+            role.division_name.as_deref().unwrap_or(&role.division_id)
+        ));
+    }
+    Ok(())
+}
+
+/// Languages: the client has no call that assigns a routing language, so missing ones are
+/// reported.
+async fn missing_languages(
+    client: &GenesysClient,
+    id: &UserId,
+    snapshot: &UserSnapshot,
+    report: &mut Report,
+    not_restorable: &mut Vec<String>,
+) -> Result<(), ReconcileError> {
+    if snapshot.languages.is_empty() {
+        return Ok(());
+    }
+    let current = client
+        .get_user_languages(id)
+        .await
+        .map_err(ReadError::new("read the user's languages"))?;
+    for language in &snapshot.languages {
+        if current.iter().any(|l| l.id == language.id) {
+            continue;
+        }
+        let what = format!(
+            "language {} (proficiency {})",
+            language.name.as_deref().unwrap_or(&language.id),
+            language.proficiency
+        );
+        report.action(
+            "RestoreLanguage",
+            Some(language.id.clone()),
+            ActionOutcome::Skipped,
+            Some(format!(
+                "not restorable: {what}; the client has no call that assigns a language"
+            )),
+        );
+        not_restorable.push(what);
+    }
+    Ok(())
+}
+
+/// The default station: the client has no call that sets one, so a missing one is reported.
+async fn missing_default_station(
+    client: &GenesysClient,
+    id: &UserId,
+    snapshot: &UserSnapshot,
+    report: &mut Report,
+    not_restorable: &mut Vec<String>,
+) -> Result<(), ReconcileError> {
+    let Some(default) = snapshot.station.as_ref().and_then(|s| s.default.as_ref()) else {
+        return Ok(());
+    };
+    let current = client
+        .get_user_station(id)
+        .await
+        .map_err(ReadError::new("read the user's stations"))?;
+    if current
+        .default_station
+        .as_ref()
+        .and_then(|s| s.id.as_deref())
+        == Some(default.id.as_str())
+    {
+        return Ok(());
+    }
+    let what = format!(
+        "default station {}",
+        default.name.as_deref().unwrap_or(&default.id)
+    );
+    report.action(
+        "RestoreDefaultStation",
+        Some(default.id.clone()),
+        ActionOutcome::Skipped,
+        Some(format!(
+            "not restorable: {what}; the client has no call that sets a default station"
+        )),
+    );
+    not_restorable.push(what);
+    Ok(())
+}

@@ -1,0 +1,158 @@
+//! Step 4: the pre-change snapshot (state, routing status, presence, queues with `joined` and
+//! `memberBy`, skills, languages, stations, role grants with their divisions, groups). Built
+//! from the pass's reading plus one read of the user's grants; the caller persists it before any
+//! Genesys write and never takes it twice. I/O: one Genesys read ([`take`]); [`build`] is pure.
+
+use chrono::{DateTime, Utc};
+
+use super::error::ReadError;
+use super::observe::{Reading, crd_state};
+use super::spec::to_time;
+use crate::crd::{
+    GenesysUserState, NamedRef, ProficiencyRef, RoleGrant, StationSnapshot, UserSnapshot,
+};
+use crate::genesys::{AuthzSubject, GenesysClient, UserStation};
+
+/// Reads the user's role grants and builds the snapshot.
+pub async fn take(
+    client: &GenesysClient,
+    reading: &Reading,
+    now: DateTime<Utc>,
+) -> Result<UserSnapshot, ReadError> {
+    let subject = client
+        .get_authorization_subject(&reading.user.id)
+        .await
+        .map_err(ReadError::new("read the user's role grants"))?;
+    Ok(build(reading, &subject, now))
+}
+
+/// The snapshot of what `reading` and `subject` hold. Pure.
+pub fn build(reading: &Reading, subject: &AuthzSubject, now: DateTime<Utc>) -> UserSnapshot {
+    let station = |s: &Option<UserStation>| {
+        s.as_ref().and_then(|s| {
+            s.id.as_ref().map(|id| NamedRef {
+                id: id.clone(),
+                name: s.name.clone(),
+            })
+        })
+    };
+    let stations = StationSnapshot {
+        associated: station(&reading.stations.associated_station),
+        default: station(&reading.stations.default_station),
+    };
+    UserSnapshot {
+        state: crd_state(&reading.user).unwrap_or(GenesysUserState::Active),
+        routing_status: reading.routing_status.as_ref().map(ToString::to_string),
+        presence: reading.presence.clone(),
+        queues: reading.queues.clone(),
+        skills: reading
+            .skills
+            .iter()
+            .map(|s| ProficiencyRef {
+                id: s.id.clone(),
+                name: s.name.clone(),
+                proficiency: s.proficiency.unwrap_or_default(),
+            })
+            .collect(),
+        languages: reading
+            .languages
+            .iter()
+            .map(|l| ProficiencyRef {
+                id: l.id.clone(),
+                name: l.name.clone(),
+                proficiency: l.proficiency.unwrap_or_default(),
+            })
+            .collect(),
+        station: (stations != StationSnapshot::default()).then_some(stations),
+        roles: subject
+            .grants
+            .iter()
+            .filter_map(|g| {
+                let role = g.role.as_ref()?;
+                let division = g.division.as_ref()?;
+                Some(RoleGrant {
+                    role_id: role.id.clone()?,
+                    role_name: role.name.clone(),
+                    division_id: division.id.clone()?,
+                    division_name: division.name.clone(),
+                })
+            })
+            .collect(),
+        groups: reading
+            .user
+            .groups
+            .iter()
+            .flatten()
+            .filter_map(|g| {
+                Some(NamedRef {
+                    id: g.id.clone()?,
+                    name: g.name.clone(),
+                })
+            })
+            .collect(),
+        taken_at: to_time(now),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::crd::{MemberBy, QueueMembership};
+    use crate::genesys::RoutingStatusValue;
+
+    #[test]
+    fn the_snapshot_holds_everything_restore_needs() {
+        let reading = Reading {
+            user: serde_json::from_str(
+                r#"{"id":"u1","state":"active","groups":[{"id":"g1","name":"Tier 2"}]}"#,
+            )
+            .unwrap(),
+            routing_status: Some(RoutingStatusValue::Idle),
+            presence: Some("Available".into()),
+            presence_offline: false,
+            queues: vec![QueueMembership {
+                id: "q1".into(),
+                name: Some("Billing".into()),
+                joined: false,
+                member_by: Some(MemberBy::User),
+            }],
+            skills: serde_json::from_str(r#"[{"id":"s1","name":"Retention","proficiency":4}]"#)
+                .unwrap(),
+            languages: serde_json::from_str(r#"[{"id":"l1","proficiency":5}]"#).unwrap(),
+            stations: serde_json::from_str(r#"{"defaultStation":{"id":"st1"}}"#).unwrap(),
+            recorded_reason: None,
+            via_groups: vec![],
+            ongoing_conversations: vec![],
+        };
+        let subject: AuthzSubject = serde_json::from_str(
+            r#"{"grants":[{"role":{"id":"r1","name":"Agent"},"division":{"id":"d1","name":"Home"}},
+                          {"role":{"id":"r2"}}]}"#,
+        )
+        .unwrap();
+        let now = Utc::now();
+
+        let snapshot = build(&reading, &subject, now);
+
+        assert_eq!(snapshot.state, GenesysUserState::Active);
+        assert_eq!(snapshot.routing_status.as_deref(), Some("IDLE"));
+        assert_eq!(snapshot.presence.as_deref(), Some("Available"));
+        assert_eq!(snapshot.queues, reading.queues);
+        assert!((snapshot.skills[0].proficiency - 4.0).abs() < f64::EPSILON);
+        assert_eq!(snapshot.languages[0].id, "l1");
+        let station = snapshot.station.unwrap();
+        assert_eq!(station.associated, None);
+        assert_eq!(station.default.unwrap().id, "st1");
+        assert_eq!(
+            snapshot.roles,
+            vec![RoleGrant {
+                role_id: "r1".into(),
+                role_name: Some("Agent".into()),
+                division_id: "d1".into(),
+                division_name: Some("Home".into()),
+            }],
+            "a grant without a division cannot be restored and is left out"
+        );
+        assert_eq!(snapshot.groups[0].name.as_deref(), Some("Tier 2"));
+    }
+}

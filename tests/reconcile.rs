@@ -1,0 +1,1173 @@
+//! The reconciler against the Genesys Cloud emulator over real HTTP: every scenario of issue 3's
+//! proof, with assertions on the emulator's stored state (`SimHandle::user`) and request log
+//! (`SimHandle::requests`). Every test also checks the safety invariants: no request deletes a
+//! user (no `DELETE /api/v2/users/{id}`, no GDPR call), every `PATCH /api/v2/users/{id}` carries
+//! only `state` and `version`, and the snapshot is persisted before the first Genesys write.
+#![allow(clippy::unwrap_used, clippy::too_many_lines)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use genesys_offboarding_operator::crd::{
+    ActionOutcome, GenesysUserOffboarding, GenesysUserOffboardingSpec,
+    GenesysUserOffboardingStatus, GenesysUserState, HistoryResult, condition,
+};
+use genesys_offboarding_operator::genesys::{
+    ClientConfig, ClientCredentials, Endpoints, GenesysClient, UserId, UserState,
+};
+use genesys_offboarding_operator::reconcile::error::StoreError;
+use genesys_offboarding_operator::reconcile::{
+    FixedClient, MemoryStore, Outcome, Reconciled, StatusStore, reconcile, restore,
+};
+use genesys_offboarding_operator::sim::fixture::Fixture;
+use genesys_offboarding_operator::sim::{Fault, RecordedRequest, Sim, SimHandle};
+use secrecy::SecretString;
+use serde_json::Value;
+use tokio::sync::Notify;
+
+const JANE: &str = "6a1b0c3e-0000-4000-8000-000000000001";
+const OMAR: &str = "6a1b0c3e-0000-4000-8000-000000000002";
+const LI: &str = "6a1b0c3e-0000-4000-8000-000000000003";
+const SAM: &str = "6a1b0c3e-0000-4000-8000-000000000006";
+const PRIYA: &str = "6a1b0c3e-0000-4000-8000-000000000007";
+const MARIA: &str = "6a1b0c3e-0000-4000-8000-000000000008";
+const OMARS_LIVE_CONVERSATION: &str = "c0a8e001-0000-4000-8000-000000000006";
+const BILLING: &str = "9b2e4d60-0000-4000-8000-0000000000b1";
+const SALES: &str = "9b2e4d60-0000-4000-8000-0000000000b4";
+const ESCALATIONS: &str = "9b2e4d60-0000-4000-8000-0000000000b3";
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures
+// ---------------------------------------------------------------------------------------------
+
+/// The demo org without its request limit, so that many passes in a row never hit a 429 the
+/// test did not ask for.
+fn demo_org() -> Fixture {
+    let mut fixture = Fixture::demo();
+    fixture.requests_per_minute = 0;
+    fixture
+}
+
+/// The demo org in which Omar's live conversation has ended.
+fn demo_org_after_omars_call() -> Fixture {
+    let mut fixture = demo_org();
+    let call = fixture
+        .conversations
+        .iter_mut()
+        .find(|c| c.id == OMARS_LIVE_CONVERSATION)
+        .unwrap();
+    assert!(call.end.is_none(), "the demo org has Omar on a live call");
+    call.end = Some("now-1m".into());
+    fixture
+}
+
+/// A resource with the given spec lines (the user, and whatever else the test needs).
+fn offboarding(spec: &str) -> GenesysUserOffboarding {
+    let spec: GenesysUserOffboardingSpec = serde_yaml::from_str(&format!(
+        "credentialsSecretRef: {{name: genesys-credentials}}\nregion: us_east_1\n{spec}"
+    ))
+    .unwrap();
+    let mut resource = GenesysUserOffboarding::new("offboarding", spec);
+    resource.metadata.namespace = Some("default".into());
+    resource.metadata.generation = Some(1);
+    resource
+}
+
+/// An emulator, a client for it, and the status store of one resource.
+struct World {
+    sim: SimHandle,
+    clients: FixedClient,
+    store: MemoryStore,
+}
+
+impl World {
+    async fn new(fixture: Fixture) -> Self {
+        let sim = Sim::start(fixture).await.unwrap();
+        let clients = FixedClient(client(&sim));
+        Self {
+            sim,
+            clients,
+            store: MemoryStore::new(),
+        }
+    }
+
+    async fn demo() -> Self {
+        Self::new(demo_org()).await
+    }
+
+    /// One pass that must reach a decision; the resource gets the persisted status.
+    async fn pass(&self, resource: &mut GenesysUserOffboarding) -> Reconciled {
+        let result = reconcile(resource, &self.clients, &self.store).await;
+        let reconciled = result.unwrap_or_else(|e| panic!("the pass failed: {e:?}"));
+        assert_eq!(Some(&reconciled.status), self.store.latest().as_ref());
+        resource.status = Some(reconciled.status.clone());
+        reconciled
+    }
+
+    fn user(&self, id: &str) -> Value {
+        self.sim.user(id).unwrap()
+    }
+
+    /// Requests that change Genesys (searches, analytics queries and jobs, and the token
+    /// endpoint are reads).
+    fn writes(&self) -> Vec<RecordedRequest> {
+        self.sim.requests().into_iter().filter(is_write).collect()
+    }
+
+    /// The safety invariants, checked at the end of every test.
+    fn check_invariants(&self) {
+        let requests = self.sim.requests();
+        never_deletes_a_user(&requests);
+        state_patches_carry_only_state_and_version(&requests);
+        snapshot_is_persisted_before_the_first_write(&self.store, &requests);
+    }
+}
+
+fn client(sim: &SimHandle) -> GenesysClient {
+    let endpoints = Endpoints::single(sim.base_url()).unwrap();
+    let credentials =
+        ClientCredentials::new("demo-client", SecretString::from("demo-secret".to_owned()));
+    let config = ClientConfig::new(endpoints, credentials)
+        .with_requests_per_minute(60_000)
+        .with_retry_delays(Duration::from_millis(10), Duration::from_millis(50))
+        .with_job_polling(Duration::from_millis(20), Duration::from_secs(30));
+    GenesysClient::new(config).unwrap()
+}
+
+fn is_write(request: &RecordedRequest) -> bool {
+    request.method != "GET"
+        && !request.path.starts_with("/oauth/")
+        && request.path != "/api/v2/users/search"
+        && !request.path.starts_with("/api/v2/analytics/")
+}
+
+fn succeeded(request: &RecordedRequest) -> bool {
+    (200..300).contains(&request.status)
+}
+
+fn is_user_path(path: &str) -> bool {
+    path.strip_prefix("/api/v2/users/")
+        .is_some_and(|rest| !rest.is_empty() && !rest.contains('/'))
+}
+
+fn never_deletes_a_user(requests: &[RecordedRequest]) {
+    for r in requests {
+        assert!(
+            !(r.method == "DELETE" && is_user_path(&r.path)),
+            "a user was deleted: {} {}",
+            r.method,
+            r.path
+        );
+        assert!(
+            !r.path.contains("/gdpr"),
+            "a GDPR request was sent: {}",
+            r.path
+        );
+    }
+}
+
+fn state_patches_carry_only_state_and_version(requests: &[RecordedRequest]) {
+    for r in requests
+        .iter()
+        .filter(|r| r.method == "PATCH" && is_user_path(&r.path))
+    {
+        let body = r.body.as_ref().and_then(Value::as_object).unwrap();
+        let mut keys: Vec<&str> = body.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["state", "version"], "PATCH {} body {body:?}", r.path);
+    }
+}
+
+fn snapshot_is_persisted_before_the_first_write(store: &MemoryStore, requests: &[RecordedRequest]) {
+    let Some(first_write) = requests.iter().find(|r| is_write(r)) else {
+        return;
+    };
+    let saved = store
+        .history()
+        .into_iter()
+        .find(|s| s.status.snapshot.is_some())
+        .unwrap_or_else(|| {
+            panic!(
+                "{} {} ran with no snapshot saved",
+                first_write.method, first_write.path
+            )
+        });
+    assert!(
+        saved.at <= first_write.time,
+        "the snapshot was saved at {} but {} {} ran at {}",
+        saved.at,
+        first_write.method,
+        first_write.path,
+        first_write.time
+    );
+}
+
+fn status(resource: &GenesysUserOffboarding) -> &GenesysUserOffboardingStatus {
+    resource.status.as_ref().unwrap()
+}
+
+/// `(status, reason)` of a condition.
+fn cond(resource: &GenesysUserOffboarding, type_: &str) -> (String, String) {
+    let c = status(resource)
+        .condition(type_)
+        .unwrap_or_else(|| panic!("no {type_} condition"));
+    (c.status.clone(), c.reason.clone())
+}
+
+fn message(resource: &GenesysUserOffboarding, type_: &str) -> String {
+    status(resource).condition(type_).unwrap().message.clone()
+}
+
+fn is(value: &str, reason: &str) -> (String, String) {
+    (value.to_owned(), reason.to_owned())
+}
+
+fn planned_steps(resource: &GenesysUserOffboarding) -> Vec<String> {
+    status(resource)
+        .plan
+        .iter()
+        .map(|p| p.step.clone())
+        .collect()
+}
+
+fn queue_ids(user: &Value) -> Vec<String> {
+    user["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["queueId"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The happy path and the users that must not be touched
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn the_demo_agent_is_offboarded_and_her_history_is_kept() {
+    let world = World::demo().await;
+    let mut jane = offboarding("user: {email: jane.doe@example.com}\nreason: Voluntary\n");
+
+    let pass = world.pass(&mut jane).await;
+
+    assert_eq!(
+        pass.outcome,
+        Outcome::Done {
+            recheck_after: Duration::from_secs(3600)
+        }
+    );
+    for (type_, expected) in [
+        (condition::READY, is("True", "Offboarded")),
+        (condition::RECONCILING, is("False", "Idle")),
+        (condition::STALLED, is("False", "Idle")),
+        (condition::USER_RESOLVED, is("True", "Resolved")),
+        (condition::ROUTING_DRAINED, is("True", "Drained")),
+        (condition::DEACTIVATED, is("True", "UserInactive")),
+        (condition::SESSIONS_REVOKED, is("True", "TokensRevoked")),
+        (condition::HISTORY_VERIFIED, is("True", "HistoryPreserved")),
+    ] {
+        assert_eq!(cond(&jane, type_), expected, "{type_}");
+    }
+    let s = status(&jane);
+    assert_eq!(s.observed_generation, Some(1));
+    assert!(s.plan.is_empty(), "nothing left to do: {:?}", s.plan);
+    let history = s.history.as_ref().unwrap();
+    assert_eq!(history.result, Some(HistoryResult::Preserved));
+    assert_eq!(history.conversations_before, Some(4));
+    assert_eq!(history.conversations_after, Some(4));
+    let snapshot = s.snapshot.as_ref().unwrap();
+    assert_eq!(snapshot.queues.len(), 2);
+    assert_eq!(snapshot.skills.len(), 2);
+    assert_eq!(snapshot.roles.len(), 1);
+    assert!(
+        pass.events
+            .iter()
+            .any(|e| e.reason == "Offboarded" && !e.warning)
+    );
+
+    let stored = world.user(JANE);
+    assert_eq!(stored["state"], "inactive");
+    assert_eq!(stored["routingStatus"]["status"], "OFF_QUEUE");
+    assert_eq!(stored["hasSessions"], false);
+    assert!(queue_ids(&stored).is_empty(), "{stored}");
+    assert!(stored["station"]["associated"].is_null());
+    assert!(stored["station"]["default"].is_null());
+    assert_eq!(stored["stateChange"]["reason"], "Voluntary");
+    assert_eq!(
+        stored["skills"].as_array().unwrap().len(),
+        2,
+        "skills stay unless removeSkills"
+    );
+    let deactivations = world
+        .writes()
+        .into_iter()
+        .filter(|r| r.method == "PATCH" && is_user_path(&r.path))
+        .count();
+    assert_eq!(deactivations, 1);
+    world.check_invariants();
+}
+
+#[tokio::test]
+async fn a_second_pass_over_an_offboarded_user_only_reads() {
+    let world = World::demo().await;
+    let mut jane = offboarding("user: {email: jane.doe@example.com}\n");
+    world.pass(&mut jane).await;
+    let writes_before = world.writes().len();
+    let status_before = status(&jane).clone();
+
+    let pass = world.pass(&mut jane).await;
+
+    assert!(matches!(pass.outcome, Outcome::Done { .. }));
+    assert_eq!(
+        world.writes().len(),
+        writes_before,
+        "a re-check writes nothing"
+    );
+    assert_eq!(status(&jane).snapshot, status_before.snapshot);
+    assert_eq!(
+        status(&jane).conditions,
+        status_before.conditions,
+        "conditions are quiet"
+    );
+    assert!(status(&jane).last_drift_check.is_some());
+    world.check_invariants();
+}
+
+#[tokio::test]
+async fn an_already_inactive_user_is_only_read() {
+    let world = World::demo().await;
+    let mut li = offboarding("user: {email: li.wei@example.com}\nreason: Leave\n");
+    let before = world.user(LI);
+
+    let pass = world.pass(&mut li).await;
+
+    assert!(matches!(pass.outcome, Outcome::Done { .. }));
+    assert!(world.writes().is_empty(), "writes: {:?}", world.writes());
+    assert_eq!(world.user(LI), before);
+    assert_eq!(cond(&li, condition::READY), is("True", "Offboarded"));
+    assert_eq!(
+        cond(&li, condition::DEACTIVATED),
+        is("True", "UserInactive")
+    );
+    assert_eq!(
+        cond(&li, condition::SESSIONS_REVOKED),
+        is("False", "AlreadyInactive")
+    );
+    assert_eq!(
+        status(&li)
+            .user
+            .as_ref()
+            .unwrap()
+            .state_before
+            .map(GenesysUserState::as_str),
+        Some("inactive")
+    );
+    world.check_invariants();
+}
+
+#[tokio::test]
+async fn a_queue_membership_through_a_group_is_reported_and_not_failed_on() {
+    let world = World::demo().await;
+    let mut priya = offboarding("user: {email: priya.patel@example.com}\n");
+
+    let pass = world.pass(&mut priya).await;
+
+    assert!(
+        matches!(pass.outcome, Outcome::Done { .. }),
+        "{:?}",
+        pass.outcome
+    );
+    assert_eq!(cond(&priya, condition::READY), is("True", "Offboarded"));
+    assert_eq!(
+        cond(&priya, condition::ROUTING_DRAINED),
+        is("True", "Drained")
+    );
+    assert!(message(&priya, condition::ROUTING_DRAINED).contains("through a group"));
+    let groups = &status(&priya).group_memberships;
+    assert_eq!(groups.len(), 1);
+    assert_eq!(groups[0].queue.name.as_deref(), Some("Escalations"));
+    assert_eq!(
+        groups[0].group.as_ref().unwrap().name.as_deref(),
+        Some("Tier 2")
+    );
+    let stored = world.user(PRIYA);
+    assert_eq!(
+        queue_ids(&stored),
+        [ESCALATIONS],
+        "only the group membership is left"
+    );
+    assert_eq!(stored["queues"][0]["viaGroup"], true);
+    world.check_invariants();
+}
+
+#[tokio::test]
+async fn an_ambiguous_email_stalls_without_touching_genesys() {
+    let world = World::demo().await;
+    let mut alex = offboarding("user: {email: alex.morgan@example.com}\n");
+
+    let pass = world.pass(&mut alex).await;
+
+    assert!(matches!(
+        pass.outcome,
+        Outcome::Stalled {
+            reason: "AmbiguousUser",
+            ..
+        }
+    ));
+    assert!(world.writes().is_empty(), "writes: {:?}", world.writes());
+    assert_eq!(cond(&alex, condition::STALLED), is("True", "AmbiguousUser"));
+    assert_eq!(cond(&alex, condition::READY), is("False", "AmbiguousUser"));
+    assert_eq!(cond(&alex, condition::RECONCILING).0, "False");
+    assert_eq!(
+        cond(&alex, condition::USER_RESOLVED),
+        is("False", "AmbiguousUser")
+    );
+    assert!(message(&alex, condition::STALLED).contains("set spec.user.id"));
+    assert!(status(&alex).snapshot.is_none());
+    assert!(
+        pass.events
+            .iter()
+            .any(|e| e.reason == "AmbiguousUser" && e.warning)
+    );
+    world.check_invariants();
+}
+
+#[tokio::test]
+async fn a_deleted_user_stalls_and_is_never_restored() {
+    let world = World::demo().await;
+    let mut sam = offboarding("user: {email: sam.taylor@example.com}\n");
+    let mut sam_by_id = offboarding(&format!("user: {{id: {SAM}}}\n"));
+
+    let by_email = world.pass(&mut sam).await;
+    let by_id = world.pass(&mut sam_by_id).await;
+
+    for pass in [by_email, by_id] {
+        assert!(matches!(
+            pass.outcome,
+            Outcome::Stalled {
+                reason: "UserDeleted",
+                ..
+            }
+        ));
+    }
+    assert!(world.writes().is_empty(), "writes: {:?}", world.writes());
+    assert_eq!(world.user(SAM)["state"], "deleted");
+    assert_eq!(cond(&sam, condition::STALLED), is("True", "UserDeleted"));
+    world.check_invariants();
+}
+
+#[tokio::test]
+async fn an_unknown_user_stalls_as_not_found() {
+    let world = World::demo().await;
+    let mut nobody = offboarding("user: {email: nobody@example.com}\n");
+    let mut no_id = offboarding("user: {id: 6a1b0c3e-0000-4000-8000-0000000000ff}\n");
+
+    let by_email = world.pass(&mut nobody).await;
+    let by_id = world.pass(&mut no_id).await;
+
+    for pass in [by_email, by_id] {
+        assert!(matches!(
+            pass.outcome,
+            Outcome::Stalled {
+                reason: "UserNotFound",
+                ..
+            }
+        ));
+    }
+    assert!(world.writes().is_empty());
+    assert_eq!(
+        cond(&no_id, condition::USER_RESOLVED),
+        is("False", "UserNotFound")
+    );
+    world.check_invariants();
+}
+
+#[tokio::test]
+async fn an_id_and_an_email_of_two_different_users_stall_as_a_mismatch() {
+    let world = World::demo().await;
+    let mut mixed = offboarding(&format!(
+        "user: {{id: {MARIA}, email: jane.doe@example.com}}\n"
+    ));
+
+    let pass = world.pass(&mut mixed).await;
+
+    assert!(matches!(
+        pass.outcome,
+        Outcome::Stalled {
+            reason: "IdEmailMismatch",
+            ..
+        }
+    ));
+    assert!(world.writes().is_empty());
+    world.check_invariants();
+}
+
+#[tokio::test]
+async fn an_invalid_spec_stalls_before_any_call() {
+    let world = World::demo().await;
+    let mut invalid = offboarding("user: {email: not-an-email}\n");
+
+    let pass = world.pass(&mut invalid).await;
+
+    assert!(matches!(
+        pass.outcome,
+        Outcome::Stalled {
+            reason: "InvalidSpec",
+            ..
+        }
+    ));
+    assert!(world.sim.requests().is_empty(), "no call at all");
+}
+
+#[tokio::test]
+async fn a_suspended_resource_makes_no_call() {
+    let world = World::demo().await;
+    let mut suspended = offboarding("user: {email: jane.doe@example.com}\nsuspend: true\n");
+
+    let pass = world.pass(&mut suspended).await;
+
+    assert_eq!(pass.outcome, Outcome::Suspended);
+    assert!(world.sim.requests().is_empty(), "no call at all");
+    assert_eq!(
+        cond(&suspended, condition::RECONCILING),
+        is("False", "Suspended")
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Waiting: effectiveAt, Observe, live conversations
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_future_effective_at_waits_without_writing() {
+    let world = World::demo().await;
+    let mut later =
+        offboarding("user: {email: jane.doe@example.com}\neffectiveAt: 2099-01-01T09:00:00Z\n");
+
+    let pass = world.pass(&mut later).await;
+
+    let Outcome::Wait {
+        reason,
+        until,
+        after,
+    } = pass.outcome
+    else {
+        panic!("expected a wait, got {:?}", pass.outcome);
+    };
+    assert_eq!(reason, "Scheduled");
+    assert_eq!(until, Some("2099-01-01T09:00:00Z".parse().unwrap()));
+    assert!(after > Duration::from_secs(365 * 24 * 3600));
+    assert!(world.writes().is_empty());
+    assert_eq!(world.user(JANE)["state"], "active");
+    assert_eq!(
+        cond(&later, condition::RECONCILING),
+        is("True", "Scheduled")
+    );
+    assert!(message(&later, condition::RECONCILING).contains("2099-01-01T09:00:00"));
+    assert_eq!(cond(&later, condition::READY), is("False", "Scheduled"));
+    assert!(
+        status(&later).snapshot.is_none(),
+        "nothing but the resolution before effectiveAt"
+    );
+    world.check_invariants();
+}
+
+#[tokio::test]
+async fn an_effective_at_in_the_past_does_not_hold_anything_back() {
+    let world = World::demo().await;
+    let mut due =
+        offboarding("user: {email: jane.doe@example.com}\neffectiveAt: 2020-01-01T00:00:00Z\n");
+
+    let pass = world.pass(&mut due).await;
+
+    assert!(matches!(pass.outcome, Outcome::Done { .. }));
+    assert_eq!(world.user(JANE)["state"], "inactive");
+    world.check_invariants();
+}
+
+#[tokio::test]
+async fn observe_mode_plans_everything_and_writes_nothing() {
+    let world = World::demo().await;
+    let mut dry = offboarding(
+        "user: {email: jane.doe@example.com}\nmanagementPolicy: Observe\nreason: Voluntary\n",
+    );
+    let before = world.user(JANE);
+
+    let pass = world.pass(&mut dry).await;
+
+    assert!(matches!(pass.outcome, Outcome::Done { .. }));
+    assert!(world.writes().is_empty(), "writes: {:?}", world.writes());
+    assert_eq!(world.user(JANE), before);
+    assert_eq!(cond(&dry, condition::READY), is("True", "Observing"));
+    assert!(
+        status(&dry).snapshot.is_some(),
+        "Observe takes the snapshot"
+    );
+    assert_eq!(
+        planned_steps(&dry),
+        [
+            "SetOffQueue",
+            "SetPresenceOffline",
+            "RemoveFromQueue",
+            "RemoveFromQueue",
+            "ClearAssociatedStation",
+            "ClearDefaultStation",
+            "Deactivate",
+            "RecordReason",
+            "RevokeSessions",
+            "VerifyHistory",
+        ]
+    );
+    let targets: Vec<_> = status(&dry)
+        .plan
+        .iter()
+        .filter_map(|p| p.target.clone())
+        .collect();
+    assert!(targets.contains(&BILLING.to_owned()) && targets.contains(&SALES.to_owned()));
+    assert!(status(&dry).plan.iter().all(|p| p.detail.is_some()));
+    assert_eq!(cond(&dry, condition::DEACTIVATED), is("False", "Pending"));
+    world.check_invariants();
+}
+
+#[tokio::test]
+async fn a_live_conversation_holds_the_offboarding_until_it_ends() {
+    // Arrange: Omar is on a live call in the demo org.
+    let during = World::demo().await;
+    let mut omar = offboarding("user: {email: omar.haddad@example.com}\n");
+
+    // Act 1: the call is live.
+    let waiting = during.pass(&mut omar).await;
+
+    let Outcome::Wait {
+        reason,
+        until: None,
+        ..
+    } = waiting.outcome
+    else {
+        panic!("expected a wait, got {:?}", waiting.outcome);
+    };
+    assert_eq!(reason, "WaitingForActiveConversation");
+    assert!(during.writes().is_empty(), "writes: {:?}", during.writes());
+    assert_eq!(during.user(OMAR)["state"], "active");
+    assert_eq!(
+        cond(&omar, condition::RECONCILING),
+        is("True", "WaitingForActiveConversation")
+    );
+    assert!(message(&omar, condition::RECONCILING).contains(OMARS_LIVE_CONVERSATION));
+    let first_snapshot = status(&omar).snapshot.clone().unwrap();
+    assert!(planned_steps(&omar).contains(&"Deactivate".to_owned()));
+    during.check_invariants();
+
+    // Act 2: the same org once the call has ended (the emulator's conversations are fixed at
+    // start, so a fresh emulator plays "later"); the resource keeps its status.
+    let after = World::new(demo_org_after_omars_call()).await;
+    let done = after.pass(&mut omar).await;
+
+    assert!(
+        matches!(done.outcome, Outcome::Done { .. }),
+        "{:?}",
+        done.outcome
+    );
+    assert_eq!(after.user(OMAR)["state"], "inactive");
+    assert_eq!(
+        status(&omar).snapshot.as_ref(),
+        Some(&first_snapshot),
+        "the first snapshot stays"
+    );
+    assert_eq!(cond(&omar, condition::READY), is("True", "Offboarded"));
+    assert_eq!(
+        status(&omar).history.as_ref().unwrap().result,
+        Some(HistoryResult::Preserved)
+    );
+    assert!(
+        after
+            .writes()
+            .iter()
+            .all(|w| w.time >= after.store.history()[0].at),
+        "the second emulator saw writes only after this pass persisted status"
+    );
+    never_deletes_a_user(&after.sim.requests());
+    state_patches_carry_only_state_and_version(&after.sim.requests());
+}
+
+#[tokio::test]
+async fn proceed_does_not_wait_for_a_live_conversation() {
+    let world = World::demo().await;
+    let mut omar = offboarding(
+        "user: {email: omar.haddad@example.com}\nrouting: {activeConversations: Proceed}\n",
+    );
+
+    let pass = world.pass(&mut omar).await;
+
+    assert!(matches!(pass.outcome, Outcome::Done { .. }));
+    assert_eq!(world.user(OMAR)["state"], "inactive");
+    world.check_invariants();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Faults
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_version_conflict_on_deactivate_is_retried_and_succeeds() {
+    let world = World::demo().await;
+    world
+        .sim
+        .inject(Fault::new("PATCH", "/api/v2/users/*").status(409));
+    let mut jane = offboarding("user: {email: jane.doe@example.com}\n");
+
+    let pass = world.pass(&mut jane).await;
+
+    assert!(
+        matches!(pass.outcome, Outcome::Done { .. }),
+        "{:?}",
+        pass.outcome
+    );
+    let patches: Vec<u16> = world
+        .sim
+        .requests()
+        .iter()
+        .filter(|r| r.method == "PATCH" && is_user_path(&r.path))
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(patches, [409, 200]);
+    assert_eq!(world.user(JANE)["state"], "inactive");
+    world.check_invariants();
+}
+
+#[tokio::test]
+async fn a_rate_limit_in_the_middle_of_the_drain_is_waited_out() {
+    let world = World::demo().await;
+    world.sim.inject(
+        Fault::new("POST", "/api/v2/routing/queues/*/members")
+            .status(429)
+            .retry_after(1),
+    );
+    let mut jane = offboarding("user: {email: jane.doe@example.com}\n");
+
+    let mut outcome = None;
+    for _ in 0..3 {
+        match reconcile(&jane, &world.clients, &world.store).await {
+            Ok(pass) => {
+                jane.status = Some(pass.status);
+                outcome = Some(pass.outcome);
+                break;
+            }
+            Err(e) => {
+                assert_eq!(e.reason(), "RateLimited");
+                jane.status = world.store.latest();
+                tokio::time::sleep(e.retry_after().unwrap()).await;
+            }
+        }
+    }
+
+    assert!(matches!(outcome, Some(Outcome::Done { .. })), "{outcome:?}");
+    let removals: Vec<(String, u16)> = world
+        .sim
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.starts_with("/api/v2/routing/queues/"))
+        .map(|r| (r.path.clone(), r.status))
+        .collect();
+    assert!(removals.iter().any(|(_, s)| *s == 429), "{removals:?}");
+    let successes = removals
+        .iter()
+        .filter(|(_, s)| (200..300).contains(s))
+        .count();
+    assert_eq!(
+        successes, 2,
+        "each direct queue left exactly once: {removals:?}"
+    );
+    assert!(queue_ids(&world.user(JANE)).is_empty());
+    world.check_invariants();
+}
+
+#[tokio::test]
+async fn a_forbidden_write_stalls_with_the_clients_reason() {
+    let world = World::demo().await;
+    world
+        .sim
+        .inject(Fault::new("DELETE", "/api/v2/tokens/*").status(403));
+    let mut jane = offboarding("user: {email: jane.doe@example.com}\n");
+
+    let pass = world.pass(&mut jane).await;
+
+    assert!(matches!(
+        pass.outcome,
+        Outcome::Stalled {
+            reason: "Forbidden",
+            ..
+        }
+    ));
+    assert_eq!(
+        cond(&jane, condition::SESSIONS_REVOKED),
+        is("False", "Pending")
+    );
+    let failed = status(&jane).actions.last().unwrap();
+    assert_eq!(
+        (failed.step.as_str(), failed.outcome),
+        ("RevokeSessions", ActionOutcome::Failed)
+    );
+    world.check_invariants();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stop between any two steps, then rerun
+// ---------------------------------------------------------------------------------------------
+
+/// A store that records every status and, at save number `stop_at`, keeps it and then never
+/// returns: the pass is dropped right after that status was persisted, as if the process died
+/// between two steps.
+struct StopAfter {
+    saved: MemoryStore,
+    stop_at: usize,
+    count: AtomicUsize,
+    reached: Notify,
+}
+
+#[async_trait]
+impl StatusStore for StopAfter {
+    async fn save(
+        &self,
+        resource: &GenesysUserOffboarding,
+        status: &GenesysUserOffboardingStatus,
+    ) -> Result<(), StoreError> {
+        self.saved.save(resource, status).await?;
+        if self.count.fetch_add(1, Ordering::SeqCst) + 1 == self.stop_at {
+            self.reached.notify_one();
+            std::future::pending::<()>().await;
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_stop_after_any_step_then_a_rerun_converges_without_repeating_a_side_effect() {
+    let spec = "user: {email: jane.doe@example.com}\nreason: Voluntary\nhistory: {lookbackDays: 30}\n\
+                routing: {removeSkills: true, removeLanguages: true}\n";
+    // How many times a complete pass saves status.
+    let baseline = World::demo().await;
+    let mut reference = offboarding(spec);
+    baseline.pass(&mut reference).await;
+    let saves = baseline.store.history().len();
+    let expected_user = baseline.user(JANE);
+    assert!(saves >= 10, "one save per step: {saves}");
+
+    for stop_at in 1..=saves {
+        // Arrange
+        let world = World::demo().await;
+        let stopping = Arc::new(StopAfter {
+            saved: MemoryStore::new(),
+            stop_at,
+            count: AtomicUsize::new(0),
+            reached: Notify::new(),
+        });
+        let mut jane = offboarding(spec);
+
+        // Act: a pass that dies right after save `stop_at`, then reruns until done.
+        tokio::select! {
+            result = reconcile(&jane, &world.clients, stopping.as_ref()) => {
+                panic!("the pass should have stopped at save {stop_at}: {result:?}");
+            }
+            () = stopping.reached.notified() => {}
+        }
+        let persisted = stopping.saved.latest().unwrap();
+        let first_snapshot = persisted.snapshot.clone();
+        jane.status = Some(persisted);
+        let rerun = world.pass(&mut jane).await;
+
+        // Assert
+        assert!(
+            matches!(rerun.outcome, Outcome::Done { .. }),
+            "stop at {stop_at}: {:?}",
+            rerun.outcome
+        );
+        assert_eq!(
+            cond(&jane, condition::READY),
+            is("True", "Offboarded"),
+            "stop at {stop_at}"
+        );
+        if first_snapshot.is_some() {
+            assert_eq!(
+                status(&jane).snapshot,
+                first_snapshot,
+                "stop at {stop_at}: snapshot replaced"
+            );
+        }
+        let mut done: Vec<String> = world
+            .writes()
+            .iter()
+            .filter(|r| succeeded(r))
+            .map(|r| format!("{} {}?{}", r.method, r.path, r.query))
+            .collect();
+        let all = done.len();
+        done.sort();
+        done.dedup();
+        assert_eq!(
+            done.len(),
+            all,
+            "stop at {stop_at}: a side effect ran twice: {done:?}"
+        );
+        let mut stored = world.user(JANE);
+        let mut expected = expected_user.clone();
+        for volatile in [&mut stored, &mut expected] {
+            for key in [
+                "routingStatus",
+                "presence",
+                "sessionsRevokedAt",
+                "stateChange",
+                "presenceHistory",
+                "routingHistory",
+                "roles",
+                "lastTokenIssued",
+            ] {
+                volatile.as_object_mut().unwrap().remove(key);
+            }
+        }
+        assert_eq!(
+            stored, expected,
+            "stop at {stop_at}: the user ends as after one clean pass"
+        );
+        let snapshot_first = stopping
+            .saved
+            .history()
+            .into_iter()
+            .chain(world.store.history());
+        let first_with_snapshot = snapshot_first
+            .into_iter()
+            .find(|s| s.status.snapshot.is_some())
+            .unwrap();
+        let first_write = world.writes().into_iter().next().unwrap();
+        assert!(
+            first_with_snapshot.at <= first_write.time,
+            "stop at {stop_at}"
+        );
+        never_deletes_a_user(&world.sim.requests());
+        state_patches_carry_only_state_and_version(&world.sim.requests());
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Drift and restore
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_user_reactivated_outside_the_operator_is_deactivated_again() {
+    let world = World::demo().await;
+    let mut jane = offboarding("user: {email: jane.doe@example.com}\n");
+    world.pass(&mut jane).await;
+    // Someone re-activates Jane by hand.
+    world
+        .clients
+        .0
+        .set_user_state(&UserId::new(JANE), UserState::Active)
+        .await
+        .unwrap();
+    assert_eq!(world.user(JANE)["state"], "active");
+
+    let recheck = world.pass(&mut jane).await;
+
+    assert!(matches!(recheck.outcome, Outcome::Done { .. }));
+    assert_eq!(world.user(JANE)["state"], "inactive");
+    assert!(
+        recheck.events.iter().any(|e| e.reason == "DriftCorrected"),
+        "{:?}",
+        recheck.events
+    );
+    assert_eq!(cond(&jane, condition::READY), is("True", "Offboarded"));
+    assert_eq!(
+        cond(&jane, condition::SESSIONS_REVOKED),
+        is("True", "TokensRevoked")
+    );
+    assert!(status(&jane).last_drift_check.is_some());
+    let revocations = world
+        .writes()
+        .iter()
+        .filter(|r| r.method == "DELETE" && r.path.starts_with("/api/v2/tokens/"))
+        .count();
+    assert_eq!(
+        revocations, 2,
+        "sessions are revoked again after a re-activation"
+    );
+    world.check_invariants();
+}
+
+#[tokio::test]
+async fn in_observe_mode_a_reactivation_is_only_reported() {
+    let world = World::demo().await;
+    let mut jane = offboarding("user: {email: jane.doe@example.com}\n");
+    world.pass(&mut jane).await;
+    world
+        .clients
+        .0
+        .set_user_state(&UserId::new(JANE), UserState::Active)
+        .await
+        .unwrap();
+    jane.spec.management_policy = genesys_offboarding_operator::crd::ManagementPolicy::Observe;
+    jane.metadata.generation = Some(2);
+    let writes_before = world.writes().len();
+
+    let recheck = world.pass(&mut jane).await;
+
+    assert!(matches!(recheck.outcome, Outcome::Done { .. }));
+    assert_eq!(
+        world.writes().len(),
+        writes_before,
+        "Observe writes nothing"
+    );
+    assert_eq!(world.user(JANE)["state"], "active");
+    assert_eq!(cond(&jane, condition::READY), is("False", "DriftDetected"));
+    assert_eq!(
+        cond(&jane, condition::DEACTIVATED),
+        is("False", "DriftDetected")
+    );
+    assert!(
+        recheck
+            .events
+            .iter()
+            .any(|e| e.reason == "DriftDetected" && e.warning)
+    );
+    assert_eq!(status(&jane).observed_generation, Some(2));
+    world.check_invariants();
+}
+
+#[tokio::test]
+async fn restore_puts_back_what_the_snapshot_held() {
+    let world = World::demo().await;
+    let mut jane = offboarding(
+        "user: {email: jane.doe@example.com}\ndeletionPolicy: Restore\n\
+         routing: {removeSkills: true, removeLanguages: true}\n",
+    );
+    world.pass(&mut jane).await;
+    let offboarded = world.user(JANE);
+    assert!(offboarded["skills"].as_array().unwrap().is_empty());
+    assert!(
+        offboarded["roles"].as_array().unwrap().is_empty(),
+        "deactivation drops direct roles"
+    );
+
+    let restored = restore(&jane, &world.clients, &world.store).await.unwrap();
+    jane.status = Some(restored.status.clone());
+
+    assert!(matches!(restored.outcome, Outcome::Done { .. }));
+    let snapshot = status(&jane).snapshot.clone().unwrap();
+    let user = world.user(JANE);
+    assert_eq!(user["state"], "active");
+    let mut queues = queue_ids(&user);
+    queues.sort();
+    assert_eq!(queues, [BILLING, SALES]);
+    let skills: Vec<(&str, f64)> = user["skills"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["id"].as_str().unwrap(),
+                s["proficiency"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    let expected_skills: Vec<(&str, f64)> = snapshot
+        .skills
+        .iter()
+        .map(|s| (s.id.as_str(), s.proficiency))
+        .collect();
+    assert_eq!(skills, expected_skills);
+    let roles: Vec<(&str, &str)> = user["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["roleId"].as_str().unwrap(),
+                r["divisionId"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    let expected_roles: Vec<(&str, &str)> = snapshot
+        .roles
+        .iter()
+        .map(|r| (r.role_id.as_str(), r.division_id.as_str()))
+        .collect();
+    assert_eq!(roles, expected_roles);
+    // What the client has no call for is reported, not improvised.
+    assert_eq!(cond(&jane, condition::READY), is("True", "Restored"));
+    let said = message(&jane, condition::READY);
+    assert!(
+        said.contains("not restorable")
+            && said.contains("English")
+            && said.contains("default station"),
+        "{said}"
+    );
+    assert!(said.contains("joined=false in queue Sales"), "{said}");
+    let skipped: Vec<_> = status(&jane)
+        .actions
+        .iter()
+        .filter(|a| a.outcome == ActionOutcome::Skipped)
+        .map(|a| a.step.as_str())
+        .collect();
+    assert!(
+        skipped.contains(&"RestoreLanguage") && skipped.contains(&"RestoreDefaultStation"),
+        "{skipped:?}"
+    );
+    assert!(
+        user["languages"].as_array().unwrap().is_empty(),
+        "no language endpoint was invented"
+    );
+    let reactivation = world
+        .writes()
+        .into_iter()
+        .rfind(|r| r.method == "PATCH" && is_user_path(&r.path))
+        .unwrap();
+    assert_eq!(reactivation.body.as_ref().unwrap()["state"], "active");
+    world.check_invariants();
+
+    // A second restore finds everything in place and writes nothing.
+    let writes = world.writes().len();
+    restore(&jane, &world.clients, &world.store).await.unwrap();
+    assert_eq!(world.writes().len(), writes);
+}
+
+// ---------------------------------------------------------------------------------------------
+// One-shot mode
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn the_readme_command_prints_the_offboarded_resource_with_ready_true() {
+    use genesys_offboarding_operator::reconcile::oneshot::{OutputFormat, ReconcileArgs, run};
+    // `genesys-offboarding reconcile --sim -f examples/offboarding.yaml`
+    let args = ReconcileArgs {
+        file: concat!(env!("CARGO_MANIFEST_DIR"), "/examples/offboarding.yaml").into(),
+        sim: Some(None),
+        api_url: None,
+        login_url: None,
+        dry_run: false,
+        output: OutputFormat::Yaml,
+        max_wait: Duration::from_secs(30),
+    };
+    let (mut out, mut notes) = (Vec::new(), Vec::new());
+
+    let summaries = Box::pin(run(&args, &mut out, &mut notes)).await.unwrap();
+
+    assert!(
+        summaries.iter().all(|s| s.ready && !s.failed),
+        "{summaries:?}"
+    );
+    let printed: GenesysUserOffboarding = serde_yaml::from_slice(&out).unwrap();
+    assert_eq!(cond(&printed, condition::READY), is("True", "Offboarded"));
+    assert_eq!(
+        status(&printed)
+            .user
+            .as_ref()
+            .unwrap()
+            .state_now
+            .map(GenesysUserState::as_str),
+        Some("inactive")
+    );
+    assert!(status(&printed).snapshot.is_some() && status(&printed).history.is_some());
+    let notes = String::from_utf8(notes).unwrap();
+    assert!(notes.contains("Offboarded"), "{notes}");
+    assert!(!notes.contains("demo-secret"), "no secret in the notes");
+}
