@@ -1,0 +1,81 @@
+//! The official Genesys Cloud Python SDK (`purecloudplatformclientv2`, pinned in
+//! `tests/sdk/requirements.txt`) works against the emulator: `tests/sdk/sdk_check.py` logs in,
+//! lists and searches users, reads a user with expand, routing status, queues and analytics, and
+//! gets a 409 on a stale PATCH; nothing may deserialize to `outdated_sdk_version`. It also checks
+//! that the contract's models are those of the SDK it names. Afterwards the requests the SDK
+//! made, and the emulator's answers, are checked against the contract too.
+//!
+//! `scripts/test` installs the SDK into `.tools/venv`. Without it this test fails and says so,
+//! unless `GENESYS_SDK_TESTS=skip` is set.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::path::Path;
+
+use genesys_offboarding_operator::sim::{Sim, fixture::Fixture};
+use support::contract::{Contract, Exchange, report};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn official_python_sdk_reads_and_deactivates_users_on_the_emulator() {
+    if std::env::var("GENESYS_SDK_TESTS").as_deref() == Ok("skip") {
+        println!("skipped: GENESYS_SDK_TESTS=skip");
+        return;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let python = root.join(".tools/venv/bin/python");
+    assert!(
+        python.exists(),
+        "the official SDK test needs {}: run scripts/test, which installs the Genesys Cloud \
+         Python SDK there (or set GENESYS_SDK_TESTS=skip to skip this test)",
+        python.display()
+    );
+    let sim = Sim::start(Fixture::demo()).await.unwrap();
+    // The SDK reads (and watches) ~/.genesyscloudpython/config: keep a developer's own out.
+    let home = tempfile::tempdir().unwrap();
+
+    let output = tokio::process::Command::new(&python)
+        .arg(root.join("tests/sdk/sdk_check.py"))
+        .arg("--base-url")
+        .arg(sim.base_url().as_str())
+        .args([
+            "--client-id",
+            "demo-client",
+            "--client-secret",
+            "demo-secret",
+        ])
+        .env("HOME", home.path())
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .await
+        .unwrap();
+
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "tests/sdk/sdk_check.py failed ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
+    let contract = Contract::load();
+    let requests = sim.requests();
+    let mut violations = Vec::new();
+    for r in requests.iter().filter(|r| r.path.starts_with("/api/")) {
+        violations.extend(contract.check_exchange(&Exchange {
+            method: r.method.as_str(),
+            path: &r.path,
+            query: &r.query,
+            body: r.body.as_ref(),
+            status: r.status,
+            response_body: r.response_body.as_ref(),
+        }));
+    }
+    assert!(
+        violations.is_empty(),
+        "the SDK's traffic departs from the contract:\n{}",
+        report(&violations)
+    );
+    assert!(requests.iter().any(|r| r.path == "/oauth/token"));
+    sim.shutdown().await;
+}
