@@ -6,6 +6,10 @@
 //! or the environment variables `BENCH_RPM`, `BENCH_SECONDS`, `BENCH_TASKS`, `BENCH_USERS`.
 //! Defaults: 600 requests/minute for 60 s, 16 concurrent tasks, 200 users. The emulator
 //! enforces the same limit per token, as Genesys does.
+//!
+//! `cargo test --all-targets` also runs this binary, without the `--bench` flag that `cargo
+//! bench` passes: it then makes a 2-second smoke run (unless `--seconds`/`BENCH_SECONDS` says
+//! otherwise), so the test suite checks that the benchmark works without paying for a full run.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -37,9 +41,15 @@ fn setting(args: &[String], flag: &str, env: &str, default: u64) -> u64 {
 
 fn settings() -> Settings {
     let args: Vec<String> = std::env::args().collect();
+    let full_run = args.iter().any(|a| a == "--bench");
     Settings {
         rpm: u32::try_from(setting(&args, "--rpm", "BENCH_RPM", 600)).unwrap_or(600),
-        seconds: setting(&args, "--seconds", "BENCH_SECONDS", 60),
+        seconds: setting(
+            &args,
+            "--seconds",
+            "BENCH_SECONDS",
+            if full_run { 60 } else { 2 },
+        ),
         tasks: usize::try_from(setting(&args, "--tasks", "BENCH_TASKS", 16)).unwrap_or(16),
         users: usize::try_from(setting(&args, "--users", "BENCH_USERS", 200)).unwrap_or(200),
     }
@@ -136,4 +146,10 @@ async fn main() {
         api.len()
     );
     sim.shutdown().await;
+    // Numbers are reported, never asserted; failures and 429s are correctness, not speed.
+    let failed = failed.load(Ordering::Relaxed);
+    if failed > 0 || too_many > 0 {
+        eprintln!("client_throughput: {failed} failed call(s), {too_many} response(s) 429");
+        std::process::exit(1);
+    }
 }
