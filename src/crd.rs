@@ -127,6 +127,9 @@ pub mod reason {
     pub const CREDENTIALS_REJECTED: &str = "CredentialsRejected";
     /// Stalled=True: conversations counted before deactivation are no longer found.
     pub const HISTORY_LOST: &str = "HistoryLost";
+    /// SessionsRevoked=False: the user was already inactive when the operator first saw them, so
+    /// the operator did not deactivate them and revoked nothing (an inactive user cannot sign in).
+    pub const ALREADY_INACTIVE: &str = "AlreadyInactive";
 
     /// UserResolved=True.
     pub const RESOLVED: &str = "Resolved";
@@ -903,6 +906,13 @@ pub struct GenesysUserOffboardingStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub group_memberships: Vec<GroupMembership>,
 
+    /// What `deletionPolicy: Restore` could not put back, because none of the Genesys Cloud API
+    /// calls the operator makes can set it: routing languages and the default station. Put these
+    /// back by hand in Genesys Cloud. Rewritten by each restore; empty when everything the
+    /// snapshot held is in place.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_restorable: Vec<NotRestorable>,
+
     /// When the operator last checked a finished offboarding for drift.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_drift_check: Option<Time>,
@@ -1254,6 +1264,40 @@ pub struct GroupMembership {
     /// The group that brings the user in, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<NamedRef>,
+}
+
+// What kind of thing could not be restored. No `///`, as for `Region`.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum NotRestorableKind {
+    /// A routing language (with its proficiency).
+    Language,
+    /// The user's default station.
+    DefaultStation,
+}
+
+impl NotRestorableKind {
+    /// The wire value: `Language` or `DefaultStation`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotRestorableKind::Language => "Language",
+            NotRestorableKind::DefaultStation => "DefaultStation",
+        }
+    }
+}
+
+/// Something the snapshot held that `deletionPolicy: Restore` could not put back.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NotRestorable {
+    /// `Language` (a routing language) or `DefaultStation`.
+    pub what: NotRestorableKind,
+    /// Its Genesys Cloud id.
+    pub id: String,
+    /// Its display name, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Why it was not put back, and what the snapshot held (e.g. the proficiency).
+    pub why: String,
 }
 
 /// The `CustomResourceDefinition` as YAML, exactly as committed in `crds/genesysuseroffboardings.yaml`.

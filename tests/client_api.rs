@@ -588,6 +588,52 @@ async fn routing_status_queues_skills_languages_and_station_round_trip() {
 }
 
 #[tokio::test]
+async fn joined_flags_are_set_in_one_patch_and_queues_the_user_is_not_in_are_ignored() {
+    // Arrange: Jane is joined in Billing, a member of Sales without being joined, and not in
+    // Escalations.
+    let env = Env::start().await;
+    let jane = id(JANE);
+
+    // Act
+    env.client
+        .patch_user_queues(
+            &jane,
+            &[(BILLING, false), (SALES, true), (ESCALATIONS, true)],
+        )
+        .await
+        .unwrap();
+    let nothing = env.client.patch_user_queues(&jane, &[]).await.unwrap();
+
+    // Assert: the flags flipped, memberships unchanged, one request with the pairs as sent.
+    let mut seen: Vec<_> = env
+        .client
+        .get_user_queues(&jane)
+        .await
+        .unwrap()
+        .iter()
+        .map(|q| (q.id.clone(), q.joined.unwrap()))
+        .collect();
+    seen.sort_unstable();
+    assert_eq!(
+        seen,
+        vec![(BILLING.to_owned(), false), (SALES.to_owned(), true)]
+    );
+    assert!(nothing.is_empty());
+    let patches = env.api_requests("PATCH", &format!("/api/v2/users/{JANE}/queues"));
+    assert_eq!(patches.len(), 1, "an empty list makes no call");
+    assert_eq!(
+        patches[0].2.as_ref().unwrap(),
+        &serde_json::json!([
+            {"id": BILLING, "joined": false},
+            {"id": SALES, "joined": true},
+            {"id": ESCALATIONS, "joined": true},
+        ])
+    );
+    assert_eq!(patches[0].3, 200);
+    assert_eq!(env.recorder.count("patch_user_queues"), 1);
+}
+
+#[tokio::test]
 async fn group_memberships_are_listed_with_member_by() {
     let env = Env::start().await;
     let queues = env.client.get_user_queues(&id(PRIYA)).await.unwrap();

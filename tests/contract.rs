@@ -202,6 +202,10 @@ async fn drive_every_client_method(client: &GenesysClient, f: &mut Findings) {
             .add_queue_members(BILLING, std::slice::from_ref(&jane))
             .await,
     );
+    f.expect(
+        "patch_user_queues",
+        client.patch_user_queues(&jane, &[(BILLING, true)]).await,
+    );
     f.expect("get_user_skills", client.get_user_skills(&jane).await);
     f.expect(
         "remove_user_skill",

@@ -12,7 +12,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use genesys_offboarding_operator::crd::{
     ActionOutcome, GenesysUserOffboarding, GenesysUserOffboardingSpec,
-    GenesysUserOffboardingStatus, GenesysUserState, HistoryResult, condition,
+    GenesysUserOffboardingStatus, GenesysUserState, HistoryResult, NotRestorableKind, condition,
 };
 use genesys_offboarding_operator::genesys::{
     ClientConfig, ClientCredentials, Endpoints, GenesysClient, UserId, UserState,
@@ -50,8 +50,13 @@ fn demo_org() -> Fixture {
     fixture
 }
 
-/// The demo org in which Omar's live conversation has ended.
-fn demo_org_after_omars_call() -> Fixture {
+/// How long after the emulator starts Omar's live call ends by itself, in
+/// [`demo_org_where_omars_call_ends_soon`].
+const OMARS_CALL_LASTS: Duration = Duration::from_secs(3);
+
+/// The demo org in which Omar's live conversation ends by itself [`OMARS_CALL_LASTS`] after the
+/// emulator starts.
+fn demo_org_where_omars_call_ends_soon() -> Fixture {
     let mut fixture = demo_org();
     let call = fixture
         .conversations
@@ -59,7 +64,7 @@ fn demo_org_after_omars_call() -> Fixture {
         .find(|c| c.id == OMARS_LIVE_CONVERSATION)
         .unwrap();
     assert!(call.end.is_none(), "the demo org has Omar on a live call");
-    call.end = Some("now-1m".into());
+    call.end = Some(format!("now+{}s", OMARS_CALL_LASTS.as_secs()));
     fixture
 }
 
@@ -633,12 +638,13 @@ async fn observe_mode_plans_everything_and_writes_nothing() {
 
 #[tokio::test]
 async fn a_live_conversation_holds_the_offboarding_until_it_ends() {
-    // Arrange: Omar is on a live call in the demo org.
-    let during = World::demo().await;
+    // Arrange: Omar is on a live call that ends by itself a few seconds from now.
+    let world = World::new(demo_org_where_omars_call_ends_soon()).await;
+    let call_over = tokio::time::Instant::now() + OMARS_CALL_LASTS + Duration::from_millis(100);
     let mut omar = offboarding("user: {email: omar.haddad@example.com}\n");
 
     // Act 1: the call is live.
-    let waiting = during.pass(&mut omar).await;
+    let waiting = world.pass(&mut omar).await;
 
     let Outcome::Wait {
         reason,
@@ -649,8 +655,8 @@ async fn a_live_conversation_holds_the_offboarding_until_it_ends() {
         panic!("expected a wait, got {:?}", waiting.outcome);
     };
     assert_eq!(reason, "WaitingForActiveConversation");
-    assert!(during.writes().is_empty(), "writes: {:?}", during.writes());
-    assert_eq!(during.user(OMAR)["state"], "active");
+    assert!(world.writes().is_empty(), "writes: {:?}", world.writes());
+    assert_eq!(world.user(OMAR)["state"], "active");
     assert_eq!(
         cond(&omar, condition::RECONCILING),
         is("True", "WaitingForActiveConversation")
@@ -658,38 +664,27 @@ async fn a_live_conversation_holds_the_offboarding_until_it_ends() {
     assert!(message(&omar, condition::RECONCILING).contains(OMARS_LIVE_CONVERSATION));
     let first_snapshot = status(&omar).snapshot.clone().unwrap();
     assert!(planned_steps(&omar).contains(&"Deactivate".to_owned()));
-    during.check_invariants();
 
-    // Act 2: the same org once the call has ended (the emulator's conversations are fixed at
-    // start, so a fresh emulator plays "later"); the resource keeps its status.
-    let after = World::new(demo_org_after_omars_call()).await;
-    let done = after.pass(&mut omar).await;
+    // Act 2: the call has ended; the resource keeps its status.
+    tokio::time::sleep_until(call_over).await;
+    let done = world.pass(&mut omar).await;
 
     assert!(
         matches!(done.outcome, Outcome::Done { .. }),
         "{:?}",
         done.outcome
     );
-    assert_eq!(after.user(OMAR)["state"], "inactive");
+    assert_eq!(world.user(OMAR)["state"], "inactive");
     assert_eq!(
         status(&omar).snapshot.as_ref(),
         Some(&first_snapshot),
         "the first snapshot stays"
     );
     assert_eq!(cond(&omar, condition::READY), is("True", "Offboarded"));
-    assert_eq!(
-        status(&omar).history.as_ref().unwrap().result,
-        Some(HistoryResult::Preserved)
-    );
-    assert!(
-        after
-            .writes()
-            .iter()
-            .all(|w| w.time >= after.store.history()[0].at),
-        "the second emulator saw writes only after this pass persisted status"
-    );
-    never_deletes_a_user(&after.sim.requests());
-    state_patches_carry_only_state_and_version(&after.sim.requests());
+    let history = status(&omar).history.clone().unwrap();
+    assert_eq!(history.result, Some(HistoryResult::Preserved));
+    assert_eq!(history.conversations_after, history.conversations_before);
+    world.check_invariants();
 }
 
 #[tokio::test]
@@ -1055,9 +1050,33 @@ async fn restore_puts_back_what_the_snapshot_held() {
     let snapshot = status(&jane).snapshot.clone().unwrap();
     let user = world.user(JANE);
     assert_eq!(user["state"], "active");
-    let mut queues = queue_ids(&user);
-    queues.sort();
-    assert_eq!(queues, [BILLING, SALES]);
+    let mut queues: Vec<(&str, bool)> = user["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| {
+            (
+                q["queueId"].as_str().unwrap(),
+                q["joined"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    queues.sort_unstable();
+    assert_eq!(
+        queues,
+        [(BILLING, true), (SALES, false)],
+        "each membership is back with the joined flag it had"
+    );
+    let joined_patches: Vec<_> = world
+        .writes()
+        .into_iter()
+        .filter(|r| r.method == "PATCH" && r.path == format!("/api/v2/users/{JANE}/queues"))
+        .collect();
+    assert_eq!(joined_patches.len(), 1, "{joined_patches:?}");
+    assert_eq!(
+        joined_patches[0].body,
+        Some(serde_json::json!([{"id": SALES, "joined": false}]))
+    );
     let skills: Vec<(&str, f64)> = user["skills"]
         .as_array()
         .unwrap()
@@ -1092,16 +1111,38 @@ async fn restore_puts_back_what_the_snapshot_held() {
         .map(|r| (r.role_id.as_str(), r.division_id.as_str()))
         .collect();
     assert_eq!(roles, expected_roles);
-    // What the client has no call for is reported, not improvised.
+    // What the contract has no operation for is listed in status, not improvised.
     assert_eq!(cond(&jane, condition::READY), is("True", "Restored"));
     let said = message(&jane, condition::READY);
     assert!(
-        said.contains("not restorable")
-            && said.contains("English")
-            && said.contains("default station"),
+        said.contains("joined=false in queue Sales") && said.contains("status.notRestorable"),
         "{said}"
     );
-    assert!(said.contains("joined=false in queue Sales"), "{said}");
+    let not_restorable: Vec<(NotRestorableKind, Option<&str>)> = status(&jane)
+        .not_restorable
+        .iter()
+        .map(|n| (n.what, n.name.as_deref()))
+        .collect();
+    assert_eq!(not_restorable.len(), 2, "{not_restorable:?}");
+    assert_eq!(
+        not_restorable[0],
+        (NotRestorableKind::Language, Some("English"))
+    );
+    assert_eq!(not_restorable[1].0, NotRestorableKind::DefaultStation);
+    assert!(
+        status(&jane)
+            .not_restorable
+            .iter()
+            .all(|n| !n.why.is_empty() && !n.id.is_empty())
+    );
+    assert!(
+        restored
+            .events
+            .iter()
+            .any(|e| e.reason == "Restored" && e.warning && e.message.contains("English")),
+        "{:?}",
+        restored.events
+    );
     let skipped: Vec<_> = status(&jane)
         .actions
         .iter()
@@ -1124,10 +1165,12 @@ async fn restore_puts_back_what_the_snapshot_held() {
     assert_eq!(reactivation.body.as_ref().unwrap()["state"], "active");
     world.check_invariants();
 
-    // A second restore finds everything in place and writes nothing.
+    // A second restore finds everything in place and writes nothing; what cannot be put back
+    // is still listed.
     let writes = world.writes().len();
-    restore(&jane, &world.clients, &world.store).await.unwrap();
+    let again = restore(&jane, &world.clients, &world.store).await.unwrap();
     assert_eq!(world.writes().len(), writes);
+    assert_eq!(again.status.not_restorable.len(), 2);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -803,6 +803,63 @@ async fn an_ongoing_conversation_has_no_conversation_end() {
 }
 
 #[tokio::test]
+async fn a_conversation_whose_end_is_in_the_future_is_ongoing_until_then() {
+    // Arrange: a call that started a minute ago and ends by itself 2 s after the emulator starts.
+    let api = inline(
+        "oauthClients: [{clientId: c, clientSecret: s}]\n\
+         users: [{id: u1, name: U, email: u@example.com}]\n\
+         conversations: [{id: c1, start: now-1m, end: now+2s, participants: [\
+         {purpose: customer, name: caller}, {purpose: agent, userId: u1, name: U}]}]",
+    )
+    .await;
+    let details = json!({
+        "interval": interval(TimeDelta::days(-1), TimeDelta::hours(1)),
+        "segmentFilters": user_filter("u1"),
+    });
+    let talk = json!({
+        "interval": interval(TimeDelta::days(-1), TimeDelta::hours(1)),
+        "metrics": ["tTalk"],
+        "filter": {"type": "and", "predicates": [{"dimension": "userId", "value": "u1"}]},
+    });
+    let query = "/api/v2/analytics/conversations/details/query";
+    let aggregates = "/api/v2/analytics/conversations/aggregates/query";
+    let single = "/api/v2/analytics/conversations/c1/details";
+
+    // Act 1: before the end.
+    let during = api.post(query, details.clone()).await.body;
+    let during_single = api.get(single).await.body;
+    let during_talk = api.post(aggregates, talk.clone()).await.body;
+
+    let live = &during["conversations"][0];
+    assert_eq!(live["conversationId"], "c1");
+    assert!(live.get("conversationEnd").is_none(), "{live}");
+    let segment = &live["participants"][1]["sessions"][0]["segments"][0];
+    assert!(segment.get("segmentEnd").is_none(), "{segment}");
+    assert!(
+        during_single.get("conversationEnd").is_none(),
+        "{during_single}"
+    );
+    assert_eq!(during_talk, json!({}), "no talk time before the talk ends");
+
+    // Act 2: once the end has passed, the same queries see it ended.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let after = api.post(query, details).await.body;
+    let after_talk = api.post(aggregates, talk).await.body;
+
+    let ended = &after["conversations"][0];
+    assert!(ended["conversationEnd"].is_string(), "{ended}");
+    assert!(
+        ended["participants"][1]["sessions"][0]["segments"][0]["segmentEnd"].is_string(),
+        "{ended}"
+    );
+    assert!(api.get(single).await.body["conversationEnd"].is_string());
+    assert_eq!(
+        after_talk["results"][0]["data"][0]["metrics"][0]["stats"]["count"], 1,
+        "{after_talk}"
+    );
+}
+
+#[tokio::test]
 async fn aggregates_report_handle_time_and_connected_count_per_user() {
     let api = demo().await;
     let answer = api

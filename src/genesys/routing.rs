@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::error::GenesysError;
 use super::http::{ApiRequest, GenesysClient, PAGE_SIZE};
 use super::models::{
-    MemberBy, QueueMember, RoutingStatus, RoutingStatusValue, UserId, UserQueue,
+    Listing, MemberBy, QueueMember, RoutingStatus, RoutingStatusValue, UserId, UserQueue,
     UserRoutingLanguage, UserRoutingSkill, UserRoutingSkillPost, UserStations,
 };
 
@@ -22,6 +22,13 @@ struct WritableEntity<'a> {
 #[derive(Debug, Serialize)]
 struct RoutingStatusBody<'a> {
     status: &'a RoutingStatusValue,
+}
+
+/// One entry of `PATCH /users/{id}/queues` (a `UserQueue` with only `id` and `joined`).
+#[derive(Debug, Serialize)]
+struct JoinedEntry<'a> {
+    id: &'a str,
+    joined: bool,
 }
 
 /// Listing of `PUT .../routingskills/bulk`.
@@ -72,6 +79,33 @@ impl GenesysClient {
             }
         }
         Ok(queues)
+    }
+
+    /// Joins or un-joins the user in several queues at once: `PATCH /api/v2/users/{id}/queues`
+    /// with `[{"id": queue, "joined": bool}, ..]` (§6.3). The user stays a member either way.
+    /// Genesys processes it asynchronously, so the returned queues may not show the final state
+    /// yet (re-read with [`get_user_queues`](Self::get_user_queues)); pairs naming a queue the
+    /// user is not a member of are silently ignored. An empty list makes no call.
+    pub async fn patch_user_queues(
+        &self,
+        id: &UserId,
+        queues: &[(&str, bool)],
+    ) -> Result<Vec<UserQueue>, GenesysError> {
+        if queues.is_empty() {
+            return Ok(Vec::new());
+        }
+        let body: Vec<JoinedEntry> = queues
+            .iter()
+            .map(|&(id, joined)| JoinedEntry { id, joined })
+            .collect();
+        let request = ApiRequest::new(
+            "patch_user_queues",
+            Method::PATCH,
+            &["users", id.as_str(), "queues"],
+        )
+        .json(&body)?;
+        let listing: Listing<UserQueue> = self.send_json(request).await?;
+        Ok(listing.entities)
     }
 
     /// `GET /api/v2/routing/queues/{queueId}/members`, every page, optionally only direct

@@ -1,8 +1,8 @@
 //! Writes what a pass found and did into the resource status: the conditions (`Ready`,
 //! `Reconciling`, `Stalled` per kstatus, and one per step), `observedGeneration`, the resolved
-//! user, the snapshot, the remaining plan, the bounded actions log, the history proof and the
-//! group memberships; and decides the pass's [`Outcome`] and the Events to publish. Pure: the
-//! caller persists the status.
+//! user, the snapshot, the remaining plan, the bounded actions log, the history proof, the
+//! group memberships and, after a restore, what could not be put back; and decides the pass's
+//! [`Outcome`] and the Events to publish. Pure: the caller persists the status.
 
 use std::time::Duration;
 
@@ -17,13 +17,10 @@ use super::{Event, Outcome};
 use crate::crd::{
     ActionOutcome, ActionRecord, ConditionStatus, GenesysUserOffboarding,
     GenesysUserOffboardingStatus, GenesysUserState, GroupMembership, HistoryResult, HistoryStatus,
-    MemberBy, NamedRef, PlannedStep, ResolvedUser, condition, reason,
+    MemberBy, NamedRef, NotRestorable, NotRestorableKind, PlannedStep, ResolvedUser, condition,
+    reason,
 };
 use crate::genesys::User;
-
-/// SessionsRevoked=False: the user was already inactive when the operator first saw them, so it
-/// did not deactivate them and revoked nothing (an inactive user cannot sign in).
-pub const ALREADY_INACTIVE: &str = "AlreadyInactive";
 
 /// How long to wait before looking again at a live conversation.
 pub const CONVERSATION_RECHECK: Duration = Duration::from_secs(60);
@@ -248,7 +245,7 @@ impl Report {
                 self.set(
                     condition::SESSIONS_REVOKED,
                     false,
-                    ALREADY_INACTIVE,
+                    reason::ALREADY_INACTIVE,
                     "the user was inactive before the operator acted and cannot sign in; nothing to revoke",
                 );
             } else {
@@ -536,17 +533,27 @@ impl Report {
         });
     }
 
-    /// `deletionPolicy: Restore` finished: what was put back and what cannot be.
-    pub fn restored(&mut self, put_back: &[String], not_restorable: &[String]) -> Outcome {
+    /// `deletionPolicy: Restore` finished: what was put back, and what cannot be (written to
+    /// `status.notRestorable`, replacing what an earlier restore found).
+    pub fn restored(&mut self, put_back: &[String], not_restorable: Vec<NotRestorable>) -> Outcome {
         let mut message = if put_back.is_empty() {
             "nothing needed putting back".to_owned()
         } else {
             format!("put back: {}", put_back.join(", "))
         };
+        let mut event = message.clone();
         if !not_restorable.is_empty() {
-            message.push_str("; not restorable with the Genesys API calls this operator has: ");
-            message.push_str(&not_restorable.join(", "));
+            let names: Vec<String> = not_restorable.iter().map(describe).collect();
+            message = format!(
+                "{message}; {} item(s) cannot be put back with the Genesys Cloud calls this operator has, see status.notRestorable",
+                names.len()
+            );
+            event = format!(
+                "{event}; not restorable, put back by hand: {}",
+                names.join(", ")
+            );
         }
+        self.status.not_restorable = not_restorable;
         self.set(
             condition::DEACTIVATED,
             false,
@@ -555,7 +562,8 @@ impl Report {
         );
         self.kstatus((true, reason::RESTORED, &message), None, None);
         self.status.plan.clear();
-        self.event(!not_restorable.is_empty(), reason::RESTORED, message);
+        let warning = !self.status.not_restorable.is_empty();
+        self.event(warning, reason::RESTORED, event);
         Outcome::Done {
             recheck_after: Duration::ZERO,
         }
@@ -571,6 +579,15 @@ impl Report {
             None,
         );
     }
+}
+
+/// `language English`, `default station Desk 12`.
+fn describe(item: &NotRestorable) -> String {
+    let kind = match item.what {
+        NotRestorableKind::Language => "language",
+        NotRestorableKind::DefaultStation => "default station",
+    };
+    format!("{kind} {}", item.name.as_deref().unwrap_or(&item.id))
 }
 
 fn planned_step(step: &Step) -> PlannedStep {
@@ -707,6 +724,40 @@ mod tests {
         let reconciling = report.status.condition(condition::RECONCILING).unwrap();
         assert_eq!(reconciling.reason, "Scheduled");
         assert!(reconciling.message.contains(&until.to_rfc3339()));
+    }
+
+    #[test]
+    fn a_restore_lists_what_it_could_not_put_back_in_status_and_warns() {
+        let mut report = Report::start(&resource(), Utc::now());
+        let station = NotRestorable {
+            what: NotRestorableKind::DefaultStation,
+            id: "s1".into(),
+            name: Some("Desk 12".into()),
+            why: "no call".into(),
+        };
+
+        report.restored(&["queue Billing".to_owned()], vec![station.clone()]);
+
+        assert_eq!(report.status.not_restorable, [station]);
+        let ready = report.status.condition(condition::READY).unwrap();
+        assert_eq!(
+            (ready.status.as_str(), ready.reason.as_str()),
+            ("True", "Restored")
+        );
+        assert!(
+            ready.message.contains("status.notRestorable"),
+            "{}",
+            ready.message
+        );
+        assert!(report.events[0].warning);
+        assert!(report.events[0].message.contains("default station Desk 12"));
+
+        report.restored(&[], Vec::new());
+
+        assert!(
+            report.status.not_restorable.is_empty(),
+            "rewritten by each restore"
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! `deletionPolicy: Restore`: re-activates the user and puts back what the snapshot holds, with
-//! the calls the Genesys client has (direct queue memberships, skills, role grants). What the
-//! client cannot put back (routing languages, the default station, a queue's `joined` flag) is
-//! reported in status as not restorable, never improvised. Every call is an idempotent
+//! the calls the Genesys client has (direct queue memberships with their `joined` flag, skills,
+//! role grants). What the contract has no operation for (routing languages, the default
+//! station) is listed in `status.notRestorable`, never improvised. Every call is an idempotent
 //! `ensure_*` preceded by a read, so a rerun converges. A deleted user is never restored. I/O:
 //! Genesys reads and writes; status through the [`StatusStore`].
 
@@ -12,7 +12,10 @@ use chrono::Utc;
 use super::error::{ReadError, ReconcileError, ResolveError, StepError, chain};
 use super::report::Report;
 use super::{ClientProvider, Reconciled, StatusStore};
-use crate::crd::{ActionOutcome, GenesysUserOffboarding, GenesysUserState, MemberBy, UserSnapshot};
+use crate::crd::{
+    ActionOutcome, GenesysUserOffboarding, GenesysUserState, MemberBy, NotRestorable,
+    NotRestorableKind, QueueMembership, UserSnapshot,
+};
 use crate::genesys::{
     GenesysClient, RetryClass, RoleDivision, UserId, UserRoutingSkillPost, UserState,
 };
@@ -27,7 +30,7 @@ pub async fn restore(
     let mut report = Report::start(resource, Utc::now());
     let status = resource.status.clone().unwrap_or_default();
     let (Some(snapshot), Some(user)) = (status.snapshot.clone(), status.user.clone()) else {
-        let outcome = report.restored(&[], &[]);
+        let outcome = report.restored(&[], Vec::new());
         store.save(resource, &report.status).await?;
         return Ok(Reconciled {
             outcome,
@@ -47,7 +50,7 @@ pub async fn restore(
     )
     .await;
     let outcome = match result {
-        Ok((put_back, not_restorable)) => report.restored(&put_back, &not_restorable),
+        Ok((put_back, not_restorable)) => report.restored(&put_back, not_restorable),
         Err(e) if e.retry_class() == RetryClass::Never => {
             let unresolved = matches!(e, ReconcileError::Resolve(_));
             report.stalled(e.reason(), chain(&e), unresolved)
@@ -73,7 +76,7 @@ async fn put_back(
     id: &UserId,
     snapshot: &UserSnapshot,
     report: &mut Report,
-) -> Result<(Vec<String>, Vec<String>), ReconcileError> {
+) -> Result<(Vec<String>, Vec<NotRestorable>), ReconcileError> {
     let client = clients.client_for(resource).await?;
     let mut put_back = Vec::new();
     let mut not_restorable = Vec::new();
@@ -93,15 +96,7 @@ async fn put_back(
             put_back.push("state active".to_owned());
         }
     }
-    ensure_queues(
-        &client,
-        id,
-        snapshot,
-        report,
-        &mut put_back,
-        &mut not_restorable,
-    )
-    .await?;
+    ensure_queues(&client, id, snapshot, report, &mut put_back).await?;
     ensure_skills(&client, id, snapshot, report, &mut put_back).await?;
     ensure_roles(&client, id, snapshot, report, &mut put_back).await?;
     missing_languages(&client, id, snapshot, report, &mut not_restorable).await?;
@@ -122,28 +117,28 @@ async fn ensure_not_deleted(client: &GenesysClient, id: &UserId) -> Result<(), R
     }
 }
 
-/// Direct memberships the snapshot holds and the user lacks are added back. Genesys adds a
-/// member without a way (in this client) to set `joined`, so a differing `joined` is reported.
+/// Direct memberships the snapshot holds and the user lacks are added back, then each direct
+/// membership gets back the `joined` flag it had (`PATCH /users/{id}/queues`, one call).
 async fn ensure_queues(
     client: &GenesysClient,
     id: &UserId,
     snapshot: &UserSnapshot,
     report: &mut Report,
     put_back: &mut Vec<String>,
-    not_restorable: &mut Vec<String>,
 ) -> Result<(), ReconcileError> {
-    let read = ReadError::new("read the user's queues");
-    let current = client.get_user_queues(id).await.map_err(read)?;
-    let present: HashSet<&str> = current.iter().map(|q| q.id.as_str()).collect();
-    let direct = snapshot
+    let read = || ReadError::new("read the user's queues");
+    let mut current = client.get_user_queues(id).await.map_err(read())?;
+    let direct: Vec<_> = snapshot
         .queues
         .iter()
-        .filter(|q| q.member_by != Some(MemberBy::Group));
-    let mut added = Vec::new();
-    for queue in direct {
-        if present.contains(queue.id.as_str()) {
-            continue;
-        }
+        .filter(|q| q.member_by != Some(MemberBy::Group))
+        .collect();
+    let present: HashSet<&str> = current.iter().map(|q| q.id.as_str()).collect();
+    let missing: Vec<_> = direct
+        .iter()
+        .filter(|q| !present.contains(q.id.as_str()))
+        .collect();
+    for queue in &missing {
         client
             .add_queue_members(&queue.id, std::slice::from_ref(id))
             .await
@@ -154,39 +149,50 @@ async fn ensure_queues(
             ActionOutcome::Succeeded,
             None,
         );
-        put_back.push(format!(
-            "queue {}",
-            queue.name.as_deref().unwrap_or(&queue.id)
-        ));
-        added.push(queue);
+        put_back.push(format!("queue {}", name_of(queue)));
     }
-    if !added.is_empty() {
-        let after = client
-            .get_user_queues(id)
-            .await
-            .map_err(ReadError::new("read the user's queues"))?;
-        for queue in added {
-            let joined = after
+    if !missing.is_empty() {
+        // A member is added with whatever `joined` Genesys chooses: read it back.
+        current = client.get_user_queues(id).await.map_err(read())?;
+    }
+    // A membership not listed (yet) is left out: the PATCH would ignore it anyway (§6.3).
+    let differing: Vec<_> = direct
+        .iter()
+        .filter(|q| {
+            current
                 .iter()
-                .find(|q| q.id == queue.id)
-                .and_then(|q| q.joined);
-            if joined.is_some_and(|j| j != queue.joined) {
-                let what = format!(
-                    "joined={} in queue {}",
-                    queue.joined,
-                    queue.name.as_deref().unwrap_or(&queue.id)
-                );
-                report.action(
-                    "RestoreQueueJoined",
-                    Some(queue.id.clone()),
-                    ActionOutcome::Skipped,
-                    Some(format!("not restorable: {what} (no join/unjoin call)")),
-                );
-                not_restorable.push(what);
-            }
-        }
+                .find(|c| c.id == q.id)
+                .is_some_and(|c| c.joined != Some(q.joined))
+        })
+        .collect();
+    let pairs: Vec<(&str, bool)> = differing
+        .iter()
+        .map(|q| (q.id.as_str(), q.joined))
+        .collect();
+    client
+        .patch_user_queues(id, &pairs)
+        .await
+        .map_err(StepError::genesys(
+            "restore the user's joined flag in queues",
+        ))?;
+    for queue in differing {
+        report.action(
+            "RestoreQueueJoined",
+            Some(queue.id.clone()),
+            ActionOutcome::Succeeded,
+            Some(format!("joined={}", queue.joined)),
+        );
+        put_back.push(format!(
+            "joined={} in queue {}",
+            queue.joined,
+            name_of(queue)
+        ));
     }
     Ok(())
+}
+
+fn name_of(queue: &QueueMembership) -> &str {
+    queue.name.as_deref().unwrap_or(&queue.id)
 }
 
 async fn ensure_skills(
@@ -296,14 +302,14 @@ async fn ensure_roles(
     Ok(())
 }
 
-/// Languages: the client has no call that assigns a routing language, so missing ones are
-/// reported.
+/// Languages: the contract has no operation that assigns a routing language, so missing ones
+/// are listed as not restorable.
 async fn missing_languages(
     client: &GenesysClient,
     id: &UserId,
     snapshot: &UserSnapshot,
     report: &mut Report,
-    not_restorable: &mut Vec<String>,
+    not_restorable: &mut Vec<NotRestorable>,
 ) -> Result<(), ReconcileError> {
     if snapshot.languages.is_empty() {
         return Ok(());
@@ -316,31 +322,34 @@ async fn missing_languages(
         if current.iter().any(|l| l.id == language.id) {
             continue;
         }
-        let what = format!(
-            "language {} (proficiency {})",
-            language.name.as_deref().unwrap_or(&language.id),
+        let why = format!(
+            "the Genesys Cloud calls this operator has cannot assign a routing language; it had proficiency {}",
             language.proficiency
         );
         report.action(
             "RestoreLanguage",
             Some(language.id.clone()),
             ActionOutcome::Skipped,
-            Some(format!(
-                "not restorable: {what}; the client has no call that assigns a language"
-            )),
+            Some(format!("not restorable: {why}")),
         );
-        not_restorable.push(what);
+        not_restorable.push(NotRestorable {
+            what: NotRestorableKind::Language,
+            id: language.id.clone(),
+            name: language.name.clone(),
+            why,
+        });
     }
     Ok(())
 }
 
-/// The default station: the client has no call that sets one, so a missing one is reported.
+/// The default station: the contract has no operation that sets one, so a missing one is listed
+/// as not restorable.
 async fn missing_default_station(
     client: &GenesysClient,
     id: &UserId,
     snapshot: &UserSnapshot,
     report: &mut Report,
-    not_restorable: &mut Vec<String>,
+    not_restorable: &mut Vec<NotRestorable>,
 ) -> Result<(), ReconcileError> {
     let Some(default) = snapshot.station.as_ref().and_then(|s| s.default.as_ref()) else {
         return Ok(());
@@ -357,18 +366,18 @@ async fn missing_default_station(
     {
         return Ok(());
     }
-    let what = format!(
-        "default station {}",
-        default.name.as_deref().unwrap_or(&default.id)
-    );
+    let why = "the Genesys Cloud calls this operator has cannot set a default station".to_owned();
     report.action(
         "RestoreDefaultStation",
         Some(default.id.clone()),
         ActionOutcome::Skipped,
-        Some(format!(
-            "not restorable: {what}; the client has no call that sets a default station"
-        )),
+        Some(format!("not restorable: {why}")),
     );
-    not_restorable.push(what);
+    not_restorable.push(NotRestorable {
+        what: NotRestorableKind::DefaultStation,
+        id: default.id.clone(),
+        name: default.name.clone(),
+        why,
+    });
     Ok(())
 }

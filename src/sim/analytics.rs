@@ -12,6 +12,11 @@
 //!   interval, answer 202 `{jobId}`, are `QUEUED` at the first status poll and `FULFILLED`
 //!   after, and page results by `cursor` until the cursor is absent.
 //! - An ongoing conversation has no `conversationEnd` (and open segments no `segmentEnd`).
+//!   Every answer shows conversations as they stand at the time of the request
+//!   ([`Conversation::as_of`]): a fixture `end` in the future (`now+30s`) keeps the
+//!   conversation ongoing until that time passes, then it has ended by itself.
+
+use std::borrow::Cow;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Deserialize;
@@ -217,18 +222,26 @@ fn validate_query(q: &ConversationQuery) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Indexes of the matching conversations, in the asked order.
-fn select(org: &Org, q: &ConversationQuery, interval: &Interval, matching: Matching) -> Vec<usize> {
+/// Indexes of the matching conversations (as they stand at `now`), in the asked order.
+fn select(
+    org: &Org,
+    q: &ConversationQuery,
+    interval: &Interval,
+    matching: Matching,
+    now: DateTime<Utc>,
+) -> Vec<usize> {
     let days = interval.days_touched();
     // Evaluations, surveys and resolutions are not modelled: a filter on them matches nothing.
     let unmodelled = !(q.evaluation_filters.is_empty()
         && q.survey_filters.is_empty()
         && q.resolution_filters.is_empty());
-    let mut hits: Vec<usize> = org
-        .conversations
+    let seen: Vec<Option<Cow<'_, Conversation>>> =
+        org.conversations.iter().map(|c| c.as_of(now)).collect();
+    let mut hits: Vec<usize> = seen
         .iter()
         .enumerate()
         .filter(|_| !unmodelled)
+        .filter_map(|(i, c)| Some((i, c.as_deref()?)))
         .filter(|(_, c)| match matching {
             Matching::StartDay => days.contains(c.start),
             Matching::Activity => interval.overlaps(c.start, c.end),
@@ -254,7 +267,8 @@ fn select(org: &Org, q: &ConversationQuery, interval: &Interval, matching: Match
         order => {
             // Conversations without the key (still running) sort last.
             hits.sort_by(|a, b| {
-                let (ka, kb) = (key(&org.conversations[*a]), key(&org.conversations[*b]));
+                let view = |i: usize| seen[i].as_deref().and_then(key);
+                let (ka, kb) = (view(*a), view(*b));
                 let o = match (ka, kb) {
                     (Some(x), Some(y)) => {
                         if order == "desc" {
@@ -447,11 +461,12 @@ pub fn post_analytics_conversations_details_query(
             "Pagination may not exceed 100000 results.",
         ));
     }
-    let hits = select(org, &query, &interval, Matching::StartDay);
+    let hits = select(org, &query, &interval, Matching::StartDay, call.now);
     let conversations: Vec<Value> = page
         .slice(&hits)
         .into_iter()
-        .map(|i| render_conversation(&org.conversations[i]))
+        .filter_map(|i| org.conversations[i].as_of(call.now))
+        .map(|c| render_conversation(&c))
         .collect();
     let mut out = Map::new();
     if !conversations.is_empty() {
@@ -471,8 +486,9 @@ pub fn get_analytics_conversation_details(
         .conversations
         .iter()
         .find(|c| c.id == id)
+        .and_then(|c| c.as_of(call.now))
         .ok_or_else(|| ApiError::not_found("Conversation", id))?;
-    Ok(Reply::ok(render_conversation(c)))
+    Ok(Reply::ok(render_conversation(&c)))
 }
 
 /// `POST /api/v2/analytics/conversations/details/jobs`: 202 `{jobId}`.
@@ -493,7 +509,7 @@ pub fn post_analytics_conversations_details_jobs(
     } else {
         Matching::Activity
     };
-    let mut results = select(org, &query, &interval, matching);
+    let mut results = select(org, &query, &interval, matching, call.now);
     if let Some(limit) = query.limit {
         let limit =
             usize::try_from(limit).map_err(|_| ApiError::bad_request("limit must be positive"))?;
@@ -574,7 +590,8 @@ pub fn get_analytics_conversations_details_job_results(
         .iter()
         .skip(offset)
         .take(size)
-        .map(|i| render_conversation(&org.conversations[*i]))
+        .filter_map(|i| org.conversations[*i].as_of(call.now))
+        .map(|c| render_conversation(&c))
         .collect();
     let mut out = Map::new();
     if !conversations.is_empty() {

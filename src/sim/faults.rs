@@ -1,5 +1,15 @@
 //! Fault injection: the next N requests matching a method and a path pattern get a chosen
-//! status, body, `Retry-After` header and/or delay (`POST /__sim/faults`, `SimHandle::inject`).
+//! status, body, `Retry-After` header and/or delay, or lose their connection
+//! (`POST /__sim/faults`, `SimHandle::inject`).
+//!
+//! Two switches change when and how a fault bites:
+//! - `"reset": true` closes the connection without an HTTP answer: the client sees a transport
+//!   error (connection closed before the message completed), as after a TCP reset. Such a
+//!   request is logged with status 0 unless it was served first (below).
+//! - `"afterServe": true` serves the request first (its side effects happen and the request log
+//!   records the emulator's real answer), then applies the delay, the status (replacing the real
+//!   answer) or the reset to what the client receives: the write committed but its answer was
+//!   lost, late or wrong, which is what makes retried writes dangerous.
 //!
 //! Patterns match path segments: `*` is exactly one segment, `**` the rest of the path (zero
 //! or more segments). `/api/v2/users/*` matches `/api/v2/users/42` but not
@@ -38,6 +48,12 @@ pub struct Fault {
     /// Delay before answering, in milliseconds.
     #[serde(default)]
     pub delay_ms: Option<u64>,
+    /// Close the connection instead of answering (no status line reaches the client).
+    #[serde(default)]
+    pub reset: bool,
+    /// Serve the request first, then apply the delay, status or reset to the answer.
+    #[serde(default)]
+    pub after_serve: bool,
 }
 
 fn one() -> u32 {
@@ -57,6 +73,8 @@ impl Fault {
             content_type: None,
             retry_after: None,
             delay_ms: None,
+            reset: false,
+            after_serve: false,
         }
     }
 
@@ -96,6 +114,26 @@ impl Fault {
         self
     }
 
+    /// Close the connection without an answer.
+    #[must_use]
+    pub fn reset(mut self) -> Self {
+        self.reset = true;
+        self
+    }
+
+    /// Serve the request first; the fault then applies to the answer only.
+    #[must_use]
+    pub fn after_serve(mut self) -> Self {
+        self.after_serve = true;
+        self
+    }
+
+    /// Whether the client gets something other than the emulator's own answer right away
+    /// (a status, a reset), as opposed to only a delay.
+    pub fn replaces_answer(&self) -> bool {
+        self.status.is_some() || self.reset
+    }
+
     /// Why this fault cannot be used, if it cannot.
     pub fn problem(&self) -> Option<String> {
         if !self.path.starts_with('/') {
@@ -109,8 +147,11 @@ impl Fault {
         {
             return Some(format!("status {s} is not an HTTP status"));
         }
-        if self.status.is_none() && self.delay_ms.is_none() {
-            return Some("give a status, a delayMs, or both".into());
+        if self.reset && (self.status.is_some() || self.body.is_some() || self.raw_body.is_some()) {
+            return Some("a reset sends no status and no body".into());
+        }
+        if self.status.is_none() && self.delay_ms.is_none() && !self.reset {
+            return Some("give a status, a delayMs, a reset, or a combination".into());
         }
         None
     }
@@ -141,6 +182,19 @@ pub fn path_matches(pattern: &str, path: &str) -> bool {
         i += 1;
     }
     i == path.len()
+}
+
+/// An answer that never completes: its body fails on the first read, so hyper drops the
+/// connection without sending a status line or sending a complete message, and the client sees a
+/// transport error, as after a TCP reset.
+pub fn connection_reset() -> axum::response::Response {
+    let failing = futures::stream::once(async {
+        Err::<bytes::Bytes, std::io::Error>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "fault injection: connection reset",
+        ))
+    });
+    axum::response::Response::new(axum::body::Body::from_stream(failing))
 }
 
 /// The faults waiting to fire, in the order they were added.
@@ -177,6 +231,7 @@ impl Faults {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
@@ -216,5 +271,27 @@ mod tests {
         assert!(Fault::new("GET", "x").status(500).problem().is_some());
         assert!(Fault::new("GET", "/x").status(700).problem().is_some());
         assert!(Fault::new("GET", "/x").delay_ms(5).problem().is_none());
+    }
+
+    #[test]
+    fn a_reset_needs_no_status_and_refuses_one() {
+        assert!(Fault::new("GET", "/x").reset().problem().is_none());
+        assert!(
+            Fault::new("PATCH", "/x")
+                .reset()
+                .after_serve()
+                .problem()
+                .is_none()
+        );
+        assert!(
+            Fault::new("GET", "/x")
+                .reset()
+                .status(500)
+                .problem()
+                .is_some()
+        );
+        let parsed: Fault =
+            serde_json::from_str(r#"{"path":"/x","reset":true,"afterServe":true}"#).unwrap();
+        assert!(parsed.reset && parsed.after_serve && parsed.replaces_answer());
     }
 }

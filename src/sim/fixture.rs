@@ -319,7 +319,8 @@ pub struct ConversationFixture {
     /// Start time: RFC 3339, or relative to when the emulator started (`now`, `now-3d`,
     /// `now-2h30m`, `now-40d+7m`; units `d`, `h`, `m`, `s`), so demo history stays inside any lookback window.
     pub start: String,
-    /// End time in the same forms; absent while the conversation is ongoing.
+    /// End time in the same forms; absent while the conversation is ongoing. A time in the
+    /// future (`now+30s`) keeps it ongoing until then: it ends by itself.
     #[serde(default)]
     pub end: Option<String>,
     /// `inbound | outbound`.

@@ -201,11 +201,17 @@ async fn entry(State(shared): State<Arc<Shared>>, request: Request) -> Response 
         tokio::time::sleep(Duration::from_millis(latency)).await;
     }
     let fault = shared.lock().faults.take(&method, &path);
-    if let Some(delay) = fault.as_ref().and_then(|f| f.delay_ms) {
+    // With `afterServe` the request is served (and logged) first; the fault then shapes only
+    // what the client receives (see `faults`).
+    let (before, after) = match fault {
+        Some(f) if f.after_serve => (None, Some(f)),
+        other => (other, None),
+    };
+    if let Some(delay) = before.as_ref().and_then(|f| f.delay_ms) {
         tokio::time::sleep(Duration::from_millis(delay)).await;
     }
-    let (reply, request_body) = match (bytes, fault) {
-        (Err(_), _) => (
+    let (reply, request_body) = match bytes {
+        Err(_) => (
             Reply::error(
                 &ApiError::new(
                     413,
@@ -216,12 +222,13 @@ async fn entry(State(shared): State<Arc<Shared>>, request: Request) -> Response 
             ),
             None,
         ),
-        (Ok(bytes), fault) => {
+        Ok(bytes) => {
             let request_body = serde_json::from_slice::<Value>(&bytes).ok();
-            let reply = match fault.filter(|f| f.status.is_some()) {
+            let reply = match before.as_ref().filter(|f| f.replaces_answer()) {
+                Some(f) if f.reset => Reply::empty(0),
                 Some(f) => {
                     let limit = shared.lock().org.requests_per_minute;
-                    fault_reply(&f, limit, &context_id)
+                    fault_reply(f, limit, &context_id)
                 }
                 None => shared.serve(&Incoming {
                     method: &method,
@@ -248,6 +255,18 @@ async fn entry(State(shared): State<Arc<Shared>>, request: Request) -> Response 
         time,
         operation,
     });
+    if let Some(f) = &after {
+        if let Some(delay) = f.delay_ms {
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+        }
+        if f.status.is_some() {
+            let limit = shared.lock().org.requests_per_minute;
+            return respond(fault_reply(f, limit, &context_id), &context_id);
+        }
+    }
+    if before.as_ref().or(after.as_ref()).is_some_and(|f| f.reset) {
+        return super::faults::connection_reset();
+    }
     respond(reply, &context_id)
 }
 

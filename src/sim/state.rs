@@ -6,6 +6,7 @@
 //! directly granted roles (group grants stay) and takes the user off queue; a soft delete
 //! also moves the user to the Home division and clears stations and sessions.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{DefaultHasher, Hash, Hasher};
 
@@ -231,6 +232,52 @@ pub struct Conversation {
     pub originating_direction: String,
     pub division_ids: Vec<String>,
     pub participants: Vec<Participant>,
+}
+
+impl Conversation {
+    /// The conversation as it stands at `now`. A fixture time after `now` has not happened yet:
+    /// before its start the conversation is not there at all (`None`); an `end` after `now`
+    /// leaves it ongoing (no end, so no `conversationEnd`), and likewise for segment ends;
+    /// segments that start after `now` are left out (with the sessions and participants that
+    /// only hold such segments). So `end: now+30s` is a call that ends by itself 30 s after the
+    /// emulator started.
+    pub fn as_of(&self, now: DateTime<Utc>) -> Option<Cow<'_, Conversation>> {
+        if self.start > now {
+            return None;
+        }
+        let future = |t: Option<DateTime<Utc>>| t.is_some_and(|t| t > now);
+        let settled = !future(self.end)
+            && self.participants.iter().all(|p| {
+                p.sessions.iter().all(|s| {
+                    s.segments
+                        .iter()
+                        .all(|seg| seg.start <= now && !future(seg.end))
+                })
+            });
+        if settled {
+            return Some(Cow::Borrowed(self));
+        }
+        let begun =
+            |s: &Session| s.segments.is_empty() || s.segments.iter().any(|g| g.start <= now);
+        let mut c = self.clone();
+        if future(c.end) {
+            c.end = None;
+        }
+        c.participants
+            .retain(|p| p.sessions.is_empty() || p.sessions.iter().any(begun));
+        for p in &mut c.participants {
+            p.sessions.retain(begun);
+            for s in &mut p.sessions {
+                s.segments.retain(|seg| seg.start <= now);
+                for seg in &mut s.segments {
+                    if future(seg.end) {
+                        seg.end = None;
+                    }
+                }
+            }
+        }
+        Some(Cow::Owned(c))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -675,4 +722,77 @@ pub fn stable_uuid(parts: &[&str]) -> String {
         .with_version(uuid::Version::Random)
         .into_uuid()
         .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn t(seconds: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_700_000_000 + seconds, 0).unwrap()
+    }
+
+    fn segment(kind: &str, start: i64, end: Option<i64>) -> Segment {
+        Segment {
+            segment_type: kind.into(),
+            start: t(start),
+            end: end.map(t),
+            queue_id: None,
+            wrap_up_code: None,
+        }
+    }
+
+    /// A call from 0 s to 60 s: talk until 50 s, wrap-up from 50 s to 60 s.
+    fn call() -> Conversation {
+        Conversation {
+            id: "c".into(),
+            start: t(0),
+            end: Some(t(60)),
+            originating_direction: "inbound".into(),
+            division_ids: Vec::new(),
+            participants: vec![Participant {
+                id: "p".into(),
+                purpose: "agent".into(),
+                user_id: Some("u".into()),
+                name: None,
+                sessions: vec![Session {
+                    id: "s".into(),
+                    media_type: "voice".into(),
+                    direction: "inbound".into(),
+                    segments: vec![
+                        segment("interact", 0, Some(50)),
+                        segment("wrapup", 50, Some(60)),
+                    ],
+                }],
+            }],
+        }
+    }
+
+    #[test]
+    fn a_conversation_whose_end_is_still_to_come_is_ongoing() {
+        let call = call();
+
+        let during = call.as_of(t(30)).unwrap();
+
+        assert_eq!(during.end, None);
+        let segments = &during.participants[0].sessions[0].segments;
+        assert_eq!(segments.len(), 1, "the wrap-up has not begun");
+        assert_eq!(segments[0].end, None);
+    }
+
+    #[test]
+    fn once_its_end_has_passed_a_conversation_is_shown_as_stored() {
+        let call = call();
+
+        let after = call.as_of(t(60)).unwrap();
+
+        assert!(matches!(after, Cow::Borrowed(_)));
+        assert_eq!(*after, call);
+    }
+
+    #[test]
+    fn a_conversation_that_has_not_started_is_not_there() {
+        assert!(call().as_of(t(-1)).is_none());
+    }
 }

@@ -242,6 +242,10 @@ mod tests {
             "2024-05-10T09:30:00.000Z"
         );
         assert_eq!(
+            format(resolve("now+30s", epoch()).unwrap()),
+            "2024-05-10T12:00:30.000Z"
+        );
+        assert_eq!(
             format(resolve("2024-01-02T03:04:05Z", epoch()).unwrap()),
             "2024-01-02T03:04:05.000Z"
         );
