@@ -331,6 +331,9 @@ pub struct ClientConfig {
     pub job_poll_interval: Duration,
     /// How long a details job may take before the call gives up (default 10 min).
     pub job_timeout: Duration,
+    /// Largest response body the client reads (default 16 MiB); a larger one fails the call with
+    /// a `Decode` error instead of filling memory. The pages of one listing share this budget.
+    pub max_response_bytes: usize,
     pub observer: Option<Arc<dyn CallObserver>>,
 }
 
@@ -344,6 +347,7 @@ impl fmt::Debug for ClientConfig {
             .field("request_timeout", &self.request_timeout)
             .field("max_retries", &self.max_retries)
             .field("max_sync_interval", &self.max_sync_interval)
+            .field("max_response_bytes", &self.max_response_bytes)
             .field("observer", &self.observer.is_some())
             .finish_non_exhaustive()
     }
@@ -365,6 +369,7 @@ impl ClientConfig {
             max_sync_interval: Duration::from_secs(31 * 24 * 3600),
             job_poll_interval: Duration::from_secs(2),
             job_timeout: Duration::from_secs(600),
+            max_response_bytes: 16 * 1024 * 1024,
             observer: None,
         }
     }
@@ -427,6 +432,13 @@ impl ClientConfig {
         self
     }
 
+    /// Largest response body (and largest listing, all pages together) the client reads.
+    #[must_use]
+    pub fn with_max_response_bytes(mut self, bytes: usize) -> Self {
+        self.max_response_bytes = bytes;
+        self
+    }
+
     #[must_use]
     pub fn with_observer(mut self, observer: Arc<dyn CallObserver>) -> Self {
         self.observer = Some(observer);
@@ -440,6 +452,9 @@ impl ClientConfig {
         }
         if !(self.headroom > 0.0 && self.headroom <= 1.0) {
             return bad(format!("headroom must be in (0, 1], got {}", self.headroom));
+        }
+        if self.max_response_bytes == 0 {
+            return bad("max_response_bytes must be at least 1".into());
         }
         if self.request_timeout.is_zero() {
             return bad("request_timeout must be positive".into());

@@ -1,0 +1,188 @@
+//! Shared by `tests/faults.rs`, `tests/bad_input.rs` and `tests/hostile.rs`: the resource and
+//! client builders, the emulator request-log helpers, and the safety invariants every offboarding
+//! test checks (no user deleted, no GDPR call, every state PATCH carries exactly `{state,
+//! version}`, the snapshot persisted before the first Genesys write). Not every test file uses
+//! every helper.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use genesys_offboarding_operator::crd::{GenesysUserOffboarding, GenesysUserOffboardingSpec};
+use genesys_offboarding_operator::genesys::{
+    ClientConfig, ClientCredentials, Endpoints, GenesysClient,
+};
+use genesys_offboarding_operator::reconcile::MemoryStore;
+use genesys_offboarding_operator::sim::fixture::Fixture;
+use genesys_offboarding_operator::sim::{RecordedRequest, SimHandle};
+use secrecy::SecretString;
+use serde_json::Value;
+
+pub const JANE: &str = "6a1b0c3e-0000-4000-8000-000000000001";
+
+/// The demo org without its request limit, so that many passes in a row never hit a 429 the
+/// test did not ask for.
+pub fn demo_org() -> Fixture {
+    let mut fixture = Fixture::demo();
+    fixture.requests_per_minute = 0;
+    fixture
+}
+
+/// A resource in namespace `default`, generation 1, with the given spec lines after the
+/// Secret reference and the region.
+pub fn offboarding(spec: &str) -> GenesysUserOffboarding {
+    let spec: GenesysUserOffboardingSpec = serde_yaml::from_str(&format!(
+        "credentialsSecretRef: {{name: genesys-credentials}}\nregion: us_east_1\n{spec}"
+    ))
+    .unwrap();
+    let mut resource = GenesysUserOffboarding::new("offboarding", spec);
+    resource.metadata.namespace = Some("default".into());
+    resource.metadata.generation = Some(1);
+    resource
+}
+
+/// The client configuration the tests use against `sim`: fast backoff and job polling, no
+/// client-side rate limit to speak of.
+pub fn client_config(sim: &SimHandle, client_id: &str, secret: &str) -> ClientConfig {
+    let endpoints = Endpoints::single(sim.base_url()).unwrap();
+    let credentials = ClientCredentials::new(client_id, SecretString::from(secret.to_owned()));
+    ClientConfig::new(endpoints, credentials)
+        .with_requests_per_minute(60_000)
+        .with_retry_delays(Duration::from_millis(10), Duration::from_millis(50))
+        .with_job_polling(Duration::from_millis(20), Duration::from_secs(30))
+}
+
+/// A client of the demo org's `demo-client`.
+pub fn demo_client(sim: &SimHandle) -> GenesysClient {
+    GenesysClient::new(client_config(sim, "demo-client", "demo-secret")).unwrap()
+}
+
+/// A request that changes Genesys: everything but GETs, the token endpoint, user searches and
+/// analytics queries and jobs.
+pub fn is_write(request: &RecordedRequest) -> bool {
+    request.method != "GET"
+        && !request.path.starts_with("/oauth/")
+        && request.path != "/api/v2/users/search"
+        && !request.path.starts_with("/api/v2/analytics/")
+}
+
+/// The only requests a resource that cannot proceed may make: GETs, the token endpoint, user
+/// searches and synchronous analytics queries.
+pub fn is_read_only(request: &RecordedRequest) -> bool {
+    let analytics_query = request.path.starts_with("/api/v2/analytics/")
+        && request.path.ends_with("/query")
+        && request.method == "POST";
+    request.method == "GET"
+        || (request.method == "POST"
+            && (request.path == "/oauth/token"
+                || request.path == "/api/v2/users/search"
+                || analytics_query))
+}
+
+pub fn succeeded(request: &RecordedRequest) -> bool {
+    (200..300).contains(&request.status)
+}
+
+/// `/api/v2/users/{id}` itself (not a sub-resource).
+pub fn is_user_path(path: &str) -> bool {
+    path.strip_prefix("/api/v2/users/")
+        .is_some_and(|rest| !rest.is_empty() && !rest.contains('/'))
+}
+
+/// The path with every id-like segment (a UUID, or anything with a digit that is not `v2`)
+/// replaced by `*`: the fault pattern that matches the same operation.
+pub fn path_template(path: &str) -> String {
+    path.split('/')
+        .map(|segment| {
+            let id_like = segment != "v2" && segment.chars().any(|c| c.is_ascii_digit());
+            if id_like { "*" } else { segment }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// `METHOD /path/template`.
+pub fn operation_of(request: &RecordedRequest) -> String {
+    format!("{} {}", request.method, path_template(&request.path))
+}
+
+pub fn never_deletes_a_user(requests: &[RecordedRequest]) -> Result<(), String> {
+    for r in requests {
+        if r.method == "DELETE" && is_user_path(&r.path) {
+            return Err(format!("a user was deleted: {} {}", r.method, r.path));
+        }
+        if r.path.contains("/gdpr") {
+            return Err(format!("a GDPR request was sent: {}", r.path));
+        }
+    }
+    Ok(())
+}
+
+pub fn state_patches_carry_only_state_and_version(
+    requests: &[RecordedRequest],
+) -> Result<(), String> {
+    for r in requests
+        .iter()
+        .filter(|r| r.method == "PATCH" && is_user_path(&r.path))
+    {
+        let keys: Option<Vec<&str>> = r.body.as_ref().and_then(Value::as_object).map(|body| {
+            let mut keys: Vec<&str> = body.keys().map(String::as_str).collect();
+            keys.sort_unstable();
+            keys
+        });
+        if keys.as_deref() != Some(&["state", "version"][..]) {
+            return Err(format!("PATCH {} carried {:?}", r.path, r.body));
+        }
+    }
+    Ok(())
+}
+
+pub fn snapshot_is_persisted_before_the_first_write(
+    store: &MemoryStore,
+    requests: &[RecordedRequest],
+) -> Result<(), String> {
+    let Some(first_write) = requests.iter().find(|r| is_write(r)) else {
+        return Ok(());
+    };
+    let saved = store
+        .history()
+        .into_iter()
+        .find(|s| s.status.snapshot.is_some())
+        .ok_or_else(|| {
+            format!(
+                "{} {} ran with no snapshot saved",
+                first_write.method, first_write.path
+            )
+        })?;
+    if saved.at > first_write.time {
+        return Err(format!(
+            "the snapshot was saved at {} but {} {} ran at {}",
+            saved.at, first_write.method, first_write.path, first_write.time
+        ));
+    }
+    Ok(())
+}
+
+/// Every safety invariant at once.
+pub fn invariants(store: &MemoryStore, requests: &[RecordedRequest]) -> Result<(), String> {
+    never_deletes_a_user(requests)?;
+    state_patches_carry_only_state_and_version(requests)?;
+    snapshot_is_persisted_before_the_first_write(store, requests)
+}
+
+/// The emulator's stored user without the fields that record when things happened.
+pub fn stable_user(mut user: Value) -> Value {
+    if let Some(object) = user.as_object_mut() {
+        for key in [
+            "routingStatus",
+            "presence",
+            "sessionsRevokedAt",
+            "stateChange",
+            "presenceHistory",
+            "routingHistory",
+            "lastTokenIssued",
+        ] {
+            object.remove(key);
+        }
+    }
+    user
+}
