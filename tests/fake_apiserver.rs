@@ -1,0 +1,1227 @@
+//! The fake API server against real clients: kube-rs `Api` calls, kube-runtime's watcher,
+//! finalizer helper and event Recorder, kube-lease-manager, and the real `kubectl`.
+//!
+//! The kubectl tests use `.tools/bin/kubectl` when present, else `kubectl` on `PATH` (the
+//! machine image ships 1.32); they are skipped, loudly, when there is no kubectl at all.
+#![allow(clippy::unwrap_used, clippy::too_many_lines)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{StreamExt, TryStreamExt};
+use genesys_offboarding_operator::crd::GenesysUserOffboarding;
+use genesys_offboarding_operator::fake_apiserver::{FakeApiServer, FakeApiServerHandle};
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{Event as CoreEvent, Namespace, ObjectReference, Secret};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{
+    Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams,
+};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::{finalizer, watcher};
+use kube::{Client, Resource, ResourceExt};
+use serde_json::{Value, json};
+
+const CRD_YAML: &str = include_str!("../crds/genesysuseroffboardings.yaml");
+const CRD_NAME: &str = "genesysuseroffboardings.offboarding.genesys-operator.io";
+const FINALIZER: &str = "offboarding.genesys-operator.io/restore";
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures
+
+async fn server_with_crd() -> (FakeApiServerHandle, Client) {
+    let server = FakeApiServer::builder()
+        .bookmark_interval(Duration::from_millis(200))
+        .start()
+        .await
+        .unwrap();
+    let client = server.kube_client();
+    let crd: CustomResourceDefinition = serde_yaml::from_str(CRD_YAML).unwrap();
+    Api::<CustomResourceDefinition>::all(client.clone())
+        .patch(
+            CRD_NAME,
+            &PatchParams::apply("tests").force(),
+            &Patch::Apply(&crd),
+        )
+        .await
+        .unwrap();
+    (server, client)
+}
+
+fn offboarding_json(name: &str) -> Value {
+    json!({
+        "apiVersion": "offboarding.genesys-operator.io/v1alpha1",
+        "kind": "GenesysUserOffboarding",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {
+            "user": {"email": "jane.doe@example.com"},
+            "credentialsSecretRef": {"name": "genesys-credentials"},
+            "region": "us_east_1",
+        },
+    })
+}
+
+fn offboarding(name: &str) -> GenesysUserOffboarding {
+    serde_json::from_value(offboarding_json(name)).unwrap()
+}
+
+fn offboardings(client: &Client) -> Api<GenesysUserOffboarding> {
+    Api::namespaced(client.clone(), "default")
+}
+
+fn dynamic_offboardings(client: &Client) -> Api<DynamicObject> {
+    let resource = ApiResource::erase::<GenesysUserOffboarding>(&());
+    Api::namespaced_with(client.clone(), "default", &resource)
+}
+
+fn api_error(result: Result<impl std::fmt::Debug, kube::Error>) -> kube::core::Status {
+    match result {
+        Err(kube::Error::Api(status)) => *status,
+        other => panic!("expected an API error, got {other:?}"),
+    }
+}
+
+fn ready_status(generation: i64) -> Value {
+    json!({"status": {
+        "observedGeneration": generation,
+        "conditions": [{
+            "type": "Ready", "status": "True", "reason": "Offboarded",
+            "message": "the user is offboarded", "lastTransitionTime": "2026-01-01T00:00:00Z",
+            "observedGeneration": generation,
+        }],
+    }})
+}
+
+// ---------------------------------------------------------------------------------------------
+// kube-rs Api calls
+
+#[tokio::test]
+async fn created_objects_get_server_metadata_and_can_be_read_and_listed() {
+    let (server, client) = server_with_crd().await;
+    let api = offboardings(&client);
+
+    let created = api
+        .create(&PostParams::default(), &offboarding("jane"))
+        .await
+        .unwrap();
+    let mut generated = offboarding("ignored");
+    generated.metadata.name = None;
+    generated.metadata.generate_name = Some("jane-".to_owned());
+    let other = api
+        .create(&PostParams::default(), &generated)
+        .await
+        .unwrap();
+
+    assert!(created.metadata.uid.is_some());
+    assert!(created.metadata.creation_timestamp.is_some());
+    assert!(created.metadata.resource_version.is_some());
+    assert_eq!(created.metadata.generation, Some(1));
+    assert!(other.name_any().starts_with("jane-") && other.name_any().len() == 10);
+    // Defaults from the schema were applied.
+    assert_eq!(created.spec.drift_check_interval, "1h");
+    let fetched = api.get("jane").await.unwrap();
+    assert_eq!(fetched.metadata.uid, created.metadata.uid);
+    let names: Vec<String> = api
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .iter()
+        .map(ResourceExt::name_any)
+        .collect();
+    assert_eq!(names.len(), 2);
+    let all: Api<GenesysUserOffboarding> = Api::all(client.clone());
+    assert_eq!(
+        all.list(&ListParams::default().fields("metadata.name=jane"))
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+    let again = api_error(
+        api.create(&PostParams::default(), &offboarding("jane"))
+            .await,
+    );
+    assert_eq!((again.code, again.reason.as_str()), (409, "AlreadyExists"));
+    let missing = api_error(api.get("nobody").await);
+    assert_eq!((missing.code, missing.reason.as_str()), (404, "NotFound"));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_update_with_a_stale_resource_version_is_a_409_conflict() {
+    let (server, client) = server_with_crd().await;
+    let api = offboardings(&client);
+    let created = api
+        .create(&PostParams::default(), &offboarding("jane"))
+        .await
+        .unwrap();
+
+    let mut first = created.clone();
+    first.spec.suspend = true;
+    api.replace("jane", &PostParams::default(), &first)
+        .await
+        .unwrap();
+    let mut stale = created;
+    stale.spec.revoke_sessions = false;
+    let status = api_error(api.replace("jane", &PostParams::default(), &stale).await);
+
+    assert_eq!((status.code, status.reason.as_str()), (409, "Conflict"));
+    assert!(
+        status.message.contains("the object has been modified"),
+        "{}",
+        status.message
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn apply_creates_then_updates_and_a_second_manager_conflicts_unless_forced() {
+    let (server, client) = server_with_crd().await;
+    let api = dynamic_offboardings(&client);
+    let mut config = offboarding_json("jane");
+
+    let created = api
+        .patch(
+            "jane",
+            &PatchParams::apply("team-a"),
+            &Patch::Apply(&config),
+        )
+        .await
+        .unwrap();
+    config["spec"]["suspend"] = json!(true);
+    let updated = api
+        .patch(
+            "jane",
+            &PatchParams::apply("team-a"),
+            &Patch::Apply(&config),
+        )
+        .await
+        .unwrap();
+    let mut other = offboarding_json("jane");
+    other["spec"]["suspend"] = json!(false);
+    let conflict = api_error(
+        api.patch("jane", &PatchParams::apply("team-b"), &Patch::Apply(&other))
+            .await,
+    );
+    let forced = api
+        .patch(
+            "jane",
+            &PatchParams::apply("team-b").force(),
+            &Patch::Apply(&other),
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(created.metadata.generation, Some(1));
+    assert_eq!(updated.data["spec"]["suspend"], json!(true));
+    assert_eq!(updated.metadata.generation, Some(2));
+    assert_eq!((conflict.code, conflict.reason.as_str()), (409, "Conflict"));
+    assert!(
+        conflict.message.contains(".spec.suspend"),
+        "{}",
+        conflict.message
+    );
+    assert_eq!(forced.data["spec"]["suspend"], json!(false));
+    let managers: Vec<String> = forced
+        .metadata
+        .managed_fields
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|m| m.manager)
+        .collect();
+    assert!(managers.contains(&"team-a".to_owned()) && managers.contains(&"team-b".to_owned()));
+    let missing_manager = api_error(
+        api.patch("x", &PatchParams::default(), &Patch::Apply(&config))
+            .await,
+    );
+    assert_eq!(missing_manager.code, 422);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn writes_to_the_resource_ignore_status_and_writes_to_status_ignore_everything_else() {
+    let (server, client) = server_with_crd().await;
+    let api = dynamic_offboardings(&client);
+    let mut with_status = offboarding_json("jane");
+    with_status["status"] = ready_status(1)["status"].clone();
+    let created = api
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(with_status).unwrap(),
+        )
+        .await
+        .unwrap();
+    assert!(created.data.get("status").is_none(), "create drops status");
+
+    let patched = api
+        .patch(
+            "jane",
+            &PatchParams::default(),
+            &Patch::Merge(ready_status(1)),
+        )
+        .await
+        .unwrap();
+    assert!(
+        patched.data.get("status").is_none(),
+        "a main-resource patch ignores status"
+    );
+
+    let status_patch = json!({
+        "metadata": {"labels": {"sneaky": "yes"}},
+        "spec": {"suspend": true},
+        "status": ready_status(1)["status"],
+    });
+    let after_status = api
+        .patch_status("jane", &PatchParams::default(), &Patch::Merge(status_patch))
+        .await
+        .unwrap();
+    assert_eq!(
+        after_status.data["status"]["conditions"][0]["type"],
+        "Ready"
+    );
+    assert_eq!(
+        after_status.data["spec"]["suspend"],
+        json!(false),
+        "a status patch ignores spec"
+    );
+    assert!(
+        after_status.metadata.labels.is_none(),
+        "a status patch ignores metadata"
+    );
+    assert_eq!(after_status.metadata.generation, Some(1));
+
+    let mut applied_status = offboarding_json("jane");
+    applied_status["status"] = json!({"observedGeneration": 1});
+    let applied = api
+        .patch_status(
+            "jane",
+            &PatchParams::apply("status-writer").force(),
+            &Patch::Apply(&applied_status),
+        )
+        .await
+        .unwrap();
+    assert_eq!(applied.data["status"]["observedGeneration"], json!(1));
+    assert_eq!(
+        server.count_requests(fake_status_writes),
+        2,
+        "the request log counts status writes"
+    );
+    server.shutdown().await;
+}
+
+fn fake_status_writes(r: &genesys_offboarding_operator::fake_apiserver::RecordedRequest) -> bool {
+    r.is_status_write() && r.resource == "genesysuseroffboardings"
+}
+
+#[tokio::test]
+async fn generation_is_bumped_only_when_the_spec_changes() {
+    let (server, client) = server_with_crd().await;
+    let api = dynamic_offboardings(&client);
+    api.create(
+        &PostParams::default(),
+        &serde_json::from_value(offboarding_json("jane")).unwrap(),
+    )
+    .await
+    .unwrap();
+
+    let labelled = api
+        .patch(
+            "jane",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"a": "b"}}})),
+        )
+        .await
+        .unwrap();
+    let with_status = api
+        .patch_status(
+            "jane",
+            &PatchParams::default(),
+            &Patch::Merge(ready_status(1)),
+        )
+        .await
+        .unwrap();
+    let rv_before_noop = with_status.metadata.resource_version.clone();
+    let noop = api
+        .patch(
+            "jane",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"suspend": false}})),
+        )
+        .await
+        .unwrap();
+    let changed = api
+        .patch(
+            "jane",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"suspend": true}})),
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(labelled.metadata.generation, Some(1));
+    assert_eq!(with_status.metadata.generation, Some(1));
+    assert_eq!(noop.metadata.generation, Some(1));
+    assert_eq!(
+        noop.metadata.resource_version, rv_before_noop,
+        "a no-op write keeps the resourceVersion"
+    );
+    assert_eq!(changed.metadata.generation, Some(2));
+    server.shutdown().await;
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("never fails")]
+struct NeverFails;
+
+#[tokio::test]
+async fn the_finalizer_helper_adds_its_finalizer_and_deletion_waits_for_cleanup() {
+    let (server, client) = server_with_crd().await;
+    let api = offboardings(&client);
+    api.create(&PostParams::default(), &offboarding("jane"))
+        .await
+        .unwrap();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let run = |obj: GenesysUserOffboarding| {
+        let api = api.clone();
+        let seen = Arc::clone(&seen);
+        async move {
+            finalizer::finalizer(&api, FINALIZER, Arc::new(obj), |event| async move {
+                let label = match event {
+                    finalizer::Event::Apply(_) => "apply",
+                    finalizer::Event::Cleanup(_) => "cleanup",
+                };
+                seen.lock().unwrap().push(label);
+                Ok::<_, NeverFails>(kube::runtime::controller::Action::await_change())
+            })
+            .await
+        }
+    };
+
+    // First visit: the helper adds the finalizer with a JSON patch that tests for null.
+    run(api.get("jane").await.unwrap()).await.unwrap();
+    let with_finalizer = api.get("jane").await.unwrap();
+    assert_eq!(with_finalizer.finalizers(), [FINALIZER.to_owned()]);
+    // Second visit: Apply.
+    run(with_finalizer).await.unwrap();
+    // Delete: the object stays, with a deletionTimestamp, until the finalizer goes.
+    let deleting = api.delete("jane", &DeleteParams::default()).await.unwrap();
+    let deleting = deleting
+        .left()
+        .expect("an object with a finalizer is not deleted at once");
+    assert!(deleting.metadata.deletion_timestamp.is_some());
+    assert_eq!(deleting.metadata.generation, Some(2));
+    let status = api_error(
+        api.patch(
+            "jane",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"finalizers": [FINALIZER, "example.com/new"]}})),
+        )
+        .await,
+    );
+    assert_eq!(status.code, 422, "no new finalizers while deleting");
+    run(api.get("jane").await.unwrap()).await.unwrap();
+
+    assert_eq!(*seen.lock().unwrap(), vec!["apply", "cleanup"]);
+    assert_eq!(api_error(api.get("jane").await).code, 404);
+    // Without finalizers, deletion is immediate and answers with a Status.
+    api.create(&PostParams::default(), &offboarding("john"))
+        .await
+        .unwrap();
+    assert!(
+        api.delete("john", &DeleteParams::default())
+            .await
+            .unwrap()
+            .is_right()
+    );
+    server.shutdown().await;
+}
+
+async fn collect_watch_events(client: &Client, config: watcher::Config) -> Vec<String> {
+    let api = offboardings(client);
+    api.create(&PostParams::default(), &offboarding("before"))
+        .await
+        .unwrap();
+    let stream = watcher(api.clone(), config);
+    let events = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = Arc::clone(&events);
+    let task = tokio::spawn(async move {
+        stream
+            .try_for_each(|event| {
+                let label = match event {
+                    watcher::Event::Init => "init".to_owned(),
+                    watcher::Event::InitApply(o) => format!("init-apply {}", o.name_any()),
+                    watcher::Event::InitDone => "init-done".to_owned(),
+                    watcher::Event::Apply(o) => {
+                        format!("apply {} {}", o.name_any(), o.spec.suspend)
+                    }
+                    watcher::Event::Delete(o) => format!("delete {}", o.name_any()),
+                };
+                sink.lock().unwrap().push(label);
+                futures::future::ready(Ok(()))
+            })
+            .await
+    });
+    let wait_for = |n: usize| {
+        let events = Arc::clone(&events);
+        async move {
+            for _ in 0..100 {
+                if events.lock().unwrap().len() >= n {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    wait_for(3).await;
+    api.create(&PostParams::default(), &offboarding("jane"))
+        .await
+        .unwrap();
+    wait_for(4).await;
+    api.patch(
+        "jane",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"suspend": true}})),
+    )
+    .await
+    .unwrap();
+    wait_for(5).await;
+    api.delete("jane", &DeleteParams::default()).await.unwrap();
+    wait_for(6).await;
+    task.abort();
+    events.lock().unwrap().clone()
+}
+
+#[tokio::test]
+async fn a_watcher_sees_objects_added_modified_and_deleted() {
+    let (server, client) = server_with_crd().await;
+
+    let events = collect_watch_events(&client, watcher::Config::default()).await;
+
+    assert_eq!(
+        events,
+        vec![
+            "init",
+            "init-apply before",
+            "init-done",
+            "apply jane false",
+            "apply jane true",
+            "delete jane"
+        ]
+    );
+    assert!(
+        server
+            .count_requests(|r| r.verb == "watch" && r.query.contains("allowWatchBookmarks=true"))
+            >= 1
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_streaming_list_watcher_gets_initial_events_and_the_end_bookmark() {
+    let (server, client) = server_with_crd().await;
+
+    let events = collect_watch_events(&client, watcher::Config::default().streaming_lists()).await;
+
+    assert_eq!(
+        events,
+        vec![
+            "init",
+            "init-apply before",
+            "init-done",
+            "apply jane false",
+            "apply jane true",
+            "delete jane"
+        ]
+    );
+    assert!(
+        server.count_requests(|r| r.verb == "watch" && r.query.contains("sendInitialEvents=true"))
+            >= 1
+    );
+    assert_eq!(
+        server.count_requests(|r| r.verb == "list" && r.resource == "genesysuseroffboardings"),
+        0
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_watch_resumed_from_a_resource_version_replays_what_happened_since() {
+    let (server, client) = server_with_crd().await;
+    let api = offboardings(&client);
+    let first = api
+        .create(&PostParams::default(), &offboarding("jane"))
+        .await
+        .unwrap();
+    api.patch(
+        "jane",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"suspend": true}})),
+    )
+    .await
+    .unwrap();
+    api.create(&PostParams::default(), &offboarding("john"))
+        .await
+        .unwrap();
+
+    let stream = api
+        .watch(
+            &kube::api::WatchParams::default().timeout(1),
+            first.metadata.resource_version.as_deref().unwrap(),
+        )
+        .await
+        .unwrap();
+    let events: Vec<String> = stream
+        .map(|e| match e.unwrap() {
+            kube::api::WatchEvent::Added(o) => format!("ADDED {}", o.name_any()),
+            kube::api::WatchEvent::Modified(o) => format!("MODIFIED {}", o.name_any()),
+            kube::api::WatchEvent::Deleted(o) => format!("DELETED {}", o.name_any()),
+            kube::api::WatchEvent::Bookmark(_) => "BOOKMARK".to_owned(),
+            kube::api::WatchEvent::Error(e) => format!("ERROR {}", e.code),
+        })
+        .collect()
+        .await;
+
+    let (bookmarks, changes): (Vec<String>, Vec<String>) =
+        events.into_iter().partition(|e| e == "BOOKMARK");
+    assert_eq!(changes, vec!["MODIFIED jane", "ADDED john"]);
+    assert!(
+        !bookmarks.is_empty(),
+        "allowWatchBookmarks=true brings bookmarks"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_object_that_breaks_the_schema_is_rejected_with_422_and_field_causes() {
+    let (server, client) = server_with_crd().await;
+    let api = dynamic_offboardings(&client);
+    let mut bad = offboarding_json("bad");
+    bad["spec"]["region"] = json!("mars");
+    bad["spec"]["user"] = json!({"email": "not-an-email"});
+    bad["spec"]["history"] = json!({"lookbackDays": 0});
+    bad["spec"]["apiBaseUrl"] = json!("http://example.com/");
+
+    let status = api_error(
+        api.create(
+            &PostParams::default(),
+            &serde_json::from_value(bad).unwrap(),
+        )
+        .await,
+    );
+
+    assert_eq!((status.code, status.reason.as_str()), (422, "Invalid"));
+    assert!(
+        status.message.starts_with(
+            "GenesysUserOffboarding.offboarding.genesys-operator.io \"bad\" is invalid: ["
+        ),
+        "{}",
+        status.message
+    );
+    let causes: Vec<(String, String)> = status
+        .details
+        .unwrap()
+        .causes
+        .into_iter()
+        .map(|c| (c.field, c.reason))
+        .collect();
+    for expected in [
+        ("spec.region", "FieldValueNotSupported"),
+        ("spec.user.email", "FieldValueInvalid"),
+        ("spec.history.lookbackDays", "FieldValueInvalid"),
+        ("spec.apiBaseUrl", "FieldValueInvalid"),
+        ("spec", "FieldValueInvalid"),
+    ] {
+        assert!(
+            causes.contains(&(expected.0.to_owned(), expected.1.to_owned())),
+            "missing {expected:?} in {causes:?}"
+        );
+    }
+    // Transition rule: the user is immutable once set.
+    api.create(
+        &PostParams::default(),
+        &serde_json::from_value(offboarding_json("jane")).unwrap(),
+    )
+    .await
+    .unwrap();
+    let immutable = api_error(
+        api.patch(
+            "jane",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"user": {"email": "john@example.com"}}})),
+        )
+        .await,
+    );
+    assert_eq!(immutable.code, 422);
+    assert!(
+        immutable
+            .message
+            .contains("spec.user: Forbidden: user is immutable"),
+        "{}",
+        immutable.message
+    );
+    // Unknown fields: pruned by default, rejected with fieldValidation=Strict (400).
+    let mut unknown = offboarding_json("extra");
+    unknown["spec"]["colour"] = json!("blue");
+    let created = api
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(unknown.clone()).unwrap(),
+        )
+        .await
+        .unwrap();
+    assert!(created.data["spec"].get("colour").is_none());
+    unknown["metadata"]["name"] = json!("strict");
+    let strict = PatchParams::apply("tests").validation_strict();
+    let rejected = api_error(api.patch("strict", &strict, &Patch::Apply(&unknown)).await);
+    assert_eq!(rejected.code, 400);
+    assert!(
+        rejected.message.contains("unknown field \"spec.colour\""),
+        "{}",
+        rejected.message
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_lease_is_acquired_through_the_api_and_only_one_manager_holds_it() {
+    let (server, client) = server_with_crd().await;
+    let leases: Api<Lease> = Api::namespaced(client.clone(), "default");
+
+    // Plain API: create, replace, stale replace.
+    let lease: Lease = serde_json::from_value(
+        json!({"metadata": {"name": "plain"}, "spec": {"holderIdentity": "a"}}),
+    )
+    .unwrap();
+    let created = leases.create(&PostParams::default(), &lease).await.unwrap();
+    let mut renewed = created.clone();
+    renewed.spec.as_mut().unwrap().lease_duration_seconds = Some(15);
+    leases
+        .replace("plain", &PostParams::default(), &renewed)
+        .await
+        .unwrap();
+    assert_eq!(
+        api_error(
+            leases
+                .replace("plain", &PostParams::default(), &created)
+                .await
+        )
+        .code,
+        409
+    );
+
+    // kube-lease-manager: two candidates, one lease.
+    let manager = |identity: &str| {
+        kube_lease_manager::LeaseManagerBuilder::new(client.clone(), "operator-leader")
+            .with_namespace("default")
+            .with_identity(identity)
+            .with_duration(3)
+            .with_grace(1)
+            .build()
+    };
+    let a = manager("a").await.unwrap();
+    let b = manager("b").await.unwrap();
+    assert!(a.changed().await.unwrap(), "a acquires the free lease");
+    assert!(
+        tokio::time::timeout(Duration::from_millis(1500), b.changed())
+            .await
+            .is_err(),
+        "b cannot take a held lease"
+    );
+    a.release().await.unwrap();
+    let b_leads = tokio::time::timeout(Duration::from_secs(10), b.changed())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(b_leads, "b acquires the lease once a releases it");
+    let holder = leases
+        .get("operator-leader")
+        .await
+        .unwrap()
+        .spec
+        .unwrap()
+        .holder_identity;
+    assert_eq!(holder.as_deref(), Some("b"));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn recorder_events_are_created_then_patched_and_readable_as_core_events() {
+    let (server, client) = server_with_crd().await;
+    let created = offboardings(&client)
+        .create(&PostParams::default(), &offboarding("jane"))
+        .await
+        .unwrap();
+    let reference: ObjectReference = created.object_ref(&());
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: "genesys-offboarding".to_owned(),
+            instance: Some("pod-1".to_owned()),
+        },
+    );
+    let event = Event {
+        type_: EventType::Normal,
+        reason: "Deactivated".to_owned(),
+        note: Some("the user was deactivated".to_owned()),
+        action: "Deactivate".to_owned(),
+        secondary: None,
+    };
+
+    recorder.publish(&event, &reference).await.unwrap();
+    recorder.publish(&event, &reference).await.unwrap();
+
+    let core: Api<CoreEvent> = Api::namespaced(client.clone(), "default");
+    let selector = format!(
+        "involvedObject.kind=GenesysUserOffboarding,involvedObject.name=jane,involvedObject.uid={}",
+        created.uid().unwrap()
+    );
+    let events = core
+        .list(&ListParams::default().fields(&selector))
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].reason.as_deref(), Some("Deactivated"));
+    assert_eq!(
+        events[0].reporting_component.as_deref(),
+        Some("genesys-offboarding")
+    );
+    assert_eq!(events[0].series.as_ref().and_then(|s| s.count), Some(2));
+    assert_eq!(
+        server.count_requests(|r| r.group == "events.k8s.io" && r.verb == "create"),
+        1
+    );
+    assert_eq!(
+        server.count_requests(|r| r.group == "events.k8s.io" && r.verb == "patch"),
+        1
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn namespaces_and_secrets_behave_like_a_cluster() {
+    let server = FakeApiServer::start().await.unwrap();
+    let client = server.kube_client();
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let names: Vec<String> = namespaces
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .iter()
+        .map(ResourceExt::name_any)
+        .collect();
+    assert!(names.contains(&"default".to_owned()));
+
+    let secret: Secret = serde_json::from_value(json!({
+        "metadata": {"name": "creds"}, "stringData": {"clientId": "demo-client"},
+    }))
+    .unwrap();
+    let in_missing_namespace = api_error(
+        Api::<Secret>::namespaced(client.clone(), "nowhere")
+            .create(&PostParams::default(), &secret)
+            .await,
+    );
+    assert_eq!(in_missing_namespace.code, 404);
+    let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": "team"}})).unwrap();
+    namespaces
+        .create(&PostParams::default(), &ns)
+        .await
+        .unwrap();
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), "team");
+    let stored = secrets
+        .create(&PostParams::default(), &secret)
+        .await
+        .unwrap();
+
+    assert!(
+        stored.string_data.is_none(),
+        "stringData is folded into data"
+    );
+    assert_eq!(stored.data.unwrap()["clientId"].0, b"demo-client".to_vec());
+    assert_eq!(stored.type_.as_deref(), Some("Opaque"));
+    let deleting = namespaces
+        .delete("team", &DeleteParams::default())
+        .await
+        .unwrap();
+    assert!(
+        deleting
+            .left()
+            .unwrap()
+            .metadata
+            .deletion_timestamp
+            .is_some()
+    );
+    assert_eq!(api_error(secrets.get("creds").await).code, 404);
+    assert_eq!(api_error(namespaces.get("team").await).code, 404);
+    assert_eq!(
+        api_error(namespaces.delete("default", &DeleteParams::default()).await).code,
+        403
+    );
+    server.shutdown().await;
+}
+
+struct ControllerContext {
+    api: Api<GenesysUserOffboarding>,
+    reconciles: std::sync::atomic::AtomicUsize,
+}
+
+async fn write_observed_generation(
+    object: Arc<GenesysUserOffboarding>,
+    ctx: Arc<ControllerContext>,
+) -> Result<kube::runtime::controller::Action, kube::Error> {
+    ctx.reconciles
+        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let status = json!({
+        "apiVersion": "offboarding.genesys-operator.io/v1alpha1",
+        "kind": "GenesysUserOffboarding",
+        "status": {"observedGeneration": object.metadata.generation},
+    });
+    ctx.api
+        .patch_status(
+            &object.name_any(),
+            &PatchParams::apply("genesys-offboarding").force(),
+            &Patch::Apply(&status),
+        )
+        .await?;
+    Ok(kube::runtime::controller::Action::await_change())
+}
+
+#[tokio::test]
+async fn a_real_controller_follows_spec_changes_and_an_unchanged_status_apply_does_not_loop() {
+    let (server, client) = server_with_crd().await;
+    let api = offboardings(&client);
+    api.create(&PostParams::default(), &offboarding("jane"))
+        .await
+        .unwrap();
+    let ctx = Arc::new(ControllerContext {
+        api: api.clone(),
+        reconciles: std::sync::atomic::AtomicUsize::new(0),
+    });
+    let controller = kube::runtime::Controller::new(api.clone(), watcher::Config::default())
+        .run(
+            write_observed_generation,
+            |_, _, _| kube::runtime::controller::Action::requeue(Duration::from_secs(60)),
+            Arc::clone(&ctx),
+        )
+        .for_each(|_| futures::future::ready(()));
+    let task = tokio::spawn(controller);
+    let observed = |generation: i64| {
+        let api = api.clone();
+        async move {
+            for _ in 0..100 {
+                let status = api.get("jane").await.unwrap().status;
+                if status.and_then(|s| s.observed_generation) == Some(generation) {
+                    return true;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            false
+        }
+    };
+
+    assert!(
+        observed(1).await,
+        "the controller wrote status for generation 1"
+    );
+    api.patch(
+        "jane",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"suspend": true}})),
+    )
+    .await
+    .unwrap();
+    assert!(observed(2).await, "the controller followed the spec change");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rv = api.get("jane").await.unwrap().metadata.resource_version;
+    let reconciles = ctx.reconciles.load(std::sync::atomic::Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    assert_eq!(
+        api.get("jane").await.unwrap().metadata.resource_version,
+        rv,
+        "quiet: no status rewrite"
+    );
+    assert_eq!(
+        ctx.reconciles.load(std::sync::atomic::Ordering::SeqCst),
+        reconciles,
+        "quiet: no reconcile loop"
+    );
+    // Each status write that changed something triggered exactly one more (no-op) reconcile.
+    assert_eq!(reconciles, 4);
+    task.abort();
+    server.shutdown().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The real kubectl
+
+fn kubectl_binary() -> Option<PathBuf> {
+    let local = Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/bin/kubectl");
+    if local.is_file() {
+        return Some(local);
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join("kubectl"))
+            .find(|p| p.is_file())
+    })
+}
+
+struct Kubectl {
+    binary: PathBuf,
+    dir: tempfile::TempDir,
+}
+
+impl Kubectl {
+    fn new(server: &FakeApiServerHandle) -> Option<Self> {
+        let Some(binary) = kubectl_binary() else {
+            eprintln!("SKIPPED: no kubectl in .tools/bin or on PATH");
+            return None;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("config"), server.kubeconfig_yaml()).unwrap();
+        Some(Self { binary, dir })
+    }
+
+    fn command(&self, args: &[&str]) -> tokio::process::Command {
+        let mut command = tokio::process::Command::new(&self.binary);
+        command
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("KUBECONFIG", self.dir.path().join("config"))
+            .env("KUBECACHEDIR", self.dir.path().join("cache"))
+            .env("HOME", self.dir.path())
+            .kill_on_drop(true);
+        command
+    }
+
+    /// Runs kubectl and returns stdout; panics with stderr on failure.
+    async fn run(&self, args: &[&str]) -> String {
+        self.run_with_stdin(args, None).await
+    }
+
+    async fn run_with_stdin(&self, args: &[&str], stdin: Option<&str>) -> String {
+        use tokio::io::AsyncWriteExt;
+        let mut command = self.command(args);
+        command
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = command.spawn().unwrap();
+        let mut input = child.stdin.take().unwrap();
+        input
+            .write_all(stdin.unwrap_or_default().as_bytes())
+            .await
+            .unwrap();
+        drop(input);
+        let output = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+            .await
+            .unwrap()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(
+            output.status.success(),
+            "kubectl {args:?} failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+        );
+        stdout
+    }
+}
+
+/// The CRD, the Secret and the resource from the examples, applied with kubectl.
+async fn kubectl_setup() -> Option<(FakeApiServerHandle, Kubectl)> {
+    let server = FakeApiServer::start().await.unwrap();
+    let kubectl = Kubectl::new(&server)?;
+    let out = kubectl
+        .run(&["apply", "--server-side", "-f", "crds/"])
+        .await;
+    assert!(out.contains("serverside-applied"), "{out}");
+    let out = kubectl
+        .run(&["apply", "-f", "examples/offboarding-local.yaml"])
+        .await;
+    assert!(
+        out.contains("secret/genesys-sim-credentials created"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "genesysuseroffboarding.offboarding.genesys-operator.io/jane-doe-local created"
+        ),
+        "{out}"
+    );
+    Some((server, kubectl))
+}
+
+#[tokio::test]
+async fn kubectl_applies_the_crd_and_the_example_and_lists_them_with_printer_columns() {
+    let Some((server, kubectl)) = kubectl_setup().await else {
+        return;
+    };
+    let client = server.kube_client();
+    offboardings(&client)
+        .patch_status(
+            "jane-doe-local",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {
+                "user": {"id": "3e6f1c1e-0000-4000-8000-000000000001", "stateNow": "inactive"},
+                "conditions": ready_status(1)["status"]["conditions"],
+            }})),
+        )
+        .await
+        .unwrap();
+
+    let table = kubectl.run(&["get", "offboardings"]).await;
+    let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header,
+        ["NAME", "USER", "GENESYS", "STATE", "READY", "REASON", "AGE"]
+    );
+    let row: Vec<&str> = table.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!(
+        &row[..5],
+        [
+            "jane-doe-local",
+            "jane.doe@example.com",
+            "inactive",
+            "True",
+            "Offboarded"
+        ]
+    );
+    let wide = kubectl.run(&["get", "offboardings", "-o", "wide"]).await;
+    assert!(
+        wide.contains("USER ID") && wide.contains("3e6f1c1e-0000-4000-8000-000000000001"),
+        "{wide}"
+    );
+    let by_category = kubectl.run(&["get", "genesys"]).await;
+    assert!(by_category.contains("jane-doe-local"), "{by_category}");
+    let yaml = kubectl
+        .run(&["get", "genesysuseroffboardings", "-o", "yaml"])
+        .await;
+    assert!(
+        yaml.contains("driftCheckInterval: 1h") && yaml.contains("kind: GenesysUserOffboarding"),
+        "{yaml}"
+    );
+    let secret = kubectl
+        .run(&[
+            "create",
+            "secret",
+            "generic",
+            "other",
+            "--from-literal=clientId=x",
+        ])
+        .await;
+    assert!(secret.contains("secret/other created"), "{secret}");
+    let secrets = kubectl.run(&["get", "secrets"]).await;
+    assert!(
+        secrets.contains("genesys-sim-credentials") && secrets.contains("Opaque"),
+        "{secrets}"
+    );
+    let crds = kubectl.run(&["get", "crds"]).await;
+    assert!(crds.contains(CRD_NAME), "{crds}");
+    let explain = kubectl.run(&["explain", "offboarding.spec.user"]).await;
+    assert!(
+        explain.contains("The Genesys Cloud user to offboard"),
+        "{explain}"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn kubectl_describes_patches_status_and_waits_for_ready() {
+    let Some((server, kubectl)) = kubectl_setup().await else {
+        return;
+    };
+    let client = server.kube_client();
+    let api = offboardings(&client);
+    let object = api.get("jane-doe-local").await.unwrap();
+    Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: "genesys-offboarding".to_owned(),
+            instance: None,
+        },
+    )
+    .publish(
+        &Event {
+            type_: EventType::Normal,
+            reason: "UserResolved".to_owned(),
+            note: Some("found jane.doe@example.com".to_owned()),
+            action: "Resolve".to_owned(),
+            secondary: None,
+        },
+        &object.object_ref(&()),
+    )
+    .await
+    .unwrap();
+
+    let reconciling = r#"{"status":{"conditions":[{"type":"Reconciling","status":"True","reason":"Progressing","message":"working","lastTransitionTime":"2026-01-01T00:00:00Z"}]}}"#;
+    let patched = kubectl
+        .run(&[
+            "patch",
+            "offboarding",
+            "jane-doe-local",
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            reconciling,
+        ])
+        .await;
+    assert!(patched.contains("patched"), "{patched}");
+    let mut wait = kubectl
+        .command(&[
+            "wait",
+            "--for=condition=Ready",
+            "genesysuseroffboarding/jane-doe-local",
+            "--timeout=30s",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        wait.try_wait().unwrap().is_none(),
+        "kubectl wait returned before Ready"
+    );
+    api.patch_status(
+        "jane-doe-local",
+        &PatchParams::default(),
+        &Patch::Merge(ready_status(1)),
+    )
+    .await
+    .unwrap();
+    let waited = tokio::time::timeout(Duration::from_secs(20), wait.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        waited.success(),
+        "kubectl wait --for=condition=Ready failed"
+    );
+
+    let describe = kubectl
+        .run(&["describe", "offboarding", "jane-doe-local"])
+        .await;
+    assert!(
+        describe.contains("Name:         jane-doe-local"),
+        "{describe}"
+    );
+    assert!(
+        describe.contains("UserResolved") && describe.contains("found jane.doe@example.com"),
+        "{describe}"
+    );
+    assert!(describe.contains("genesys-offboarding"), "{describe}");
+    let deleted = kubectl
+        .run(&["delete", "-f", "examples/offboarding-local.yaml"])
+        .await;
+    assert!(deleted.contains("deleted"), "{deleted}");
+    assert!(
+        kubectl
+            .run(&["get", "offboardings", "-o", "name"])
+            .await
+            .trim()
+            .is_empty()
+    );
+    server.shutdown().await;
+}
