@@ -19,6 +19,8 @@ enum Command {
     /// Run the offboarding resources of a file once, without a cluster, and print them with
     /// their status (--sim runs against the embedded Genesys Cloud emulator).
     Reconcile(genesys_offboarding_operator::reconcile::oneshot::ReconcileArgs),
+    /// Run the operator: watch `GenesysUserOffboarding` resources in the cluster and reconcile them.
+    Run(genesys_offboarding_operator::controller::cli::RunArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -38,6 +40,11 @@ fn main() -> anyhow::Result<()> {
             if !ok {
                 std::process::exit(1);
             }
+        }
+        Command::Run(args) => {
+            genesys_offboarding_operator::telemetry::init_logs(args.log_format, &args.log_level)?;
+            tokio::runtime::Runtime::new()?
+                .block_on(genesys_offboarding_operator::controller::cli::run(args))?;
         }
     }
     Ok(())

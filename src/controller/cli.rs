@@ -1,0 +1,155 @@
+//! `genesys-offboarding run`: the flags (pinned in the coordination plan, which the Helm chart
+//! relies on) and the process around the [`Operator`]: the Kubernetes client from the usual
+//! sources (in-cluster service account, `KUBECONFIG`, `~/.kube/config`), the admin HTTP port, and
+//! graceful shutdown on SIGTERM or Ctrl-C. I/O: signals, one TCP listener, the Kubernetes API.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::Args;
+use tokio::net::TcpListener;
+
+use super::{LeaderElection, Operator, RunError, Settings, Stop};
+use crate::telemetry::LogFormat;
+
+/// The flags of `genesys-offboarding run`.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// A namespace to watch (repeatable, or comma-separated in `WATCH_NAMESPACES`); none: every
+    /// namespace.
+    #[arg(
+        long = "namespace",
+        value_name = "NS",
+        env = "WATCH_NAMESPACES",
+        value_delimiter = ','
+    )]
+    pub namespaces: Vec<String>,
+    /// Where the admin HTTP server listens (/metrics, /livez, /readyz).
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8080")]
+    pub admin_listen: SocketAddr,
+    /// The most resources reconciled at once.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
+    pub concurrency: u16,
+    /// Run only while holding a Lease (required for more than one replica).
+    #[arg(long, env = "LEADER_ELECTION")]
+    pub leader_election: bool,
+    /// The Lease's name.
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "genesys-offboarding-operator"
+    )]
+    pub lease_name: String,
+    /// The Lease's namespace.
+    #[arg(
+        long,
+        value_name = "NS",
+        env = "POD_NAMESPACE",
+        default_value = "default"
+    )]
+    pub lease_namespace: String,
+    /// Requests per minute per Genesys OAuth client (shared by every resource using it).
+    #[arg(long, value_name = "N", default_value_t = 300, value_parser = clap::value_parser!(u32).range(1..))]
+    pub genesys_rate_limit: u32,
+    /// Log line format.
+    #[arg(long, value_name = "FORMAT", value_enum, env = "LOG_FORMAT", default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Log level or filter (`RUST_LOG`, when set, overrides it).
+    #[arg(long, value_name = "LEVEL", default_value = "info")]
+    pub log_level: String,
+}
+
+/// What can stop `run` before or while it runs.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("failed to configure the Kubernetes client")]
+    Kube(#[source] kube::Error),
+    #[error("failed to listen on {0} for the admin server")]
+    Listen(SocketAddr, #[source] std::io::Error),
+    #[error(transparent)]
+    Run(#[from] RunError),
+}
+
+impl RunArgs {
+    /// The operator's settings from the flags. The replica's identity (Events, Lease) is the pod
+    /// name (`POD_NAME`), else the host name, else a random id.
+    pub fn settings(&self) -> Settings {
+        let instance = identity();
+        Settings {
+            namespaces: self
+                .namespaces
+                .iter()
+                .map(|n| n.trim().to_owned())
+                .filter(|n| !n.is_empty())
+                .collect(),
+            concurrency: self.concurrency,
+            genesys_rate_limit: self.genesys_rate_limit,
+            leader_election: self
+                .leader_election
+                .then(|| LeaderElection::new(&self.lease_name, &self.lease_namespace, &instance)),
+            instance,
+            ..Settings::default()
+        }
+    }
+}
+
+/// Runs the operator until SIGTERM or Ctrl-C.
+pub async fn run(args: RunArgs) -> Result<(), CliError> {
+    let client = kube::Client::try_default().await.map_err(CliError::Kube)?;
+    let operator = Operator::new(client, args.settings());
+    let listener = TcpListener::bind(args.admin_listen)
+        .await
+        .map_err(|e| CliError::Listen(args.admin_listen, e))?;
+    tracing::info!(address = %args.admin_listen, "admin server listening");
+    let stop = Stop::when(shutdown_signal());
+    let admin = tokio::spawn(crate::admin::serve(
+        listener,
+        operator.metrics(),
+        operator.health(),
+        stop.wait(),
+    ));
+    let result = operator.run(stop.wait()).await;
+    // The admin server ends on the same signal; do not wait for it if the operator failed.
+    if result.is_ok() {
+        let _ = tokio::time::timeout(Duration::from_secs(5), admin).await;
+    }
+    result.map_err(CliError::from)
+}
+
+/// Completes on SIGTERM or Ctrl-C (SIGINT).
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM; Ctrl-C only");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    tracing::info!("shutdown requested: finishing in-flight passes");
+}
+
+fn identity() -> String {
+    std::env::var("POD_NAME")
+        .ok()
+        .filter(|n| !n.is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .ok()
+                .map(|h| h.trim().to_owned())
+                .filter(|h| !h.is_empty())
+        })
+        .unwrap_or_else(|| format!("genesys-offboarding-{}", uuid::Uuid::new_v4().simple()))
+}

@@ -1,0 +1,418 @@
+//! The Kubernetes operator (`genesys-offboarding run`): a `kube_runtime::Controller` over
+//! `GenesysUserOffboarding` in every namespace or in the ones named, wired to the reconciler.
+//!
+//! Start at [`Operator::run`]: it checks the CRD is installed, then (as leader, when leader
+//! election is on) runs one controller per watched namespace until shutdown. The parts:
+//!
+//! | module | job | I/O |
+//! |---|---|---|
+//! | [`reconciler`] | the reconcile function: fresh read, finalizer, pass, Events, requeue | Kubernetes, Genesys |
+//! | [`status`] | [`KubeStatusStore`]: server-side apply on `/status`, skipped when only timestamps change | Kubernetes |
+//! | [`secrets`] | [`SecretClientProvider`]: credentials from the Secret in the resource's namespace | Kubernetes |
+//! | [`events`] | Events through kube's Recorder | Kubernetes |
+//! | [`backoff`] | per-object capped exponential backoff with jitter | none |
+//! | [`leader`] | leader election with a Lease | Kubernetes |
+//! | [`cli`] | the `run` subcommand's flags and process wiring | signals, TCP |
+//!
+//! Watch triggers: a change of `metadata.generation` (spec), of the finalizers or of the
+//! deletion timestamp reconciles the resource; a status write does not (a predicate filters the
+//! watch), so the operator never triggers itself. A change to a Secret reconciles the resources
+//! that reference it, found through the controller's reflector store.
+
+pub mod backoff;
+pub mod cli;
+pub mod events;
+pub mod leader;
+pub mod reconciler;
+pub mod secrets;
+pub mod status;
+
+use std::future::Future;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use futures::future::join_all;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::Api;
+use kube::runtime::controller::{Config as ControllerConfig, Controller, Error as ControllerError};
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{PredicateConfig, WatchStreamExt, watcher};
+use kube::{Client, ResourceExt};
+use tokio::sync::{Semaphore, watch};
+
+pub use backoff::{BackoffPolicy, Backoffs};
+pub use leader::LeaderElection;
+pub use secrets::SecretClientProvider;
+pub use status::KubeStatusStore;
+
+use crate::admin::Health;
+use crate::crd::{API_GROUP, API_VERSION, GenesysUserOffboarding};
+use crate::genesys::CallObserver;
+use crate::telemetry::Metrics;
+
+/// The one field manager of every status write (and the Events' reporting controller).
+pub const FIELD_MANAGER: &str = "genesys-offboarding-operator";
+
+/// The CRD's name.
+pub const CRD_NAME: &str = "genesysuseroffboardings.offboarding.genesys-operator.io";
+
+/// How often readiness re-checks whether the resource caches have synced.
+const SYNC_POLL: Duration = Duration::from_millis(200);
+
+/// The resource's plural, as discovery lists it.
+const PLURAL: &str = "genesysuseroffboardings";
+
+/// How the operator runs (the `run` flags, plus knobs the tests turn).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The namespaces to watch; empty: every namespace.
+    pub namespaces: Vec<String>,
+    /// Resources reconciled at once, across every watched namespace (at least 1).
+    pub concurrency: u16,
+    /// Requests per minute per OAuth client.
+    pub genesys_rate_limit: u32,
+    /// Backoff for errors whose retry class is `Backoff`.
+    pub backoff: BackoffPolicy,
+    /// Leader election; `None`: this replica always runs the controller.
+    pub leader_election: Option<LeaderElection>,
+    /// This replica's name in Events (`reportingInstance`).
+    pub instance: String,
+    /// How long in-flight passes may finish after shutdown (or a lost lease) before they are
+    /// abandoned. Abandoning is safe: the reconciler persists status after every step.
+    pub drain_timeout: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            namespaces: Vec::new(),
+            concurrency: 8,
+            genesys_rate_limit: 300,
+            backoff: BackoffPolicy::default(),
+            leader_election: None,
+            instance: FIELD_MANAGER.to_owned(),
+            drain_timeout: Duration::from_secs(25),
+        }
+    }
+}
+
+/// Why the operator stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("CRD {CRD_NAME} is not installed: run `kubectl apply --server-side -f crds/`")]
+    CrdNotInstalled,
+    #[error("failed to check that CRD {CRD_NAME} is installed")]
+    CrdCheck(#[source] kube::Error),
+    #[error("leader election failed")]
+    Leader(#[from] leader::LeaderError),
+}
+
+impl RunError {
+    /// A `PascalCase` reason, as for every error of this crate.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            RunError::CrdNotInstalled => "CrdNotInstalled",
+            RunError::CrdCheck(_) => "ApiServerUnreachable",
+            RunError::Leader(_) => "LeaderElectionFailed",
+        }
+    }
+
+    /// Startup errors end the process; the orchestrator restarts it with backoff.
+    pub fn retry_class(&self) -> crate::genesys::RetryClass {
+        crate::genesys::RetryClass::Never
+    }
+}
+
+/// A one-way stop flag that many tasks can wait on; clones share it.
+#[derive(Debug, Clone)]
+pub struct Stop(watch::Receiver<bool>);
+
+impl Stop {
+    /// A flag that fires when `future` completes.
+    pub fn when(future: impl Future<Output = ()> + Send + 'static) -> Self {
+        let (tx, rx) = watch::channel(false);
+        tokio::spawn(async move {
+            tokio::select! {
+                () = future => { let _ = tx.send(true); }
+                () = tx.closed() => {}
+            }
+        });
+        Self(rx)
+    }
+
+    /// A flag that fires when `a` or `b` fires.
+    pub fn any(a: &Stop, b: Stop) -> Self {
+        let a = a.clone();
+        Self::when(async move {
+            tokio::select! {
+                () = a.wait() => {}
+                () = b.wait() => {}
+            }
+        })
+    }
+
+    /// Whether the flag fired.
+    pub fn is_stopped(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    /// Completes when the flag fires.
+    pub fn wait(&self) -> impl Future<Output = ()> + Send + Sync + 'static {
+        let mut rx = self.0.clone();
+        async move {
+            // An error means the sender is gone without firing: nothing will ever fire.
+            if rx.wait_for(|stopped| *stopped).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+}
+
+/// The operator: CRD check, leader election, controllers, metrics and health.
+pub struct Operator {
+    client: Client,
+    settings: Settings,
+    metrics: Arc<Metrics>,
+    health: Health,
+}
+
+impl Operator {
+    pub fn new(client: Client, settings: Settings) -> Self {
+        Self {
+            client,
+            settings,
+            metrics: Arc::new(Metrics::new()),
+            health: Health::new(),
+        }
+    }
+
+    /// The metrics this operator updates (serve them with [`crate::admin::serve`]).
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.metrics.clone()
+    }
+
+    /// The readiness flags this operator sets.
+    pub fn health(&self) -> Health {
+        self.health.clone()
+    }
+
+    /// Runs until `shutdown` completes. Fails at once when the CRD is not installed.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), RunError> {
+        let stop = Stop::when(shutdown);
+        check_crd(&self.client).await?;
+        self.health.set_crd_found();
+        tracing::info!(
+            namespaces = %describe(&self.settings.namespaces),
+            concurrency = self.settings.concurrency,
+            leader_election = self.settings.leader_election.is_some(),
+            "CRD found; starting"
+        );
+        match &self.settings.leader_election {
+            None => {
+                self.metrics.set_leader(true);
+                self.controllers(stop).await;
+            }
+            Some(election) => {
+                leader::lead(
+                    self.client.clone(),
+                    election,
+                    &self.health,
+                    &self.metrics,
+                    stop,
+                    |term| self.controllers(term),
+                )
+                .await?;
+            }
+        }
+        tracing::info!("stopped");
+        Ok(())
+    }
+
+    /// One controller per watched namespace (one for all namespaces when none is named), until
+    /// `stop`; then in-flight passes get `drain_timeout` to finish.
+    async fn controllers(&self, stop: Stop) {
+        let observer: Arc<dyn CallObserver> = self.metrics.clone();
+        let ctx = Arc::new(reconciler::Context {
+            client: self.client.clone(),
+            provider: Arc::new(SecretClientProvider::new(
+                self.client.clone(),
+                self.settings.genesys_rate_limit,
+                Some(observer),
+            )),
+            store: Arc::new(KubeStatusStore::new(self.client.clone())),
+            recorder: Recorder::new(
+                self.client.clone(),
+                Reporter {
+                    controller: FIELD_MANAGER.to_owned(),
+                    instance: Some(self.settings.instance.clone()),
+                },
+            ),
+            metrics: self.metrics.clone(),
+            backoffs: Backoffs::new(self.settings.backoff),
+            permits: Semaphore::new(usize::from(self.settings.concurrency.max(1))),
+        });
+        let scopes: Vec<Option<String>> = if self.settings.namespaces.is_empty() {
+            vec![None]
+        } else {
+            self.settings.namespaces.iter().cloned().map(Some).collect()
+        };
+        let mut readers = Vec::new();
+        let mut runs = Vec::new();
+        for scope in scopes {
+            let (reader, run) = controller(&ctx, scope, self.settings.concurrency, &stop);
+            readers.push(reader);
+            runs.push(run);
+        }
+        let health = self.health.clone();
+        let synced = tokio::spawn(async move {
+            for reader in readers {
+                // The store wakes only its most recent waiter (the controller's runner waits
+                // too), so poll with a short timeout instead of waiting once.
+                loop {
+                    match tokio::time::timeout(SYNC_POLL, reader.wait_until_ready()).await {
+                        Ok(Ok(())) => break,
+                        Ok(Err(_)) => return,
+                        Err(_) => {}
+                    }
+                }
+            }
+            tracing::info!("resource cache synced");
+            health.set_synced(true);
+        });
+        let drain = self.settings.drain_timeout;
+        tokio::select! {
+            _ = join_all(runs) => {}
+            () = async { stop.wait().await; tokio::time::sleep(drain).await } => {
+                tracing::warn!(?drain, "in-flight passes abandoned after the drain timeout");
+            }
+        }
+        synced.abort();
+        self.health.set_synced(false);
+    }
+}
+
+/// Builds the controller of one scope (a namespace, or all of them); returns its store and the
+/// future that runs it.
+fn controller(
+    ctx: &Arc<reconciler::Context>,
+    scope: Option<String>,
+    concurrency: u16,
+    stop: &Stop,
+) -> (
+    Store<GenesysUserOffboarding>,
+    impl Future<Output = ()> + use<>,
+) {
+    let client = ctx.client.clone();
+    let (resources, secrets): (Api<GenesysUserOffboarding>, Api<Secret>) = match &scope {
+        Some(namespace) => (
+            Api::namespaced(client.clone(), namespace),
+            Api::namespaced(client, namespace),
+        ),
+        None => (Api::all(client.clone()), Api::all(client)),
+    };
+    let (reader, writer) = reflector::store();
+    let metrics = ctx.metrics.clone();
+    let known = reader.clone();
+    let trigger = watcher(resources, watcher::Config::default())
+        .default_backoff()
+        .reflect(writer)
+        .inspect(move |event| match event {
+            // A deleted resource's info series goes; after a relist, so do those of resources
+            // deleted while the watch was down.
+            Ok(watcher::Event::Delete(resource)) => {
+                metrics.forget(
+                    &resource.namespace().unwrap_or_default(),
+                    &resource.name_any(),
+                );
+            }
+            Ok(watcher::Event::InitDone) => metrics.retain(scope.as_deref(), |namespace, name| {
+                known.get(&ObjectRef::new(name).within(namespace)).is_some()
+            }),
+            _ => {}
+        })
+        .applied_objects()
+        .predicate_filter(spec_or_lifecycle, PredicateConfig::default());
+    let index = reader.clone();
+    let provider = ctx.provider.clone();
+    let run = Controller::for_stream(trigger, reader.clone())
+        .with_config(ControllerConfig::default().concurrency(concurrency.max(1)))
+        .watches(
+            secrets,
+            watcher::Config::default(),
+            move |secret: Secret| users_of_secret(&index, &provider, &secret),
+        )
+        .graceful_shutdown_on(stop.wait())
+        .run(reconciler::reconcile, reconciler::error_policy, ctx.clone())
+        .for_each(|result| async move {
+            match result {
+                // Failed passes are already logged, with the object key, by the reconcile function.
+                Ok(_) | Err(ControllerError::ReconcilerFailed(..)) => {}
+                Err(error) => tracing::warn!(%error, "controller error"),
+            }
+        });
+    (reader, run)
+}
+
+/// The predicate of the resource watch: what changed is the spec (generation), the finalizers or
+/// the deletion timestamp. Status-only updates (this operator's own writes) hash the same.
+// A predicate returns an Option (None: "cannot tell, let it through").
+#[allow(clippy::unnecessary_wraps)]
+fn spec_or_lifecycle(resource: &GenesysUserOffboarding) -> Option<u64> {
+    let mut hasher = DefaultHasher::new();
+    resource.metadata.generation.hash(&mut hasher);
+    resource.finalizers().hash(&mut hasher);
+    resource
+        .metadata
+        .deletion_timestamp
+        .is_some()
+        .hash(&mut hasher);
+    Some(hasher.finish())
+}
+
+/// The reverse index Secret → resources, read from the reflector store; also drops the cached
+/// client of the Secret, so the next pass reads it again.
+fn users_of_secret(
+    store: &Store<GenesysUserOffboarding>,
+    provider: &SecretClientProvider,
+    secret: &Secret,
+) -> Vec<ObjectRef<GenesysUserOffboarding>> {
+    let namespace = secret.namespace().unwrap_or_default();
+    let name = secret.name_any();
+    provider.invalidate(&namespace, &name);
+    store
+        .state()
+        .iter()
+        .filter(|r| {
+            r.namespace().as_deref() == Some(namespace.as_str())
+                && r.spec.credentials_secret_ref.name == name
+        })
+        .map(|r| ObjectRef::from_obj(r.as_ref()))
+        .collect()
+}
+
+/// Fails unless the API server serves the resource (discovery: no CRD read permission needed).
+async fn check_crd(client: &Client) -> Result<(), RunError> {
+    match client
+        .list_api_group_resources(&format!("{API_GROUP}/{API_VERSION}"))
+        .await
+    {
+        Ok(list) if list.resources.iter().any(|r| r.name == PLURAL) => Ok(()),
+        Ok(_) => Err(RunError::CrdNotInstalled),
+        Err(kube::Error::Api(status)) if status.is_not_found() => Err(RunError::CrdNotInstalled),
+        Err(e) => Err(RunError::CrdCheck(e)),
+    }
+}
+
+fn describe(namespaces: &[String]) -> String {
+    if namespaces.is_empty() {
+        "all".to_owned()
+    } else {
+        namespaces.join(",")
+    }
+}

@@ -1,0 +1,251 @@
+//! [`SecretClientProvider`]: the reconciler's [`ClientProvider`] for a cluster. Credentials come
+//! only from the Secret named by `spec.credentialsSecretRef`, in the resource's own namespace
+//! (there is no field for another namespace, so a cross-namespace reference cannot be written),
+//! under the keys `clientId` and `clientSecret`.
+//!
+//! One [`GenesysClient`] is kept per (namespace, Secret, clientId, endpoints): resources that use
+//! the same OAuth client share its token and its rate-limit budget. A change to a Secret (seen by
+//! the controller's Secret watch, see [`SecretClientProvider::invalidate`]) drops what was cached
+//! for it. Secret values live only in [`SecretString`]s; no log line, error or `Debug` shows one.
+//! I/O: Kubernetes `GET` of Secrets.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::Api;
+use kube::{Client, ResourceExt};
+use secrecy::SecretString;
+
+use crate::crd::{
+    ApiEndpoints, GenesysUserOffboarding, SECRET_KEY_CLIENT_ID, SECRET_KEY_CLIENT_SECRET,
+};
+use crate::genesys::{
+    CallObserver, ClientConfig, ClientCredentials, Endpoints, GenesysClient, GenesysError, Region,
+};
+use crate::reconcile::ClientProvider;
+use crate::reconcile::error::CredentialsError;
+
+/// Why no client could be made for a resource.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The Secret or a key is missing or unusable (names the key, never a value).
+    #[error("{0}")]
+    Missing(String),
+    /// The Secret could not be read (API error: worth retrying with backoff).
+    #[error("failed to read the Secret {namespace}/{name}")]
+    Api {
+        namespace: String,
+        name: String,
+        #[source]
+        source: kube::Error,
+    },
+    /// The client could not be built (endpoints or credentials rejected by the client).
+    #[error("failed to build the Genesys client")]
+    Client(#[source] GenesysError),
+}
+
+/// The credentials found in a Secret.
+#[derive(Clone)]
+struct Credentials {
+    client_id: String,
+    client_secret: SecretString,
+}
+
+/// The cache key of a client: the OAuth client and where it talks to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct ClientKey {
+    namespace: String,
+    secret: String,
+    client_id: String,
+    api: String,
+    login: String,
+}
+
+/// Reads credentials Secrets and hands out shared Genesys clients.
+pub struct SecretClientProvider {
+    client: Client,
+    requests_per_minute: u32,
+    observer: Option<Arc<dyn CallObserver>>,
+    secrets: Mutex<HashMap<(String, String), Credentials>>,
+    clients: Mutex<HashMap<ClientKey, GenesysClient>>,
+}
+
+impl std::fmt::Debug for SecretClientProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretClientProvider")
+            .field("requests_per_minute", &self.requests_per_minute)
+            .field("cached_clients", &lock(&self.clients).len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SecretClientProvider {
+    /// `requests_per_minute` is each OAuth client's budget; `observer` sees every Genesys call.
+    pub fn new(
+        client: Client,
+        requests_per_minute: u32,
+        observer: Option<Arc<dyn CallObserver>>,
+    ) -> Self {
+        Self {
+            client,
+            requests_per_minute,
+            observer,
+            secrets: Mutex::new(HashMap::new()),
+            clients: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Drops what is cached for the Secret `namespace/name` (it changed or went away).
+    pub fn invalidate(&self, namespace: &str, name: &str) {
+        let removed = lock(&self.secrets)
+            .remove(&(namespace.to_owned(), name.to_owned()))
+            .is_some();
+        lock(&self.clients).retain(|key, _| !(key.namespace == namespace && key.secret == name));
+        if removed {
+            tracing::debug!(
+                secret.namespace = namespace,
+                secret.name = name,
+                "credentials cache invalidated"
+            );
+        }
+    }
+
+    /// How many distinct clients are cached (one per OAuth client and endpoints).
+    pub fn cached_clients(&self) -> usize {
+        lock(&self.clients).len()
+    }
+
+    /// The client for `resource`, from the cache or built from its Secret.
+    pub async fn load(
+        &self,
+        resource: &GenesysUserOffboarding,
+    ) -> Result<GenesysClient, LoadError> {
+        let namespace = resource
+            .namespace()
+            .ok_or_else(|| LoadError::Missing("the resource has no namespace".into()))?;
+        let secret = resource.spec.credentials_secret_ref.name.clone();
+        let endpoints = endpoints(resource)?;
+        let credentials = self.credentials(&namespace, &secret).await?;
+        let key = ClientKey {
+            namespace,
+            secret,
+            client_id: credentials.client_id.clone(),
+            api: endpoints.api().to_string(),
+            login: endpoints.login().to_string(),
+        };
+        if let Some(client) = lock(&self.clients).get(&key) {
+            return Ok(client.clone());
+        }
+        let mut config = ClientConfig::new(
+            endpoints,
+            ClientCredentials::new(credentials.client_id, credentials.client_secret),
+        )
+        .with_requests_per_minute(self.requests_per_minute);
+        if let Some(observer) = &self.observer {
+            config = config.with_observer(observer.clone());
+        }
+        let client = GenesysClient::new(config).map_err(LoadError::Client)?;
+        // Two passes may race to build the same client: keep the first, so both share it.
+        Ok(lock(&self.clients).entry(key).or_insert(client).clone())
+    }
+
+    async fn credentials(&self, namespace: &str, name: &str) -> Result<Credentials, LoadError> {
+        let cache_key = (namespace.to_owned(), name.to_owned());
+        if let Some(found) = lock(&self.secrets).get(&cache_key) {
+            return Ok(found.clone());
+        }
+        let api: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
+        let secret = api.get_opt(name).await.map_err(|source| LoadError::Api {
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+            source,
+        })?;
+        let Some(secret) = secret else {
+            return Err(LoadError::Missing(format!(
+                "Secret {namespace}/{name} not found (create it with the keys {SECRET_KEY_CLIENT_ID} and {SECRET_KEY_CLIENT_SECRET})"
+            )));
+        };
+        let value = |key: &str| -> Result<String, LoadError> {
+            let bytes = secret
+                .data
+                .as_ref()
+                .and_then(|data| data.get(key))
+                .map(|b| b.0.clone())
+                .or_else(|| {
+                    secret
+                        .string_data
+                        .as_ref()
+                        .and_then(|data| data.get(key))
+                        .map(|s| s.clone().into_bytes())
+                })
+                .ok_or_else(|| {
+                    LoadError::Missing(format!("Secret {namespace}/{name} has no key {key}"))
+                })?;
+            let text = String::from_utf8(bytes).map_err(|_| {
+                LoadError::Missing(format!(
+                    "Secret {namespace}/{name}: key {key} is not UTF-8 text"
+                ))
+            })?;
+            let text = text.trim().to_owned();
+            if text.is_empty() {
+                return Err(LoadError::Missing(format!(
+                    "Secret {namespace}/{name}: key {key} is empty"
+                )));
+            }
+            Ok(text)
+        };
+        let credentials = Credentials {
+            client_id: value(SECRET_KEY_CLIENT_ID)?,
+            client_secret: SecretString::from(value(SECRET_KEY_CLIENT_SECRET)?),
+        };
+        lock(&self.secrets).insert(cache_key, credentials.clone());
+        Ok(credentials)
+    }
+}
+
+#[async_trait]
+impl ClientProvider for SecretClientProvider {
+    async fn client_for(
+        &self,
+        resource: &GenesysUserOffboarding,
+    ) -> Result<GenesysClient, CredentialsError> {
+        match self.load(resource).await {
+            Ok(client) => Ok(client),
+            Err(LoadError::Missing(what)) => Err(CredentialsError::Missing(what)),
+            Err(LoadError::Client(e)) => Err(CredentialsError::Client(e)),
+            // The controller reads the Secret before the pass and retries API errors with
+            // backoff; one that slips in between is reported as missing credentials.
+            Err(e @ LoadError::Api { .. }) => Err(CredentialsError::Missing(
+                crate::reconcile::error::chain(&e),
+            )),
+        }
+    }
+}
+
+/// The Genesys endpoints the spec names (a region, or both base URLs).
+fn endpoints(resource: &GenesysUserOffboarding) -> Result<Endpoints, LoadError> {
+    let invalid = |detail: String| LoadError::Client(GenesysError::Config { detail });
+    match resource.spec.api_endpoints() {
+        Ok(ApiEndpoints::Region(region)) => {
+            let region: Region = region
+                .as_str()
+                .parse()
+                .map_err(|_| invalid(format!("region {region} is unknown to the client")))?;
+            Ok(Endpoints::for_region(region))
+        }
+        Ok(ApiEndpoints::Custom {
+            api_base_url,
+            login_base_url,
+        }) => Endpoints::custom(api_base_url, login_base_url).map_err(LoadError::Client),
+        Err(e) => Err(invalid(e.to_string())),
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match mutex.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}

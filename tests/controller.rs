@@ -1,0 +1,1115 @@
+//! The operator as it runs in a cluster, proven in-process: the REAL `kube_runtime::Controller`
+//! (through [`Operator::run`]) against the project's fake Kubernetes API server
+//! (`fake_apiserver`) and the Genesys Cloud emulator (`sim`), both over real HTTP on loopback.
+//! Assertions read the API server (status, finalizers, Events), the emulator's stored users and
+//! request log, and the operator's `/metrics`. The last test drives the real `kubectl`.
+//!
+//! Every test checks the safety invariant that no request to Genesys deletes a user.
+#![allow(clippy::unwrap_used, clippy::too_many_lines)]
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use genesys_offboarding_operator::admin::Health;
+use genesys_offboarding_operator::controller::{
+    BackoffPolicy, LeaderElection, Operator, RunError, Settings,
+};
+use genesys_offboarding_operator::crd::{FINALIZER, GenesysUserOffboarding, condition};
+use genesys_offboarding_operator::fake_apiserver::{FakeApiServer, FakeApiServerHandle};
+use genesys_offboarding_operator::sim::fixture::Fixture;
+use genesys_offboarding_operator::sim::{Sim, SimHandle};
+use genesys_offboarding_operator::telemetry::{LogFormat, Metrics};
+use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::api::events::v1::Event as KubeEvent;
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::{Client, ResourceExt};
+use serde_json::json;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+const JANE: &str = "6a1b0c3e-0000-4000-8000-000000000001";
+const PRIYA: &str = "6a1b0c3e-0000-4000-8000-000000000007";
+const SECRET: &str = "genesys-credentials";
+const NS: &str = "default";
+/// How long a test waits for a condition before it fails.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures
+// ---------------------------------------------------------------------------------------------
+
+/// A fake API server with the committed CRD loaded (the kubectl test applies it with kubectl) and
+/// the emulator's demo org (without its request limit), plus the Secret with its OAuth client.
+struct World {
+    api: FakeApiServerHandle,
+    sim: SimHandle,
+    client: Client,
+}
+
+impl World {
+    async fn new() -> Self {
+        let world = Self::without_crd().await;
+        let crd =
+            std::fs::read_to_string(repo().join("crds/genesysuseroffboardings.yaml")).unwrap();
+        world.api.load_yaml(&crd).unwrap();
+        world
+    }
+
+    async fn without_crd() -> Self {
+        let api = FakeApiServer::start().await.unwrap();
+        let client = api.kube_client();
+        let mut fixture = Fixture::demo();
+        fixture.requests_per_minute = 0;
+        let sim = Sim::start(fixture).await.unwrap();
+        Self { api, sim, client }
+    }
+
+    async fn with_secret(self) -> Self {
+        self.create_secret(NS, SECRET).await;
+        self
+    }
+
+    async fn create_secret(&self, namespace: &str, name: &str) {
+        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
+        let secret: Secret = serde_json::from_value(json!({
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": name, "namespace": namespace},
+            "type": "Opaque",
+            "stringData": {"clientId": "demo-client", "clientSecret": "demo-secret"},
+        }))
+        .unwrap();
+        secrets
+            .create(&PostParams::default(), &secret)
+            .await
+            .unwrap();
+    }
+
+    async fn create_namespace(&self, name: &str) {
+        let namespaces: Api<Namespace> = Api::all(self.client.clone());
+        let namespace: Namespace = serde_json::from_value(
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}),
+        )
+        .unwrap();
+        namespaces
+            .create(&PostParams::default(), &namespace)
+            .await
+            .unwrap();
+    }
+
+    fn offboardings(&self, namespace: &str) -> Api<GenesysUserOffboarding> {
+        Api::namespaced(self.client.clone(), namespace)
+    }
+
+    /// Creates an offboarding of `email` pointed at the emulator; `extra` adds spec lines.
+    async fn offboard(&self, namespace: &str, name: &str, email: &str, extra: &str) {
+        let base = self.sim.base_url().to_string();
+        let spec: serde_json::Value = serde_yaml::from_str(&format!(
+            "user: {{email: {email}}}\ncredentialsSecretRef: {{name: {SECRET}}}\napiBaseUrl: {base}\nloginBaseUrl: {base}\n{extra}"
+        ))
+        .unwrap();
+        let resource: GenesysUserOffboarding = serde_json::from_value(json!({
+            "apiVersion": "offboarding.genesys-operator.io/v1alpha1",
+            "kind": "GenesysUserOffboarding",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": spec,
+        }))
+        .unwrap();
+        self.offboardings(namespace)
+            .create(&PostParams::default(), &resource)
+            .await
+            .unwrap();
+    }
+
+    /// Waits until the resource satisfies `done`; fails with its last state.
+    async fn wait_for(
+        &self,
+        namespace: &str,
+        name: &str,
+        what: &str,
+        done: impl Fn(&GenesysUserOffboarding) -> bool,
+    ) -> GenesysUserOffboarding {
+        let api = self.offboardings(namespace);
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let current = api.get_opt(name).await.unwrap();
+            if let Some(resource) = &current
+                && done(resource)
+            {
+                return resource.clone();
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{namespace}/{name} never became {what}; last seen:\n{}",
+                serde_yaml::to_string(&current).unwrap()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn wait_until_gone(&self, namespace: &str, name: &str) {
+        let api = self.offboardings(namespace);
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        while api.get_opt(name).await.unwrap().is_some() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{namespace}/{name} was never deleted"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The emulator's stored state of a user (`active` / `inactive`).
+    fn user_state(&self, id: &str) -> String {
+        self.sim.user(id).unwrap()["state"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Requests to Genesys that change something (every method but GET, except the token, the
+    /// user search and the analytics queries, which are reads sent as POST).
+    fn genesys_writes(&self) -> Vec<String> {
+        self.sim
+            .requests()
+            .iter()
+            .filter(|r| r.method != "GET")
+            .filter(|r| {
+                !r.path.starts_with("/oauth/")
+                    && !r.path.starts_with("/api/v2/analytics/")
+                    && !r.path.ends_with("/search")
+            })
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect()
+    }
+
+    /// Status writes (`PATCH .../status`) of one resource seen by the API server so far.
+    fn status_writes(&self, name: &str) -> usize {
+        self.api.count_requests(|r| {
+            r.is_status_write()
+                && r.is_on("genesysuseroffboardings")
+                && r.name.as_deref() == Some(name)
+        })
+    }
+
+    /// The Events recorded about one resource: `(type, reason, note, reportingInstance)`.
+    async fn events(&self, namespace: &str, name: &str) -> Vec<(String, String, String, String)> {
+        let events: Api<KubeEvent> = Api::namespaced(self.client.clone(), namespace);
+        events
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
+            .map(|e| {
+                (
+                    e.type_.unwrap_or_default(),
+                    e.reason.unwrap_or_default(),
+                    e.note.unwrap_or_default(),
+                    e.reporting_instance.unwrap_or_default(),
+                )
+            })
+            .collect()
+    }
+
+    /// Every test ends here: nothing ever deleted a Genesys user.
+    fn assert_no_user_was_deleted(&self) {
+        for request in self.sim.requests() {
+            let user = request.path.strip_prefix("/api/v2/users/");
+            assert!(
+                !(request.method == "DELETE" && user.is_some_and(|id| !id.contains('/'))),
+                "a user was deleted: {} {}",
+                request.method,
+                request.path
+            );
+            assert!(
+                !request.path.contains("gdpr"),
+                "a GDPR call: {}",
+                request.path
+            );
+        }
+    }
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Settings for tests: a Genesys budget that never throttles, short backoffs, short leases.
+fn settings() -> Settings {
+    Settings {
+        genesys_rate_limit: 1_000_000,
+        backoff: BackoffPolicy {
+            base: Duration::from_millis(200),
+            max: Duration::from_secs(2),
+        },
+        drain_timeout: Duration::from_secs(5),
+        ..Settings::default()
+    }
+}
+
+/// An operator running in this process, with its admin server on a free port.
+struct Running {
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<Result<(), RunError>>,
+    metrics: Arc<Metrics>,
+    health: Health,
+    admin: SocketAddr,
+}
+
+impl Running {
+    async fn start(client: Client, settings: Settings) -> Self {
+        // `RUST_LOG=debug cargo test --test controller -- --nocapture` shows the operator's logs.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+        let operator = Operator::new(client, settings);
+        let (metrics, health) = (operator.metrics(), operator.health());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let admin = listener.local_addr().unwrap();
+        tokio::spawn(genesys_offboarding_operator::admin::serve(
+            listener,
+            metrics.clone(),
+            health.clone(),
+            std::future::pending(),
+        ));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(operator.run(async move {
+            let _ = stopped.await;
+        }));
+        Self {
+            stop: Some(stop),
+            task,
+            metrics,
+            health,
+            admin,
+        }
+    }
+
+    /// Sends the shutdown signal and waits for the operator to end.
+    async fn stop(mut self) -> Result<(), RunError> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        tokio::time::timeout(Duration::from_secs(30), &mut self.task)
+            .await
+            .expect("the operator did not stop")
+            .unwrap()
+    }
+
+    async fn get(&self, path: &str) -> (u16, String) {
+        let response = reqwest::get(format!("http://{}{path}", self.admin))
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    }
+
+    /// The value of one integer metric series (0 when absent).
+    fn metric(&self, series: &str) -> u64 {
+        metric(&self.metrics.encode().unwrap(), series)
+    }
+}
+
+fn metric(text: &str, series: &str) -> u64 {
+    text.lines()
+        .find_map(|line| {
+            line.strip_prefix(series)
+                .and_then(|rest| rest.strip_prefix(' '))
+        })
+        .map_or(0, |value| value.trim().parse().unwrap())
+}
+
+fn condition_of<'a>(
+    resource: &'a GenesysUserOffboarding,
+    type_: &str,
+) -> Option<&'a k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition> {
+    resource.status.as_ref()?.condition(type_)
+}
+
+fn ready_with(reason: &'static str) -> impl Fn(&GenesysUserOffboarding) -> bool {
+    move |r| {
+        condition_of(r, condition::READY).is_some_and(|c| c.status == "True" && c.reason == reason)
+    }
+}
+
+async fn eventually<F, Fut>(what: &str, check: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !check().await {
+        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The operator
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resource_reaches_ready_with_full_status_and_the_user_is_inactive_in_genesys() {
+    let world = World::new().await.with_secret().await;
+    let operator = Running::start(world.client.clone(), settings()).await;
+
+    world.offboard(NS, "jane", "jane.doe@example.com", "").await;
+    let jane = world
+        .wait_for(NS, "jane", "Ready=True", ready_with("Offboarded"))
+        .await;
+
+    let status = jane.status.clone().unwrap();
+    assert_eq!(status.observed_generation, jane.metadata.generation);
+    for type_ in condition::ALL {
+        let c = status
+            .condition(type_)
+            .unwrap_or_else(|| panic!("no {type_} condition"));
+        assert_eq!(c.observed_generation, jane.metadata.generation, "{type_}");
+    }
+    for (type_, value) in [
+        (condition::RECONCILING, "False"),
+        (condition::STALLED, "False"),
+        (condition::USER_RESOLVED, "True"),
+        (condition::ROUTING_DRAINED, "True"),
+        (condition::DEACTIVATED, "True"),
+        (condition::SESSIONS_REVOKED, "True"),
+        (condition::HISTORY_VERIFIED, "True"),
+    ] {
+        assert_eq!(status.condition(type_).unwrap().status, value, "{type_}");
+    }
+    let user = status.user.as_ref().unwrap();
+    assert_eq!(user.id, JANE);
+    assert_eq!(user.state_now.unwrap().as_str(), "inactive");
+    assert_eq!(status.snapshot.as_ref().unwrap().state.as_str(), "active");
+    assert!(status.history.is_some() && !status.actions.is_empty() && status.plan.is_empty());
+    assert!(status.next_drift_check.is_some());
+    assert!(
+        jane.finalizers().is_empty(),
+        "Orphan resources carry no finalizer"
+    );
+    assert_eq!(world.user_state(JANE), "inactive");
+
+    // Events follow the status write that made the resource Ready.
+    eventually("an Offboarded Event", || async {
+        world
+            .events(NS, "jane")
+            .await
+            .iter()
+            .any(|e| e.1 == "Offboarded")
+    })
+    .await;
+    let events = world.events(NS, "jane").await;
+    let reasons: Vec<&str> = events.iter().map(|e| e.1.as_str()).collect();
+    assert!(
+        reasons.contains(&"Deactivate"),
+        "a step Event per step: {reasons:?}"
+    );
+    assert!(
+        events.iter().all(|e| !e.2.contains("demo-secret")),
+        "no secret in Events"
+    );
+    let status_text = serde_json::to_string(&status).unwrap();
+    assert!(!status_text.contains("demo-secret"), "no secret in status");
+
+    operator.stop().await.unwrap();
+    world.assert_no_user_was_deleted();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spec_change_from_observe_to_enforce_is_followed_and_observed_generation_tracks_it() {
+    let world = World::new().await.with_secret().await;
+    let operator = Running::start(world.client.clone(), settings()).await;
+
+    world
+        .offboard(
+            NS,
+            "jane",
+            "jane.doe@example.com",
+            "managementPolicy: Observe",
+        )
+        .await;
+    let observed = world
+        .wait_for(
+            NS,
+            "jane",
+            "Ready=True (Observing)",
+            ready_with("Observing"),
+        )
+        .await;
+    assert_eq!(observed.metadata.generation, Some(1));
+    assert_eq!(
+        observed.status.as_ref().unwrap().observed_generation,
+        Some(1)
+    );
+    assert!(
+        !observed.status.as_ref().unwrap().plan.is_empty(),
+        "Observe reports the plan"
+    );
+    assert_eq!(world.user_state(JANE), "active");
+    assert_eq!(
+        world.genesys_writes(),
+        Vec::<String>::new(),
+        "Observe writes nothing to Genesys"
+    );
+
+    world
+        .offboardings(NS)
+        .patch(
+            "jane",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"managementPolicy": "Enforce"}})),
+        )
+        .await
+        .unwrap();
+    let enforced = world
+        .wait_for(NS, "jane", "Ready=True (Offboarded) at generation 2", |r| {
+            ready_with("Offboarded")(r) && r.status.as_ref().unwrap().observed_generation == Some(2)
+        })
+        .await;
+
+    assert_eq!(enforced.metadata.generation, Some(2));
+    assert_eq!(
+        condition_of(&enforced, condition::READY)
+            .unwrap()
+            .observed_generation,
+        Some(2)
+    );
+    assert_eq!(world.user_state(JANE), "inactive");
+    operator.stop().await.unwrap();
+    world.assert_no_user_was_deleted();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_resource_with_restore_runs_the_finalizer_and_the_user_is_active_again() {
+    let world = World::new().await.with_secret().await;
+    let operator = Running::start(world.client.clone(), settings()).await;
+
+    world
+        .offboard(
+            NS,
+            "jane",
+            "jane.doe@example.com",
+            "deletionPolicy: Restore",
+        )
+        .await;
+    let jane = world
+        .wait_for(NS, "jane", "Ready=True", ready_with("Offboarded"))
+        .await;
+    assert_eq!(jane.finalizers(), [FINALIZER.to_owned()]);
+    assert_eq!(world.user_state(JANE), "inactive");
+
+    world
+        .offboardings(NS)
+        .delete("jane", &DeleteParams::default())
+        .await
+        .unwrap();
+    world.wait_until_gone(NS, "jane").await;
+
+    assert_eq!(
+        world.user_state(JANE),
+        "active",
+        "Restore re-activated the user"
+    );
+    let reasons: Vec<String> = world
+        .events(NS, "jane")
+        .await
+        .into_iter()
+        .map(|e| e.1)
+        .collect();
+    assert!(reasons.iter().any(|r| r == "Restored"), "{reasons:?}");
+    operator.stop().await.unwrap();
+    world.assert_no_user_was_deleted();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn switching_restore_to_orphan_removes_the_finalizer_and_deletion_leaves_the_user_inactive() {
+    let world = World::new().await.with_secret().await;
+    let operator = Running::start(world.client.clone(), settings()).await;
+    world
+        .offboard(
+            NS,
+            "jane",
+            "jane.doe@example.com",
+            "deletionPolicy: Restore",
+        )
+        .await;
+    world
+        .wait_for(NS, "jane", "Ready=True with the finalizer", |r| {
+            ready_with("Offboarded")(r) && !r.finalizers().is_empty()
+        })
+        .await;
+
+    world
+        .offboardings(NS)
+        .patch(
+            "jane",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"deletionPolicy": "Orphan"}})),
+        )
+        .await
+        .unwrap();
+    world
+        .wait_for(NS, "jane", "without the finalizer", |r| {
+            r.finalizers().is_empty()
+        })
+        .await;
+    world
+        .offboardings(NS)
+        .delete("jane", &DeleteParams::default())
+        .await
+        .unwrap();
+    world.wait_until_gone(NS, "jane").await;
+
+    assert_eq!(
+        world.user_state(JANE),
+        "inactive",
+        "Orphan never re-activates"
+    );
+    operator.stop().await.unwrap();
+    world.assert_no_user_was_deleted();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_secret_stalls_with_credentials_missing_and_creating_it_makes_the_resource_converge()
+ {
+    let world = World::new().await;
+    let operator = Running::start(world.client.clone(), settings()).await;
+
+    world.offboard(NS, "jane", "jane.doe@example.com", "").await;
+    let stalled = world
+        .wait_for(NS, "jane", "Stalled=True (CredentialsMissing)", |r| {
+            condition_of(r, condition::STALLED)
+                .is_some_and(|c| c.status == "True" && c.reason == "CredentialsMissing")
+        })
+        .await;
+
+    let ready = condition_of(&stalled, condition::READY).unwrap();
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("False", "CredentialsMissing")
+    );
+    assert!(ready.message.contains(SECRET), "{}", ready.message);
+    assert!(
+        world.sim.requests().is_empty(),
+        "no Genesys request without credentials"
+    );
+    // The pass is counted after it persisted the status.
+    eventually("the stall counted as a failure", || async {
+        operator
+            .metric(r#"genesys_offboarding_reconcile_failures_total{reason="CredentialsMissing"}"#)
+            >= 1
+    })
+    .await;
+
+    // The Secret watch: creating the Secret reconciles the resource that references it.
+    world.create_secret(NS, SECRET).await;
+    world
+        .wait_for(NS, "jane", "Ready=True", ready_with("Offboarded"))
+        .await;
+
+    assert_eq!(world.user_state(JANE), "inactive");
+    operator.stop().await.unwrap();
+    world.assert_no_user_was_deleted();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_two_controllers_and_leader_election_only_the_leader_reconciles_and_the_other_takes_over()
+ {
+    let world = World::new().await.with_secret().await;
+    let replica = |name: &str| Settings {
+        instance: name.to_owned(),
+        leader_election: Some(LeaderElection {
+            lease_duration: Duration::from_secs(3),
+            renew_before: Duration::from_secs(1),
+            ..LeaderElection::new("genesys-offboarding-operator", NS, name)
+        }),
+        ..settings()
+    };
+    let a = Running::start(world.client.clone(), replica("replica-a")).await;
+    let b = Running::start(world.client.clone(), replica("replica-b")).await;
+    eventually("one replica leads", || async {
+        a.metric("genesys_offboarding_leader") + b.metric("genesys_offboarding_leader") == 1
+    })
+    .await;
+    let (leader, standby, leader_name) = if a.metric("genesys_offboarding_leader") == 1 {
+        (a, b, "replica-a")
+    } else {
+        (b, a, "replica-b")
+    };
+    assert!(
+        standby.health.is_ready(),
+        "a standby is ready (it serves probes)"
+    );
+
+    world.offboard(NS, "jane", "jane.doe@example.com", "").await;
+    world
+        .wait_for(NS, "jane", "Ready=True", ready_with("Offboarded"))
+        .await;
+
+    eventually("the leader counted its pass", || async {
+        leader.metric(r#"genesys_offboarding_reconciles_total{outcome="Done"}"#) >= 1
+    })
+    .await;
+    assert!(
+        !standby
+            .metrics
+            .encode()
+            .unwrap()
+            .contains("genesys_offboarding_reconciles_total{"),
+        "the standby never reconciled"
+    );
+    let instances: Vec<String> = world
+        .events(NS, "jane")
+        .await
+        .into_iter()
+        .map(|e| e.3)
+        .collect();
+    assert!(
+        !instances.is_empty() && instances.iter().all(|i| i == leader_name),
+        "{instances:?}"
+    );
+
+    // The leader shuts down and releases the lease: the standby takes over.
+    leader.stop().await.unwrap();
+    eventually("the standby leads", || async {
+        standby.metric("genesys_offboarding_leader") == 1
+    })
+    .await;
+    world
+        .offboard(NS, "priya", "priya.patel@example.com", "")
+        .await;
+    world
+        .wait_for(NS, "priya", "Ready=True", |r| {
+            condition_of(r, condition::READY).is_some_and(|c| c.status == "True")
+        })
+        .await;
+    assert_eq!(world.user_state(PRIYA), "inactive");
+    standby.stop().await.unwrap();
+    world.assert_no_user_was_deleted();
+}
+
+/// Over a quiet period the status is not rewritten, although the drift re-check runs.
+///
+/// Time: this test runs on tokio's PAUSED clock, and that works with the real sockets here: the
+/// operator, the fake API server and the emulator share the test's single-threaded runtime, and
+/// the paused clock only jumps when every task waits on a timer (a request in flight on
+/// loopback keeps a task ready, so no timer fires in the middle of one). Five quiet minutes with
+/// `driftCheckInterval: 1m` take well under a second of real time and run at least four drift
+/// re-checks, each a full pass that re-reads Genesys; none of them writes the status (only
+/// `lastDriftCheck`/`nextDriftCheck` would change), which the API server's request log and the
+/// unchanged `resourceVersion` show.
+#[tokio::test(start_paused = true)]
+async fn over_a_quiet_period_of_paused_time_the_status_is_not_rewritten() {
+    let world = World::new().await.with_secret().await;
+    let operator = Running::start(world.client.clone(), settings()).await;
+    world
+        .offboard(NS, "jane", "jane.doe@example.com", "driftCheckInterval: 1m")
+        .await;
+    let ready = world
+        .wait_for(NS, "jane", "Ready=True", ready_with("Offboarded"))
+        .await;
+    let done = r#"genesys_offboarding_reconciles_total{outcome="Done"}"#;
+    eventually("the first pass is counted", || async {
+        operator.metric(done) >= 1
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let writes = world.status_writes("jane");
+    let passes = operator.metric(done);
+    assert!(
+        writes >= 2,
+        "the offboarding wrote its status ({writes} writes)"
+    );
+    assert_eq!(
+        passes, 1,
+        "the pass's own status writes triggered no other pass"
+    );
+
+    tokio::time::sleep(Duration::from_secs(5 * 60)).await;
+
+    let rechecks = operator.metric(done) - passes;
+    assert!(
+        rechecks >= 4,
+        "the drift re-check ran every minute ({rechecks} passes)"
+    );
+    assert_eq!(
+        world.status_writes("jane"),
+        writes,
+        "no status write while nothing changed"
+    );
+    let after = world.offboardings(NS).get("jane").await.unwrap();
+    assert_eq!(
+        after.resource_version(),
+        ready.resource_version(),
+        "the object did not change"
+    );
+    assert_eq!(world.user_state(JANE), "inactive");
+    operator.stop().await.unwrap();
+    world.assert_no_user_was_deleted();
+}
+
+/// A change to the credentials Secret reconciles the resources that use it (the Secret watch),
+/// and that pass, like every pass with nothing to change, writes no status either.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_change_reconciles_its_resources_without_rewriting_their_status() {
+    let world = World::new().await.with_secret().await;
+    let operator = Running::start(world.client.clone(), settings()).await;
+    world.offboard(NS, "jane", "jane.doe@example.com", "").await;
+    world
+        .wait_for(NS, "jane", "Ready=True", ready_with("Offboarded"))
+        .await;
+    let done = r#"genesys_offboarding_reconciles_total{outcome="Done"}"#;
+    eventually("the first pass is counted", || async {
+        operator.metric(done) >= 1
+    })
+    .await;
+    let writes = world.status_writes("jane");
+    let passes = operator.metric(done);
+
+    let secrets: Api<Secret> = Api::namespaced(world.client.clone(), NS);
+    secrets
+        .patch(
+            SECRET,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"rotated": "yes"}}})),
+        )
+        .await
+        .unwrap();
+
+    eventually("a pass triggered by the Secret", || async {
+        operator.metric(done) > passes
+    })
+    .await;
+    assert_eq!(world.status_writes("jane"), writes, "no status write");
+    operator.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_metrics_endpoint_shows_the_counters_and_the_info_gauge_and_forgets_deleted_resources()
+{
+    let world = World::new().await.with_secret().await;
+    let operator = Running::start(world.client.clone(), settings()).await;
+    eventually("ready", || async { operator.get("/readyz").await.0 == 200 }).await;
+    assert_eq!(operator.get("/livez").await.0, 200);
+
+    world.offboard(NS, "jane", "jane.doe@example.com", "").await;
+    world
+        .wait_for(NS, "jane", "Ready=True", ready_with("Offboarded"))
+        .await;
+    // The pass is counted once it returns, a moment after its last status write.
+    let info = r#"genesys_offboarding_resource_info{namespace="default",name="jane",ready="True",reason="Offboarded"}"#;
+    eventually("the pass counted and the info gauge set", || async {
+        let text = operator.get("/metrics").await.1;
+        metric(&text, info) == 1
+            && metric(
+                &text,
+                r#"genesys_offboarding_reconciles_total{outcome="Done"}"#,
+            ) >= 1
+    })
+    .await;
+    let (code, text) = operator.get("/metrics").await;
+
+    assert_eq!(code, 200);
+    assert!(
+        metric(
+            &text,
+            r#"genesys_offboarding_reconciles_total{outcome="Done"}"#
+        ) >= 1,
+        "{text}"
+    );
+    assert!(
+        metric(
+            &text,
+            "genesys_offboarding_reconcile_duration_seconds_count"
+        ) >= 1,
+        "{text}"
+    );
+    assert!(
+        metric(
+            &text,
+            r#"genesys_offboarding_genesys_calls_total{operation="patch_user",status="200"}"#
+        ) >= 1,
+        "{text}"
+    );
+    assert!(
+        metric(
+            &text,
+            r#"genesys_offboarding_genesys_calls_total{operation="post_oauth_token",status="200"}"#
+        ) >= 1,
+        "{text}"
+    );
+    assert!(
+        text.contains("genesys_offboarding_genesys_rate_limit_waits_total"),
+        "{text}"
+    );
+    assert_eq!(metric(&text, "genesys_offboarding_leader"), 1);
+    assert!(!text.contains("demo-secret"));
+
+    world
+        .offboardings(NS)
+        .delete("jane", &DeleteParams::default())
+        .await
+        .unwrap();
+    world.wait_until_gone(NS, "jane").await;
+    eventually("the info series is removed", || async {
+        !operator.get("/metrics").await.1.contains(r#"name="jane""#)
+    })
+    .await;
+    operator.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_named_namespaces_are_watched() {
+    let world = World::new().await;
+    for namespace in ["team-a", "team-b"] {
+        world.create_namespace(namespace).await;
+        world.create_secret(namespace, SECRET).await;
+    }
+    let operator = Running::start(
+        world.client.clone(),
+        Settings {
+            namespaces: vec!["team-a".into()],
+            ..settings()
+        },
+    )
+    .await;
+
+    world
+        .offboard("team-b", "priya", "priya.patel@example.com", "")
+        .await;
+    world
+        .offboard("team-a", "jane", "jane.doe@example.com", "")
+        .await;
+    world
+        .wait_for("team-a", "jane", "Ready=True", ready_with("Offboarded"))
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let li = world.offboardings("team-b").get("priya").await.unwrap();
+    assert!(li.status.is_none(), "team-b is not watched");
+    assert_eq!(world.user_state(PRIYA), "active");
+    operator.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_refuses_to_start_without_the_crd_and_says_how_to_install_it() {
+    let world = World::without_crd().await;
+
+    let result = Operator::new(world.client.clone(), settings())
+        .run(std::future::pending())
+        .await;
+
+    let error = result.unwrap_err();
+    assert!(matches!(error, RunError::CrdNotInstalled));
+    assert_eq!(
+        error.to_string(),
+        "CRD genesysuseroffboardings.offboarding.genesys-operator.io is not installed: run `kubectl apply --server-side -f crds/`"
+    );
+}
+
+/// A log writer into a shared buffer.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The JSON log format of `--log-format json`, captured on this single-threaded test runtime
+/// (every task of the operator runs on the test's thread, where the subscriber is the default).
+#[tokio::test]
+async fn json_logs_carry_the_object_key_on_every_line_of_a_pass_and_never_a_secret() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = genesys_offboarding_operator::telemetry::subscriber(
+        LogFormat::Json,
+        tracing_subscriber::EnvFilter::new("info,genesys_offboarding_operator=debug"),
+        false,
+        move || writer.clone(),
+    );
+    let _default = tracing::subscriber::set_default(subscriber);
+    let world = World::new().await.with_secret().await;
+    let operator = Running::start(world.client.clone(), settings()).await;
+
+    world.offboard(NS, "jane", "jane.doe@example.com", "").await;
+    world
+        .wait_for(NS, "jane", "Ready=True", ready_with("Offboarded"))
+        .await;
+    operator.stop().await.unwrap();
+
+    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let steps: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|l| l["fields"]["message"] == "running step")
+        .collect();
+    assert!(steps.len() >= 5, "{text}");
+    for line in &steps {
+        assert_eq!(line["span"]["object"], "default/jane", "{line}");
+    }
+    let pass_lines = lines.iter().filter(|l| {
+        l["target"]
+            .as_str()
+            .is_some_and(|t| t.contains("reconcile"))
+    });
+    for line in pass_lines {
+        assert_eq!(line["span"]["object"], "default/jane", "{line}");
+    }
+    assert!(!text.contains("demo-secret"), "a secret in the logs");
+}
+
+// ---------------------------------------------------------------------------------------------
+// End to end with the real kubectl
+// ---------------------------------------------------------------------------------------------
+
+/// `.tools/bin/kubectl` (1.35, installed by scripts/test) when present, else the machine's.
+fn kubectl_binary() -> Option<PathBuf> {
+    let tools = repo().join(".tools/bin/kubectl");
+    if tools.exists() {
+        return Some(tools);
+    }
+    let system = PathBuf::from("/usr/bin/kubectl");
+    system.exists().then_some(system)
+}
+
+struct Kubectl {
+    binary: PathBuf,
+    kubeconfig: PathBuf,
+}
+
+impl Kubectl {
+    async fn run(&self, args: &[&str]) -> String {
+        let output = tokio::process::Command::new(&self.binary)
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .args(args)
+            .output()
+            .await
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            output.status.success(),
+            "kubectl {args:?} failed:\n{stdout}\n{stderr}"
+        );
+        stdout
+    }
+}
+
+fn write_kubeconfig(dir: &Path, yaml: &str) -> PathBuf {
+    let path = dir.join("kubeconfig");
+    std::fs::write(&path, yaml).unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_real_kubectl_an_offboarding_is_applied_waited_for_listed_and_described() {
+    let Some(binary) = kubectl_binary() else {
+        panic!("no kubectl: run scripts/test (installs .tools/bin/kubectl) or install kubectl");
+    };
+    let world = World::without_crd().await;
+    let dir = tempfile::tempdir().unwrap();
+    let kubectl = Kubectl {
+        binary,
+        kubeconfig: write_kubeconfig(dir.path(), &world.api.kubeconfig_yaml()),
+    };
+    let crds = repo().join("crds");
+    kubectl
+        .run(&["apply", "--server-side", "-f", crds.to_str().unwrap()])
+        .await;
+    let operator = Running::start(world.client.clone(), settings()).await;
+
+    // The Secret as `kubectl create secret` writes it, applied (kubectl 1.35 sends `create` in
+    // protobuf, which the fake API server does not decode; `apply` sends JSON).
+    let secret = kubectl
+        .run(&[
+            "create",
+            "secret",
+            "generic",
+            "genesys-sim-credentials",
+            "--from-literal=clientId=demo-client",
+            "--from-literal=clientSecret=demo-secret",
+            "--dry-run=client",
+            "-o",
+            "yaml",
+        ])
+        .await;
+    let secret_file = dir.path().join("secret.yaml");
+    std::fs::write(&secret_file, secret).unwrap();
+    kubectl
+        .run(&["apply", "-f", secret_file.to_str().unwrap()])
+        .await;
+    let example = std::fs::read_to_string(repo().join("examples/offboarding-local.yaml")).unwrap();
+    let port = world.sim.base_url().port().unwrap();
+    assert!(
+        example.contains("http://127.0.0.1:8080/"),
+        "the example points at the default port"
+    );
+    let manifest = dir.path().join("offboarding-local.yaml");
+    std::fs::write(
+        &manifest,
+        example.replace("127.0.0.1:8080", &format!("127.0.0.1:{port}")),
+    )
+    .unwrap();
+    kubectl
+        .run(&["apply", "-f", manifest.to_str().unwrap()])
+        .await;
+    kubectl
+        .run(&[
+            "wait",
+            "--for=condition=Ready",
+            "genesysuseroffboarding/jane-doe-local",
+            "--timeout=60s",
+        ])
+        .await;
+
+    let table = kubectl.run(&["get", "offboardings"]).await;
+    let header = table.lines().next().unwrap();
+    for column in ["NAME", "USER", "GENESYS STATE", "READY", "REASON", "AGE"] {
+        assert!(header.contains(column), "no {column} column:\n{table}");
+    }
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("jane-doe-local"))
+        .unwrap();
+    for cell in ["jane.doe@example.com", "inactive", "True", "Offboarded"] {
+        assert!(row.contains(cell), "no {cell} in:\n{table}");
+    }
+    let wide = kubectl.run(&["get", "offboardings", "-o", "wide"]).await;
+    assert!(
+        wide.contains(JANE),
+        "the User ID column (priority 1) shows with -o wide:\n{wide}"
+    );
+    let category = kubectl.run(&["get", "genesys"]).await;
+    assert!(category.contains("jane-doe-local"), "{category}");
+    let described = kubectl
+        .run(&["describe", "offboarding", "jane-doe-local"])
+        .await;
+    assert!(described.contains("Events:"), "{described}");
+    for reason in ["Offboarded", "Deactivate"] {
+        assert!(
+            described.contains(reason),
+            "no {reason} Event in:\n{described}"
+        );
+    }
+    assert!(!described.contains("demo-secret"), "no secret in describe");
+    assert_eq!(world.user_state(JANE), "inactive");
+
+    operator.stop().await.unwrap();
+    world.assert_no_user_was_deleted();
+}
