@@ -9,32 +9,69 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use secrecy::SecretString;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::error::GenesysError;
 
-/// A Genesys Cloud region, named by its SDK key (`genesys-api.md` §1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+// A Genesys Cloud region, named by its SDK key (`genesys-api.md` §1). It is also the CRD's
+// `spec.region` enum (hence `JsonSchema`, and serde accepting exactly the SDK keys). No `///` on
+// the type: kube's schema rewrite would put the type's description over the field's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum Region {
+    /// Americas (US East), mypurecloud.com.
+    #[serde(rename = "us_east_1")]
     UsEast1,
+    /// EMEA (Dublin), mypurecloud.ie.
+    #[serde(rename = "eu_west_1")]
     EuWest1,
+    /// Asia Pacific (Sydney), mypurecloud.com.au.
+    #[serde(rename = "ap_southeast_2")]
     ApSoutheast2,
+    /// Asia Pacific (Tokyo), mypurecloud.jp.
+    #[serde(rename = "ap_northeast_1")]
     ApNortheast1,
+    /// EMEA (Frankfurt), mypurecloud.de.
+    #[serde(rename = "eu_central_1")]
     EuCentral1,
+    /// Americas (US West), usw2.pure.cloud.
+    #[serde(rename = "us_west_2")]
     UsWest2,
+    /// Americas (Canada), cac1.pure.cloud.
+    #[serde(rename = "ca_central_1")]
     CaCentral1,
+    /// Asia Pacific (Seoul), apne2.pure.cloud.
+    #[serde(rename = "ap_northeast_2")]
     ApNortheast2,
+    /// EMEA (London), euw2.pure.cloud.
+    #[serde(rename = "eu_west_2")]
     EuWest2,
+    /// Asia Pacific (Mumbai), aps1.pure.cloud.
+    #[serde(rename = "ap_south_1")]
     ApSouth1,
-    /// `FedRAMP`.
+    /// Americas (US East 2, `FedRAMP`), use2.us-gov-pure.cloud.
+    #[serde(rename = "us_east_2")]
     UsEast2,
+    /// Americas (São Paulo), sae1.pure.cloud.
+    #[serde(rename = "sa_east_1")]
     SaEast1,
+    /// Middle East (UAE), mec1.pure.cloud.
+    #[serde(rename = "me_central_1")]
     MeCentral1,
+    /// Asia Pacific (Osaka), apne3.pure.cloud.
+    #[serde(rename = "ap_northeast_3")]
     ApNortheast3,
+    /// EMEA (Zurich), euc2.pure.cloud.
+    #[serde(rename = "eu_central_2")]
     EuCentral2,
+    /// Americas (Mexico), mxc1.pure.cloud.
+    #[serde(rename = "mx_central_1")]
     MxCentral1,
+    /// Asia Pacific (Singapore), apse1.pure.cloud.
+    #[serde(rename = "ap_southeast_1")]
     ApSoutheast1,
+    /// EMEA (EU sovereign cloud, Germany), edee1.eusc-pure.cloud.
+    #[serde(rename = "eusc_de_east_1")]
     EuscDeEast1,
 }
 
@@ -60,6 +97,11 @@ impl Region {
         Region::ApSoutheast1,
         Region::EuscDeEast1,
     ];
+
+    /// The SDK key, e.g. `us_east_1` (as written in `spec.region`).
+    pub fn as_str(self) -> &'static str {
+        self.key()
+    }
 
     /// The SDK key, e.g. `us_east_1`.
     pub fn key(self) -> &'static str {
@@ -122,7 +164,7 @@ impl Region {
 
 impl fmt::Display for Region {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.key().replace('_', "-"))
+        f.write_str(self.key())
     }
 }
 
@@ -142,19 +184,6 @@ impl FromStr for Region {
             .into_iter()
             .find(|r| r.key() == wanted || r.domain() == s.trim().to_ascii_lowercase())
             .ok_or_else(|| UnknownRegion(s.to_owned()))
-    }
-}
-
-impl Serialize for Region {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.to_string())
-    }
-}
-
-impl<'de> Deserialize<'de> for Region {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(deserializer)?;
-        s.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -513,7 +542,7 @@ mod tests {
         assert_eq!("EU-WEST-2".parse::<Region>().unwrap(), Region::EuWest2);
         assert_eq!("mypurecloud.ie".parse::<Region>().unwrap(), Region::EuWest1);
         assert!("us-east-9".parse::<Region>().is_err());
-        assert_eq!(Region::EuscDeEast1.to_string(), "eusc-de-east-1");
+        assert_eq!(Region::EuscDeEast1.to_string(), "eusc_de_east_1");
     }
 
     #[test]
