@@ -17,6 +17,7 @@ use genesys_offboarding_operator::crd::{
 use genesys_offboarding_operator::genesys::{
     ClientConfig, ClientCredentials, Endpoints, GenesysClient, UserId, UserState,
 };
+use genesys_offboarding_operator::reconcile::drift::{self, Drifted};
 use genesys_offboarding_operator::reconcile::error::StoreError;
 use genesys_offboarding_operator::reconcile::{
     FixedClient, MemoryStore, Outcome, Reconciled, StatusStore, reconcile, restore,
@@ -311,6 +312,129 @@ async fn the_demo_agent_is_offboarded_and_her_history_is_kept() {
         .filter(|r| r.method == "PATCH" && is_user_path(&r.path))
         .count();
     assert_eq!(deactivations, 1);
+    world.check_invariants();
+}
+
+#[tokio::test]
+async fn the_demo_agent_is_offboarded_in_eighteen_calls_with_one_search_and_one_user_read() {
+    let world = World::demo().await;
+    let mut jane = offboarding("user: {email: jane.doe@example.com}\n");
+
+    let pass = world.pass(&mut jane).await;
+
+    assert!(matches!(pass.outcome, Outcome::Done { .. }));
+    let requests: Vec<RecordedRequest> = world
+        .sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.starts_with("/api/v2/"))
+        .collect();
+    let count = |method: &str, path: &str| {
+        requests
+            .iter()
+            .filter(|r| r.method == method && r.path == path)
+            .count()
+    };
+    let user_path = format!("/api/v2/users/{JANE}");
+    assert_eq!(
+        count("POST", "/api/v2/users/search"),
+        1,
+        "the search covers deleted users too"
+    );
+    assert_eq!(count("GET", &user_path), 1, "one expanded read of the user");
+    for separate in [
+        "routingstatus",
+        "presences/purecloud",
+        "routingskills",
+        "routinglanguages",
+        "station",
+    ] {
+        assert_eq!(
+            count("GET", &format!("{user_path}/{separate}")),
+            0,
+            "{separate} came with expand"
+        );
+    }
+    assert_eq!(
+        count("PUT", &format!("{user_path}/routingstatus")),
+        0,
+        "the presence change to Offline took her off queue"
+    );
+    assert_eq!(world.user(JANE)["routingStatus"]["status"], "OFF_QUEUE");
+    assert!(
+        requests.iter().all(|r| !r.path.contains("/details/jobs")),
+        "90 days are read as three synchronous slices, not a job"
+    );
+    assert_eq!(
+        count("POST", "/api/v2/analytics/conversations/details/query"),
+        6,
+        "three slices before (which double as the live-conversation guard), three after"
+    );
+    let definitions = count("GET", "/api/v2/presence/definitions");
+    assert_eq!(definitions, 1, "looked up once per client, then cached");
+    assert_eq!(
+        requests.len() - definitions,
+        18,
+        "{:#?}",
+        requests
+            .iter()
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect::<Vec<_>>()
+    );
+    assert!(requests.iter().all(succeeded));
+    world.check_invariants();
+}
+
+#[tokio::test]
+async fn what_the_expand_leaves_out_is_read_with_its_own_call() {
+    // Arrange: Genesys answers the expanded read without any sub-object ("best effort").
+    let world = World::demo().await;
+    world.sim.inject(
+        Fault::new("GET", &format!("/api/v2/users/{JANE}"))
+            .status(200)
+            .body(serde_json::json!({
+                "id": JANE, "name": "Jane Doe", "email": "jane.doe@example.com",
+                "state": "active", "version": 7
+            })),
+    );
+    let mut jane = offboarding(
+        "user: {email: jane.doe@example.com}\nrouting: {removeSkills: true, removeLanguages: true}\n",
+    );
+
+    // Act
+    let pass = world.pass(&mut jane).await;
+
+    // Assert: each sub-object was read on its own, and the snapshot is complete.
+    assert!(
+        matches!(pass.outcome, Outcome::Done { .. }),
+        "{:?}",
+        pass.outcome
+    );
+    for separate in [
+        "routingstatus",
+        "presences/purecloud",
+        "routingskills",
+        "routinglanguages",
+        "station",
+    ] {
+        let path = format!("/api/v2/users/{JANE}/{separate}");
+        assert!(
+            world
+                .sim
+                .requests()
+                .iter()
+                .any(|r| r.method == "GET" && r.path == path),
+            "no GET {path}"
+        );
+    }
+    let snapshot = status(&jane).snapshot.clone().unwrap();
+    assert_eq!(snapshot.routing_status.as_deref(), Some("IDLE"));
+    assert_eq!(snapshot.presence.as_deref(), Some("Available"));
+    assert_eq!((snapshot.skills.len(), snapshot.languages.len()), (2, 1));
+    assert!(snapshot.station.unwrap().associated.is_some());
+    let stored = world.user(JANE);
+    assert_eq!(stored["state"], "inactive");
+    assert!(stored["skills"].as_array().unwrap().is_empty());
     world.check_invariants();
 }
 
@@ -613,7 +737,6 @@ async fn observe_mode_plans_everything_and_writes_nothing() {
     assert_eq!(
         planned_steps(&dry),
         [
-            "SetOffQueue",
             "SetPresenceOffline",
             "RemoveFromQueue",
             "RemoveFromQueue",
@@ -987,6 +1110,90 @@ async fn a_user_reactivated_outside_the_operator_is_deactivated_again() {
         "sessions are revoked again after a re-activation"
     );
     world.check_invariants();
+}
+
+/// The demo org plus `count` offboarded (inactive) agents, `drift-agent-0000`, ...
+fn org_with_offboarded_agents(count: usize) -> (Fixture, Vec<UserId>) {
+    let mut fixture = demo_org();
+    let template = fixture.users.iter().find(|u| u.id == LI).cloned().unwrap();
+    let ids: Vec<UserId> = (0..count)
+        .map(|i| {
+            let mut agent = template.clone();
+            agent.id = format!("drift-agent-{i:04}");
+            agent.email = format!("drift.agent.{i}@example.com");
+            agent.username = None;
+            fixture.users.push(agent);
+            UserId::new(format!("drift-agent-{i:04}"))
+        })
+        .collect();
+    (fixture, ids)
+}
+
+#[tokio::test]
+async fn a_batched_drift_check_reports_only_the_users_no_longer_inactive() {
+    // Arrange: 250 offboarded agents; one is re-activated by hand with a raw PATCH; Sam (deleted)
+    // and an unknown id are watched too.
+    let (fixture, mut ids) = org_with_offboarded_agents(250);
+    let world = World::new(fixture).await;
+    let client = &world.clients.0;
+    let reactivated = ids[117].clone();
+    let version = client
+        .get_user(&reactivated, &[])
+        .await
+        .unwrap()
+        .version
+        .unwrap();
+    client
+        .patch_user_state(&reactivated, UserState::Active, version)
+        .await
+        .unwrap();
+    ids.push(UserId::new(SAM));
+    ids.push(UserId::new("6a1b0c3e-0000-4000-8000-0000000000ff"));
+    ids.push(ids[3].clone());
+    let before = world.sim.requests().len();
+
+    // Act
+    let drifted = drift::check(client, &ids).await.unwrap();
+
+    // Assert
+    assert_eq!(
+        drifted,
+        vec![
+            Drifted {
+                id: reactivated,
+                state: Some(UserState::Active)
+            },
+            Drifted {
+                id: UserId::new(SAM),
+                state: Some(UserState::Deleted)
+            },
+            Drifted {
+                id: UserId::new("6a1b0c3e-0000-4000-8000-0000000000ff"),
+                state: None
+            },
+        ]
+    );
+    let reads: Vec<RecordedRequest> = world.sim.requests().into_iter().skip(before).collect();
+    assert_eq!(reads.len(), 3, "252 distinct ids, 100 per request");
+    for read in &reads {
+        assert_eq!(
+            (read.method.as_str(), read.path.as_str()),
+            ("GET", "/api/v2/users")
+        );
+        assert!(read.query.contains("state=any"), "{}", read.query);
+    }
+    assert_eq!(world.writes().len(), 1, "only the hand-made PATCH");
+    never_deletes_a_user(&world.sim.requests());
+}
+
+#[tokio::test]
+async fn no_ids_make_no_drift_call() {
+    let world = World::demo().await;
+
+    let drifted = drift::check(&world.clients.0, &[]).await.unwrap();
+
+    assert!(drifted.is_empty());
+    assert!(world.sim.requests().is_empty());
 }
 
 #[tokio::test]

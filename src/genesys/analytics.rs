@@ -20,16 +20,49 @@ use super::models::{
     Interval, JobState, PagingSpec, UserId,
 };
 
+/// Where a walk through the pages of the details query ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LastPage {
+    /// At the first page without `conversations` (the documented end, `genesys-api.md` §7.1).
+    WithoutConversations,
+    /// Also at a page shorter than the page size, once `totalHits` conversations are seen.
+    Short,
+}
+
 /// Genesys refuses to page deeper than this many results (400 "Pagination may not exceed 100000
 /// results").
 const MAX_PAGED_RESULTS: u32 = 100_000;
 
 impl GenesysClient {
     /// Every conversation matching `query`, each once, in the order first seen. `query.paging`
-    /// is ignored: the client walks pages of 100.
+    /// is ignored: the client walks pages of 100 until a page without `conversations`.
     pub async fn query_conversation_details(
         &self,
         query: &ConversationQuery,
+    ) -> Result<Vec<AnalyticsConversation>, GenesysError> {
+        self.details_pages(query, LastPage::WithoutConversations)
+            .await
+    }
+
+    /// The conversations in which `user` had a segment during `interval`, from the synchronous
+    /// details query only (no job, whatever the length: the caller keeps `interval` within
+    /// `max_sync_interval`, or Genesys answers 400). Paging stops at the first page shorter
+    /// than the page size once `totalHits` conversations are in hand, which spares the empty
+    /// page [`query_conversation_details`](Self::query_conversation_details) asks for: one
+    /// request for a user with fewer than 100 conversations in the window.
+    pub async fn user_conversations_sync(
+        &self,
+        user: &UserId,
+        interval: Interval,
+    ) -> Result<Vec<AnalyticsConversation>, GenesysError> {
+        let query = ConversationQuery::for_user(user, interval);
+        self.details_pages(&query, LastPage::Short).await
+    }
+
+    async fn details_pages(
+        &self,
+        query: &ConversationQuery,
+        last_page: LastPage,
     ) -> Result<Vec<AnalyticsConversation>, GenesysError> {
         const OPERATION: &str = "post_analytics_conversations_details_query";
         let mut seen = HashSet::new();
@@ -50,10 +83,17 @@ impl GenesysClient {
             let Some(batch) = response.conversations.filter(|c| !c.is_empty()) else {
                 return Ok(conversations);
             };
+            let count = batch.len();
             for conversation in batch {
                 if seen.insert(conversation.conversation_id.clone()) {
                     conversations.push(conversation);
                 }
+            }
+            let all_in_hand = response
+                .total_hits
+                .is_none_or(|hits| usize::try_from(hits).is_ok_and(|h| conversations.len() >= h));
+            if last_page == LastPage::Short && count < PAGE_SIZE as usize && all_in_hand {
+                return Ok(conversations);
             }
         }
         Err(GenesysError::Invalid {

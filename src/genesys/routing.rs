@@ -69,14 +69,28 @@ impl GenesysClient {
         let mut seen = HashSet::new();
         let mut queues = Vec::new();
         for joined in [true, false] {
-            let request = ApiRequest::get("get_user_queues", &["users", id.as_str(), "queues"])
-                .query("joined", joined);
-            for mut queue in self.get_all_pages::<UserQueue>(request).await? {
-                queue.joined.get_or_insert(joined);
+            for queue in self.get_user_queues_where(id, joined).await? {
                 if seen.insert(queue.id.clone()) {
                     queues.push(queue);
                 }
             }
+        }
+        Ok(queues)
+    }
+
+    /// One half of [`get_user_queues`](Self::get_user_queues): the queues the user is a member
+    /// of with `joined` as given (`GET /users/{id}/queues?joined=..`, every page), `joined`
+    /// filled in. A caller can read both halves concurrently and merge them, joined first.
+    pub async fn get_user_queues_where(
+        &self,
+        id: &UserId,
+        joined: bool,
+    ) -> Result<Vec<UserQueue>, GenesysError> {
+        let request = ApiRequest::get("get_user_queues", &["users", id.as_str(), "queues"])
+            .query("joined", joined);
+        let mut queues = self.get_all_pages::<UserQueue>(request).await?;
+        for queue in &mut queues {
+            queue.joined.get_or_insert(joined);
         }
         Ok(queues)
     }

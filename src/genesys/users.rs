@@ -62,6 +62,23 @@ impl GenesysClient {
         Ok(EmailMatches { live, deleted })
     }
 
+    /// The same split as [`find_users_by_email`](Self::find_users_by_email) from one search:
+    /// the `state` criterion names `active`, `inactive` and `deleted` at once (deleted users
+    /// are returned only when a `state` criterion asks for them, §3.4), and each result goes to
+    /// `live` or `deleted` by the `state` it carries. A result without `state` counts as live:
+    /// reading it by id then tells (a deleted user is `NotFound` there).
+    pub async fn find_users_by_email_all_states(
+        &self,
+        email: &str,
+    ) -> Result<EmailMatches, GenesysError> {
+        let (deleted, live) = self
+            .search_by_email(email, &["active", "inactive", "deleted"])
+            .await?
+            .into_iter()
+            .partition(|u| u.is_state(&UserState::Deleted));
+        Ok(EmailMatches { live, deleted })
+    }
+
     async fn search_by_email(
         &self,
         email: &str,

@@ -40,6 +40,10 @@ pub struct StepContext<'a> {
     pub lookback: std::time::Duration,
     /// The status as last persisted (not as being built): the snapshot check reads it.
     pub persisted: &'a GenesysUserOffboardingStatus,
+    /// The user's `version` as last seen (the observe read, or the answer of the last write
+    /// that changed it): the state writes send it without reading the user again, and re-read
+    /// only on a version conflict.
+    pub version: Option<i64>,
     pub now: DateTime<Utc>,
 }
 
@@ -53,8 +57,16 @@ pub async fn run(cx: &StepContext<'_>, step: &Step) -> Result<StepOutput, StepEr
         Step::TakeSnapshot => Ok(StepOutput::Snapshot(Box::new(
             snapshot::take(client, cx.reading, cx.now).await?,
         ))),
+        // Observe counted already (its conversations fed the live-conversation guard).
         Step::CountHistoryBefore => Ok(StepOutput::HistoryBefore(
-            verify::count_before(client, user, cx.lookback, cx.now).await?,
+            match &cx.reading.history_before {
+                Some(history) => history.clone(),
+                None => {
+                    verify::count_before(client, user, cx.lookback, cx.now)
+                        .await?
+                        .0
+                }
+            },
         )),
         Step::VerifyHistory => {
             let before = cx
@@ -73,8 +85,10 @@ pub async fn run(cx: &StepContext<'_>, step: &Step) -> Result<StepOutput, StepEr
         Step::ClearDefaultStation { .. } => ensure_no_default_station(client, user).await,
         Step::RemoveSkill { skill } => ensure_skill_removed(client, user, skill).await,
         Step::RemoveLanguage { language } => ensure_language_removed(client, user, language).await,
-        Step::Deactivate => ensure_inactive(client, user).await,
-        Step::RecordReason { reason } => ensure_reason_recorded(client, user, reason).await,
+        Step::Deactivate => ensure_inactive(client, user, cx.version).await,
+        Step::RecordReason { reason } => {
+            ensure_reason_recorded(client, user, reason, cx.version).await
+        }
         Step::RevokeSessions => ensure_sessions_revoked(client, user).await,
     }
 }
@@ -159,41 +173,88 @@ async fn ensure_language_removed(
     gone_is_done(result, "remove a language from the user")
 }
 
-/// `PATCH /users/{id}` with state and version only; the client re-reads and retries on a
-/// version conflict and does nothing when the user is already inactive.
-async fn ensure_inactive(client: &GenesysClient, user: &UserId) -> Result<StepOutput, StepError> {
+/// `PATCH /users/{id}` with state and version only, the version as last seen; the answer is the
+/// proof (`state: inactive`). On a version conflict (the user changed since it was read, or a
+/// retried PATCH whose first answer was lost went through), or without a known version, the
+/// client's `set_user_state` re-reads, does nothing when the user is already inactive, and
+/// retries.
+async fn ensure_inactive(
+    client: &GenesysClient,
+    user: &UserId,
+    version: Option<i64>,
+) -> Result<StepOutput, StepError> {
+    let what = "deactivate the user";
+    if let Some(version) = version {
+        match client
+            .patch_user_state(user, UserState::Inactive, version)
+            .await
+        {
+            Ok(updated) if updated.state.is_none() || updated.is_state(&UserState::Inactive) => {
+                return Ok(StepOutput::NewVersion(updated.version));
+            }
+            Ok(updated) => {
+                tracing::info!(user = %user, state = ?updated.state, "the deactivation answered another state; re-reading");
+            }
+            Err(e) if e.is_version_conflict() => {
+                tracing::info!(user = %user, "the user changed since it was read; re-reading");
+            }
+            Err(e) => return Err(StepError::genesys(what)(e)),
+        }
+    }
     let user = client
         .set_user_state(user, UserState::Inactive)
         .await
-        .map_err(StepError::genesys("deactivate the user"))?;
+        .map_err(StepError::genesys(what))?;
     Ok(StepOutput::NewVersion(user.version))
 }
 
-/// `PUT /users/{id}/state` with `inactive`, the current version and the reason.
+/// `PUT /users/{id}/state` with `inactive`, the version as last seen (read when unknown) and the
+/// reason. On a version conflict, the recorded state is read before writing again: a PUT whose
+/// answer was lost may have gone through, and then the reason is there already.
 async fn ensure_reason_recorded(
     client: &GenesysClient,
     user: &UserId,
     reason: &str,
+    version: Option<i64>,
 ) -> Result<StepOutput, StepError> {
     let what = "record the user's state change reason";
     let reason: StateChangeReason = reason.parse().unwrap_or_else(|never| match never {});
+    let mut known = version;
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let current = client
-            .get_user(user, &[])
-            .await
-            .map_err(StepError::genesys(what))?;
+        let version = match known.take() {
+            Some(version) => Some(version),
+            None => {
+                client
+                    .get_user(user, &[])
+                    .await
+                    .map_err(StepError::genesys(what))?
+                    .version
+            }
+        };
         let body = UserStateInfo {
             state: Some(UserState::Inactive),
-            version: current.version,
+            version,
             state_change_reason: Some(reason.clone()),
             state_change_date: None,
         };
         match client.put_user_state(user, &body).await {
-            Ok(info) => return Ok(StepOutput::NewVersion(info.version.or(current.version))),
+            Ok(info) => return Ok(StepOutput::NewVersion(info.version.or(version))),
             Err(e) if e.is_version_conflict() && attempt < REASON_CONFLICT_ATTEMPTS => {
                 tracing::info!(user = %user, attempt, "version conflict recording the reason; re-reading");
+                match client.get_user_state(user).await {
+                    Ok(info)
+                        if info.state == Some(UserState::Inactive)
+                            && info.state_change_reason.as_ref() == Some(&reason) =>
+                    {
+                        return Ok(StepOutput::AlreadyDone);
+                    }
+                    Ok(info) => known = info.version,
+                    // Without `directory:userStateChange:view`, the user's version will do.
+                    Err(GenesysError::Forbidden { .. }) => {}
+                    Err(e) => return Err(StepError::genesys(what)(e)),
+                }
             }
             Err(e) => return Err(StepError::genesys(what)(e)),
         }

@@ -1,29 +1,46 @@
 //! Reads Genesys, never writes. Resolves `spec.user` to exactly one live user (step 2 of the
 //! pipeline), then reads what the plan and the snapshot need: routing status, presence, queues
 //! (and whether each membership is direct or through a group), skills, languages, stations, the
-//! recorded state change reason and live conversations. [`observed`] then folds that reading and
-//! the progress recorded in status into the plan's [`Observed`]. I/O: Genesys reads only.
+//! recorded state change reason, the role grants and the history count (until the snapshot and
+//! the count are persisted) and live conversations. [`observed`] then folds that reading and the
+//! progress recorded in status into the plan's [`Observed`]. I/O: Genesys reads only.
+//!
+//! Few calls, little waiting: resolving by email is one search (it also finds a deleted user),
+//! then one `GET /users/{id}` whose `expand` carries routing status, presence, station, skills,
+//! languages and groups; each sub-object Genesys leaves out ("best effort", `genesys-api.md` §2)
+//! is read with its own call instead. Everything else is read concurrently, and the history
+//! count's conversations double as the live-conversation guard.
 
 use chrono::{DateTime, Duration, Utc};
 
 use super::error::{ReadError, ResolveError};
 use super::plan::{Lifecycle, MemberBy, Membership, Named, Observed, Policy, Progress};
+use super::verify::{self, Conversations};
 use crate::crd::{
-    ActionOutcome, GenesysUserOffboardingStatus, GenesysUserState, GroupMembership,
+    ActionOutcome, GenesysUserOffboardingStatus, GenesysUserState, GroupMembership, HistoryStatus,
     MemberBy as CrdMemberBy, NamedRef, QueueMembership, UserRef, condition,
 };
 use crate::genesys::{
-    GenesysClient, GenesysError, Interval, MemberBy as ApiMemberBy, RoutingStatusValue,
-    SystemPresence, User, UserId, UserRoutingLanguage, UserRoutingSkill, UserState, UserStations,
+    AnalyticsConversation, AuthzSubject, EntityRef, GenesysClient, GenesysError, Interval,
+    MemberBy as ApiMemberBy, RoutingStatusValue, SystemPresence, User, UserId, UserRoutingLanguage,
+    UserRoutingSkill, UserState, UserStations,
 };
 
 /// How far back the active-conversation guard looks for conversations that have not ended. A
 /// conversation still open after this long (a stuck record) does not hold the offboarding back.
 pub const ACTIVE_CONVERSATION_WINDOW_DAYS: i64 = 30;
 
-/// The `expand` used when reading the user: groups feed the snapshot and tell direct queue
-/// memberships from group ones.
-const USER_EXPAND: &[&str] = &["groups"];
+/// The `expand` used when reading the user: everything the plan and the snapshot need that the
+/// user endpoint can carry (groups tell direct queue memberships from group ones). Role grants
+/// are not among them: `authorization` names roles without their divisions, which restore needs.
+pub const USER_EXPAND: &[&str] = &[
+    "routingStatus",
+    "presence",
+    "station",
+    "skills",
+    "languages",
+    "groups",
+];
 
 /// Everything read from Genesys in one pass, as the client returned it.
 #[derive(Debug, Clone)]
@@ -42,12 +59,18 @@ pub struct Reading {
     pub stations: UserStations,
     /// The `stateChangeReason` Genesys holds, when it was read.
     pub recorded_reason: Option<String>,
-    /// Conversations of the user without an end, newest window only.
-    pub ongoing_conversations: Vec<String>,
+    /// The user's role grants, read while no snapshot is persisted (the snapshot's roles).
+    pub grants: Option<AuthzSubject>,
+    /// The history count before any change, read while none is persisted.
+    pub history_before: Option<HistoryStatus>,
+    /// Conversations of the user without an end, newest window only; `None` until read (a
+    /// pass that has nothing to write never needs them).
+    pub ongoing_conversations: Option<Vec<String>>,
 }
 
 /// Step 2: exactly one live user for `spec.user`, or why not. Reads only: an ambiguous, deleted,
-/// missing or mismatched user is reported and never touched.
+/// missing or mismatched user is reported and never touched. The user comes back with
+/// [`USER_EXPAND`].
 pub async fn resolve(client: &GenesysClient, user: &UserRef) -> Result<User, ResolveError> {
     if let Some(id) = &user.id {
         let found = by_id(client, &UserId::new(id.as_str())).await?;
@@ -67,7 +90,7 @@ pub async fn resolve(client: &GenesysClient, user: &UserRef) -> Result<User, Res
         return Err(ResolveError::NotFound("an empty spec.user".into()));
     };
     let matches = client
-        .find_users_by_email(email)
+        .find_users_by_email_all_states(email)
         .await
         .map_err(ResolveError::Genesys)?;
     match matches.live.as_slice() {
@@ -111,44 +134,51 @@ fn state_name(user: &User) -> &str {
         .map_or("unknown state", UserState::as_str)
 }
 
-/// Reads the user's current routing, memberships, stations and conversations.
+/// What [`read`] needs to know besides the user.
+pub struct ReadContext<'a> {
+    pub policy: &'a Policy,
+    pub status: &'a GenesysUserOffboardingStatus,
+    /// `spec.history.lookbackDays`.
+    pub lookback: std::time::Duration,
+    pub now: DateTime<Utc>,
+}
+
+/// Reads the user's current routing, memberships, stations, grants and history, concurrently.
+/// Sub-objects the expanded `user` already carries are not read again.
 pub async fn read(
     client: &GenesysClient,
     user: User,
-    policy: &Policy,
-    status: &GenesysUserOffboardingStatus,
-    now: DateTime<Utc>,
+    cx: &ReadContext<'_>,
 ) -> Result<Reading, ReadError> {
-    let id = user.id.clone();
-    let routing_status = client
-        .get_routing_status(&id)
-        .await
-        .map_err(ReadError::new("read the user's routing status"))?
-        .status;
-    let (presence, presence_offline) = read_presence(client, &id).await?;
-    let (queues, via_groups) = read_queues(client, &user).await?;
-    let skills = client
-        .get_user_skills(&id)
-        .await
-        .map_err(ReadError::new("read the user's skills"))?;
-    let languages = client
-        .get_user_languages(&id)
-        .await
-        .map_err(ReadError::new("read the user's languages"))?;
-    let stations = client
-        .get_user_station(&id)
-        .await
-        .map_err(ReadError::new("read the user's stations"))?;
-    let recorded_reason = match &policy.reason {
-        Some(_) => read_reason(client, &id, status).await?,
-        None => None,
+    let progress = progress(cx.status);
+    let (
+        routing_status,
+        (presence, presence_offline),
+        stations,
+        skills,
+        languages,
+        (queues, via_groups),
+        grants,
+        before,
+        recorded_reason,
+    ) = tokio::try_join!(
+        read_routing_status(client, &user),
+        read_presence(client, &user),
+        read_stations(client, &user),
+        read_skills(client, &user),
+        read_languages(client, &user),
+        read_queues(client, &user),
+        read_grants(client, &user.id, !progress.snapshot_taken),
+        read_history_before(client, &user.id, cx, !progress.history_before_counted),
+        read_reason(client, &user.id, cx.policy, cx.status),
+    )?;
+    let (history_before, ongoing_conversations) = match before {
+        Some((history, conversations)) => (
+            Some(history),
+            open_conversations(&conversations, cx.lookback, cx.now),
+        ),
+        None => (None, None),
     };
-    let ongoing_conversations =
-        if policy.active_conversations == super::plan::ConversationPolicy::Wait {
-            ongoing_conversations(client, &id, now).await?
-        } else {
-            Vec::new()
-        };
     Ok(Reading {
         user,
         routing_status,
@@ -160,18 +190,40 @@ pub async fn read(
         languages,
         stations,
         recorded_reason,
+        grants,
+        history_before,
         ongoing_conversations,
     })
 }
 
+async fn read_routing_status(
+    client: &GenesysClient,
+    user: &User,
+) -> Result<Option<RoutingStatusValue>, ReadError> {
+    if let Some(status) = user.routing_status.as_ref().and_then(|r| r.status.clone()) {
+        return Ok(Some(status));
+    }
+    Ok(client
+        .get_routing_status(&user.id)
+        .await
+        .map_err(ReadError::new("read the user's routing status"))?
+        .status)
+}
+
+/// The system presence and whether it is the org's Offline. A user with no Genesys Cloud
+/// presence at all (a 404) has none.
 async fn read_presence(
     client: &GenesysClient,
-    id: &UserId,
+    user: &User,
 ) -> Result<(Option<String>, bool), ReadError> {
-    let presence = client
-        .get_presence(id)
-        .await
-        .map_err(ReadError::new("read the user's presence"))?;
+    let presence = match &user.presence {
+        Some(presence) => presence.clone(),
+        None => match client.get_presence(&user.id).await {
+            Ok(presence) => presence,
+            Err(e) if e.is_not_found() => return Ok((None, false)),
+            Err(e) => return Err(ReadError::new("read the user's presence")(e)),
+        },
+    };
     let Some(definition) = presence.presence_definition else {
         return Ok((None, false));
     };
@@ -187,23 +239,84 @@ async fn read_presence(
     Ok((offline.then(|| "Offline".to_owned()), offline))
 }
 
+async fn read_stations(client: &GenesysClient, user: &User) -> Result<UserStations, ReadError> {
+    match &user.station {
+        Some(stations) => Ok(stations.clone()),
+        None => client
+            .get_user_station(&user.id)
+            .await
+            .map_err(ReadError::new("read the user's stations")),
+    }
+}
+
+async fn read_skills(
+    client: &GenesysClient,
+    user: &User,
+) -> Result<Vec<UserRoutingSkill>, ReadError> {
+    match &user.skills {
+        Some(skills) => Ok(skills.clone()),
+        None => client
+            .get_user_skills(&user.id)
+            .await
+            .map_err(ReadError::new("read the user's skills")),
+    }
+}
+
+async fn read_languages(
+    client: &GenesysClient,
+    user: &User,
+) -> Result<Vec<UserRoutingLanguage>, ReadError> {
+    match &user.languages {
+        Some(languages) => Ok(languages.clone()),
+        None => client
+            .get_user_languages(&user.id)
+            .await
+            .map_err(ReadError::new("read the user's languages")),
+    }
+}
+
 /// Every queue of the user with `joined` and `memberBy`. A queue none of whose member groups the
 /// user belongs to is a direct membership; otherwise the queue's direct members are listed to
-/// tell (a user can be both, and then counts as direct, as Genesys reports it).
+/// tell (a user can be both, and then counts as direct, as Genesys reports it). The user's
+/// groups come from the expanded user, or are read when a queue has member groups and the
+/// expand left them out.
 async fn read_queues(
     client: &GenesysClient,
     user: &User,
 ) -> Result<(Vec<QueueMembership>, Vec<GroupMembership>), ReadError> {
+    // Both halves at once (`joined=true`, `joined=false`), each queue once, joined first.
+    let (joined, unjoined) = futures::try_join!(
+        client.get_user_queues_where(&user.id, true),
+        client.get_user_queues_where(&user.id, false),
+    )
+    .map_err(ReadError::new("read the user's queues"))?;
+    let mut seen = std::collections::HashSet::new();
+    let queues: Vec<_> = joined
+        .into_iter()
+        .chain(unjoined)
+        .filter(|q| seen.insert(q.id.clone()))
+        .collect();
+    let has_member_groups = queues
+        .iter()
+        .any(|q| q.member_groups.as_ref().is_some_and(|g| !g.is_empty()));
+    let read_groups: Option<Vec<EntityRef>> = match &user.groups {
+        None if has_member_groups => {
+            client
+                .get_user(&user.id, &["groups"])
+                .await
+                .map_err(ReadError::new("read the user's groups"))?
+                .groups
+        }
+        _ => None,
+    };
     let groups: Vec<&str> = user
         .groups
-        .iter()
+        .as_ref()
+        .or(read_groups.as_ref())
+        .into_iter()
         .flatten()
         .filter_map(|g| g.id.as_deref())
         .collect();
-    let queues = client
-        .get_user_queues(&user.id)
-        .await
-        .map_err(ReadError::new("read the user's queues"))?;
     let mut memberships = Vec::with_capacity(queues.len());
     let mut via_groups = Vec::new();
     for queue in queues {
@@ -248,13 +361,49 @@ async fn read_queues(
     Ok((memberships, via_groups))
 }
 
-/// The reason Genesys holds. Reading it needs `directory:userStateChange:view`, which some orgs
-/// cannot grant: without it, the last reason this operator recorded stands in.
+/// The user's role grants with their divisions, for the snapshot; only while none is taken.
+async fn read_grants(
+    client: &GenesysClient,
+    id: &UserId,
+    wanted: bool,
+) -> Result<Option<AuthzSubject>, ReadError> {
+    if !wanted {
+        return Ok(None);
+    }
+    client
+        .get_authorization_subject(id)
+        .await
+        .map(Some)
+        .map_err(ReadError::new("read the user's role grants"))
+}
+
+/// The history count before any change, with its conversations; only while none is persisted.
+async fn read_history_before(
+    client: &GenesysClient,
+    id: &UserId,
+    cx: &ReadContext<'_>,
+    wanted: bool,
+) -> Result<Option<(HistoryStatus, Conversations)>, ReadError> {
+    if !wanted {
+        return Ok(None);
+    }
+    verify::count_before(client, id, cx.lookback, cx.now)
+        .await
+        .map(Some)
+}
+
+/// The reason Genesys holds, when the spec records one. Reading it needs
+/// `directory:userStateChange:view`, which some orgs cannot grant: without it, the last reason
+/// this operator recorded stands in.
 async fn read_reason(
     client: &GenesysClient,
     id: &UserId,
+    policy: &Policy,
     status: &GenesysUserOffboardingStatus,
 ) -> Result<Option<String>, ReadError> {
+    if policy.reason.is_none() {
+        return Ok(None);
+    }
     match client.get_user_state(id).await {
         Ok(info) => Ok(info.state_change_reason.map(|r| r.as_str().to_owned())),
         Err(GenesysError::Forbidden { .. }) => Ok(status
@@ -267,7 +416,43 @@ async fn read_reason(
     }
 }
 
-/// The user's conversations that have not ended (the active-conversation guard, step 6).
+/// The start of the guard's window: conversations are matched by the day they started on, as
+/// the synchronous details query does.
+fn guard_window_start(now: DateTime<Utc>) -> DateTime<Utc> {
+    let start = now - Duration::days(ACTIVE_CONVERSATION_WINDOW_DAYS);
+    start
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .map_or(start, |midnight| midnight.and_utc())
+}
+
+/// The conversations still open among those the history count read, when that read can stand
+/// in for the guard's own query: it came from the synchronous query (a details job may not hold
+/// live conversations yet) and covers the guard's window. Pure.
+pub fn open_conversations(
+    conversations: &Conversations,
+    lookback: std::time::Duration,
+    now: DateTime<Utc>,
+) -> Option<Vec<String>> {
+    let covers = Duration::from_std(lookback)
+        .is_ok_and(|l| l >= Duration::days(ACTIVE_CONVERSATION_WINDOW_DAYS));
+    (conversations.live && covers).then(|| still_open(&conversations.list, now))
+}
+
+/// Conversations without an end that started in the guard's window (or whose start is not
+/// known). Pure.
+fn still_open(conversations: &[AnalyticsConversation], now: DateTime<Utc>) -> Vec<String> {
+    let since = guard_window_start(now);
+    conversations
+        .iter()
+        .filter(|c| c.conversation_end.is_none())
+        .filter(|c| c.conversation_start.is_none_or(|start| start >= since))
+        .map(|c| c.conversation_id.clone())
+        .collect()
+}
+
+/// The user's conversations that have not ended (the active-conversation guard, step 6): one
+/// synchronous query over the guard's window.
 pub async fn ongoing_conversations(
     client: &GenesysClient,
     id: &UserId,
@@ -275,14 +460,10 @@ pub async fn ongoing_conversations(
 ) -> Result<Vec<String>, ReadError> {
     let window = Interval::new(now - Duration::days(ACTIVE_CONVERSATION_WINDOW_DAYS), now);
     let conversations = client
-        .user_conversations(id, window)
+        .user_conversations_sync(id, window)
         .await
         .map_err(ReadError::new("look for the user's live conversations"))?;
-    Ok(conversations
-        .into_iter()
-        .filter(|c| c.conversation_end.is_none())
-        .map(|c| c.conversation_id)
-        .collect())
+    Ok(still_open(&conversations, now))
 }
 
 /// The user's state as the CRD spells it.
@@ -338,7 +519,7 @@ pub fn observed(reading: &Reading, status: &GenesysUserOffboardingStatus) -> Obs
         associated_station: station(&reading.stations.associated_station),
         default_station: station(&reading.stations.default_station),
         recorded_reason: reading.recorded_reason.clone(),
-        ongoing_conversations: reading.ongoing_conversations.clone(),
+        ongoing_conversations: reading.ongoing_conversations.clone().unwrap_or_default(),
         progress: progress(status),
     }
 }
@@ -394,7 +575,9 @@ mod tests {
                 .unwrap(),
             recorded_reason: None,
             via_groups: vec![],
-            ongoing_conversations: vec!["c9".into()],
+            grants: None,
+            history_before: None,
+            ongoing_conversations: Some(vec!["c9".into()]),
         }
     }
 

@@ -324,6 +324,15 @@ impl Plan {
     }
 }
 
+/// Whether `plan` (made without knowing the user's live conversations) needs them: only an
+/// enforcing plan that still writes waits for a live conversation. A re-check that finds
+/// nothing to change skips the query.
+pub fn needs_conversation_guard(policy: &Policy, plan: &Plan) -> bool {
+    policy.mode == Mode::Enforce
+        && policy.active_conversations == ConversationPolicy::Wait
+        && plan.has_writes()
+}
+
 /// When the spec's `effectiveAt` is still in the future, the time to wait for.
 pub fn scheduled_until(policy: &Policy, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     policy.effective_at.filter(|at| *at > now)
@@ -390,15 +399,20 @@ pub fn plan(policy: &Policy, observed: &Observed) -> Plan {
     }
 }
 
-/// Step 7 of the pipeline: off queue, presence Offline, leave direct queues, clear station,
-/// then the optional skills and languages.
+/// Step 7 of the pipeline: presence Offline (or off queue), leave direct queues, clear
+/// station, then the optional skills and languages.
 fn drain_steps(policy: &Policy, observed: &Observed) -> Vec<Step> {
     let mut steps = Vec::new();
-    if policy.set_off_queue && !observed.off_queue {
-        steps.push(Step::SetOffQueue);
-    }
-    if policy.set_off_queue && !observed.presence_offline {
-        steps.push(Step::SetPresenceOffline);
+    // A presence other than On Queue takes the user off queue ("the usual way to take an agent
+    // off queue is a presence change", genesys-api.md §6.1; the emulator models it): the
+    // routing status is PUT only when the presence is Offline already and the user is still
+    // on queue. A pass that sees the user on queue after the presence change PUTs it then.
+    if policy.set_off_queue {
+        if !observed.presence_offline {
+            steps.push(Step::SetPresenceOffline);
+        } else if !observed.off_queue {
+            steps.push(Step::SetOffQueue);
+        }
     }
     if policy.remove_from_queues {
         steps.extend(
@@ -600,7 +614,6 @@ mod tests {
                 vec![
                     "TakeSnapshot",
                     "CountHistoryBefore",
-                    "SetOffQueue",
                     "SetPresenceOffline",
                     "RemoveFromQueue:Billing (q-billing)",
                     "RemoveFromQueue:Sales (q-sales)",
@@ -618,7 +631,6 @@ mod tests {
                 vec![
                     "TakeSnapshot",
                     "CountHistoryBefore",
-                    "SetOffQueue",
                     "SetPresenceOffline",
                     "RemoveFromQueue:Billing (q-billing)",
                     "RemoveFromQueue:Sales (q-sales)",
@@ -735,10 +747,70 @@ mod tests {
                     "VerifyHistory",
                 ],
             ),
+            (
+                "presence Offline already but still on queue: the routing status is PUT",
+                Policy::default(),
+                Observed {
+                    presence_offline: true,
+                    queues: vec![],
+                    associated_station: None,
+                    default_station: None,
+                    progress: stopped_after_deactivate.progress,
+                    state: Lifecycle::Inactive,
+                    ..fresh_agent()
+                },
+                vec!["SetOffQueue", "RevokeSessions", "VerifyHistory"],
+            ),
+            (
+                "off queue but available: the presence change alone",
+                Policy::default(),
+                Observed {
+                    off_queue: true,
+                    queues: vec![],
+                    associated_station: None,
+                    default_station: None,
+                    progress: stopped_after_deactivate.progress,
+                    state: Lifecycle::Inactive,
+                    ..fresh_agent()
+                },
+                vec!["SetPresenceOffline", "RevokeSessions", "VerifyHistory"],
+            ),
         ];
 
         for (case, policy, observed, expected) in table {
             assert_eq!(names(&plan(&policy, &observed)), expected, "case: {case}");
+        }
+    }
+
+    #[test]
+    fn the_live_conversation_guard_is_needed_only_by_an_enforcing_plan_that_writes() {
+        let proceed = Policy {
+            active_conversations: ConversationPolicy::Proceed,
+            ..Policy::default()
+        };
+        let observe = Policy {
+            mode: Mode::Observe,
+            ..Policy::default()
+        };
+        let table = vec![
+            ("fresh agent", Policy::default(), fresh_agent(), true),
+            (
+                "nothing left to write",
+                Policy::default(),
+                offboarded_agent(),
+                false,
+            ),
+            ("Proceed", proceed, fresh_agent(), false),
+            ("Observe", observe, fresh_agent(), false),
+        ];
+
+        for (case, policy, observed, needed) in table {
+            let plan = plan(&policy, &observed);
+            assert_eq!(
+                needs_conversation_guard(&policy, &plan),
+                needed,
+                "case: {case}"
+            );
         }
     }
 

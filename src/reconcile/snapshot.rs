@@ -1,7 +1,9 @@
 //! Step 4: the pre-change snapshot (state, routing status, presence, queues with `joined` and
 //! `memberBy`, skills, languages, stations, role grants with their divisions, groups). Built
-//! from the pass's reading plus one read of the user's grants; the caller persists it before any
-//! Genesys write and never takes it twice. I/O: one Genesys read ([`take`]); [`build`] is pure.
+//! from the pass's reading, which holds the user's grants too (read with the rest, while no
+//! snapshot is persisted); the caller persists it before any Genesys write and never takes it
+//! twice. I/O: at most one Genesys read ([`take`], when the reading has no grants); [`build`]
+//! is pure.
 
 use chrono::{DateTime, Utc};
 
@@ -13,12 +15,16 @@ use crate::crd::{
 };
 use crate::genesys::{AuthzSubject, GenesysClient, UserStation};
 
-/// Reads the user's role grants and builds the snapshot.
+/// Builds the snapshot from the reading, reading the user's role grants first if the reading
+/// has none.
 pub async fn take(
     client: &GenesysClient,
     reading: &Reading,
     now: DateTime<Utc>,
 ) -> Result<UserSnapshot, ReadError> {
+    if let Some(subject) = &reading.grants {
+        return Ok(build(reading, subject, now));
+    }
     let subject = client
         .get_authorization_subject(&reading.user.id)
         .await
@@ -123,7 +129,9 @@ mod tests {
             stations: serde_json::from_str(r#"{"defaultStation":{"id":"st1"}}"#).unwrap(),
             recorded_reason: None,
             via_groups: vec![],
-            ongoing_conversations: vec![],
+            grants: None,
+            history_before: None,
+            ongoing_conversations: None,
         };
         let subject: AuthzSubject = serde_json::from_str(
             r#"{"grants":[{"role":{"id":"r1","name":"Agent"},"division":{"id":"d1","name":"Home"}},

@@ -2,7 +2,15 @@
 //! conversations over `history.lookbackDays` and remember a few ids; after the changes, count
 //! again over the very same window. After ⊇ before is `Preserved`, nothing before is
 //! `NoHistory`, anything missing is `Lost`. I/O: Genesys analytics reads ([`count_before`],
-//! [`verify`]); [`judge`] is pure.
+//! [`verify`], [`user_conversations`]); [`judge`] and [`slices`] are pure.
+//!
+//! How a window is read: the synchronous details query accepts at most the client's
+//! `max_sync_interval` (31 days by default); a longer window is cut into consecutive slices of
+//! at most that length, newest first, read concurrently (one request each for a user with fewer
+//! than 100 conversations per slice). Only a window of more than [`MAX_SYNC_SLICES`] slices goes
+//! through a details job (submit, poll, read, delete: at least four requests plus the polling
+//! delay). The same window is always read the same way, so before and after compare like with
+//! like, and a count from the synchronous query also shows the conversations still open.
 
 use std::collections::HashSet;
 
@@ -11,27 +19,52 @@ use chrono::{DateTime, Utc};
 use super::error::{ReadError, StepError};
 use super::spec::to_time;
 use crate::crd::{HistoryResult, HistoryStatus, MAX_CHECKED_CONVERSATION_IDS};
-use crate::genesys::{GenesysClient, Interval, UserId};
+use crate::genesys::{AnalyticsConversation, GenesysClient, Interval, UserId};
 
-/// Counts the user's conversations in the window that ends now.
+/// The most synchronous slices a window is read with (4 × 31 days by default); a longer window
+/// uses one details job instead.
+pub const MAX_SYNC_SLICES: usize = 4;
+
+/// How much shorter than `max_sync_interval` a slice is, so that the millisecond rounding of
+/// the interval's text never makes it longer than Genesys accepts.
+const SLICE_MARGIN: chrono::Duration = chrono::Duration::seconds(1);
+
+/// A user's conversations in a window, and how they were read.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Conversations {
+    pub list: Vec<AnalyticsConversation>,
+    /// Read with the synchronous query, which sees conversations still in progress (a details
+    /// job reads the data lake, which may not hold them yet).
+    pub live: bool,
+}
+
+/// Counts the user's conversations in the window that ends now; also returns them, for the
+/// live-conversation guard.
 pub async fn count_before(
     client: &GenesysClient,
     user: &UserId,
     lookback: std::time::Duration,
     now: DateTime<Utc>,
-) -> Result<HistoryStatus, ReadError> {
+) -> Result<(HistoryStatus, Conversations), ReadError> {
     let lookback = chrono::Duration::from_std(lookback).unwrap_or(chrono::Duration::MAX);
     let interval = Interval::new(now - lookback, now);
-    let ids = conversation_ids(client, user, interval).await?;
-    Ok(HistoryStatus {
+    let conversations = user_conversations(client, user, interval).await?;
+    let ids: Vec<String> = conversations
+        .list
+        .iter()
+        .map(|c| c.conversation_id.clone())
+        .collect();
+    let history = HistoryStatus {
         interval: interval.to_string(),
         conversations_before: Some(ids.len() as u64),
         checked_conversation_ids: ids.into_iter().take(MAX_CHECKED_CONVERSATION_IDS).collect(),
         ..HistoryStatus::default()
-    })
+    };
+    Ok((history, conversations))
 }
 
-/// Counts again over the window recorded before, and judges.
+/// Counts again over the window recorded before, and judges. Nothing counted before means
+/// nothing can be lost (`NoHistory`): the window is not read again.
 pub async fn verify(
     client: &GenesysClient,
     user: &UserId,
@@ -40,7 +73,19 @@ pub async fn verify(
 ) -> Result<HistoryStatus, StepError> {
     let interval = parse_interval(&before.interval)
         .ok_or_else(|| StepError::BadInterval(before.interval.clone()))?;
-    let after = conversation_ids(client, user, interval).await?;
+    if before.conversations_before == Some(0) {
+        return Ok(HistoryStatus {
+            result: Some(HistoryResult::NoHistory),
+            verified_at: Some(to_time(now)),
+            ..before.clone()
+        });
+    }
+    let after: Vec<String> = user_conversations(client, user, interval)
+        .await?
+        .list
+        .into_iter()
+        .map(|c| c.conversation_id)
+        .collect();
     let count_before = before.conversations_before.unwrap_or_default();
     Ok(HistoryStatus {
         conversations_after: Some(after.len() as u64),
@@ -52,6 +97,66 @@ pub async fn verify(
         verified_at: Some(to_time(now)),
         ..before.clone()
     })
+}
+
+/// The user's conversations in `interval`, each once: concurrent synchronous queries over
+/// [`slices`] of the window, or one details job when the window is too long for that.
+pub async fn user_conversations(
+    client: &GenesysClient,
+    user: &UserId,
+    interval: Interval,
+) -> Result<Conversations, ReadError> {
+    let what = "count the user's conversations";
+    let Some(slices) = slices(interval, client.config().max_sync_interval) else {
+        let list = client
+            .user_conversations(user, interval)
+            .await
+            .map_err(ReadError::new(what))?;
+        return Ok(Conversations { list, live: false });
+    };
+    let pages = futures::future::try_join_all(
+        slices
+            .into_iter()
+            .map(|slice| client.user_conversations_sync(user, slice)),
+    )
+    .await
+    .map_err(ReadError::new(what))?;
+    // A conversation that started on a day two slices touch comes back from both.
+    let mut seen = HashSet::new();
+    let list = pages
+        .into_iter()
+        .flatten()
+        .filter(|c| seen.insert(c.conversation_id.clone()))
+        .collect();
+    Ok(Conversations { list, live: true })
+}
+
+/// `interval` cut, from its end backwards, into consecutive slices no longer than `max` (less
+/// a second), newest first; `None` when that takes more than [`MAX_SYNC_SLICES`]. Pure.
+pub fn slices(interval: Interval, max: std::time::Duration) -> Option<Vec<Interval>> {
+    let max = chrono::Duration::from_std(max).ok()?;
+    if interval.end - interval.start <= max {
+        return Some(vec![interval]);
+    }
+    let slice = if max > SLICE_MARGIN * 2 {
+        max - SLICE_MARGIN
+    } else {
+        max
+    };
+    if slice <= chrono::Duration::zero() {
+        return None;
+    }
+    let mut slices = Vec::new();
+    let mut end = interval.end;
+    while end > interval.start {
+        if slices.len() == MAX_SYNC_SLICES {
+            return None;
+        }
+        let start = (end - slice).max(interval.start);
+        slices.push(Interval::new(start, end));
+        end = start;
+    }
+    Some(slices)
 }
 
 /// `NoHistory` when nothing was counted before; `Preserved` when at least as many conversations
@@ -67,21 +172,6 @@ pub fn judge(count_before: u64, remembered: &[String], after: &[String]) -> Hist
     } else {
         HistoryResult::Lost
     }
-}
-
-async fn conversation_ids(
-    client: &GenesysClient,
-    user: &UserId,
-    interval: Interval,
-) -> Result<Vec<String>, ReadError> {
-    let conversations = client
-        .user_conversations(user, interval)
-        .await
-        .map_err(ReadError::new("count the user's conversations"))?;
-    Ok(conversations
-        .into_iter()
-        .map(|c| c.conversation_id)
-        .collect())
 }
 
 /// `start/end` (RFC 3339 each), as [`Interval`] displays it.
@@ -153,6 +243,35 @@ mod tests {
         for (case, count, remembered, after, expected) in table {
             assert_eq!(judge(count, &remembered, &after), expected, "case: {case}");
         }
+    }
+
+    #[test]
+    fn a_window_is_cut_into_synchronous_slices_newest_first_or_left_to_a_job() {
+        let now: DateTime<Utc> = "2026-11-22T09:00:00Z".parse().unwrap();
+        let days = |n: i64| chrono::Duration::days(n);
+        let max = std::time::Duration::from_secs(31 * 24 * 3600);
+        let window = |n: i64| Interval::new(now - days(n), now);
+
+        assert_eq!(slices(window(30), max), Some(vec![window(30)]));
+        assert_eq!(
+            slices(window(31), max),
+            Some(vec![window(31)]),
+            "exactly the limit"
+        );
+        let ninety = slices(window(90), max).unwrap();
+        assert_eq!(ninety.len(), 3);
+        assert_eq!(ninety[0].end, now, "the newest slice first");
+        assert_eq!(ninety[2].start, now - days(90));
+        for pair in ninety.windows(2) {
+            assert_eq!(
+                pair[0].start, pair[1].end,
+                "consecutive, no gap, no overlap"
+            );
+        }
+        assert!(ninety.iter().all(|s| s.duration() < max));
+        assert_eq!(slices(window(123), max).map(|s| s.len()), Some(4));
+        assert_eq!(slices(window(125), max), None, "five slices: a job instead");
+        assert_eq!(slices(window(1825), max), None);
     }
 
     #[test]
