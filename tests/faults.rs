@@ -50,9 +50,11 @@ const CLIENT_TIMEOUT: Duration = Duration::from_secs(1);
 const TIMEOUT_FAULT_DELAY_MS: u64 = 2_500;
 
 /// The spec of the matrix: every step of the pipeline runs (reason recorded, skills and
-/// languages removed, 90 days of history, so the analytics jobs API too).
+/// languages removed, and a year of history: longer than the client splits into synchronous
+/// slices, so the analytics jobs API is in the matrix too).
 const SPEC: &str = "user: {email: jane.doe@example.com}\nreason: Voluntary\n\
-                    routing: {removeSkills: true, removeLanguages: true}\n";
+                    routing: {removeSkills: true, removeLanguages: true}\n\
+                    history: {lookbackDays: 365}\n";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -452,7 +454,7 @@ async fn every_fault_on_every_operation_still_converges_without_repeating_a_side
     let (reference, verdicts) = Box::pin(matrix(demo_org(), |_, _| true)).await;
 
     assert!(
-        reference.operations.len() >= 20,
+        reference.operations.len() >= 15,
         "the happy path should exercise the whole pipeline: {:?}",
         reference.operations
     );
@@ -464,14 +466,11 @@ async fn every_fault_on_every_operation_still_converges_without_repeating_a_side
         "{:?}",
         reference.operations
     );
-    assert!(verdicts.len() >= 300, "{} cases", verdicts.len());
+    assert!(verdicts.len() >= 200, "{} cases", verdicts.len());
     assert_no_failures(&verdicts);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "known bug in src/reconcile/execute.rs: ensure_reason_recorded re-PUTs the reason \
-            after a version conflict without checking GET /users/{id}/state first, so a lost \
-            answer records the reason twice (see the Reliability report of issue 6)"]
 async fn lost_answers_to_versioned_writes_converge_when_genesys_checks_versions_strictly() {
     // The two behaviours genesys-api.md §12 leaves open, at their strictest: the reason PUT
     // requires and checks `version`, and a stale version is a 400 "does not match the current

@@ -204,7 +204,11 @@ pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
         return Some(Duration::from_secs(seconds));
     }
     if let Ok(seconds) = value.parse::<f64>() {
-        return (seconds.is_finite()).then(|| Duration::from_secs_f64(seconds.max(0.0)));
+        // `from_secs_f64` panics past u64::MAX seconds; such a value saturates like the integer
+        // form does, and the callers' clamp decides what to do with it.
+        return (seconds.is_finite()).then(|| {
+            Duration::try_from_secs_f64(seconds.max(0.0)).unwrap_or(Duration::from_secs(u64::MAX))
+        });
     }
     let date = chrono::DateTime::parse_from_rfc2822(value).ok()?;
     let delta = date.with_timezone(&chrono::Utc) - chrono::Utc::now();
