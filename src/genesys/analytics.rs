@@ -68,6 +68,7 @@ impl GenesysClient {
         let mut seen = HashSet::new();
         let mut conversations = Vec::new();
         let mut page_query = query.clone();
+        let mut stale_pages = 0;
         for page in 1..=MAX_PAGED_RESULTS / PAGE_SIZE {
             page_query.paging = Some(PagingSpec {
                 page_size: PAGE_SIZE,
@@ -84,10 +85,29 @@ impl GenesysClient {
                 return Ok(conversations);
             };
             let count = batch.len();
+            let before = conversations.len();
             for conversation in batch {
                 if seen.insert(conversation.conversation_id.clone()) {
                     conversations.push(conversation);
                 }
+            }
+            // Genesys says results can repeat across pages, so one page of repeats is allowed;
+            // two in a row mean the server is not moving through the listing.
+            stale_pages = if conversations.len() == before {
+                stale_pages + 1
+            } else {
+                0
+            };
+            if stale_pages >= 2 {
+                return Err(GenesysError::Decode {
+                    operation: OPERATION.into(),
+                    status: 200,
+                    detail: format!(
+                        "pages {} and {page} brought no new conversation (the server does not \
+                         move through the listing); stopped walking it",
+                        page - 1
+                    ),
+                });
             }
             let all_in_hand = response
                 .total_hits

@@ -17,8 +17,9 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 use url::Url;
 
-use super::config::{CallObserver, ClientCredentials};
+use super::config::{CallObserver, ClientConfig, ClientCredentials};
 use super::error::{GenesysError, OAuthErrorBody};
+use super::http::{BodyFailure, read_body, show_bytes};
 use super::ratelimit::parse_retry_after;
 use super::retry::Backoff;
 
@@ -88,6 +89,7 @@ pub(crate) struct TokenSource {
     timeout: Duration,
     max_retries: u32,
     max_retry_after: Duration,
+    max_response_bytes: usize,
     backoff: Backoff,
     observer: Option<Arc<dyn CallObserver>>,
     cache: Mutex<Option<Cached>>,
@@ -97,17 +99,14 @@ pub(crate) struct TokenSource {
 const DEFAULT_LIFETIME: Duration = Duration::from_secs(3600);
 
 impl TokenSource {
-    #[allow(clippy::too_many_arguments)]
+    /// The token source of a client: its login host, credentials, timeouts, retry policy and
+    /// body limit come from `config`; `http` is the client's connection pool.
     pub fn new(
         http: reqwest::Client,
-        login: &Url,
-        credentials: ClientCredentials,
-        timeout: Duration,
-        max_retries: u32,
-        max_retry_after: Duration,
+        config: &ClientConfig,
         backoff: Backoff,
-        observer: Option<Arc<dyn CallObserver>>,
     ) -> Result<Self, GenesysError> {
+        let login = config.endpoints.login();
         let token_url = login
             .join("oauth/token")
             .map_err(|e| GenesysError::Config {
@@ -116,12 +115,13 @@ impl TokenSource {
         Ok(Self {
             http,
             token_url,
-            credentials,
-            timeout,
-            max_retries,
-            max_retry_after,
+            credentials: config.credentials.clone(),
+            timeout: config.request_timeout,
+            max_retries: config.max_retries,
+            max_retry_after: config.max_retry_after,
+            max_response_bytes: config.max_response_bytes,
             backoff,
-            observer,
+            observer: config.observer.clone(),
             cache: Mutex::new(None),
         })
     }
@@ -213,11 +213,22 @@ impl TokenSource {
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(parse_retry_after);
-        let bytes = response.bytes().await;
+        let bytes = read_body(response, self.max_response_bytes).await;
         self.observe(Some(status), started.elapsed());
-        let bytes = bytes.map_err(|e| FetchError::Retry {
-            error: transport_error(TOKEN_OPERATION, attempt, e, self.timeout),
-            wait: None,
+        let bytes = bytes.map_err(|failure| match failure {
+            BodyFailure::Transport(e) => FetchError::Retry {
+                error: transport_error(TOKEN_OPERATION, attempt, e, self.timeout),
+                wait: None,
+            },
+            BodyFailure::TooLarge => FetchError::Fatal(GenesysError::Decode {
+                operation: TOKEN_OPERATION.into(),
+                status,
+                detail: format!(
+                    "the token response is larger than the client's limit of {} \
+                     (max_response_bytes); it was not read",
+                    show_bytes(self.max_response_bytes)
+                ),
+            }),
         })?;
         if (200..300).contains(&status) {
             let parsed: TokenResponse = serde_json::from_slice(&bytes).map_err(|e| {

@@ -83,16 +83,7 @@ impl GenesysClient {
             base: config.retry_base_delay,
             max: config.retry_max_delay,
         };
-        let tokens = TokenSource::new(
-            http.clone(),
-            config.endpoints.login(),
-            config.credentials.clone(),
-            config.request_timeout,
-            config.max_retries,
-            config.max_retry_after,
-            backoff,
-            config.observer.clone(),
-        )?;
+        let tokens = TokenSource::new(http.clone(), &config, backoff)?;
         let budget = RateBudget::new(
             config.requests_per_minute,
             config.headroom,
@@ -322,7 +313,7 @@ impl GenesysClient {
         let mut status = None;
         let limit = config.max_response_bytes;
         let outcome = async {
-            let mut response = builder.send().await.map_err(Failure::Transport)?;
+            let response = builder.send().await.map_err(Failure::Transport)?;
             let code = response.status().as_u16();
             status = Some(code);
             let retry_after = response
@@ -330,21 +321,13 @@ impl GenesysClient {
                 .get(RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| retry_after_header(request.operation, v));
-            let too_large = Failure::TooLarge { status: code };
-            if response
-                .content_length()
-                .is_some_and(|declared| declared > limit as u64)
-            {
-                return Err(too_large);
-            }
-            let mut body = BytesMut::new();
-            while let Some(chunk) = response.chunk().await.map_err(Failure::Transport)? {
-                if body.len().saturating_add(chunk.len()) > limit {
-                    return Err(too_large);
-                }
-                body.extend_from_slice(&chunk);
-            }
-            Ok((code, retry_after, body.freeze()))
+            let body = read_body(response, limit)
+                .await
+                .map_err(|failure| match failure {
+                    BodyFailure::Transport(e) => Failure::Transport(e),
+                    BodyFailure::TooLarge => Failure::TooLarge { status: code },
+                })?;
+            Ok((code, retry_after, body))
         }
         .await;
         let elapsed = started.elapsed();
@@ -384,8 +367,39 @@ enum Failure {
     TooLarge { status: u16 },
 }
 
+/// Why a response body could not be read.
+pub(crate) enum BodyFailure {
+    /// The connection failed or timed out while the body streamed in.
+    Transport(reqwest::Error),
+    /// The body is larger than the limit (as declared by `Content-Length`, or as read).
+    TooLarge,
+}
+
+/// Reads a response body of at most `limit` bytes: a larger declared length is refused before
+/// reading, and a streamed body is cut off at the limit, so a hostile server cannot make the
+/// client buffer more than `limit`.
+pub(crate) async fn read_body(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Bytes, BodyFailure> {
+    if response
+        .content_length()
+        .is_some_and(|declared| declared > limit as u64)
+    {
+        return Err(BodyFailure::TooLarge);
+    }
+    let mut body = BytesMut::new();
+    while let Some(chunk) = response.chunk().await.map_err(BodyFailure::Transport)? {
+        if body.len().saturating_add(chunk.len()) > limit {
+            return Err(BodyFailure::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
 /// `16 MiB`, `64 KiB` or `1000 bytes`.
-fn show_bytes(bytes: usize) -> String {
+pub(crate) fn show_bytes(bytes: usize) -> String {
     const KIB: usize = 1024;
     const MIB: usize = 1024 * 1024;
     if bytes >= MIB && bytes.is_multiple_of(MIB) {

@@ -109,10 +109,21 @@ impl GenesysClient {
                 .json(&body)?;
             let response: UsersSearchResponse = self.send_json(request).await?;
             let count = response.results.len();
+            let before = users.len();
             for user in response.results {
                 if seen.insert(user.id.clone()) {
                     users.push(user);
                 }
+            }
+            if count > 0 && users.len() == before {
+                return Err(GenesysError::Decode {
+                    operation: "post_users_search".into(),
+                    status: 200,
+                    detail: format!(
+                        "page {page} repeats users already listed (the server ignores \
+                         pageNumber); stopped walking the search"
+                    ),
+                });
             }
             let last = count == 0
                 || match response.page_count {
