@@ -3,11 +3,22 @@
 //! replica that loses the lease stops reconciling (in-flight passes finish, bounded by the drain
 //! timeout) and waits to win it again. On shutdown the lease is released so a standby takes over
 //! at once. I/O: Kubernetes Lease reads and server-side applies.
+//!
+//! The lease manager keeps calling this replica the leader for as long as it cannot reach the
+//! Lease, so a leader whose renewals fail would go on reconciling after its lease expired and
+//! another replica took it over: both would offboard the same users at once. A guard therefore
+//! re-reads the Lease during each term (every quarter of `renew_before`) and ends the term when
+//! the last renewal it saw is about to expire (half of `renew_before` before), or when the Lease
+//! names someone else; passes still running when the lease does expire are abandoned (safe:
+//! status is persisted after every step). A term starts only on a Lease the server shows held
+//! by this replica and freshly renewed.
 
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
+use k8s_openapi::api::coordination::v1::Lease;
 use kube::Client;
+use kube::api::Api;
 use kube_lease_manager::{LeaseManagerBuilder, LeaseManagerError};
 use tokio::sync::watch;
 
@@ -89,7 +100,7 @@ where
         name: election.lease_name.clone(),
         source,
     };
-    let manager = LeaseManagerBuilder::new(client, &election.lease_name)
+    let manager = LeaseManagerBuilder::new(client.clone(), &election.lease_name)
         .with_namespace(&election.lease_namespace)
         .with_identity(&election.identity)
         .with_duration(duration)
@@ -98,6 +109,7 @@ where
         .await
         .map_err(lease_error)?;
     let (mut leading, task) = manager.watch().await;
+    let leases: Api<Lease> = Api::namespaced(client, &election.lease_namespace);
     loop {
         health.set_standby(true);
         metrics.set_leader(false);
@@ -110,12 +122,30 @@ where
                 }
             }
         }
+        let Some(held) = confirm(&leases, election, &stop, &mut leading).await else {
+            if stop.is_stopped() {
+                break;
+            }
+            continue;
+        };
         health.set_standby(false);
         metrics.set_leader(true);
         tracing::info!(identity = %election.identity, "acquired the leader lease: reconciling");
-        let term = Stop::any(&stop, lost(leading.clone()));
-        work(term).await;
+        let guard = Guard::start(leases.clone(), election.clone(), held);
+        let term = Stop::any(
+            &stop,
+            Stop::any(&lost(leading.clone()), guard.lapsed.clone()),
+        );
+        let abandoned = tokio::select! {
+            () = work(term) => false,
+            () = guard.expired.wait() => true,
+        };
+        guard.task.abort();
         metrics.set_leader(false);
+        if abandoned {
+            health.set_synced(false);
+            tracing::warn!(identity = %election.identity, "the leader lease expired before in-flight passes finished: abandoned them");
+        }
         if stop.is_stopped() {
             break;
         }
@@ -131,6 +161,122 @@ where
         }
         Ok(Err(e)) => Err(LeaderError::Stopped(Box::new(e))),
         Err(e) => Err(LeaderError::Stopped(Box::new(e))),
+    }
+}
+
+/// How often a leader re-reads its Lease.
+fn check_interval(election: &LeaderElection) -> Duration {
+    (election.renew_before / 4).max(Duration::from_millis(100))
+}
+
+/// How long before its lease expires a leader stops starting passes.
+fn margin(election: &LeaderElection) -> Duration {
+    election.renew_before / 2
+}
+
+/// When this replica's lease expires, as the Lease on the server says; `None` when the Lease
+/// does not name this replica.
+async fn held_until(
+    leases: &Api<Lease>,
+    election: &LeaderElection,
+) -> Result<Option<SystemTime>, kube::Error> {
+    let Some(spec) = leases
+        .get_opt(&election.lease_name)
+        .await?
+        .and_then(|lease| lease.spec)
+    else {
+        return Ok(None);
+    };
+    if spec.holder_identity.as_deref() != Some(election.identity.as_str()) {
+        return Ok(None);
+    }
+    let Some(renewed) = spec.renew_time.or(spec.acquire_time) else {
+        return Ok(None);
+    };
+    let duration = spec
+        .lease_duration_seconds
+        .and_then(|seconds| u64::try_from(seconds).ok())
+        .map_or(election.lease_duration, Duration::from_secs);
+    Ok(Some(SystemTime::from(renewed.0) + duration))
+}
+
+/// Waits until the server shows this replica holding a freshly renewed lease; `None` when
+/// `stop` fires or the lease manager stops calling this replica the leader first.
+async fn confirm(
+    leases: &Api<Lease>,
+    election: &LeaderElection,
+    stop: &Stop,
+    leading: &mut watch::Receiver<bool>,
+) -> Option<SystemTime> {
+    loop {
+        if stop.is_stopped() || !*leading.borrow() {
+            return None;
+        }
+        match held_until(leases, election).await {
+            Ok(Some(expires)) if SystemTime::now() + margin(election) < expires => {
+                return Some(expires);
+            }
+            Ok(_) => {}
+            Err(error) => tracing::debug!(%error, "cannot read the leader lease"),
+        }
+        tokio::select! {
+            () = stop.wait() => return None,
+            _ = leading.wait_for(|leader| !*leader) => return None,
+            () = tokio::time::sleep(check_interval(election)) => {}
+        }
+    }
+}
+
+/// Watches the Lease during a term: `lapsed` fires [`margin`] before the last renewal seen
+/// expires (or at once when the Lease names someone else), `expired` when it has expired.
+struct Guard {
+    lapsed: Stop,
+    expired: Stop,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Guard {
+    fn start(leases: Api<Lease>, election: LeaderElection, expires: SystemTime) -> Self {
+        let (lapsed_tx, lapsed_rx) = watch::channel(false);
+        let (expired_tx, expired_rx) = watch::channel(false);
+        let task = tokio::spawn(async move {
+            let mut expires = expires;
+            loop {
+                let now = SystemTime::now();
+                let lapse_at = expires.checked_sub(margin(&election)).unwrap_or(expires);
+                if now >= lapse_at && !*lapsed_tx.borrow() {
+                    tracing::warn!(identity = %election.identity, "the leader lease was not renewed in time: stopping");
+                    lapsed_tx.send_replace(true);
+                }
+                if now >= expires {
+                    expired_tx.send_replace(true);
+                    return;
+                }
+                let next = if now < lapse_at { lapse_at } else { expires };
+                let wait = next
+                    .duration_since(now)
+                    .unwrap_or_default()
+                    .min(check_interval(&election));
+                tokio::time::sleep(wait).await;
+                match held_until(&leases, &election).await {
+                    Ok(Some(renewed)) => expires = expires.max(renewed),
+                    Ok(None) => {
+                        tracing::warn!(identity = %election.identity, "the leader lease names another holder: stopping");
+                        lapsed_tx.send_replace(true);
+                        expired_tx.send_replace(true);
+                        return;
+                    }
+                    Err(error) => {
+                        tracing::debug!(%error, "cannot read the leader lease; keeping the last renewal seen");
+                    }
+                }
+            }
+        });
+        Self {
+            lapsed: Stop(lapsed_rx),
+            expired: Stop(expired_rx),
+            task,
+        }
     }
 }
 

@@ -37,8 +37,12 @@ pub struct RecordedRequest {
     pub user_agent: Option<String>,
     /// The request body (JSON or YAML) when it parsed.
     pub body: Option<Value>,
-    /// The response code.
+    /// The response code the client received.
     pub status: u16,
+    /// `None` unless an injected fault ([`super::ApiFault`]) answered: `Some(0)` when the
+    /// request was not served at all, `Some(code)` when it was served first (`afterCommit`:
+    /// its write is stored) and `code` is the real answer the client never saw.
+    pub injected: Option<u16>,
     /// When the request arrived.
     pub time: SystemTime,
 }

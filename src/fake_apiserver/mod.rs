@@ -10,9 +10,18 @@
 //! schemas enforced (pruning, defaults, validation, CEL), Table output for `kubectl get`, and the
 //! built-in kinds: `Namespace`, `Secret`, `ConfigMap`, `Event` (both APIs) and `Lease`.
 //!
+//! It also fails on demand, the way a real control plane does: [`ApiFault`]s make matching
+//! requests fail with a real `Status` (409 on a status apply, 500 on a read, 429 with
+//! `Retry-After`, ...), [`FakeApiServerHandle::disconnect_watches`] cuts every watch stream
+//! and refuses new ones for a while, and [`FakeApiServerHandle::restart`] goes down (every
+//! connection reset, nothing listening) and comes back on the same address with the same
+//! objects and `resourceVersion` counter. Over HTTP: `/__fake/faults` and
+//! `/__fake/disconnect-watches` (not Kubernetes API, not recorded).
+//!
 //! Where to start reading: [`FakeApiServer`] and [`FakeApiServerHandle`] (the Rust API), then
 //! `server.rs` (HTTP routing), `ops.rs` (the verbs and the write pipeline), `managed.rs`
-//! (server-side apply), `schema.rs` (CRD schemas), `watch.rs`, `discovery.rs`, `table.rs`.
+//! (server-side apply), `schema.rs` (CRD schemas), `watch.rs`, `discovery.rs`, `table.rs`,
+//! `faults.rs` and `conn.rs` (fault injection, connections a restart cuts).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -26,8 +35,12 @@
 //! ```
 
 mod builtin;
+mod conn;
 mod discovery;
 mod errors;
+#[cfg(test)]
+mod fault_tests;
+mod faults;
 mod log;
 mod managed;
 mod meta;
@@ -48,12 +61,15 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::sync::watch as signal;
+use tokio::sync::{oneshot, watch as signal};
 use tokio::task::JoinHandle;
 use url::Url;
 
+pub use faults::ApiFault;
 pub use log::RecordedRequest;
 
+use conn::KillableListener;
+use faults::Faults;
 use ops::{PatchType, State, Target};
 use query::Query;
 use registry::Registry;
@@ -151,12 +167,7 @@ impl FakeApiServerBuilder {
 
     /// Binds and starts serving.
     pub async fn start(self) -> Result<FakeApiServerHandle, FakeApiServerError> {
-        let listener = tokio::net::TcpListener::bind(self.addr)
-            .await
-            .map_err(|source| FakeApiServerError::Bind {
-                addr: self.addr,
-                source,
-            })?;
+        let listener = bind(self.addr).await?;
         let addr = listener
             .local_addr()
             .map_err(|source| FakeApiServerError::Bind {
@@ -172,37 +183,65 @@ impl FakeApiServerBuilder {
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
             log: Mutex::new(Vec::new()),
+            faults: Mutex::new(Faults::default()),
             settings: Settings {
                 bookmark_interval: self.bookmark_interval,
                 default_watch_timeout: self.watch_timeout,
             },
-            shutdown: shutdown_rx.clone(),
+            shutdown: shutdown_rx,
+            connections: signal::channel(0).0,
+            watches: signal::channel(0).0,
             host: addr.to_string(),
-        });
-        let app = server::router(Arc::clone(&shared));
-        let mut stop = shutdown_rx;
-        let task = tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-                // Ends when the flag flips or the handle is dropped.
-                let _ = stop.wait_for(|stopped| *stopped).await;
-            });
-            if let Err(e) = serve.await {
-                tracing::warn!(error = %e, "fake API server stopped with an error");
-            }
         });
         let url = Url::parse(&format!("http://{addr}/"))
             .map_err(|e| FakeApiServerError::Load(format!("bad server URL: {e}")))?;
         let config = kube_config_for(&url)?;
         let client = kube::Client::try_from(config).map_err(FakeApiServerError::Client)?;
+        let serving = serve(&shared, listener);
         Ok(FakeApiServerHandle {
             addr,
             url,
             shared,
             shutdown: shutdown_tx,
-            task: Some(task),
+            serving: Mutex::new(Some(serving)),
             client,
         })
     }
+}
+
+async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, FakeApiServerError> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| FakeApiServerError::Bind { addr, source })
+}
+
+/// The accept loop of one serving period (from start or a restart until the next stop).
+struct Serving {
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+}
+
+fn serve(shared: &Arc<Shared>, listener: tokio::net::TcpListener) -> Serving {
+    let app = server::router(Arc::clone(shared));
+    let listener = KillableListener {
+        inner: listener,
+        generation: shared.connections.subscribe(),
+    };
+    let (stop, stopped) = oneshot::channel::<()>();
+    let mut shutdown = shared.shutdown.clone();
+    let task = tokio::spawn(async move {
+        let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+            // Ends when this period stops, the server shuts down, or the handle is dropped.
+            tokio::select! {
+                _ = stopped => {}
+                _ = shutdown.wait_for(|stopped| *stopped) => {}
+            }
+        });
+        if let Err(e) = serve.await {
+            tracing::warn!(error = %e, "fake API server stopped with an error");
+        }
+    });
+    Serving { stop, task }
 }
 
 fn kube_config_for(url: &Url) -> Result<kube::Config, FakeApiServerError> {
@@ -220,7 +259,8 @@ pub struct FakeApiServerHandle {
     url: Url,
     shared: Arc<Shared>,
     shutdown: signal::Sender<bool>,
-    task: Option<JoinHandle<()>>,
+    /// `None` while stopped between [`Self::stop_serving`] and [`Self::start_serving`].
+    serving: Mutex<Option<Serving>>,
     client: kube::Client,
 }
 
@@ -373,11 +413,101 @@ impl FakeApiServerHandle {
             .map_err(|e| FakeApiServerError::Load(format!("{kind} {name}: {}", e.message)))
     }
 
-    /// Stops serving: open watches end, the listener closes.
-    pub async fn shutdown(mut self) {
+    /// Arms a fault: matching requests get an error with a real `Status` body (see
+    /// [`ApiFault`]). Same as `POST /__fake/faults`.
+    ///
+    /// # Panics
+    /// When the fault is unusable (a status outside 400..=599, a count of 0): a test bug,
+    /// reported loudly.
+    pub fn inject(&self, fault: ApiFault) {
+        if let Some(why) = fault.problem() {
+            panic!("invalid fault {fault:?}: {why}");
+        }
+        self.shared.faults().add(fault);
+    }
+
+    /// The faults still armed (`GET /__fake/faults`).
+    pub fn pending_faults(&self) -> Vec<ApiFault> {
+        self.shared.faults().pending()
+    }
+
+    /// Disarms every fault (`DELETE /__fake/faults`).
+    pub fn clear_faults(&self) {
+        self.shared.faults().clear();
+    }
+
+    /// Cuts every open watch stream now (clients see the connection fail mid-stream) and, for
+    /// `refuse_for`, answers new watches with 503 `ServiceUnavailable`
+    /// (`POST /__fake/disconnect-watches`). Other requests are served as usual.
+    pub fn disconnect_watches(&self, refuse_for: Duration) {
+        self.shared.disconnect_watches(refuse_for);
+    }
+
+    /// Whether the server is accepting connections (false between [`Self::stop_serving`] and
+    /// [`Self::start_serving`]).
+    pub fn is_serving(&self) -> bool {
+        self.serving_slot().is_some()
+    }
+
+    /// Goes down as a crashed API server does: the listener closes (new connections are
+    /// refused) and every open connection is reset — idle ones, requests in flight and watch
+    /// streams. Stored objects, the `resourceVersion` counter, the watch history, the request
+    /// log and armed faults are kept for [`Self::start_serving`].
+    pub async fn stop_serving(&self) {
+        let Some(serving) = self.serving_slot().take() else {
+            return;
+        };
+        // Cut before and after the accept loop stops: a connection accepted in between is cut too.
+        self.shared
+            .connections
+            .send_modify(|generation| *generation += 1);
+        let _ = serving.stop.send(());
+        self.shared
+            .connections
+            .send_modify(|generation| *generation += 1);
+        let _ = serving.task.await;
+    }
+
+    /// Serves again on the same address, with the state kept since [`Self::stop_serving`].
+    /// Retries for a few seconds if the port is not free yet.
+    pub async fn start_serving(&self) -> Result<(), FakeApiServerError> {
+        if self.is_serving() {
+            return Ok(());
+        }
+        let mut attempts = 0;
+        let listener = loop {
+            match bind(self.addr).await {
+                Ok(listener) => break listener,
+                Err(e) if attempts >= 50 => return Err(e),
+                Err(_) => {
+                    attempts += 1;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        };
+        let serving = serve(&self.shared, listener);
+        *self.serving_slot() = Some(serving);
+        Ok(())
+    }
+
+    /// A restart: [`Self::stop_serving`], `down_for` with nothing listening, then
+    /// [`Self::start_serving`] on the same address with the same state.
+    pub async fn restart(&self, down_for: Duration) -> Result<(), FakeApiServerError> {
+        self.stop_serving().await;
+        tokio::time::sleep(down_for).await;
+        self.start_serving().await
+    }
+
+    fn serving_slot(&self) -> std::sync::MutexGuard<'_, Option<Serving>> {
+        self.serving.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Stops serving for good: open watches end, the listener closes.
+    pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
+        let serving = self.serving_slot().take();
+        if let Some(serving) = serving {
+            let _ = serving.task.await;
         }
     }
 }

@@ -1,7 +1,8 @@
 //! The HTTP layer: one axum fallback handler that parses Kubernetes API paths
 //! (`/api/v1/namespaces/{ns}/{plural}/{name}/{subresource}`, `/apis/{group}/{version}/...`,
-//! discovery, `/version`, `/openapi/v3`), negotiates the representation, runs the verb under the
-//! state lock, and records the request.
+//! discovery, `/version`, `/openapi/v3`), answers an armed fault instead when one matches,
+//! negotiates the representation, runs the verb under the state lock, and records the request.
+//! `/__fake/...` is the test-control API (faults, watch disconnects), never recorded.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
@@ -17,6 +18,7 @@ use tokio::sync::watch;
 
 use super::discovery;
 use super::errors::{ApiError, json_response};
+use super::faults::{self, ApiFault, Faults};
 use super::log::RecordedRequest;
 use super::ops::{self, Outcome, PatchType, State, Target};
 use super::query::{self, Query, Representation};
@@ -34,14 +36,39 @@ pub(crate) struct Settings {
 pub(crate) struct Shared {
     pub state: Mutex<State>,
     pub log: Mutex<Vec<RecordedRequest>>,
+    pub faults: Mutex<Faults>,
     pub settings: Settings,
+    /// Fires once, when the server stops for good: watches end cleanly.
     pub shutdown: watch::Receiver<bool>,
+    /// Moves on when the server stops serving (a restart): every open connection is cut.
+    pub connections: watch::Sender<u64>,
+    /// Moves on to cut every open watch stream (a watch disconnect).
+    pub watches: watch::Sender<u64>,
     pub host: String,
 }
 
 impl Shared {
     pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn faults(&self) -> std::sync::MutexGuard<'_, Faults> {
+        self.faults.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Cuts every open watch stream (the client sees the connection fail mid-stream); new
+    /// watches get 503 `ServiceUnavailable` for `refuse_for`.
+    pub(crate) fn disconnect_watches(&self, refuse_for: Duration) {
+        if !refuse_for.is_zero() {
+            self.faults()
+                .add(ApiFault::new("watch", "*").status(503).during(refuse_for));
+        }
+        self.watches.send_modify(|generation| *generation += 1);
+    }
+
+    /// The armed fault that bites this request, if any (counted).
+    fn take_fault(&self, record: &RecordedRequest) -> Option<ApiFault> {
+        self.faults().take(record)
     }
 }
 
@@ -52,8 +79,52 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
 
 const BODY_LIMIT: usize = 32 * 1024 * 1024;
 
+/// The prefix of the test-control endpoints (not Kubernetes API, not recorded).
+const CONTROL: &str = "/__fake/";
+
+/// `/__fake/faults` (`GET` lists the armed faults, `POST` arms one or an array, `DELETE`
+/// disarms all) and `POST /__fake/disconnect-watches` (`{"refuseForMs": N}` optional: new
+/// watches get 503 for that long).
+fn control(shared: &Shared, parts: &Parts, body: &Bytes) -> Response {
+    match (parts.method.as_str(), parts.uri.path()) {
+        ("GET", "/__fake/faults") => ok_json(&json!(shared.faults().pending())),
+        ("POST", "/__fake/faults") => match faults::parse(body) {
+            Ok(armed) => {
+                let count = armed.len();
+                let mut faults = shared.faults();
+                for fault in armed {
+                    faults.add(fault);
+                }
+                ok_json(&json!({"armed": count}))
+            }
+            Err(e) => e.into_response(),
+        },
+        ("DELETE", "/__fake/faults") => {
+            shared.faults().clear();
+            ok_json(&json!({"armed": 0}))
+        }
+        ("POST", "/__fake/disconnect-watches") => {
+            let refuse_for = serde_json::from_slice::<Value>(body)
+                .ok()
+                .and_then(|v| v.get("refuseForMs").and_then(Value::as_u64))
+                .unwrap_or(0);
+            shared.disconnect_watches(Duration::from_millis(refuse_for));
+            ok_json(&json!({"disconnected": true}))
+        }
+        _ => ApiError::no_route().into_response(),
+    }
+}
+
 async fn handle(AxumState(shared): AxumState<Arc<Shared>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
+    if parts.uri.path().starts_with(CONTROL) {
+        return match axum::body::to_bytes(body, BODY_LIMIT).await {
+            Ok(bytes) => control(&shared, &parts, &bytes),
+            Err(e) => {
+                ApiError::bad_request(format!("cannot read the request body: {e}")).into_response()
+            }
+        };
+    }
     let mut record = new_record(&parts);
     let response = match axum::body::to_bytes(body, BODY_LIMIT).await {
         Ok(bytes) => {
@@ -108,6 +179,7 @@ fn new_record(parts: &Parts) -> RecordedRequest {
         user_agent: header_str(&parts.headers, header::USER_AGENT).map(str::to_owned),
         body: None,
         status: 0,
+        injected: None,
         time: SystemTime::now(),
     }
 }
@@ -325,7 +397,6 @@ fn resource(
         Err(e) => return e.into_response(),
     };
     let headers = &parts.headers;
-    let user_agent = header_str(headers, header::USER_AGENT).unwrap_or_default();
     let method = &parts.method;
     let watch = legacy_watch || query.flag("watch");
     let verb = match (method.as_str(), path.name.is_some(), watch) {
@@ -340,7 +411,50 @@ fn resource(
         _ => "unknown",
     };
     verb.clone_into(&mut record.verb);
+    if method == Method::PATCH {
+        // Logged even when a fault answers instead of the server.
+        record.patch_type = PatchType::from_content_type(
+            header_str(headers, header::CONTENT_TYPE).unwrap_or_default(),
+            false,
+        )
+        .ok()
+        .map(|p| p.name().to_owned());
+    }
+    let fault = shared.take_fault(record);
+    if let Some(fault) = &fault
+        && !fault.after_commit
+    {
+        record.injected = Some(0);
+        return fault.response(record);
+    }
+    let response = serve_resource(
+        shared, parts, body, record, group, version, &path, &query, watch,
+    );
+    match fault {
+        Some(fault) => {
+            record.injected = Some(response.status().as_u16());
+            fault.response(record)
+        }
+        None => response,
+    }
+}
 
+/// Runs a parsed resource request under the state lock.
+#[allow(clippy::too_many_lines, clippy::too_many_arguments)]
+fn serve_resource(
+    shared: &Shared,
+    parts: &Parts,
+    body: &Bytes,
+    record: &mut RecordedRequest,
+    group: &str,
+    version: &str,
+    path: &ResourcePath<'_>,
+    query: &Query,
+    watch: bool,
+) -> Response {
+    let headers = &parts.headers;
+    let user_agent = header_str(headers, header::USER_AGENT).unwrap_or_default();
+    let method = &parts.method;
     let mut state = shared.lock();
     let Some(rt) = state.registry.lookup(group, version, path.plural) else {
         return ApiError::no_route().into_response();
@@ -361,7 +475,7 @@ fn resource(
         namespace: path.namespace.map(str::to_owned),
         name: path.name.map(str::to_owned),
         status,
-        query: &query,
+        query,
         user_agent,
     };
     let accept = header_str(headers, header::ACCEPT);
@@ -372,13 +486,13 @@ fn resource(
                 Err(e) => return e.into_response(),
             };
             match ops::get(&state, &target) {
-                Ok(object) => ok_json(&represent_one(&rt, object, representation, &query)),
+                Ok(object) => ok_json(&represent_one(&rt, object, representation, query)),
                 Err(e) => e.into_response(),
             }
         }
         ("GET", false) if watch => {
             let (representation, include) = match query::negotiate(accept)
-                .and_then(|r| Ok((r, query::include_object(&query)?)))
+                .and_then(|r| Ok((r, query::include_object(query)?)))
             {
                 Ok(r) => r,
                 Err(e) => return e.into_response(),
@@ -394,7 +508,11 @@ fn resource(
                     drop(state);
                     let stream = watches::run(
                         plan,
-                        shared.shutdown.clone(),
+                        watches::Ends {
+                            shutdown: shared.shutdown.clone(),
+                            connections: shared.connections.subscribe(),
+                            watches: shared.watches.subscribe(),
+                        },
                         shared.settings.bookmark_interval,
                     );
                     let mut response = Response::new(Body::from_stream(stream));
@@ -409,7 +527,7 @@ fn resource(
         }
         ("GET", false) => {
             let (representation, include) = match query::negotiate(accept)
-                .and_then(|r| Ok((r, query::include_object(&query)?)))
+                .and_then(|r| Ok((r, query::include_object(query)?)))
             {
                 Ok(r) => r,
                 Err(e) => return e.into_response(),

@@ -5,14 +5,13 @@
 //! changes, sends BOOKMARKs when `allowWatchBookmarks=true`, and ends at `timeoutSeconds`.
 //! Objects that start or stop matching the selectors arrive as ADDED or DELETED.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures::Stream;
 use serde_json::{Value, json};
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use super::errors::{ApiError, Cause};
 use super::ops::{Selectors, State, Target};
@@ -261,13 +260,37 @@ fn gone_line(message: &str) -> Bytes {
     Bytes::from(line)
 }
 
-/// Runs a planned watch; the returned stream is the response body.
+/// What ends a watch besides its timeout and the client going away.
+pub(crate) struct Ends {
+    /// The server stops for good: the stream ends cleanly.
+    pub shutdown: watch::Receiver<bool>,
+    /// The server stops serving (a restart): the stream fails mid-body.
+    pub connections: watch::Receiver<u64>,
+    /// A watch disconnect: the stream fails mid-body.
+    pub watches: watch::Receiver<u64>,
+}
+
+fn cut() -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::ConnectionAborted,
+        "the fake API server cut the watch",
+    )
+}
+
+/// Runs a planned watch; the returned stream is the response body. A cut makes the stream fail,
+/// so the client sees the connection break in the middle of the body, not a clean end.
 pub(crate) fn run(
     plan: WatchPlan,
-    mut shutdown: watch::Receiver<bool>,
+    ends: Ends,
     bookmark_interval: Duration,
-) -> impl Stream<Item = Result<Bytes, Infallible>> {
+) -> impl Stream<Item = Result<Bytes, std::io::Error>> {
     let (tx, rx) = mpsc::channel::<Bytes>(64);
+    let (cut_tx, cut_rx) = oneshot::channel::<()>();
+    let Ends {
+        mut shutdown,
+        mut connections,
+        mut watches,
+    } = ends;
     tokio::spawn(async move {
         let WatchPlan {
             rt,
@@ -307,6 +330,7 @@ pub(crate) fn run(
         let period = bookmark_interval.max(Duration::from_millis(10));
         let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
         let mut last_rv = start_rv;
+        let mut was_cut = false;
         if *shutdown.borrow() {
             return;
         }
@@ -319,6 +343,14 @@ pub(crate) fn run(
                     break;
                 }
                 _ = shutdown.changed() => break,
+                _ = connections.changed() => {
+                    was_cut = true;
+                    break;
+                }
+                _ = watches.changed() => {
+                    was_cut = true;
+                    break;
+                }
                 () = tx.closed() => break,
                 _ = ticker.tick(), if bookmarks => {
                     if tx.send(encoder.bookmark(last_rv, false)).await.is_err() {
@@ -346,8 +378,27 @@ pub(crate) fn run(
                 },
             }
         }
+        if was_cut {
+            let _ = cut_tx.send(());
+        }
     });
-    futures::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|bytes| (Ok(bytes), rx))
+    body(rx, cut_rx)
+}
+
+/// The response body: the events already queued go out first; then a cut fails the body, else
+/// it just ends.
+fn body(
+    rx: mpsc::Receiver<Bytes>,
+    cut_rx: oneshot::Receiver<()>,
+) -> impl Stream<Item = Result<Bytes, std::io::Error>> {
+    futures::stream::unfold(Some((rx, cut_rx)), |state| async move {
+        let (mut rx, cut_rx) = state?;
+        match rx.recv().await {
+            Some(bytes) => Some((Ok(bytes), Some((rx, cut_rx)))),
+            None => match cut_rx.await {
+                Ok(()) => Some((Err(cut()), None)),
+                Err(_) => None,
+            },
+        }
     })
 }
