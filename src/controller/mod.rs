@@ -10,6 +10,7 @@
 //! | [`status`] | [`KubeStatusStore`]: server-side apply on `/status`, skipped when only timestamps change | Kubernetes |
 //! | [`secrets`] | [`SecretClientProvider`]: credentials from the Secret in the resource's namespace | Kubernetes |
 //! | [`events`] | Events through kube's Recorder | Kubernetes |
+//! | [`drift`] | batched drift checks of `Ready` resources, 100 users per request | Genesys |
 //! | [`backoff`] | per-object capped exponential backoff with jitter | none |
 //! | [`leader`] | leader election with a Lease | Kubernetes |
 //! | [`cli`] | the `run` subcommand's flags and process wiring | signals, TCP |
@@ -21,6 +22,7 @@
 
 pub mod backoff;
 pub mod cli;
+pub mod drift;
 pub mod events;
 pub mod leader;
 pub mod reconciler;
@@ -35,6 +37,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use futures::future::join_all;
 use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::api::Api;
 use kube::runtime::controller::{Config as ControllerConfig, Controller, Error as ControllerError};
 use kube::runtime::events::{Recorder, Reporter};
@@ -83,6 +86,10 @@ pub struct Settings {
     /// How long in-flight passes may finish after shutdown (or a lost lease) before they are
     /// abandoned. Abandoning is safe: the reconciler persists status after every step.
     pub drain_timeout: Duration,
+    /// Batched drift checks ([`drift`]): how often the store is swept for `Ready` resources
+    /// whose check is due. `None`: every `Ready` resource runs its own full pass each
+    /// `driftCheckInterval` instead.
+    pub drift_sweep: Option<Duration>,
 }
 
 impl Default for Settings {
@@ -95,6 +102,7 @@ impl Default for Settings {
             leader_election: None,
             instance: FIELD_MANAGER.to_owned(),
             drain_timeout: Duration::from_secs(25),
+            drift_sweep: Some(drift::SWEEP),
         }
     }
 }
@@ -256,6 +264,8 @@ impl Operator {
             metrics: self.metrics.clone(),
             backoffs: Backoffs::new(self.settings.backoff),
             permits: Semaphore::new(usize::from(self.settings.concurrency.max(1))),
+            batched_drift: self.settings.drift_sweep.is_some(),
+            full_passes: Arc::default(),
         });
         let scopes: Vec<Option<String>> = if self.settings.namespaces.is_empty() {
             vec![None]
@@ -265,7 +275,13 @@ impl Operator {
         let mut readers = Vec::new();
         let mut runs = Vec::new();
         for scope in scopes {
-            let (reader, run) = controller(&ctx, scope, self.settings.concurrency, &stop);
+            let (reader, run) = controller(
+                &ctx,
+                scope,
+                self.settings.concurrency,
+                self.settings.drift_sweep,
+                &stop,
+            );
             readers.push(reader);
             runs.push(run);
         }
@@ -303,6 +319,7 @@ fn controller(
     ctx: &Arc<reconciler::Context>,
     scope: Option<String>,
     concurrency: u16,
+    drift_sweep: Option<Duration>,
     stop: &Stop,
 ) -> (
     Store<GenesysUserOffboarding>,
@@ -321,6 +338,7 @@ fn controller(
     let known = reader.clone();
     let trigger = watcher(resources, watcher::Config::default())
         .default_backoff()
+        .modify(trim)
         .reflect(writer)
         .inspect(move |event| match event {
             // A deleted resource's info series goes; after a relist, so do those of resources
@@ -340,13 +358,31 @@ fn controller(
         .predicate_filter(spec_or_lifecycle, PredicateConfig::default());
     let index = reader.clone();
     let provider = ctx.provider.clone();
-    let run = Controller::for_stream(trigger, reader.clone())
+    let full = ctx.full_passes.clone();
+    let mut controller = Controller::for_stream(trigger, reader.clone())
         .with_config(ControllerConfig::default().concurrency(concurrency.max(1)))
         .watches(
             secrets,
             watcher::Config::default(),
-            move |secret: Secret| users_of_secret(&index, &provider, &secret),
-        )
+            move |secret: Secret| {
+                let users = users_of_secret(&index, &provider, &secret);
+                // Credentials changed: a full pass, even where the drift checks stand in.
+                for reference in &users {
+                    full.request(reference);
+                }
+                users
+            },
+        );
+    if let Some(every) = drift_sweep {
+        // Ready resources are not requeued (see `reconciler::requeue_of`): these checks stand in.
+        controller = controller.reconcile_on(drift::triggers(
+            reader.clone(),
+            ctx.provider.clone(),
+            ctx.full_passes.clone(),
+            every,
+        ));
+    }
+    let run = controller
         .graceful_shutdown_on(stop.wait())
         .run(reconciler::reconcile, reconciler::error_policy, ctx.clone())
         .for_each(|result| async move {
@@ -357,6 +393,43 @@ fn controller(
             }
         });
     (reader, run)
+}
+
+/// What the controller's cache keeps of a resource: everything but managed fields, annotations
+/// and the bulky status fields (snapshot, plan, actions, history, ...). A pass reads the
+/// resource fresh (its status is the one the reconciler trusts), so the cache needs only what
+/// the triggers, the Secret index and the drift checks read: spec, generation, finalizers,
+/// deletion timestamp, and of the status the `Ready` condition, `observedGeneration`, the
+/// user's id and the drift-check times. 10,000 finished offboardings then fit in tens of MiB.
+fn trim(resource: &mut GenesysUserOffboarding) {
+    resource.metadata.managed_fields = None;
+    resource.metadata.annotations = None;
+    if let Some(status) = resource.status.as_mut() {
+        *status = crate::crd::GenesysUserOffboardingStatus {
+            observed_generation: status.observed_generation,
+            // Only `Ready` is read from the cache (by the drift checks), and not its message.
+            conditions: std::mem::take(&mut status.conditions)
+                .into_iter()
+                .filter(|c| c.type_ == crate::crd::condition::READY)
+                .map(|c| Condition {
+                    message: String::new(),
+                    ..c
+                })
+                .collect(),
+            user: status.user.take().map(|user| crate::crd::ResolvedUser {
+                id: user.id,
+                name: None,
+                email: None,
+                division: None,
+                state_before: None,
+                state_now: None,
+                version: None,
+            }),
+            last_drift_check: status.last_drift_check.take(),
+            next_drift_check: status.next_drift_check.take(),
+            ..crate::crd::GenesysUserOffboardingStatus::default()
+        };
+    }
 }
 
 /// The predicate of the resource watch: what changed is the spec (generation), the finalizers or

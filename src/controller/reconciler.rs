@@ -5,7 +5,11 @@
 //!
 //! | result | next pass |
 //! |---|---|
-//! | `Done { recheck_after }` | after the drift-check interval |
+//! | `Done`, `Ready=True` `Offboarded`, batched drift checks on | when [`super::drift`] finds drift, or on a change |
+//!
+//! With batched drift checks on, a trigger of a resource they watch skips the pass (outcome
+//! `DriftWatched`) unless the drift checks or the Secret watch asked for a full pass.
+//! | `Done { recheck_after }` (otherwise) | after the drift-check interval |
 //! | `Wait { until, after }` | at `until`, else after `after` |
 //! | `Stalled`, `Suspended` | when the resource (or its Secret) changes |
 //! | error, `RetryClass::After(d)` | after `d` (e.g. Genesys `Retry-After`) |
@@ -27,6 +31,7 @@ use tokio::sync::Semaphore;
 use tracing::Instrument;
 
 use super::backoff::Backoffs;
+use super::drift::FullPasses;
 use super::events::Publisher;
 use super::secrets::{LoadError, SecretClientProvider};
 use super::status::KubeStatusStore;
@@ -52,6 +57,12 @@ pub struct Context {
     pub backoffs: Backoffs,
     /// `--concurrency`: passes running at once across every watched namespace.
     pub permits: Semaphore,
+    /// Batched drift checks ([`super::drift`]) stand in for the periodic pass of `Ready`
+    /// resources: their pass asks for no requeue, and a trigger of one is skipped unless a full
+    /// pass was asked for in `full_passes`.
+    pub batched_drift: bool,
+    /// Full passes asked for by the drift checks and the Secret watch.
+    pub full_passes: Arc<FullPasses>,
 }
 
 /// A pass of the controller that did not reach a decision.
@@ -179,6 +190,9 @@ async fn pass(
     cached: &GenesysUserOffboarding,
     ctx: &Context,
 ) -> Result<(Action, &'static str), Error> {
+    if stands_in(cached, ctx) {
+        return Ok((Action::await_change(), "DriftWatched"));
+    }
     let namespace = cached.namespace().ok_or(Error::Unnamed)?;
     let name = cached.name_any();
     let api: Api<GenesysUserOffboarding> = Api::namespaced(ctx.client.clone(), &namespace);
@@ -256,6 +270,22 @@ async fn pass(
     }
 }
 
+/// Whether the batched drift checks stand in for this trigger's pass: a resource they watch
+/// (Ready, `Offboarded`, spec unchanged since), not being deleted, with the finalizer its
+/// deletion policy asks for, and no full pass asked for. A restart's initial list of 10,000
+/// finished offboardings then costs no Genesys call (and no read of each resource).
+fn stands_in(cached: &GenesysUserOffboarding, ctx: &Context) -> bool {
+    if !ctx.batched_drift || ctx.full_passes.take(&key(cached)) {
+        return false;
+    }
+    let has_finalizer = cached.finalizers().iter().any(|f| f == FINALIZER);
+    let finalizer_as_asked =
+        has_finalizer == (cached.spec.deletion_policy == DeletionPolicy::Restore);
+    cached.metadata.deletion_timestamp.is_none()
+        && finalizer_as_asked
+        && reconcile::drift::watched_user(cached).is_some()
+}
+
 /// `deletionPolicy` went from `Restore` to `Orphan`: the finalizer goes (a merge patch guarded
 /// by the resourceVersion, so a concurrent change fails with 409 and is retried).
 async fn remove_finalizer(
@@ -319,7 +349,20 @@ async fn offboard(
     }
     ctx.backoffs.reset(&key(resource));
     *lock(outcome) = outcome_name(ctx, &passed.outcome);
-    Ok(requeue(&passed))
+    Ok(requeue_of(ctx, resource, &passed))
+}
+
+/// The requeue of an offboarding pass: none for a resource the batched drift checks watch
+/// (they trigger its next pass when its user drifts), else what the outcome asks for.
+fn requeue_of(ctx: &Context, resource: &GenesysUserOffboarding, passed: &Reconciled) -> Action {
+    if ctx.batched_drift && matches!(passed.outcome, Outcome::Done { .. }) {
+        let mut after = resource.clone();
+        after.status = Some(passed.status.clone());
+        if reconcile::drift::watched_user(&after).is_some() {
+            return Action::await_change();
+        }
+    }
+    requeue(passed)
 }
 
 /// The restore pass on deletion (`deletionPolicy: Restore`). Only `Ok` lets the finalizer go.
@@ -449,6 +492,8 @@ mod tests {
                 max: Duration::from_secs(8),
             }),
             permits: Semaphore::new(1),
+            batched_drift: false,
+            full_passes: Arc::default(),
             client,
         })
     }
