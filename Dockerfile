@@ -25,6 +25,8 @@ LABEL org.opencontainers.image.title="genesys-offboarding-operator" \
       org.opencontainers.image.description="Kubernetes operator that offboards Genesys Cloud users safely; never deletes a user" \
       org.opencontainers.image.licenses="Apache-2.0"
 COPY --from=builder /out/genesys-offboarding /usr/local/bin/genesys-offboarding
+# Two glibc malloc arenas instead of one per busy thread: lower resident memory (see README).
+ENV MALLOC_ARENA_MAX=2
 USER 65532:65532
 # Admin port: /metrics, /livez, /readyz.
 EXPOSE 8080

@@ -330,7 +330,7 @@ async fn offboard(
     let before = resource.status.clone().unwrap_or_default();
     let result = reconcile::reconcile(resource, ctx.provider.as_ref(), ctx.store.as_ref()).await;
     let publisher = Publisher::new(&ctx.recorder, resource);
-    let after = ctx.store.latest(resource).unwrap_or_default();
+    let after = ctx.store.finish_pass(resource).unwrap_or_default();
     publisher
         .steps(&before.actions, &after.actions, "Offboard")
         .await;
@@ -370,7 +370,7 @@ async fn restore(resource: &GenesysUserOffboarding, ctx: &Context) -> Result<Act
     let before = resource.status.clone().unwrap_or_default();
     let result = reconcile::restore(resource, ctx.provider.as_ref(), ctx.store.as_ref()).await;
     let publisher = Publisher::new(&ctx.recorder, resource);
-    let after = ctx.store.latest(resource).unwrap_or_default();
+    let after = ctx.store.finish_pass(resource).unwrap_or_default();
     publisher
         .steps(&before.actions, &after.actions, "Restore")
         .await;

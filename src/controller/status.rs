@@ -75,6 +75,21 @@ impl KubeStatusStore {
         }
     }
 
+    /// Ends the pass over `resource`: returns the status as last persisted (as
+    /// [`KubeStatusStore::latest`]) and keeps nothing for the object, so the store holds only
+    /// the passes in flight, not a status per resource ever reconciled. The next pass starts
+    /// from the resource as the controller reads it afresh, which includes every write made here.
+    pub fn finish_pass(
+        &self,
+        resource: &GenesysUserOffboarding,
+    ) -> Option<GenesysUserOffboardingStatus> {
+        let latest = self.latest(resource);
+        if let Some(uid) = resource.uid() {
+            self.forget(&uid);
+        }
+        latest
+    }
+
     /// Forgets a deleted object.
     pub fn forget(&self, uid: &str) {
         self.lock().remove(uid);
@@ -214,5 +229,41 @@ mod tests {
         let mut other = ready(100, 1000);
         other.observed_generation = Some(2);
         assert!(differs_beyond_timestamps(&ready(100, 1000), &other));
+    }
+
+    #[tokio::test]
+    async fn a_finished_pass_leaves_nothing_behind_for_the_object() {
+        // A client that is never called: the store's bookkeeping is in memory.
+        let config = kube::Config::new("http://127.0.0.1:1".parse().unwrap());
+        let store = KubeStatusStore::new(Client::try_from(config).unwrap());
+        let mut resource = GenesysUserOffboarding::new(
+            "jane",
+            serde_json::from_value(serde_json::json!({
+                "user": {"email": "jane.doe@example.com"},
+                "credentialsSecretRef": {"name": "genesys"},
+                "region": "us_east_1"
+            }))
+            .unwrap(),
+        );
+        resource.metadata.uid = Some("uid-1".into());
+        resource.metadata.resource_version = Some("7".into());
+        resource.status = Some(ready(0, 0));
+        store.lock().insert(
+            "uid-1".into(),
+            Persisted {
+                base_version: Some("7".into()),
+                status: ready(0, 60),
+            },
+        );
+
+        let last = store.finish_pass(&resource);
+
+        assert_eq!(
+            last,
+            Some(ready(0, 60)),
+            "the pass's last write is returned"
+        );
+        assert!(store.lock().is_empty(), "nothing is kept after the pass");
+        assert_eq!(store.latest(&resource), Some(ready(0, 0)));
     }
 }
