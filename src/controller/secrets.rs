@@ -22,7 +22,7 @@ use crate::crd::{
     ApiEndpoints, GenesysUserOffboarding, SECRET_KEY_CLIENT_ID, SECRET_KEY_CLIENT_SECRET,
 };
 use crate::genesys::{
-    CallObserver, ClientConfig, ClientCredentials, Endpoints, GenesysClient, GenesysError, Region,
+    CallObserver, ClientConfig, ClientCredentials, Endpoints, GenesysClient, GenesysError,
 };
 use crate::reconcile::ClientProvider;
 use crate::reconcile::error::CredentialsError;
@@ -228,13 +228,7 @@ impl ClientProvider for SecretClientProvider {
 fn endpoints(resource: &GenesysUserOffboarding) -> Result<Endpoints, LoadError> {
     let invalid = |detail: String| LoadError::Client(GenesysError::Config { detail });
     match resource.spec.api_endpoints() {
-        Ok(ApiEndpoints::Region(region)) => {
-            let region: Region = region
-                .as_str()
-                .parse()
-                .map_err(|_| invalid(format!("region {region} is unknown to the client")))?;
-            Ok(Endpoints::for_region(region))
-        }
+        Ok(ApiEndpoints::Region(region)) => Ok(Endpoints::for_region(region)),
         Ok(ApiEndpoints::Custom {
             api_base_url,
             login_base_url,

@@ -336,12 +336,7 @@ fn env_client(
 
 fn spec_endpoints(resource: &GenesysUserOffboarding) -> Result<Endpoints, OneShotError> {
     match resource.spec.api_endpoints() {
-        Ok(ApiEndpoints::Region(region)) => {
-            let region: Region = region.as_str().parse().map_err(|_| {
-                OneShotError::Credentials(format!("region {region} is unknown to the client"))
-            })?;
-            Ok(Endpoints::for_region(region))
-        }
+        Ok(ApiEndpoints::Region(region)) => Ok(Endpoints::for_region(region)),
         Ok(ApiEndpoints::Custom {
             api_base_url,
             login_base_url,
