@@ -941,7 +941,8 @@ async fn a_429_retry_after_pauses_every_caller_of_the_client() {
     };
     let others = (0..4).map(|_| {
         let c = env.client.clone();
-        tokio::spawn(async move { c.get_user(&id(JANE), &[]).await })
+        // A read that is never coalesced, so that each caller sends its own request.
+        tokio::spawn(async move { c.get_user_queues_where(&id(JANE), true).await })
     });
     for other in futures::future::join_all(others).await {
         other.unwrap().unwrap();
@@ -949,7 +950,10 @@ async fn a_429_retry_after_pauses_every_caller_of_the_client() {
     first.await.unwrap().unwrap();
 
     let calls = env.recorder.calls.lock().unwrap().clone();
-    let after: Vec<_> = calls.iter().filter(|(op, ..)| op == "get_user").collect();
+    let after: Vec<_> = calls
+        .iter()
+        .filter(|(op, ..)| op == "get_user_queues")
+        .collect();
     assert_eq!(after.len(), 4);
     for (_, status, at) in after {
         assert_eq!(*status, Some(200));
@@ -1097,4 +1101,238 @@ fn the_client_has_no_way_to_delete_a_user_or_call_gdpr() {
         );
         assert!(!text.contains("fn delete_user("), "{}", path.display());
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Coalescing: concurrent reads of the same kind share one request
+// ---------------------------------------------------------------------------------------------
+
+fn ids_of(
+    conversations: &[genesys_offboarding_operator::genesys::AnalyticsConversation],
+) -> Vec<String> {
+    let mut ids: Vec<String> = conversations
+        .iter()
+        .map(|c| c.conversation_id.clone())
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[tokio::test]
+async fn concurrent_reads_of_users_by_id_share_one_request_and_answer_each_as_alone() {
+    let env = Env::start().await;
+    let expand = &["routingStatus", "station"];
+    let wanted = [JANE, OMAR, LI, SAM, "6a1b0c3e-0000-4000-8000-00000000dead"];
+    let together = futures::future::join_all(
+        wanted
+            .iter()
+            .map(|u| async { env.client.get_user(&id(u), expand).await }),
+    )
+    .await;
+    assert_eq!(
+        env.recorder.count("get_users"),
+        1,
+        "one request for five reads"
+    );
+    assert_eq!(env.recorder.count("get_user"), 0);
+    let (_, query, ..) = &env.api_requests("GET", "/api/v2/users")[0];
+    assert!(query.contains("state=any"), "{query}");
+    assert!(query.contains("expand=routingStatus%2Cstation"), "{query}");
+
+    for (user, read) in wanted.iter().zip(&together) {
+        let alone = env.client.get_user(&id(user), expand).await;
+        match (read, alone) {
+            (Ok(read), Ok(alone)) => {
+                assert_eq!(read.id, id(user));
+                assert_eq!(read.state, alone.state, "{user}");
+                assert_eq!(read.version, alone.version, "{user}");
+                assert_eq!(
+                    read.routing_status.as_ref().map(|r| r.status.clone()),
+                    alone.routing_status.as_ref().map(|r| r.status.clone()),
+                    "expand is applied to the combined read: {user}"
+                );
+            }
+            (Err(read), Err(alone)) => {
+                assert!(
+                    read.is_not_found() && alone.is_not_found(),
+                    "{user}: {read} / {alone}"
+                );
+            }
+            (read, alone) => panic!("{user}: together {read:?}, alone {alone:?}"),
+        }
+    }
+    assert!(together[2].is_ok(), "an inactive user is found");
+    assert!(
+        together[3].as_ref().unwrap_err().is_not_found(),
+        "a deleted user is not found"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_email_searches_share_one_search_and_an_ambiguous_email_stays_ambiguous() {
+    let env = Env::start().await;
+    let emails = [
+        "jane.doe@example.com",
+        "ALEX.MORGAN@example.com",
+        "sam.taylor@example.com",
+        "nobody@example.com",
+    ];
+    let together = futures::future::join_all(
+        emails
+            .iter()
+            .map(|e| async { env.client.find_users_by_email_all_states(e).await }),
+    )
+    .await;
+    assert_eq!(env.recorder.count("post_users_search"), 1);
+    let body = env.api_requests("POST", "/api/v2/users/search")[0]
+        .2
+        .clone()
+        .unwrap();
+    assert_eq!(body["query"][0]["values"].as_array().unwrap().len(), 4);
+
+    let ids = |users: &[genesys_offboarding_operator::genesys::User]| {
+        let mut ids: Vec<UserId> = users.iter().map(|u| u.id.clone()).collect();
+        ids.sort();
+        ids
+    };
+    for (email, found) in emails.iter().zip(together) {
+        let found = found.unwrap();
+        let alone = env
+            .client
+            .find_users_by_email_all_states(email)
+            .await
+            .unwrap();
+        assert_eq!(ids(&found.live), ids(&alone.live), "{email}");
+        assert_eq!(ids(&found.deleted), ids(&alone.deleted), "{email}");
+    }
+    let alex = env
+        .client
+        .find_users_by_email_all_states("alex.morgan@example.com")
+        .await
+        .unwrap();
+    assert_eq!(alex.live.len(), 2, "still ambiguous");
+}
+
+#[tokio::test]
+async fn a_combined_search_with_a_result_nobody_asked_for_is_redone_email_by_email() {
+    let env = Env::start().await;
+    // The combined search answers with a user whose email none of the callers named (as a
+    // match on another address would): it cannot be attributed, so each email is searched alone.
+    env.sim
+        .inject(Fault::new("POST", "/api/v2/users/search").status(200).body(
+        serde_json::json!({
+            "total": 1, "pageCount": 1, "pageSize": 100, "pageNumber": 1, "types": ["users"],
+            "results": [{"id": "6a1b0c3e-0000-4000-8000-0000000000ff", "name": "Someone Else",
+                         "email": "someone.else@example.com", "state": "active", "version": 1}]
+        }),
+    ));
+    let emails = ["jane.doe@example.com", "alex.morgan@example.com"];
+    let together = futures::future::join_all(
+        emails
+            .iter()
+            .map(|e| async { env.client.find_users_by_email_all_states(e).await }),
+    )
+    .await;
+    assert_eq!(
+        env.recorder.count("post_users_search"),
+        3,
+        "one combined, then one each"
+    );
+    let jane = together[0].as_ref().unwrap();
+    assert_eq!(jane.live.len(), 1);
+    assert_eq!(jane.live[0].id, id(JANE));
+    assert_eq!(together[1].as_ref().unwrap().live.len(), 2, "ambiguous");
+}
+
+#[tokio::test]
+async fn concurrent_conversation_reads_over_one_window_share_one_query() {
+    let env = Env::start().await;
+    let window = last_days(30);
+    let users = [JANE, OMAR, PRIYA, LI];
+    let together = futures::future::join_all(
+        users
+            .iter()
+            .map(|u| async { env.client.user_conversations_sync(&id(u), window).await }),
+    )
+    .await;
+    let queries = env.api_requests("POST", "/api/v2/analytics/conversations/details/query");
+    assert_eq!(queries.len(), 1, "one query for four users");
+    let filter = &queries[0].2.as_ref().unwrap()["segmentFilters"][0];
+    assert_eq!(filter["type"], "or");
+    assert_eq!(filter["predicates"].as_array().unwrap().len(), 4);
+
+    let mut any = false;
+    for (user, read) in users.iter().zip(together) {
+        let read = read.unwrap();
+        let alone = env
+            .client
+            .user_conversations_sync(&id(user), window)
+            .await
+            .unwrap();
+        assert_eq!(ids_of(&read), ids_of(&alone), "{user}");
+        assert!(read.iter().all(|c| c.involves(&id(user))), "{user}");
+        any |= !read.is_empty();
+    }
+    assert!(any, "the demo org has history in the window");
+}
+
+#[tokio::test]
+async fn a_refused_combined_query_is_redone_user_by_user() {
+    let env = Env::start().await;
+    env.sim
+        .inject(Fault::new("POST", "/api/v2/analytics/conversations/details/query").status(400));
+    let window = last_days(30);
+    let users = [JANE, OMAR];
+    let together = futures::future::join_all(
+        users
+            .iter()
+            .map(|u| async { env.client.user_conversations_sync(&id(u), window).await }),
+    )
+    .await;
+    assert_eq!(
+        env.api_requests("POST", "/api/v2/analytics/conversations/details/query")
+            .len(),
+        3,
+        "the refused combined query, then one per user"
+    );
+    for (user, read) in users.iter().zip(together) {
+        let alone = env
+            .client
+            .user_conversations_sync(&id(user), window)
+            .await
+            .unwrap();
+        assert_eq!(ids_of(&read.unwrap()), ids_of(&alone), "{user}");
+    }
+}
+
+#[tokio::test]
+async fn a_failed_combined_read_answers_every_caller_with_the_error() {
+    let env = Env::with(Fixture::demo(), |c| c.with_max_retries(0)).await;
+    env.sim
+        .inject(Fault::new("GET", "/api/v2/users").status(503).times(5));
+    let reads = futures::future::join_all(
+        [JANE, OMAR]
+            .iter()
+            .map(|u| async { env.client.get_user(&id(u), &[]).await }),
+    )
+    .await;
+    for read in reads {
+        let err = read.unwrap_err();
+        assert_eq!(err.retry_class(), RetryClass::Backoff, "{err}");
+    }
+    assert_eq!(env.recorder.count("get_users"), 1);
+}
+
+#[tokio::test]
+async fn coalescing_can_be_turned_off() {
+    let env = Env::with(Fixture::demo(), |c| c.with_max_batch(1)).await;
+    let reads = futures::future::join_all(
+        [JANE, OMAR]
+            .iter()
+            .map(|u| async { env.client.get_user(&id(u), &[]).await }),
+    )
+    .await;
+    assert!(reads.iter().all(Result::is_ok));
+    assert_eq!(env.recorder.count("get_user"), 2);
+    assert_eq!(env.recorder.count("get_users"), 0);
 }

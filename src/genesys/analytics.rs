@@ -13,7 +13,7 @@ use reqwest::Method;
 use tokio::time::Instant;
 
 use super::error::GenesysError;
-use super::http::{ApiRequest, GenesysClient, MAX_PAGES, PAGE_SIZE, too_many_pages};
+use super::http::{Admission, ApiRequest, GenesysClient, MAX_PAGES, PAGE_SIZE, too_many_pages};
 use super::models::{
     AggregateQueryResponse, AggregationQuery, AnalyticsConversation, AsyncConversationQuery,
     AsyncQueryResponse, AsyncQueryStatus, ConversationQuery, ConversationQueryPage, DetailsJobPage,
@@ -40,7 +40,7 @@ impl GenesysClient {
         &self,
         query: &ConversationQuery,
     ) -> Result<Vec<AnalyticsConversation>, GenesysError> {
-        self.details_pages(query, LastPage::WithoutConversations)
+        self.details_pages(query, LastPage::WithoutConversations, Admission::Wait)
             .await
     }
 
@@ -50,19 +50,72 @@ impl GenesysClient {
     /// than the page size once `totalHits` conversations are in hand, which spares the empty
     /// page [`query_conversation_details`](Self::query_conversation_details) asks for: one
     /// request for a user with fewer than 100 conversations in the window.
+    ///
+    /// Concurrent reads over the same interval are coalesced into one query with a `userId`
+    /// predicate per user (`or`), and each conversation goes to the users among its
+    /// participants. When a conversation names none of them (it matched on something the split
+    /// cannot see), or the combined query is refused (too many results, too many predicates),
+    /// each user is read on their own.
     pub async fn user_conversations_sync(
         &self,
         user: &UserId,
         interval: Interval,
     ) -> Result<Vec<AnalyticsConversation>, GenesysError> {
-        let query = ConversationQuery::for_user(user, interval);
-        self.details_pages(&query, LastPage::Short).await
+        self.coalesce(
+            |inner| &inner.conversations,
+            "post_analytics_conversations_details_query",
+            interval,
+            user.clone(),
+            |client, interval, users| async move {
+                client.conversations_of_users(interval, users).await
+            },
+        )
+        .await
+    }
+
+    /// The conversations of each of `users` in `interval`, in order.
+    async fn conversations_of_users(
+        &self,
+        interval: Interval,
+        users: Vec<UserId>,
+    ) -> Vec<Result<Vec<AnalyticsConversation>, GenesysError>> {
+        if let [user] = users.as_slice() {
+            let query = ConversationQuery::for_user(user, interval);
+            return vec![
+                self.details_pages(&query, LastPage::Short, Admission::Admitted)
+                    .await,
+            ];
+        }
+        let query = ConversationQuery::for_users(&users, interval);
+        let split = match self
+            .details_pages(&query, LastPage::Short, Admission::Admitted)
+            .await
+        {
+            Ok(conversations) => split_by_user(&users, conversations),
+            Err(e @ GenesysError::Invalid { .. }) => {
+                tracing::debug!(error = %e, "a combined details query was refused; querying user by user");
+                None
+            }
+            Err(e) => return users.iter().map(|_| Err(e.duplicate())).collect(),
+        };
+        match split {
+            Some(per_user) => per_user.into_iter().map(Ok).collect(),
+            None => {
+                futures::future::join_all(users.iter().map(|user| async move {
+                    let query = ConversationQuery::for_user(user, interval);
+                    self.details_pages(&query, LastPage::Short, Admission::Wait)
+                        .await
+                }))
+                .await
+            }
+        }
     }
 
     async fn details_pages(
         &self,
         query: &ConversationQuery,
         last_page: LastPage,
+        first_page: Admission,
     ) -> Result<Vec<AnalyticsConversation>, GenesysError> {
         const OPERATION: &str = "post_analytics_conversations_details_query";
         let mut seen = HashSet::new();
@@ -80,7 +133,12 @@ impl GenesysClient {
                 &["analytics", "conversations", "details", "query"],
             )
             .json(&page_query)?;
-            let response: ConversationQueryPage = self.send_json(request).await?;
+            let admission = if page == 1 {
+                first_page
+            } else {
+                Admission::Wait
+            };
+            let response: ConversationQueryPage = self.send_json_as(request, admission).await?;
             let Some(batch) = response.conversations.filter(|c| !c.is_empty()) else {
                 return Ok(conversations);
             };
@@ -287,4 +345,30 @@ impl GenesysClient {
         .json(query)?;
         self.send_json(request).await
     }
+}
+
+/// Each conversation of a combined query, given to every user of `users` among its
+/// participants; `None` when one names none of them.
+fn split_by_user(
+    users: &[UserId],
+    conversations: Vec<AnalyticsConversation>,
+) -> Option<Vec<Vec<AnalyticsConversation>>> {
+    let mut per_user: Vec<Vec<AnalyticsConversation>> = users.iter().map(|_| Vec::new()).collect();
+    for conversation in conversations {
+        let mut matched = false;
+        for (user, list) in users.iter().zip(per_user.iter_mut()) {
+            if conversation
+                .participants
+                .iter()
+                .any(|p| p.user_id.as_ref() == Some(user))
+            {
+                list.push(conversation.clone());
+                matched = true;
+            }
+        }
+        if !matched {
+            return None;
+        }
+    }
+    Some(per_user)
 }

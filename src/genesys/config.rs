@@ -363,6 +363,9 @@ pub struct ClientConfig {
     /// Largest response body the client reads (default 16 MiB); a larger one fails the call with
     /// a `Decode` error instead of filling memory. The pages of one listing share this budget.
     pub max_response_bytes: usize,
+    /// Most concurrent reads coalesced into one request (default 25): users by id, email
+    /// searches, and users' conversations over the same window. 1 turns coalescing off.
+    pub max_batch: usize,
     pub observer: Option<Arc<dyn CallObserver>>,
 }
 
@@ -377,6 +380,7 @@ impl fmt::Debug for ClientConfig {
             .field("max_retries", &self.max_retries)
             .field("max_sync_interval", &self.max_sync_interval)
             .field("max_response_bytes", &self.max_response_bytes)
+            .field("max_batch", &self.max_batch)
             .field("observer", &self.observer.is_some())
             .finish_non_exhaustive()
     }
@@ -399,6 +403,7 @@ impl ClientConfig {
             job_poll_interval: Duration::from_secs(2),
             job_timeout: Duration::from_secs(600),
             max_response_bytes: 16 * 1024 * 1024,
+            max_batch: 25,
             observer: None,
         }
     }
@@ -465,6 +470,13 @@ impl ClientConfig {
     #[must_use]
     pub fn with_max_response_bytes(mut self, bytes: usize) -> Self {
         self.max_response_bytes = bytes;
+        self
+    }
+
+    /// Most concurrent reads coalesced into one request (1: none).
+    #[must_use]
+    pub fn with_max_batch(mut self, max: usize) -> Self {
+        self.max_batch = max;
         self
     }
 

@@ -319,6 +319,113 @@ impl GenesysError {
         }
     }
 
+    /// The same error for another caller (a batched read answers each of its callers with the
+    /// batch's error). The transport error behind a `Transient`, which cannot be copied, is
+    /// left out; its text is in `detail`.
+    #[must_use]
+    pub fn duplicate(&self) -> GenesysError {
+        match self {
+            GenesysError::RateLimited {
+                operation,
+                retry_after,
+                body,
+            } => GenesysError::RateLimited {
+                operation: operation.clone(),
+                retry_after: *retry_after,
+                body: body.clone(),
+            },
+            GenesysError::VersionConflict {
+                operation,
+                status,
+                body,
+            } => GenesysError::VersionConflict {
+                operation: operation.clone(),
+                status: *status,
+                body: body.clone(),
+            },
+            GenesysError::NotFound {
+                operation,
+                resource,
+                body,
+            } => GenesysError::NotFound {
+                operation: operation.clone(),
+                resource: resource.clone(),
+                body: body.clone(),
+            },
+            GenesysError::Unauthorized { operation, body } => GenesysError::Unauthorized {
+                operation: operation.clone(),
+                body: body.clone(),
+            },
+            GenesysError::Forbidden {
+                operation,
+                missing_permission,
+                body,
+            } => GenesysError::Forbidden {
+                operation: operation.clone(),
+                missing_permission: missing_permission.clone(),
+                body: body.clone(),
+            },
+            GenesysError::Transient {
+                operation,
+                status,
+                attempts,
+                detail,
+                body,
+                source: _,
+            } => GenesysError::Transient {
+                operation: operation.clone(),
+                status: *status,
+                attempts: *attempts,
+                detail: detail.clone(),
+                body: body.clone(),
+                source: None,
+            },
+            GenesysError::Invalid {
+                operation,
+                status,
+                body,
+            } => GenesysError::Invalid {
+                operation: operation.clone(),
+                status: *status,
+                body: body.clone(),
+            },
+            GenesysError::Decode {
+                operation,
+                status,
+                detail,
+            } => GenesysError::Decode {
+                operation: operation.clone(),
+                status: *status,
+                detail: detail.clone(),
+            },
+            GenesysError::Auth {
+                operation,
+                status,
+                error,
+                description,
+            } => GenesysError::Auth {
+                operation: operation.clone(),
+                status: *status,
+                error: error.clone(),
+                description: description.clone(),
+            },
+            GenesysError::JobFailed {
+                operation,
+                job_id,
+                state,
+                message,
+            } => GenesysError::JobFailed {
+                operation: operation.clone(),
+                job_id: job_id.clone(),
+                state: state.clone(),
+                message: message.clone(),
+            },
+            GenesysError::Config { detail } => GenesysError::Config {
+                detail: detail.clone(),
+            },
+        }
+    }
+
     pub fn is_not_found(&self) -> bool {
         matches!(self, GenesysError::NotFound { .. })
     }

@@ -23,9 +23,10 @@ use tokio::time::Instant;
 use url::Url;
 
 use super::auth::{AccessToken, TokenSource, transport_error};
+use super::batch::Coalescer;
 use super::config::ClientConfig;
 use super::error::{ErrorBody, GenesysError, classify};
-use super::models::Listing;
+use super::models::{AnalyticsConversation, EmailMatches, Interval, Listing, User, UserId};
 use super::ratelimit::{RateBudget, parse_retry_after};
 use super::retry::Backoff;
 
@@ -54,6 +55,12 @@ pub(crate) struct Inner {
     pub config: ClientConfig,
     pub backoff: Backoff,
     pub offline_presence: tokio::sync::OnceCell<String>,
+    /// `GET /users/{id}` reads, by `expand`.
+    pub users_by_id: Coalescer<String, UserId, User>,
+    /// Email searches.
+    pub email_searches: Coalescer<(), String, EmailMatches>,
+    /// Users' conversations from the synchronous details query, by interval.
+    pub conversations: Coalescer<Interval, UserId, Vec<AnalyticsConversation>>,
 }
 
 impl std::fmt::Debug for GenesysClient {
@@ -89,6 +96,7 @@ impl GenesysClient {
             config.headroom,
             config.max_retry_after,
         );
+        let max_batch = config.max_batch;
         Ok(Self {
             inner: Arc::new(Inner {
                 http,
@@ -98,6 +106,9 @@ impl GenesysClient {
                 config,
                 backoff,
                 offline_presence: tokio::sync::OnceCell::new(),
+                users_by_id: Coalescer::new(max_batch),
+                email_searches: Coalescer::new(max_batch),
+                conversations: Coalescer::new(max_batch),
             }),
         })
     }
@@ -121,13 +132,36 @@ impl GenesysClient {
         &self,
         request: ApiRequest,
     ) -> Result<T, GenesysError> {
-        let (status, bytes) = self.execute(&request).await?;
+        self.send_json_as(request, Admission::Wait).await
+    }
+
+    /// [`send_json`](Self::send_json), whose first attempt may already hold a slot of the
+    /// budget (see [`admit`](Self::admit)).
+    pub(crate) async fn send_json_as<T: DeserializeOwned>(
+        &self,
+        request: ApiRequest,
+        admission: Admission,
+    ) -> Result<T, GenesysError> {
+        let (status, bytes) = self.execute(&request, admission).await?;
         decode(request.operation, status, &bytes)
+    }
+
+    /// Takes one slot of the shared budget now (waiting for it as any call would), for a
+    /// request sent later with [`Admission::Admitted`]. A batch of coalesced reads is built
+    /// only once its slot is granted, so that callers arriving meanwhile can join it.
+    pub(crate) async fn admit(&self, operation: &str) -> Result<(), GenesysError> {
+        let waited = self.inner.budget.acquire(operation).await?;
+        if waited >= Duration::from_millis(1)
+            && let Some(observer) = &self.inner.config.observer
+        {
+            observer.on_rate_limit_wait(waited);
+        }
+        Ok(())
     }
 
     /// Sends `request`; any 2xx is success, with or without a body.
     pub(crate) async fn send_empty(&self, request: ApiRequest) -> Result<(), GenesysError> {
-        self.execute(&request).await.map(|_| ())
+        self.execute(&request, Admission::Wait).await.map(|_| ())
     }
 
     /// Walks every page of a `*EntityListing` (`pageSize`/`pageNumber` paging). Gives up with a
@@ -137,6 +171,15 @@ impl GenesysClient {
     pub(crate) async fn get_all_pages<T: DeserializeOwned>(
         &self,
         request: ApiRequest,
+    ) -> Result<Vec<T>, GenesysError> {
+        self.get_all_pages_as(request, Admission::Wait).await
+    }
+
+    /// [`get_all_pages`](Self::get_all_pages) whose first page may already hold a slot.
+    pub(crate) async fn get_all_pages_as<T: DeserializeOwned>(
+        &self,
+        request: ApiRequest,
+        first_page: Admission,
     ) -> Result<Vec<T>, GenesysError> {
         let operation = request.operation;
         let limit = self.inner.config.max_response_bytes;
@@ -148,7 +191,12 @@ impl GenesysClient {
                 .clone()
                 .query("pageSize", PAGE_SIZE)
                 .query("pageNumber", page);
-            let (status, bytes) = self.execute(&req).await?;
+            let admission = if page == 1 {
+                first_page
+            } else {
+                Admission::Wait
+            };
+            let (status, bytes) = self.execute(&req, admission).await?;
             read = read.saturating_add(bytes.len());
             if read > limit {
                 return Err(GenesysError::Decode {
@@ -209,7 +257,11 @@ impl GenesysClient {
         Ok(url)
     }
 
-    async fn execute(&self, request: &ApiRequest) -> Result<(u16, Bytes), GenesysError> {
+    async fn execute(
+        &self,
+        request: &ApiRequest,
+        admission: Admission,
+    ) -> Result<(u16, Bytes), GenesysError> {
         let inner = &*self.inner;
         let config = &inner.config;
         let operation = request.operation;
@@ -219,13 +271,11 @@ impl GenesysClient {
         let mut transient_retries = 0u32;
         let mut rate_limit_retries = 0u32;
         let mut refreshed_after_401 = false;
+        let mut admitted = admission == Admission::Admitted;
         loop {
             attempts += 1;
-            let waited = inner.budget.acquire(operation).await?;
-            if waited >= Duration::from_millis(1)
-                && let Some(observer) = &config.observer
-            {
-                observer.on_rate_limit_wait(waited);
+            if !std::mem::take(&mut admitted) {
+                self.admit(operation).await?;
             }
             let (token, generation) = inner.tokens.token().await?;
             let outcome = self
@@ -479,6 +529,15 @@ fn decode_value<T: DeserializeOwned>(
 
 /// What one HTTP exchange produced: status, `Retry-After` and body, or a transport error.
 type Exchange = Result<(u16, Option<Duration>, Bytes), reqwest::Error>;
+
+/// Whether a request's first attempt must still wait for a slot of the shared budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Admission {
+    /// Wait for a slot, as every call does.
+    Wait,
+    /// A slot was taken with [`GenesysClient::admit`]; retries wait for their own.
+    Admitted,
+}
 
 /// One API call: operation id, method, path below `/api/v2`, query and JSON body.
 #[derive(Debug, Clone)]

@@ -18,6 +18,7 @@
 mod analytics;
 mod auth;
 mod authorization;
+mod batch;
 mod config;
 mod error;
 mod http;

@@ -539,7 +539,7 @@ pub(crate) struct UsersSearchResponse {
 // ---------------------------------------------------------------------------------------------
 
 /// An ISO-8601 interval, sent as `start/end` with millisecond precision in UTC.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Interval {
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
@@ -698,6 +698,21 @@ impl ConversationQuery {
             "userId",
             user.as_str(),
         )])];
+        query
+    }
+
+    /// Conversations in which any of `users` had a segment: one `userId` predicate per user,
+    /// `or`-ed.
+    pub fn for_users(users: &[UserId], interval: Interval) -> Self {
+        let mut query = Self::new(interval);
+        query.segment_filters = vec![QueryFilter {
+            kind: FilterType::Or,
+            predicates: users
+                .iter()
+                .map(|u| QueryPredicate::dimension("userId", u.as_str()))
+                .collect(),
+            clauses: Vec::new(),
+        }];
         query
     }
 }

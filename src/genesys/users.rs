@@ -3,13 +3,13 @@
 //!
 //! There is deliberately no call that deletes a user.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use reqwest::Method;
 use serde::Serialize;
 
 use super::error::GenesysError;
-use super::http::{ApiRequest, GenesysClient, MAX_PAGES, PAGE_SIZE, too_many_pages};
+use super::http::{Admission, ApiRequest, GenesysClient, MAX_PAGES, PAGE_SIZE, too_many_pages};
 use super::models::{EmailMatches, User, UserId, UserState, UserStateInfo, UsersSearchResponse};
 
 /// `UserSearchCriteria`.
@@ -48,13 +48,13 @@ impl GenesysClient {
     /// `deleted` the soft-deleted ones (found with a `deleted` criterion, only to report them).
     pub async fn find_users_by_email(&self, email: &str) -> Result<EmailMatches, GenesysError> {
         let live = self
-            .search_by_email(email, &["active", "inactive"])
+            .search_by_email(&[email], &["active", "inactive"], Admission::Wait)
             .await?
             .into_iter()
             .filter(|u| !u.is_state(&UserState::Deleted))
             .collect();
         let deleted = self
-            .search_by_email(email, &["deleted"])
+            .search_by_email(&[email], &["deleted"], Admission::Wait)
             .await?
             .into_iter()
             .filter(|u| u.state.is_none() || u.is_state(&UserState::Deleted))
@@ -67,25 +67,83 @@ impl GenesysClient {
     /// are returned only when a `state` criterion asks for them, §3.4), and each result goes to
     /// `live` or `deleted` by the `state` it carries. A result without `state` counts as live:
     /// reading it by id then tells (a deleted user is `NotFound` there).
+    ///
+    /// Concurrent calls are coalesced: one search names all their emails (`values`), and each
+    /// caller gets the results carrying its email. When a result cannot be told apart that way
+    /// (no email, or one that none of the callers asked for, as a match on another address
+    /// would be), or the combined search is refused, each email is searched on its own: an
+    /// ambiguous email must never look unambiguous.
     pub async fn find_users_by_email_all_states(
         &self,
         email: &str,
     ) -> Result<EmailMatches, GenesysError> {
-        let (deleted, live) = self
-            .search_by_email(email, &["active", "inactive", "deleted"])
-            .await?
-            .into_iter()
-            .partition(|u| u.is_state(&UserState::Deleted));
-        Ok(EmailMatches { live, deleted })
+        self.coalesce(
+            |inner| &inner.email_searches,
+            "post_users_search",
+            (),
+            email.to_owned(),
+            |client, (), emails| async move { client.search_emails(emails).await },
+        )
+        .await
+    }
+
+    /// The searches of a batch of emails, in order.
+    async fn search_emails(&self, emails: Vec<String>) -> Vec<Result<EmailMatches, GenesysError>> {
+        const ALL_STATES: &[&str] = &["active", "inactive", "deleted"];
+        let split = |users: Vec<User>| {
+            let (deleted, live) = users
+                .into_iter()
+                .partition(|u| u.is_state(&UserState::Deleted));
+            EmailMatches { live, deleted }
+        };
+        if let [email] = emails.as_slice() {
+            return vec![
+                self.search_by_email(&[email.as_str()], ALL_STATES, Admission::Admitted)
+                    .await
+                    .map(split),
+            ];
+        }
+        let wanted: Vec<&str> = emails.iter().map(String::as_str).collect();
+        let keys: Vec<String> = emails.iter().map(|e| e.to_lowercase()).collect();
+        let attributed = match self
+            .search_by_email(&wanted, ALL_STATES, Admission::Admitted)
+            .await
+        {
+            Ok(users) => attribute_by_email(&keys, users),
+            Err(e @ GenesysError::Invalid { .. }) => {
+                tracing::debug!(error = %e, "a combined email search was refused; searching one by one");
+                None
+            }
+            Err(e) => return emails.iter().map(|_| Err(e.duplicate())).collect(),
+        };
+        match attributed {
+            Some(per_email) => per_email
+                .into_iter()
+                .map(|users| Ok(split(users)))
+                .collect(),
+            None => {
+                futures::future::join_all(wanted.iter().map(|email| async move {
+                    self.search_by_email(&[*email], ALL_STATES, Admission::Wait)
+                        .await
+                        .map(split)
+                }))
+                .await
+            }
+        }
     }
 
     async fn search_by_email(
         &self,
-        email: &str,
+        emails: &[&str],
         states: &[&str],
+        first_page: Admission,
     ) -> Result<Vec<User>, GenesysError> {
         let mut seen = HashSet::new();
         let mut users = Vec::new();
+        let (value, values) = match emails {
+            [one] => (Some(*one), None),
+            several => (None, Some(several)),
+        };
         for page in 1..=MAX_PAGES {
             let body = SearchRequest {
                 page_size: PAGE_SIZE,
@@ -94,8 +152,8 @@ impl GenesysClient {
                     SearchCriterion {
                         kind: "EXACT",
                         fields: ["email"],
-                        value: Some(email),
-                        values: None,
+                        value,
+                        values,
                     },
                     SearchCriterion {
                         kind: "EXACT",
@@ -107,7 +165,12 @@ impl GenesysClient {
             };
             let request = ApiRequest::new("post_users_search", Method::POST, &["users", "search"])
                 .json(&body)?;
-            let response: UsersSearchResponse = self.send_json(request).await?;
+            let admission = if page == 1 {
+                first_page
+            } else {
+                Admission::Wait
+            };
+            let response: UsersSearchResponse = self.send_json_as(request, admission).await?;
             let count = response.results.len();
             let before = users.len();
             for user in response.results {
@@ -139,10 +202,80 @@ impl GenesysClient {
 
     /// `GET /api/v2/users/{id}` with `expand` (comma-joined). Finds active and inactive users;
     /// a deleted user is `NotFound` (see [`GenesysClient::get_deleted_user`]).
+    ///
+    /// Concurrent reads with the same `expand` are coalesced into one
+    /// `GET /api/v2/users?id=…&state=any&expand=…`, which answers each the same way (a deleted
+    /// or missing user is `NotFound`).
     pub async fn get_user(&self, id: &UserId, expand: &[&str]) -> Result<User, GenesysError> {
-        let request =
-            ApiRequest::get("get_user", &["users", id.as_str()]).query_list("expand", expand);
-        self.send_json(request).await
+        self.coalesce(
+            |inner| &inner.users_by_id,
+            "get_user",
+            expand.join(","),
+            id.clone(),
+            |client, expand, ids| async move { client.read_users(&expand, ids).await },
+        )
+        .await
+    }
+
+    /// One `GET /users/{id}`.
+    async fn read_user(
+        &self,
+        id: &UserId,
+        expand: &str,
+        admission: Admission,
+    ) -> Result<User, GenesysError> {
+        let mut request = ApiRequest::get("get_user", &["users", id.as_str()]);
+        if !expand.is_empty() {
+            request = request.query("expand", expand);
+        }
+        self.send_json_as(request, admission).await
+    }
+
+    /// The reads of a batch of ids, in order.
+    async fn read_users(&self, expand: &str, ids: Vec<UserId>) -> Vec<Result<User, GenesysError>> {
+        if let [id] = ids.as_slice() {
+            return vec![self.read_user(id, expand, Admission::Admitted).await];
+        }
+        let joined: Vec<&str> = ids.iter().map(UserId::as_str).collect();
+        let mut request = ApiRequest::get("get_users", &["users"])
+            .query_list("id", &joined)
+            .query("state", "any");
+        if !expand.is_empty() {
+            request = request.query("expand", expand);
+        }
+        match self
+            .get_all_pages_as::<User>(request, Admission::Admitted)
+            .await
+        {
+            Ok(users) => {
+                let found: HashMap<UserId, User> = users
+                    .into_iter()
+                    .filter(|u| !u.is_state(&UserState::Deleted))
+                    .map(|u| (u.id.clone(), u))
+                    .collect();
+                ids.iter()
+                    .map(|id| {
+                        found
+                            .get(id)
+                            .cloned()
+                            .ok_or_else(|| GenesysError::NotFound {
+                                operation: "get_user".into(),
+                                resource: format!("/api/v2/users/{id}"),
+                                body: None,
+                            })
+                    })
+                    .collect()
+            }
+            Err(e @ GenesysError::Invalid { .. }) => {
+                tracing::debug!(error = %e, "a combined user read was refused; reading one by one");
+                futures::future::join_all(
+                    ids.iter()
+                        .map(|id| self.read_user(id, expand, Admission::Wait)),
+                )
+                .await
+            }
+            Err(e) => ids.iter().map(|_| Err(e.duplicate())).collect(),
+        }
     }
 
     /// `GET /api/v2/users/{id}?state=deleted`: the user if it is soft-deleted, `None` if there is
@@ -245,4 +378,24 @@ impl GenesysClient {
         .json(state)?;
         self.send_json(request).await
     }
+}
+
+/// Each result of a combined email search, given to the email (lowercased, in `keys`) it
+/// carries; `None` when some result carries no email or one not asked for.
+fn attribute_by_email(keys: &[String], users: Vec<User>) -> Option<Vec<Vec<User>>> {
+    let mut per_email: Vec<Vec<User>> = keys.iter().map(|_| Vec::new()).collect();
+    for user in users {
+        let email = user.email.as_deref()?.to_lowercase();
+        let mut matched = false;
+        for (key, list) in keys.iter().zip(per_email.iter_mut()) {
+            if *key == email {
+                list.push(user.clone());
+                matched = true;
+            }
+        }
+        if !matched {
+            return None;
+        }
+    }
+    Some(per_email)
 }

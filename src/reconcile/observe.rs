@@ -458,7 +458,8 @@ pub async fn ongoing_conversations(
     id: &UserId,
     now: DateTime<Utc>,
 ) -> Result<Vec<String>, ReadError> {
-    let window = Interval::new(now - Duration::days(ACTIVE_CONVERSATION_WINDOW_DAYS), now);
+    let end = verify::window_end(now);
+    let window = Interval::new(end - Duration::days(ACTIVE_CONVERSATION_WINDOW_DAYS), end);
     let conversations = client
         .user_conversations_sync(id, window)
         .await

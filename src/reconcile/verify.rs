@@ -14,7 +14,7 @@
 
 use std::collections::HashSet;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, DurationRound as _, Utc};
 
 use super::error::{ReadError, StepError};
 use super::spec::to_time;
@@ -47,7 +47,8 @@ pub async fn count_before(
     now: DateTime<Utc>,
 ) -> Result<(HistoryStatus, Conversations), ReadError> {
     let lookback = chrono::Duration::from_std(lookback).unwrap_or(chrono::Duration::MAX);
-    let interval = Interval::new(now - lookback, now);
+    let end = window_end(now);
+    let interval = Interval::new(end - lookback, end);
     let conversations = user_conversations(client, user, interval).await?;
     let ids: Vec<String> = conversations
         .list
@@ -61,6 +62,14 @@ pub async fn count_before(
         ..HistoryStatus::default()
     };
     Ok((history, conversations))
+}
+
+/// Where a window that ends "now" ends: the start of the current minute. The details query
+/// matches conversations by the day they started on, so this loses nothing, and windows opened
+/// in the same minute are equal: the client reads them for many users in one query.
+pub fn window_end(now: DateTime<Utc>) -> DateTime<Utc> {
+    now.duration_trunc(chrono::Duration::minutes(1))
+        .unwrap_or(now)
 }
 
 /// Counts again over the window recorded before, and judges. Nothing counted before means

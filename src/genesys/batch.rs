@@ -1,0 +1,214 @@
+//! Coalescing: concurrent reads of the same kind share one request.
+//!
+//! A wave of offboardings reads the same things for many users at once: each user by id, each
+//! email, each user's conversations over the same window. The API can answer many of those in
+//! one request (`GET /api/v2/users?id=…`, one search with several emails, one details query
+//! with a predicate per user), and fewer calls is the only way past the rate limit. So those
+//! reads go through a [`Coalescer`]:
+//!
+//! - the first caller of a *group* (reads that can share a request: the same `expand`, the same
+//!   interval) opens a batch and starts a task that waits for a slot of the shared rate budget;
+//! - callers arriving while it waits join the batch (up to its size);
+//! - when the slot is granted the batch is sealed, sent as one request (a batch of one is sent
+//!   as the ordinary single read) and every caller gets its own answer.
+//!
+//! An idle client gets its slot at once, so a lone read is sent at once, exactly as before; a
+//! saturated client waits for its slot anyway, and the batch grows meanwhile. The request runs
+//! on its own task, so a caller that gives up (a reconcile pass cancelled, a sibling read
+//! failed) never strands the others.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::hash::Hash;
+use std::sync::Mutex;
+
+use tokio::sync::oneshot;
+
+use super::error::GenesysError;
+use super::http::{GenesysClient, Inner};
+
+type Reply<V> = oneshot::Sender<Result<V, GenesysError>>;
+/// The callers of one batch: each key with where its answer goes.
+type Waiting<K, V> = Vec<(K, Reply<V>)>;
+
+/// Open and sealed batches of one kind of read.
+pub(crate) struct Coalescer<G, K, V> {
+    max: usize,
+    state: Mutex<Batches<G, K, V>>,
+}
+
+struct Batches<G, K, V> {
+    next_id: u64,
+    /// The batch of each group that callers can still join.
+    open: HashMap<G, (u64, Waiting<K, V>)>,
+    /// Batches that filled up before their slot was granted.
+    full: HashMap<u64, Waiting<K, V>>,
+}
+
+impl<G: Eq + Hash + Clone, K, V> Coalescer<G, K, V> {
+    /// Batches of at most `max` reads (at least one).
+    pub fn new(max: usize) -> Self {
+        Self {
+            max: max.max(1),
+            state: Mutex::new(Batches {
+                next_id: 0,
+                open: HashMap::new(),
+                full: HashMap::new(),
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Batches<G, K, V>> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Adds `key` to the open batch of `group`, opening one if there is none. Returns where the
+    /// answer will arrive and, to the caller that opened the batch, its id: that caller must
+    /// [`seal`](Self::seal) it and answer everyone.
+    fn join(&self, group: &G, key: K) -> (Option<u64>, oneshot::Receiver<Result<V, GenesysError>>) {
+        let (reply, answer) = oneshot::channel();
+        let mut batches = self.lock();
+        if let Some((id, waiting)) = batches.open.get_mut(group) {
+            waiting.push((key, reply));
+            if waiting.len() >= self.max {
+                let id = *id;
+                if let Some((_, waiting)) = batches.open.remove(group) {
+                    batches.full.insert(id, waiting);
+                }
+            }
+            return (None, answer);
+        }
+        let id = batches.next_id;
+        batches.next_id = batches.next_id.wrapping_add(1);
+        let waiting = vec![(key, reply)];
+        if self.max == 1 {
+            batches.full.insert(id, waiting);
+        } else {
+            batches.open.insert(group.clone(), (id, waiting));
+        }
+        (Some(id), answer)
+    }
+
+    /// Closes batch `id` of `group` to newcomers and hands over its callers.
+    fn seal(&self, group: &G, id: u64) -> Waiting<K, V> {
+        let mut batches = self.lock();
+        if let Some(waiting) = batches.full.remove(&id) {
+            return waiting;
+        }
+        match batches.open.get(group) {
+            Some((open_id, _)) if *open_id == id => batches
+                .open
+                .remove(group)
+                .map(|(_, waiting)| waiting)
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+impl GenesysClient {
+    /// Reads `key` together with the concurrent reads of the same `group` (see the module
+    /// docs). `run` gets the batch's keys, in order, and answers each, in the same order; the
+    /// first attempt of its first request already holds a slot of the budget.
+    pub(crate) async fn coalesce<G, K, V, Run, Fut>(
+        &self,
+        pick: fn(&Inner) -> &Coalescer<G, K, V>,
+        operation: &'static str,
+        group: G,
+        key: K,
+        run: Run,
+    ) -> Result<V, GenesysError>
+    where
+        G: Eq + Hash + Clone + Send + 'static,
+        K: Send + 'static,
+        V: Send + 'static,
+        Run: FnOnce(GenesysClient, G, Vec<K>) -> Fut + Send + 'static,
+        Fut: Future<Output = Vec<Result<V, GenesysError>>> + Send,
+    {
+        let (opened, answer) = pick(&self.inner).join(&group, key);
+        if let Some(id) = opened {
+            let client = self.clone();
+            tokio::spawn(async move {
+                let admitted = client.admit(operation).await;
+                let waiting = pick(&client.inner).seal(&group, id);
+                let (keys, replies): (Vec<K>, Vec<Reply<V>>) = waiting.into_iter().unzip();
+                let answers = match admitted {
+                    Ok(()) => run(client.clone(), group, keys).await,
+                    Err(e) => replies.iter().map(|_| Err(e.duplicate())).collect(),
+                };
+                for (reply, answer) in replies.into_iter().zip(answers) {
+                    // A caller that gave up has dropped its receiver: nothing to do.
+                    let _ = reply.send(answer);
+                }
+            });
+        }
+        answer.await.unwrap_or_else(|_| {
+            Err(GenesysError::Transient {
+                operation: operation.to_owned(),
+                status: None,
+                attempts: 0,
+                detail: "the batched request was abandoned before it answered".into(),
+                body: None,
+                source: None,
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn callers_of_a_group_share_one_batch_until_it_is_sealed() {
+        let batches: Coalescer<&str, u32, ()> = Coalescer::new(10);
+        let (first, _a) = batches.join(&"g", 1);
+        let (second, _b) = batches.join(&"g", 2);
+        let (other, _c) = batches.join(&"h", 3);
+        assert!(first.is_some(), "the first caller opens the batch");
+        assert!(second.is_none(), "the second joins it");
+        assert!(other.is_some(), "another group gets its own batch");
+
+        let keys: Vec<u32> = batches
+            .seal(&"g", first.unwrap())
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(keys, [1, 2]);
+        let (after, _d) = batches.join(&"g", 4);
+        assert!(after.is_some(), "a sealed batch takes no newcomer");
+    }
+
+    #[test]
+    fn a_full_batch_is_set_aside_and_the_next_caller_opens_another() {
+        let batches: Coalescer<&str, u32, ()> = Coalescer::new(2);
+        let (first, _a) = batches.join(&"g", 1);
+        let (_, _b) = batches.join(&"g", 2);
+        let (third, _c) = batches.join(&"g", 3);
+        assert!(third.is_some(), "the batch was full");
+
+        let full: Vec<u32> = batches
+            .seal(&"g", first.unwrap())
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        let next: Vec<u32> = batches
+            .seal(&"g", third.unwrap())
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!((full, next), (vec![1, 2], vec![3]));
+    }
+
+    #[test]
+    fn batches_of_one_are_sealed_at_once() {
+        let batches: Coalescer<&str, u32, ()> = Coalescer::new(1);
+        let (first, _a) = batches.join(&"g", 1);
+        let (second, _b) = batches.join(&"g", 2);
+        assert!(first.is_some() && second.is_some());
+        assert_eq!(batches.seal(&"g", second.unwrap()).len(), 1);
+    }
+}
