@@ -1336,3 +1336,43 @@ async fn coalescing_can_be_turned_off() {
     assert_eq!(env.recorder.count("get_user"), 2);
     assert_eq!(env.recorder.count("get_users"), 0);
 }
+
+#[tokio::test]
+async fn concurrent_removals_from_one_queue_share_one_request() {
+    let env = Env::start().await;
+    let members = env
+        .client
+        .get_queue_members(BILLING, Some(MemberBy::User))
+        .await
+        .unwrap();
+    let leaving: Vec<UserId> = members
+        .iter()
+        .map(|m| UserId::new(m.id.as_str()))
+        .take(2)
+        .collect();
+    assert_eq!(leaving.len(), 2, "the demo queue has two direct members");
+
+    let removals = futures::future::join_all(
+        leaving
+            .iter()
+            .map(|u| async { env.client.remove_queue_member(BILLING, u).await }),
+    )
+    .await;
+    assert!(removals.iter().all(Result::is_ok), "{removals:?}");
+    let posts = env.api_requests("POST", &format!("/api/v2/routing/queues/{BILLING}/members"));
+    assert_eq!(posts.len(), 1, "one request for both");
+    assert!(posts[0].1.contains("delete=true"));
+    assert_eq!(posts[0].2.as_ref().unwrap().as_array().unwrap().len(), 2);
+
+    let left = env
+        .client
+        .get_queue_members(BILLING, Some(MemberBy::User))
+        .await
+        .unwrap();
+    for user in &leaving {
+        assert!(
+            !left.iter().any(|m| m.id == user.as_str()),
+            "{user} is still a member"
+        );
+    }
+}

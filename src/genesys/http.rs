@@ -61,6 +61,8 @@ pub(crate) struct Inner {
     pub email_searches: Coalescer<(), String, EmailMatches>,
     /// Users' conversations from the synchronous details query, by interval.
     pub conversations: Coalescer<Interval, UserId, Vec<AnalyticsConversation>>,
+    /// Direct queue memberships being removed, by queue.
+    pub queue_removals: Coalescer<String, UserId, ()>,
 }
 
 impl std::fmt::Debug for GenesysClient {
@@ -109,6 +111,7 @@ impl GenesysClient {
                 users_by_id: Coalescer::new(max_batch),
                 email_searches: Coalescer::new(max_batch),
                 conversations: Coalescer::new(max_batch),
+                queue_removals: Coalescer::new(max_batch),
             }),
         })
     }
@@ -161,7 +164,16 @@ impl GenesysClient {
 
     /// Sends `request`; any 2xx is success, with or without a body.
     pub(crate) async fn send_empty(&self, request: ApiRequest) -> Result<(), GenesysError> {
-        self.execute(&request, Admission::Wait).await.map(|_| ())
+        self.send_empty_as(request, Admission::Wait).await
+    }
+
+    /// [`send_empty`](Self::send_empty) whose first attempt may already hold a slot.
+    pub(crate) async fn send_empty_as(
+        &self,
+        request: ApiRequest,
+        admission: Admission,
+    ) -> Result<(), GenesysError> {
+        self.execute(&request, admission).await.map(|_| ())
     }
 
     /// Walks every page of a `*EntityListing` (`pageSize`/`pageNumber` paging). Gives up with a

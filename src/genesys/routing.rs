@@ -7,7 +7,7 @@ use reqwest::Method;
 use serde::Serialize;
 
 use super::error::GenesysError;
-use super::http::{ApiRequest, GenesysClient, PAGE_SIZE};
+use super::http::{Admission, ApiRequest, GenesysClient, PAGE_SIZE};
 use super::models::{
     Listing, MemberBy, QueueMember, RoutingStatus, RoutingStatusValue, UserId, UserQueue,
     UserRoutingLanguage, UserRoutingSkill, UserRoutingSkillPost, UserStations,
@@ -149,6 +149,45 @@ impl GenesysClient {
         self.post_queue_members(queue_id, users, true).await
     }
 
+    /// Removes `user`'s direct membership of one queue. Concurrent removals from the same queue
+    /// (a team leaving together) are coalesced into one
+    /// `POST /routing/queues/{q}/members?delete=true` naming them all (at most `max_batch`);
+    /// if that request is refused, each user is removed on their own.
+    pub async fn remove_queue_member(
+        &self,
+        queue_id: &str,
+        user: &UserId,
+    ) -> Result<(), GenesysError> {
+        self.coalesce(
+            |inner| &inner.queue_removals,
+            "post_routing_queue_members",
+            queue_id.to_owned(),
+            user.clone(),
+            |client, queue, users| async move {
+                match client
+                    .post_queue_members_as(&queue, &users, true, Admission::Admitted)
+                    .await
+                {
+                    Ok(()) => users.iter().map(|_| Ok(())).collect(),
+                    Err(e @ GenesysError::Invalid { .. }) if users.len() > 1 => {
+                        tracing::debug!(error = %e, "a combined queue removal was refused; removing one by one");
+                        futures::future::join_all(users.iter().map(|user| {
+                            client.post_queue_members_as(
+                                &queue,
+                                std::slice::from_ref(user),
+                                true,
+                                Admission::Wait,
+                            )
+                        }))
+                        .await
+                    }
+                    Err(e) => users.iter().map(|_| Err(e.duplicate())).collect(),
+                }
+            },
+        )
+        .await
+    }
+
     /// Adds direct memberships (restore): the same POST without `delete`.
     pub async fn add_queue_members(
         &self,
@@ -164,6 +203,18 @@ impl GenesysClient {
         users: &[UserId],
         delete: bool,
     ) -> Result<(), GenesysError> {
+        self.post_queue_members_as(queue_id, users, delete, Admission::Wait)
+            .await
+    }
+
+    async fn post_queue_members_as(
+        &self,
+        queue_id: &str,
+        users: &[UserId],
+        delete: bool,
+        first: Admission,
+    ) -> Result<(), GenesysError> {
+        let mut admission = first;
         for chunk in users.chunks(PAGE_SIZE as usize) {
             let body: Vec<WritableEntity> = chunk
                 .iter()
@@ -177,7 +228,8 @@ impl GenesysClient {
             if delete {
                 request = request.query("delete", true);
             }
-            self.send_empty(request.json(&body)?).await?;
+            self.send_empty_as(request.json(&body)?, admission).await?;
+            admission = Admission::Wait;
         }
         Ok(())
     }

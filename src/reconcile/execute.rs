@@ -133,9 +133,7 @@ async fn ensure_not_in_queue(
     user: &UserId,
     queue: &Named,
 ) -> Result<StepOutput, StepError> {
-    let result = client
-        .remove_queue_members(&queue.id, std::slice::from_ref(user))
-        .await;
+    let result = client.remove_queue_member(&queue.id, user).await;
     gone_is_done(result, "remove the user from a queue")
 }
 
