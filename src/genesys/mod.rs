@@ -8,6 +8,9 @@
 //! - [`GenesysError`] (`error.rs`): what can fail, with a retry class and a `PascalCase` reason.
 //! - The calls, one module per area: `users`, `routing`, `presence`, `authorization`,
 //!   `analytics`, `org`; their bodies are in `models`.
+//! - `batch.rs`: concurrent reads of users by id, email searches, users' conversations over
+//!   one window, and removals from one queue are coalesced into one request each (a wave of
+//!   offboardings costs fewer calls; a lone call is sent at once, as before).
 //!
 //! Behaviour in short: tokens come from `POST {login}/oauth/token` (client credentials) and are
 //! cached, refreshed before expiry and once after a 401, single-flight. All clones of a client

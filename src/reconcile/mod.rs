@@ -25,7 +25,10 @@
 //! Calls: the demo agent (two direct queues, an associated and a default station, 90 days of
 //! history) takes 18 requests and, with 100 ms per request, about 1.1 s: one search, one
 //! expanded `GET /users/{id}`, then queues, grants and the history slices at once, then one
-//! request per write, then the history slices again (`benches/offboarding_latency.rs`).
+//! request per write, then the history slices again (`benches/offboarding_latency.rs`). In a
+//! wave, the client coalesces the search, the user read, the history slices and the queue
+//! removals of concurrent passes (`genesys::batch`): about 10 requests per offboarding
+//! (`examples/bulk.rs`).
 
 pub mod credentials;
 pub mod drift;
