@@ -339,6 +339,66 @@ async fn drive_every_client_method(client: &GenesysClient, f: &mut Findings) {
             GenesysError::is_version_conflict,
         );
     }
+
+    // Coalesced forms: concurrent reads share one request (users by id with expand, one search
+    // naming several emails, one details query with an `or` of userId predicates) and
+    // concurrent removals from one queue one member POST.
+    let expand = [
+        "routingStatus",
+        "presence",
+        "station",
+        "skills",
+        "languages",
+    ];
+    for (i, read) in futures::future::join_all(
+        [JANE, LI, TOM]
+            .iter()
+            .map(|u| async { client.get_user(&UserId::from(*u), &expand).await }),
+    )
+    .await
+    .into_iter()
+    .enumerate()
+    {
+        f.expect(&format!("coalesced get_user #{i}"), read);
+    }
+    for (i, search) in futures::future::join_all(
+        [
+            "jane.doe@example.com",
+            "alex.morgan@example.com",
+            "sam.taylor@example.com",
+        ]
+        .iter()
+        .map(|e| client.find_users_by_email_all_states(e)),
+    )
+    .await
+    .into_iter()
+    .enumerate()
+    {
+        f.expect(&format!("coalesced email search #{i}"), search);
+    }
+    let window = last_days(30);
+    for (i, read) in futures::future::join_all([JANE, MARIA, ANA].iter().map(|u| async move {
+        client
+            .user_conversations_sync(&UserId::from(*u), window)
+            .await
+    }))
+    .await
+    .into_iter()
+    .enumerate()
+    {
+        f.expect(&format!("coalesced conversations #{i}"), read);
+    }
+    for (i, removal) in futures::future::join_all(
+        [MARIA, ANA]
+            .iter()
+            .map(|u| async { client.remove_queue_member(BILLING, &UserId::from(*u)).await }),
+    )
+    .await
+    .into_iter()
+    .enumerate()
+    {
+        f.expect(&format!("coalesced queue removal #{i}"), removal);
+    }
 }
 
 /// Raw HTTP with a token of its own, for the routes the client does not use and for errors.
@@ -647,6 +707,31 @@ async fn client_and_emulator_traffic_matches_the_contract() {
     // Act
     drive_every_client_method(&client, &mut findings).await;
     let client_requests = sim.requests().len();
+    // The coalesced forms were really sent (and are checked below like every other request).
+    let sent = sim.requests();
+    findings.check(
+        sent.iter()
+            .any(|r| r.path == "/api/v2/users" && r.query.contains("expand=")),
+        "a coalesced read of users by id with expand",
+    );
+    findings.check(
+        sent.iter().any(|r| {
+            r.path == "/api/v2/users/search"
+                && r.body
+                    .as_ref()
+                    .is_some_and(|b| b["query"][0]["values"].is_array())
+        }),
+        "a coalesced email search",
+    );
+    findings.check(
+        sent.iter().any(|r| {
+            r.path == "/api/v2/analytics/conversations/details/query"
+                && r.body
+                    .as_ref()
+                    .is_some_and(|b| b["segmentFilters"][0]["type"] == "or")
+        }),
+        "a coalesced details query",
+    );
     let raw = Raw::login(&sim, "demo-client", "demo-secret").await;
     call_the_routes_the_client_does_not_use(&raw, &mut findings).await;
     provoke_error_responses(&sim, &raw, &mut findings).await;
