@@ -339,66 +339,6 @@ async fn drive_every_client_method(client: &GenesysClient, f: &mut Findings) {
             GenesysError::is_version_conflict,
         );
     }
-
-    // Coalesced forms: concurrent reads share one request (users by id with expand, one search
-    // naming several emails, one details query with an `or` of userId predicates) and
-    // concurrent removals from one queue one member POST.
-    let expand = [
-        "routingStatus",
-        "presence",
-        "station",
-        "skills",
-        "languages",
-    ];
-    for (i, read) in futures::future::join_all(
-        [JANE, LI, TOM]
-            .iter()
-            .map(|u| async { client.get_user(&UserId::from(*u), &expand).await }),
-    )
-    .await
-    .into_iter()
-    .enumerate()
-    {
-        f.expect(&format!("coalesced get_user #{i}"), read);
-    }
-    for (i, search) in futures::future::join_all(
-        [
-            "jane.doe@example.com",
-            "alex.morgan@example.com",
-            "sam.taylor@example.com",
-        ]
-        .iter()
-        .map(|e| client.find_users_by_email_all_states(e)),
-    )
-    .await
-    .into_iter()
-    .enumerate()
-    {
-        f.expect(&format!("coalesced email search #{i}"), search);
-    }
-    let window = last_days(30);
-    for (i, read) in futures::future::join_all([JANE, MARIA, ANA].iter().map(|u| async move {
-        client
-            .user_conversations_sync(&UserId::from(*u), window)
-            .await
-    }))
-    .await
-    .into_iter()
-    .enumerate()
-    {
-        f.expect(&format!("coalesced conversations #{i}"), read);
-    }
-    for (i, removal) in futures::future::join_all(
-        [MARIA, ANA]
-            .iter()
-            .map(|u| async { client.remove_queue_member(BILLING, &UserId::from(*u)).await }),
-    )
-    .await
-    .into_iter()
-    .enumerate()
-    {
-        f.expect(&format!("coalesced queue removal #{i}"), removal);
-    }
 }
 
 /// Raw HTTP with a token of its own, for the routes the client does not use and for errors.
@@ -696,19 +636,91 @@ fn exchange(r: &RecordedRequest) -> Exchange<'_> {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn client_and_emulator_traffic_matches_the_contract() {
-    // Arrange
+/// Concurrent reads share one request (users by id with expand, one search naming several
+/// emails, one details query with an `or` of userId predicates) and concurrent removals from
+/// one queue one member POST: those coalesced forms match the contract too. A current-thread
+/// runtime makes the batching deterministic: every caller joins before the batch is sent.
+#[tokio::test]
+async fn coalesced_requests_match_the_contract() {
     let contract = Contract::load();
     let sim = Sim::start(Fixture::demo()).await.unwrap();
-    let client = client_for(&sim);
-    let mut findings = Findings::default();
+    let client = &client_for(&sim);
+    let mut f = Findings::default();
 
-    // Act
-    drive_every_client_method(&client, &mut findings).await;
-    let client_requests = sim.requests().len();
-    // The coalesced forms were really sent (and are checked below like every other request).
+    // Coalesced forms: concurrent reads share one request (users by id with expand, one search
+    // naming several emails, one details query with an `or` of userId predicates) and
+    // concurrent removals from one queue one member POST.
+    let expand = [
+        "routingStatus",
+        "presence",
+        "station",
+        "skills",
+        "languages",
+    ];
+    for (i, read) in futures::future::join_all(
+        [JANE, LI, TOM]
+            .iter()
+            .map(|u| async { client.get_user(&UserId::from(*u), &expand).await }),
+    )
+    .await
+    .into_iter()
+    .enumerate()
+    {
+        f.expect(&format!("coalesced get_user #{i}"), read);
+    }
+    for (i, search) in futures::future::join_all(
+        [
+            "jane.doe@example.com",
+            "alex.morgan@example.com",
+            "sam.taylor@example.com",
+        ]
+        .iter()
+        .map(|e| client.find_users_by_email_all_states(e)),
+    )
+    .await
+    .into_iter()
+    .enumerate()
+    {
+        f.expect(&format!("coalesced email search #{i}"), search);
+    }
+    let window = last_days(30);
+    for (i, read) in futures::future::join_all([JANE, MARIA, ANA].iter().map(|u| async move {
+        client
+            .user_conversations_sync(&UserId::from(*u), window)
+            .await
+    }))
+    .await
+    .into_iter()
+    .enumerate()
+    {
+        f.expect(&format!("coalesced conversations #{i}"), read);
+    }
+    for (i, removal) in futures::future::join_all(
+        [MARIA, ANA]
+            .iter()
+            .map(|u| async { client.remove_queue_member(BILLING, &UserId::from(*u)).await }),
+    )
+    .await
+    .into_iter()
+    .enumerate()
+    {
+        f.expect(&format!("coalesced queue removal #{i}"), removal);
+    }
+
     let sent = sim.requests();
+    coalesced_forms_were_sent(&sent, &mut f);
+    let violations: Vec<String> = sent
+        .iter()
+        .filter(|r| r.path.starts_with("/api/"))
+        .flat_map(|r| contract.check_exchange(&exchange(r)))
+        .map(|v| v.to_string())
+        .collect();
+    assert!(violations.is_empty(), "{violations:#?}");
+    assert!(f.0.is_empty(), "{:#?}", f.0);
+}
+
+/// The coalesced forms were really sent (they are then checked like every other request).
+fn coalesced_forms_were_sent(sent: &[RecordedRequest], findings: &mut Findings) {
     findings.check(
         sent.iter()
             .any(|r| r.path == "/api/v2/users" && r.query.contains("expand=")),
@@ -732,6 +744,19 @@ async fn client_and_emulator_traffic_matches_the_contract() {
         }),
         "a coalesced details query",
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_and_emulator_traffic_matches_the_contract() {
+    // Arrange
+    let contract = Contract::load();
+    let sim = Sim::start(Fixture::demo()).await.unwrap();
+    let client = client_for(&sim);
+    let mut findings = Findings::default();
+
+    // Act
+    drive_every_client_method(&client, &mut findings).await;
+    let client_requests = sim.requests().len();
     let raw = Raw::login(&sim, "demo-client", "demo-secret").await;
     call_the_routes_the_client_does_not_use(&raw, &mut findings).await;
     provoke_error_responses(&sim, &raw, &mut findings).await;

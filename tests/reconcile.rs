@@ -316,7 +316,7 @@ async fn the_demo_agent_is_offboarded_and_her_history_is_kept() {
 }
 
 #[tokio::test]
-async fn the_demo_agent_is_offboarded_in_eighteen_calls_with_one_search_and_one_user_read() {
+async fn the_demo_agent_is_offboarded_in_seventeen_calls_with_one_search_and_one_user_read() {
     let world = World::demo().await;
     let mut jane = offboarding("user: {email: jane.doe@example.com}\n");
 
@@ -365,16 +365,29 @@ async fn the_demo_agent_is_offboarded_in_eighteen_calls_with_one_search_and_one_
         requests.iter().all(|r| !r.path.contains("/details/jobs")),
         "90 days are read as three synchronous slices, not a job"
     );
+    let queries: Vec<&RecordedRequest> = requests
+        .iter()
+        .filter(|r| r.path == "/api/v2/analytics/conversations/details/query")
+        .collect();
     assert_eq!(
-        count("POST", "/api/v2/analytics/conversations/details/query"),
-        6,
-        "three slices before (which double as the live-conversation guard), three after"
+        queries.len(),
+        5,
+        "three slices before (which double as the live-conversation guard), then again only \
+         the two that held her four conversations (the last 40 days)"
     );
+    let interval = |r: &RecordedRequest| r.body.as_ref().unwrap()["interval"].clone();
+    for after in &queries[3..] {
+        assert!(
+            queries[..3].iter().any(|b| interval(b) == interval(after)),
+            "an after read is one of the slices read before"
+        );
+    }
+    assert_ne!(interval(queries[3]), interval(queries[4]));
     let definitions = count("GET", "/api/v2/presence/definitions");
     assert_eq!(definitions, 1, "looked up once per client, then cached");
     assert_eq!(
         requests.len() - definitions,
-        18,
+        17,
         "{:#?}",
         requests
             .iter()

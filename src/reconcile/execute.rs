@@ -75,7 +75,14 @@ pub async fn run(cx: &StepContext<'_>, step: &Step) -> Result<StepOutput, StepEr
                 .clone()
                 .ok_or_else(|| StepError::BadInterval("(no count before any change)".into()))?;
             Ok(StepOutput::HistoryAfter(
-                verify::verify(client, user, &before, cx.now).await?,
+                verify::verify(
+                    client,
+                    user,
+                    &before,
+                    cx.reading.history_slices.as_deref(),
+                    cx.now,
+                )
+                .await?,
             ))
         }
         Step::SetOffQueue => ensure_off_queue(client, user).await,

@@ -66,6 +66,9 @@ pub struct Reading {
     /// Conversations of the user without an end, newest window only; `None` until read (a
     /// pass that has nothing to write never needs them).
     pub ongoing_conversations: Option<Vec<String>>,
+    /// The slices of the history window that held conversations, when this pass counted them
+    /// (the verification reads only those again).
+    pub history_slices: Option<Vec<Interval>>,
 }
 
 /// Step 2: exactly one live user for `spec.user`, or why not. Reads only: an ambiguous, deleted,
@@ -172,12 +175,15 @@ pub async fn read(
         read_history_before(client, &user.id, cx, !progress.history_before_counted),
         read_reason(client, &user.id, cx.policy, cx.status),
     )?;
-    let (history_before, ongoing_conversations) = match before {
+    let (history_before, ongoing_conversations, history_slices) = match before {
         Some((history, conversations)) => (
             Some(history),
             open_conversations(&conversations, cx.lookback, cx.now),
+            conversations
+                .live
+                .then(|| conversations.slices_with_history.clone()),
         ),
-        None => (None, None),
+        None => (None, None, None),
     };
     Ok(Reading {
         user,
@@ -193,6 +199,7 @@ pub async fn read(
         grants,
         history_before,
         ongoing_conversations,
+        history_slices,
     })
 }
 
@@ -579,6 +586,7 @@ mod tests {
             grants: None,
             history_before: None,
             ongoing_conversations: Some(vec!["c9".into()]),
+            history_slices: None,
         }
     }
 

@@ -132,6 +132,7 @@ mod tests {
             grants: None,
             history_before: None,
             ongoing_conversations: None,
+            history_slices: None,
         };
         let subject: AuthzSubject = serde_json::from_str(
             r#"{"grants":[{"role":{"id":"r1","name":"Agent"},"division":{"id":"d1","name":"Home"}},

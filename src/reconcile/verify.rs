@@ -36,6 +36,8 @@ pub struct Conversations {
     /// Read with the synchronous query, which sees conversations still in progress (a details
     /// job reads the data lake, which may not hold them yet).
     pub live: bool,
+    /// The synchronous slices that held at least one conversation (empty for a details job).
+    pub slices_with_history: Vec<Interval>,
 }
 
 /// Counts the user's conversations in the window that ends now; also returns them, for the
@@ -73,11 +75,15 @@ pub fn window_end(now: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 /// Counts again over the window recorded before, and judges. Nothing counted before means
-/// nothing can be lost (`NoHistory`): the window is not read again.
+/// nothing can be lost (`NoHistory`): the window is not read again. When the count before was
+/// made in this same pass, `slices_with_history` names the slices of the window that held
+/// conversations then: only those are read again (a slice that held none cannot lose any), so
+/// `conversationsAfter` counts those slices. Otherwise the whole window is read.
 pub async fn verify(
     client: &GenesysClient,
     user: &UserId,
     before: &HistoryStatus,
+    slices_with_history: Option<&[Interval]>,
     now: DateTime<Utc>,
 ) -> Result<HistoryStatus, StepError> {
     let interval = parse_interval(&before.interval)
@@ -89,8 +95,17 @@ pub async fn verify(
             ..before.clone()
         });
     }
-    let after: Vec<String> = user_conversations(client, user, interval)
-        .await?
+    let within = |slices: &[Interval]| {
+        !slices.is_empty()
+            && slices
+                .iter()
+                .all(|s| s.start >= interval.start && s.end <= interval.end)
+    };
+    let conversations = match slices_with_history {
+        Some(slices) if within(slices) => read_slices(client, user, slices.to_vec()).await?,
+        _ => user_conversations(client, user, interval).await?,
+    };
+    let after: Vec<String> = conversations
         .list
         .into_iter()
         .map(|c| c.conversation_id)
@@ -115,21 +130,39 @@ pub async fn user_conversations(
     user: &UserId,
     interval: Interval,
 ) -> Result<Conversations, ReadError> {
-    let what = "count the user's conversations";
     let Some(slices) = slices(interval, client.config().max_sync_interval) else {
         let list = client
             .user_conversations(user, interval)
             .await
-            .map_err(ReadError::new(what))?;
-        return Ok(Conversations { list, live: false });
+            .map_err(ReadError::new("count the user's conversations"))?;
+        return Ok(Conversations {
+            list,
+            live: false,
+            slices_with_history: Vec::new(),
+        });
     };
+    read_slices(client, user, slices).await
+}
+
+/// The user's conversations in each of `slices` (synchronous queries, at once), each once.
+async fn read_slices(
+    client: &GenesysClient,
+    user: &UserId,
+    slices: Vec<Interval>,
+) -> Result<Conversations, ReadError> {
     let pages = futures::future::try_join_all(
         slices
-            .into_iter()
-            .map(|slice| client.user_conversations_sync(user, slice)),
+            .iter()
+            .map(|slice| client.user_conversations_sync(user, *slice)),
     )
     .await
-    .map_err(ReadError::new(what))?;
+    .map_err(ReadError::new("count the user's conversations"))?;
+    let slices_with_history = slices
+        .iter()
+        .zip(&pages)
+        .filter(|(_, page)| !page.is_empty())
+        .map(|(slice, _)| *slice)
+        .collect();
     // A conversation that started on a day two slices touch comes back from both.
     let mut seen = HashSet::new();
     let list = pages
@@ -137,7 +170,11 @@ pub async fn user_conversations(
         .flatten()
         .filter(|c| seen.insert(c.conversation_id.clone()))
         .collect();
-    Ok(Conversations { list, live: true })
+    Ok(Conversations {
+        list,
+        live: true,
+        slices_with_history,
+    })
 }
 
 /// `interval` cut, from its end backwards, into consecutive slices no longer than `max` (less
