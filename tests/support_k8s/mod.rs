@@ -179,17 +179,27 @@ pub fn is_genesys_write(request: &RecordedRequest) -> bool {
         && !request.path.starts_with("/api/v2/analytics/")
 }
 
-/// `METHOD path?query body` of every successful Genesys write, counted.
+/// `METHOD path?query body` of every successful Genesys write, counted. A write whose body is
+/// a list (queue members added or removed) counts once per item, so that removals the client
+/// coalesced into one request compare equal to the same removals sent one by one.
 pub fn successful_writes(requests: &[RecordedRequest]) -> BTreeMap<String, usize> {
     let mut writes = BTreeMap::new();
     for r in requests
         .iter()
         .filter(|r| is_genesys_write(r) && (200..300).contains(&r.status))
     {
-        let body = r.body.as_ref().map(Value::to_string).unwrap_or_default();
-        *writes
-            .entry(format!("{} {}?{} {body}", r.method, r.path, r.query))
-            .or_insert(0) += 1;
+        let bodies: Vec<String> = match &r.body {
+            Some(Value::Array(items)) if items.len() > 1 => items
+                .iter()
+                .map(|item| Value::Array(vec![item.clone()]).to_string())
+                .collect(),
+            body => vec![body.as_ref().map(Value::to_string).unwrap_or_default()],
+        };
+        for body in bodies {
+            *writes
+                .entry(format!("{} {}?{} {body}", r.method, r.path, r.query))
+                .or_insert(0) += 1;
+        }
     }
     writes
 }
