@@ -12,7 +12,13 @@
 //! ```text
 //! cargo build --release --bin genesys-offboarding
 //! cargo run --release --example memory -- --resources 10000
+//! cargo run --release --example memory -- --resources 10000 --image-env
 //! ```
+//!
+//! The operator runs with this process's environment; `--image-env` adds the glibc malloc
+//! settings of the image and the Helm chart ([`IMAGE_ENV`]). To profile, `--hold PATH` arranges
+//! the resources and serves them until Ctrl-C without starting the operator: run it yourself
+//! with `KUBECONFIG=PATH`, e.g. under heaptrack.
 
 // A benchmark: long straight-line mains, counts printed as floats.
 #![allow(clippy::too_many_lines, clippy::cast_precision_loss)]
@@ -36,6 +42,12 @@ use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
 
 const NS: &str = "default";
+
+/// The malloc settings of the Dockerfile and the Helm chart.
+const IMAGE_ENV: [(&str, &str); 2] = [
+    ("MALLOC_ARENA_MAX", "2"),
+    ("MALLOC_MMAP_THRESHOLD_", "131072"),
+];
 const SECRET: &str = "genesys-credentials";
 
 #[derive(Debug, Parser)]
@@ -47,6 +59,14 @@ struct Args {
     /// How long to watch after the cache synced.
     #[arg(long, default_value_t = 60)]
     settle_secs: u64,
+    /// Profiling: after arranging the resources, write a kubeconfig for the fake API server to
+    /// PATH and serve until Ctrl-C instead of starting the operator (run it yourself, e.g. under
+    /// heaptrack, as often as you like).
+    #[arg(long, value_name = "PATH")]
+    hold: Option<PathBuf>,
+    /// Run the operator with the malloc settings of the image and the Helm chart.
+    #[arg(long)]
+    image_env: bool,
 }
 
 #[tokio::main]
@@ -120,6 +140,12 @@ async fn main() -> anyhow::Result<()> {
         args.resources,
         started.elapsed().as_secs_f64()
     );
+    if let Some(path) = &args.hold {
+        std::fs::write(path, api.kubeconfig_yaml())?;
+        println!("holding: KUBECONFIG={} (Ctrl-C ends)", path.display());
+        tokio::signal::ctrl_c().await?;
+        return Ok(());
+    }
     let before = sim.requests().len();
 
     // Act: the real binary against the fake API server.
@@ -140,12 +166,32 @@ async fn main() -> anyhow::Result<()> {
         ])
         .env("KUBECONFIG", &kubeconfig)
         .env("RUST_LOG", "warn")
+        .envs(IMAGE_ENV.iter().filter(|_| args.image_env).copied())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .kill_on_drop(true)
         .spawn()
         .context("failed to start the operator")?;
     let pid = child.id().context("the operator has no pid")?;
+    let malloc: Vec<String> = IMAGE_ENV
+        .iter()
+        .filter_map(|(name, image)| {
+            let value = if args.image_env {
+                Some((*image).to_owned())
+            } else {
+                std::env::var(name).ok()
+            };
+            value.map(|v| format!("{name}={v}"))
+        })
+        .collect();
+    println!(
+        "operator malloc settings: {}",
+        if malloc.is_empty() {
+            "glibc defaults".to_owned()
+        } else {
+            malloc.join(" ")
+        }
+    );
     let launched = Instant::now();
     let ready = format!("http://{admin}/readyz");
     loop {

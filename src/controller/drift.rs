@@ -29,9 +29,9 @@ use kube::ResourceExt;
 use kube::runtime::reflector::{ObjectRef, Store};
 use tokio::time::Instant;
 
+use super::cache::CachedOffboarding;
 use super::secrets::SecretClientProvider;
-use crate::crd::GenesysUserOffboarding;
-use crate::genesys::UserId;
+use crate::genesys::{Region, UserId};
 use crate::reconcile::drift::{self, IDS_PER_CALL};
 use crate::reconcile::error::chain;
 use crate::reconcile::spec::from_time;
@@ -51,7 +51,7 @@ pub struct FullPasses(Mutex<HashSet<String>>);
 
 impl FullPasses {
     /// Asks for a full pass of the resource `namespace/name`.
-    pub fn request(&self, reference: &ObjectRef<GenesysUserOffboarding>) {
+    pub fn request(&self, reference: &ObjectRef<CachedOffboarding>) {
         let key = format!(
             "{}/{}",
             reference.namespace.as_deref().unwrap_or_default(),
@@ -76,11 +76,11 @@ impl FullPasses {
 /// loaded), found by a sweep of the store every `every`; each is also recorded in `full`. The
 /// stream never ends; the controller drops it on shutdown.
 pub fn triggers(
-    store: Store<GenesysUserOffboarding>,
+    store: Store<CachedOffboarding>,
     provider: Arc<SecretClientProvider>,
     full: Arc<FullPasses>,
     every: Duration,
-) -> impl Stream<Item = ObjectRef<GenesysUserOffboarding>> + Send + 'static {
+) -> impl Stream<Item = ObjectRef<CachedOffboarding>> + Send + 'static {
     let checker = Checker {
         store,
         provider,
@@ -101,27 +101,34 @@ pub fn triggers(
     )
 }
 
-/// One watched resource in a sweep.
-struct Watched {
-    reference: ObjectRef<GenesysUserOffboarding>,
-    uid: String,
-    user: UserId,
+/// One watched resource in a sweep (borrowed from the store's snapshot: a sweep copies nothing
+/// per resource).
+struct Watched<'a> {
+    resource: &'a CachedOffboarding,
+    uid: &'a str,
+    user: &'a UserId,
     interval: Duration,
     due: Instant,
 }
 
+impl Watched<'_> {
+    fn reference(&self) -> ObjectRef<CachedOffboarding> {
+        ObjectRef::from_obj(self.resource)
+    }
+}
+
 /// The OAuth client a resource's calls go through (the provider caches one client per key).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct ClientKey {
-    namespace: String,
-    secret: String,
-    region: Option<String>,
-    api: Option<String>,
-    login: Option<String>,
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct ClientKey<'a> {
+    namespace: &'a str,
+    secret: &'a str,
+    region: Option<Region>,
+    api: Option<&'a str>,
+    login: Option<&'a str>,
 }
 
 struct Checker {
-    store: Store<GenesysUserOffboarding>,
+    store: Store<CachedOffboarding>,
     provider: Arc<SecretClientProvider>,
     /// When each watched resource (by uid) is checked next.
     due: HashMap<String, Instant>,
@@ -129,11 +136,12 @@ struct Checker {
 
 impl Checker {
     /// Checks every client's due users; returns the resources to reconcile in full.
-    async fn sweep(&mut self) -> Vec<ObjectRef<GenesysUserOffboarding>> {
+    async fn sweep(&mut self) -> Vec<ObjectRef<CachedOffboarding>> {
         let now = Instant::now();
-        let (groups, samples) = self.watched(now);
+        let state = self.store.state();
+        let groups = self.watched(&state, now);
         let mut triggered = Vec::new();
-        for (key, mut watched) in groups {
+        for mut watched in groups.into_values() {
             if !watched.iter().any(|w| w.due <= now) {
                 continue;
             }
@@ -141,80 +149,80 @@ impl Checker {
             watched.sort_by_key(|w| w.due);
             let due = watched.iter().filter(|w| w.due <= now).count();
             watched.truncate(due.div_ceil(IDS_PER_CALL) * IDS_PER_CALL);
-            let Some(sample) = samples.get(&key) else {
-                continue;
-            };
-            triggered.extend(self.check(sample, &watched).await);
+            triggered.extend(self.check(&watched).await);
         }
         triggered
     }
 
-    /// The watched resources by client, each client with one of its resources (to load the
-    /// client from); forgets the schedule of resources no longer watched.
-    #[allow(clippy::type_complexity)]
-    fn watched(
+    /// The watched resources of `state`, by client; forgets the schedule of resources no longer
+    /// watched.
+    fn watched<'a>(
         &mut self,
+        state: &'a [Arc<CachedOffboarding>],
         now: Instant,
-    ) -> (
-        HashMap<ClientKey, Vec<Watched>>,
-        HashMap<ClientKey, Arc<GenesysUserOffboarding>>,
-    ) {
-        let mut groups: HashMap<ClientKey, Vec<Watched>> = HashMap::new();
-        let mut samples = HashMap::new();
+    ) -> HashMap<ClientKey<'a>, Vec<Watched<'a>>> {
+        let mut groups: HashMap<ClientKey<'a>, Vec<Watched<'a>>> = HashMap::new();
         let mut live = HashSet::new();
-        for resource in self.store.state() {
+        for resource in state {
+            let metadata = &resource.metadata;
             let (Some(user), Some(uid), Some(namespace)) = (
-                drift::watched_user(&resource),
-                resource.uid(),
-                resource.namespace(),
+                resource.watched_user.as_ref(),
+                metadata.uid.as_deref(),
+                metadata.namespace.as_deref(),
             ) else {
                 continue;
             };
             let Ok(interval) = resource.spec.drift_check_interval() else {
                 continue;
             };
-            let due = *self
-                .due
-                .entry(uid.clone())
-                .or_insert_with(|| now + remaining(&resource));
-            live.insert(uid.clone());
+            let due = match self.due.get(uid) {
+                Some(due) => *due,
+                None => *self
+                    .due
+                    .entry(uid.to_owned())
+                    .or_insert_with(|| now + remaining(resource)),
+            };
+            live.insert(uid);
             let spec = &resource.spec;
             let key = ClientKey {
                 namespace,
-                secret: spec.credentials_secret_ref.name.clone(),
-                region: spec.region.as_ref().map(|r| format!("{r:?}")),
-                api: spec.api_base_url.clone(),
-                login: spec.login_base_url.clone(),
+                secret: &spec.credentials_secret_ref.name,
+                region: spec.region,
+                api: spec.api_base_url.as_deref(),
+                login: spec.login_base_url.as_deref(),
             };
-            groups.entry(key.clone()).or_default().push(Watched {
-                reference: ObjectRef::from_obj(resource.as_ref()),
+            groups.entry(key).or_default().push(Watched {
+                resource,
                 uid,
                 user,
                 interval,
                 due,
             });
-            samples.entry(key).or_insert(resource);
         }
-        self.due.retain(|uid, _| live.contains(uid));
-        (groups, samples)
+        self.due.retain(|uid, _| live.contains(uid.as_str()));
+        groups
     }
 
-    /// One client's batched check; returns the resources whose user drifted.
-    async fn check(
-        &mut self,
-        sample: &GenesysUserOffboarding,
-        watched: &[Watched],
-    ) -> Vec<ObjectRef<GenesysUserOffboarding>> {
-        let client = match self.provider.load(sample).await {
+    /// One client's batched check (every resource of `watched` has the same client); returns
+    /// the resources whose user drifted.
+    async fn check(&mut self, watched: &[Watched<'_>]) -> Vec<ObjectRef<CachedOffboarding>> {
+        let Some(sample) = watched.first().map(|w| w.resource) else {
+            return Vec::new();
+        };
+        let client = match self
+            .provider
+            .load_for(sample.namespace(), &sample.spec)
+            .await
+        {
             Ok(client) => client,
             Err(error) => {
                 // The full pass reports it (Stalled with a reason) and takes them off the watch.
                 tracing::warn!(error = %chain(&error), resources = watched.len(), "drift check: no client; reconciling in full");
                 let now = Instant::now();
                 for w in watched {
-                    self.due.insert(w.uid.clone(), now + RETRY);
+                    self.due.insert(w.uid.to_owned(), now + RETRY);
                 }
-                return watched.iter().map(|w| w.reference.clone()).collect();
+                return watched.iter().map(Watched::reference).collect();
             }
         };
         let ids: Vec<UserId> = watched.iter().map(|w| w.user.clone()).collect();
@@ -230,10 +238,11 @@ impl Checker {
                 );
                 let mut triggered = Vec::new();
                 for w in watched {
-                    self.due.insert(w.uid.clone(), now + w.interval);
+                    self.due.insert(w.uid.to_owned(), now + w.interval);
                     if drifted.contains(w.user.as_str()) {
-                        tracing::info!(object = %w.reference, user = %w.user, "drift detected; reconciling");
-                        triggered.push(w.reference.clone());
+                        let reference = w.reference();
+                        tracing::info!(object = %reference, user = %w.user, "drift detected; reconciling");
+                        triggered.push(reference);
                     }
                 }
                 triggered
@@ -241,7 +250,7 @@ impl Checker {
             Err(error) => {
                 tracing::warn!(error = %chain(&error), users = ids.len(), retry_in = ?RETRY, "drift check failed");
                 for w in watched.iter().filter(|w| w.due <= now) {
-                    self.due.insert(w.uid.clone(), now + RETRY);
+                    self.due.insert(w.uid.to_owned(), now + RETRY);
                 }
                 Vec::new()
             }
@@ -251,11 +260,10 @@ impl Checker {
 
 /// How long until the check the resource's last full pass scheduled (`status.nextDriftCheck`);
 /// zero when it is past or unknown.
-fn remaining(resource: &GenesysUserOffboarding) -> Duration {
+fn remaining(resource: &CachedOffboarding) -> Duration {
     resource
-        .status
+        .next_drift_check
         .as_ref()
-        .and_then(|s| s.next_drift_check.as_ref())
         .and_then(|next| (from_time(next) - Utc::now()).to_std().ok())
         .unwrap_or(Duration::ZERO)
 }

@@ -11,7 +11,7 @@ use k8s_openapi::api::core::v1::ObjectReference;
 use kube::Resource;
 use kube::runtime::events::{Event as KubeEvent, EventType, Recorder};
 
-use crate::crd::{ActionOutcome, ActionRecord, GenesysUserOffboarding};
+use crate::crd::{ActionOutcome, ActionRecord};
 
 /// Events API limit on a note.
 const MAX_NOTE: usize = 1024;
@@ -23,7 +23,8 @@ pub struct Publisher<'a> {
 }
 
 impl<'a> Publisher<'a> {
-    pub fn new(recorder: &'a Recorder, resource: &GenesysUserOffboarding) -> Self {
+    /// `resource`: the offboarding, as read or as cached.
+    pub fn new(recorder: &'a Recorder, resource: &impl Resource<DynamicType = ()>) -> Self {
         Self {
             recorder,
             reference: resource.object_ref(&()),

@@ -7,6 +7,7 @@
 //! | module | job | I/O |
 //! |---|---|---|
 //! | [`reconciler`] | the reconcile function: fresh read, finalizer, pass, Events, requeue | Kubernetes, Genesys |
+//! | [`cache`] | [`CachedOffboarding`]: what the watch and the reflector store keep of a resource | none |
 //! | [`status`] | [`KubeStatusStore`]: server-side apply on `/status`, skipped when only timestamps change | Kubernetes |
 //! | [`secrets`] | [`SecretClientProvider`]: credentials from the Secret in the resource's namespace | Kubernetes |
 //! | [`events`] | Events through kube's Recorder | Kubernetes |
@@ -17,10 +18,15 @@
 //!
 //! Watch triggers: a change of `metadata.generation` (spec), of the finalizers or of the
 //! deletion timestamp reconciles the resource; a status write does not (a predicate filters the
-//! watch), so the operator never triggers itself. A change to a Secret reconciles the resources
-//! that reference it, found through the controller's reflector store.
+//! watch), so the operator never triggers itself, and neither does anything about a resource
+//! the batched drift checks watch (they stand in for its passes). A change to a Secret
+//! reconciles the resources that reference it, found through the controller's reflector store.
+//!
+//! Memory (issue 6, scale target 4): the watch and the store keep a [`CachedOffboarding`], not
+//! the full resource, and Secrets are watched by their metadata only.
 
 pub mod backoff;
+pub mod cache;
 pub mod cli;
 pub mod drift;
 pub mod events;
@@ -34,11 +40,11 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use futures::future::join_all;
+use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::api::Api;
+use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Config as ControllerConfig, Controller, Error as ControllerError};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{self, ObjectRef, Store};
@@ -47,12 +53,13 @@ use kube::{Client, ResourceExt};
 use tokio::sync::{Semaphore, watch};
 
 pub use backoff::{BackoffPolicy, Backoffs};
+pub use cache::CachedOffboarding;
 pub use leader::LeaderElection;
 pub use secrets::SecretClientProvider;
 pub use status::KubeStatusStore;
 
 use crate::admin::Health;
-use crate::crd::{API_GROUP, API_VERSION, GenesysUserOffboarding};
+use crate::crd::{API_GROUP, API_VERSION};
 use crate::genesys::CallObserver;
 use crate::telemetry::Metrics;
 
@@ -321,24 +328,26 @@ fn controller(
     concurrency: u16,
     drift_sweep: Option<Duration>,
     stop: &Stop,
-) -> (
-    Store<GenesysUserOffboarding>,
-    impl Future<Output = ()> + use<>,
-) {
+) -> (Store<CachedOffboarding>, impl Future<Output = ()> + use<>) {
     let client = ctx.client.clone();
-    let (resources, secrets): (Api<GenesysUserOffboarding>, Api<Secret>) = match &scope {
-        Some(namespace) => (
-            Api::namespaced(client.clone(), namespace),
-            Api::namespaced(client, namespace),
-        ),
-        None => (Api::all(client.clone()), Api::all(client)),
-    };
+    // Secrets by their metadata only (`PartialObjectMeta`): the index needs their namespace and
+    // name, and a metadata watch sees every change all the same (a new resourceVersion). Their
+    // data (credentials, and in a cluster-wide watch every Helm release, up to 1 MiB each) never
+    // reaches the operator through the watch, not even one list page of it.
+    let (resources, secrets): (Api<CachedOffboarding>, Api<PartialObjectMeta<Secret>>) =
+        match &scope {
+            Some(namespace) => (
+                Api::namespaced(client.clone(), namespace),
+                Api::namespaced(client, namespace),
+            ),
+            None => (Api::all(client.clone()), Api::all(client)),
+        };
     let (reader, writer) = reflector::store();
+    let batched_drift = drift_sweep.is_some();
     let metrics = ctx.metrics.clone();
     let known = reader.clone();
     let trigger = watcher(resources, watcher::Config::default())
         .default_backoff()
-        .modify(trim)
         .reflect(writer)
         .inspect(move |event| match event {
             // A deleted resource's info series goes; after a relist, so do those of resources
@@ -355,7 +364,15 @@ fn controller(
             _ => {}
         })
         .applied_objects()
-        .predicate_filter(spec_or_lifecycle, PredicateConfig::default());
+        .predicate_filter(spec_or_lifecycle, PredicateConfig::default())
+        // What the batched drift checks watch needs no pass for its own events (the predicate
+        // has seen them first, so its cache stays true): a restart's initial list of 10,000
+        // finished offboardings then schedules nothing, instead of 10,000 skipped passes whose
+        // queue would keep its size for good. A full pass the drift checks or the Secret watch
+        // ask for comes with its own trigger.
+        .try_filter(move |resource| {
+            std::future::ready(!(batched_drift && reconciler::drift_checks_watch(resource)))
+        });
     let index = reader.clone();
     let provider = ctx.provider.clone();
     let full = ctx.full_passes.clone();
@@ -364,7 +381,7 @@ fn controller(
         .watches(
             secrets,
             watcher::Config::default(),
-            move |secret: Secret| {
+            move |secret: PartialObjectMeta<Secret>| {
                 let users = users_of_secret(&index, &provider, &secret);
                 // Credentials changed: a full pass, even where the drift checks stand in.
                 for reference in &users {
@@ -395,48 +412,11 @@ fn controller(
     (reader, run)
 }
 
-/// What the controller's cache keeps of a resource: everything but managed fields, annotations
-/// and the bulky status fields (snapshot, plan, actions, history, ...). A pass reads the
-/// resource fresh (its status is the one the reconciler trusts), so the cache needs only what
-/// the triggers, the Secret index and the drift checks read: spec, generation, finalizers,
-/// deletion timestamp, and of the status the `Ready` condition, `observedGeneration`, the
-/// user's id and the drift-check times. 10,000 finished offboardings then fit in tens of MiB.
-fn trim(resource: &mut GenesysUserOffboarding) {
-    resource.metadata.managed_fields = None;
-    resource.metadata.annotations = None;
-    if let Some(status) = resource.status.as_mut() {
-        *status = crate::crd::GenesysUserOffboardingStatus {
-            observed_generation: status.observed_generation,
-            // Only `Ready` is read from the cache (by the drift checks), and not its message.
-            conditions: std::mem::take(&mut status.conditions)
-                .into_iter()
-                .filter(|c| c.type_ == crate::crd::condition::READY)
-                .map(|c| Condition {
-                    message: String::new(),
-                    ..c
-                })
-                .collect(),
-            user: status.user.take().map(|user| crate::crd::ResolvedUser {
-                id: user.id,
-                name: None,
-                email: None,
-                division: None,
-                state_before: None,
-                state_now: None,
-                version: None,
-            }),
-            last_drift_check: status.last_drift_check.take(),
-            next_drift_check: status.next_drift_check.take(),
-            ..crate::crd::GenesysUserOffboardingStatus::default()
-        };
-    }
-}
-
 /// The predicate of the resource watch: what changed is the spec (generation), the finalizers or
 /// the deletion timestamp. Status-only updates (this operator's own writes) hash the same.
 // A predicate returns an Option (None: "cannot tell, let it through").
 #[allow(clippy::unnecessary_wraps)]
-fn spec_or_lifecycle(resource: &GenesysUserOffboarding) -> Option<u64> {
+fn spec_or_lifecycle(resource: &CachedOffboarding) -> Option<u64> {
     let mut hasher = DefaultHasher::new();
     resource.metadata.generation.hash(&mut hasher);
     resource.finalizers().hash(&mut hasher);
@@ -451,10 +431,10 @@ fn spec_or_lifecycle(resource: &GenesysUserOffboarding) -> Option<u64> {
 /// The reverse index Secret → resources, read from the reflector store; also drops the cached
 /// client of the Secret, so the next pass reads it again.
 fn users_of_secret(
-    store: &Store<GenesysUserOffboarding>,
+    store: &Store<CachedOffboarding>,
     provider: &SecretClientProvider,
-    secret: &Secret,
-) -> Vec<ObjectRef<GenesysUserOffboarding>> {
+    secret: &PartialObjectMeta<Secret>,
+) -> Vec<ObjectRef<CachedOffboarding>> {
     let namespace = secret.namespace().unwrap_or_default();
     let name = secret.name_any();
     provider.invalidate(&namespace, &name);

@@ -6,15 +6,17 @@
 //! | result | next pass |
 //! |---|---|
 //! | `Done`, `Ready=True` `Offboarded`, batched drift checks on | when [`super::drift`] finds drift, or on a change |
-//!
-//! With batched drift checks on, a trigger of a resource they watch skips the pass (outcome
-//! `DriftWatched`) unless the drift checks or the Secret watch asked for a full pass.
 //! | `Done { recheck_after }` (otherwise) | after the drift-check interval |
 //! | `Wait { until, after }` | at `until`, else after `after` |
 //! | `Stalled`, `Suspended` | when the resource (or its Secret) changes |
 //! | error, `RetryClass::After(d)` | after `d` (e.g. Genesys `Retry-After`) |
 //! | error, `RetryClass::Backoff` | per-object capped exponential backoff with jitter |
 //! | error, `RetryClass::Never` | when the resource changes |
+//!
+//! With batched drift checks on, the resource's own watch events do not trigger a resource they
+//! watch ([`drift_checks_watch`], filtered in the controller's trigger stream), and any other
+//! trigger of one skips the pass (outcome `DriftWatched`) unless the drift checks or the Secret
+//! watch asked for a full pass.
 //!
 //! I/O: Kubernetes reads and patches (finalizer), Genesys through the reconciler, Events.
 
@@ -26,11 +28,12 @@ use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::Recorder;
 use kube::runtime::finalizer::{self, Event as FinalizerEvent};
-use kube::{Client, ResourceExt};
+use kube::{Client, Resource, ResourceExt};
 use tokio::sync::Semaphore;
 use tracing::Instrument;
 
 use super::backoff::Backoffs;
+use super::cache::CachedOffboarding;
 use super::drift::FullPasses;
 use super::events::Publisher;
 use super::secrets::{LoadError, SecretClientProvider};
@@ -121,7 +124,7 @@ impl Error {
 }
 
 /// The key of a resource in logs, backoff and metrics: `namespace/name`.
-pub fn key(resource: &GenesysUserOffboarding) -> String {
+pub fn key(resource: &impl Resource) -> String {
     format!(
         "{}/{}",
         resource.namespace().unwrap_or_default(),
@@ -131,13 +134,13 @@ pub fn key(resource: &GenesysUserOffboarding) -> String {
 
 /// The controller's reconcile function: one span per pass, with the object key.
 pub async fn reconcile(
-    resource: Arc<GenesysUserOffboarding>,
+    resource: Arc<CachedOffboarding>,
     ctx: Arc<Context>,
 ) -> Result<Action, Error> {
     // `object` is the key (`namespace/name`) on every log line of the pass.
     let span = tracing::info_span!(
         "reconcile",
-        object = %key(&resource),
+        object = %key(resource.as_ref()),
         namespace = %resource.namespace().unwrap_or_default(),
     );
     async move {
@@ -159,7 +162,7 @@ pub async fn reconcile(
                 } else {
                     "Offboard"
                 };
-                Publisher::new(&ctx.recorder, &resource)
+                Publisher::new(&ctx.recorder, resource.as_ref())
                     .publish(true, error.reason(), action, &chain(error))
                     .await;
             }
@@ -173,23 +176,16 @@ pub async fn reconcile(
 /// The controller's error policy: the requeue each retry class asks for.
 // The signature is the one `Controller::run` calls.
 #[allow(clippy::needless_pass_by_value)]
-pub fn error_policy(
-    resource: Arc<GenesysUserOffboarding>,
-    error: &Error,
-    ctx: Arc<Context>,
-) -> Action {
+pub fn error_policy(resource: Arc<CachedOffboarding>, error: &Error, ctx: Arc<Context>) -> Action {
     match error.retry_class() {
         RetryClass::After(after) => Action::requeue(after.max(MIN_REQUEUE)),
-        RetryClass::Backoff => Action::requeue(ctx.backoffs.next(&key(&resource))),
+        RetryClass::Backoff => Action::requeue(ctx.backoffs.next(&key(resource.as_ref()))),
         RetryClass::Never => Action::await_change(),
     }
 }
 
 /// One pass; returns the requeue and the outcome's name (metrics).
-async fn pass(
-    cached: &GenesysUserOffboarding,
-    ctx: &Context,
-) -> Result<(Action, &'static str), Error> {
+async fn pass(cached: &CachedOffboarding, ctx: &Context) -> Result<(Action, &'static str), Error> {
     if stands_in(cached, ctx) {
         return Ok((Action::await_change(), "DriftWatched"));
     }
@@ -199,7 +195,7 @@ async fn pass(
     // Read fresh: the watch cache may not hold the status this operator wrote a moment ago, and
     // the reconciler trusts `status` as the one last persisted (the snapshot lives there).
     let Some(resource) = api.get_opt(&name).await.map_err(Error::Read)? else {
-        forget(ctx, cached, &namespace, &name);
+        forget(ctx, cached.uid(), &namespace, &name);
         return Ok((Action::await_change(), "Gone"));
     };
     let deleting = resource.metadata.deletion_timestamp.is_some();
@@ -233,7 +229,7 @@ async fn pass(
             match result {
                 Ok(action) => {
                     if deleting {
-                        forget(ctx, cached, &namespace, &name);
+                        forget(ctx, cached.uid(), &namespace, &name);
                         if !has_finalizer {
                             return Ok((Action::await_change(), "Gone"));
                         }
@@ -261,7 +257,7 @@ async fn pass(
             };
             if deleting {
                 // Orphan: deleting the resource leaves the user as they are.
-                forget(ctx, cached, &namespace, &name);
+                forget(ctx, cached.uid(), &namespace, &name);
                 return Ok((Action::await_change(), "Orphaned"));
             }
             let action = Box::pin(offboard(&resource, ctx, &outcome)).await?;
@@ -271,19 +267,22 @@ async fn pass(
 }
 
 /// Whether the batched drift checks stand in for this trigger's pass: a resource they watch
-/// (Ready, `Offboarded`, spec unchanged since), not being deleted, with the finalizer its
-/// deletion policy asks for, and no full pass asked for. A restart's initial list of 10,000
+/// ([`drift_checks_watch`]) and no full pass asked for. A restart's initial list of 10,000
 /// finished offboardings then costs no Genesys call (and no read of each resource).
-fn stands_in(cached: &GenesysUserOffboarding, ctx: &Context) -> bool {
-    if !ctx.batched_drift || ctx.full_passes.take(&key(cached)) {
-        return false;
-    }
+fn stands_in(cached: &CachedOffboarding, ctx: &Context) -> bool {
+    ctx.batched_drift && !ctx.full_passes.take(&key(cached)) && drift_checks_watch(cached)
+}
+
+/// Whether the batched drift checks watch the resource (Ready, `Offboarded`, spec unchanged
+/// since), not being deleted, with the finalizer its deletion policy asks for: its own watch
+/// events need no pass.
+pub fn drift_checks_watch(cached: &CachedOffboarding) -> bool {
     let has_finalizer = cached.finalizers().iter().any(|f| f == FINALIZER);
     let finalizer_as_asked =
         has_finalizer == (cached.spec.deletion_policy == DeletionPolicy::Restore);
     cached.metadata.deletion_timestamp.is_none()
         && finalizer_as_asked
-        && reconcile::drift::watched_user(cached).is_some()
+        && cached.watched_user.is_some()
 }
 
 /// `deletionPolicy` went from `Restore` to `Orphan`: the finalizer goes (a merge patch guarded
@@ -442,10 +441,10 @@ fn observe(
     );
 }
 
-fn forget(ctx: &Context, resource: &GenesysUserOffboarding, namespace: &str, name: &str) {
+fn forget(ctx: &Context, uid: Option<String>, namespace: &str, name: &str) {
     ctx.metrics.forget(namespace, name);
     ctx.backoffs.reset(&format!("{namespace}/{name}"));
-    if let Some(uid) = resource.uid() {
+    if let Some(uid) = uid {
         ctx.store.forget(&uid);
     }
 }
@@ -498,14 +497,14 @@ mod tests {
         })
     }
 
-    fn resource() -> Arc<GenesysUserOffboarding> {
+    fn resource() -> Arc<CachedOffboarding> {
         let spec = serde_yaml::from_str(
             "user: {email: jane.doe@example.com}\ncredentialsSecretRef: {name: c}\nregion: us_east_1\n",
         )
         .unwrap();
         let mut resource = GenesysUserOffboarding::new("jane", spec);
         resource.metadata.namespace = Some("hr".into());
-        Arc::new(resource)
+        Arc::new(CachedOffboarding::from(resource))
     }
 
     fn passed(outcome: Outcome) -> Reconciled {
@@ -586,7 +585,7 @@ mod tests {
 
         assert_ne!(first, Action::await_change());
         assert_eq!(ctx.backoffs.failures("hr/jane"), 3);
-        ctx.backoffs.reset(&key(&resource()));
+        ctx.backoffs.reset(&key(resource().as_ref()));
         assert_eq!(ctx.backoffs.failures("hr/jane"), 0);
     }
 
@@ -602,5 +601,42 @@ mod tests {
             Action::await_change()
         );
         assert_eq!(error.reason(), "UserDeleted");
+    }
+
+    fn finished(policy: &str, finalizers: &[&str], deleting: bool) -> CachedOffboarding {
+        let mut json = serde_json::json!({
+            "apiVersion": "offboarding.genesys-operator.io/v1alpha1",
+            "kind": "GenesysUserOffboarding",
+            "metadata": {"name": "jane", "namespace": "hr", "uid": "u-1", "generation": 1,
+                         "finalizers": finalizers},
+            "spec": {"user": {"email": "jane.doe@example.com"},
+                     "credentialsSecretRef": {"name": "c"}, "region": "us_east_1",
+                     "deletionPolicy": policy},
+            "status": {"observedGeneration": 1, "user": {"id": "u"},
+                       "conditions": [{"type": "Ready", "status": "True", "reason": "Offboarded",
+                                       "message": "", "lastTransitionTime": "2025-01-01T00:00:00Z"}]},
+        });
+        if deleting {
+            json["metadata"]["deletionTimestamp"] = serde_json::json!("2025-01-02T00:00:00Z");
+        }
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn a_finished_offboarding_needs_no_pass_for_its_own_events_until_its_lifecycle_changes() {
+        assert!(drift_checks_watch(&finished("Orphan", &[], false)));
+        assert!(drift_checks_watch(&finished(
+            "Restore",
+            &[FINALIZER],
+            false
+        )));
+
+        assert!(!drift_checks_watch(&finished("Orphan", &[], true)));
+        assert!(!drift_checks_watch(&finished("Restore", &[], false)));
+        assert!(!drift_checks_watch(&finished(
+            "Orphan",
+            &[FINALIZER],
+            false
+        )));
     }
 }

@@ -19,7 +19,8 @@ use kube::{Client, ResourceExt};
 use secrecy::SecretString;
 
 use crate::crd::{
-    ApiEndpoints, GenesysUserOffboarding, SECRET_KEY_CLIENT_ID, SECRET_KEY_CLIENT_SECRET,
+    ApiEndpoints, GenesysUserOffboarding, GenesysUserOffboardingSpec, SECRET_KEY_CLIENT_ID,
+    SECRET_KEY_CLIENT_SECRET,
 };
 use crate::genesys::{
     CallObserver, ClientConfig, ClientCredentials, Endpoints, GenesysClient, GenesysError,
@@ -122,11 +123,20 @@ impl SecretClientProvider {
         &self,
         resource: &GenesysUserOffboarding,
     ) -> Result<GenesysClient, LoadError> {
-        let namespace = resource
-            .namespace()
-            .ok_or_else(|| LoadError::Missing("the resource has no namespace".into()))?;
-        let secret = resource.spec.credentials_secret_ref.name.clone();
-        let endpoints = endpoints(resource)?;
+        self.load_for(resource.namespace(), &resource.spec).await
+    }
+
+    /// The client for a resource in `namespace` with `spec`, from the cache or built from its
+    /// Secret.
+    pub async fn load_for(
+        &self,
+        namespace: Option<String>,
+        spec: &GenesysUserOffboardingSpec,
+    ) -> Result<GenesysClient, LoadError> {
+        let namespace =
+            namespace.ok_or_else(|| LoadError::Missing("the resource has no namespace".into()))?;
+        let secret = spec.credentials_secret_ref.name.clone();
+        let endpoints = endpoints(spec)?;
         let credentials = self.credentials(&namespace, &secret).await?;
         let key = ClientKey {
             namespace,
@@ -225,9 +235,9 @@ impl ClientProvider for SecretClientProvider {
 }
 
 /// The Genesys endpoints the spec names (a region, or both base URLs).
-fn endpoints(resource: &GenesysUserOffboarding) -> Result<Endpoints, LoadError> {
+fn endpoints(spec: &GenesysUserOffboardingSpec) -> Result<Endpoints, LoadError> {
     let invalid = |detail: String| LoadError::Client(GenesysError::Config { detail });
-    match resource.spec.api_endpoints() {
+    match spec.api_endpoints() {
         Ok(ApiEndpoints::Region(region)) => Ok(Endpoints::for_region(region)),
         Ok(ApiEndpoints::Custom {
             api_base_url,
