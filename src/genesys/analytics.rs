@@ -12,6 +12,7 @@ use std::collections::HashSet;
 use reqwest::Method;
 use tokio::time::Instant;
 
+use super::batch::answer_batch;
 use super::error::GenesysError;
 use super::http::{Admission, ApiRequest, GenesysClient, MAX_PAGES, PAGE_SIZE, too_many_pages};
 use super::models::{
@@ -79,36 +80,19 @@ impl GenesysClient {
         interval: Interval,
         users: Vec<UserId>,
     ) -> Vec<Result<Vec<AnalyticsConversation>, GenesysError>> {
-        if let [user] = users.as_slice() {
-            let query = ConversationQuery::for_user(user, interval);
-            return vec![
-                self.details_pages(&query, LastPage::Short, Admission::Admitted)
-                    .await,
-            ];
-        }
-        let query = ConversationQuery::for_users(&users, interval);
-        let split = match self
-            .details_pages(&query, LastPage::Short, Admission::Admitted)
-            .await
-        {
-            Ok(conversations) => split_by_user(&users, conversations),
-            Err(e @ GenesysError::Invalid { .. }) => {
-                tracing::debug!(error = %e, "a combined details query was refused; querying user by user");
-                None
-            }
-            Err(e) => return users.iter().map(|_| Err(e.duplicate())).collect(),
+        let combined = async {
+            let query = ConversationQuery::for_users(&users, interval);
+            let conversations = self
+                .details_pages(&query, LastPage::Short, Admission::Admitted)
+                .await?;
+            Ok(split_by_user(&users, conversations)
+                .map(|per_user| per_user.into_iter().map(Ok).collect()))
         };
-        match split {
-            Some(per_user) => per_user.into_iter().map(Ok).collect(),
-            None => {
-                futures::future::join_all(users.iter().map(|user| async move {
-                    let query = ConversationQuery::for_user(user, interval);
-                    self.details_pages(&query, LastPage::Short, Admission::Wait)
-                        .await
-                }))
-                .await
-            }
-        }
+        answer_batch(&users, "details query", combined, |user, admission| {
+            let query = ConversationQuery::for_user(user, interval);
+            async move { self.details_pages(&query, LastPage::Short, admission).await }
+        })
+        .await
     }
 
     async fn details_pages(

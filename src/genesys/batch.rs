@@ -25,7 +25,7 @@ use std::sync::Mutex;
 use tokio::sync::oneshot;
 
 use super::error::GenesysError;
-use super::http::{GenesysClient, Inner};
+use super::http::{Admission, GenesysClient, Inner};
 
 type Reply<V> = oneshot::Sender<Result<V, GenesysError>>;
 /// The callers of one batch: each key with where its answer goes.
@@ -106,6 +106,41 @@ impl<G: Eq + Hash + Clone, K, V> Coalescer<G, K, V> {
             _ => Vec::new(),
         }
     }
+}
+
+/// Answers a batch, in the order of `keys`. A batch of one is sent `alone` on the slot the batch
+/// already holds. Several keys go in one `combined` request (its first attempt also holds that
+/// slot) whose result is attributed to each key; when it cannot be (`Ok(None)`), or Genesys
+/// refuses the combined form as invalid (too many values, too many results), each key is sent
+/// alone, waiting for its own slot. Any other failure answers every key with it.
+pub(crate) async fn answer_batch<'k, K, V, C, A, AF>(
+    keys: &'k [K],
+    what: &str,
+    combined: C,
+    alone: A,
+) -> Vec<Result<V, GenesysError>>
+where
+    C: Future<Output = Result<Option<Vec<Result<V, GenesysError>>>, GenesysError>>,
+    A: Fn(&'k K, Admission) -> AF,
+    AF: Future<Output = Result<V, GenesysError>>,
+{
+    if let [key] = keys {
+        return vec![alone(key, Admission::Admitted).await];
+    }
+    match combined.await {
+        Ok(Some(answers)) => return answers,
+        Ok(None) => {
+            tracing::debug!(
+                what,
+                "a combined result could not be attributed; one by one"
+            );
+        }
+        Err(e @ GenesysError::Invalid { .. }) => {
+            tracing::debug!(what, error = %e, "a combined request was refused; one by one");
+        }
+        Err(e) => return keys.iter().map(|_| Err(e.duplicate())).collect(),
+    }
+    futures::future::join_all(keys.iter().map(|key| alone(key, Admission::Wait))).await
 }
 
 impl GenesysClient {

@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use reqwest::Method;
 use serde::Serialize;
 
+use super::batch::answer_batch;
 use super::error::GenesysError;
 use super::http::{Admission, ApiRequest, GenesysClient, PAGE_SIZE};
 use super::models::{
@@ -164,25 +165,21 @@ impl GenesysClient {
             queue_id.to_owned(),
             user.clone(),
             |client, queue, users| async move {
-                match client
-                    .post_queue_members_as(&queue, &users, true, Admission::Admitted)
-                    .await
-                {
-                    Ok(()) => users.iter().map(|_| Ok(())).collect(),
-                    Err(e @ GenesysError::Invalid { .. }) if users.len() > 1 => {
-                        tracing::debug!(error = %e, "a combined queue removal was refused; removing one by one");
-                        futures::future::join_all(users.iter().map(|user| {
-                            client.post_queue_members_as(
-                                &queue,
-                                std::slice::from_ref(user),
-                                true,
-                                Admission::Wait,
-                            )
-                        }))
-                        .await
-                    }
-                    Err(e) => users.iter().map(|_| Err(e.duplicate())).collect(),
-                }
+                let combined = async {
+                    client
+                        .post_queue_members_as(&queue, &users, true, Admission::Admitted)
+                        .await?;
+                    Ok(Some(users.iter().map(|_| Ok(())).collect()))
+                };
+                answer_batch(&users, "queue removal", combined, |user, admission| {
+                    client.post_queue_members_as(
+                        &queue,
+                        std::slice::from_ref(user),
+                        true,
+                        admission,
+                    )
+                })
+                .await
             },
         )
         .await

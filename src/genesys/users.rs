@@ -8,6 +8,7 @@ use std::collections::{HashMap, HashSet};
 use reqwest::Method;
 use serde::Serialize;
 
+use super::batch::answer_batch;
 use super::error::GenesysError;
 use super::http::{Admission, ApiRequest, GenesysClient, MAX_PAGES, PAGE_SIZE, too_many_pages};
 use super::models::{EmailMatches, User, UserId, UserState, UserStateInfo, UsersSearchResponse};
@@ -96,40 +97,26 @@ impl GenesysClient {
                 .partition(|u| u.is_state(&UserState::Deleted));
             EmailMatches { live, deleted }
         };
-        if let [email] = emails.as_slice() {
-            return vec![
-                self.search_by_email(&[email.as_str()], ALL_STATES, Admission::Admitted)
-                    .await
-                    .map(split),
-            ];
-        }
         let wanted: Vec<&str> = emails.iter().map(String::as_str).collect();
         let keys: Vec<String> = emails.iter().map(|e| e.to_lowercase()).collect();
-        let attributed = match self
-            .search_by_email(&wanted, ALL_STATES, Admission::Admitted)
-            .await
-        {
-            Ok(users) => attribute_by_email(&keys, users),
-            Err(e @ GenesysError::Invalid { .. }) => {
-                tracing::debug!(error = %e, "a combined email search was refused; searching one by one");
-                None
-            }
-            Err(e) => return emails.iter().map(|_| Err(e.duplicate())).collect(),
+        let combined = async {
+            let users = self
+                .search_by_email(&wanted, ALL_STATES, Admission::Admitted)
+                .await?;
+            Ok(attribute_by_email(&keys, users)
+                .map(|per_email| per_email.into_iter().map(|u| Ok(split(u))).collect()))
         };
-        match attributed {
-            Some(per_email) => per_email
-                .into_iter()
-                .map(|users| Ok(split(users)))
-                .collect(),
-            None => {
-                futures::future::join_all(wanted.iter().map(|email| async move {
-                    self.search_by_email(&[*email], ALL_STATES, Admission::Wait)
-                        .await
-                        .map(split)
-                }))
-                .await
-            }
-        }
+        answer_batch(
+            &wanted,
+            "email search",
+            combined,
+            |email, admission| async move {
+                self.search_by_email(&[*email], ALL_STATES, admission)
+                    .await
+                    .map(split)
+            },
+        )
+        .await
     }
 
     async fn search_by_email(
@@ -233,26 +220,22 @@ impl GenesysClient {
 
     /// The reads of a batch of ids, in order.
     async fn read_users(&self, expand: &str, ids: Vec<UserId>) -> Vec<Result<User, GenesysError>> {
-        if let [id] = ids.as_slice() {
-            return vec![self.read_user(id, expand, Admission::Admitted).await];
-        }
-        let joined: Vec<&str> = ids.iter().map(UserId::as_str).collect();
-        let mut request = ApiRequest::get("get_users", &["users"])
-            .query_list("id", &joined)
-            .query("state", "any");
-        if !expand.is_empty() {
-            request = request.query("expand", expand);
-        }
-        match self
-            .get_all_pages_as::<User>(request, Admission::Admitted)
-            .await
-        {
-            Ok(users) => {
-                let found: HashMap<UserId, User> = users
-                    .into_iter()
-                    .filter(|u| !u.is_state(&UserState::Deleted))
-                    .map(|u| (u.id.clone(), u))
-                    .collect();
+        let combined = async {
+            let joined: Vec<&str> = ids.iter().map(UserId::as_str).collect();
+            let mut request = ApiRequest::get("get_users", &["users"])
+                .query_list("id", &joined)
+                .query("state", "any");
+            if !expand.is_empty() {
+                request = request.query("expand", expand);
+            }
+            let found: HashMap<UserId, User> = self
+                .get_all_pages_as::<User>(request, Admission::Admitted)
+                .await?
+                .into_iter()
+                .filter(|u| !u.is_state(&UserState::Deleted))
+                .map(|u| (u.id.clone(), u))
+                .collect();
+            Ok(Some(
                 ids.iter()
                     .map(|id| {
                         found
@@ -264,18 +247,13 @@ impl GenesysClient {
                                 body: None,
                             })
                     })
-                    .collect()
-            }
-            Err(e @ GenesysError::Invalid { .. }) => {
-                tracing::debug!(error = %e, "a combined user read was refused; reading one by one");
-                futures::future::join_all(
-                    ids.iter()
-                        .map(|id| self.read_user(id, expand, Admission::Wait)),
-                )
-                .await
-            }
-            Err(e) => ids.iter().map(|_| Err(e.duplicate())).collect(),
-        }
+                    .collect(),
+            ))
+        };
+        answer_batch(&ids, "user read", combined, |id, admission| {
+            self.read_user(id, expand, admission)
+        })
+        .await
     }
 
     /// `GET /api/v2/users/{id}?state=deleted`: the user if it is soft-deleted, `None` if there is
