@@ -117,11 +117,7 @@ impl GenesysClient {
                 &["analytics", "conversations", "details", "query"],
             )
             .json(&page_query)?;
-            let admission = if page == 1 {
-                first_page
-            } else {
-                Admission::Wait
-            };
+            let admission = first_page.for_page(page);
             let response: ConversationQueryPage = self.send_json_as(request, admission).await?;
             let Some(batch) = response.conversations.filter(|c| !c.is_empty()) else {
                 return Ok(conversations);

@@ -203,11 +203,7 @@ impl GenesysClient {
                 .clone()
                 .query("pageSize", PAGE_SIZE)
                 .query("pageNumber", page);
-            let admission = if page == 1 {
-                first_page
-            } else {
-                Admission::Wait
-            };
+            let admission = first_page.for_page(page);
             let (status, bytes) = self.execute(&req, admission).await?;
             read = read.saturating_add(bytes.len());
             if read > limit {
@@ -549,6 +545,14 @@ pub(crate) enum Admission {
     Wait,
     /// A slot was taken with [`GenesysClient::admit`]; retries wait for their own.
     Admitted,
+}
+
+impl Admission {
+    /// The admission of page `page` (from 1) of a walk whose first page is `self`: later pages
+    /// wait for their own slot.
+    pub(crate) fn for_page(self, page: u32) -> Admission {
+        if page == 1 { self } else { Admission::Wait }
+    }
 }
 
 /// One API call: operation id, method, path below `/api/v2`, query and JSON body.

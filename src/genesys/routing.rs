@@ -211,8 +211,7 @@ impl GenesysClient {
         delete: bool,
         first: Admission,
     ) -> Result<(), GenesysError> {
-        let mut admission = first;
-        for chunk in users.chunks(PAGE_SIZE as usize) {
+        for (page, chunk) in (1..).zip(users.chunks(PAGE_SIZE as usize)) {
             let body: Vec<WritableEntity> = chunk
                 .iter()
                 .map(|u| WritableEntity { id: u.as_str() })
@@ -225,8 +224,8 @@ impl GenesysClient {
             if delete {
                 request = request.query("delete", true);
             }
-            self.send_empty_as(request.json(&body)?, admission).await?;
-            admission = Admission::Wait;
+            self.send_empty_as(request.json(&body)?, first.for_page(page))
+                .await?;
         }
         Ok(())
     }

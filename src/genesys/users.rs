@@ -152,11 +152,7 @@ impl GenesysClient {
             };
             let request = ApiRequest::new("post_users_search", Method::POST, &["users", "search"])
                 .json(&body)?;
-            let admission = if page == 1 {
-                first_page
-            } else {
-                Admission::Wait
-            };
+            let admission = first_page.for_page(page);
             let response: UsersSearchResponse = self.send_json_as(request, admission).await?;
             let count = response.results.len();
             let before = users.len();
