@@ -37,6 +37,18 @@ pub const LOOKBACK_DAYS_MAX: u32 = 1825;
 /// See [`LOOKBACK_DAYS_MIN`].
 pub const LOOKBACK_DAYS_DEFAULT: u32 = 90;
 
+/// The latest `spec.effectiveAt` the operator decodes and handles: the end of the range of the
+/// Kubernetes time type (`metav1.Time`, a jiff `Timestamp`, whose range ends a little before
+/// 9999-12-31T23:59:59Z so that any UTC offset can be added to it). The CRD refuses later times
+/// with a CEL rule, so a resource the API server admits is one the operator can read.
+pub const EFFECTIVE_AT_MAX: &str = "9999-12-30T22:00:00.999999999Z";
+
+/// The shape `spec.effectiveAt` must have, besides being an RFC 3339 date-time: at most nine
+/// fractional digits and an offset whose minutes are below 60. The API server's date-time check
+/// lets more through (any number of digits, offset minutes up to 99) and the operator could not
+/// read those.
+pub const EFFECTIVE_AT_PATTERN: &str = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-5][0-9])$";
+
 /// `spec.driftCheckInterval` default, and the bounds the interval must fall within.
 pub const DRIFT_CHECK_INTERVAL_DEFAULT: &str = "1h";
 /// See [`DRIFT_CHECK_INTERVAL_DEFAULT`].
@@ -121,6 +133,9 @@ pub mod reason {
     pub const ID_EMAIL_MISMATCH: &str = "IdEmailMismatch";
     /// Stalled=True: the spec breaks a rule (see the message).
     pub const INVALID_SPEC: &str = "InvalidSpec";
+    /// Stalled=True: the API server admitted the resource but the operator cannot read a field of
+    /// it (the message names the field and the problem); nothing is done until it is fixed.
+    pub const UNDECODABLE: &str = "Undecodable";
     /// Stalled=True: the credentials Secret or one of its keys is missing.
     pub const CREDENTIALS_MISSING: &str = "CredentialsMissing";
     /// Stalled=True: Genesys Cloud refused the client credentials.
@@ -281,8 +296,9 @@ pub struct GenesysUserOffboardingSpec {
     pub history: HistoryPolicy,
 
     /// When to offboard (RFC 3339, e.g. `2026-12-31T17:00:00Z`). Nothing happens before this time.
-    /// Unset: now.
+    /// Unset: now. At the latest 9999-12-30T22:00:00.999999999Z.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = effective_at_rules)]
     pub effective_at: Option<Time>,
 
     /// `Enforce` (default) makes the changes. `Observe` is a dry run: the user is resolved, the
@@ -487,6 +503,21 @@ pub enum DeletionPolicy {
 
 fn default_true() -> bool {
     true
+}
+
+// The schema rules of `spec.effectiveAt`, built from the constants the operator's own checks use.
+fn effective_at_rules(schema: &mut schemars::Schema) {
+    schema.insert("pattern".to_owned(), EFFECTIVE_AT_PATTERN.into());
+    schema.insert(
+        "x-kubernetes-validations".to_owned(),
+        serde_json::json!([{
+            "rule": format!("self <= timestamp('{EFFECTIVE_AT_MAX}')"),
+            "message": format!(
+                "must be at or before {EFFECTIVE_AT_MAX}, the latest time the operator handles"
+            ),
+            "reason": "FieldValueInvalid"
+        }]),
+    );
 }
 
 fn default_drift_check_interval() -> String {
@@ -1242,6 +1273,40 @@ mod tests {
             Duration::from_secs(3600)
         );
         assert_eq!(spec.validate(), Ok(()));
+    }
+
+    #[test]
+    fn the_latest_effective_at_is_the_end_of_the_kubernetes_time_range() {
+        let latest: Time = serde_json::from_value(serde_json::json!(EFFECTIVE_AT_MAX)).unwrap();
+        let later = serde_json::from_value::<Time>(serde_json::json!("9999-12-30T22:00:01Z"));
+
+        assert_eq!(latest.0, k8s_openapi::jiff::Timestamp::MAX);
+        assert!(later.is_err(), "one second later cannot be decoded");
+    }
+
+    #[test]
+    fn the_effective_at_pattern_admits_what_the_time_type_decodes() {
+        let pattern = regex::Regex::new(EFFECTIVE_AT_PATTERN).unwrap();
+        let decodes = |s: &str| serde_json::from_value::<Time>(serde_json::Value::from(s)).is_ok();
+
+        for admitted in [
+            "2026-12-31T17:00:00Z",
+            "2026-12-31T17:00:00.5+02:00",
+            "2026-12-31T17:00:00.123456789-05:30",
+            "0001-01-01T00:00:00Z",
+            EFFECTIVE_AT_MAX,
+        ] {
+            assert!(pattern.is_match(admitted), "{admitted}");
+            assert!(decodes(admitted), "{admitted}");
+        }
+        for refused in [
+            "2026-12-31T17:00:00.1234567890Z",
+            "2026-12-31T17:00:00+01:60",
+            "2026-12-31T17:00:00",
+        ] {
+            assert!(!pattern.is_match(refused), "{refused}");
+            assert!(!decodes(refused), "{refused}");
+        }
     }
 
     #[test]

@@ -563,6 +563,63 @@ fn the_api_server_rules_and_the_rust_checks_agree() {
 }
 
 #[test]
+fn effective_at_is_admitted_exactly_up_to_the_latest_time_the_operator_decodes() {
+    let cases = [
+        ("the latest time", crd::EFFECTIVE_AT_MAX, true),
+        ("the latest whole second", "9999-12-30T22:00:00Z", true),
+        (
+            "the latest time with an offset",
+            "9999-12-31T00:00:00+02:00",
+            true,
+        ),
+        ("the earliest year", "0001-01-01T00:00:00Z", true),
+        ("a usual date", "2026-12-31T17:00:00Z", true),
+        ("one second later", "9999-12-30T22:00:01Z", false),
+        ("the last second of 9999", "9999-12-31T23:59:59Z", false),
+        (
+            "later through the offset",
+            "9999-12-31T00:00:01+02:00",
+            false,
+        ),
+        (
+            "ten fractional digits",
+            "2026-12-31T17:00:00.1234567890Z",
+            false,
+        ),
+        ("offset minutes past 59", "2026-12-31T17:00:00+01:60", false),
+        ("no offset", "2026-12-31T17:00:00", false),
+    ];
+
+    for (case, at, admitted) in cases {
+        let object = with(minimal(), "/spec/effectiveAt", json!(at));
+        let errors = admission_errors(&object);
+        let decoded = serde_json::from_value::<GenesysUserOffboarding>(object.clone());
+
+        assert_eq!(errors.is_empty(), admitted, "{case} ({at}): {errors:?}");
+        assert_eq!(
+            decoded.is_ok(),
+            admitted,
+            "{case} ({at}): the operator disagrees"
+        );
+    }
+    let refused = with(
+        minimal(),
+        "/spec/effectiveAt",
+        json!("9999-12-31T23:59:59Z"),
+    );
+    let messages: Vec<String> = cel_errors(&refused, None)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("spec.effectiveAt") && m.contains(crd::EFFECTIVE_AT_MAX)),
+        "{messages:?}"
+    );
+}
+
+#[test]
 fn schema_defaults_equal_the_rust_defaults() {
     let raw = minimal();
     let defaulted = kube_cel::apply_defaults(&schema(), &raw);

@@ -39,10 +39,17 @@ pub fn from_time(time: &Time) -> DateTime<Utc> {
     DateTime::from_timestamp(seconds, subsec).unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
-/// A chrono time as a Kubernetes time (whole microseconds are kept; RFC 3339 in YAML).
+/// A chrono time as a Kubernetes time (whole microseconds are kept; RFC 3339 in YAML). A time
+/// beyond the Kubernetes time's range becomes its nearest end, never another date.
 pub fn to_time(time: DateTime<Utc>) -> Time {
     let micros = time.timestamp_micros();
-    Time(Timestamp::from_microsecond(micros).unwrap_or(Timestamp::UNIX_EPOCH))
+    Time(
+        Timestamp::from_microsecond(micros).unwrap_or(if micros < 0 {
+            Timestamp::MIN
+        } else {
+            Timestamp::MAX
+        }),
+    )
 }
 
 #[cfg(test)]
@@ -89,6 +96,24 @@ mod tests {
                 effective_at: Some("2030-01-02T03:04:05Z".parse().unwrap()),
             }
         );
+    }
+
+    #[test]
+    fn the_latest_effective_at_the_crd_admits_converts_without_overflow() {
+        let latest: Time =
+            serde_json::from_value(serde_json::json!(crate::crd::EFFECTIVE_AT_MAX)).unwrap();
+
+        let chrono = from_time(&latest);
+
+        assert_eq!(
+            chrono,
+            "9999-12-30T22:00:00.999999999Z"
+                .parse::<DateTime<Utc>>()
+                .unwrap()
+        );
+        assert_eq!(to_time(chrono), latest);
+        assert_eq!(to_time(DateTime::<Utc>::MAX_UTC).0, Timestamp::MAX);
+        assert_eq!(to_time(DateTime::<Utc>::MIN_UTC).0, Timestamp::MIN);
     }
 
     #[test]
