@@ -17,14 +17,18 @@ use genesys_offboarding_operator::admin::Health;
 use genesys_offboarding_operator::controller::{
     BackoffPolicy, LeaderElection, Operator, RunError, Settings,
 };
-use genesys_offboarding_operator::crd::{FINALIZER, GenesysUserOffboarding, condition};
+use genesys_offboarding_operator::crd::{
+    EFFECTIVE_AT_MAX, FINALIZER, GenesysUserOffboarding, condition, reason,
+};
 use genesys_offboarding_operator::fake_apiserver::{FakeApiServer, FakeApiServerHandle};
 use genesys_offboarding_operator::sim::fixture::Fixture;
 use genesys_offboarding_operator::sim::{Sim, SimHandle};
 use genesys_offboarding_operator::telemetry::{LogFormat, Metrics};
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use k8s_openapi::api::events::v1::Event as KubeEvent;
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{
+    Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams,
+};
 use kube::{Client, ResourceExt};
 use serde_json::json;
 use tokio::sync::oneshot;
@@ -32,6 +36,7 @@ use tokio::task::JoinHandle;
 
 const JANE: &str = "6a1b0c3e-0000-4000-8000-000000000001";
 const PRIYA: &str = "6a1b0c3e-0000-4000-8000-000000000007";
+const MARIA: &str = "6a1b0c3e-0000-4000-8000-000000000008";
 const SECRET: &str = "genesys-credentials";
 const NS: &str = "default";
 /// How long a test waits for a condition before it fails.
@@ -55,6 +60,13 @@ impl World {
         let crd =
             std::fs::read_to_string(repo().join("crds/genesysuseroffboardings.yaml")).unwrap();
         world.api.load_yaml(&crd).unwrap();
+        world
+    }
+
+    /// A world whose API server serves `crd` (YAML) instead of the committed one.
+    async fn with_crd(crd: &str) -> Self {
+        let world = Self::without_crd().await;
+        world.api.load_yaml(crd).unwrap();
         world
     }
 
@@ -122,6 +134,71 @@ impl World {
             .create(&PostParams::default(), &resource)
             .await
             .unwrap();
+    }
+
+    /// The offboardings of `namespace` as JSON: what an older CRD admitted may not decode.
+    fn offboardings_json(&self, namespace: &str) -> Api<DynamicObject> {
+        Api::namespaced_with(
+            self.client.clone(),
+            namespace,
+            &ApiResource::erase::<GenesysUserOffboarding>(&()),
+        )
+    }
+
+    /// Creates an offboarding of `email` as JSON, without decoding it first (`extra` adds spec
+    /// lines); the API server's answer is returned.
+    async fn offboard_json(
+        &self,
+        namespace: &str,
+        name: &str,
+        email: &str,
+        extra: &str,
+    ) -> Result<DynamicObject, kube::Error> {
+        let base = self.sim.base_url().to_string();
+        let spec: serde_json::Value = serde_yaml::from_str(&format!(
+            "user: {{email: {email}}}\ncredentialsSecretRef: {{name: {SECRET}}}\napiBaseUrl: {base}\nloginBaseUrl: {base}\n{extra}"
+        ))
+        .unwrap();
+        let resource: DynamicObject = serde_json::from_value(json!({
+            "apiVersion": "offboarding.genesys-operator.io/v1alpha1",
+            "kind": "GenesysUserOffboarding",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": spec,
+        }))
+        .unwrap();
+        self.offboardings_json(namespace)
+            .create(&PostParams::default(), &resource)
+            .await
+    }
+
+    /// Waits until the resource, read as JSON, satisfies `done`; fails with its last state.
+    async fn wait_for_json(
+        &self,
+        namespace: &str,
+        name: &str,
+        what: &str,
+        done: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let api = self.offboardings_json(namespace);
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let current = api
+                .get_opt(name)
+                .await
+                .unwrap()
+                .map(|r| serde_json::to_value(r).unwrap());
+            if let Some(resource) = &current
+                && done(resource)
+            {
+                return resource.clone();
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{namespace}/{name} never became {what}; last seen:\n{}",
+                serde_yaml::to_string(&current).unwrap()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// Waits until the resource satisfies `done`; fails with its last state.
@@ -237,6 +314,56 @@ impl World {
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn committed_crd() -> String {
+    std::fs::read_to_string(repo().join("crds/genesysuseroffboardings.yaml")).unwrap()
+}
+
+/// The committed CRD as a release before the rules on `spec.effectiveAt` had it: its API server
+/// stores dates the operator cannot decode (and keeps them after the CRD is upgraded; Helm
+/// never upgrades a chart's CRDs either).
+fn crd_without_effective_at_rules() -> String {
+    let mut crd: serde_json::Value = serde_yaml::from_str(&committed_crd()).unwrap();
+    let effective_at = crd
+        .pointer_mut(
+            "/spec/versions/0/schema/openAPIV3Schema/properties/spec/properties/effectiveAt",
+        )
+        .unwrap()
+        .as_object_mut()
+        .unwrap();
+    assert!(
+        effective_at.remove("x-kubernetes-validations").is_some(),
+        "the committed CRD bounds effectiveAt"
+    );
+    effective_at.remove("pattern");
+    serde_yaml::to_string(&crd).unwrap()
+}
+
+/// The condition of type `type_` of a resource read as JSON.
+fn json_condition<'a>(
+    resource: &'a serde_json::Value,
+    type_: &str,
+) -> Option<&'a serde_json::Value> {
+    resource["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == type_)
+}
+
+/// Stalled=True and Ready=False with reason `Undecodable`, naming `spec.effectiveAt`.
+fn reported_undecodable(resource: &serde_json::Value) -> bool {
+    let says = |type_: &str, status: &str| {
+        json_condition(resource, type_).is_some_and(|c| {
+            c["status"] == status
+                && c["reason"] == reason::UNDECODABLE
+                && c["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("spec.effectiveAt"))
+                && c["observedGeneration"] == resource["metadata"]["generation"]
+        })
+    };
+    says(condition::STALLED, "True") && says(condition::READY, "False")
 }
 
 /// Settings for tests: a Genesys budget that never throttles, short backoffs, short leases.
@@ -873,6 +1000,166 @@ async fn the_metrics_endpoint_shows_the_counters_and_the_info_gauge_and_forgets_
     })
     .await;
     operator.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undecodable_resource_is_reported_on_itself_and_holds_up_no_other_resource() {
+    let world = World::with_crd(&crd_without_effective_at_rules())
+        .await
+        .with_secret()
+        .await;
+    let operator = Running::start(world.client.clone(), settings()).await;
+    eventually("ready", || async { operator.get("/readyz").await.0 == 200 }).await;
+
+    world.offboard(NS, "jane", "jane.doe@example.com", "").await;
+    world
+        .offboard_json(
+            NS,
+            "maria",
+            "maria.garcia@example.com",
+            "effectiveAt: '9999-12-31T23:59:59Z'",
+        )
+        .await
+        .unwrap();
+    world
+        .offboard(NS, "priya", "priya.patel@example.com", "")
+        .await;
+
+    world
+        .wait_for(NS, "jane", "Ready=True", ready_with("Offboarded"))
+        .await;
+    world
+        .wait_for(NS, "priya", "Ready=True", ready_with("Offboarded"))
+        .await;
+    world
+        .wait_for_json(NS, "maria", "reported Undecodable", reported_undecodable)
+        .await;
+    eventually("a Warning Event naming the field", || async {
+        world.events(NS, "maria").await.iter().any(|e| {
+            e.0 == "Warning" && e.1 == reason::UNDECODABLE && e.2.contains("spec.effectiveAt")
+        })
+    })
+    .await;
+    let info = r#"genesys_offboarding_resource_info{namespace="default",name="maria",ready="False",reason="Undecodable"}"#;
+    eventually("the info gauge says so", || async {
+        metric(&operator.get("/metrics").await.1, info) == 1
+    })
+    .await;
+    assert_eq!(operator.get("/readyz").await.0, 200);
+    assert_eq!(world.user_state(MARIA), "active");
+    assert!(
+        !world.sim.requests().iter().any(|r| r.path.contains(MARIA)
+            || r.body
+                .as_ref()
+                .is_some_and(|b| b.to_string().contains("maria.garcia"))),
+        "nothing was asked of Genesys for the undecodable resource"
+    );
+
+    // Fixed, it is offboarded like any other.
+    world
+        .offboardings_json(NS)
+        .patch(
+            "maria",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"effectiveAt": "2020-01-01T00:00:00Z"}})),
+        )
+        .await
+        .unwrap();
+    let maria = world
+        .wait_for(NS, "maria", "Ready=True", ready_with("Offboarded"))
+        .await;
+    assert_eq!(
+        condition_of(&maria, condition::STALLED).unwrap().status,
+        "False"
+    );
+    assert_eq!(world.user_state(MARIA), "inactive");
+    operator.stop().await.unwrap();
+    world.assert_no_user_was_deleted();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_started_with_an_undecodable_resource_stored_becomes_ready_and_reconciles_the_rest()
+ {
+    let world = World::with_crd(&crd_without_effective_at_rules())
+        .await
+        .with_secret()
+        .await;
+    world.offboard(NS, "jane", "jane.doe@example.com", "").await;
+    world
+        .offboard_json(
+            NS,
+            "maria",
+            "maria.garcia@example.com",
+            "effectiveAt: '9999-12-31T23:59:59Z'",
+        )
+        .await
+        .unwrap();
+    // The CRD is upgraded: the stored resource stays, a new one like it is refused, and the
+    // latest date the operator handles is admitted.
+    world.api.load_yaml(&committed_crd()).unwrap();
+    let refused = world
+        .offboard_json(
+            NS,
+            "refused",
+            "priya.patel@example.com",
+            "effectiveAt: '9999-12-31T23:59:59Z'",
+        )
+        .await;
+    assert!(
+        matches!(&refused, Err(kube::Error::Api(s)) if s.code == 422 && s.message.contains(EFFECTIVE_AT_MAX)),
+        "{refused:?}"
+    );
+    world
+        .offboard_json(
+            NS,
+            "latest",
+            "priya.patel@example.com",
+            &format!("effectiveAt: '{EFFECTIVE_AT_MAX}'"),
+        )
+        .await
+        .unwrap();
+
+    let operator = Running::start(world.client.clone(), settings()).await;
+
+    eventually("ready", || async { operator.get("/readyz").await.0 == 200 }).await;
+    world
+        .wait_for(NS, "jane", "Ready=True", ready_with("Offboarded"))
+        .await;
+    world
+        .wait_for_json(NS, "maria", "reported Undecodable", reported_undecodable)
+        .await;
+    world
+        .wait_for(NS, "latest", "Reconciling=True Scheduled", |r| {
+            condition_of(r, condition::RECONCILING)
+                .is_some_and(|c| c.status == "True" && c.reason == reason::SCHEDULED)
+        })
+        .await;
+    assert_eq!(world.user_state(PRIYA), "active");
+    eventually("a Warning Event", || async {
+        world
+            .events(NS, "maria")
+            .await
+            .iter()
+            .any(|e| e.0 == "Warning" && e.1 == reason::UNDECODABLE)
+    })
+    .await;
+    operator.stop().await.unwrap();
+
+    // Started again, it finds the report written: it becomes ready and writes nothing new.
+    let writes = world.status_writes("maria");
+    let operator = Running::start(world.client.clone(), settings()).await;
+    eventually("ready again", || async {
+        operator.get("/readyz").await.0 == 200
+    })
+    .await;
+    let info = r#"genesys_offboarding_resource_info{namespace="default",name="maria",ready="False",reason="Undecodable"}"#;
+    eventually("the undecodable resource's pass ran", || async {
+        metric(&operator.get("/metrics").await.1, info) == 1
+    })
+    .await;
+    assert_eq!(world.status_writes("maria"), writes, "no status write");
+    operator.stop().await.unwrap();
+    world.assert_no_user_was_deleted();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

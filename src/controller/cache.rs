@@ -13,6 +13,13 @@
 //! full type's 1.3 KiB (before its strings), and a list page of 500 no longer holds 500 copies
 //! of every status.
 //!
+//! Parsing never fails on what a resource holds, only on JSON that is not a resource at all: one
+//! list page that failed would stop the watch of every resource in every namespace (and, after a
+//! restart, readiness for good). A spec the API server admitted but the operator cannot decode
+//! (e.g. a date past the end of the Kubernetes time type) is kept as [`Undecodable`], naming the
+//! field and the problem, and its pass reports it on the resource; a status fact that cannot be
+//! decoded counts as absent (the pass, which reads the whole resource, reports that one).
+//!
 //! I/O: none.
 
 use std::borrow::Cow;
@@ -21,8 +28,11 @@ use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, ObjectMeta, Time};
 use k8s_openapi::jiff::Timestamp;
 use kube::Resource;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
+use serde_json::Value;
 
+use super::undecodable::Undecodable;
 use crate::crd::{
     GenesysUserOffboarding, GenesysUserOffboardingSpec, GenesysUserOffboardingStatus, ResolvedUser,
     condition,
@@ -35,9 +45,11 @@ use crate::genesys::UserId;
 pub struct CachedOffboarding {
     /// Name, namespace, uid, `resourceVersion`, generation, finalizers and deletion timestamp.
     pub metadata: ObjectMeta,
-    pub spec: GenesysUserOffboardingSpec,
+    /// The spec, or which of its fields the operator cannot decode (the pass reports it).
+    pub spec: Result<GenesysUserOffboardingSpec, Undecodable>,
     /// The user the batched drift checks watch for this resource, when they stand in for its
-    /// passes ([`crate::reconcile::drift::watched_user`] of the resource as listed).
+    /// passes ([`crate::reconcile::drift::watched_user`] of the resource as listed); never for
+    /// an undecodable spec.
     pub watched_user: Option<UserId>,
     /// `status.nextDriftCheck`: when the last full pass scheduled the next check.
     pub next_drift_check: Option<Time>,
@@ -62,7 +74,7 @@ impl From<GenesysUserOffboarding> for CachedOffboarding {
                 deletion_timestamp: metadata.deletion_timestamp,
                 ..ObjectMeta::default()
             },
-            spec,
+            spec: Ok(spec),
             watched_user,
             next_drift_check: status.and_then(|s| s.next_drift_check),
         }
@@ -71,7 +83,26 @@ impl From<GenesysUserOffboarding> for CachedOffboarding {
 
 impl<'de> Deserialize<'de> for CachedOffboarding {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Wire::deserialize(deserializer).map(|wire| Self::from(wire.into_offboarding()))
+        let Wire {
+            metadata,
+            spec,
+            status,
+        } = Wire::deserialize(deserializer)?;
+        // The spec is small: buffered as JSON, then decoded, so that a field the operator cannot
+        // decode is named instead of failing the whole list.
+        let spec = match spec {
+            Some(spec) => Undecodable::decode("spec", spec),
+            None => Err(Undecodable::missing("spec")),
+        };
+        Ok(match spec {
+            Ok(spec) => Self::from(into_offboarding(metadata, spec, status)),
+            Err(why) => Self {
+                metadata: metadata.into_meta(),
+                spec: Err(why),
+                watched_user: None,
+                next_drift_check: status.and_then(|s| s.next_drift_check.0),
+            },
+        })
     }
 }
 
@@ -111,7 +142,8 @@ impl Resource for CachedOffboarding {
 struct Wire {
     #[serde(default)]
     metadata: WireMeta,
-    spec: GenesysUserOffboardingSpec,
+    #[serde(default)]
+    spec: Option<Value>,
     #[serde(default)]
     status: Option<WireStatus>,
 }
@@ -128,13 +160,46 @@ struct WireMeta {
     deletion_timestamp: Option<Time>,
 }
 
+impl WireMeta {
+    fn into_meta(self) -> ObjectMeta {
+        ObjectMeta {
+            name: self.name,
+            namespace: self.namespace,
+            uid: self.uid,
+            resource_version: self.resource_version,
+            generation: self.generation,
+            finalizers: self.finalizers,
+            deletion_timestamp: self.deletion_timestamp,
+            ..ObjectMeta::default()
+        }
+    }
+}
+
+// Each status fact is read if it can be: one the operator cannot decode counts as absent (the
+// resource is then not watched by the drift checks, and its pass reports the field).
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase", default)]
 struct WireStatus {
-    observed_generation: Option<i64>,
-    conditions: Vec<WireCondition>,
-    user: Option<WireUser>,
-    next_drift_check: Option<Time>,
+    observed_generation: Lenient<i64>,
+    conditions: Lenient<Vec<WireCondition>>,
+    user: Lenient<WireUser>,
+    next_drift_check: Lenient<Time>,
+}
+
+/// A value decoded if it can be, else absent. Buffered as JSON first: only for small fields.
+struct Lenient<T>(Option<T>);
+
+impl<T> Default for Lenient<T> {
+    fn default() -> Self {
+        Self(None)
+    }
+}
+
+impl<'de, T: DeserializeOwned> Deserialize<'de> for Lenient<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(deserializer)?;
+        Ok(Self(serde_json::from_value(value).ok()))
+    }
 }
 
 // Of a condition only what `watched_user` reads (a condition without a message or a time does
@@ -153,54 +218,44 @@ struct WireUser {
     id: String,
 }
 
-impl Wire {
-    /// The resource with only the fields parsed: enough for `watched_user`.
-    fn into_offboarding(self) -> GenesysUserOffboarding {
-        let Wire {
-            metadata,
-            spec,
-            status,
-        } = self;
-        GenesysUserOffboarding {
-            metadata: ObjectMeta {
-                name: metadata.name,
-                namespace: metadata.namespace,
-                uid: metadata.uid,
-                resource_version: metadata.resource_version,
-                generation: metadata.generation,
-                finalizers: metadata.finalizers,
-                deletion_timestamp: metadata.deletion_timestamp,
-                ..ObjectMeta::default()
-            },
-            spec,
-            status: status.map(|status| GenesysUserOffboardingStatus {
-                observed_generation: status.observed_generation,
-                conditions: status
-                    .conditions
-                    .into_iter()
-                    .filter(|c| c.type_ == condition::READY)
-                    .map(|c| Condition {
-                        type_: c.type_,
-                        status: c.status,
-                        reason: c.reason,
-                        message: String::new(),
-                        observed_generation: None,
-                        last_transition_time: Time(Timestamp::UNIX_EPOCH),
-                    })
-                    .collect(),
-                user: status.user.map(|user| ResolvedUser {
-                    id: user.id,
-                    name: None,
-                    email: None,
-                    division: None,
-                    state_before: None,
-                    state_now: None,
-                    version: None,
-                }),
-                next_drift_check: status.next_drift_check,
-                ..GenesysUserOffboardingStatus::default()
+/// The resource with only the fields parsed: enough for `watched_user`.
+fn into_offboarding(
+    metadata: WireMeta,
+    spec: GenesysUserOffboardingSpec,
+    status: Option<WireStatus>,
+) -> GenesysUserOffboarding {
+    GenesysUserOffboarding {
+        metadata: metadata.into_meta(),
+        spec,
+        status: status.map(|status| GenesysUserOffboardingStatus {
+            observed_generation: status.observed_generation.0,
+            conditions: status
+                .conditions
+                .0
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|c| c.type_ == condition::READY)
+                .map(|c| Condition {
+                    type_: c.type_,
+                    status: c.status,
+                    reason: c.reason,
+                    message: String::new(),
+                    observed_generation: None,
+                    last_transition_time: Time(Timestamp::UNIX_EPOCH),
+                })
+                .collect(),
+            user: status.user.0.map(|user| ResolvedUser {
+                id: user.id,
+                name: None,
+                email: None,
+                division: None,
+                state_before: None,
+                state_now: None,
+                version: None,
             }),
-        }
+            next_drift_check: status.next_drift_check.0,
+            ..GenesysUserOffboardingStatus::default()
+        }),
     }
 }
 
@@ -256,7 +311,7 @@ mod tests {
         assert_eq!(cached.metadata.resource_version.as_deref(), Some("42"));
         assert_eq!(cached.metadata.generation, Some(2));
         assert_eq!(cached.metadata.finalizers, full.metadata.finalizers);
-        assert_eq!(cached.spec, full.spec);
+        assert_eq!(cached.spec.as_ref(), Ok(&full.spec));
         assert_eq!(
             cached.watched_user,
             crate::reconcile::drift::watched_user(&full)
@@ -287,6 +342,73 @@ mod tests {
         assert_eq!(changed.watched_user, None);
         assert_eq!(new.watched_user, None);
         assert_eq!(new.next_drift_check, None);
+    }
+
+    #[test]
+    fn a_spec_the_operator_cannot_decode_is_kept_with_the_field_and_the_problem() {
+        let mut json = listed(&ready(2));
+        json["spec"]["effectiveAt"] = json!("9999-12-31T23:59:59Z");
+
+        let cached: CachedOffboarding = serde_json::from_value(json).unwrap();
+
+        let why = cached.spec.unwrap_err();
+        assert_eq!(why.field, "spec.effectiveAt");
+        assert!(why.problem.contains("overflowed"), "{why}");
+        assert_eq!(cached.metadata.name.as_deref(), Some("jane"));
+        assert_eq!(cached.metadata.uid.as_deref(), Some("u-1"));
+        assert_eq!(cached.metadata.generation, Some(2));
+        assert_eq!(
+            cached.watched_user, None,
+            "never watched by the drift checks"
+        );
+    }
+
+    #[test]
+    fn a_missing_or_mistyped_spec_is_named_too() {
+        let mut missing = listed(&ready(2));
+        missing.as_object_mut().unwrap().remove("spec");
+        let mut mistyped = listed(&ready(2));
+        mistyped["spec"]["history"] = json!({"lookbackDays": "ninety"});
+
+        let missing: CachedOffboarding = serde_json::from_value(missing).unwrap();
+        let mistyped: CachedOffboarding = serde_json::from_value(mistyped).unwrap();
+
+        assert_eq!(missing.spec.unwrap_err().field, "spec");
+        assert_eq!(
+            mistyped.spec.unwrap_err().field,
+            "spec.history.lookbackDays"
+        );
+    }
+
+    #[test]
+    fn a_status_fact_the_operator_cannot_decode_counts_as_absent() {
+        let mut status = ready(2);
+        status["nextDriftCheck"] = json!("9999-12-31T23:59:59Z");
+        status["observedGeneration"] = json!(1e30);
+
+        let cached: CachedOffboarding = serde_json::from_value(listed(&status)).unwrap();
+
+        assert!(cached.spec.is_ok());
+        assert_eq!(cached.next_drift_check, None);
+        assert_eq!(cached.watched_user, None, "the generation is unknown");
+    }
+
+    #[test]
+    fn one_undecodable_resource_does_not_fail_the_list_page_holding_it() {
+        let mut bad = listed(&ready(2));
+        bad["metadata"]["name"] = json!("bad");
+        bad["spec"]["effectiveAt"] = json!("9999-12-31T23:59:59Z");
+        let page = json!({
+            "apiVersion": "offboarding.genesys-operator.io/v1alpha1",
+            "kind": "GenesysUserOffboardingList",
+            "metadata": {"resourceVersion": "50"},
+            "items": [listed(&ready(2)), bad, listed(&json!(null))],
+        });
+
+        let list: kube::core::ObjectList<CachedOffboarding> = serde_json::from_value(page).unwrap();
+
+        let decoded: Vec<bool> = list.items.iter().map(|r| r.spec.is_ok()).collect();
+        assert_eq!(decoded, [true, false, true]);
     }
 
     #[test]

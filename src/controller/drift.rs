@@ -31,6 +31,7 @@ use tokio::time::Instant;
 
 use super::cache::CachedOffboarding;
 use super::secrets::SecretClientProvider;
+use crate::crd::GenesysUserOffboardingSpec;
 use crate::genesys::{Region, UserId};
 use crate::reconcile::drift::{self, IDS_PER_CALL};
 use crate::reconcile::error::chain;
@@ -105,6 +106,7 @@ pub fn triggers(
 /// per resource).
 struct Watched<'a> {
     resource: &'a CachedOffboarding,
+    spec: &'a GenesysUserOffboardingSpec,
     uid: &'a str,
     user: &'a UserId,
     interval: Duration,
@@ -172,7 +174,10 @@ impl Checker {
             ) else {
                 continue;
             };
-            let Ok(interval) = resource.spec.drift_check_interval() else {
+            let Ok(spec) = &resource.spec else {
+                continue;
+            };
+            let Ok(interval) = spec.drift_check_interval() else {
                 continue;
             };
             let due = match self.due.get(uid) {
@@ -183,7 +188,6 @@ impl Checker {
                     .or_insert_with(|| now + remaining(resource)),
             };
             live.insert(uid);
-            let spec = &resource.spec;
             let key = ClientKey {
                 namespace,
                 secret: &spec.credentials_secret_ref.name,
@@ -193,6 +197,7 @@ impl Checker {
             };
             groups.entry(key).or_default().push(Watched {
                 resource,
+                spec,
                 uid,
                 user,
                 interval,
@@ -206,12 +211,12 @@ impl Checker {
     /// One client's batched check (every resource of `watched` has the same client); returns
     /// the resources whose user drifted.
     async fn check(&mut self, watched: &[Watched<'_>]) -> Vec<ObjectRef<CachedOffboarding>> {
-        let Some(sample) = watched.first().map(|w| w.resource) else {
+        let Some(sample) = watched.first() else {
             return Vec::new();
         };
         let client = match self
             .provider
-            .load_for(sample.namespace(), &sample.spec)
+            .load_for(sample.resource.namespace(), sample.spec)
             .await
         {
             Ok(client) => client,

@@ -8,6 +8,7 @@
 //! |---|---|---|
 //! | [`reconciler`] | the reconcile function: fresh read, finalizer, pass, Events, requeue | Kubernetes, Genesys |
 //! | [`cache`] | [`CachedOffboarding`]: what the watch and the reflector store keep of a resource | none |
+//! | [`undecodable`] | a resource the operator cannot decode: read as JSON, reported on itself | Kubernetes |
 //! | [`status`] | [`KubeStatusStore`]: server-side apply on `/status`, skipped when only timestamps change | Kubernetes |
 //! | [`secrets`] | [`SecretClientProvider`]: credentials from the Secret in the resource's namespace | Kubernetes |
 //! | [`events`] | Events through kube's Recorder | Kubernetes |
@@ -24,6 +25,10 @@
 //!
 //! Memory (issue 6, scale target 4): the watch and the store keep a [`CachedOffboarding`], not
 //! the full resource, and Secrets are watched by their metadata only.
+//!
+//! One resource never holds up the others: what a resource holds cannot fail the watch's list
+//! or its events ([`cache`]), and a resource the operator cannot decode gets a pass that only
+//! reports it ([`undecodable`]).
 
 pub mod backoff;
 pub mod cache;
@@ -34,6 +39,7 @@ pub mod leader;
 pub mod reconciler;
 pub mod secrets;
 pub mod status;
+pub mod undecodable;
 
 use std::future::Future;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -406,7 +412,9 @@ fn controller(
             match result {
                 // Failed passes are already logged, with the object key, by the reconcile function.
                 Ok(_) | Err(ControllerError::ReconcilerFailed(..)) => {}
-                Err(error) => tracing::warn!(%error, "controller error"),
+                Err(error) => {
+                    tracing::warn!(error = %crate::reconcile::error::chain(&error), "controller error");
+                }
             }
         });
     (reader, run)
@@ -443,7 +451,9 @@ fn users_of_secret(
         .iter()
         .filter(|r| {
             r.namespace().as_deref() == Some(namespace.as_str())
-                && r.spec.credentials_secret_ref.name == name
+                && r.spec
+                    .as_ref()
+                    .is_ok_and(|spec| spec.credentials_secret_ref.name == name)
         })
         .map(|r| ObjectRef::from_obj(r.as_ref()))
         .collect()

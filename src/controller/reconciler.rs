@@ -18,6 +18,10 @@
 //! trigger of one skips the pass (outcome `DriftWatched`) unless the drift checks or the Secret
 //! watch asked for a full pass.
 //!
+//! A resource the operator cannot decode (the fresh read is JSON first, [`super::undecodable`])
+//! gets a pass that only reports it on the resource (Stalled, reason `Undecodable`) and waits for
+//! a change.
+//!
 //! I/O: Kubernetes reads and patches (finalizer), Genesys through the reconciler, Events.
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -38,6 +42,7 @@ use super::drift::FullPasses;
 use super::events::Publisher;
 use super::secrets::{LoadError, SecretClientProvider};
 use super::status::KubeStatusStore;
+use super::undecodable::{self, Fresh, Undecodable};
 use crate::crd::{
     DeletionPolicy, FINALIZER, GenesysUserOffboarding, GenesysUserOffboardingStatus, condition,
     reason,
@@ -95,6 +100,9 @@ pub enum Error {
     /// The finalizer could not be added or removed.
     #[error("failed to update the finalizer")]
     Finalizer(#[source] kube::Error),
+    /// The status saying that the resource cannot be decoded could not be written.
+    #[error("failed to report that the resource cannot be read")]
+    Report(#[source] kube::Error),
     /// The resource has no name or namespace (never from the API server).
     #[error("the resource has no name or namespace")]
     Unnamed,
@@ -106,7 +114,9 @@ impl Error {
         match self {
             Error::Offboard(e) | Error::Restore(e) => e.retry_class(),
             Error::RestoreStalled { .. } | Error::Unnamed => RetryClass::Never,
-            Error::Read(_) | Error::Secret(_) | Error::Finalizer(_) => RetryClass::Backoff,
+            Error::Read(_) | Error::Secret(_) | Error::Finalizer(_) | Error::Report(_) => {
+                RetryClass::Backoff
+            }
         }
     }
 
@@ -118,6 +128,7 @@ impl Error {
             Error::Read(_) => "ResourceUnreadable",
             Error::Secret(_) => "SecretUnreadable",
             Error::Finalizer(_) => "FinalizerNotUpdated",
+            Error::Report(_) => "StatusNotPersisted",
             Error::Unnamed => "InvalidResource",
         }
     }
@@ -194,9 +205,18 @@ async fn pass(cached: &CachedOffboarding, ctx: &Context) -> Result<(Action, &'st
     let api: Api<GenesysUserOffboarding> = Api::namespaced(ctx.client.clone(), &namespace);
     // Read fresh: the watch cache may not hold the status this operator wrote a moment ago, and
     // the reconciler trusts `status` as the one last persisted (the snapshot lives there).
-    let Some(resource) = api.get_opt(&name).await.map_err(Error::Read)? else {
-        forget(ctx, cached.uid(), &namespace, &name);
-        return Ok((Action::await_change(), "Gone"));
+    let resource = match undecodable::read(&ctx.client, &namespace, &name)
+        .await
+        .map_err(Error::Read)?
+    {
+        Some(Fresh::Decoded(resource)) => *resource,
+        Some(Fresh::Undecodable { object, why }) => {
+            return report_undecodable(ctx, &object, &why).await;
+        }
+        None => {
+            forget(ctx, cached.uid(), &namespace, &name);
+            return Ok((Action::await_change(), "Gone"));
+        }
     };
     let deleting = resource.metadata.deletion_timestamp.is_some();
     let has_finalizer = resource.finalizers().iter().any(|f| f == FINALIZER);
@@ -266,6 +286,30 @@ async fn pass(cached: &CachedOffboarding, ctx: &Context) -> Result<(Action, &'st
     }
 }
 
+/// The pass of a resource the operator cannot decode: it is reported on the resource, and
+/// nothing else is done until it changes.
+async fn report_undecodable(
+    ctx: &Context,
+    object: &kube::api::DynamicObject,
+    why: &Undecodable,
+) -> Result<(Action, &'static str), Error> {
+    let written = undecodable::report(&ctx.client, &ctx.recorder, object, why)
+        .await
+        .map_err(Error::Report)?;
+    if written {
+        tracing::warn!(field = %why.field, problem = %why.problem, "the resource cannot be decoded; nothing is done until it changes");
+    }
+    ctx.metrics.resource(
+        object.metadata.namespace.as_deref().unwrap_or_default(),
+        object.metadata.name.as_deref().unwrap_or_default(),
+        "False",
+        reason::UNDECODABLE,
+    );
+    ctx.metrics.failed(reason::UNDECODABLE);
+    ctx.backoffs.reset(&key(object));
+    Ok((Action::await_change(), "Stalled"))
+}
+
 /// Whether the batched drift checks stand in for this trigger's pass: a resource they watch
 /// ([`drift_checks_watch`]) and no full pass asked for. A restart's initial list of 10,000
 /// finished offboardings then costs no Genesys call (and no read of each resource).
@@ -278,8 +322,10 @@ fn stands_in(cached: &CachedOffboarding, ctx: &Context) -> bool {
 /// events need no pass.
 pub fn drift_checks_watch(cached: &CachedOffboarding) -> bool {
     let has_finalizer = cached.finalizers().iter().any(|f| f == FINALIZER);
-    let finalizer_as_asked =
-        has_finalizer == (cached.spec.deletion_policy == DeletionPolicy::Restore);
+    let finalizer_as_asked = cached
+        .spec
+        .as_ref()
+        .is_ok_and(|spec| has_finalizer == (spec.deletion_policy == DeletionPolicy::Restore));
     cached.metadata.deletion_timestamp.is_none()
         && finalizer_as_asked
         && cached.watched_user.is_some()
@@ -552,6 +598,25 @@ mod tests {
         );
         assert_eq!(requeue_after(&wait(Some(-60), 0), now), Some(MIN_REQUEUE));
         assert_eq!(requeue_after(&wait(None, 0), now), Some(MIN_REQUEUE));
+    }
+
+    #[test]
+    fn a_wait_for_the_latest_effective_at_the_crd_admits_is_a_finite_requeue() {
+        let latest: DateTime<Utc> = crate::crd::EFFECTIVE_AT_MAX.parse().unwrap();
+        let wait = Outcome::Wait {
+            reason: reason::SCHEDULED,
+            until: Some(latest),
+            after: Duration::ZERO,
+        };
+
+        let after = requeue_after(&wait, Utc::now()).unwrap();
+
+        // Thousands of years: kube's scheduler caps what it is given, so this is only a long wait.
+        assert!(
+            after > Duration::from_secs(7_000 * 365 * 24 * 3600),
+            "{after:?}"
+        );
+        assert_ne!(requeue(&passed(wait)), Action::await_change());
     }
 
     #[test]
