@@ -127,9 +127,47 @@ pub struct Metrics {
     rate_limit_wait_seconds: Counter<f64, std::sync::atomic::AtomicU64>,
     resources: Family<ResourceLabels, Gauge>,
     leader: Gauge,
-    // The info series currently exported per (namespace, name), so that a change of ready or
-    // reason replaces the series instead of adding one.
-    current: Mutex<HashMap<(String, String), ResourceLabels>>,
+    series: Mutex<Series>,
+}
+
+/// A resource's key in the info gauge: (namespace, name).
+type ResourceKey = (String, String);
+
+/// The bookkeeping of the info gauge (one lock, so that a deletion and the end of a pass cannot
+/// interleave).
+#[derive(Default)]
+struct Series {
+    // The info series currently exported per resource, so that a change of ready or reason
+    // replaces the series instead of adding one.
+    current: HashMap<ResourceKey, ResourceLabels>,
+    // The passes in flight per resource, and whether the resource was forgotten (deleted) since
+    // they began: a pass that ends after the deletion must not bring the series back. Holds
+    // only the passes running, not every resource.
+    passes: HashMap<ResourceKey, InFlight>,
+}
+
+struct InFlight {
+    running: usize,
+    forgotten: bool,
+}
+
+/// A pass of one resource in flight ([`Metrics::pass`]); its end is when this drops.
+#[must_use = "the pass counts as in flight until this is dropped"]
+pub struct PassGuard<'a> {
+    metrics: &'a Metrics,
+    key: ResourceKey,
+}
+
+impl Drop for PassGuard<'_> {
+    fn drop(&mut self) {
+        let mut series = lock(&self.metrics.series);
+        if let Some(pass) = series.passes.get_mut(&self.key) {
+            pass.running = pass.running.saturating_sub(1);
+            if pass.running == 0 {
+                series.passes.remove(&self.key);
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for Metrics {
@@ -206,7 +244,7 @@ impl Metrics {
             rate_limit_wait_seconds,
             resources,
             leader,
-            current: Mutex::new(HashMap::new()),
+            series: Mutex::new(Series::default()),
         }
     }
 
@@ -236,7 +274,24 @@ impl Metrics {
             .inc();
     }
 
-    /// Sets the info series of one resource, replacing its previous one.
+    /// Marks a pass of `namespace/name` in flight until the guard drops. When the resource is
+    /// forgotten meanwhile ([`Metrics::forget`]: it was deleted), the pass's [`Metrics::resource`]
+    /// is ignored: a pass that ends after its resource's deletion does not bring its series back.
+    pub fn pass(&self, namespace: &str, name: &str) -> PassGuard<'_> {
+        let key = (namespace.to_owned(), name.to_owned());
+        lock(&self.series)
+            .passes
+            .entry(key.clone())
+            .or_insert(InFlight {
+                running: 0,
+                forgotten: false,
+            })
+            .running += 1;
+        PassGuard { metrics: self, key }
+    }
+
+    /// Sets the info series of one resource, replacing its previous one; ignored when the
+    /// resource was forgotten during the pass in flight (see [`Metrics::pass`]).
     pub fn resource(&self, namespace: &str, name: &str, ready: &str, reason: &str) {
         let labels = ResourceLabels {
             namespace: namespace.to_owned(),
@@ -244,21 +299,28 @@ impl Metrics {
             ready: ready.to_owned(),
             reason: reason.to_owned(),
         };
-        let mut current = lock(&self.current);
-        if let Some(previous) = current.insert(
-            (labels.namespace.clone(), labels.name.clone()),
-            labels.clone(),
-        ) && previous != labels
+        let key = (labels.namespace.clone(), labels.name.clone());
+        let mut series = lock(&self.series);
+        if series.passes.get(&key).is_some_and(|pass| pass.forgotten) {
+            return;
+        }
+        if let Some(previous) = series.current.insert(key, labels.clone())
+            && previous != labels
         {
             self.resources.remove(&previous);
         }
         self.resources.get_or_create(&labels).set(1);
     }
 
-    /// Removes the info series of a deleted resource.
+    /// Removes the info series of a deleted resource, and keeps a pass of it still in flight
+    /// from setting it again.
     pub fn forget(&self, namespace: &str, name: &str) {
-        let mut current = lock(&self.current);
-        if let Some(previous) = current.remove(&(namespace.to_owned(), name.to_owned())) {
+        let key = (namespace.to_owned(), name.to_owned());
+        let mut series = lock(&self.series);
+        if let Some(pass) = series.passes.get_mut(&key) {
+            pass.forgotten = true;
+        }
+        if let Some(previous) = series.current.remove(&key) {
             self.resources.remove(&previous);
         }
     }
@@ -266,8 +328,8 @@ impl Metrics {
     /// Removes the info series of every resource of `namespace` (every namespace when `None`)
     /// that `keep` rejects; used after a relist, when deletions may have been missed.
     pub fn retain(&self, namespace: Option<&str>, keep: impl Fn(&str, &str) -> bool) {
-        let mut current = lock(&self.current);
-        current.retain(|(ns, name), labels| {
+        let mut series = lock(&self.series);
+        series.current.retain(|(ns, name), labels| {
             let in_scope = namespace.is_none_or(|wanted| wanted == ns);
             if !in_scope || keep(ns, name) {
                 return true;
@@ -328,6 +390,38 @@ mod tests {
         let text = metrics.encode().unwrap();
         assert!(!text.contains(r#"name="jane""#), "{text}");
         assert!(!text.contains(r#"name="john""#), "{text}");
+    }
+
+    #[test]
+    fn a_pass_that_ends_after_its_resource_was_deleted_does_not_bring_its_series_back() {
+        let metrics = Metrics::new();
+        metrics.resource("hr", "jane", "Unknown", "Progressing");
+
+        let pass = metrics.pass("hr", "jane");
+        metrics.forget("hr", "jane");
+        metrics.resource("hr", "jane", "False", "StatusNotPersisted");
+        drop(pass);
+
+        let text = metrics.encode().unwrap();
+        assert!(!text.contains(r#"name="jane""#), "{text}");
+        assert!(lock(&metrics.series).passes.is_empty(), "nothing kept");
+    }
+
+    #[test]
+    fn a_pass_of_a_resource_recreated_after_its_deletion_sets_its_series_again() {
+        let metrics = Metrics::new();
+        let old = metrics.pass("hr", "jane");
+        metrics.forget("hr", "jane");
+        drop(old);
+
+        let _new = metrics.pass("hr", "jane");
+        metrics.resource("hr", "jane", "True", "Offboarded");
+
+        let text = metrics.encode().unwrap();
+        assert!(
+            text.contains(r#"genesys_offboarding_resource_info{namespace="hr",name="jane",ready="True",reason="Offboarded"} 1"#),
+            "{text}"
+        );
     }
 
     #[test]

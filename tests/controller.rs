@@ -21,6 +21,7 @@ use genesys_offboarding_operator::crd::{
     EFFECTIVE_AT_MAX, FINALIZER, GenesysUserOffboarding, condition, reason,
 };
 use genesys_offboarding_operator::fake_apiserver::{FakeApiServer, FakeApiServerHandle};
+use genesys_offboarding_operator::sim::faults::Fault;
 use genesys_offboarding_operator::sim::fixture::Fixture;
 use genesys_offboarding_operator::sim::{Sim, SimHandle};
 use genesys_offboarding_operator::telemetry::{LogFormat, Metrics};
@@ -1000,6 +1001,47 @@ async fn the_metrics_endpoint_shows_the_counters_and_the_info_gauge_and_forgets_
     })
     .await;
     operator.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resource_deleted_while_its_pass_runs_leaves_no_info_series_behind() {
+    let world = World::new().await.with_secret().await;
+    let operator = Running::start(world.client.clone(), settings()).await;
+    eventually("ready", || async { operator.get("/readyz").await.0 == 200 }).await;
+    // The pass waits seconds for the user search: the resource is deleted meanwhile.
+    world
+        .sim
+        .inject(Fault::new("POST", "/api/v2/users/search").delay_ms(3000));
+
+    world.offboard(NS, "jane", "jane.doe@example.com", "").await;
+    eventually("the pass read the resource", || async {
+        world.api.count_requests(|r| {
+            r.verb == "get"
+                && r.is_on("genesysuseroffboardings")
+                && r.name.as_deref() == Some("jane")
+        }) > 0
+    })
+    .await;
+    world
+        .offboardings(NS)
+        .delete("jane", &DeleteParams::default())
+        .await
+        .unwrap();
+    world.wait_until_gone(NS, "jane").await;
+    eventually("the pass ended", || async {
+        operator
+            .get("/metrics")
+            .await
+            .1
+            .lines()
+            .any(|l| l.starts_with("genesys_offboarding_reconciles_total{"))
+    })
+    .await;
+
+    let text = operator.get("/metrics").await.1;
+    assert!(!text.contains(r#"name="jane""#), "{text}");
+    operator.stop().await.unwrap();
+    world.assert_no_user_was_deleted();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

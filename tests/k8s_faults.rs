@@ -108,6 +108,17 @@ impl Running {
             .any(|line| line == "genesys_offboarding_leader 1")
     }
 
+    /// The per-resource info series exported now.
+    fn info_series(&self) -> Vec<String> {
+        self.metrics
+            .encode()
+            .unwrap()
+            .lines()
+            .filter(|line| line.starts_with("genesys_offboarding_resource_info{"))
+            .map(str::to_owned)
+            .collect()
+    }
+
     /// Passes finished so far, whatever their outcome.
     fn passes(&self) -> u64 {
         self.metrics
@@ -438,6 +449,10 @@ async fn a_leader_that_cannot_renew_its_lease_stops_reconciling_before_another_r
     let b = Running::start_with(client("replica-b"), replica("replica-b"));
     world.offboard("jane", "jane.doe@example.com", SPEC).await;
     world.wait_until_ready(&["jane"]).await;
+    eventually("replica-a exports jane's info series", || {
+        a.info_series().iter().any(|s| s.contains(r#"name="jane""#))
+    })
+    .await;
 
     // From now on the API server fails replica-a's requests to the Lease (everything else it
     // serves): replica-a cannot renew, its lease runs out, and replica-b takes it over.
@@ -448,6 +463,11 @@ async fn a_leader_that_cannot_renew_its_lease_stops_reconciling_before_another_r
             .during(Duration::from_secs(120)),
     );
     eventually("replica-b leads", || b.is_leader()).await;
+    // No longer watching, replica-a would export what it cannot see change or be deleted.
+    eventually("replica-a drops its info series", || {
+        a.info_series().is_empty()
+    })
+    .await;
     let passes_of_a = a.passes();
     world
         .offboard("priya", "priya.patel@example.com", SPEC)

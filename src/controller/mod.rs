@@ -323,6 +323,9 @@ impl Operator {
         }
         synced.abort();
         self.health.set_synced(false);
+        // No longer watching (shutdown, or another replica leads now), this replica would go on
+        // exporting the info series of resources it cannot see change or go away.
+        self.metrics.retain(None, |_, _| false);
     }
 }
 

@@ -155,6 +155,11 @@ pub async fn reconcile(
         namespace = %resource.namespace().unwrap_or_default(),
     );
     async move {
+        // A deletion seen while the pass runs keeps it from setting the info series again.
+        let _in_flight = ctx.metrics.pass(
+            &resource.namespace().unwrap_or_default(),
+            &resource.name_any(),
+        );
         let _permit = ctx.permits.acquire().await;
         let started = Instant::now();
         let result = Box::pin(pass(&resource, &ctx)).await;
