@@ -1664,3 +1664,49 @@ async fn a_files_custom_endpoints_get_the_environments_secret_only_when_allowed(
         "the allowed emulator got the token request"
     );
 }
+
+#[tokio::test]
+async fn with_sim_the_files_custom_endpoints_are_ignored_and_never_contacted() {
+    use genesys_offboarding_operator::reconcile::oneshot::{OutputFormat, ReconcileArgs, run};
+    let elsewhere = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/", elsewhere.local_addr().unwrap());
+    let contacted = Arc::new(AtomicUsize::new(0));
+    let count = contacted.clone();
+    tokio::spawn(async move {
+        while elsewhere.accept().await.is_ok() {
+            count.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("offboarding.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "apiVersion: offboarding.genesys-operator.io/v1alpha1\nkind: GenesysUserOffboarding\n\
+             metadata: {{name: jane}}\nspec:\n  user: {{email: jane.doe@example.com}}\n  \
+             credentialsSecretRef: {{name: genesys-credentials}}\n  apiBaseUrl: {base}\n  \
+             loginBaseUrl: {base}\n"
+        ),
+    )
+    .unwrap();
+    let args = ReconcileArgs {
+        file,
+        sim: Some(None),
+        api_url: None,
+        login_url: None,
+        allowed_endpoints: Vec::new(),
+        dry_run: true,
+        output: OutputFormat::Yaml,
+        max_wait: Duration::from_secs(30),
+    };
+    let (mut out, mut notes) = (Vec::new(), Vec::new());
+
+    let summaries = Box::pin(run(&args, &mut out, &mut notes)).await.unwrap();
+
+    assert!(
+        summaries.iter().all(|s| s.ready && !s.failed),
+        "{summaries:?} {}",
+        String::from_utf8_lossy(&notes)
+    );
+    assert_eq!(contacted.load(Ordering::SeqCst), 0);
+}
