@@ -31,6 +31,7 @@ use futures::{StreamExt, TryStreamExt};
 use genesys_offboarding_operator::controller::{Operator, Settings};
 use genesys_offboarding_operator::crd::{GenesysUserOffboarding, condition};
 use genesys_offboarding_operator::fake_apiserver::FakeApiServer;
+use genesys_offboarding_operator::genesys::AllowedEndpoint;
 use genesys_offboarding_operator::sim::{RecordedRequest, Sim};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ListParams, PostParams};
@@ -135,6 +136,8 @@ async fn main() -> anyhow::Result<()> {
         Settings {
             concurrency: args.concurrency,
             genesys_rate_limit: args.rate_limit,
+            // The resources name the emulator's base URL: allow exactly its host and port.
+            allowed_endpoints: AllowedEndpoint::of(&sim.base_url()).into_iter().collect(),
             ..Settings::default()
         },
     );

@@ -36,6 +36,7 @@ use futures::{StreamExt, TryStreamExt};
 use genesys_offboarding_operator::controller::{Operator, Settings};
 use genesys_offboarding_operator::crd::{GenesysUserOffboarding, condition};
 use genesys_offboarding_operator::fake_apiserver::FakeApiServer;
+use genesys_offboarding_operator::genesys::{AllowedEndpoint, AllowedEndpoints};
 use genesys_offboarding_operator::sim::Sim;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, Patch, PatchParams, PostParams};
@@ -156,6 +157,10 @@ async fn main() -> anyhow::Result<()> {
         let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
         listener.local_addr()?
     };
+    // The resources name the emulator's base URL: allow exactly its host and port.
+    let allowed = AllowedEndpoint::of(&sim.base_url())
+        .context("the emulator's URL has no host")?
+        .to_string();
     let mut child = tokio::process::Command::new(&binary)
         .args([
             "run",
@@ -163,9 +168,12 @@ async fn main() -> anyhow::Result<()> {
             NS,
             "--admin-listen",
             &admin.to_string(),
+            "--allowed-endpoint",
+            &allowed,
         ])
         .env("KUBECONFIG", &kubeconfig)
         .env("RUST_LOG", "warn")
+        .env_remove("ALLOWED_ENDPOINTS")
         .envs(IMAGE_ENV.iter().filter(|_| args.image_env).copied())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -243,6 +251,7 @@ async fn template_status(
         client.clone(),
         Settings {
             genesys_rate_limit: 100_000,
+            allowed_endpoints: AllowedEndpoints::parse(["127.0.0.1"])?,
             ..Settings::default()
         },
     );

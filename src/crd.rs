@@ -63,6 +63,38 @@ const SECRET_NAME_MAX: usize = 253;
 const URL_MAX: usize = 2048;
 const INTERVAL_MAX: usize = 16;
 
+/// The one rule for `apiBaseUrl` and `loginBaseUrl`: a regular expression that the API server
+/// evaluates (CEL `matches`, RE2) and so does [`GenesysUserOffboardingSpec::validate`] (the
+/// `regex` crate), so both admit exactly the same URLs. It keeps to what both dialects read
+/// alike: classes, groups, alternation, counted repetition and anchors. It admits
+///
+/// - `https://` with a host name whose labels are letters, digits and single inner hyphens and
+///   whose last label starts with a letter (so no URL parser reads it as an IP address, and no
+///   IDNA decoding applies), or a dotted-quad IPv4 address without leading zeros;
+/// - `http://` only to `localhost`, `127.0.0.1` or `[::1]`;
+/// - then an optional port (1 to 65535) and an optional path of unreserved characters and `/`;
+///
+/// and nothing else: no user info (`user:password@`), query, fragment, percent-encoding,
+/// whitespace or other scheme. A URL parser's own leniency (upper-case schemes, `127.1`, ports
+/// above 65535, an embedded password) therefore never decides what is admitted.
+pub const BASE_URL_PATTERN: &str = concat!(
+    "^(https://(",
+    "([A-Za-z0-9]+(-[A-Za-z0-9]+)*[.])*[A-Za-z][A-Za-z0-9]*(-[A-Za-z0-9]+)*",
+    "|((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])[.]){3}",
+    "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])",
+    ")|http://(localhost|127[.]0[.]0[.]1|\\[::1\\]))",
+    "(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}))?",
+    "(/[-A-Za-z0-9._~/]*)?$",
+);
+
+/// The message of the CEL rule on `apiBaseUrl` and `loginBaseUrl` (see [`BASE_URL_PATTERN`]).
+pub const BASE_URL_RULE_MESSAGE: &str = "must be https:// with a host name or an IPv4 address, or http:// to localhost, 127.0.0.1 or [::1]; then an optional port and path; no user info, query or fragment";
+
+/// The CEL rule on `apiBaseUrl` and `loginBaseUrl`: [`BASE_URL_PATTERN`] in a CEL string.
+pub fn base_url_rule() -> String {
+    format!("self.matches('{}')", BASE_URL_PATTERN.replace('\\', "\\\\"))
+}
+
 /// Condition types written to `status.conditions`.
 ///
 /// `Ready`, `Reconciling` and `Stalled` follow kstatus (what Flux and `kubectl wait` read); the others
@@ -140,6 +172,12 @@ pub mod reason {
     pub const CREDENTIALS_MISSING: &str = "CredentialsMissing";
     /// Stalled=True: Genesys Cloud refused the client credentials.
     pub const CREDENTIALS_REJECTED: &str = "CredentialsRejected";
+    /// Stalled=True: `apiBaseUrl` / `loginBaseUrl` name a host the operator's configuration does
+    /// not allow (`--allowed-endpoint`); the Secret was not read and nothing was sent.
+    pub const ENDPOINT_NOT_ALLOWED: &str = "EndpointNotAllowed";
+    /// Stalled=True: the login host answered the token request with something that is not an
+    /// OAuth answer (e.g. a 404): the login URL is wrong, not the credentials.
+    pub const LOGIN_ENDPOINT_INVALID: &str = "LoginEndpointInvalid";
     /// Stalled=True: conversations counted before deactivation are no longer found.
     pub const HISTORY_LOST: &str = "HistoryLost";
     /// SessionsRevoked=False: the user was already inactive when the operator first saw them, so
@@ -258,22 +296,26 @@ pub struct GenesysUserOffboardingSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<Region>,
 
-    /// The API base URL (e.g. `https://api.mypurecloud.com/`), instead of `region`. Must be https,
-    /// or http to `localhost`, `127.0.0.1` or `[::1]` (for a local emulator). Needs `loginBaseUrl`.
+    /// The API base URL (e.g. `https://api.mypurecloud.com/`), instead of `region`, for a proxy
+    /// or an emulator. The operator uses custom base URLs only when its administrator allowed
+    /// their hosts (`--allowed-endpoint`); otherwise the resource stalls with
+    /// `EndpointNotAllowed` and nothing is sent. Must be `https://` with a host name or an IPv4
+    /// address, or `http://` to `localhost`, `127.0.0.1` or `[::1]`; then an optional port and
+    /// path; no user info, query or fragment. Needs `loginBaseUrl`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 2048), extend("x-kubernetes-validations" = [{
-        "rule": "self.startsWith('https://') || self.matches('^http://(localhost|127[.]0[.]0[.]1|\\\\[::1\\\\])(:[0-9]{1,5})?(/.*)?$')",
-        "message": "must be an https:// URL, or http:// to localhost, 127.0.0.1 or [::1]",
+        "rule": base_url_rule(),
+        "message": BASE_URL_RULE_MESSAGE,
         "reason": "FieldValueInvalid"
     }]))]
     pub api_base_url: Option<String>,
 
     /// The login (OAuth) base URL (e.g. `https://login.mypurecloud.com/`), instead of `region`.
-    /// Must be https, or http to `localhost`, `127.0.0.1` or `[::1]`. Needs `apiBaseUrl`.
+    /// Written, and allowed by the operator, as `apiBaseUrl` is. Needs `apiBaseUrl`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 2048), extend("x-kubernetes-validations" = [{
-        "rule": "self.startsWith('https://') || self.matches('^http://(localhost|127[.]0[.]0[.]1|\\\\[::1\\\\])(:[0-9]{1,5})?(/.*)?$')",
-        "message": "must be an https:// URL, or http:// to localhost, 127.0.0.1 or [::1]",
+        "rule": base_url_rule(),
+        "message": BASE_URL_RULE_MESSAGE,
         "reason": "FieldValueInvalid"
     }]))]
     pub login_base_url: Option<String>,
@@ -385,6 +427,7 @@ pub const SECRET_KEY_CLIENT_SECRET: &str = "clientSecret";
 
 // The region enum is the client's (one table of regions and hosts for the whole crate).
 pub use crate::genesys::Region;
+pub use crate::genesys::redact_url;
 
 /// How the user is taken out of routing.
 // One bool per switch is the API users write; an enum set would read worse in YAML.
@@ -568,14 +611,13 @@ pub enum SpecError {
     /// Both or neither of region and base URLs.
     #[error("set exactly one of region, or apiBaseUrl with loginBaseUrl")]
     EndpointsNotExactlyOne,
-    /// A base URL that is not https (or http to loopback).
-    #[error(
-        "{field} {value:?} must be an https:// URL, or http:// to localhost, 127.0.0.1 or [::1]"
-    )]
+    /// A base URL that breaks [`BASE_URL_PATTERN`].
+    #[error("{field} {value:?} {BASE_URL_RULE_MESSAGE}")]
     InvalidBaseUrl {
         /// `apiBaseUrl` or `loginBaseUrl`.
         field: &'static str,
-        /// The value.
+        /// The value, with any user info, query and fragment cut out ([`redact_url`]): this
+        /// error reaches status, Events and logs.
         value: String,
     },
     /// `history.lookbackDays` out of range.
@@ -726,32 +768,28 @@ fn validate_secret_name(name: &str) -> Result<(), SpecError> {
     }
 }
 
-// Mirrors the CEL rule on apiBaseUrl / loginBaseUrl, and also requires a parseable URL.
+// The CEL rule on apiBaseUrl / loginBaseUrl, the same pattern, then the URL it names.
 fn parse_base_url(field: &'static str, value: &str) -> Result<url::Url, SpecError> {
+    static RULE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(BASE_URL_PATTERN).expect("BASE_URL_PATTERN is a valid regex")
+    });
     let invalid = || SpecError::InvalidBaseUrl {
         field,
-        value: value.to_owned(),
+        value: redact_url(value),
     };
-    if value.len() > URL_MAX {
+    // The schema's maxLength counts characters, as this does.
+    if value.chars().count() > URL_MAX {
         return Err(SpecError::TooLong {
             field,
             max: URL_MAX,
         });
     }
-    let url = url::Url::parse(value).map_err(|_| invalid())?;
-    let loopback = matches!(
-        url.host(),
-        Some(
-            url::Host::Domain("localhost")
-                | url::Host::Ipv4(std::net::Ipv4Addr::LOCALHOST)
-                | url::Host::Ipv6(std::net::Ipv6Addr::LOCALHOST)
-        )
-    );
-    match url.scheme() {
-        "https" if url.host().is_some() => Ok(url),
-        "http" if loopback => Ok(url),
-        _ => Err(invalid()),
+    if !RULE.is_match(value) {
+        return Err(invalid());
     }
+    // Everything the pattern admits parses, to the same scheme, host and port: the tests feed
+    // the same URLs to the CEL rule and to this function.
+    url::Url::parse(value).map_err(|_| invalid())
 }
 
 /// Parses a duration written as hours, minutes and seconds in that order, each optional but at
@@ -1478,6 +1516,12 @@ mod tests {
             "ftp://127.0.0.1/",
             "api.mypurecloud.com",
             "https://",
+            "https://user:password@api.example.com/",
+            "https://api.example.com/?x=1",
+            "https://api.example.com/#x",
+            "http://127.1:8080/",
+            "http://localhost:99999/",
+            "HTTPS://api.example.com/",
         ] {
             assert!(
                 matches!(
@@ -1489,6 +1533,33 @@ mod tests {
                 ),
                 "{bad}"
             );
+        }
+    }
+
+    #[test]
+    fn a_base_url_error_never_echoes_user_info_a_query_or_a_fragment() {
+        for (url, secret) in [
+            ("https://jane:hunter2@api.example.com/", "hunter2"),
+            ("https://hunter2@api.example.com/", "hunter2"),
+            ("https://jane:p?ss@hunter2@api.example.com/", "hunter2"),
+            ("https://api.example.com/?access_token=hunter2", "hunter2"),
+            ("https://api.example.com/#hunter2", "hunter2"),
+            ("http://jane:hunter2@127.0.0.1:8080/", "hunter2"),
+        ] {
+            let mut spec = minimal();
+            spec.region = None;
+            spec.api_base_url = Some(url.to_owned());
+            spec.login_base_url = Some("https://login.example.com/".to_owned());
+
+            let error = spec.validate().unwrap_err();
+
+            assert!(
+                matches!(error, SpecError::InvalidBaseUrl { .. }),
+                "{url}: {error}"
+            );
+            let shown = format!("{error} {error:?}");
+            assert!(!shown.contains(secret), "{url}: {shown}");
+            assert!(shown.contains("[REDACTED]"), "{url}: {shown}");
         }
     }
 

@@ -398,8 +398,16 @@ fn the_validator_rejects_an_unknown_field_so_a_pass_means_something() {
 #[test]
 fn the_values_schema_rejects_bad_values() {
     let Some(tools) = tools() else { return };
-    let cases: [(&[&str], &str); 16] = [
+    let cases: [(&[&str], &str); 18] = [
         (&["replicaCount=2"], "/leaderElection/enabled"),
+        (
+            &["genesys.allowedEndpoints={https://proxy.example.com}"],
+            "/genesys/allowedEndpoints/0",
+        ),
+        (
+            &["genesys.allowedEndpoints={user@proxy.example.com:99999}"],
+            "/genesys/allowedEndpoints/0",
+        ),
         (&["replicaCount=0"], "/replicaCount"),
         (&["concurrency=0"], "/concurrency"),
         (&["genesys.rateLimit=-5"], "/genesys/rateLimit"),
@@ -561,6 +569,7 @@ fn probes_and_metrics_use_the_admin_port_8080() {
 fn the_operator_gets_the_pinned_command_line_from_values() {
     let Some(tools) = tools() else { return };
 
+    // No --allowed-endpoint by default: custom endpoints are off unless a value allows hosts.
     assert_eq!(
         args(&render(&tools, &[])),
         [
@@ -581,6 +590,7 @@ fn the_operator_gets_the_pinned_command_line_from_values() {
                 "logging.format=json",
                 "logging.level=debug",
                 "watchNamespaces={hr,contact-center}",
+                "genesys.allowedEndpoints={genesys-proxy.example.com:8443,10.0.0.5}",
                 "leaderElection.enabled=true",
                 "leaderElection.leaseName=offboarding-leader",
             ]
@@ -594,6 +604,8 @@ fn the_operator_gets_the_pinned_command_line_from_values() {
             "--log-level=debug",
             "--namespace=hr",
             "--namespace=contact-center",
+            "--allowed-endpoint=genesys-proxy.example.com:8443",
+            "--allowed-endpoint=10.0.0.5",
             "--leader-election",
             "--lease-name=offboarding-leader",
             &format!("--lease-namespace={NAMESPACE}"),

@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use genesys_offboarding_operator::controller::{LeaderElection, Operator, RunError, Settings};
 use genesys_offboarding_operator::crd::{FINALIZER, GenesysUserOffboarding};
+use genesys_offboarding_operator::genesys::AllowedEndpoints;
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
@@ -256,9 +257,12 @@ impl Running {
     }
 }
 
+/// The operator watches the test's namespace and allows the emulator's port-forward on
+/// loopback (every port: kubectl picks it), as `--allowed-endpoint 127.0.0.1` would.
 fn settings(namespace: &str) -> Settings {
     Settings {
         namespaces: vec![namespace.to_owned()],
+        allowed_endpoints: AllowedEndpoints::parse(["127.0.0.1"]).unwrap(),
         ..Settings::default()
     }
 }

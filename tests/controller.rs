@@ -22,6 +22,7 @@ use genesys_offboarding_operator::crd::{
 };
 use genesys_offboarding_operator::fake_apiserver::{FakeApiServer, FakeApiServerHandle};
 use genesys_offboarding_operator::sim::faults::Fault;
+use genesys_offboarding_operator::genesys::{AllowedEndpoint, AllowedEndpoints};
 use genesys_offboarding_operator::sim::fixture::Fixture;
 use genesys_offboarding_operator::sim::{Sim, SimHandle};
 use genesys_offboarding_operator::telemetry::{LogFormat, Metrics};
@@ -120,6 +121,11 @@ impl World {
     /// Creates an offboarding of `email` pointed at the emulator; `extra` adds spec lines.
     async fn offboard(&self, namespace: &str, name: &str, email: &str, extra: &str) {
         let base = self.sim.base_url().to_string();
+        self.offboard_at(namespace, name, email, &base, extra).await;
+    }
+
+    /// Creates an offboarding of `email` whose API and login base URL are `base`.
+    async fn offboard_at(&self, namespace: &str, name: &str, email: &str, base: &str, extra: &str) {
         let spec: serde_json::Value = serde_yaml::from_str(&format!(
             "user: {{email: {email}}}\ncredentialsSecretRef: {{name: {SECRET}}}\napiBaseUrl: {base}\nloginBaseUrl: {base}\n{extra}"
         ))
@@ -367,7 +373,9 @@ fn reported_undecodable(resource: &serde_json::Value) -> bool {
     says(condition::STALLED, "True") && says(condition::READY, "False")
 }
 
-/// Settings for tests: a Genesys budget that never throttles, short backoffs, short leases.
+/// Settings for tests: a Genesys budget that never throttles, short backoffs, short leases, and
+/// custom endpoints allowed on 127.0.0.1 (every port: the emulator picks its own), as an
+/// administrator allows them with `--allowed-endpoint 127.0.0.1`.
 fn settings() -> Settings {
     Settings {
         genesys_rate_limit: 1_000_000,
@@ -376,6 +384,7 @@ fn settings() -> Settings {
             max: Duration::from_secs(2),
         },
         drain_timeout: Duration::from_secs(5),
+        allowed_endpoints: AllowedEndpoints::parse(["127.0.0.1"]).unwrap(),
         ..Settings::default()
     }
 }
@@ -741,6 +750,147 @@ async fn a_missing_secret_stalls_with_credentials_missing_and_creating_it_makes_
         .await;
 
     assert_eq!(world.user_state(JANE), "inactive");
+    operator.stop().await.unwrap();
+    world.assert_no_user_was_deleted();
+}
+
+/// A loopback listener that only counts the connections it accepts (and drops them).
+struct Listener {
+    base: String,
+    connections: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Listener {
+    async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}/", listener.local_addr().unwrap());
+        let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = connections.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                drop(stream);
+            }
+        });
+        Self { base, connections }
+    }
+
+    fn connections(&self) -> usize {
+        self.connections.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// Waits until `name` is `Stalled=True` with `EndpointNotAllowed`, and checks that the message
+/// tells nothing of the URL and that the Secret was never read for it.
+async fn wait_until_endpoint_not_allowed(world: &World, name: &str, listener: &Listener) {
+    let stalled = world
+        .wait_for(NS, name, "Stalled=True (EndpointNotAllowed)", |r| {
+            condition_of(r, condition::STALLED)
+                .is_some_and(|c| c.status == "True" && c.reason == "EndpointNotAllowed")
+        })
+        .await;
+    let ready = condition_of(&stalled, condition::READY).unwrap();
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("False", "EndpointNotAllowed")
+    );
+    let port = listener
+        .base
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .trim_end_matches('/');
+    assert!(
+        !ready.message.contains("127.0.0.1") && !ready.message.contains(port),
+        "{}",
+        ready.message
+    );
+    assert!(
+        ready.message.contains("--allowed-endpoint"),
+        "{}",
+        ready.message
+    );
+    let events = world.events(NS, name).await;
+    assert!(
+        events
+            .iter()
+            .any(|(kind, reason, _, _)| kind == "Warning" && reason == "EndpointNotAllowed"),
+        "{events:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_endpoints_are_refused_by_default_without_reading_the_secret_or_connecting() {
+    let world = World::new().await.with_secret().await;
+    let listener = Listener::start().await;
+    let operator = Running::start(
+        world.client.clone(),
+        Settings {
+            allowed_endpoints: AllowedEndpoints::default(),
+            ..settings()
+        },
+    )
+    .await;
+
+    // Observe mode is enough to have credentials sent, were the endpoint used.
+    world
+        .offboard_at(
+            NS,
+            "jane",
+            "jane.doe@example.com",
+            &listener.base,
+            "managementPolicy: Observe",
+        )
+        .await;
+    wait_until_endpoint_not_allowed(&world, "jane", &listener).await;
+
+    assert_eq!(listener.connections(), 0, "nothing connected to the URL");
+    assert!(world.sim.requests().is_empty());
+    let secret_reads = world
+        .api
+        .count_requests(|r| r.is_on("secrets") && r.name.as_deref() == Some(SECRET));
+    assert_eq!(secret_reads, 0, "the Secret was not read");
+    eventually("the stall counted as a failure", || async {
+        operator
+            .metric(r#"genesys_offboarding_reconcile_failures_total{reason="EndpointNotAllowed"}"#)
+            >= 1
+    })
+    .await;
+    operator.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_allowed_host_and_port_is_used_and_another_port_of_the_same_host_is_not() {
+    let world = World::new().await.with_secret().await;
+    let listener = Listener::start().await;
+    let emulator = AllowedEndpoint::of(&world.sim.base_url()).unwrap();
+    let operator = Running::start(
+        world.client.clone(),
+        Settings {
+            allowed_endpoints: [emulator].into_iter().collect(),
+            ..settings()
+        },
+    )
+    .await;
+
+    world.offboard(NS, "jane", "jane.doe@example.com", "").await;
+    world
+        .offboard_at(
+            NS,
+            "priya",
+            "priya.patel@example.com",
+            &listener.base,
+            "managementPolicy: Observe",
+        )
+        .await;
+
+    world
+        .wait_for(NS, "jane", "Ready=True", ready_with("Offboarded"))
+        .await;
+    assert_eq!(world.user_state(JANE), "inactive");
+    wait_until_endpoint_not_allowed(&world, "priya", &listener).await;
+    assert_eq!(listener.connections(), 0, "another port of an allowed host");
+    assert_eq!(world.user_state(PRIYA), "active");
     operator.stop().await.unwrap();
     world.assert_no_user_was_deleted();
 }

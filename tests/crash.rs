@@ -202,6 +202,7 @@ async fn clean_writes() -> std::collections::BTreeMap<String, usize> {
                 base: Duration::from_millis(100),
                 max: Duration::from_secs(1),
             },
+            allowed_endpoints: support_k8s::allowed_endpoints(),
             ..Settings::default()
         },
     );
@@ -247,11 +248,14 @@ impl Life {
                 "100000",
                 "--log-level",
                 "info",
+                "--allowed-endpoint",
+                support_k8s::EMULATOR_HOST,
             ])
             .env("KUBECONFIG", kubeconfig)
             .env_remove("RUST_LOG")
             .env_remove("WATCH_NAMESPACES")
             .env_remove("LEADER_ELECTION")
+            .env_remove("ALLOWED_ENDPOINTS")
             .stdin(Stdio::null())
             .stdout(file.try_clone().unwrap())
             .stderr(file)

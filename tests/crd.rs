@@ -651,3 +651,181 @@ fn every_cel_rule_compiles_and_fits_the_cost_budget() {
         assert!(warnings.is_empty(), "{path}: {rule}: {warnings:?}");
     }
 }
+
+/// What an API server says of `url` as `field` (schema and CEL), and what `validate` says, with
+/// the other base URL a valid one.
+struct UrlVerdicts {
+    schema: jsonschema::Validator,
+    compiled: kube_cel::CompiledSchema,
+}
+
+impl UrlVerdicts {
+    fn new() -> Self {
+        let schema = schema();
+        Self {
+            schema: jsonschema::options().build(&schema).unwrap(),
+            compiled: kube_cel::compile_schema(&schema),
+        }
+    }
+
+    fn object(field: &str, url: &str) -> Value {
+        let other = if field == "apiBaseUrl" {
+            "/spec/loginBaseUrl"
+        } else {
+            "/spec/apiBaseUrl"
+        };
+        let object = with(minimal(), "/spec/region", Value::Null);
+        let object = with(object, other, json!("https://login.mypurecloud.com/"));
+        with(object, &format!("/spec/{field}"), json!(url))
+    }
+
+    /// `(admitted by the API server, accepted by validate)`.
+    fn of(&self, field: &str, url: &str) -> (bool, bool) {
+        let object = Self::object(field, url);
+        let schema_ok = self.schema.is_valid(&object);
+        let cel_ok = kube_cel::Validator::new()
+            .validate_compiled(&self.compiled, &object, None)
+            .is_ok();
+        (schema_ok && cel_ok, rust_check(&object).is_ok())
+    }
+}
+
+#[test]
+#[allow(clippy::too_many_lines)] // one table of URLs, one line each
+fn base_urls_get_the_same_verdict_from_the_cel_rule_and_from_validate() {
+    let long = format!("https://{}.example.com/", "a".repeat(2050));
+    let table: Vec<(&str, bool)> = vec![
+        ("https://api.mypurecloud.com/", true),
+        ("https://api.mypurecloud.com", true),
+        ("https://API.MyPureCloud.com/", true),
+        ("https://proxy.example.com:8443/genesys/", true),
+        ("https://proxy.example.com/a/b-c_d.e~f", true),
+        ("https://genesys-proxy/", true),
+        ("https://localhost/", true),
+        ("https://10.0.0.1/", true),
+        ("https://10.0.0.1:65535/", true),
+        ("https://a1.b-2.c.example.co:1/", true),
+        ("http://127.0.0.1:8080/", true),
+        ("http://localhost", true),
+        ("http://[::1]:9000/", true),
+        ("", false),
+        ("https://", false),
+        ("https:///", false),
+        ("https://user:password@api.example.com/", false),
+        ("https://user@api.example.com/", false),
+        ("http://127.0.0.1@evil.example/", false),
+        ("http://jane:pw@127.0.0.1:8080/", false),
+        ("https://api.example.com/?x=1", false),
+        ("https://api.example.com/?", false),
+        ("https://api.example.com/#frag", false),
+        ("https://api.example.com/%2e%2e/", false),
+        ("https://api.example.com/ a", false),
+        (" https://api.example.com/", false),
+        ("https://api.example.com/\n", false),
+        ("HTTPS://api.example.com/", false),
+        ("Https://api.example.com/", false),
+        ("http://api.example.com/", false),
+        ("http://10.0.0.1/", false),
+        ("http://169.254.169.254/latest/meta-data/", false),
+        ("http://127.0.0.2:8080/", false),
+        ("http://127.1:8080/", false),
+        ("http://0x7f000001/", false),
+        ("http://2130706433/", false),
+        ("http://LOCALHOST:8080/", false),
+        ("http://localhost.evil.example/", false),
+        ("http://[::ffff:127.0.0.1]/", false),
+        ("http://[0:0:0:0:0:0:0:1]/", false),
+        ("https://[2001:db8::1]/", false),
+        ("http://localhost:0/", false),
+        ("http://localhost:65536/", false),
+        ("http://localhost:99999/", false),
+        ("http://localhost:08080/", false),
+        ("https://api.example.com:443:443/", false),
+        ("https://host.123/", false),
+        ("https://1.2.3/", false),
+        ("https://256.1.1.1/", false),
+        ("https://01.2.3.4/", false),
+        ("https://0x7f.0.0.1/", false),
+        ("https://xn--nxasmq6b.example/", false),
+        ("https://a--b.example.com/", false),
+        ("https://-a.example.com/", false),
+        ("https://a-.example.com/", false),
+        ("https://api.example.com./", false),
+        ("https://api..example.com/", false),
+        ("https://exämple.com/", false),
+        ("https://api_1.example.com/", false),
+        ("ftp://127.0.0.1/", false),
+        ("file:///etc/passwd", false),
+        ("api.mypurecloud.com", false),
+        ("//api.mypurecloud.com/", false),
+        ("https:/api.example.com", false),
+        ("https:\\\\api.example.com\\", false),
+        ("https://api.example.com\\@evil.example/", false),
+        (&long, false),
+    ];
+    let verdicts = UrlVerdicts::new();
+
+    for (url, admitted) in table {
+        for field in ["apiBaseUrl", "loginBaseUrl"] {
+            let (api_server, rust) = verdicts.of(field, url);
+            assert_eq!(api_server, admitted, "{field} {url:?}: the API server");
+            assert_eq!(rust, admitted, "{field} {url:?}: validate");
+        }
+    }
+}
+
+/// URL-shaped strings built from the pieces the rule cares about (schemes in any case, user
+/// info, hosts and addresses of every spelling, ports, paths with queries, fragments and
+/// escapes): the API server and `validate` never disagree, and what both admit parses to a URL
+/// without user info, query or fragment, whose host is the one written.
+#[test]
+fn generated_base_urls_never_get_two_verdicts() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+
+    let verdicts = UrlVerdicts::new();
+    // Each piece is valid more often than not, so that a fair share of the URLs is admitted.
+    let strategy = (
+        proptest::sample::select(vec![
+            "https://",
+            "https://",
+            "https://",
+            "http://",
+            "http://",
+            "HTTPS://",
+            "ftp://",
+            "",
+            "https:",
+            "https:///",
+        ]),
+        proptest::sample::select(vec!["", "", "", "", "", "u@", "u:p@", "127.0.0.1@", ":@"]),
+        "([a-z][a-z0-9]{0,4}(\\.[a-z0-9][a-z0-9-]{0,3}){0,2}\\.[a-zA-Z]{1,3}|localhost|127\\.0\\.0\\.1|\\[::1\\]|[a-zA-Z0-9\\-.]{0,12}|[0-9.x]{1,14}|\\[[0-9a-f:.]{0,12}\\])",
+        "(|:[1-9][0-9]{0,4}|:[0-9]{0,6}|:)",
+        "(|/|/[a-zA-Z0-9._~/\\-]{0,10}|/[a-zA-Z0-9._~%/?#@ \\-]{0,10})",
+    );
+    let admitted = std::cell::Cell::new(0);
+    let mut runner = TestRunner::new(Config {
+        cases: 400,
+        ..Config::default()
+    });
+
+    runner
+        .run(&strategy, |(scheme, user, host, port, path)| {
+            let url = format!("{scheme}{user}{host}{port}{path}");
+            let (api_server, rust) = verdicts.of("apiBaseUrl", &url);
+            prop_assert_eq!(api_server, rust, "{:?}", url);
+            if rust {
+                admitted.set(admitted.get() + 1);
+                let parsed = url::Url::parse(&url).unwrap();
+                prop_assert!(parsed.username().is_empty() && parsed.password().is_none());
+                prop_assert!(parsed.query().is_none() && parsed.fragment().is_none());
+                prop_assert_eq!(
+                    parsed.host_str().unwrap_or_default(),
+                    host.to_ascii_lowercase()
+                );
+            }
+            Ok(())
+        })
+        .unwrap();
+    assert!(admitted.get() >= 10, "only {} admitted", admitted.get());
+}

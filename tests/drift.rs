@@ -22,7 +22,7 @@ use genesys_offboarding_operator::controller::{BackoffPolicy, Operator, Settings
 use genesys_offboarding_operator::crd::{GenesysUserOffboarding, condition};
 use genesys_offboarding_operator::fake_apiserver::{FakeApiServer, FakeApiServerHandle};
 use genesys_offboarding_operator::genesys::{
-    ClientConfig, ClientCredentials, Endpoints, GenesysClient, UserId, UserState,
+    AllowedEndpoints, ClientConfig, ClientCredentials, Endpoints, GenesysClient, UserId, UserState,
 };
 use genesys_offboarding_operator::sim::{RecordedRequest, Sim, SimHandle};
 use k8s_openapi::api::core::v1::Secret;
@@ -194,6 +194,8 @@ fn settings() -> Settings {
             max: Duration::from_secs(2),
         },
         drain_timeout: Duration::from_secs(5),
+        // The emulator's loopback port, as an administrator allows it with --allowed-endpoint.
+        allowed_endpoints: AllowedEndpoints::parse(["127.0.0.1"]).unwrap(),
         ..Settings::default()
     }
 }

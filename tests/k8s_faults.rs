@@ -65,6 +65,7 @@ fn settings() -> Settings {
             max: Duration::from_secs(1),
         },
         drain_timeout: Duration::from_secs(5),
+        allowed_endpoints: support_k8s::allowed_endpoints(),
         ..Settings::default()
     }
 }

@@ -664,6 +664,169 @@ async fn an_invalid_spec_stalls_before_any_call() {
 }
 
 #[tokio::test]
+async fn a_base_url_with_a_password_stalls_and_the_password_appears_nowhere() {
+    let world = World::demo().await;
+    let mut resource = offboarding("user: {email: jane.doe@example.com}\n");
+    resource.spec.region = None;
+    resource.spec.api_base_url = Some("https://jane:hunter2@api.example.com/".into());
+    resource.spec.login_base_url = Some("https://login.example.com/?token=hunter3#hunter4".into());
+
+    let pass = world.pass(&mut resource).await;
+
+    assert!(matches!(
+        pass.outcome,
+        Outcome::Stalled {
+            reason: "InvalidSpec",
+            ..
+        }
+    ));
+    let shown = format!(
+        "{} {:?}",
+        serde_json::to_string(&resource.status).unwrap(),
+        pass.events
+    );
+    for secret in ["hunter2", "hunter3", "hunter4"] {
+        assert!(!shown.contains(secret), "{secret} in {shown}");
+    }
+    assert!(world.sim.requests().is_empty(), "no call at all");
+}
+
+/// A client of `base` that gives up at once: one attempt, a short timeout.
+fn impatient_client(base: &str) -> FixedClient {
+    let endpoints = Endpoints::parse(base, base).unwrap();
+    let credentials =
+        ClientCredentials::new("demo-client", SecretString::from("demo-secret".to_owned()));
+    let config = ClientConfig::new(endpoints, credentials)
+        .with_max_retries(0)
+        .with_request_timeout(Duration::from_secs(2));
+    FixedClient(GenesysClient::new(config).unwrap())
+}
+
+/// A loopback listener that treats each connection with `serve`; its `host:port`.
+async fn listener(serve: impl Fn(tokio::net::TcpStream) + Send + 'static) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            serve(stream);
+        }
+    });
+    address
+}
+
+#[tokio::test]
+async fn every_way_of_not_reaching_genesys_reads_the_same_in_status() {
+    use tokio::io::AsyncWriteExt as _;
+    let closed = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap()
+    };
+    let reset = listener(drop).await;
+    let silent = listener(|stream| {
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            drop(stream);
+        });
+    })
+    .await;
+    let plain_http = listener(|mut stream| {
+        tokio::spawn(async move {
+            let _ = stream
+                .write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n")
+                .await;
+        });
+    })
+    .await;
+    let cases = [
+        ("refused", format!("http://{closed}/")),
+        ("reset", format!("http://{reset}/")),
+        ("timeout", format!("http://{silent}/")),
+        (
+            "not TLS",
+            format!("https://localhost:{}/", plain_http.port()),
+        ),
+        ("no such name", "https://genesys.invalid/".to_owned()),
+    ];
+
+    let mut messages = Vec::new();
+    for (what, base) in &cases {
+        let store = MemoryStore::new();
+        let resource = offboarding("user: {email: jane.doe@example.com}\n");
+        let result = reconcile(&resource, &impatient_client(base), &store).await;
+
+        let error = result.expect_err(what);
+        assert_eq!(error.reason(), "TransientError", "{what}: {error:?}");
+        let status = store.latest().unwrap();
+        let ready = status.condition(condition::READY).unwrap();
+        assert_eq!(ready.reason, "TransientError", "{what}");
+        messages.push((what, ready.message.clone()));
+    }
+
+    for (what, message) in &messages {
+        assert_eq!(message, &messages[0].1, "{what} reads differently");
+        for detail in [
+            "127.0.0.1",
+            "localhost",
+            "invalid",
+            "dns",
+            "refused",
+            "tls",
+            "certificate",
+        ] {
+            assert!(
+                !message.to_lowercase().contains(detail),
+                "{what}: {detail} in {message}"
+            );
+        }
+    }
+    assert!(
+        messages[0].1.contains("could not reach Genesys Cloud"),
+        "{}",
+        messages[0].1
+    );
+}
+
+#[tokio::test]
+async fn a_login_url_that_answers_404_is_a_wrong_endpoint_not_rejected_credentials() {
+    let world = World::demo().await;
+    world.sim.inject(
+        Fault::new("POST", "/oauth/token")
+            .status(404)
+            .raw_body("<html><body>Not Found</body></html>"),
+    );
+    let mut resource = offboarding("user: {email: jane.doe@example.com}\n");
+
+    let pass = world.pass(&mut resource).await;
+
+    assert!(
+        matches!(
+            pass.outcome,
+            Outcome::Stalled {
+                reason: "LoginEndpointInvalid",
+                ..
+            }
+        ),
+        "{:?}",
+        pass.outcome
+    );
+    assert_eq!(
+        cond(&resource, condition::STALLED),
+        is("True", "LoginEndpointInvalid")
+    );
+    let shown = message(&resource, condition::READY);
+    assert!(!shown.contains("404"), "{shown}");
+    assert!(shown.contains("loginBaseUrl"), "{shown}");
+    assert!(
+        world
+            .sim
+            .requests()
+            .iter()
+            .all(|r| !r.path.starts_with("/api/v2/")),
+        "no API call without a token"
+    );
+}
+
+#[tokio::test]
 async fn a_suspended_resource_makes_no_call() {
     let world = World::demo().await;
     let mut suspended = offboarding("user: {email: jane.doe@example.com}\nsuspend: true\n");
@@ -1406,6 +1569,7 @@ async fn the_readme_command_prints_the_offboarded_resource_with_ready_true() {
         sim: Some(None),
         api_url: None,
         login_url: None,
+        allowed_endpoints: Vec::new(),
         dry_run: false,
         output: OutputFormat::Yaml,
         max_wait: Duration::from_secs(30),
@@ -1433,4 +1597,116 @@ async fn the_readme_command_prints_the_offboarded_resource_with_ready_true() {
     let notes = String::from_utf8(notes).unwrap();
     assert!(notes.contains("Offboarded"), "{notes}");
     assert!(!notes.contains("demo-secret"), "no secret in the notes");
+}
+
+/// `genesys-offboarding reconcile -f FILE` with the credentials in the environment, `args`
+/// added; its exit status and stderr.
+fn one_shot(file: &std::path::Path, args: &[&str]) -> (bool, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_genesys-offboarding"))
+        .args(["reconcile", "-f"])
+        .arg(file)
+        .args(args)
+        .env("GENESYS_CLIENT_ID", "demo-client")
+        .env("GENESYS_CLIENT_SECRET", "demo-secret")
+        .env_remove("GENESYS_REGION")
+        .env_remove("ALLOWED_ENDPOINTS")
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_files_custom_endpoints_get_the_environments_secret_only_when_allowed() {
+    let world = World::demo().await;
+    let base = world.sim.base_url();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("offboarding.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "apiVersion: offboarding.genesys-operator.io/v1alpha1\nkind: GenesysUserOffboarding\n\
+             metadata: {{name: jane}}\nspec:\n  user: {{email: jane.doe@example.com}}\n  \
+             credentialsSecretRef: {{name: genesys-credentials}}\n  apiBaseUrl: {base}\n  \
+             loginBaseUrl: {base}\n  managementPolicy: Observe\n"
+        ),
+    )
+    .unwrap();
+    let port = base.port().unwrap().to_string();
+
+    let (ok, stderr) = tokio::task::block_in_place(|| one_shot(&file, &[]));
+    assert!(!ok, "{stderr}");
+    assert!(stderr.contains("--allowed-endpoint"), "{stderr}");
+    let (ok, stderr) = tokio::task::block_in_place(|| {
+        one_shot(
+            &file,
+            &[
+                "--allowed-endpoint",
+                &format!("127.0.0.1:{}", port.parse::<u16>().unwrap() + 1),
+            ],
+        )
+    });
+    assert!(!ok, "another port: {stderr}");
+    assert!(world.sim.requests().is_empty(), "nothing was sent");
+
+    let (ok, stderr) = tokio::task::block_in_place(|| {
+        one_shot(&file, &["--allowed-endpoint", &format!("127.0.0.1:{port}")])
+    });
+    assert!(ok, "{stderr}");
+    assert!(
+        world
+            .sim
+            .requests()
+            .iter()
+            .any(|r| r.path == "/oauth/token"),
+        "the allowed emulator got the token request"
+    );
+}
+
+#[tokio::test]
+async fn with_sim_the_files_custom_endpoints_are_ignored_and_never_contacted() {
+    use genesys_offboarding_operator::reconcile::oneshot::{OutputFormat, ReconcileArgs, run};
+    let elsewhere = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/", elsewhere.local_addr().unwrap());
+    let contacted = Arc::new(AtomicUsize::new(0));
+    let count = contacted.clone();
+    tokio::spawn(async move {
+        while elsewhere.accept().await.is_ok() {
+            count.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("offboarding.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "apiVersion: offboarding.genesys-operator.io/v1alpha1\nkind: GenesysUserOffboarding\n\
+             metadata: {{name: jane}}\nspec:\n  user: {{email: jane.doe@example.com}}\n  \
+             credentialsSecretRef: {{name: genesys-credentials}}\n  apiBaseUrl: {base}\n  \
+             loginBaseUrl: {base}\n"
+        ),
+    )
+    .unwrap();
+    let args = ReconcileArgs {
+        file,
+        sim: Some(None),
+        api_url: None,
+        login_url: None,
+        allowed_endpoints: Vec::new(),
+        dry_run: true,
+        output: OutputFormat::Yaml,
+        max_wait: Duration::from_secs(30),
+    };
+    let (mut out, mut notes) = (Vec::new(), Vec::new());
+
+    let summaries = Box::pin(run(&args, &mut out, &mut notes)).await.unwrap();
+
+    assert!(
+        summaries.iter().all(|s| s.ready && !s.failed),
+        "{summaries:?} {}",
+        String::from_utf8_lossy(&notes)
+    );
+    assert_eq!(contacted.load(Ordering::SeqCst), 0);
 }

@@ -10,6 +10,7 @@ use clap::Args;
 use tokio::net::TcpListener;
 
 use super::{LeaderElection, Operator, RunError, Settings, Stop};
+use crate::genesys::AllowedEndpoint;
 use crate::telemetry::LogFormat;
 
 /// The flags of `genesys-offboarding run`.
@@ -51,6 +52,17 @@ pub struct RunArgs {
     /// Requests per minute per Genesys OAuth client (shared by every resource using it).
     #[arg(long, value_name = "N", default_value_t = 300, value_parser = clap::value_parser!(u32).range(1..))]
     pub genesys_rate_limit: u32,
+    /// A host that `spec.apiBaseUrl` / `spec.loginBaseUrl` may name, `HOST` (every port) or
+    /// `HOST:PORT` (repeatable, or comma-separated in `ALLOWED_ENDPOINTS`). None by default: the
+    /// namespace's OAuth client secret goes only to Genesys Cloud's regional hosts, and a
+    /// resource naming other endpoints stalls with `EndpointNotAllowed`.
+    #[arg(
+        long = "allowed-endpoint",
+        value_name = "HOST[:PORT]",
+        env = "ALLOWED_ENDPOINTS",
+        value_delimiter = ','
+    )]
+    pub allowed_endpoints: Vec<AllowedEndpoint>,
     /// Log line format.
     #[arg(long, value_name = "FORMAT", value_enum, env = "LOG_FORMAT", default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -88,6 +100,7 @@ impl RunArgs {
                 .leader_election
                 .then(|| LeaderElection::new(&self.lease_name, &self.lease_namespace, &instance)),
             instance,
+            allowed_endpoints: self.allowed_endpoints.iter().cloned().collect(),
             ..Settings::default()
         }
     }
@@ -152,4 +165,50 @@ fn identity() -> String {
                 .filter(|h| !h.is_empty())
         })
         .unwrap_or_else(|| format!("genesys-offboarding-{}", uuid::Uuid::new_v4().simple()))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Command {
+        #[command(flatten)]
+        run: RunArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<RunArgs, clap::Error> {
+        Command::try_parse_from(std::iter::once("run").chain(args.iter().copied())).map(|c| c.run)
+    }
+
+    #[test]
+    fn custom_endpoints_are_off_unless_a_flag_allows_their_hosts() {
+        let url = |s: &str| url::Url::parse(s).unwrap();
+        // (ALLOWED_ENDPOINTS, the flag's variable, is not set where the tests run.)
+        let default = parse(&[]).unwrap().settings();
+        assert!(default.allowed_endpoints.is_empty());
+        assert!(
+            !default
+                .allowed_endpoints
+                .allows(&url("http://127.0.0.1:8080/"))
+        );
+
+        let settings = parse(&[
+            "--allowed-endpoint",
+            "genesys-proxy.example.com:8443",
+            "--allowed-endpoint=127.0.0.1,[::1]:9000",
+        ])
+        .unwrap()
+        .settings();
+
+        let allowed = &settings.allowed_endpoints;
+        assert!(allowed.allows(&url("https://genesys-proxy.example.com:8443/")));
+        assert!(!allowed.allows(&url("https://genesys-proxy.example.com/")));
+        assert!(allowed.allows(&url("http://127.0.0.1:1234/")));
+        assert!(allowed.allows(&url("http://[::1]:9000/")));
+        assert!(parse(&["--allowed-endpoint", "https://proxy.example.com/"]).is_err());
+    }
 }

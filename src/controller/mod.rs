@@ -66,7 +66,7 @@ pub use status::KubeStatusStore;
 
 use crate::admin::Health;
 use crate::crd::{API_GROUP, API_VERSION};
-use crate::genesys::CallObserver;
+use crate::genesys::{AllowedEndpoints, CallObserver};
 use crate::telemetry::Metrics;
 
 /// The one field manager of every status write (and the Events' reporting controller).
@@ -103,6 +103,10 @@ pub struct Settings {
     /// whose check is due. `None`: every `Ready` resource runs its own full pass each
     /// `driftCheckInterval` instead.
     pub drift_sweep: Option<Duration>,
+    /// The hosts `spec.apiBaseUrl` and `spec.loginBaseUrl` may name (`--allowed-endpoint`).
+    /// Empty (the default): none; a resource naming custom endpoints stalls with
+    /// `EndpointNotAllowed`, its Secret unread, and only `spec.region` works.
+    pub allowed_endpoints: AllowedEndpoints,
 }
 
 impl Default for Settings {
@@ -116,6 +120,7 @@ impl Default for Settings {
             instance: FIELD_MANAGER.to_owned(),
             drain_timeout: Duration::from_secs(25),
             drift_sweep: Some(drift::SWEEP),
+            allowed_endpoints: AllowedEndpoints::default(),
         }
     }
 }
@@ -232,6 +237,7 @@ impl Operator {
             namespaces = %describe(&self.settings.namespaces),
             concurrency = self.settings.concurrency,
             leader_election = self.settings.leader_election.is_some(),
+            allowed_endpoints = %self.settings.allowed_endpoints,
             "CRD found; starting"
         );
         match &self.settings.leader_election {
@@ -261,11 +267,14 @@ impl Operator {
         let observer: Arc<dyn CallObserver> = self.metrics.clone();
         let ctx = Arc::new(reconciler::Context {
             client: self.client.clone(),
-            provider: Arc::new(SecretClientProvider::new(
-                self.client.clone(),
-                self.settings.genesys_rate_limit,
-                Some(observer),
-            )),
+            provider: Arc::new(
+                SecretClientProvider::new(
+                    self.client.clone(),
+                    self.settings.genesys_rate_limit,
+                    Some(observer),
+                )
+                .with_allowed_endpoints(self.settings.allowed_endpoints.clone()),
+            ),
             store: Arc::new(KubeStatusStore::new(self.client.clone())),
             recorder: Recorder::new(
                 self.client.clone(),

@@ -48,7 +48,7 @@ use crate::crd::{
     reason,
 };
 use crate::genesys::RetryClass;
-use crate::reconcile::error::chain;
+use crate::reconcile::error::{chain, status_message};
 use crate::reconcile::{self, Outcome, ReconcileError, Reconciled};
 use crate::telemetry::Metrics;
 
@@ -179,7 +179,7 @@ pub async fn reconcile(
                     "Offboard"
                 };
                 Publisher::new(&ctx.recorder, resource.as_ref())
-                    .publish(true, error.reason(), action, &chain(error))
+                    .publish(true, error.reason(), action, &status_message(error))
                     .await;
             }
         }
@@ -370,11 +370,14 @@ async fn offboard(
     outcome: &Mutex<&'static str>,
 ) -> Result<Action, Error> {
     // Secret API errors are retried with backoff here; a missing Secret or key goes on to the
-    // reconciler, which stalls with CredentialsMissing.
+    // reconciler, which stalls with CredentialsMissing (and endpoints the operator does not
+    // allow, with EndpointNotAllowed).
     if !resource.spec.suspend {
         match ctx.provider.load(resource).await {
             Err(e @ LoadError::Api { .. }) => return Err(Error::Secret(e)),
-            Ok(_) | Err(LoadError::Missing(_) | LoadError::Client(_)) => {}
+            Ok(_)
+            | Err(LoadError::Missing(_) | LoadError::Client(_) | LoadError::EndpointNotAllowed) => {
+            }
         }
     }
     let before = resource.status.clone().unwrap_or_default();

@@ -1,7 +1,10 @@
 //! [`SecretClientProvider`]: the reconciler's [`ClientProvider`] for a cluster. Credentials come
 //! only from the Secret named by `spec.credentialsSecretRef`, in the resource's own namespace
 //! (there is no field for another namespace, so a cross-namespace reference cannot be written),
-//! under the keys `clientId` and `clientSecret`.
+//! under the keys `clientId` and `clientSecret`. Custom endpoints (`spec.apiBaseUrl`,
+//! `spec.loginBaseUrl`) are used only when the operator's configuration allows their hosts
+//! ([`SecretClientProvider::with_allowed_endpoints`]); that is checked before the Secret is read,
+//! so a refused resource never has its Secret read nor anything sent.
 //!
 //! One [`GenesysClient`] is kept per (namespace, Secret, clientId, endpoints): resources that use
 //! the same OAuth client share its token and its rate-limit budget. A change to a Secret (seen by
@@ -19,14 +22,15 @@ use kube::{Client, ResourceExt};
 use secrecy::SecretString;
 
 use crate::crd::{
-    ApiEndpoints, GenesysUserOffboarding, GenesysUserOffboardingSpec, SECRET_KEY_CLIENT_ID,
+    GenesysUserOffboarding, GenesysUserOffboardingSpec, SECRET_KEY_CLIENT_ID,
     SECRET_KEY_CLIENT_SECRET,
 };
 use crate::genesys::{
-    CallObserver, ClientConfig, ClientCredentials, Endpoints, GenesysClient, GenesysError,
+    AllowedEndpoints, CallObserver, ClientConfig, ClientCredentials, GenesysClient, GenesysError,
 };
 use crate::reconcile::ClientProvider;
-use crate::reconcile::error::CredentialsError;
+use crate::reconcile::credentials::endpoints;
+use crate::reconcile::error::{CredentialsError, ENDPOINT_NOT_ALLOWED_MESSAGE};
 
 /// Why no client could be made for a resource.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +38,9 @@ pub enum LoadError {
     /// The Secret or a key is missing or unusable (names the key, never a value).
     #[error("{0}")]
     Missing(String),
+    /// The spec names custom endpoints the operator does not allow (the Secret was not read).
+    #[error("{ENDPOINT_NOT_ALLOWED_MESSAGE}")]
+    EndpointNotAllowed,
     /// The Secret could not be read (API error: worth retrying with backoff).
     #[error("failed to read the Secret {namespace}/{name}")]
     Api {
@@ -69,6 +76,7 @@ pub struct SecretClientProvider {
     client: Client,
     requests_per_minute: u32,
     observer: Option<Arc<dyn CallObserver>>,
+    allowed_endpoints: AllowedEndpoints,
     secrets: Mutex<HashMap<(String, String), Credentials>>,
     clients: Mutex<HashMap<ClientKey, GenesysClient>>,
 }
@@ -77,6 +85,7 @@ impl std::fmt::Debug for SecretClientProvider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SecretClientProvider")
             .field("requests_per_minute", &self.requests_per_minute)
+            .field("allowed_endpoints", &self.allowed_endpoints.to_string())
             .field("cached_clients", &lock(&self.clients).len())
             .finish_non_exhaustive()
     }
@@ -84,6 +93,7 @@ impl std::fmt::Debug for SecretClientProvider {
 
 impl SecretClientProvider {
     /// `requests_per_minute` is each OAuth client's budget; `observer` sees every Genesys call.
+    /// No custom endpoint is allowed (see [`Self::with_allowed_endpoints`]).
     pub fn new(
         client: Client,
         requests_per_minute: u32,
@@ -93,9 +103,17 @@ impl SecretClientProvider {
             client,
             requests_per_minute,
             observer,
+            allowed_endpoints: AllowedEndpoints::default(),
             secrets: Mutex::new(HashMap::new()),
             clients: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The hosts `spec.apiBaseUrl` and `spec.loginBaseUrl` may name (`--allowed-endpoint`).
+    #[must_use]
+    pub fn with_allowed_endpoints(mut self, allowed: AllowedEndpoints) -> Self {
+        self.allowed_endpoints = allowed;
+        self
     }
 
     /// Drops what is cached for the Secret `namespace/name` (it changed or went away).
@@ -136,7 +154,12 @@ impl SecretClientProvider {
         let namespace =
             namespace.ok_or_else(|| LoadError::Missing("the resource has no namespace".into()))?;
         let secret = spec.credentials_secret_ref.name.clone();
-        let endpoints = endpoints(spec)?;
+        // First, before the Secret is read: where the credentials would go.
+        let endpoints = endpoints(spec, &self.allowed_endpoints).map_err(|e| match e {
+            CredentialsError::Client(e) => LoadError::Client(e),
+            CredentialsError::EndpointNotAllowed => LoadError::EndpointNotAllowed,
+            CredentialsError::Missing(what) => LoadError::Missing(what),
+        })?;
         let credentials = self.credentials(&namespace, &secret).await?;
         let key = ClientKey {
             namespace,
@@ -224,6 +247,7 @@ impl ClientProvider for SecretClientProvider {
         match self.load(resource).await {
             Ok(client) => Ok(client),
             Err(LoadError::Missing(what)) => Err(CredentialsError::Missing(what)),
+            Err(LoadError::EndpointNotAllowed) => Err(CredentialsError::EndpointNotAllowed),
             Err(LoadError::Client(e)) => Err(CredentialsError::Client(e)),
             // The controller reads the Secret before the pass and retries API errors with
             // backoff; one that slips in between is reported as missing credentials.
@@ -231,19 +255,6 @@ impl ClientProvider for SecretClientProvider {
                 crate::reconcile::error::chain(&e),
             )),
         }
-    }
-}
-
-/// The Genesys endpoints the spec names (a region, or both base URLs).
-fn endpoints(spec: &GenesysUserOffboardingSpec) -> Result<Endpoints, LoadError> {
-    let invalid = |detail: String| LoadError::Client(GenesysError::Config { detail });
-    match spec.api_endpoints() {
-        Ok(ApiEndpoints::Region(region)) => Ok(Endpoints::for_region(region)),
-        Ok(ApiEndpoints::Custom {
-            api_base_url,
-            login_base_url,
-        }) => Endpoints::custom(api_base_url, login_base_url).map_err(LoadError::Client),
-        Err(e) => Err(invalid(e.to_string())),
     }
 }
 

@@ -232,10 +232,10 @@ impl TokenSource {
         })?;
         if (200..300).contains(&status) {
             let parsed: TokenResponse = serde_json::from_slice(&bytes).map_err(|e| {
-                FetchError::Fatal(GenesysError::Decode {
+                FetchError::Fatal(GenesysError::NotOAuth {
                     operation: TOKEN_OPERATION.into(),
                     status,
-                    detail: e.to_string(),
+                    detail: format!("the answer holds no access token: {e}"),
                 })
             })?;
             let lifetime = parsed
@@ -257,19 +257,47 @@ impl TokenSource {
                 wait,
             });
         }
-        let body: OAuthErrorBody = serde_json::from_slice(&bytes).unwrap_or_default();
-        Err(FetchError::Fatal(GenesysError::Auth {
-            operation: TOKEN_OPERATION.into(),
-            status,
-            error: body.error,
-            description: body.error_description.or(body.description),
-        }))
+        Err(FetchError::Fatal(refusal(status, &bytes)))
     }
 
     fn observe(&self, status: Option<u16>, elapsed: Duration) {
         if let Some(o) = &self.observer {
             o.on_call(TOKEN_OPERATION, status, elapsed);
         }
+    }
+}
+
+/// What a token request answered with a final non-2xx status means. Only an OAuth answer (an
+/// OAuth error body on a 400, 401 or 403, as RFC 6749 §5.2 and Genesys send for refused
+/// credentials, or a bare 401) judges the credentials: `Auth`. Anything else (a 404 or another
+/// status, whatever its body, a 400 or 403 without an OAuth error, a redirect) says the login
+/// URL is not an OAuth token endpoint: `NotOAuth`, never "credentials rejected".
+fn refusal(status: u16, bytes: &[u8]) -> GenesysError {
+    let body = serde_json::from_slice::<OAuthErrorBody>(bytes)
+        .ok()
+        .filter(|b| b.error.is_some());
+    match body {
+        Some(body) if matches!(status, 400 | 401 | 403) => GenesysError::Auth {
+            operation: TOKEN_OPERATION.into(),
+            status,
+            error: body.error,
+            description: body.error_description.or(body.description),
+        },
+        None if status == 401 => GenesysError::Auth {
+            operation: TOKEN_OPERATION.into(),
+            status,
+            error: None,
+            description: None,
+        },
+        _ => GenesysError::NotOAuth {
+            operation: TOKEN_OPERATION.into(),
+            status,
+            detail: if (300..400).contains(&status) {
+                "a redirect (the client follows none)".to_owned()
+            } else {
+                "the body holds no OAuth error".to_owned()
+            },
+        },
     }
 }
 
@@ -319,6 +347,28 @@ mod tests {
         assert!(!format!("{token}").contains("super-secret-token"));
         let header = token.bearer_header().ok();
         assert!(header.is_some_and(|h| h.is_sensitive()));
+    }
+
+    #[test]
+    fn only_an_oauth_answer_judges_the_credentials() {
+        let oauth = br#"{"error":"unauthorized_client","description":"secret does not match"}"#;
+        let table: [(u16, &[u8], &str); 10] = [
+            (400, oauth, "AuthenticationFailed"),
+            (401, oauth, "AuthenticationFailed"),
+            (401, b"", "AuthenticationFailed"),
+            (404, b"<html>Not Found</html>", "LoginEndpointInvalid"),
+            (404, oauth, "LoginEndpointInvalid"),
+            (400, b"{}", "LoginEndpointInvalid"),
+            (403, b"forbidden", "LoginEndpointInvalid"),
+            (403, oauth, "AuthenticationFailed"),
+            (302, b"", "LoginEndpointInvalid"),
+            (501, oauth, "LoginEndpointInvalid"),
+        ];
+        for (status, body, reason) in table {
+            let error = refusal(status, body);
+            assert_eq!(error.reason(), reason, "HTTP {status} {body:?}: {error}");
+            assert_eq!(error.status(), Some(status));
+        }
     }
 
     #[test]

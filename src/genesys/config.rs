@@ -222,7 +222,7 @@ impl Endpoints {
     pub fn parse(api: &str, login: &str) -> Result<Self, GenesysError> {
         let parse = |which: &str, text: &str| {
             Url::parse(text).map_err(|e| GenesysError::Config {
-                detail: format!("{which} base URL {text:?} is not a URL: {e}"),
+                detail: format!("{which} base URL {:?} is not a URL: {e}", redact_url(text)),
             })
         };
         Self::custom(parse("api", api)?, parse("login", login)?)
@@ -244,7 +244,7 @@ impl Endpoints {
 
 fn validate_base(which: &str, mut url: Url) -> Result<Url, GenesysError> {
     let bad = |why: &str| GenesysError::Config {
-        detail: format!("{which} base URL {url}: {why}"),
+        detail: format!("{which} base URL {}: {why}", redact_url(url.as_str())),
     };
     if url.cannot_be_a_base() {
         return Err(bad("is not a base URL"));
@@ -273,6 +273,153 @@ fn validate_base(which: &str, mut url: Url) -> Result<Url, GenesysError> {
         url.set_path(&path);
     }
     Ok(url)
+}
+
+/// `value`, a URL or what was meant as one, with what it may carry in secret cut out, for a
+/// message that echoes it: everything between the scheme and the last `@` (user info such as
+/// `user:password@`), and everything from the first `?` or `#` after that (query and fragment).
+/// Cuts too much rather than too little: any `@` counts, wherever it is.
+pub fn redact_url(value: &str) -> String {
+    const REDACTED: &str = "[REDACTED]";
+    let start = value.find("://").map_or(0, |i| i + 3);
+    let (mut out, rest) = match value.rfind('@') {
+        Some(at) if at >= start => (format!("{}{REDACTED}@", &value[..start]), &value[at + 1..]),
+        _ => (String::new(), value),
+    };
+    match rest.find(['?', '#']) {
+        Some(cut) => {
+            out.push_str(&rest[..=cut]);
+            out.push_str(REDACTED);
+        }
+        None => out.push_str(rest),
+    }
+    out
+}
+
+/// A host, and optionally a port, that custom endpoints (`spec.apiBaseUrl`,
+/// `spec.loginBaseUrl`) may name: `HOST` (every port of it) or `HOST:PORT`, an IPv6 address in
+/// brackets (`[::1]:8080`). Hosts compare as a URL resolves them: names case-insensitively,
+/// addresses by value (`127.0.0.1`), so a URL cannot dodge an entry by its spelling.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AllowedEndpoint {
+    host: url::Host<String>,
+    port: Option<u16>,
+}
+
+/// An `--allowed-endpoint` entry that is not `HOST` or `HOST:PORT`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{0:?} is not HOST or HOST:PORT (e.g. genesys-proxy.example.com, 127.0.0.1:8080, [::1]:8080)"
+)]
+pub struct InvalidAllowedEndpoint(pub String);
+
+impl AllowedEndpoint {
+    /// Exactly the host and port `url` connects to (its scheme's default port when it names
+    /// none).
+    pub fn of(url: &Url) -> Option<Self> {
+        Some(Self {
+            host: url.host()?.to_owned(),
+            port: url.port_or_known_default(),
+        })
+    }
+
+    /// Whether `url` connects to this host (and port, when one is set).
+    pub fn allows(&self, url: &Url) -> bool {
+        url.host().is_some_and(|host| host.to_owned() == self.host)
+            && self
+                .port
+                .is_none_or(|port| url.port_or_known_default() == Some(port))
+    }
+}
+
+impl FromStr for AllowedEndpoint {
+    type Err = InvalidAllowedEndpoint;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let invalid = || InvalidAllowedEndpoint(s.to_owned());
+        let text = s.trim();
+        // A trailing `:PORT`, unless the colon is one of an IPv6 address's.
+        let (host, port) = match text.rsplit_once(':') {
+            Some((host, port)) if !host.contains(':') || host.ends_with(']') => {
+                let port: u16 = port.parse().ok().filter(|p| *p != 0).ok_or_else(invalid)?;
+                (host, Some(port))
+            }
+            _ => (text, None),
+        };
+        let host = url::Host::parse(host).map_err(|_| invalid())?;
+        if let url::Host::Domain(name) = &host
+            && !name.split('.').all(|label| {
+                !label.is_empty() && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            })
+        {
+            return Err(invalid());
+        }
+        Ok(Self { host, port })
+    }
+}
+
+impl fmt::Display for AllowedEndpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.port {
+            Some(port) => write!(f, "{}:{port}", self.host),
+            None => write!(f, "{}", self.host),
+        }
+    }
+}
+
+/// The hosts custom endpoints may name; empty (the default): none, only regions. Which hosts
+/// receive an OAuth client's credentials is the operator administrator's decision, not the
+/// decision of whoever may create a resource.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AllowedEndpoints(Vec<AllowedEndpoint>);
+
+impl AllowedEndpoints {
+    /// Parses `HOST` / `HOST:PORT` entries.
+    pub fn parse<I>(entries: I) -> Result<Self, InvalidAllowedEndpoint>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        entries
+            .into_iter()
+            .map(|entry| entry.as_ref().parse())
+            .collect()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Whether an entry allows `url`'s host and port.
+    pub fn allows(&self, url: &Url) -> bool {
+        self.0.iter().any(|entry| entry.allows(url))
+    }
+
+    /// Whether both the API and the login base URL are allowed.
+    pub fn allow(&self, endpoints: &Endpoints) -> bool {
+        self.allows(endpoints.api()) && self.allows(endpoints.login())
+    }
+}
+
+impl FromIterator<AllowedEndpoint> for AllowedEndpoints {
+    fn from_iter<T: IntoIterator<Item = AllowedEndpoint>>(iter: T) -> Self {
+        Self(iter.into_iter().collect())
+    }
+}
+
+impl fmt::Display for AllowedEndpoints {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("none");
+        }
+        for (i, entry) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "{entry}")?;
+        }
+        Ok(())
+    }
 }
 
 fn is_loopback(url: &Url) -> bool {
@@ -571,6 +718,70 @@ mod tests {
         assert!(!ok("https://user:pw@api.example.com/"));
         assert!(!ok("https://api.example.com/?x=1"));
         assert!(!ok("not a url"));
+    }
+
+    #[test]
+    fn a_rejected_endpoint_is_named_without_its_user_info() {
+        let error = Endpoints::parse("https://jane:hunter2@api.example.com/", "https://l.x.com")
+            .unwrap_err();
+        let shown = format!("{error} {error:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("api.example.com"), "{shown}");
+
+        let error = Endpoints::parse("https://jane:hunter2@[bad/", "https://l.x.com").unwrap_err();
+        assert!(!format!("{error} {error:?}").contains("hunter2"), "{error}");
+    }
+
+    #[test]
+    fn redaction_cuts_user_info_query_and_fragment() {
+        for (url, shown) in [
+            ("https://api.example.com/v2", "https://api.example.com/v2"),
+            ("https://u:p@host/", "https://[REDACTED]@host/"),
+            ("https://u:p@w@host/x", "https://[REDACTED]@host/x"),
+            ("u:p@host", "[REDACTED]@host"),
+            ("https://host/?token=t", "https://host/?[REDACTED]"),
+            ("https://host/#t", "https://host/#[REDACTED]"),
+            (
+                "https://u:p@host/?t#f",
+                "https://[REDACTED]@host/?[REDACTED]",
+            ),
+        ] {
+            assert_eq!(redact_url(url), shown, "{url}");
+        }
+    }
+
+    #[test]
+    fn allowed_endpoints_match_hosts_as_urls_resolve_them() {
+        let url = |s: &str| Url::parse(s).unwrap();
+        let entry = |s: &str| s.parse::<AllowedEndpoint>().unwrap();
+
+        assert!(entry("Proxy.Example.com").allows(&url("https://proxy.example.com:8443/")));
+        assert!(entry("proxy.example.com:443").allows(&url("https://proxy.example.com/")));
+        assert!(!entry("proxy.example.com:443").allows(&url("https://proxy.example.com:8443/")));
+        assert!(!entry("proxy.example.com").allows(&url("https://example.com/")));
+        assert!(!entry("example.com").allows(&url("https://proxy.example.com/")));
+        assert!(entry("127.0.0.1:8080").allows(&url("http://127.0.0.1:8080/")));
+        assert!(!entry("127.0.0.1:8080").allows(&url("http://localhost:8080/")));
+        assert!(entry("[::1]").allows(&url("http://[::1]:9000/")));
+        assert!(entry("[::1]:9000").allows(&url("http://[::1]:9000/")));
+        assert_eq!(entry(" [::1]:9000 ").to_string(), "[::1]:9000");
+
+        for bad in [
+            "",
+            "::1",
+            "host:0",
+            "host:70000",
+            "host:port",
+            "https://host",
+            "host/path",
+            "user@host",
+            "*.example.com",
+            "host.",
+        ] {
+            assert!(bad.parse::<AllowedEndpoint>().is_err(), "{bad:?}");
+        }
+        assert_eq!(AllowedEndpoints::default().to_string(), "none");
+        assert!(!AllowedEndpoints::default().allows(&url("https://api.mypurecloud.com/")));
     }
 
     #[test]

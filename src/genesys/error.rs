@@ -212,6 +212,18 @@ pub enum GenesysError {
         error: Option<String>,
         description: Option<String>,
     },
+    /// The login host answered the token request with something that is not an OAuth answer: a
+    /// 404 or another status without an OAuth error body, a redirect, a success without a
+    /// token. The login URL is most likely not a Genesys Cloud login host; the credentials were
+    /// not judged.
+    #[error(
+        "Genesys authentication ({operation}) got HTTP {status}, which is not an OAuth answer: {detail}"
+    )]
+    NotOAuth {
+        operation: String,
+        status: u16,
+        detail: String,
+    },
     /// An async analytics job ended without results (FAILED, CANCELLED, EXPIRED) or took too
     /// long.
     #[error("Genesys analytics job {job_id} ({operation}) did not complete: {state}{}",
@@ -250,6 +262,7 @@ impl GenesysError {
             | GenesysError::Forbidden { .. }
             | GenesysError::Invalid { .. }
             | GenesysError::Auth { .. }
+            | GenesysError::NotOAuth { .. }
             | GenesysError::Config { .. } => RetryClass::Never,
         }
     }
@@ -266,6 +279,7 @@ impl GenesysError {
             GenesysError::Invalid { .. } => "InvalidRequest",
             GenesysError::Decode { .. } => "DecodeError",
             GenesysError::Auth { .. } => "AuthenticationFailed",
+            GenesysError::NotOAuth { .. } => "LoginEndpointInvalid",
             GenesysError::JobFailed { .. } => "AnalyticsJobFailed",
             GenesysError::Config { .. } => "InvalidConfiguration",
         }
@@ -282,6 +296,7 @@ impl GenesysError {
             | GenesysError::Invalid { body, .. } => body.as_deref(),
             GenesysError::Decode { .. }
             | GenesysError::Auth { .. }
+            | GenesysError::NotOAuth { .. }
             | GenesysError::JobFailed { .. }
             | GenesysError::Config { .. } => None,
         }
@@ -298,6 +313,7 @@ impl GenesysError {
             | GenesysError::Invalid { operation, .. }
             | GenesysError::Decode { operation, .. }
             | GenesysError::Auth { operation, .. }
+            | GenesysError::NotOAuth { operation, .. }
             | GenesysError::JobFailed { operation, .. } => operation,
             GenesysError::Config { .. } => "config",
         }
@@ -310,7 +326,8 @@ impl GenesysError {
             GenesysError::VersionConflict { status, .. }
             | GenesysError::Invalid { status, .. }
             | GenesysError::Decode { status, .. }
-            | GenesysError::Auth { status, .. } => Some(*status),
+            | GenesysError::Auth { status, .. }
+            | GenesysError::NotOAuth { status, .. } => Some(*status),
             GenesysError::NotFound { .. } => Some(404),
             GenesysError::Unauthorized { .. } => Some(401),
             GenesysError::Forbidden { .. } => Some(403),
@@ -322,6 +339,8 @@ impl GenesysError {
     /// The same error for another caller (a batched read answers each of its callers with the
     /// batch's error). The transport error behind a `Transient`, which cannot be copied, is
     /// left out; its text is in `detail`.
+    // One arm per variant, each spelling out its fields: long, and plain.
+    #[allow(clippy::too_many_lines)]
     #[must_use]
     pub fn duplicate(&self) -> GenesysError {
         match self {
@@ -409,6 +428,15 @@ impl GenesysError {
                 error: error.clone(),
                 description: description.clone(),
             },
+            GenesysError::NotOAuth {
+                operation,
+                status,
+                detail,
+            } => GenesysError::NotOAuth {
+                operation: operation.clone(),
+                status: *status,
+                detail: detail.clone(),
+            },
             GenesysError::JobFailed {
                 operation,
                 job_id,
@@ -423,6 +451,37 @@ impl GenesysError {
             GenesysError::Config { detail } => GenesysError::Config {
                 detail: detail.clone(),
             },
+        }
+    }
+
+    /// Whether no HTTP answer came at all: the name did not resolve, the connection was refused
+    /// or reset, TLS failed (an unknown issuer, a wrong name), or the timeout passed.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, GenesysError::Transient { status: None, .. })
+    }
+
+    /// The text a status message or an Event may carry instead of `Display`, when `Display`
+    /// would tell more than the resource's author needs. Failing to reach the host at all
+    /// ([`GenesysError::is_unreachable`]) and a login host that is no OAuth server are each told
+    /// as one class, with none of the details (DNS failure, refused connection, TLS error,
+    /// status code) that would let whoever may write a resource probe the operator's network
+    /// through its status; those stay in `Display` and the cause chain, for the operator's log.
+    /// `None`: `Display` is fine as it is.
+    pub fn public_message(&self) -> Option<String> {
+        match self {
+            GenesysError::Transient {
+                operation,
+                status: None,
+                ..
+            } => Some(format!(
+                "Genesys call {operation} could not reach Genesys Cloud (the operator's log has the details)"
+            )),
+            GenesysError::NotOAuth { operation, .. } => Some(format!(
+                "Genesys authentication ({operation}) failed: the login host did not answer as a \
+                 Genesys Cloud login host does; check spec.region or spec.loginBaseUrl (the \
+                 operator's log has the details)"
+            )),
+            _ => None,
         }
     }
 

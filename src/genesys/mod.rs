@@ -34,7 +34,10 @@ mod routing;
 mod users;
 
 pub use auth::{AccessToken, TOKEN_OPERATION};
-pub use config::{CallObserver, ClientConfig, ClientCredentials, Endpoints, Region, UnknownRegion};
+pub use config::{
+    AllowedEndpoint, AllowedEndpoints, CallObserver, ClientConfig, ClientCredentials, Endpoints,
+    InvalidAllowedEndpoint, Region, UnknownRegion, redact_url,
+};
 pub use error::{ErrorBody, ErrorDetail, ErrorLimit, GenesysError, RetryClass, classify};
 pub use http::GenesysClient;
 pub use models::{

@@ -16,12 +16,19 @@ use crate::genesys::{GenesysError, RetryClass};
 /// of its own (the one-shot mode).
 pub const DEFAULT_BACKOFF: Duration = Duration::from_secs(5);
 
+/// Why custom endpoints were refused, in status, Events and logs alike. The same words whatever
+/// the URLs: no connection was attempted, so there is nothing about the network to tell.
+pub const ENDPOINT_NOT_ALLOWED_MESSAGE: &str = "spec.apiBaseUrl and spec.loginBaseUrl name hosts this operator is not configured to allow, so the credentials Secret was not read and nothing was sent: set spec.region, or ask the operator's administrators to allow the hosts (--allowed-endpoint)";
+
 /// Loading the Genesys credentials and building a client.
 #[derive(Debug, thiserror::Error)]
 pub enum CredentialsError {
     /// The Secret or one of its keys is missing (the message names the key, never a value).
     #[error("failed to load Genesys credentials: {0}")]
     Missing(String),
+    /// `spec.apiBaseUrl` / `spec.loginBaseUrl` name a host the operator does not allow.
+    #[error("{ENDPOINT_NOT_ALLOWED_MESSAGE}")]
+    EndpointNotAllowed,
     /// The client could not be built from what was found.
     #[error("failed to build the Genesys client")]
     Client(#[source] GenesysError),
@@ -35,6 +42,7 @@ impl CredentialsError {
     pub fn reason(&self) -> &'static str {
         match self {
             CredentialsError::Missing(_) => reason::CREDENTIALS_MISSING,
+            CredentialsError::EndpointNotAllowed => reason::ENDPOINT_NOT_ALLOWED,
             CredentialsError::Client(e) => e.reason(),
         }
     }
@@ -203,17 +211,47 @@ impl ReconcileError {
     }
 }
 
-/// The Genesys error's own reason, except that refused credentials get the CRD's reason.
+/// The Genesys error's own reason, except that refused credentials and a login host that is no
+/// OAuth server get the CRD's reasons.
 fn genesys_reason(error: &GenesysError) -> &'static str {
     match error {
         GenesysError::Auth { .. } | GenesysError::Unauthorized { .. } => {
             reason::CREDENTIALS_REJECTED
         }
+        GenesysError::NotOAuth { .. } => reason::LOGIN_ENDPOINT_INVALID,
         other => other.reason(),
     }
 }
 
-/// The error and its causes, joined with `": "`, for status messages and logs.
+/// The error and its causes for a status message or an Event, which whoever may write the
+/// resource reads: as [`chain`], except that a Genesys error with a
+/// [`GenesysError::public_message`] ends the text with that message, without its causes (no
+/// DNS, connection or TLS detail). The operator's log keeps the whole [`chain`].
+pub fn status_message(error: &(dyn StdError + 'static)) -> String {
+    let mut text = String::new();
+    let mut current = Some(error);
+    while let Some(error) = current {
+        let public = error
+            .downcast_ref::<GenesysError>()
+            .and_then(GenesysError::public_message);
+        let last = public.is_some();
+        let next = public.unwrap_or_else(|| error.to_string());
+        if text.is_empty() {
+            text = next;
+        } else if !text.ends_with(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        if last {
+            break;
+        }
+        current = error.source();
+    }
+    text
+}
+
+/// The error and its causes, joined with `": "`, for logs (see [`status_message`] for what a
+/// resource's status and Events may carry).
 pub fn chain(error: &(dyn StdError + 'static)) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
@@ -293,6 +331,64 @@ mod tests {
         });
 
         assert_eq!(error.reason(), "CredentialsRejected");
+    }
+
+    #[test]
+    fn a_login_host_that_is_no_oauth_server_is_not_a_credentials_problem() {
+        let error = ReconcileError::from(ResolveError::Genesys(GenesysError::NotOAuth {
+            operation: "post_oauth_token".into(),
+            status: 404,
+            detail: "the body holds no OAuth error".into(),
+        }));
+
+        assert_eq!(error.reason(), reason::LOGIN_ENDPOINT_INVALID);
+        assert_ne!(error.reason(), reason::CREDENTIALS_REJECTED);
+        assert_eq!(error.retry_class(), RetryClass::Never);
+        let shown = status_message(&error);
+        assert!(!shown.contains("404"), "{shown}");
+        assert!(chain(&error).contains("404"), "the log keeps the status");
+    }
+
+    #[test]
+    fn every_way_of_not_reaching_genesys_reads_the_same_in_status() {
+        let unreachable = |detail: &str| {
+            ReconcileError::from(ReadError::new("read the user")(GenesysError::Transient {
+                operation: "get_user".into(),
+                status: None,
+                attempts: 5,
+                detail: detail.into(),
+                body: None,
+                source: None,
+            }))
+        };
+        let messages: Vec<String> = [
+            "could not connect",
+            "no response within the 30000 ms timeout",
+            "the request failed in transport",
+            "the response body could not be read",
+        ]
+        .into_iter()
+        .map(|detail| {
+            let error = unreachable(detail);
+            assert!(chain(&error).contains(detail), "the log keeps {detail:?}");
+            assert_eq!(error.reason(), "TransientError");
+            status_message(&error)
+        })
+        .collect();
+
+        assert!(messages.iter().all(|m| *m == messages[0]), "{messages:?}");
+        assert!(
+            messages[0].contains("could not reach Genesys Cloud"),
+            "{}",
+            messages[0]
+        );
+    }
+
+    #[test]
+    fn an_answer_from_genesys_keeps_its_details_in_status() {
+        let error = ReconcileError::from(StepError::genesys("deactivate the user")(conflict()));
+
+        assert_eq!(status_message(&error), chain(&error));
     }
 
     #[test]

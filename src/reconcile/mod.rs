@@ -55,7 +55,7 @@ pub use store::{MemoryStore, StatusStore};
 
 use crate::crd::{GenesysUserOffboarding, GenesysUserOffboardingStatus};
 use crate::genesys::{GenesysClient, RetryClass};
-use error::chain;
+use error::{chain, status_message};
 use execute::StepContext;
 use observe::Reading;
 use plan::{Policy, Step};
@@ -229,11 +229,12 @@ impl<'a> Pass<'a> {
             Err(e) if e.retry_class() == RetryClass::Never => {
                 let unresolved = matches!(e, ReconcileError::Resolve(_));
                 tracing::warn!(reason = e.reason(), error = %chain(&e), "offboarding stalled");
-                self.report.stalled(e.reason(), chain(&e), unresolved)
+                self.report
+                    .stalled(e.reason(), status_message(&e), unresolved)
             }
             Err(e) => {
                 tracing::warn!(reason = e.reason(), error = %chain(&e), "offboarding pass failed; will retry");
-                self.report.retrying(e.reason(), &chain(&e));
+                self.report.retrying(e.reason(), &status_message(&e));
                 self.save().await?;
                 return Err(e);
             }

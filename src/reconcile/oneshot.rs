@@ -17,7 +17,7 @@ use tokio::time::Instant;
 
 use super::error::chain;
 use super::{FixedClient, MemoryStore, Outcome, reconcile};
-use crate::crd::{ApiEndpoints, GenesysUserOffboarding, condition, parse_duration};
+use crate::crd::{GenesysUserOffboarding, condition, parse_duration};
 use crate::genesys::{
     ClientConfig, ClientCredentials, Endpoints, GenesysClient, GenesysError, Region,
 };
@@ -56,6 +56,17 @@ pub struct ReconcileArgs {
     /// Genesys login base URL (needs --api-url).
     #[arg(long, value_name = "URL", requires = "api_url", conflicts_with = "sim")]
     pub login_url: Option<String>,
+    /// A host the FILE's `spec.apiBaseUrl` / `spec.loginBaseUrl` may name, `HOST` (every port)
+    /// or `HOST:PORT` (repeatable, or comma-separated in `ALLOWED_ENDPOINTS`). None by default:
+    /// a file must not send `GENESYS_CLIENT_SECRET` to a host of its choosing. Not needed for
+    /// `--api-url`/`--login-url`, nor with `--sim` (which ignores the file's endpoints).
+    #[arg(
+        long = "allowed-endpoint",
+        value_name = "HOST[:PORT]",
+        env = "ALLOWED_ENDPOINTS",
+        value_delimiter = ','
+    )]
+    pub allowed_endpoints: Vec<crate::genesys::AllowedEndpoint>,
     /// Observe only: resolve, snapshot and plan into status; write nothing to Genesys.
     #[arg(long)]
     pub dry_run: bool,
@@ -328,21 +339,30 @@ fn env_client(
                 })?;
                 Endpoints::for_region(region)
             }
-            None => spec_endpoints(resource)?,
+            None => spec_endpoints(resource, args)?,
         },
     };
     GenesysClient::new(ClientConfig::new(endpoints, credentials)).map_err(OneShotError::Client)
 }
 
-fn spec_endpoints(resource: &GenesysUserOffboarding) -> Result<Endpoints, OneShotError> {
-    match resource.spec.api_endpoints() {
-        Ok(ApiEndpoints::Region(region)) => Ok(Endpoints::for_region(region)),
-        Ok(ApiEndpoints::Custom {
-            api_base_url,
-            login_base_url,
-        }) => Endpoints::custom(api_base_url, login_base_url).map_err(OneShotError::Client),
-        Err(e) => Err(OneShotError::Credentials(e.to_string())),
-    }
+/// The resource's region, or its custom base URLs when `--allowed-endpoint` allows their hosts.
+fn spec_endpoints(
+    resource: &GenesysUserOffboarding,
+    args: &ReconcileArgs,
+) -> Result<Endpoints, OneShotError> {
+    use super::error::CredentialsError;
+    let allowed: crate::genesys::AllowedEndpoints =
+        args.allowed_endpoints.iter().cloned().collect();
+    super::credentials::endpoints(&resource.spec, &allowed).map_err(|e| match e {
+        CredentialsError::EndpointNotAllowed => OneShotError::Credentials(format!(
+            "{}: the file's apiBaseUrl and loginBaseUrl would receive {ENV_CLIENT_ID} and \
+             {ENV_CLIENT_SECRET}, and their hosts are not allowed: pass --allowed-endpoint \
+             HOST[:PORT] for each, or --api-url and --login-url",
+            resource.metadata.name.as_deref().unwrap_or_default()
+        )),
+        CredentialsError::Client(e) => OneShotError::Client(e),
+        CredentialsError::Missing(what) => OneShotError::Credentials(what),
+    })
 }
 
 fn print(

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::error::{StepError, chain};
+use super::error::{StepError, status_message};
 use super::execute::StepOutput;
 use super::observe::{Reading, crd_state};
 use super::plan::{Hold, Plan, Policy, Step};
@@ -329,7 +329,7 @@ impl Report {
                 (ActionOutcome::Skipped, Some("already done".to_owned()))
             }
             Ok(_) => (ActionOutcome::Succeeded, None),
-            Err(e) => (ActionOutcome::Failed, Some(chain(e))),
+            Err(e) => (ActionOutcome::Failed, Some(status_message(e))),
         };
         self.status.record_action(ActionRecord {
             step: step.name().to_owned(),

@@ -9,7 +9,7 @@ use std::collections::HashSet;
 
 use chrono::Utc;
 
-use super::error::{ReadError, ReconcileError, ResolveError, StepError, chain};
+use super::error::{ReadError, ReconcileError, ResolveError, StepError, chain, status_message};
 use super::report::Report;
 use super::{ClientProvider, Reconciled, StatusStore};
 use crate::crd::{
@@ -53,10 +53,12 @@ pub async fn restore(
         Ok((put_back, not_restorable)) => report.restored(&put_back, not_restorable),
         Err(e) if e.retry_class() == RetryClass::Never => {
             let unresolved = matches!(e, ReconcileError::Resolve(_));
-            report.stalled(e.reason(), chain(&e), unresolved)
+            // The status gets the public message; the log, the whole cause chain.
+            tracing::warn!(reason = e.reason(), error = %chain(&e), "restore stalled");
+            report.stalled(e.reason(), status_message(&e), unresolved)
         }
         Err(e) => {
-            report.retrying(e.reason(), &chain(&e));
+            report.retrying(e.reason(), &status_message(&e));
             store.save(resource, &report.status).await?;
             return Err(e);
         }

@@ -21,6 +21,7 @@ use genesys_offboarding_operator::crd::{GenesysUserOffboarding, condition};
 use genesys_offboarding_operator::fake_apiserver::{
     FakeApiServer, FakeApiServerHandle, RecordedRequest as ApiRequest,
 };
+use genesys_offboarding_operator::genesys::AllowedEndpoints;
 use genesys_offboarding_operator::sim::fixture::Fixture;
 use genesys_offboarding_operator::sim::{RecordedRequest, Sim, SimHandle};
 use k8s_openapi::api::core::v1::Secret;
@@ -34,6 +35,9 @@ pub use crate::support_reconcile::{
 };
 
 pub const NS: &str = "default";
+/// The emulator's host. It listens on a port of its own choosing, so the operators of these
+/// tests allow every port of it (`--allowed-endpoint 127.0.0.1`).
+pub const EMULATOR_HOST: &str = "127.0.0.1";
 pub const SECRET: &str = "genesys-credentials";
 /// How long a test waits for convergence before it fails (generous: a loaded 2-core machine).
 pub const PATIENCE: Duration = Duration::from_secs(90);
@@ -156,6 +160,11 @@ impl World {
             .unwrap()
             .to_owned()
     }
+}
+
+/// The custom endpoints the operators of these tests allow: the emulator's host.
+pub fn allowed_endpoints() -> AllowedEndpoints {
+    AllowedEndpoints::parse([EMULATOR_HOST]).unwrap()
 }
 
 pub fn repo() -> PathBuf {
