@@ -1,19 +1,23 @@
 //! `genesys-offboarding reconcile -f FILE`: the reconcile pipeline without a cluster. Reads the
-//! `GenesysUserOffboarding` resources from a YAML file, gets a Genesys client (from
-//! `GENESYS_CLIENT_ID` / `GENESYS_CLIENT_SECRET` / `GENESYS_REGION`, or from the embedded
-//! emulator with `--sim`), runs the same [`reconcile`](super::reconcile) passes as the controller
-//! with an in-memory [`MemoryStore`], waits between passes only while the wait is short, and
-//! prints each resource with its status. I/O: the file, the environment, the emulator, stdout
-//! (the resources) and stderr (progress notes).
+//! `GenesysUserOffboarding` resources from a YAML file and checks the whole file as strictly as
+//! `kubectl apply --validate=strict` would ([`manifest`]: one bad document refuses the file before
+//! any Genesys request), gets a Genesys client (from `GENESYS_CLIENT_ID` /
+//! `GENESYS_CLIENT_SECRET` / `GENESYS_REGION`, or from the embedded emulator with `--sim`), runs
+//! the same [`reconcile`](super::reconcile) passes as the controller with an in-memory
+//! [`MemoryStore`], waits between passes only while the wait is short, and prints each resource
+//! with its status. I/O: the file, the environment, the emulator, stdout (the resources) and
+//! stderr (progress notes).
 
+use std::fmt::Write as _;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use secrecy::SecretString;
-use serde::Deserialize;
 use tokio::time::Instant;
+
+pub mod manifest;
 
 use super::error::chain;
 use super::{FixedClient, MemoryStore, Outcome, reconcile};
@@ -23,6 +27,7 @@ use crate::genesys::{
 };
 use crate::sim::fixture::{Fixture, FixtureError};
 use crate::sim::{Sim, SimHandle};
+use manifest::{Loaded, ManifestError, Refusal, location};
 
 /// The environment variables the one-shot mode reads credentials from.
 pub const ENV_CLIENT_ID: &str = "GENESYS_CLIENT_ID";
@@ -37,8 +42,11 @@ const SIM_JOB_POLL: Duration = Duration::from_millis(250);
 /// Arguments of `genesys-offboarding reconcile`.
 #[derive(Debug, Clone, Args)]
 pub struct ReconcileArgs {
-    /// A YAML file holding one or more `GenesysUserOffboarding` resources (other documents are
-    /// skipped).
+    /// A YAML file holding one or more `GenesysUserOffboarding` resources. The whole file is
+    /// checked first, as `kubectl apply --validate=strict` would: an unknown or misspelt field, a
+    /// wrong type, a wrong apiVersion or kind of an offboarding, or an invalid spec in any
+    /// document refuses the file and nothing is sent to Genesys. Documents of other kinds (a
+    /// Secret, ...) are skipped with a note.
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     pub file: PathBuf,
     /// Run against the embedded Genesys Cloud emulator, with its demo organization or the given
@@ -87,11 +95,22 @@ pub enum OneShotError {
         #[source]
         source: std::io::Error,
     },
-    #[error("failed to parse {path} as YAML")]
+    #[error("failed to parse {path}: document {document} is not valid YAML{}", location(*.line, *.column))]
     Parse {
         path: String,
+        /// The document, counted from 1.
+        document: usize,
+        line: Option<usize>,
+        column: Option<usize>,
         #[source]
         source: serde_yaml::Error,
+    },
+    /// The whole file is refused, nothing was sent to Genesys: each refusal names its document
+    /// and field.
+    #[error("{path} is refused, nothing was sent to Genesys:{}", list(refusals))]
+    Refused {
+        path: String,
+        refusals: Vec<Refusal>,
     },
     #[error("{0} holds no GenesysUserOffboarding resource")]
     NoResource(String),
@@ -105,6 +124,13 @@ pub enum OneShotError {
     Client(#[source] GenesysError),
     #[error("failed to print the resource")]
     Print(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+fn list(refusals: &[Refusal]) -> String {
+    refusals.iter().fold(String::new(), |mut text, r| {
+        let _ = write!(text, "\n  {r}");
+        text
+    })
 }
 
 /// How each resource ended, for the exit code.
@@ -123,14 +149,17 @@ pub async fn run(
     out: &mut (dyn Write + Send),
     notes: &mut (dyn Write + Send),
 ) -> Result<Vec<Summary>, OneShotError> {
-    let resources = load(&args.file)?;
+    let loaded = load(&args.file)?;
+    for skipped in &loaded.skipped {
+        note(notes, &skipped.to_string());
+    }
     let sim = match &args.sim {
         Some(fixture) => Some(start_sim(fixture.as_deref()).await?),
         None => None,
     };
     let mut summaries = Vec::new();
     let mut printed = Vec::new();
-    for mut resource in resources {
+    for mut resource in loaded.resources {
         if args.dry_run {
             resource.spec.management_policy = crate::crd::ManagementPolicy::Observe;
         }
@@ -239,33 +268,37 @@ fn note(notes: &mut (dyn Write + Send), text: &str) {
     let _ = writeln!(notes, "{text}");
 }
 
-/// Every `GenesysUserOffboarding` document of the file (other kinds are skipped). A resource
-/// without `metadata.generation` gets 1, as the API server would give it on create.
-pub fn load(path: &Path) -> Result<Vec<GenesysUserOffboarding>, OneShotError> {
+/// The `GenesysUserOffboarding` resources of the file, every document checked first (see
+/// [`manifest`]); other kinds are listed as skipped. A resource without `metadata.generation`
+/// gets 1, as the API server would give it on create.
+pub fn load(path: &Path) -> Result<Loaded, OneShotError> {
     let shown = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| OneShotError::Read {
         path: shown.clone(),
         source,
     })?;
-    let parse = |source| OneShotError::Parse {
-        path: shown.clone(),
-        source,
-    };
-    let mut resources = Vec::new();
-    for document in serde_yaml::Deserializer::from_str(&text) {
-        let value = serde_yaml::Value::deserialize(document).map_err(parse)?;
-        let kind = value.get("kind").and_then(serde_yaml::Value::as_str);
-        if kind != Some("GenesysUserOffboarding") {
-            continue;
-        }
-        let mut resource: GenesysUserOffboarding = serde_yaml::from_value(value).map_err(parse)?;
-        resource.metadata.generation.get_or_insert(1);
-        resources.push(resource);
-    }
-    if resources.is_empty() {
+    let loaded = manifest::parse(&text).map_err(|e| match e {
+        ManifestError::Syntax {
+            document,
+            line,
+            column,
+            source,
+        } => OneShotError::Parse {
+            path: shown.clone(),
+            document,
+            line,
+            column,
+            source,
+        },
+        ManifestError::Refused(refusals) => OneShotError::Refused {
+            path: shown.clone(),
+            refusals,
+        },
+    })?;
+    if loaded.resources.is_empty() {
         return Err(OneShotError::NoResource(shown));
     }
-    Ok(resources)
+    Ok(loaded)
 }
 
 /// Starts the emulator with the demo org or `fixture`; the credentials are the fixture's first
@@ -388,7 +421,7 @@ mod tests {
         )
         .unwrap();
 
-        let resources = load(&path).unwrap();
+        let resources = load(&path).unwrap().resources;
 
         assert_eq!(resources.len(), 1);
         assert_eq!(resources[0].metadata.name.as_deref(), Some("jane"));
