@@ -1,7 +1,7 @@
 //! The one-shot CLI, `genesys-offboarding reconcile -f FILE`, as a user meets it: the file is
 //! checked as a whole before anything reaches Genesys (a misspelt field, a wrong type, a wrong
-//! apiVersion or kind refuses it, naming the document and the field), and YAML errors name their
-//! document.
+//! apiVersion or kind refuses it, naming the document and the field), YAML errors name their
+//! document, and `--max-wait` bounds the whole run, waits inside a pass included.
 //!
 //! The tests that must see what reached Genesys run the real binary against an emulator the
 //! test owns (its request log is the witness), with the credentials in the child's environment;
@@ -16,8 +16,12 @@ use std::time::Duration;
 use clap::Parser;
 use genesys_offboarding_operator::crd::{GenesysUserOffboarding, condition};
 use genesys_offboarding_operator::reconcile::oneshot::{ReconcileArgs, Summary, run};
-use genesys_offboarding_operator::sim::{Sim, SimHandle};
-use support_reconcile::{JANE, demo_org};
+use genesys_offboarding_operator::sim::fixture::Fixture;
+use genesys_offboarding_operator::sim::{Fault, Sim, SimHandle};
+use support_reconcile::{
+    JANE, demo_org, is_user_path, is_write, never_deletes_a_user,
+    state_patches_carry_only_state_and_version,
+};
 
 /// The demo org's Jane Doe, valid: the first document of most files here.
 const JANE_DOC: &str = "\
@@ -34,7 +38,8 @@ spec:
   region: us_east_1
 ";
 
-/// How long a run may take before the test calls it hung (only a guard).
+/// How long a run may take before the test calls it hung. Only a guard: without the bound
+/// under test the runs below take minutes; with it they end in seconds.
 const HUNG: Duration = Duration::from_secs(60);
 
 #[derive(Parser)]
@@ -312,4 +317,112 @@ async fn a_yaml_error_names_its_document_and_line() {
         error.contains("document 2 is not valid YAML (line 13, column 1)"),
         "{error}"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// --max-wait bounds the whole run
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn max_wait_ends_a_pass_held_up_by_rate_limits_and_says_so() {
+    // Arrange: an org that answers 429 after three requests, for a minute; the client waits a
+    // Retry-After of up to 180 s in-line, inside the pass. Priya comes after Jane.
+    let mut fixture = Fixture::demo();
+    fixture.requests_per_minute = 3;
+    let dir = tempfile::tempdir().unwrap();
+    let fixture_file = write(&dir, "org.yaml", &serde_yaml::to_string(&fixture).unwrap());
+    let priya = JANE_DOC
+        .replace("jane-doe", "priya-patel")
+        .replace("jane.doe", "priya.patel");
+    let file = write(&dir, "two.yaml", &format!("{JANE_DOC}---\n{priya}"));
+
+    // Act
+    let (result, out, notes) = run_in_process(&args(&[
+        "-f",
+        shown(&file),
+        "--sim",
+        shown(&fixture_file),
+        "--max-wait",
+        "2s",
+    ]))
+    .await;
+
+    // Assert: the run returned, said why for each, counts both as failed, and printed both.
+    let summaries = result.unwrap();
+    assert_eq!(summaries.len(), 2);
+    assert!(
+        summaries.iter().all(|s| s.failed && !s.ready),
+        "{summaries:?}"
+    );
+    for expected in [
+        "jane-doe: stopped: --max-wait 2s ended the run in the middle of a pass",
+        "priya-patel: stopped: --max-wait 2s ended the run before its first pass could start",
+    ] {
+        assert!(notes.contains(expected), "{expected:?} in {notes}");
+    }
+    let printed: Vec<GenesysUserOffboarding> = serde_yaml::Deserializer::from_str(&out)
+        .map(|doc| serde::Deserialize::deserialize(doc).unwrap())
+        .collect();
+    assert_eq!(printed.len(), 2);
+    assert!(!ready(&printed[0]));
+    assert_eq!(printed[1].status, None, "Priya was never reconciled");
+}
+
+#[tokio::test]
+async fn max_wait_ends_a_pass_on_a_slow_call_and_the_printed_resource_finishes_the_job_on_rerun() {
+    // Arrange: revoking Jane's tokens is served but never answered (the answer would come in
+    // ten minutes); the client's own timeout and retries would take minutes.
+    let sim = Sim::start(demo_org()).await.unwrap();
+    sim.inject(
+        Fault::new("DELETE", "/api/v2/tokens/*")
+            .after_serve()
+            .delay_ms(600_000)
+            .times(10),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(&dir, "jane.yaml", JANE_DOC);
+
+    // Act: the first run, cut by --max-wait on the revoke.
+    let first = run_binary(&sim, &file, &["--max-wait", "10s"]).await;
+
+    // Assert: it returned, failed, said why, and printed what was confirmed.
+    assert_eq!(first.code, Some(1), "{}", first.stderr);
+    assert!(
+        first
+            .stderr
+            .contains("jane-doe: stopped: --max-wait 10s ended the run in the middle of a pass"),
+        "{}",
+        first.stderr
+    );
+    let cut: GenesysUserOffboarding = serde_yaml::from_str(&first.stdout).unwrap();
+    assert!(!ready(&cut), "{:?}", cut.status);
+    let snapshot = cut.status.as_ref().unwrap().snapshot.clone().unwrap();
+    assert_eq!(sim.user(JANE).unwrap()["state"], "inactive");
+
+    // Act: the printed resource, status included, is the file of the second run.
+    let client = reqwest::Client::new();
+    let disarm = client
+        .delete(sim.base_url().join("__sim/faults").unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert!(disarm.status().is_success());
+    let printed = write(&dir, "printed.yaml", &first.stdout);
+    let second = run_binary(&sim, &printed, &[]).await;
+
+    // Assert: done from the saved status: the first snapshot kept, Jane deactivated once.
+    assert_eq!(second.code, Some(0), "{}", second.stderr);
+    let done: GenesysUserOffboarding = serde_yaml::from_str(&second.stdout).unwrap();
+    assert!(ready(&done), "{:?}", done.status);
+    assert_eq!(done.status.as_ref().unwrap().snapshot, Some(snapshot));
+    let requests = sim.requests();
+    let deactivations = requests
+        .iter()
+        .filter(|r| r.method == "PATCH" && is_user_path(&r.path))
+        .filter(|r| r.body.as_ref().is_some_and(|b| b["state"] == "inactive"))
+        .count();
+    assert_eq!(deactivations, 1, "{requests:?}");
+    assert!(requests.iter().any(is_write));
+    never_deletes_a_user(&requests).unwrap();
+    state_patches_carry_only_state_and_version(&requests).unwrap();
 }

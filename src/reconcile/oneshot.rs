@@ -4,9 +4,9 @@
 //! any Genesys request), gets a Genesys client (from `GENESYS_CLIENT_ID` /
 //! `GENESYS_CLIENT_SECRET` / `GENESYS_REGION`, or from the embedded emulator with `--sim`), runs
 //! the same [`reconcile`](super::reconcile) passes as the controller with an in-memory
-//! [`MemoryStore`], waits between passes only while the wait is short, and prints each resource
-//! with its status. I/O: the file, the environment, the emulator, stdout (the resources) and
-//! stderr (progress notes).
+//! [`MemoryStore`] until `--max-wait` after the start (a deadline that also cuts a pass short),
+//! and prints each resource with its status. I/O: the file, the environment, the emulator,
+//! stdout (the resources) and stderr (progress notes).
 
 use std::fmt::Write as _;
 use std::io::Write;
@@ -70,14 +70,22 @@ pub struct ReconcileArgs {
     /// Output format of the printed resources.
     #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Yaml)]
     pub output: OutputFormat,
-    /// The longest total wait between passes (a future effectiveAt, a live conversation, a rate
-    /// limit) before printing the resource as it stands, e.g. 30s or 2m.
+    /// How long the run may take, from its start, before it prints the resources as they stand,
+    /// e.g. 30s or 2m: it bounds the waits between passes (a future effectiveAt, a live
+    /// conversation) and the waits inside a pass (rate limits, retries, slow calls), which it cuts
+    /// short. Status is saved after every step, so a cut pass loses nothing; the exit code is 1
+    /// when a pass was cut or could not start.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_wait)]
     pub max_wait: Duration,
 }
 
 fn parse_wait(text: &str) -> Result<Duration, String> {
-    parse_duration(text).ok_or_else(|| format!("{text:?} is not a duration such as 30s, 2m or 1h"))
+    match parse_duration(text) {
+        None => Err(format!("{text:?} is not a duration such as 30s, 2m or 1h")),
+        // No pass fits in no time: every resource would be printed untouched.
+        Some(wait) if wait.is_zero() => Err("must be longer than 0s".to_owned()),
+        Some(wait) => Ok(wait),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -139,7 +147,8 @@ pub struct Summary {
     pub name: String,
     /// `Ready=True` at the end.
     pub ready: bool,
-    /// Stalled, or a pass failed and was not retried.
+    /// Stalled, a pass failed and was not retried, a retry did not fit in `--max-wait`, or
+    /// `--max-wait` ended a pass of this resource or came before one could start.
     pub failed: bool,
 }
 
@@ -149,6 +158,8 @@ pub async fn run(
     out: &mut (dyn Write + Send),
     notes: &mut (dyn Write + Send),
 ) -> Result<Vec<Summary>, OneShotError> {
+    // The bound covers the whole run: the emulator's start and the clients too.
+    let deadline = Instant::now() + args.max_wait;
     let loaded = load(&args.file)?;
     for skipped in &loaded.skipped {
         note(notes, &skipped.to_string());
@@ -157,8 +168,9 @@ pub async fn run(
         Some(fixture) => Some(start_sim(fixture.as_deref()).await?),
         None => None,
     };
-    let mut summaries = Vec::new();
-    let mut printed = Vec::new();
+    // Every client is configured before the first pass: a bad setting for the last resource
+    // must not leave the first one offboarded.
+    let mut jobs = Vec::new();
     for mut resource in loaded.resources {
         if args.dry_run {
             resource.spec.management_policy = crate::crd::ManagementPolicy::Observe;
@@ -167,10 +179,11 @@ pub async fn run(
             Some((handle, credentials)) => sim_client(handle, credentials.clone())?,
             None => env_client(args, &resource)?,
         };
-        let summary = drive(&mut resource, &client, args.max_wait, notes).await;
-        summaries.push(summary);
-        printed.push(resource);
+        jobs.push(Job::new(resource, client));
     }
+    drive(&mut jobs, deadline, args.max_wait, notes).await;
+    let summaries = jobs.iter().map(Job::summary).collect();
+    let printed: Vec<GenesysUserOffboarding> = jobs.into_iter().map(|j| j.resource).collect();
     print(&printed, args.output, out)?;
     if let Some((handle, _)) = sim {
         handle.shutdown().await;
@@ -178,30 +191,96 @@ pub async fn run(
     Ok(summaries)
 }
 
-/// [`run`] on stdout and stderr. True when no resource stalled or failed (a resource still
-/// waiting, for a live conversation or a future `effectiveAt`, is not a failure).
+/// [`run`] on stdout and stderr. True when no resource stalled, failed or was cut short by
+/// `--max-wait` (a resource still waiting, for a live conversation or a future `effectiveAt`, is
+/// not a failure).
 pub async fn run_stdio(args: &ReconcileArgs) -> Result<bool, OneShotError> {
     let (mut out, mut notes) = (std::io::stdout(), std::io::stderr());
     let summaries = Box::pin(run(args, &mut out, &mut notes)).await?;
     Ok(summaries.iter().all(|s| !s.failed))
 }
 
-/// Runs passes until the outcome is final or the next wait does not fit in `max_wait`.
+/// Runs the passes of every job, one pass at a time, each when its wait is over, until no job
+/// needs another pass or `deadline` (`max_wait` after the start) has come. The deadline also
+/// ends a pass that is still running (waiting out a rate limit, retrying, or on a slow call):
+/// the pass stops at its next await, and its resource keeps the status last saved, which the
+/// reconciler saves before the first Genesys write and after every step, so the next run starts
+/// from what was confirmed and redoes at most the step that was cut (each step is an idempotent
+/// `ensure_*` that reads before it writes). No pass starts at or after the deadline: it would be
+/// cut before it could confirm anything.
 async fn drive(
-    resource: &mut GenesysUserOffboarding,
-    client: &GenesysClient,
+    jobs: &mut [Job],
+    deadline: Instant,
     max_wait: Duration,
     notes: &mut (dyn Write + Send),
-) -> Summary {
-    let name = resource.metadata.name.clone().unwrap_or_default();
-    let store = MemoryStore::new();
-    let provider = FixedClient(client.clone());
-    let deadline = Instant::now() + max_wait;
-    let mut failed = false;
-    loop {
-        let wait = match reconcile(resource, &provider, &store).await {
-            Ok(pass) => {
-                resource.status = Some(pass.status);
+) {
+    // The job whose next pass comes first; among equals, the first in the file.
+    while let Some((index, at)) = jobs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, job)| job.next.map(|(at, _)| (i, at)))
+        .min_by_key(|&(i, at)| (at, i))
+    {
+        tokio::time::sleep_until(at).await;
+        let job = &mut jobs[index];
+        if Instant::now() >= deadline {
+            job.not_started(max_wait, notes);
+        } else {
+            job.pass(deadline, max_wait, notes).await;
+        }
+    }
+}
+
+/// One resource of the file being driven.
+struct Job {
+    resource: GenesysUserOffboarding,
+    name: String,
+    clients: FixedClient,
+    store: MemoryStore,
+    /// When the next pass may start and why it waits (`None` before the first pass); `None`
+    /// once the resource needs no more passes in this run.
+    next: Option<(Instant, Option<&'static str>)>,
+    failed: bool,
+}
+
+impl Job {
+    fn new(resource: GenesysUserOffboarding, client: GenesysClient) -> Self {
+        Self {
+            name: resource.metadata.name.clone().unwrap_or_default(),
+            resource,
+            clients: FixedClient(client),
+            store: MemoryStore::new(),
+            next: Some((Instant::now(), None)),
+            failed: false,
+        }
+    }
+
+    /// One pass, ended at `deadline` if it still runs then; schedules the next one if needed
+    /// and it fits.
+    async fn pass(
+        &mut self,
+        deadline: Instant,
+        max_wait: Duration,
+        notes: &mut (dyn Write + Send),
+    ) {
+        let name = &self.name;
+        self.next = None;
+        let pass = reconcile(&self.resource, &self.clients, &self.store);
+        let wait = match tokio::time::timeout_at(deadline, pass).await {
+            Err(_) => {
+                self.resource.status = self.store.latest().or(self.resource.status.take());
+                self.failed = true;
+                note(
+                    notes,
+                    &format!(
+                        "{name}: stopped: --max-wait {}s ended the run in the middle of a pass; the status printed is the last one saved (after the last confirmed step); run again, with the printed resource as the file to continue from that status",
+                        max_wait.as_secs()
+                    ),
+                );
+                return;
+            }
+            Ok(Ok(pass)) => {
+                self.resource.status = Some(pass.status);
                 for event in pass.events {
                     let kind = if event.warning { "Warning" } else { "Normal" };
                     note(
@@ -212,21 +291,21 @@ async fn drive(
                 match pass.outcome {
                     Outcome::Wait { reason, after, .. } => Some((reason, after)),
                     Outcome::Stalled { .. } => {
-                        failed = true;
+                        self.failed = true;
                         None
                     }
                     Outcome::Done { .. } | Outcome::Suspended => None,
                 }
             }
-            Err(error) => {
-                resource.status = store.latest().or(resource.status.take());
+            Ok(Err(error)) => {
+                self.resource.status = self.store.latest().or(self.resource.status.take());
                 note(notes, &format!("{name}: pass failed: {}", chain(&error)));
                 let retry = error.retry_after().map(|after| (error.reason(), after));
-                failed |= retry.is_none();
+                self.failed |= retry.is_none();
                 retry
             }
         };
-        let Some((reason, after)) = wait else { break };
+        let Some((reason, after)) = wait else { return };
         if Instant::now() + after > deadline {
             note(
                 notes,
@@ -237,24 +316,45 @@ async fn drive(
                 ),
             );
             if is_error(reason) {
-                failed = true;
+                self.failed = true;
             }
-            break;
+            return;
         }
         note(
             notes,
             &format!("{name}: waiting {}s ({reason})", after.as_secs()),
         );
-        tokio::time::sleep(after).await;
+        self.next = Some((Instant::now() + after, Some(reason)));
     }
-    let ready = resource
-        .status
-        .as_ref()
-        .is_some_and(|s| s.is_true(condition::READY));
-    Summary {
-        name,
-        ready,
-        failed,
+
+    /// The deadline came before this job's next pass could start.
+    fn not_started(&mut self, max_wait: Duration, notes: &mut (dyn Write + Send)) {
+        let what = match self.next.and_then(|(_, reason)| reason) {
+            Some(reason) => format!("its next pass ({reason})"),
+            None => "its first pass".to_owned(),
+        };
+        note(
+            notes,
+            &format!(
+                "{}: stopped: --max-wait {}s ended the run before {what} could start; run again",
+                self.name,
+                max_wait.as_secs()
+            ),
+        );
+        self.next = None;
+        self.failed = true;
+    }
+
+    fn summary(&self) -> Summary {
+        Summary {
+            name: self.name.clone(),
+            ready: self
+                .resource
+                .status
+                .as_ref()
+                .is_some_and(|s| s.is_true(condition::READY)),
+            failed: self.failed,
+        }
     }
 }
 
