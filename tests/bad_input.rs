@@ -10,7 +10,8 @@
 //!   `# unknown: <paths>` (optional): the fields the schema does not declare, which the API
 //!   server prunes (and `kubectl --validate=strict` rejects).
 //!   A rejected resource that still reaches the reconciler stalls as `InvalidSpec` before any
-//!   Genesys request.
+//!   Genesys request; the one-shot mode (which has no API server) refuses every rejected file
+//!   outright, naming each document and each unknown field.
 //! - `stalled/*.yaml`: resources that pass every check but cannot proceed. `# stalled:
 //!   <reason>: <message fragment>`. Each is reconciled against the emulator and must end
 //!   `Stalled` with that reason and message, having made zero Genesys writes (the request log
@@ -26,6 +27,7 @@ use async_trait::async_trait;
 use genesys_offboarding_operator::crd::{GenesysUserOffboarding, condition, reason};
 use genesys_offboarding_operator::genesys::GenesysClient;
 use genesys_offboarding_operator::reconcile::error::CredentialsError;
+use genesys_offboarding_operator::reconcile::oneshot::{ReconcileArgs, run};
 use genesys_offboarding_operator::reconcile::{
     ClientProvider, FixedClient, MemoryStore, Outcome, reconcile,
 };
@@ -388,6 +390,56 @@ async fn a_rejected_resource_that_reaches_the_reconciler_stalls_before_any_genes
         "no Genesys request at all: {:?}",
         sim.requests()
     );
+}
+
+/// `genesys-offboarding reconcile <argv>`, parsed as the binary parses it.
+fn one_shot_args(argv: &[&str]) -> ReconcileArgs {
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: ReconcileArgs,
+    }
+    <Cli as clap::Parser>::try_parse_from(std::iter::once("reconcile").chain(argv.iter().copied()))
+        .unwrap()
+        .args
+}
+
+#[tokio::test]
+async fn the_one_shot_mode_refuses_every_rejected_file_naming_each_document_and_unknown_field() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bad_input/rejected");
+    let mut refused = 0;
+
+    for file in corpus("rejected") {
+        let path = dir.join(&file.name);
+        let args = one_shot_args(&["-f", path.to_str().unwrap(), "--sim"]);
+        let (mut out, mut notes) = (Vec::new(), Vec::new());
+
+        let result = Box::pin(run(&args, &mut out, &mut notes)).await;
+
+        // Refused as a whole, before the emulator even starts: no Genesys request.
+        let error = result
+            .map(|s| format!("ran: {s:?}"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("nothing was sent to Genesys"),
+            "{}: {error}",
+            file.name
+        );
+        for (index, object) in file.documents.iter().enumerate() {
+            let name = object["metadata"]["name"].as_str().unwrap();
+            let document = format!("document {} ({name}): ", index + 1);
+            assert!(error.contains(&document), "{}: {error}", file.name);
+        }
+        for unknown in file.all("unknown").iter().flat_map(|l| l.split(", ")) {
+            let named = format!("unknown field {unknown:?}");
+            assert!(error.contains(&named), "{}: {named} in {error}", file.name);
+        }
+        assert!(out.is_empty(), "{}: nothing printed", file.name);
+        refused += 1;
+    }
+
+    assert!(refused >= 18, "only {refused} files");
 }
 
 // ---------------------------------------------------------------------------------------------

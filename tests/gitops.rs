@@ -63,7 +63,9 @@ spec: {user: {email: ken.sato@example.com}, credentialsSecretRef: {name: genesys
 "#;
 
 /// The resources of [`PHASES`] as the operator left them, by name. Runs the binary once per test
-/// process; the waits are cut short (`--max-wait 1s`) so waiting resources come back waiting.
+/// process; no wait fits in `--max-wait 20s` (a live conversation is checked again after a
+/// minute, the schedule is in 2099), so waiting resources come back waiting after one pass. The
+/// bound covers the whole run, so it leaves room for six passes on a busy machine.
 fn phases() -> &'static BTreeMap<String, Value> {
     static PHASES_OUT: OnceLock<BTreeMap<String, Value>> = OnceLock::new();
     PHASES_OUT.get_or_init(|| {
@@ -71,7 +73,15 @@ fn phases() -> &'static BTreeMap<String, Value> {
         let file = dir.path().join("phases.yaml");
         std::fs::write(&file, PHASES).unwrap();
         let out = Command::new(env!("CARGO_BIN_EXE_genesys-offboarding"))
-            .args(["reconcile", "--sim", "-o", "json", "--max-wait", "1s", "-f"])
+            .args([
+                "reconcile",
+                "--sim",
+                "-o",
+                "json",
+                "--max-wait",
+                "20s",
+                "-f",
+            ])
             .arg(&file)
             .env("RUST_LOG", "warn")
             .output()

@@ -1,19 +1,23 @@
 //! `genesys-offboarding reconcile -f FILE`: the reconcile pipeline without a cluster. Reads the
-//! `GenesysUserOffboarding` resources from a YAML file, gets a Genesys client (from
-//! `GENESYS_CLIENT_ID` / `GENESYS_CLIENT_SECRET` / `GENESYS_REGION`, or from the embedded
-//! emulator with `--sim`), runs the same [`reconcile`](super::reconcile) passes as the controller
-//! with an in-memory [`MemoryStore`], waits between passes only while the wait is short, and
-//! prints each resource with its status. I/O: the file, the environment, the emulator, stdout
-//! (the resources) and stderr (progress notes).
+//! `GenesysUserOffboarding` resources from a YAML file and checks the whole file as strictly as
+//! `kubectl apply --validate=strict` would ([`manifest`]: one bad document refuses the file before
+//! any Genesys request), gets a Genesys client (from `GENESYS_CLIENT_ID` /
+//! `GENESYS_CLIENT_SECRET` / `GENESYS_REGION`, or from the embedded emulator with `--sim`), runs
+//! the same [`reconcile`](super::reconcile) passes as the controller with an in-memory
+//! [`MemoryStore`] until `--max-wait` after the start (a deadline that also cuts a pass short),
+//! and prints each resource with its status. I/O: the file, the environment, the emulator,
+//! stdout (the resources) and stderr (progress notes).
 
+use std::fmt::Write as _;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use secrecy::SecretString;
-use serde::Deserialize;
 use tokio::time::Instant;
+
+pub mod manifest;
 
 use super::error::chain;
 use super::{FixedClient, MemoryStore, Outcome, reconcile};
@@ -23,6 +27,7 @@ use crate::genesys::{
 };
 use crate::sim::fixture::{Fixture, FixtureError};
 use crate::sim::{Sim, SimHandle};
+use manifest::{Loaded, ManifestError, Refusal, location};
 
 /// The environment variables the one-shot mode reads credentials from.
 pub const ENV_CLIENT_ID: &str = "GENESYS_CLIENT_ID";
@@ -37,8 +42,11 @@ const SIM_JOB_POLL: Duration = Duration::from_millis(250);
 /// Arguments of `genesys-offboarding reconcile`.
 #[derive(Debug, Clone, Args)]
 pub struct ReconcileArgs {
-    /// A YAML file holding one or more `GenesysUserOffboarding` resources (other documents are
-    /// skipped).
+    /// A YAML file holding one or more `GenesysUserOffboarding` resources. The whole file is
+    /// checked first, as `kubectl apply --validate=strict` would: an unknown or misspelt field, a
+    /// wrong type, a wrong apiVersion or kind of an offboarding, or an invalid spec in any
+    /// document refuses the file and nothing is sent to Genesys. Documents of other kinds (a
+    /// Secret, ...) are skipped with a note.
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     pub file: PathBuf,
     /// Run against the embedded Genesys Cloud emulator, with its demo organization or the given
@@ -73,14 +81,22 @@ pub struct ReconcileArgs {
     /// Output format of the printed resources.
     #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Yaml)]
     pub output: OutputFormat,
-    /// The longest total wait between passes (a future effectiveAt, a live conversation, a rate
-    /// limit) before printing the resource as it stands, e.g. 30s or 2m.
+    /// How long the run may take, from its start, before it prints the resources as they stand,
+    /// e.g. 30s or 2m: it bounds the waits between passes (a future effectiveAt, a live
+    /// conversation) and the waits inside a pass (rate limits, retries, slow calls), which it cuts
+    /// short. Status is saved after every step, so a cut pass loses nothing; the exit code is 1
+    /// when a pass was cut or could not start.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_wait)]
     pub max_wait: Duration,
 }
 
 fn parse_wait(text: &str) -> Result<Duration, String> {
-    parse_duration(text).ok_or_else(|| format!("{text:?} is not a duration such as 30s, 2m or 1h"))
+    match parse_duration(text) {
+        None => Err(format!("{text:?} is not a duration such as 30s, 2m or 1h")),
+        // No pass fits in no time: every resource would be printed untouched.
+        Some(wait) if wait.is_zero() => Err("must be longer than 0s".to_owned()),
+        Some(wait) => Ok(wait),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -98,11 +114,22 @@ pub enum OneShotError {
         #[source]
         source: std::io::Error,
     },
-    #[error("failed to parse {path} as YAML")]
+    #[error("failed to parse {path}: document {document} is not valid YAML{}", location(*.line, *.column))]
     Parse {
         path: String,
+        /// The document, counted from 1.
+        document: usize,
+        line: Option<usize>,
+        column: Option<usize>,
         #[source]
         source: serde_yaml::Error,
+    },
+    /// The whole file is refused, nothing was sent to Genesys: each refusal names its document
+    /// and field.
+    #[error("{path} is refused, nothing was sent to Genesys:{}", list(refusals))]
+    Refused {
+        path: String,
+        refusals: Vec<Refusal>,
     },
     #[error("{0} holds no GenesysUserOffboarding resource")]
     NoResource(String),
@@ -118,13 +145,21 @@ pub enum OneShotError {
     Print(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
+fn list(refusals: &[Refusal]) -> String {
+    refusals.iter().fold(String::new(), |mut text, r| {
+        let _ = write!(text, "\n  {r}");
+        text
+    })
+}
+
 /// How each resource ended, for the exit code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Summary {
     pub name: String,
     /// `Ready=True` at the end.
     pub ready: bool,
-    /// Stalled, or a pass failed and was not retried.
+    /// Stalled, a pass failed and was not retried, a retry did not fit in `--max-wait`, or
+    /// `--max-wait` ended a pass of this resource or came before one could start.
     pub failed: bool,
 }
 
@@ -134,14 +169,20 @@ pub async fn run(
     out: &mut (dyn Write + Send),
     notes: &mut (dyn Write + Send),
 ) -> Result<Vec<Summary>, OneShotError> {
-    let resources = load(&args.file)?;
+    // The bound covers the whole run: the emulator's start and the clients too.
+    let deadline = Instant::now() + args.max_wait;
+    let loaded = load(&args.file)?;
+    for skipped in &loaded.skipped {
+        note(notes, &skipped.to_string());
+    }
     let sim = match &args.sim {
         Some(fixture) => Some(start_sim(fixture.as_deref()).await?),
         None => None,
     };
-    let mut summaries = Vec::new();
-    let mut printed = Vec::new();
-    for mut resource in resources {
+    // Every client is configured before the first pass: a bad setting for the last resource
+    // must not leave the first one offboarded.
+    let mut jobs = Vec::new();
+    for mut resource in loaded.resources {
         if args.dry_run {
             resource.spec.management_policy = crate::crd::ManagementPolicy::Observe;
         }
@@ -149,10 +190,11 @@ pub async fn run(
             Some((handle, credentials)) => sim_client(handle, credentials.clone())?,
             None => env_client(args, &resource)?,
         };
-        let summary = drive(&mut resource, &client, args.max_wait, notes).await;
-        summaries.push(summary);
-        printed.push(resource);
+        jobs.push(Job::new(resource, client));
     }
+    drive(&mut jobs, deadline, args.max_wait, notes).await;
+    let summaries = jobs.iter().map(Job::summary).collect();
+    let printed: Vec<GenesysUserOffboarding> = jobs.into_iter().map(|j| j.resource).collect();
     print(&printed, args.output, out)?;
     if let Some((handle, _)) = sim {
         handle.shutdown().await;
@@ -160,30 +202,96 @@ pub async fn run(
     Ok(summaries)
 }
 
-/// [`run`] on stdout and stderr. True when no resource stalled or failed (a resource still
-/// waiting, for a live conversation or a future `effectiveAt`, is not a failure).
+/// [`run`] on stdout and stderr. True when no resource stalled, failed or was cut short by
+/// `--max-wait` (a resource still waiting, for a live conversation or a future `effectiveAt`, is
+/// not a failure).
 pub async fn run_stdio(args: &ReconcileArgs) -> Result<bool, OneShotError> {
     let (mut out, mut notes) = (std::io::stdout(), std::io::stderr());
     let summaries = Box::pin(run(args, &mut out, &mut notes)).await?;
     Ok(summaries.iter().all(|s| !s.failed))
 }
 
-/// Runs passes until the outcome is final or the next wait does not fit in `max_wait`.
+/// Runs the passes of every job, one pass at a time, each when its wait is over, until no job
+/// needs another pass or `deadline` (`max_wait` after the start) has come. The deadline also
+/// ends a pass that is still running (waiting out a rate limit, retrying, or on a slow call):
+/// the pass stops at its next await, and its resource keeps the status last saved, which the
+/// reconciler saves before the first Genesys write and after every step, so the next run starts
+/// from what was confirmed and redoes at most the step that was cut (each step is an idempotent
+/// `ensure_*` that reads before it writes). No pass starts at or after the deadline: it would be
+/// cut before it could confirm anything.
 async fn drive(
-    resource: &mut GenesysUserOffboarding,
-    client: &GenesysClient,
+    jobs: &mut [Job],
+    deadline: Instant,
     max_wait: Duration,
     notes: &mut (dyn Write + Send),
-) -> Summary {
-    let name = resource.metadata.name.clone().unwrap_or_default();
-    let store = MemoryStore::new();
-    let provider = FixedClient(client.clone());
-    let deadline = Instant::now() + max_wait;
-    let mut failed = false;
-    loop {
-        let wait = match reconcile(resource, &provider, &store).await {
-            Ok(pass) => {
-                resource.status = Some(pass.status);
+) {
+    // The job whose next pass comes first; among equals, the first in the file.
+    while let Some((index, at)) = jobs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, job)| job.next.map(|(at, _)| (i, at)))
+        .min_by_key(|&(i, at)| (at, i))
+    {
+        tokio::time::sleep_until(at).await;
+        let job = &mut jobs[index];
+        if Instant::now() >= deadline {
+            job.not_started(max_wait, notes);
+        } else {
+            job.pass(deadline, max_wait, notes).await;
+        }
+    }
+}
+
+/// One resource of the file being driven.
+struct Job {
+    resource: GenesysUserOffboarding,
+    name: String,
+    clients: FixedClient,
+    store: MemoryStore,
+    /// When the next pass may start and why it waits (`None` before the first pass); `None`
+    /// once the resource needs no more passes in this run.
+    next: Option<(Instant, Option<&'static str>)>,
+    failed: bool,
+}
+
+impl Job {
+    fn new(resource: GenesysUserOffboarding, client: GenesysClient) -> Self {
+        Self {
+            name: resource.metadata.name.clone().unwrap_or_default(),
+            resource,
+            clients: FixedClient(client),
+            store: MemoryStore::new(),
+            next: Some((Instant::now(), None)),
+            failed: false,
+        }
+    }
+
+    /// One pass, ended at `deadline` if it still runs then; schedules the next one if needed
+    /// and it fits.
+    async fn pass(
+        &mut self,
+        deadline: Instant,
+        max_wait: Duration,
+        notes: &mut (dyn Write + Send),
+    ) {
+        let name = &self.name;
+        self.next = None;
+        let pass = reconcile(&self.resource, &self.clients, &self.store);
+        let wait = match tokio::time::timeout_at(deadline, pass).await {
+            Err(_) => {
+                self.resource.status = self.store.latest().or(self.resource.status.take());
+                self.failed = true;
+                note(
+                    notes,
+                    &format!(
+                        "{name}: stopped: --max-wait {}s ended the run in the middle of a pass; the status printed is the last one saved (after the last confirmed step); run again, with the printed resource as the file to continue from that status",
+                        max_wait.as_secs()
+                    ),
+                );
+                return;
+            }
+            Ok(Ok(pass)) => {
+                self.resource.status = Some(pass.status);
                 for event in pass.events {
                     let kind = if event.warning { "Warning" } else { "Normal" };
                     note(
@@ -194,21 +302,21 @@ async fn drive(
                 match pass.outcome {
                     Outcome::Wait { reason, after, .. } => Some((reason, after)),
                     Outcome::Stalled { .. } => {
-                        failed = true;
+                        self.failed = true;
                         None
                     }
                     Outcome::Done { .. } | Outcome::Suspended => None,
                 }
             }
-            Err(error) => {
-                resource.status = store.latest().or(resource.status.take());
+            Ok(Err(error)) => {
+                self.resource.status = self.store.latest().or(self.resource.status.take());
                 note(notes, &format!("{name}: pass failed: {}", chain(&error)));
                 let retry = error.retry_after().map(|after| (error.reason(), after));
-                failed |= retry.is_none();
+                self.failed |= retry.is_none();
                 retry
             }
         };
-        let Some((reason, after)) = wait else { break };
+        let Some((reason, after)) = wait else { return };
         if Instant::now() + after > deadline {
             note(
                 notes,
@@ -219,24 +327,45 @@ async fn drive(
                 ),
             );
             if is_error(reason) {
-                failed = true;
+                self.failed = true;
             }
-            break;
+            return;
         }
         note(
             notes,
             &format!("{name}: waiting {}s ({reason})", after.as_secs()),
         );
-        tokio::time::sleep(after).await;
+        self.next = Some((Instant::now() + after, Some(reason)));
     }
-    let ready = resource
-        .status
-        .as_ref()
-        .is_some_and(|s| s.is_true(condition::READY));
-    Summary {
-        name,
-        ready,
-        failed,
+
+    /// The deadline came before this job's next pass could start.
+    fn not_started(&mut self, max_wait: Duration, notes: &mut (dyn Write + Send)) {
+        let what = match self.next.and_then(|(_, reason)| reason) {
+            Some(reason) => format!("its next pass ({reason})"),
+            None => "its first pass".to_owned(),
+        };
+        note(
+            notes,
+            &format!(
+                "{}: stopped: --max-wait {}s ended the run before {what} could start; run again",
+                self.name,
+                max_wait.as_secs()
+            ),
+        );
+        self.next = None;
+        self.failed = true;
+    }
+
+    fn summary(&self) -> Summary {
+        Summary {
+            name: self.name.clone(),
+            ready: self
+                .resource
+                .status
+                .as_ref()
+                .is_some_and(|s| s.is_true(condition::READY)),
+            failed: self.failed,
+        }
     }
 }
 
@@ -250,33 +379,37 @@ fn note(notes: &mut (dyn Write + Send), text: &str) {
     let _ = writeln!(notes, "{text}");
 }
 
-/// Every `GenesysUserOffboarding` document of the file (other kinds are skipped). A resource
-/// without `metadata.generation` gets 1, as the API server would give it on create.
-pub fn load(path: &Path) -> Result<Vec<GenesysUserOffboarding>, OneShotError> {
+/// The `GenesysUserOffboarding` resources of the file, every document checked first (see
+/// [`manifest`]); other kinds are listed as skipped. A resource without `metadata.generation`
+/// gets 1, as the API server would give it on create.
+pub fn load(path: &Path) -> Result<Loaded, OneShotError> {
     let shown = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| OneShotError::Read {
         path: shown.clone(),
         source,
     })?;
-    let parse = |source| OneShotError::Parse {
-        path: shown.clone(),
-        source,
-    };
-    let mut resources = Vec::new();
-    for document in serde_yaml::Deserializer::from_str(&text) {
-        let value = serde_yaml::Value::deserialize(document).map_err(parse)?;
-        let kind = value.get("kind").and_then(serde_yaml::Value::as_str);
-        if kind != Some("GenesysUserOffboarding") {
-            continue;
-        }
-        let mut resource: GenesysUserOffboarding = serde_yaml::from_value(value).map_err(parse)?;
-        resource.metadata.generation.get_or_insert(1);
-        resources.push(resource);
-    }
-    if resources.is_empty() {
+    let loaded = manifest::parse(&text).map_err(|e| match e {
+        ManifestError::Syntax {
+            document,
+            line,
+            column,
+            source,
+        } => OneShotError::Parse {
+            path: shown.clone(),
+            document,
+            line,
+            column,
+            source,
+        },
+        ManifestError::Refused(refusals) => OneShotError::Refused {
+            path: shown.clone(),
+            refusals,
+        },
+    })?;
+    if loaded.resources.is_empty() {
         return Err(OneShotError::NoResource(shown));
     }
-    Ok(resources)
+    Ok(loaded)
 }
 
 /// Starts the emulator with the demo org or `fixture`; the credentials are the fixture's first
@@ -408,7 +541,7 @@ mod tests {
         )
         .unwrap();
 
-        let resources = load(&path).unwrap();
+        let resources = load(&path).unwrap().resources;
 
         assert_eq!(resources.len(), 1);
         assert_eq!(resources[0].metadata.name.as_deref(), Some("jane"));
