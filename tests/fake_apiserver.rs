@@ -1225,3 +1225,100 @@ async fn kubectl_describes_patches_status_and_waits_for_ready() {
     );
     server.shutdown().await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// What goes over the wire
+
+/// A request the way any HTTP client sends it: status, headers and the body as text.
+async fn raw(
+    server: &FakeApiServerHandle,
+    method: reqwest::Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<String>,
+) -> (u16, reqwest::header::HeaderMap, String) {
+    let mut request =
+        reqwest::Client::new().request(method, format!("{}{}", server.url(), &path[1..]));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    if let Some(body) = body {
+        request = request.body(body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    (status, headers, response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn built_in_kinds_are_written_in_go_field_order_and_custom_resources_sorted() {
+    let (server, client) = server_with_crd().await;
+    offboardings(&client)
+        .create(&PostParams::default(), &offboarding("jane"))
+        .await
+        .unwrap();
+    let secret: Secret = serde_json::from_value(
+        json!({"metadata": {"name": "creds", "labels": {"b": "2", "a": "1"}}, "stringData": {"clientId": "x"}}),
+    )
+    .unwrap();
+    Api::<Secret>::namespaced(client.clone(), "default")
+        .create(&PostParams::default(), &secret)
+        .await
+        .unwrap();
+    let get = |path: &'static str| {
+        let server = &server;
+        async move { raw(server, reqwest::Method::GET, path, &[], None).await.2 }
+    };
+
+    let secret = get("/api/v1/namespaces/default/secrets/creds").await;
+    assert!(
+        secret.starts_with(
+            r#"{"kind":"Secret","apiVersion":"v1","metadata":{"name":"creds","namespace":"default","uid":"#
+        ),
+        "{secret}"
+    );
+    assert!(secret.contains(r#""labels":{"a":"1","b":"2"}"#), "{secret}");
+    assert!(
+        secret.contains(r#"},"data":{"clientId":"eA=="},"type":"Opaque"}"#),
+        "{secret}"
+    );
+    let list = get("/api/v1/namespaces/default/secrets").await;
+    assert!(
+        list.starts_with(
+            r#"{"kind":"SecretList","apiVersion":"v1","metadata":{"resourceVersion":"#
+        ) && list
+            .contains(r#""items":[{"kind":"Secret","apiVersion":"v1","metadata":{"name":"creds""#),
+        "{list}"
+    );
+    let custom = get(
+        "/apis/offboarding.genesys-operator.io/v1alpha1/namespaces/default/genesysuseroffboardings/jane",
+    )
+    .await;
+    assert!(
+        custom.starts_with(
+            r#"{"apiVersion":"offboarding.genesys-operator.io/v1alpha1","kind":"GenesysUserOffboarding","metadata":{"creationTimestamp":"#
+        ),
+        "{custom}"
+    );
+    let missing = get("/api/v1/namespaces/default/secrets/nope").await;
+    assert!(
+        missing.starts_with(
+            r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"#
+        ),
+        "{missing}"
+    );
+    let version = get("/version").await;
+    assert!(
+        version.starts_with(r#"{"major":"1","minor":"34","emulationMajor":"1","emulationMinor":"34","minCompatibilityMajor":"1","minCompatibilityMinor":"33","gitVersion":"#),
+        "{version}"
+    );
+    let watch = get("/api/v1/namespaces/default/secrets?watch=true&timeoutSeconds=1").await;
+    assert!(
+        watch.starts_with(
+            r#"{"type":"ADDED","object":{"kind":"Secret","apiVersion":"v1","metadata":{"name":"creds""#
+        ),
+        "{watch}"
+    );
+    server.shutdown().await;
+}

@@ -21,11 +21,18 @@ use super::registry::{Builtin, Flavor, Registry, ResourceType, gv_string};
 pub(crate) const MAJOR: &str = "1";
 pub(crate) const MINOR: &str = "34";
 
-/// `GET /version`.
+/// The oldest minor version this one stays compatible with (one before it).
+const MIN_COMPATIBILITY_MINOR: &str = "33";
+
+/// `GET /version` (a 1.34 server also reports its emulated and minimum compatible versions).
 pub(crate) fn version() -> Value {
     json!({
         "major": MAJOR,
         "minor": MINOR,
+        "emulationMajor": MAJOR,
+        "emulationMinor": MINOR,
+        "minCompatibilityMajor": MAJOR,
+        "minCompatibilityMinor": MIN_COMPATIBILITY_MINOR,
         "gitVersion": format!("v{MAJOR}.{MINOR}.0-fake-apiserver"),
         "gitCommit": "0000000000000000000000000000000000000000",
         "gitTreeState": "clean",

@@ -262,7 +262,20 @@ fn dispatch(
                 json!({"paths": ["/api", "/api/v1", "/apis", "/openapi/v3", "/version", "/healthz", "/livez", "/readyz"]}),
             ),
         ),
-        ["version"] => discovery_response(headers, method, Some(discovery::version())),
+        ["version"] => match discovery_response(headers, method, Some(json!({}))) {
+            refused if refused.status() != StatusCode::OK => refused,
+            _ => {
+                // `version.Info` has no `kind` to recognise its field order by.
+                let body =
+                    super::wire::to_vec_as(&discovery::version(), &super::wire::VERSION_INFO);
+                let mut response = (StatusCode::OK, body).into_response();
+                response.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+                response
+            }
+        },
         ["healthz" | "livez" | "readyz", ..] => (StatusCode::OK, "ok").into_response(),
         ["api"] => discovery_response(headers, method, Some(discovery::api_versions(&shared.host))),
         ["apis"] => {
