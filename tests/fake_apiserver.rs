@@ -1322,3 +1322,104 @@ async fn built_in_kinds_are_written_in_go_field_order_and_custom_resources_sorte
     );
     server.shutdown().await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Limits and formats
+
+#[tokio::test]
+async fn a_secret_over_one_mebibyte_and_a_body_over_three_are_refused_like_a_real_server() {
+    let server = FakeApiServer::start().await.unwrap();
+    let secrets: Api<Secret> = Api::namespaced(server.kube_client(), "default");
+    let sized = |name: &str, bytes: usize| -> Secret {
+        let mut data = std::collections::BTreeMap::new();
+        data.insert(
+            "blob".to_owned(),
+            k8s_openapi::ByteString(vec![b'x'; bytes]),
+        );
+        Secret {
+            metadata: kube::api::ObjectMeta {
+                name: Some(name.to_owned()),
+                ..Default::default()
+            },
+            data: Some(data),
+            ..Default::default()
+        }
+    };
+
+    secrets
+        .create(&PostParams::default(), &sized("limit", 1024 * 1024))
+        .await
+        .unwrap();
+    let over = api_error(
+        secrets
+            .create(&PostParams::default(), &sized("over", 1024 * 1024 + 1))
+            .await,
+    );
+    assert_eq!((over.code, over.reason.as_str()), (422, "Invalid"));
+    assert_eq!(
+        over.message,
+        "Secret \"over\" is invalid: data: Too long: must have at most 1048576 bytes"
+    );
+    let cause = &over.details.unwrap().causes[0];
+    assert_eq!(
+        (cause.reason.as_str(), cause.field.as_str()),
+        ("FieldValueTooLong", "data")
+    );
+    let huge = api_error(
+        secrets
+            .create(&PostParams::default(), &sized("huge", 14 * 1024 * 1024))
+            .await,
+    );
+    assert_eq!(
+        (huge.code, huge.reason.as_str(), huge.message.as_str()),
+        (
+            413,
+            "RequestEntityTooLarge",
+            "Request entity too large: limit is 3145728"
+        )
+    );
+    assert!(secrets.get("huge").await.is_err());
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_date_time_without_an_offset_is_refused_and_any_rfc_3339_one_is_accepted() {
+    let (server, client) = server_with_crd().await;
+    let api = dynamic_offboardings(&client);
+    let with_effective_at = |name: &str, at: &str| -> DynamicObject {
+        let mut object = offboarding_json(name);
+        object["spec"]["effectiveAt"] = json!(at);
+        serde_json::from_value(object).unwrap()
+    };
+
+    let local = api_error(
+        api.create(
+            &PostParams::default(),
+            &with_effective_at("local", "2026-01-01T00:00:00"),
+        )
+        .await,
+    );
+
+    assert_eq!(local.code, 422);
+    assert!(
+        local.message.ends_with(
+            r#"spec.effectiveAt: Invalid value: "2026-01-01T00:00:00": spec.effectiveAt in body must be of type date-time: "2026-01-01T00:00:00""#
+        ),
+        "{}",
+        local.message
+    );
+    let cause = &local.details.unwrap().causes[0];
+    assert_eq!(
+        (cause.reason.as_str(), cause.field.as_str()),
+        ("FieldValueTypeInvalid", "spec.effectiveAt")
+    );
+    for (name, at) in [
+        ("far", "9999-12-31T23:59:59Z"),
+        ("offset", "2026-06-30T12:00:00.5+02:00"),
+    ] {
+        api.create(&PostParams::default(), &with_effective_at(name, at))
+            .await
+            .unwrap_or_else(|e| panic!("{at} refused: {e}"));
+    }
+    server.shutdown().await;
+}

@@ -1,6 +1,6 @@
 //! What is special about each built-in kind: decoding through the `k8s-openapi` types (which
 //! drops unknown fields and rejects wrong types, as the real server's Go structs do), Secret
-//! `stringData`, Namespace defaults, and `CustomResourceDefinition` validation, defaults and status.
+//! `stringData` and size limit, Namespace defaults, and `CustomResourceDefinition` validation, defaults and status.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -291,7 +291,33 @@ pub(crate) fn validate(b: Builtin, object: &Value, old: Option<&Value>) -> Vec<C
         }
         Builtin::Namespace | Builtin::Event | Builtin::EventV1 | Builtin::Lease => {}
     }
+    if b == Builtin::Secret && secret_size(object) > MAX_SECRET_SIZE {
+        causes.push(Cause::new(
+            "FieldValueTooLong",
+            "data",
+            format!("Too long: must have at most {MAX_SECRET_SIZE} bytes"),
+        ));
+    }
     causes
+}
+
+/// What a Secret's `data` may hold in all (decoded bytes), as etcd's request limit requires.
+const MAX_SECRET_SIZE: usize = 1024 * 1024;
+
+/// The decoded size of a Secret's `data` (after `stringData` was merged in).
+fn secret_size(secret: &Value) -> usize {
+    secret
+        .get("data")
+        .and_then(Value::as_object)
+        .map_or(0, |data| {
+            data.values()
+                .filter_map(Value::as_str)
+                .map(|v| {
+                    base64::Engine::decode(&base64::engine::general_purpose::STANDARD, v)
+                        .map_or(v.len(), |bytes| bytes.len())
+                })
+                .sum()
+        })
 }
 
 fn validate_crd(crd: &Value, causes: &mut Vec<Cause>) {

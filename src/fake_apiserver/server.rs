@@ -1,7 +1,8 @@
 //! The HTTP layer: one axum fallback handler that parses Kubernetes API paths
 //! (`/api/v1/namespaces/{ns}/{plural}/{name}/{subresource}`, `/apis/{group}/{version}/...`,
-//! discovery, `/version`, `/openapi/v3`), answers an armed fault instead when one matches,
-//! negotiates the representation, runs the verb under the state lock, and records the request.
+//! discovery, `/version`, `/openapi/v3`), refuses bodies over the real server's 3 MiB limit,
+//! answers an armed fault instead when one matches, negotiates the representation, runs the
+//! verb under the state lock, and records the request.
 //! `/__fake/...` is the test-control API (faults, watch disconnects), never recorded.
 
 use std::sync::{Arc, Mutex, PoisonError};
@@ -77,7 +78,11 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new().fallback(handle).with_state(shared)
 }
 
-const BODY_LIMIT: usize = 32 * 1024 * 1024;
+/// The largest request body the real server reads (`--max-request-body-bytes`, 3 MiB).
+const BODY_LIMIT: usize = 3 * 1024 * 1024;
+
+/// The test-control endpoints take larger bodies (many faults at once).
+const CONTROL_BODY_LIMIT: usize = 32 * 1024 * 1024;
 
 /// The prefix of the test-control endpoints (not Kubernetes API, not recorded).
 const CONTROL: &str = "/__fake/";
@@ -118,7 +123,7 @@ fn control(shared: &Shared, parts: &Parts, body: &Bytes) -> Response {
 async fn handle(AxumState(shared): AxumState<Arc<Shared>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     if parts.uri.path().starts_with(CONTROL) {
-        return match axum::body::to_bytes(body, BODY_LIMIT).await {
+        return match axum::body::to_bytes(body, CONTROL_BODY_LIMIT).await {
             Ok(bytes) => control(&shared, &parts, &bytes),
             Err(e) => {
                 ApiError::bad_request(format!("cannot read the request body: {e}")).into_response()
@@ -131,10 +136,10 @@ async fn handle(AxumState(shared): AxumState<Arc<Shared>>, request: Request) -> 
             record.body = parse_body(&parts.headers, &bytes);
             dispatch(&shared, &parts, &bytes, &mut record)
         }
-        Err(e) => ApiError::new(
+        Err(_) => ApiError::new(
             413,
             "RequestEntityTooLarge",
-            format!("cannot read the request body: {e}"),
+            format!("Request entity too large: limit is {BODY_LIMIT}"),
         )
         .into_response(),
     };
