@@ -13,7 +13,7 @@ use futures::{StreamExt, TryStreamExt};
 use genesys_offboarding_operator::crd::GenesysUserOffboarding;
 use genesys_offboarding_operator::fake_apiserver::{FakeApiServer, FakeApiServerHandle};
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{Event as CoreEvent, Namespace, ObjectReference, Secret};
+use k8s_openapi::api::core::v1::{Event as CoreEvent, Namespace, ObjectReference, Secret, Service};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{
     Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams,
@@ -1291,6 +1291,11 @@ async fn built_in_kinds_are_written_in_go_field_order_and_custom_resources_sorte
             .contains(r#""items":[{"kind":"Secret","apiVersion":"v1","metadata":{"name":"creds""#),
         "{list}"
     );
+    let service = get("/api/v1/namespaces/default/services/kubernetes").await;
+    assert!(
+        service.contains(r#""spec":{"ports":[{"name":"https","protocol":"TCP","port":443,"targetPort":6443}],"clusterIP":"10.96.0.1""#),
+        "{service}"
+    );
     let custom = get(
         "/apis/offboarding.genesys-operator.io/v1alpha1/namespaces/default/genesysuseroffboardings/jane",
     )
@@ -1421,5 +1426,90 @@ async fn a_date_time_without_an_offset_is_refused_and_any_rfc_3339_one_is_accept
             .await
             .unwrap_or_else(|e| panic!("{at} refused: {e}"));
     }
+    server.shutdown().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// What every cluster has
+
+#[tokio::test]
+async fn a_fresh_cluster_has_the_system_namespaces_and_the_kubernetes_service() {
+    let server = FakeApiServer::start().await.unwrap();
+    let client = server.kube_client();
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    for name in ["default", "kube-system", "kube-public"] {
+        assert!(namespaces.get(name).await.is_ok(), "namespace {name}");
+    }
+    let services: Api<Service> = Api::namespaced(client.clone(), "default");
+    let kubernetes = services.get("kubernetes").await.unwrap();
+    let spec = kubernetes.spec.unwrap();
+    assert_eq!(
+        (spec.type_.as_deref(), spec.cluster_ip.as_deref()),
+        (Some("ClusterIP"), Some("10.96.0.1"))
+    );
+    let port = &spec.ports.unwrap()[0];
+    assert_eq!(
+        (port.name.as_deref(), port.port, port.protocol.as_deref()),
+        (Some("https"), 443, Some("TCP"))
+    );
+
+    // Plain CRUD, with the defaults and the cluster IP a real server gives.
+    let web: Service = serde_json::from_value(json!({
+        "metadata": {"name": "web"},
+        "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]},
+    }))
+    .unwrap();
+    let created = services.create(&PostParams::default(), &web).await.unwrap();
+    let spec = created.spec.clone().unwrap();
+    let ip = spec.cluster_ip.clone().unwrap();
+    assert!(ip.starts_with("10.9") && ip != "10.96.0.1", "{ip}");
+    assert_eq!(spec.cluster_ips, Some(vec![ip.clone()]));
+    assert_eq!(spec.session_affinity.as_deref(), Some("None"));
+    let port = &spec.ports.unwrap()[0];
+    assert_eq!(
+        (port.protocol.as_deref(), port.target_port.clone()),
+        (
+            Some("TCP"),
+            Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(80))
+        )
+    );
+    assert_eq!(
+        services
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        2
+    );
+    let moved = api_error(
+        services
+            .patch(
+                "web",
+                &PatchParams::default(),
+                &Patch::Merge(
+                    json!({"spec": {"clusterIP": "10.96.0.99", "clusterIPs": ["10.96.0.99"]}}),
+                ),
+            )
+            .await,
+    );
+    assert_eq!(moved.code, 422);
+    assert!(
+        moved.message.contains("may not change once set"),
+        "{}",
+        moved.message
+    );
+    let no_ports: Service =
+        serde_json::from_value(json!({"metadata": {"name": "empty"}, "spec": {}})).unwrap();
+    let refused = api_error(services.create(&PostParams::default(), &no_ports).await);
+    assert_eq!(
+        refused.message,
+        "Service \"empty\" is invalid: spec.ports: Required value"
+    );
+    services
+        .delete("web", &DeleteParams::default())
+        .await
+        .unwrap();
+    assert_eq!(api_error(services.get("web").await).code, 404);
     server.shutdown().await;
 }

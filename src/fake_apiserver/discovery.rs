@@ -10,7 +10,7 @@ use std::hash::{Hash, Hasher};
 use serde_json::{Map, Value, json};
 
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Secret, Service};
 use k8s_openapi::api::events::v1::Event as EventV1;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -143,6 +143,7 @@ fn definition_name(rt: &ResourceType) -> String {
         Flavor::Builtin(Builtin::Namespace) => "io.k8s.api.core.v1.Namespace".to_owned(),
         Flavor::Builtin(Builtin::Secret) => "io.k8s.api.core.v1.Secret".to_owned(),
         Flavor::Builtin(Builtin::ConfigMap) => "io.k8s.api.core.v1.ConfigMap".to_owned(),
+        Flavor::Builtin(Builtin::Service) => "io.k8s.api.core.v1.Service".to_owned(),
         Flavor::Builtin(Builtin::Event) => "io.k8s.api.core.v1.Event".to_owned(),
         Flavor::Builtin(Builtin::EventV1) => "io.k8s.api.events.v1.Event".to_owned(),
         Flavor::Builtin(Builtin::Lease) => "io.k8s.api.coordination.v1.Lease".to_owned(),
@@ -215,6 +216,9 @@ fn builtin_schemas(generator: &mut schemars::SchemaGenerator, b: Builtin) {
         }
         Builtin::ConfigMap => {
             generator.subschema_for::<ConfigMap>();
+        }
+        Builtin::Service => {
+            generator.subschema_for::<Service>();
         }
         Builtin::Event => {
             generator.subschema_for::<Event>();

@@ -673,6 +673,98 @@ fn check_crd_not_terminating(state: &State, t: &Target<'_>) -> Result<(), ApiErr
     }
 }
 
+/// The range cluster IPs come from (kube-apiserver's default `--service-cluster-ip-range`).
+const SERVICE_RANGE: (std::net::Ipv4Addr, u32) = (std::net::Ipv4Addr::new(10, 96, 0, 0), 12);
+
+fn services_key() -> StorageKey {
+    StorageKey {
+        group: String::new(),
+        resource: "services".to_owned(),
+    }
+}
+
+/// Gives a new Service its cluster IP, as the real server's allocator does: the one asked for
+/// if it is free and in range, else a free one (`None` makes a headless Service).
+fn allocate_cluster_ip(state: &State, service: &mut Value) -> Result<(), ApiError> {
+    if !builtin::service_needs_cluster_ip(service) {
+        return Ok(());
+    }
+    let name = meta_str(service, "name").unwrap_or_default().to_owned();
+    let Some(spec) = service.get_mut("spec").and_then(Value::as_object_mut) else {
+        return Ok(());
+    };
+    let asked = spec
+        .get("clusterIP")
+        .and_then(Value::as_str)
+        .filter(|ip| !ip.is_empty())
+        .or_else(|| {
+            spec.get("clusterIPs")
+                .and_then(Value::as_array)
+                .and_then(|ips| ips.first())
+                .and_then(Value::as_str)
+        })
+        .map(str::to_owned);
+    let taken: Vec<String> = state
+        .store
+        .list(&services_key(), None)
+        .into_iter()
+        .flat_map(|s| {
+            s.pointer("/spec/clusterIPs")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter_map(|ip| ip.as_str().map(str::to_owned))
+        .collect();
+    let (base, prefix) = SERVICE_RANGE;
+    let size = 1_u32 << (32 - prefix);
+    let in_range = |ip: std::net::Ipv4Addr| {
+        (u32::from(ip) >> (32 - prefix)) == (u32::from(base) >> (32 - prefix))
+    };
+    let refuse = |ip: &str, why: String| {
+        ApiError::invalid(
+            "",
+            "Service",
+            &name,
+            &[Cause::new(
+                "FieldValueInvalid",
+                "spec.clusterIPs",
+                format!("Invalid value: []string{{{ip:?}}}: failed to allocate IP {ip}: {why}"),
+            )],
+        )
+    };
+    let ip = match asked.as_deref() {
+        Some("None") => "None".to_owned(),
+        Some(ip) => {
+            let parsed: std::net::Ipv4Addr = ip
+                .parse()
+                .map_err(|_| refuse(ip, "not a valid IP address".to_owned()))?;
+            if !in_range(parsed) {
+                return Err(refuse(
+                    ip,
+                    format!(
+                        "the provided IP ({ip}) is not in the valid range. The range of valid IPs is {base}/{prefix}"
+                    ),
+                ));
+            }
+            if taken.iter().any(|t| t == ip) {
+                return Err(refuse(ip, "provided IP is already allocated".to_owned()));
+            }
+            ip.to_owned()
+        }
+        None => (1..size - 1)
+            .map(|offset| std::net::Ipv4Addr::from(u32::from(base) + offset).to_string())
+            .find(|candidate| !taken.contains(candidate))
+            .ok_or_else(|| ApiError::internal("failed to allocate a serviceIP: range is full"))?,
+    };
+    spec.insert("clusterIP".to_owned(), json!(ip));
+    spec.insert("clusterIPs".to_owned(), json!([ip]));
+    spec.entry("ipFamilies").or_insert_with(|| json!(["IPv4"]));
+    spec.entry("ipFamilyPolicy")
+        .or_insert_with(|| json!("SingleStack"));
+    Ok(())
+}
+
 /// POST: creates an object (also used by apply when the object is missing).
 pub(crate) fn create(state: &mut State, t: &Target<'_>, body: Value) -> Result<Outcome, ApiError> {
     let options = WriteOptions::from(t.query, false)?;
@@ -766,6 +858,9 @@ fn create_with(
     set_meta(&mut object, "creationTimestamp", Some(json!(now)));
     if rt.tracks_generation() {
         set_meta(&mut object, "generation", Some(json!(1)));
+    }
+    if rt.builtin() == Some(Builtin::Service) {
+        allocate_cluster_ip(state, &mut object)?;
     }
     if let Some(b) = rt.builtin() {
         builtin::prepare(b, &mut object, None, true);
@@ -1277,7 +1372,8 @@ pub(crate) fn housekeeping(state: &mut State) {
     }
 }
 
-/// Creates the namespaces every cluster has.
+/// Creates what every cluster has from the start: the system namespaces and the `kubernetes`
+/// Service in `default` (the API server's own address for in-cluster clients).
 pub(crate) fn bootstrap(state: &mut State) {
     let ns_key = StorageKey {
         group: String::new(),
@@ -1292,4 +1388,25 @@ pub(crate) fn bootstrap(state: &mut State) {
         builtin::prepare(Builtin::Namespace, &mut ns, None, true);
         state.store.insert(&ns_key, ns);
     }
+    let mut kubernetes = json!({
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": "kubernetes",
+            "namespace": "default",
+            "uid": uuid::Uuid::new_v4().to_string(),
+            "creationTimestamp": meta::now(),
+            "labels": {"component": "apiserver", "provider": "kubernetes"},
+        },
+        "spec": {
+            "ports": [{"name": "https", "protocol": "TCP", "port": 443, "targetPort": 6443}],
+            "clusterIP": "10.96.0.1",
+            "clusterIPs": ["10.96.0.1"],
+            "type": "ClusterIP",
+            "ipFamilies": ["IPv4"],
+            "ipFamilyPolicy": "SingleStack",
+        },
+    });
+    builtin::prepare(Builtin::Service, &mut kubernetes, None, true);
+    state.store.insert(&services_key(), kubernetes);
 }

@@ -1,6 +1,7 @@
 //! The resource types the server serves: the built-in kinds (`Namespace`, `Secret`, `ConfigMap`,
-//! `Event` in `v1` and `events.k8s.io/v1`, `Lease`, `CustomResourceDefinition`) and every custom
-//! resource registered by a CRD at runtime. Also version conversion between served versions.
+//! `Service`, `Event` in `v1` and `events.k8s.io/v1`, `Lease`, `CustomResourceDefinition`) and
+//! every custom resource registered by a CRD at runtime. Also version conversion between served
+//! versions.
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -22,6 +23,7 @@ pub(crate) enum Builtin {
     Namespace,
     Secret,
     ConfigMap,
+    Service,
     /// `v1` Event (the storage form of both Event APIs).
     Event,
     /// `events.k8s.io/v1` Event.
@@ -221,6 +223,11 @@ impl ResourceType {
                 ["status", "conditions"] => ListType::Map(vec!["type".to_owned()]),
                 _ => ListType::Atomic,
             },
+            // Ports merge by port number (strategic) or by port and protocol (apply).
+            Flavor::Builtin(Builtin::Service) => match names.as_slice() {
+                ["spec", "ports"] => ListType::Map(vec!["port".to_owned(), "protocol".to_owned()]),
+                _ => ListType::Atomic,
+            },
             Flavor::Builtin(_) => ListType::Atomic,
             Flavor::Custom(_) => {
                 let Some(node) = self.schema_at(path) else {
@@ -351,12 +358,12 @@ fn builtin(
         list_kind: format!("{kind}List"),
         namespaced,
         short_names: short_names.iter().map(|s| (*s).to_owned()).collect(),
-        categories: if b == Builtin::Crd {
-            vec!["api-extensions".to_owned()]
-        } else {
-            Vec::new()
+        categories: match b {
+            Builtin::Crd => vec!["api-extensions".to_owned()],
+            Builtin::Service => vec!["all".to_owned()],
+            _ => Vec::new(),
         },
-        status_subresource: matches!(b, Builtin::Namespace | Builtin::Crd),
+        status_subresource: matches!(b, Builtin::Namespace | Builtin::Crd | Builtin::Service),
         storage_version: version.to_owned(),
         flavor: Flavor::Builtin(b),
     })
@@ -403,6 +410,15 @@ impl Registry {
                     true,
                     &["cm"],
                     Builtin::ConfigMap,
+                ),
+                builtin(
+                    "",
+                    "v1",
+                    "services",
+                    "Service",
+                    true,
+                    &["svc"],
+                    Builtin::Service,
                 ),
                 builtin("", "v1", "events", "Event", true, &["ev"], Builtin::Event),
                 builtin(
