@@ -38,6 +38,8 @@ pub(crate) struct Target<'a> {
     pub namespace: Option<String>,
     pub name: Option<String>,
     pub status: bool,
+    /// The `/scale` subresource of a custom resource.
+    pub scale: bool,
     pub query: &'a Query,
     pub user_agent: &'a str,
 }
@@ -51,7 +53,10 @@ impl Target<'_> {
         self.name.as_deref().unwrap_or_default()
     }
 
-    fn scope(&self) -> Scope {
+    pub(crate) fn scope(&self) -> Scope {
+        if self.scale {
+            return Scope::Scale;
+        }
         match (self.rt.status_subresource, self.status) {
             (false, _) => Scope::All,
             (true, false) => Scope::Main,
@@ -59,12 +64,12 @@ impl Target<'_> {
         }
     }
 
-    fn not_found(&self) -> ApiError {
+    pub(crate) fn not_found(&self) -> ApiError {
         ApiError::not_found(&self.rt.group, &self.rt.plural, self.name())
     }
 
     /// `fieldManager`, or the user agent's first word as the real server derives it.
-    fn manager(&self) -> String {
+    pub(crate) fn manager(&self) -> String {
         self.query.get("fieldManager").map_or_else(
             || {
                 let agent = self.user_agent.split('/').next().unwrap_or_default();
@@ -239,14 +244,14 @@ pub(crate) fn list(state: &State, t: &Target<'_>) -> Result<Listing, ApiError> {
 // The write pipeline
 
 /// How ownership of fields is recorded for a write.
-enum Ownership {
+pub(crate) enum Ownership {
     /// Create, update or non-apply patch by this manager.
     Update(String),
     /// Server-side apply: `managedFields` were computed by the apply merge.
     Apply,
 }
 
-struct WriteOptions {
+pub(crate) struct WriteOptions {
     dry_run: bool,
     validation: FieldValidation,
     /// PUT: `metadata.resourceVersion` is required where the kind demands it.
@@ -254,7 +259,7 @@ struct WriteOptions {
 }
 
 impl WriteOptions {
-    fn from(query: &Query, put: bool) -> Result<Self, ApiError> {
+    pub(crate) fn from(query: &Query, put: bool) -> Result<Self, ApiError> {
         Ok(Self {
             dry_run: query.dry_run()?,
             validation: query.field_validation()?,
@@ -403,7 +408,7 @@ fn carry_system_metadata(new: &mut Value, old: &Value, keep_managed_fields: bool
 fn isolate_status(t: &Target<'_>, new: Value, old: &Value) -> Value {
     match t.scope() {
         Scope::All => new,
-        Scope::Main => {
+        Scope::Main | Scope::Scale => {
             let mut new = new;
             if let Some(map) = new.as_object_mut() {
                 match old.get("status") {
@@ -435,6 +440,7 @@ fn validate(
     rt: &ResourceType,
     object: &Value,
     old: Option<&Value>,
+    scope: Scope,
     warnings: &mut Vec<String>,
 ) -> Result<(), ApiError> {
     let mut causes = Vec::new();
@@ -461,6 +467,14 @@ fn validate(
                     schema::validate_cel(s, object, old, (&rt.api_version(), &rt.group, &rt.kind));
                 warnings.extend(cel.warnings);
                 causes.extend(schema::ratchet(cel.causes, object, old));
+            }
+            if let Some(paths) = &rt.scale {
+                // Checked on every write, never ratcheted; a status write checks only status.
+                causes.extend(super::scale::validate(
+                    object,
+                    paths,
+                    scope == Scope::Status,
+                ));
             }
         }
     }
@@ -544,7 +558,7 @@ fn check_no_new_finalizers(t: &Target<'_>, old: &Value, new: &Value) -> Result<(
 }
 
 /// Runs the pipeline for a write to an existing object; `candidate` is in `t.rt`'s version.
-fn write_existing(
+pub(crate) fn write_existing(
     state: &mut State,
     t: &Target<'_>,
     old_stored: &Value,
@@ -566,7 +580,7 @@ fn write_existing(
     if let Some(b) = rt.builtin() {
         builtin::prepare(b, &mut new, Some(&old), false);
     }
-    validate(rt, &new, Some(&old), &mut warnings)?;
+    validate(rt, &new, Some(&old), t.scope(), &mut warnings)?;
     if rt.tracks_generation() && spec_part(rt, &new) != spec_part(rt, &old) {
         let generation = old
             .pointer("/metadata/generation")
@@ -823,6 +837,7 @@ fn create_with(
         namespace: t.namespace.clone(),
         name: Some(name.clone()),
         status: false,
+        scale: false,
         query: t.query,
         user_agent: t.user_agent,
     };
@@ -865,7 +880,7 @@ fn create_with(
     if let Some(b) = rt.builtin() {
         builtin::prepare(b, &mut object, None, true);
     }
-    validate(rt, &object, None, &mut warnings)?;
+    validate(rt, &object, None, Scope::All, &mut warnings)?;
     let key = rt.storage_key();
     if state.store.get(&key, t.ns(), &name).is_some() {
         return Err(ApiError::already_exists(&rt.group, &rt.plural, &name));
@@ -1038,7 +1053,7 @@ pub(crate) fn patch(
 fn reset_fields(t: &Target<'_>, mut applied: Value) -> Value {
     match t.scope() {
         Scope::All => applied,
-        Scope::Main => {
+        Scope::Main | Scope::Scale => {
             if let Some(map) = applied.as_object_mut() {
                 map.remove("status");
             }

@@ -673,6 +673,34 @@ pub(crate) fn table(
     })
 }
 
+/// A Table by the real server's default convertor (Name, Created At), for kinds without
+/// printer columns of their own, such as `Scale`.
+pub(crate) fn default_table(object: &Value, include: IncludeObject, beta: bool) -> Value {
+    let rv = object
+        .pointer("/metadata/resourceVersion")
+        .cloned()
+        .unwrap_or(Value::Null);
+    let mut row = json!({"cells": [
+        text(object, "/metadata/name"),
+        object.pointer("/metadata/creationTimestamp").cloned().unwrap_or(Value::Null),
+    ]});
+    match include {
+        IncludeObject::None => {}
+        IncludeObject::Metadata => row["object"] = partial(object, beta),
+        IncludeObject::Object => row["object"] = object.clone(),
+    }
+    json!({
+        "kind": "Table",
+        "apiVersion": if beta { "meta.k8s.io/v1beta1" } else { "meta.k8s.io/v1" },
+        "metadata": {"resourceVersion": rv},
+        "columnDefinitions": [
+            name_column(),
+            column("Created At", "date", "", "CreationTimestamp is a timestamp representing the server time when this object was created.", 0),
+        ],
+        "rows": [row],
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
