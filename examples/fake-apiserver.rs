@@ -17,8 +17,8 @@ use genesys_offboarding_operator::fake_apiserver::FakeApiServer;
 ///
 /// Plain HTTP, no authentication or authorization, all state in memory and lost on exit. It
 /// serves discovery, CRDs, custom resources (validated against their schemas), namespaces,
-/// secrets, config maps, events and leases well enough for the operator and for `kubectl`. Never
-/// expose it beyond localhost and never put real secrets in it.
+/// secrets, config maps, services, events and leases well enough for the operator and for
+/// `kubectl`. Never expose it beyond localhost and never put real secrets in it.
 #[derive(Debug, Parser)]
 #[command(name = "fake-apiserver", version, about, long_about)]
 struct Args {

@@ -13,7 +13,7 @@ use futures::{StreamExt, TryStreamExt};
 use genesys_offboarding_operator::crd::GenesysUserOffboarding;
 use genesys_offboarding_operator::fake_apiserver::{FakeApiServer, FakeApiServerHandle};
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{Event as CoreEvent, Namespace, ObjectReference, Secret};
+use k8s_openapi::api::core::v1::{Event as CoreEvent, Namespace, ObjectReference, Secret, Service};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{
     Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams,
@@ -1223,5 +1223,757 @@ async fn kubectl_describes_patches_status_and_waits_for_ready() {
             .trim()
             .is_empty()
     );
+    server.shutdown().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// What goes over the wire
+
+/// A request the way any HTTP client sends it: status, headers and the body as text.
+async fn raw(
+    server: &FakeApiServerHandle,
+    method: reqwest::Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<String>,
+) -> (u16, reqwest::header::HeaderMap, String) {
+    let mut request =
+        reqwest::Client::new().request(method, format!("{}{}", server.url(), &path[1..]));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    if let Some(body) = body {
+        request = request.body(body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    (status, headers, response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn built_in_kinds_are_written_in_go_field_order_and_custom_resources_sorted() {
+    let (server, client) = server_with_crd().await;
+    offboardings(&client)
+        .create(&PostParams::default(), &offboarding("jane"))
+        .await
+        .unwrap();
+    let secret: Secret = serde_json::from_value(
+        json!({"metadata": {"name": "creds", "labels": {"b": "2", "a": "1"}}, "stringData": {"clientId": "x"}}),
+    )
+    .unwrap();
+    Api::<Secret>::namespaced(client.clone(), "default")
+        .create(&PostParams::default(), &secret)
+        .await
+        .unwrap();
+    let get = |path: &'static str| {
+        let server = &server;
+        async move { raw(server, reqwest::Method::GET, path, &[], None).await.2 }
+    };
+
+    let secret = get("/api/v1/namespaces/default/secrets/creds").await;
+    assert!(
+        secret.starts_with(
+            r#"{"kind":"Secret","apiVersion":"v1","metadata":{"name":"creds","namespace":"default","uid":"#
+        ),
+        "{secret}"
+    );
+    assert!(secret.contains(r#""labels":{"a":"1","b":"2"}"#), "{secret}");
+    assert!(
+        secret.contains(r#"},"data":{"clientId":"eA=="},"type":"Opaque"}"#),
+        "{secret}"
+    );
+    let list = get("/api/v1/namespaces/default/secrets").await;
+    assert!(
+        list.starts_with(
+            r#"{"kind":"SecretList","apiVersion":"v1","metadata":{"resourceVersion":"#
+        ) && list
+            .contains(r#""items":[{"kind":"Secret","apiVersion":"v1","metadata":{"name":"creds""#),
+        "{list}"
+    );
+    let service = get("/api/v1/namespaces/default/services/kubernetes").await;
+    assert!(
+        service.contains(r#""spec":{"ports":[{"name":"https","protocol":"TCP","port":443,"targetPort":6443}],"clusterIP":"10.96.0.1""#),
+        "{service}"
+    );
+    let custom = get(
+        "/apis/offboarding.genesys-operator.io/v1alpha1/namespaces/default/genesysuseroffboardings/jane",
+    )
+    .await;
+    assert!(
+        custom.starts_with(
+            r#"{"apiVersion":"offboarding.genesys-operator.io/v1alpha1","kind":"GenesysUserOffboarding","metadata":{"creationTimestamp":"#
+        ),
+        "{custom}"
+    );
+    let missing = get("/api/v1/namespaces/default/secrets/nope").await;
+    assert!(
+        missing.starts_with(
+            r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"#
+        ),
+        "{missing}"
+    );
+    let version = get("/version").await;
+    assert!(
+        version.starts_with(r#"{"major":"1","minor":"34","emulationMajor":"1","emulationMinor":"34","minCompatibilityMajor":"1","minCompatibilityMinor":"33","gitVersion":"#),
+        "{version}"
+    );
+    let watch = get("/api/v1/namespaces/default/secrets?watch=true&timeoutSeconds=1").await;
+    assert!(
+        watch.starts_with(
+            r#"{"type":"ADDED","object":{"kind":"Secret","apiVersion":"v1","metadata":{"name":"creds""#
+        ),
+        "{watch}"
+    );
+    server.shutdown().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scale subresource, aggregated discovery, representations, default objects, limits
+
+/// A CRD with `status` and `scale` subresources (the operator's own CRD declares no scale).
+const WIDGET_CRD: &str = r"
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {plural: widgets, singular: widget, kind: Widget, shortNames: [wd]}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    subresources:
+      status: {}
+      scale:
+        specReplicasPath: .spec.replicas
+        statusReplicasPath: .status.replicas
+        labelSelectorPath: .status.selector
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              replicas: {type: integer}
+              size: {type: string}
+          status:
+            type: object
+            properties:
+              replicas: {type: integer}
+              selector: {type: string}
+";
+
+async fn server_with_widgets() -> (FakeApiServerHandle, Api<DynamicObject>) {
+    let server = FakeApiServer::start().await.unwrap();
+    server.load_yaml(WIDGET_CRD).unwrap();
+    let resource = ApiResource {
+        group: "example.com".to_owned(),
+        version: "v1".to_owned(),
+        api_version: "example.com/v1".to_owned(),
+        kind: "Widget".to_owned(),
+        plural: "widgets".to_owned(),
+    };
+    let widgets = Api::namespaced_with(server.kube_client(), "default", &resource);
+    (server, widgets)
+}
+
+fn widget(name: &str, spec: &Value) -> DynamicObject {
+    serde_json::from_value(json!({
+        "apiVersion": "example.com/v1", "kind": "Widget",
+        "metadata": {"name": name, "namespace": "default"}, "spec": spec,
+    }))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_scale_subresource_reads_and_writes_the_spec_replicas_path() {
+    let (server, widgets) = server_with_widgets().await;
+    widgets
+        .create(
+            &PostParams::default(),
+            &widget("w1", &json!({"replicas": 2, "size": "m"})),
+        )
+        .await
+        .unwrap();
+    widgets
+        .patch_status(
+            "w1",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"replicas": 1, "selector": "app=w1"}})),
+        )
+        .await
+        .unwrap();
+
+    let scale = widgets.get_scale("w1").await.unwrap();
+    assert_eq!(scale.spec.as_ref().unwrap().replicas, Some(2));
+    let status = scale.status.as_ref().unwrap();
+    assert_eq!(
+        (status.replicas, status.selector.as_deref()),
+        (1, Some("app=w1"))
+    );
+    assert_eq!(scale.metadata.name.as_deref(), Some("w1"));
+
+    let scaled = widgets
+        .patch_scale(
+            "w1",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": 5}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(scaled.spec.unwrap().replicas, Some(5));
+    let after = widgets.get("w1").await.unwrap();
+    assert_eq!(after.data["spec"], json!({"replicas": 5, "size": "m"}));
+    assert_eq!(after.data["status"]["replicas"], 1, "status is left alone");
+    assert_eq!(after.metadata.generation, Some(2));
+    let entry = after
+        .metadata
+        .managed_fields
+        .unwrap()
+        .into_iter()
+        .find(|e| e.subresource.as_deref() == Some("scale"))
+        .expect("the scale write is owned under the scale subresource");
+    assert_eq!(
+        entry.fields_v1.unwrap().0,
+        json!({"f:spec": {"f:replicas": {}}})
+    );
+
+    // Server-side apply of a Scale takes the replicas over (forced: another manager owns them).
+    let applied = widgets
+        .patch_scale(
+            "w1",
+            &PatchParams::apply("scaler").force(),
+            &Patch::Apply(
+                json!({"apiVersion": "autoscaling/v1", "kind": "Scale", "spec": {"replicas": 6}}),
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(applied.spec.unwrap().replicas, Some(6));
+    let owners: Vec<(Option<String>, Option<String>, Option<String>)> = widgets
+        .get("w1")
+        .await
+        .unwrap()
+        .metadata
+        .managed_fields
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.manager, e.operation, e.subresource))
+        .collect();
+    assert!(
+        owners.contains(&(
+            Some("scaler".to_owned()),
+            Some("Apply".to_owned()),
+            Some("scale".to_owned())
+        )),
+        "{owners:?}"
+    );
+
+    // A resourceVersion in the Scale is a precondition.
+    let mut outdated = scale.clone();
+    outdated.spec.as_mut().unwrap().replicas = Some(7);
+    let conflict = api_error(
+        widgets
+            .replace_scale("w1", &PostParams::default(), &outdated)
+            .await,
+    );
+    assert_eq!((conflict.code, conflict.reason.as_str()), (409, "Conflict"));
+    // Replicas are checked like the real server checks them.
+    let negative = api_error(
+        widgets
+            .patch_scale(
+                "w1",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"spec": {"replicas": -1}})),
+            )
+            .await,
+    );
+    assert_eq!(negative.code, 422);
+    assert_eq!(
+        negative.message,
+        "Widget.example.com \"w1\" is invalid: .spec.replicas: Invalid value: -1: should be a non-negative integer"
+    );
+    // Without spec replicas there is no scale to read.
+    widgets
+        .create(
+            &PostParams::default(),
+            &widget("bare", &json!({"size": "s"})),
+        )
+        .await
+        .unwrap();
+    let missing = api_error(widgets.get_scale("bare").await);
+    assert_eq!(
+        (missing.code, missing.reason.as_str()),
+        (500, "InternalError")
+    );
+    assert!(
+        missing
+            .message
+            .contains(r#"the spec replicas field ".spec.replicas" does not exist"#),
+        "{}",
+        missing.message
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn kubectl_scales_a_custom_resource_and_discovery_lists_its_scale_subresource() {
+    let (server, widgets) = server_with_widgets().await;
+    let Some(kubectl) = Kubectl::new(&server) else {
+        return;
+    };
+    widgets
+        .create(
+            &PostParams::default(),
+            &widget("w1", &json!({"replicas": 1})),
+        )
+        .await
+        .unwrap();
+
+    let out = kubectl.run(&["scale", "widget/w1", "--replicas=3"]).await;
+    assert!(out.contains("widget.example.com/w1 scaled"), "{out}");
+    // With a precondition kubectl reads the Scale, then replaces it.
+    let out = kubectl
+        .run(&["scale", "wd", "w1", "--current-replicas=3", "--replicas=4"])
+        .await;
+    assert!(out.contains("scaled"), "{out}");
+    let scale: Value = serde_json::from_str(
+        &kubectl
+            .run(&[
+                "get",
+                "--raw",
+                "/apis/example.com/v1/namespaces/default/widgets/w1/scale",
+            ])
+            .await,
+    )
+    .unwrap();
+    assert_eq!(
+        (
+            &scale["kind"],
+            &scale["apiVersion"],
+            &scale["spec"]["replicas"]
+        ),
+        (&json!("Scale"), &json!("autoscaling/v1"), &json!(4))
+    );
+    assert_eq!(widgets.get("w1").await.unwrap().data["spec"]["replicas"], 4);
+    let resources: Value =
+        serde_json::from_str(&kubectl.run(&["get", "--raw", "/apis/example.com/v1"]).await)
+            .unwrap();
+    let entry = resources["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "widgets/scale")
+        .cloned()
+        .expect("widgets/scale in discovery");
+    assert_eq!(
+        (&entry["group"], &entry["version"], &entry["kind"]),
+        (&json!("autoscaling"), &json!("v1"), &json!("Scale"))
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn aggregated_discovery_lists_every_resource_with_its_subresources() {
+    let (server, _) = server_with_widgets().await;
+    let client = server.kube_client();
+
+    let core_group = client.list_core_api_versions_aggregated().await.unwrap();
+    let v1 = &core_group.items[0].versions[0];
+    assert_eq!(v1.version.as_deref(), Some("v1"));
+    let services = v1
+        .resources
+        .iter()
+        .find(|r| r.resource.as_deref() == Some("services"))
+        .expect("services in the core group");
+    assert_eq!(services.scope.as_deref(), Some("Namespaced"));
+    assert_eq!(
+        services.subresources[0].subresource.as_deref(),
+        Some("status")
+    );
+    let groups = client.list_api_groups_aggregated().await.unwrap();
+    let example = groups
+        .items
+        .iter()
+        .find(|g| g.metadata.as_ref().and_then(|m| m.name.as_deref()) == Some("example.com"))
+        .expect("the CRD's group");
+    let widgets = &example.versions[0].resources[0];
+    let scale = widgets
+        .subresources
+        .iter()
+        .find(|s| s.subresource.as_deref() == Some("scale"))
+        .expect("the scale subresource");
+    let kind = scale.response_kind.as_ref().unwrap();
+    assert_eq!(
+        (
+            kind.group.as_deref(),
+            kind.version.as_deref(),
+            kind.kind.as_deref()
+        ),
+        (Some("autoscaling"), Some("v1"), Some("Scale"))
+    );
+
+    // Content negotiation: the answer says what it is; plain JSON stays the legacy form.
+    let aggregated = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json";
+    let (code, headers, body) = raw(
+        &server,
+        reqwest::Method::GET,
+        "/apis",
+        &[("Accept", aggregated)],
+        None,
+    )
+    .await;
+    assert_eq!(code, 200);
+    assert_eq!(
+        headers["content-type"],
+        "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+    );
+    assert!(
+        body.starts_with(
+            r#"{"kind":"APIGroupDiscoveryList","apiVersion":"apidiscovery.k8s.io/v2""#
+        ),
+        "{body}"
+    );
+    let etag = headers["etag"].to_str().unwrap().to_owned();
+    let (unchanged, _, _) = raw(
+        &server,
+        reqwest::Method::GET,
+        "/apis",
+        &[("Accept", aggregated), ("If-None-Match", &etag)],
+        None,
+    )
+    .await;
+    assert_eq!(unchanged, 304);
+    let (_, headers, body) = raw(
+        &server,
+        reqwest::Method::GET,
+        "/apis",
+        &[("Accept", "application/json")],
+        None,
+    )
+    .await;
+    assert_eq!(headers["content-type"], "application/json");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["kind"],
+        "APIGroupList"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn kubectl_discovers_through_aggregated_discovery() {
+    let (server, widgets) = server_with_widgets().await;
+    let Some(kubectl) = Kubectl::new(&server) else {
+        return;
+    };
+    widgets
+        .create(
+            &PostParams::default(),
+            &widget("w1", &json!({"replicas": 1})),
+        )
+        .await
+        .unwrap();
+    server.clear_requests();
+
+    let out = kubectl.run(&["get", "widgets,services"]).await;
+
+    assert!(out.contains("w1"), "{out}");
+    assert!(
+        out.contains("service/kubernetes") && out.contains("10.96.0.1") && out.contains("443/TCP"),
+        "{out}"
+    );
+    let discovery: Vec<String> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.verb == "discovery")
+        .map(|r| r.path)
+        .collect();
+    assert!(discovery.contains(&"/apis".to_owned()), "{discovery:?}");
+    assert!(
+        discovery.iter().all(|p| p == "/api" || p == "/apis"),
+        "kubectl fell back to per-group discovery: {discovery:?}"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn every_verb_that_answers_with_an_object_honours_partial_object_metadata() {
+    let (server, widgets) = server_with_widgets().await;
+    widgets
+        .create(
+            &PostParams::default(),
+            &widget("w1", &json!({"replicas": 1})),
+        )
+        .await
+        .unwrap();
+    let partial = [(
+        "Accept",
+        "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1",
+    )];
+    let merge = [partial[0], ("Content-Type", "application/merge-patch+json")];
+    let json_body = [partial[0], ("Content-Type", "application/json")];
+    let widget_path = "/apis/example.com/v1/namespaces/default/widgets/w1";
+    let secret = r#"{"apiVersion":"v1","kind":"Secret","metadata":{"name":"s","finalizers":["example.com/keep"]},"stringData":{"k":"v"}}"#;
+    let calls = [
+        (
+            "POST",
+            "/api/v1/namespaces/default/secrets".to_owned(),
+            &json_body[..],
+            Some(secret.to_owned()),
+        ),
+        (
+            "PATCH",
+            widget_path.to_owned(),
+            &merge[..],
+            Some(r#"{"metadata":{"labels":{"a":"b"}}}"#.to_owned()),
+        ),
+        (
+            "PATCH",
+            format!("{widget_path}/status"),
+            &merge[..],
+            Some(r#"{"status":{"replicas":1}}"#.to_owned()),
+        ),
+        (
+            "PATCH",
+            format!("{widget_path}/scale"),
+            &merge[..],
+            Some(r#"{"spec":{"replicas":2}}"#.to_owned()),
+        ),
+        ("GET", format!("{widget_path}/scale"), &partial[..], None),
+        (
+            "PUT",
+            "/api/v1/namespaces/default/secrets/s".to_owned(),
+            &json_body[..],
+            Some(secret.replace("\"k\":\"v\"", "\"k\":\"w\"")),
+        ),
+        (
+            "DELETE",
+            "/api/v1/namespaces/default/secrets/s".to_owned(),
+            &partial[..],
+            None,
+        ),
+    ];
+    for (method, path, headers, body) in calls {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let (code, _, text) = raw(&server, method.clone(), &path, headers, body).await;
+        assert!(code < 300, "{method} {path}: {code} {text}");
+        let answer: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            answer["kind"], "PartialObjectMetadata",
+            "{method} {path}: {text}"
+        );
+        assert_eq!(answer["apiVersion"], "meta.k8s.io/v1");
+        assert!(
+            answer.get("spec").is_none() && answer.get("data").is_none(),
+            "{method} {path}: {text}"
+        );
+    }
+    // A deletion that is complete answers with a Status, which is never converted.
+    raw(
+        &server,
+        reqwest::Method::PATCH,
+        "/api/v1/namespaces/default/secrets/s",
+        &merge,
+        Some(r#"{"metadata":{"finalizers":null}}"#.to_owned()),
+    )
+    .await;
+    let (code, _, text) = raw(
+        &server,
+        reqwest::Method::DELETE,
+        widget_path,
+        &partial,
+        None,
+    )
+    .await;
+    assert_eq!(code, 200);
+    assert_eq!(
+        serde_json::from_str::<Value>(&text).unwrap()["kind"],
+        "Status",
+        "{text}"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_fresh_cluster_has_the_system_namespaces_and_the_kubernetes_service() {
+    let server = FakeApiServer::start().await.unwrap();
+    let client = server.kube_client();
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    for name in ["default", "kube-system", "kube-public"] {
+        assert!(namespaces.get(name).await.is_ok(), "namespace {name}");
+    }
+    let services: Api<Service> = Api::namespaced(client.clone(), "default");
+    let kubernetes = services.get("kubernetes").await.unwrap();
+    let spec = kubernetes.spec.unwrap();
+    assert_eq!(
+        (spec.type_.as_deref(), spec.cluster_ip.as_deref()),
+        (Some("ClusterIP"), Some("10.96.0.1"))
+    );
+    let port = &spec.ports.unwrap()[0];
+    assert_eq!(
+        (port.name.as_deref(), port.port, port.protocol.as_deref()),
+        (Some("https"), 443, Some("TCP"))
+    );
+
+    // Plain CRUD, with the defaults and the cluster IP a real server gives.
+    let web: Service = serde_json::from_value(json!({
+        "metadata": {"name": "web"},
+        "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]},
+    }))
+    .unwrap();
+    let created = services.create(&PostParams::default(), &web).await.unwrap();
+    let spec = created.spec.clone().unwrap();
+    let ip = spec.cluster_ip.clone().unwrap();
+    assert!(ip.starts_with("10.9") && ip != "10.96.0.1", "{ip}");
+    assert_eq!(spec.cluster_ips, Some(vec![ip.clone()]));
+    assert_eq!(spec.session_affinity.as_deref(), Some("None"));
+    let port = &spec.ports.unwrap()[0];
+    assert_eq!(
+        (port.protocol.as_deref(), port.target_port.clone()),
+        (
+            Some("TCP"),
+            Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(80))
+        )
+    );
+    assert_eq!(
+        services
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        2
+    );
+    let moved = api_error(
+        services
+            .patch(
+                "web",
+                &PatchParams::default(),
+                &Patch::Merge(
+                    json!({"spec": {"clusterIP": "10.96.0.99", "clusterIPs": ["10.96.0.99"]}}),
+                ),
+            )
+            .await,
+    );
+    assert_eq!(moved.code, 422);
+    assert!(
+        moved.message.contains("may not change once set"),
+        "{}",
+        moved.message
+    );
+    let no_ports: Service =
+        serde_json::from_value(json!({"metadata": {"name": "empty"}, "spec": {}})).unwrap();
+    let refused = api_error(services.create(&PostParams::default(), &no_ports).await);
+    assert_eq!(
+        refused.message,
+        "Service \"empty\" is invalid: spec.ports: Required value"
+    );
+    services
+        .delete("web", &DeleteParams::default())
+        .await
+        .unwrap();
+    assert_eq!(api_error(services.get("web").await).code, 404);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_secret_over_one_mebibyte_and_a_body_over_three_are_refused_like_a_real_server() {
+    let server = FakeApiServer::start().await.unwrap();
+    let secrets: Api<Secret> = Api::namespaced(server.kube_client(), "default");
+    let sized = |name: &str, bytes: usize| -> Secret {
+        let mut data = std::collections::BTreeMap::new();
+        data.insert(
+            "blob".to_owned(),
+            k8s_openapi::ByteString(vec![b'x'; bytes]),
+        );
+        Secret {
+            metadata: kube::api::ObjectMeta {
+                name: Some(name.to_owned()),
+                ..Default::default()
+            },
+            data: Some(data),
+            ..Default::default()
+        }
+    };
+
+    secrets
+        .create(&PostParams::default(), &sized("limit", 1024 * 1024))
+        .await
+        .unwrap();
+    let over = api_error(
+        secrets
+            .create(&PostParams::default(), &sized("over", 1024 * 1024 + 1))
+            .await,
+    );
+    assert_eq!((over.code, over.reason.as_str()), (422, "Invalid"));
+    assert_eq!(
+        over.message,
+        "Secret \"over\" is invalid: data: Too long: must have at most 1048576 bytes"
+    );
+    let cause = &over.details.unwrap().causes[0];
+    assert_eq!(
+        (cause.reason.as_str(), cause.field.as_str()),
+        ("FieldValueTooLong", "data")
+    );
+    let huge = api_error(
+        secrets
+            .create(&PostParams::default(), &sized("huge", 14 * 1024 * 1024))
+            .await,
+    );
+    assert_eq!(
+        (huge.code, huge.reason.as_str(), huge.message.as_str()),
+        (
+            413,
+            "RequestEntityTooLarge",
+            "Request entity too large: limit is 3145728"
+        )
+    );
+    assert!(secrets.get("huge").await.is_err());
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_date_time_without_an_offset_is_refused_and_any_rfc_3339_one_is_accepted() {
+    let (server, client) = server_with_crd().await;
+    let api = dynamic_offboardings(&client);
+    let with_effective_at = |name: &str, at: &str| -> DynamicObject {
+        let mut object = offboarding_json(name);
+        object["spec"]["effectiveAt"] = json!(at);
+        serde_json::from_value(object).unwrap()
+    };
+
+    let local = api_error(
+        api.create(
+            &PostParams::default(),
+            &with_effective_at("local", "2026-01-01T00:00:00"),
+        )
+        .await,
+    );
+
+    assert_eq!(local.code, 422);
+    assert!(
+        local.message.ends_with(
+            r#"spec.effectiveAt: Invalid value: "2026-01-01T00:00:00": spec.effectiveAt in body must be of type date-time: "2026-01-01T00:00:00""#
+        ),
+        "{}",
+        local.message
+    );
+    let cause = &local.details.unwrap().causes[0];
+    assert_eq!(
+        (cause.reason.as_str(), cause.field.as_str()),
+        ("FieldValueTypeInvalid", "spec.effectiveAt")
+    );
+    for (name, at) in [
+        ("far", "9999-12-31T23:59:59Z"),
+        ("offset", "2026-06-30T12:00:00.5+02:00"),
+    ] {
+        api.create(&PostParams::default(), &with_effective_at(name, at))
+            .await
+            .unwrap_or_else(|e| panic!("{at} refused: {e}"));
+    }
     server.shutdown().await;
 }

@@ -1,13 +1,14 @@
 //! What is special about each built-in kind: decoding through the `k8s-openapi` types (which
 //! drops unknown fields and rejects wrong types, as the real server's Go structs do), Secret
-//! `stringData`, Namespace defaults, and `CustomResourceDefinition` validation, defaults and status.
+//! `stringData` and size limit, Namespace defaults, Service defaults and validation, and
+//! `CustomResourceDefinition` validation, defaults and status.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Secret, Service};
 use k8s_openapi::api::events::v1::Event as EventV1;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -85,6 +86,7 @@ pub(crate) fn decode(
         Builtin::Namespace => round_trip::<Namespace>(object, kind, version),
         Builtin::Secret => round_trip::<Secret>(object, kind, version),
         Builtin::ConfigMap => round_trip::<ConfigMap>(object, kind, version),
+        Builtin::Service => round_trip::<Service>(object, kind, version),
         Builtin::Event => round_trip::<Event>(object, kind, version),
         Builtin::EventV1 => round_trip::<EventV1>(object, kind, version),
         Builtin::Lease => round_trip::<Lease>(object, kind, version),
@@ -158,6 +160,7 @@ pub(crate) fn prepare(b: Builtin, object: &mut Value, old: Option<&Value>, creat
             }
         }
         Builtin::Crd => prepare_crd(object, old, creating),
+        Builtin::Service => prepare_service(object, old),
         Builtin::ConfigMap | Builtin::Event | Builtin::EventV1 | Builtin::Lease => {}
     }
 }
@@ -250,6 +253,7 @@ pub(crate) fn validate(b: Builtin, object: &Value, old: Option<&Value>) -> Vec<C
     let mut causes = Vec::new();
     match b {
         Builtin::Crd => validate_crd(object, &mut causes),
+        Builtin::Service => validate_service(object, old, &mut causes),
         Builtin::Secret | Builtin::ConfigMap => {
             let immutable = old
                 .and_then(|o| o.get("immutable"))
@@ -291,7 +295,223 @@ pub(crate) fn validate(b: Builtin, object: &Value, old: Option<&Value>) -> Vec<C
         }
         Builtin::Namespace | Builtin::Event | Builtin::EventV1 | Builtin::Lease => {}
     }
+    if b == Builtin::Secret && secret_size(object) > MAX_SECRET_SIZE {
+        causes.push(Cause::new(
+            "FieldValueTooLong",
+            "data",
+            format!("Too long: must have at most {MAX_SECRET_SIZE} bytes"),
+        ));
+    }
     causes
+}
+
+/// What a Secret's `data` may hold in all (decoded bytes), as etcd's request limit requires.
+const MAX_SECRET_SIZE: usize = 1024 * 1024;
+
+/// The decoded size of a Secret's `data` (after `stringData` was merged in).
+fn secret_size(secret: &Value) -> usize {
+    secret
+        .get("data")
+        .and_then(Value::as_object)
+        .map_or(0, |data| {
+            data.values()
+                .filter_map(Value::as_str)
+                .map(|v| {
+                    base64::Engine::decode(&base64::engine::general_purpose::STANDARD, v)
+                        .map_or(v.len(), |bytes| bytes.len())
+                })
+                .sum()
+        })
+}
+
+/// The Service types the real server knows.
+const SERVICE_TYPES: [&str; 4] = ["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"];
+
+fn service_type(service: &Value) -> &str {
+    service
+        .pointer("/spec/type")
+        .and_then(Value::as_str)
+        .unwrap_or("ClusterIP")
+}
+
+/// Whether a Service gets a cluster IP (every type but `ExternalName`).
+pub(crate) fn service_needs_cluster_ip(service: &Value) -> bool {
+    service_type(service) != "ExternalName"
+}
+
+/// The defaults the real server gives a Service, and the allocated values (cluster IPs) an
+/// update that leaves them out keeps.
+fn prepare_service(service: &mut Value, old: Option<&Value>) {
+    let needs_ip = service_needs_cluster_ip(service);
+    let ty = service_type(service).to_owned();
+    let Some(spec) = service.get_mut("spec").and_then(Value::as_object_mut) else {
+        return;
+    };
+    spec.entry("type").or_insert_with(|| json!("ClusterIP"));
+    spec.entry("sessionAffinity")
+        .or_insert_with(|| json!("None"));
+    if let Some(Value::Array(ports)) = spec.get_mut("ports") {
+        for port in ports.iter_mut().filter_map(Value::as_object_mut) {
+            port.entry("protocol").or_insert_with(|| json!("TCP"));
+            if let Some(number) = port.get("port").cloned() {
+                port.entry("targetPort").or_insert(number);
+            }
+        }
+    }
+    if needs_ip {
+        spec.entry("internalTrafficPolicy")
+            .or_insert_with(|| json!("Cluster"));
+    }
+    if ty == "NodePort" || ty == "LoadBalancer" {
+        spec.entry("externalTrafficPolicy")
+            .or_insert_with(|| json!("Cluster"));
+    }
+    if ty == "LoadBalancer" {
+        spec.entry("allocateLoadBalancerNodePorts")
+            .or_insert_with(|| json!(true));
+    }
+    if let Some(old_spec) = old
+        .filter(|o| needs_ip && service_needs_cluster_ip(o))
+        .and_then(|o| o.get("spec"))
+    {
+        for field in ["clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"] {
+            let missing = spec
+                .get(field)
+                .is_none_or(|v| v.is_null() || v == "" || v.as_array().is_some_and(Vec::is_empty));
+            if missing && let Some(value) = old_spec.get(field) {
+                spec.insert(field.to_owned(), value.clone());
+            }
+        }
+    }
+    // On update, a changed `clusterIP` with unchanged `clusterIPs` changes the first of them,
+    // and the other way round.
+    if let Some(old_spec) = old.and_then(|o| o.get("spec")) {
+        let primary_changed = spec.get("clusterIP") != old_spec.get("clusterIP");
+        let list_changed = spec.get("clusterIPs") != old_spec.get("clusterIPs");
+        if primary_changed && !list_changed {
+            if let Some(ip) = spec.get("clusterIP").cloned()
+                && let Some(first) = spec
+                    .get_mut("clusterIPs")
+                    .and_then(Value::as_array_mut)
+                    .and_then(|ips| ips.first_mut())
+            {
+                *first = ip;
+            }
+        } else if list_changed
+            && !primary_changed
+            && let Some(first) = spec
+                .get("clusterIPs")
+                .and_then(Value::as_array)
+                .and_then(|ips| ips.first())
+                .cloned()
+        {
+            spec.insert("clusterIP".to_owned(), first);
+        }
+    }
+    if let Some(map) = service.as_object_mut() {
+        let status = map.entry("status").or_insert_with(|| json!({}));
+        if let Some(status) = status.as_object_mut() {
+            status.entry("loadBalancer").or_insert_with(|| json!({}));
+        }
+    }
+}
+
+/// Go's `%#v` of a `[]string`.
+fn go_strings(values: &[String]) -> String {
+    let quoted: Vec<String> = values.iter().map(|v| format!("{v:?}")).collect();
+    format!("[]string{{{}}}", quoted.join(", "))
+}
+
+fn strings(value: Option<&Value>) -> Vec<String> {
+    value
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn validate_service(service: &Value, old: Option<&Value>, causes: &mut Vec<Cause>) {
+    let ty = service_type(service);
+    if !SERVICE_TYPES.contains(&ty) {
+        causes.push(Cause::new(
+            "FieldValueNotSupported",
+            "spec.type",
+            format!("Unsupported value: {ty:?}: supported values: \"ClusterIP\", \"ExternalName\", \"LoadBalancer\", \"NodePort\""),
+        ));
+    }
+    let ports = service
+        .pointer("/spec/ports")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let headless = service.pointer("/spec/clusterIP").and_then(Value::as_str) == Some("None");
+    if ty == "ExternalName" {
+        if service
+            .pointer("/spec/externalName")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
+            causes.push(Cause::new(
+                "FieldValueRequired",
+                "spec.externalName",
+                "Required value",
+            ));
+        }
+    } else if ports.is_empty() && !headless {
+        causes.push(Cause::new(
+            "FieldValueRequired",
+            "spec.ports",
+            "Required value",
+        ));
+    }
+    for (i, port) in ports.iter().enumerate() {
+        let number = port.get("port").and_then(Value::as_i64).unwrap_or(0);
+        if !(1..=65535).contains(&number) {
+            causes.push(Cause::new(
+                "FieldValueInvalid",
+                &format!("spec.ports[{i}].port"),
+                format!("Invalid value: {number}: must be between 1 and 65535, inclusive"),
+            ));
+        }
+        let protocol = port
+            .get("protocol")
+            .and_then(Value::as_str)
+            .unwrap_or("TCP");
+        if !["SCTP", "TCP", "UDP"].contains(&protocol) {
+            causes.push(Cause::new(
+                "FieldValueNotSupported",
+                &format!("spec.ports[{i}].protocol"),
+                format!(
+                    "Unsupported value: {protocol:?}: supported values: \"SCTP\", \"TCP\", \"UDP\""
+                ),
+            ));
+        }
+    }
+    if let Some(old) = old
+        && service_needs_cluster_ip(service)
+        && service_needs_cluster_ip(old)
+    {
+        let before = strings(old.pointer("/spec/clusterIPs"));
+        let after = strings(service.pointer("/spec/clusterIPs"));
+        if before.len() == after.len() {
+            for (i, (b, a)) in before.iter().zip(&after).enumerate() {
+                if b != a {
+                    causes.push(Cause::new(
+                        "FieldValueInvalid",
+                        &format!("spec.clusterIPs[{i}]"),
+                        format!(
+                            "Invalid value: {}: may not change once set",
+                            go_strings(&after)
+                        ),
+                    ));
+                }
+            }
+        }
+    }
 }
 
 fn validate_crd(crd: &Value, causes: &mut Vec<Cause>) {

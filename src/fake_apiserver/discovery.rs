@@ -1,6 +1,9 @@
-//! Discovery in its plain (non-aggregated) form: `/api`, `/apis`, `/apis/{group}`,
-//! `/api/v1` and `/apis/{group}/{version}` (`APIResourceList` with short names, categories,
-//! verbs, singular names and the `status` subresource), `/version`, and `/openapi/v3` documents
+//! Discovery in both forms the real server serves. The plain one: `/api`, `/apis`,
+//! `/apis/{group}`, `/api/v1` and `/apis/{group}/{version}` (`APIResourceList` with short names,
+//! categories, verbs, singular names and the `status` and `scale` subresources). The aggregated
+//! one (`apidiscovery.k8s.io/v2` `APIGroupDiscoveryList`, every resource of every group in one
+//! document) on `/api` and `/apis` for clients that ask for it in `Accept`, as kubectl does
+//! first. Also `/version`, and `/openapi/v3` documents
 //! (paths with the `fieldValidation`/`dryRun` parameters kubectl checks for, and schemas from
 //! the CRDs and from `k8s-openapi`), so that `kubectl apply` validates on the server side and
 //! `kubectl explain` works.
@@ -9,8 +12,9 @@ use std::hash::{Hash, Hasher};
 
 use serde_json::{Map, Value, json};
 
+use k8s_openapi::api::autoscaling::v1::Scale;
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Secret, Service};
 use k8s_openapi::api::events::v1::Event as EventV1;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -21,11 +25,18 @@ use super::registry::{Builtin, Flavor, Registry, ResourceType, gv_string};
 pub(crate) const MAJOR: &str = "1";
 pub(crate) const MINOR: &str = "34";
 
-/// `GET /version`.
+/// The oldest minor version this one stays compatible with (one before it).
+const MIN_COMPATIBILITY_MINOR: &str = "33";
+
+/// `GET /version` (a 1.34 server also reports its emulated and minimum compatible versions).
 pub(crate) fn version() -> Value {
     json!({
         "major": MAJOR,
         "minor": MINOR,
+        "emulationMajor": MAJOR,
+        "emulationMinor": MINOR,
+        "minCompatibilityMajor": MAJOR,
+        "minCompatibilityMinor": MIN_COMPATIBILITY_MINOR,
         "gitVersion": format!("v{MAJOR}.{MINOR}.0-fake-apiserver"),
         "gitCommit": "0000000000000000000000000000000000000000",
         "gitTreeState": "clean",
@@ -67,6 +78,52 @@ pub(crate) fn api_group_list(registry: &Registry) -> Value {
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }
 
+/// The `APIGroupDiscovery` of a group: its versions, preferred first, each with its resources.
+fn group_discovery(registry: &Registry, name: &str, versions: &[String]) -> Value {
+    let versions: Vec<Value> = versions
+        .iter()
+        .map(|version| {
+            let resources: Vec<Value> = registry
+                .resources_in(name, version)
+                .iter()
+                .map(|t| t.aggregated_entry())
+                .collect();
+            json!({"version": version, "resources": resources, "freshness": "Current"})
+        })
+        .collect();
+    // Go's zero `metav1.Time` is written as null; the core group's name is empty and omitted.
+    let metadata = if name.is_empty() {
+        json!({"creationTimestamp": null})
+    } else {
+        json!({"name": name, "creationTimestamp": null})
+    };
+    json!({"metadata": metadata, "versions": versions})
+}
+
+fn group_discovery_list(items: &[Value]) -> Value {
+    json!({
+        "kind": "APIGroupDiscoveryList",
+        "apiVersion": "apidiscovery.k8s.io/v2",
+        "metadata": {},
+        "items": items,
+    })
+}
+
+/// `GET /api` in the aggregated form: the core group alone.
+pub(crate) fn aggregated_core(registry: &Registry) -> Value {
+    group_discovery_list(&[group_discovery(registry, "", &["v1".to_owned()])])
+}
+
+/// `GET /apis` in the aggregated form: every other group.
+pub(crate) fn aggregated_groups(registry: &Registry) -> Value {
+    let groups: Vec<Value> = registry
+        .groups()
+        .iter()
+        .map(|(name, versions)| group_discovery(registry, name, versions))
+        .collect();
+    group_discovery_list(&groups)
+}
+
 /// `GET /apis/{group}`.
 pub(crate) fn api_group(registry: &Registry, group: &str) -> Option<Value> {
     registry
@@ -106,6 +163,13 @@ fn url_prefix(group: &str, version: &str) -> String {
     }
 }
 
+/// The hash the aggregated discovery `ETag` carries.
+pub(crate) fn hash_of_bytes(bytes: &[u8]) -> String {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut hasher);
+    format!("{:016X}", hasher.finish())
+}
+
 fn hash_of(value: &Value) -> String {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     value.to_string().hash(&mut hasher);
@@ -136,6 +200,7 @@ fn definition_name(rt: &ResourceType) -> String {
         Flavor::Builtin(Builtin::Namespace) => "io.k8s.api.core.v1.Namespace".to_owned(),
         Flavor::Builtin(Builtin::Secret) => "io.k8s.api.core.v1.Secret".to_owned(),
         Flavor::Builtin(Builtin::ConfigMap) => "io.k8s.api.core.v1.ConfigMap".to_owned(),
+        Flavor::Builtin(Builtin::Service) => "io.k8s.api.core.v1.Service".to_owned(),
         Flavor::Builtin(Builtin::Event) => "io.k8s.api.core.v1.Event".to_owned(),
         Flavor::Builtin(Builtin::EventV1) => "io.k8s.api.events.v1.Event".to_owned(),
         Flavor::Builtin(Builtin::Lease) => "io.k8s.api.coordination.v1.Lease".to_owned(),
@@ -209,6 +274,9 @@ fn builtin_schemas(generator: &mut schemars::SchemaGenerator, b: Builtin) {
         Builtin::ConfigMap => {
             generator.subschema_for::<ConfigMap>();
         }
+        Builtin::Service => {
+            generator.subschema_for::<Service>();
+        }
         Builtin::Event => {
             generator.subschema_for::<Event>();
         }
@@ -222,6 +290,38 @@ fn builtin_schemas(generator: &mut schemars::SchemaGenerator, b: Builtin) {
             generator.subschema_for::<CustomResourceDefinition>();
         }
     }
+}
+
+/// The patch formats a resource takes (custom resources have no strategic merge).
+fn patch_types(rt: &ResourceType) -> Vec<&'static str> {
+    let mut types = vec![
+        "application/json-patch+json",
+        "application/merge-patch+json",
+        "application/apply-patch+yaml",
+    ];
+    if rt.custom().is_none() {
+        types.insert(2, "application/strategic-merge-patch+json");
+    }
+    types
+}
+
+/// The `/scale` path of a custom resource: an `autoscaling/v1` `Scale` in and out.
+fn scale_path(paths: &mut Map<String, Value>, rt: &ResourceType, item: &str) {
+    let scale = "io.k8s.api.autoscaling.v1.Scale";
+    let patch_types = [
+        "application/json-patch+json",
+        "application/merge-patch+json",
+        "application/strategic-merge-patch+json",
+        "application/apply-patch+yaml",
+    ];
+    paths.insert(
+        format!("{item}/scale"),
+        json!({
+            "get": operation(rt, "get", scale, &[]),
+            "put": operation(rt, "put", scale, &[]),
+            "patch": operation(rt, "patch", scale, &patch_types),
+        }),
+    );
 }
 
 /// `GET /openapi/v3/{api/v1 | apis/group/version}`.
@@ -242,20 +342,7 @@ pub(crate) fn openapi_v3_document(
     for rt in &types {
         let reference = definition_name(rt);
         let gvk = json!([{"group": rt.group, "version": rt.version, "kind": rt.kind}]);
-        let patch_types: Vec<&str> = if rt.custom().is_some() {
-            vec![
-                "application/json-patch+json",
-                "application/merge-patch+json",
-                "application/apply-patch+yaml",
-            ]
-        } else {
-            vec![
-                "application/json-patch+json",
-                "application/merge-patch+json",
-                "application/strategic-merge-patch+json",
-                "application/apply-patch+yaml",
-            ]
-        };
+        let patch_types = patch_types(rt);
         let collection = if rt.namespaced {
             format!("{prefix}/namespaces/{{namespace}}/{}", rt.plural)
         } else {
@@ -288,6 +375,10 @@ pub(crate) fn openapi_v3_document(
                     "patch": operation(rt, "patch", &reference, &patch_types),
                 }),
             );
+        }
+        if rt.scale.is_some() {
+            scale_path(&mut paths, rt, &item);
+            generator.subschema_for::<Scale>();
         }
         match &rt.flavor {
             Flavor::Builtin(b) => builtin_schemas(&mut generator, *b),

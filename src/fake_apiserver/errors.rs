@@ -241,11 +241,10 @@ impl ApiError {
     }
 }
 
-/// A JSON response with the given code.
+/// A JSON response with the given code, its keys in the order the real server writes them.
 pub(crate) fn json_response(code: u16, body: &Value) -> Response {
     let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let bytes = serde_json::to_vec(body).unwrap_or_default();
-    let mut response = (status, bytes).into_response();
+    let mut response = (status, super::wire::to_vec(body)).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),

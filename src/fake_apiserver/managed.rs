@@ -27,6 +27,8 @@ pub(crate) enum Scope {
     Main,
     /// Only `status` (the `/status` subresource).
     Status,
+    /// The replicas field a custom resource's `/scale` subresource writes (never `status`).
+    Scale,
 }
 
 impl Scope {
@@ -34,7 +36,7 @@ impl Scope {
         let is_status = path.first().map(String::as_str) == Some("f:status");
         match self {
             Self::All => true,
-            Self::Main => !is_status,
+            Self::Main | Self::Scale => !is_status,
             Self::Status => is_status,
         }
     }
@@ -42,6 +44,7 @@ impl Scope {
     fn subresource(self) -> &'static str {
         match self {
             Self::Status => "status",
+            Self::Scale => "scale",
             Self::All | Self::Main => "",
         }
     }

@@ -2,13 +2,17 @@
 //! HTTP, no authentication, everything in memory.
 //!
 //! It is generic over resources (objects are JSON, keyed by group, resource, namespace and
-//! name) and behaves like the real server where the operator and `kubectl` rely on it: discovery,
-//! get/list/watch with `resourceVersion` and bookmarks, create/update/patch (JSON with the real
-//! `test` semantics, merge, strategic for built-ins, server-side apply with field ownership and
-//! conflicts), the `status` subresource isolated from spec both ways, `generation` on spec
-//! changes only, finalizers and `deletionTimestamp`, CRDs registered at runtime with their
-//! schemas enforced (pruning, defaults, validation, CEL), Table output for `kubectl get`, and the
-//! built-in kinds: `Namespace`, `Secret`, `ConfigMap`, `Event` (both APIs) and `Lease`.
+//! name) and behaves like the real server where the operator and `kubectl` rely on it: discovery
+//! (plain, and aggregated for the clients that ask for it), get/list/watch with `resourceVersion`
+//! and bookmarks, create/update/patch (JSON with the real `test` semantics, merge, strategic for
+//! built-ins, server-side apply with field ownership and conflicts), the `status` subresource
+//! isolated from spec both ways, the `scale` subresource of CRDs that declare it, `generation`
+//! on spec changes only, finalizers and `deletionTimestamp`, CRDs registered at runtime with
+//! their schemas enforced (pruning, defaults, validation, formats, CEL), Table and
+//! `PartialObjectMetadata` answers on every verb, bodies written in the real key order, the real
+//! size limits (3 MiB request bodies, 1 MiB Secrets), and the built-in kinds: `Namespace`,
+//! `Secret`, `ConfigMap`, `Service`, `Event` (both APIs) and `Lease`. A fresh server has the
+//! system namespaces and the `kubernetes` Service in `default`, as a fresh cluster has.
 //!
 //! It also fails on demand, the way a real control plane does: [`ApiFault`]s make matching
 //! requests fail with a real `Status` (409 on a status apply, 500 on a read, 429 with
@@ -20,8 +24,9 @@
 //!
 //! Where to start reading: [`FakeApiServer`] and [`FakeApiServerHandle`] (the Rust API), then
 //! `server.rs` (HTTP routing), `ops.rs` (the verbs and the write pipeline), `managed.rs`
-//! (server-side apply), `schema.rs` (CRD schemas), `watch.rs`, `discovery.rs`, `table.rs`,
-//! `faults.rs` and `conn.rs` (fault injection, connections a restart cuts).
+//! (server-side apply), `schema.rs` (CRD schemas), `scale.rs`, `watch.rs`, `discovery.rs`,
+//! `table.rs`, `wire.rs` (key order), `faults.rs` and `conn.rs` (fault injection, connections a
+//! restart cuts).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -49,12 +54,14 @@ mod patch;
 mod proto;
 mod query;
 mod registry;
+mod scale;
 mod schema;
 mod selectors;
 mod server;
 mod store;
 mod table;
 mod watch;
+mod wire;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -403,6 +410,7 @@ impl FakeApiServerHandle {
             namespace,
             name: Some(name.to_owned()),
             status: false,
+            scale: false,
             query: &query,
             user_agent: "fake-apiserver",
         };

@@ -38,6 +38,8 @@ pub(crate) struct Target<'a> {
     pub namespace: Option<String>,
     pub name: Option<String>,
     pub status: bool,
+    /// The `/scale` subresource of a custom resource.
+    pub scale: bool,
     pub query: &'a Query,
     pub user_agent: &'a str,
 }
@@ -51,7 +53,10 @@ impl Target<'_> {
         self.name.as_deref().unwrap_or_default()
     }
 
-    fn scope(&self) -> Scope {
+    pub(crate) fn scope(&self) -> Scope {
+        if self.scale {
+            return Scope::Scale;
+        }
         match (self.rt.status_subresource, self.status) {
             (false, _) => Scope::All,
             (true, false) => Scope::Main,
@@ -59,12 +64,12 @@ impl Target<'_> {
         }
     }
 
-    fn not_found(&self) -> ApiError {
+    pub(crate) fn not_found(&self) -> ApiError {
         ApiError::not_found(&self.rt.group, &self.rt.plural, self.name())
     }
 
     /// `fieldManager`, or the user agent's first word as the real server derives it.
-    fn manager(&self) -> String {
+    pub(crate) fn manager(&self) -> String {
         self.query.get("fieldManager").map_or_else(
             || {
                 let agent = self.user_agent.split('/').next().unwrap_or_default();
@@ -239,14 +244,14 @@ pub(crate) fn list(state: &State, t: &Target<'_>) -> Result<Listing, ApiError> {
 // The write pipeline
 
 /// How ownership of fields is recorded for a write.
-enum Ownership {
+pub(crate) enum Ownership {
     /// Create, update or non-apply patch by this manager.
     Update(String),
     /// Server-side apply: `managedFields` were computed by the apply merge.
     Apply,
 }
 
-struct WriteOptions {
+pub(crate) struct WriteOptions {
     dry_run: bool,
     validation: FieldValidation,
     /// PUT: `metadata.resourceVersion` is required where the kind demands it.
@@ -254,7 +259,7 @@ struct WriteOptions {
 }
 
 impl WriteOptions {
-    fn from(query: &Query, put: bool) -> Result<Self, ApiError> {
+    pub(crate) fn from(query: &Query, put: bool) -> Result<Self, ApiError> {
         Ok(Self {
             dry_run: query.dry_run()?,
             validation: query.field_validation()?,
@@ -403,7 +408,7 @@ fn carry_system_metadata(new: &mut Value, old: &Value, keep_managed_fields: bool
 fn isolate_status(t: &Target<'_>, new: Value, old: &Value) -> Value {
     match t.scope() {
         Scope::All => new,
-        Scope::Main => {
+        Scope::Main | Scope::Scale => {
             let mut new = new;
             if let Some(map) = new.as_object_mut() {
                 match old.get("status") {
@@ -435,6 +440,7 @@ fn validate(
     rt: &ResourceType,
     object: &Value,
     old: Option<&Value>,
+    scope: Scope,
     warnings: &mut Vec<String>,
 ) -> Result<(), ApiError> {
     let mut causes = Vec::new();
@@ -461,6 +467,14 @@ fn validate(
                     schema::validate_cel(s, object, old, (&rt.api_version(), &rt.group, &rt.kind));
                 warnings.extend(cel.warnings);
                 causes.extend(schema::ratchet(cel.causes, object, old));
+            }
+            if let Some(paths) = &rt.scale {
+                // Checked on every write, never ratcheted; a status write checks only status.
+                causes.extend(super::scale::validate(
+                    object,
+                    paths,
+                    scope == Scope::Status,
+                ));
             }
         }
     }
@@ -544,7 +558,7 @@ fn check_no_new_finalizers(t: &Target<'_>, old: &Value, new: &Value) -> Result<(
 }
 
 /// Runs the pipeline for a write to an existing object; `candidate` is in `t.rt`'s version.
-fn write_existing(
+pub(crate) fn write_existing(
     state: &mut State,
     t: &Target<'_>,
     old_stored: &Value,
@@ -566,7 +580,7 @@ fn write_existing(
     if let Some(b) = rt.builtin() {
         builtin::prepare(b, &mut new, Some(&old), false);
     }
-    validate(rt, &new, Some(&old), &mut warnings)?;
+    validate(rt, &new, Some(&old), t.scope(), &mut warnings)?;
     if rt.tracks_generation() && spec_part(rt, &new) != spec_part(rt, &old) {
         let generation = old
             .pointer("/metadata/generation")
@@ -673,6 +687,98 @@ fn check_crd_not_terminating(state: &State, t: &Target<'_>) -> Result<(), ApiErr
     }
 }
 
+/// The range cluster IPs come from (kube-apiserver's default `--service-cluster-ip-range`).
+const SERVICE_RANGE: (std::net::Ipv4Addr, u32) = (std::net::Ipv4Addr::new(10, 96, 0, 0), 12);
+
+fn services_key() -> StorageKey {
+    StorageKey {
+        group: String::new(),
+        resource: "services".to_owned(),
+    }
+}
+
+/// Gives a new Service its cluster IP, as the real server's allocator does: the one asked for
+/// if it is free and in range, else a free one (`None` makes a headless Service).
+fn allocate_cluster_ip(state: &State, service: &mut Value) -> Result<(), ApiError> {
+    if !builtin::service_needs_cluster_ip(service) {
+        return Ok(());
+    }
+    let name = meta_str(service, "name").unwrap_or_default().to_owned();
+    let Some(spec) = service.get_mut("spec").and_then(Value::as_object_mut) else {
+        return Ok(());
+    };
+    let asked = spec
+        .get("clusterIP")
+        .and_then(Value::as_str)
+        .filter(|ip| !ip.is_empty())
+        .or_else(|| {
+            spec.get("clusterIPs")
+                .and_then(Value::as_array)
+                .and_then(|ips| ips.first())
+                .and_then(Value::as_str)
+        })
+        .map(str::to_owned);
+    let taken: Vec<String> = state
+        .store
+        .list(&services_key(), None)
+        .into_iter()
+        .flat_map(|s| {
+            s.pointer("/spec/clusterIPs")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter_map(|ip| ip.as_str().map(str::to_owned))
+        .collect();
+    let (base, prefix) = SERVICE_RANGE;
+    let size = 1_u32 << (32 - prefix);
+    let in_range = |ip: std::net::Ipv4Addr| {
+        (u32::from(ip) >> (32 - prefix)) == (u32::from(base) >> (32 - prefix))
+    };
+    let refuse = |ip: &str, why: String| {
+        ApiError::invalid(
+            "",
+            "Service",
+            &name,
+            &[Cause::new(
+                "FieldValueInvalid",
+                "spec.clusterIPs",
+                format!("Invalid value: []string{{{ip:?}}}: failed to allocate IP {ip}: {why}"),
+            )],
+        )
+    };
+    let ip = match asked.as_deref() {
+        Some("None") => "None".to_owned(),
+        Some(ip) => {
+            let parsed: std::net::Ipv4Addr = ip
+                .parse()
+                .map_err(|_| refuse(ip, "not a valid IP address".to_owned()))?;
+            if !in_range(parsed) {
+                return Err(refuse(
+                    ip,
+                    format!(
+                        "the provided IP ({ip}) is not in the valid range. The range of valid IPs is {base}/{prefix}"
+                    ),
+                ));
+            }
+            if taken.iter().any(|t| t == ip) {
+                return Err(refuse(ip, "provided IP is already allocated".to_owned()));
+            }
+            ip.to_owned()
+        }
+        None => (1..size - 1)
+            .map(|offset| std::net::Ipv4Addr::from(u32::from(base) + offset).to_string())
+            .find(|candidate| !taken.contains(candidate))
+            .ok_or_else(|| ApiError::internal("failed to allocate a serviceIP: range is full"))?,
+    };
+    spec.insert("clusterIP".to_owned(), json!(ip));
+    spec.insert("clusterIPs".to_owned(), json!([ip]));
+    spec.entry("ipFamilies").or_insert_with(|| json!(["IPv4"]));
+    spec.entry("ipFamilyPolicy")
+        .or_insert_with(|| json!("SingleStack"));
+    Ok(())
+}
+
 /// POST: creates an object (also used by apply when the object is missing).
 pub(crate) fn create(state: &mut State, t: &Target<'_>, body: Value) -> Result<Outcome, ApiError> {
     let options = WriteOptions::from(t.query, false)?;
@@ -731,6 +837,7 @@ fn create_with(
         namespace: t.namespace.clone(),
         name: Some(name.clone()),
         status: false,
+        scale: false,
         query: t.query,
         user_agent: t.user_agent,
     };
@@ -767,10 +874,13 @@ fn create_with(
     if rt.tracks_generation() {
         set_meta(&mut object, "generation", Some(json!(1)));
     }
+    if rt.builtin() == Some(Builtin::Service) {
+        allocate_cluster_ip(state, &mut object)?;
+    }
     if let Some(b) = rt.builtin() {
         builtin::prepare(b, &mut object, None, true);
     }
-    validate(rt, &object, None, &mut warnings)?;
+    validate(rt, &object, None, Scope::All, &mut warnings)?;
     let key = rt.storage_key();
     if state.store.get(&key, t.ns(), &name).is_some() {
         return Err(ApiError::already_exists(&rt.group, &rt.plural, &name));
@@ -943,7 +1053,7 @@ pub(crate) fn patch(
 fn reset_fields(t: &Target<'_>, mut applied: Value) -> Value {
     match t.scope() {
         Scope::All => applied,
-        Scope::Main => {
+        Scope::Main | Scope::Scale => {
             if let Some(map) = applied.as_object_mut() {
                 map.remove("status");
             }
@@ -1277,7 +1387,8 @@ pub(crate) fn housekeeping(state: &mut State) {
     }
 }
 
-/// Creates the namespaces every cluster has.
+/// Creates what every cluster has from the start: the system namespaces and the `kubernetes`
+/// Service in `default` (the API server's own address for in-cluster clients).
 pub(crate) fn bootstrap(state: &mut State) {
     let ns_key = StorageKey {
         group: String::new(),
@@ -1292,4 +1403,25 @@ pub(crate) fn bootstrap(state: &mut State) {
         builtin::prepare(Builtin::Namespace, &mut ns, None, true);
         state.store.insert(&ns_key, ns);
     }
+    let mut kubernetes = json!({
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": "kubernetes",
+            "namespace": "default",
+            "uid": uuid::Uuid::new_v4().to_string(),
+            "creationTimestamp": meta::now(),
+            "labels": {"component": "apiserver", "provider": "kubernetes"},
+        },
+        "spec": {
+            "ports": [{"name": "https", "protocol": "TCP", "port": 443, "targetPort": 6443}],
+            "clusterIP": "10.96.0.1",
+            "clusterIPs": ["10.96.0.1"],
+            "type": "ClusterIP",
+            "ipFamilies": ["IPv4"],
+            "ipFamilyPolicy": "SingleStack",
+        },
+    });
+    builtin::prepare(Builtin::Service, &mut kubernetes, None, true);
+    state.store.insert(&services_key(), kubernetes);
 }

@@ -141,8 +141,7 @@ fn is_json(essence: &str) -> bool {
 }
 
 /// Picks the first representation in `Accept` this server can produce, in the client's order.
-/// Aggregated discovery (`as=APIGroupDiscoveryList`) and protobuf are declined, so clients fall
-/// back to the plain JSON forms.
+/// Protobuf is declined, so clients fall back to JSON.
 pub(crate) fn negotiate(accept: Option<&str>) -> Result<Representation, ApiError> {
     let Some(accept) = accept.filter(|a| !a.trim().is_empty()) else {
         return Ok(Representation::Full);
@@ -173,6 +172,36 @@ pub(crate) fn negotiate(accept: Option<&str>) -> Result<Representation, ApiError
         }
     }
     Err(ApiError::not_acceptable(accept))
+}
+
+/// The two forms of `/api` and `/apis`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum DiscoveryFormat {
+    /// `APIVersions` / `APIGroupList`.
+    Plain,
+    /// `apidiscovery.k8s.io/v2` `APIGroupDiscoveryList`.
+    Aggregated,
+}
+
+/// The form of `/api` or `/apis` to answer with: the first in `Accept` this server serves
+/// (aggregated `v2`, or plain JSON); `None` when there is none (406). The retired `v2beta1` is
+/// passed over, as a 1.34 server does.
+pub(crate) fn negotiate_discovery(accept: Option<&str>) -> Option<DiscoveryFormat> {
+    let Some(accept) = accept.filter(|a| !a.trim().is_empty()) else {
+        return Some(DiscoveryFormat::Plain);
+    };
+    media_ranges(accept).iter().find_map(|r| {
+        if !is_json(&r.essence) {
+            return None;
+        }
+        match (r.param("as"), r.param("g"), r.param("v")) {
+            (None, _, _) => Some(DiscoveryFormat::Plain),
+            (Some("APIGroupDiscoveryList"), Some("apidiscovery.k8s.io"), Some("v2")) => {
+                Some(DiscoveryFormat::Aggregated)
+            }
+            _ => None,
+        }
+    })
 }
 
 /// Whether plain JSON (no `as=` conversion) is acceptable, for discovery and version endpoints.
@@ -212,9 +241,27 @@ mod tests {
     }
 
     #[test]
-    fn aggregated_discovery_is_declined_in_favour_of_plain_json() {
-        let accept = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json";
-        assert!(accepts_plain_json(Some(accept)));
+    fn aggregated_discovery_is_served_when_asked_for_first() {
+        let kubectl = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json";
+        assert_eq!(
+            negotiate_discovery(Some(kubectl)),
+            Some(DiscoveryFormat::Aggregated)
+        );
+        assert_eq!(
+            negotiate_discovery(Some("application/json")),
+            Some(DiscoveryFormat::Plain)
+        );
+        assert_eq!(negotiate_discovery(None), Some(DiscoveryFormat::Plain));
+        let beta_first = "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json";
+        assert_eq!(
+            negotiate_discovery(Some(beta_first)),
+            Some(DiscoveryFormat::Plain)
+        );
+        assert_eq!(
+            negotiate_discovery(Some("application/vnd.kubernetes.protobuf")),
+            None
+        );
+        // Other discovery documents exist only in the plain form.
         assert!(!accepts_plain_json(Some(
             "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
         )));

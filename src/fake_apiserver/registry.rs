@@ -1,6 +1,7 @@
 //! The resource types the server serves: the built-in kinds (`Namespace`, `Secret`, `ConfigMap`,
-//! `Event` in `v1` and `events.k8s.io/v1`, `Lease`, `CustomResourceDefinition`) and every custom
-//! resource registered by a CRD at runtime. Also version conversion between served versions.
+//! `Service`, `Event` in `v1` and `events.k8s.io/v1`, `Lease`, `CustomResourceDefinition`) and
+//! every custom resource registered by a CRD at runtime, with their subresources (`status`, and
+//! `scale` where a CRD declares it). Also version conversion between served versions.
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -22,6 +23,7 @@ pub(crate) enum Builtin {
     Namespace,
     Secret,
     ConfigMap,
+    Service,
     /// `v1` Event (the storage form of both Event APIs).
     Event,
     /// `events.k8s.io/v1` Event.
@@ -39,6 +41,15 @@ pub(crate) struct PrinterColumn {
     pub description: String,
     pub priority: i64,
     pub json_path: String,
+}
+
+/// Where a custom resource keeps what its `scale` subresource shows (`subresources.scale`):
+/// `JSONPath`s such as `.spec.replicas`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ScalePaths {
+    pub spec_replicas: String,
+    pub status_replicas: String,
+    pub label_selector: Option<String>,
 }
 
 /// A served version of a custom resource.
@@ -78,6 +89,8 @@ pub(crate) struct ResourceType {
     pub short_names: Vec<String>,
     pub categories: Vec<String>,
     pub status_subresource: bool,
+    /// The `scale` subresource (custom resources that declare it).
+    pub scale: Option<ScalePaths>,
     pub storage_version: String,
     pub flavor: Flavor,
 }
@@ -221,6 +234,11 @@ impl ResourceType {
                 ["status", "conditions"] => ListType::Map(vec!["type".to_owned()]),
                 _ => ListType::Atomic,
             },
+            // Ports merge by port number (strategic) or by port and protocol (apply).
+            Flavor::Builtin(Builtin::Service) => match names.as_slice() {
+                ["spec", "ports"] => ListType::Map(vec!["port".to_owned(), "protocol".to_owned()]),
+                _ => ListType::Atomic,
+            },
             Flavor::Builtin(_) => ListType::Atomic,
             Flavor::Custom(_) => {
                 let Some(node) = self.schema_at(path) else {
@@ -260,7 +278,7 @@ impl ResourceType {
             "singularName": self.singular,
             "namespaced": self.namespaced,
             "kind": self.kind,
-            "verbs": VERBS,
+            "verbs": self.verbs(),
             "storageVersionHash": storage_version_hash(&self.group, &self.storage_version, &self.kind),
         });
         if let Some(map) = main.as_object_mut() {
@@ -281,7 +299,67 @@ impl ResourceType {
                 "verbs": ["get", "patch", "update"],
             }));
         }
+        if self.scale.is_some() {
+            // The scale subresource answers with `autoscaling/v1` `Scale`, whatever the resource.
+            entries.push(json!({
+                "name": format!("{}/scale", self.plural),
+                "singularName": "",
+                "namespaced": self.namespaced,
+                "group": "autoscaling",
+                "version": "v1",
+                "kind": "Scale",
+                "verbs": ["get", "patch", "update"],
+            }));
+        }
         entries
+    }
+
+    /// The aggregated discovery (`apidiscovery.k8s.io/v2`) `APIResourceDiscovery` entry.
+    pub(crate) fn aggregated_entry(&self) -> Value {
+        let kind = json!({"group": self.group, "version": self.version, "kind": self.kind});
+        let mut entry = json!({
+            "resource": self.plural,
+            "responseKind": kind,
+            "scope": if self.namespaced { "Namespaced" } else { "Cluster" },
+            "singularResource": self.singular,
+            "verbs": self.verbs(),
+        });
+        let mut subresources = Vec::new();
+        if self.status_subresource {
+            subresources.push(json!({
+                "subresource": "status",
+                "responseKind": kind,
+                "verbs": ["get", "patch", "update"],
+            }));
+        }
+        if self.scale.is_some() {
+            subresources.push(json!({
+                "subresource": "scale",
+                "responseKind": {"group": "autoscaling", "version": "v1", "kind": "Scale"},
+                "verbs": ["get", "patch", "update"],
+            }));
+        }
+        if let Some(map) = entry.as_object_mut() {
+            if !self.short_names.is_empty() {
+                map.insert("shortNames".to_owned(), json!(self.short_names));
+            }
+            if !self.categories.is_empty() {
+                map.insert("categories".to_owned(), json!(self.categories));
+            }
+            if !subresources.is_empty() {
+                map.insert("subresources".to_owned(), json!(subresources));
+            }
+        }
+        entry
+    }
+
+    /// The verbs of the resource itself (namespaces have no `deletecollection`).
+    fn verbs(&self) -> Vec<&'static str> {
+        VERBS
+            .iter()
+            .copied()
+            .filter(|v| *v != "deletecollection" || self.builtin() != Some(Builtin::Namespace))
+            .collect()
     }
 }
 
@@ -351,12 +429,13 @@ fn builtin(
         list_kind: format!("{kind}List"),
         namespaced,
         short_names: short_names.iter().map(|s| (*s).to_owned()).collect(),
-        categories: if b == Builtin::Crd {
-            vec!["api-extensions".to_owned()]
-        } else {
-            Vec::new()
+        categories: match b {
+            Builtin::Crd => vec!["api-extensions".to_owned()],
+            Builtin::Service => vec!["all".to_owned()],
+            _ => Vec::new(),
         },
-        status_subresource: matches!(b, Builtin::Namespace | Builtin::Crd),
+        status_subresource: matches!(b, Builtin::Namespace | Builtin::Crd | Builtin::Service),
+        scale: None,
         storage_version: version.to_owned(),
         flavor: Flavor::Builtin(b),
     })
@@ -403,6 +482,15 @@ impl Registry {
                     true,
                     &["cm"],
                     Builtin::ConfigMap,
+                ),
+                builtin(
+                    "",
+                    "v1",
+                    "services",
+                    "Service",
+                    true,
+                    &["svc"],
+                    Builtin::Service,
                 ),
                 builtin("", "v1", "events", "Event", true, &["ev"], Builtin::Event),
                 builtin(
@@ -473,11 +561,15 @@ impl Registry {
             .collect()
     }
 
+    /// The resource types of a group version, by name (the order discovery lists them in).
     pub(crate) fn resources_in(&self, group: &str, version: &str) -> Vec<Arc<ResourceType>> {
-        self.all()
+        let mut types: Vec<Arc<ResourceType>> = self
+            .all()
             .filter(|t| t.group == group && t.version == version)
             .cloned()
-            .collect()
+            .collect();
+        types.sort_by(|a, b| a.plural.cmp(&b.plural));
+        types
     }
 
     /// Registers (or re-registers) a CRD's served versions.
@@ -537,6 +629,11 @@ impl Registry {
                     short_names: list(&names["shortNames"]),
                     categories: list(&names["categories"]),
                     status_subresource: v.pointer("/subresources/status").is_some(),
+                    scale: v.pointer("/subresources/scale").map(|scale| ScalePaths {
+                        spec_replicas: text(&scale["specReplicasPath"]),
+                        status_replicas: text(&scale["statusReplicasPath"]),
+                        label_selector: scale["labelSelectorPath"].as_str().map(str::to_owned),
+                    }),
                     storage_version: storage_version.clone(),
                     flavor: Flavor::Custom(Arc::new(CustomVersion {
                         crd_name: name.to_owned(),

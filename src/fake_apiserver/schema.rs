@@ -168,13 +168,41 @@ static UUID: LazyLock<Option<Regex>> = LazyLock::new(|| {
         .ok()
 });
 
+static FULL_DATE: LazyLock<Option<Regex>> =
+    LazyLock::new(|| Regex::new(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$").ok());
+
+/// The time part of a `date-time` (RFC 3339 `partial-time` and a `time-offset`, lower case).
+static TIME_WITH_OFFSET: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    Regex::new(r"^([0-9]{2}):([0-9]{2}):([0-9]{2})(.[0-9]+)?(z|([+-][0-9]{2}:[0-9]{2}))$").ok()
+});
+
+/// `format: date`: a real `YYYY-MM-DD` calendar date.
+fn is_date(s: &str) -> bool {
+    FULL_DATE.as_ref().is_some_and(|r| r.is_match(s))
+        && chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok()
+}
+
+/// `format: date-time` exactly as the real server checks it: a date, `T`, a time with an offset
+/// (`Z` or `±hh:mm`); a time without an offset is refused, any year up to 9999 is fine.
+fn is_date_time(s: &str) -> bool {
+    let lower = s.to_ascii_lowercase();
+    let parts: Vec<&str> = lower.split('t').collect();
+    if s.len() < 4 || parts.len() < 2 || !is_date(parts[0]) {
+        return false;
+    }
+    TIME_WITH_OFFSET
+        .as_ref()
+        .and_then(|r| r.captures(parts[1]))
+        .is_some_and(|c| {
+            let field = |i| c.get(i).map_or("", |m| m.as_str());
+            field(1) <= "23" && field(2) <= "59" && field(3) <= "59"
+        })
+}
+
 fn format_ok(format: &str, s: &str) -> bool {
     match format {
-        "date-time" => {
-            chrono::DateTime::parse_from_rfc3339(s).is_ok()
-                || chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f").is_ok()
-        }
-        "date" => chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok(),
+        "date-time" | "datetime" => is_date_time(s),
+        "date" => is_date(s),
         "byte" => base64::Engine::decode(&base64::engine::general_purpose::STANDARD, s).is_ok(),
         "uuid" => UUID.as_ref().is_some_and(|r| r.is_match(s)),
         _ => true,
@@ -286,9 +314,10 @@ fn validate_string(s: &str, schema: &Value, path: &str, causes: &mut Vec<Cause>)
     if let Some(format) = schema.get("format").and_then(Value::as_str)
         && !format_ok(format, s)
     {
+        // A format mismatch is a type error to the real server's OpenAPI validator.
         let shown = show(&Value::String(s.to_owned()));
         causes.push(Cause::new(
-            "FieldValueInvalid",
+            "FieldValueTypeInvalid",
             path,
             format!("Invalid value: {shown}: {path} in body must be of type {format}: {shown}"),
         ));
@@ -691,6 +720,29 @@ mod tests {
         );
         assert_eq!(out.causes.len(), 1);
         assert!(out.causes[0].message.starts_with("Forbidden: immutable"));
+    }
+
+    #[test]
+    fn date_times_need_an_offset_and_any_real_date() {
+        for ok in [
+            "2026-01-01T00:00:00Z",
+            "9999-12-31T23:59:59Z",
+            "2026-01-01t00:00:00.123+02:00",
+            "2026-06-30T12:00:00-07:00",
+        ] {
+            assert!(format_ok("date-time", ok), "{ok}");
+        }
+        for bad in [
+            "2026-01-01T00:00:00",
+            "2026-01-01",
+            "2026-02-30T00:00:00Z",
+            "2026-01-01T24:00:00Z",
+            "2026-01-01T23:59:60Z",
+            "2026-1-1T00:00:00Z",
+            "2026-01-01 00:00:00Z",
+        ] {
+            assert!(!format_ok("date-time", bad), "{bad}");
+        }
     }
 
     #[test]

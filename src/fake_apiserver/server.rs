@@ -1,7 +1,9 @@
 //! The HTTP layer: one axum fallback handler that parses Kubernetes API paths
 //! (`/api/v1/namespaces/{ns}/{plural}/{name}/{subresource}`, `/apis/{group}/{version}/...`,
-//! discovery, `/version`, `/openapi/v3`), answers an armed fault instead when one matches,
-//! negotiates the representation, runs the verb under the state lock, and records the request.
+//! discovery in its plain and aggregated forms, `/version`, `/openapi/v3`), refuses bodies over
+//! the real server's 3 MiB limit, answers an armed fault instead when one matches, negotiates the
+//! representation (the object, `PartialObjectMetadata` or `Table`, for every verb that answers
+//! with an object), runs the verb under the state lock, and records the request.
 //! `/__fake/...` is the test-control API (faults, watch disconnects), never recorded.
 
 use std::sync::{Arc, Mutex, PoisonError};
@@ -77,7 +79,11 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new().fallback(handle).with_state(shared)
 }
 
-const BODY_LIMIT: usize = 32 * 1024 * 1024;
+/// The largest request body the real server reads (`--max-request-body-bytes`, 3 MiB).
+const BODY_LIMIT: usize = 3 * 1024 * 1024;
+
+/// The test-control endpoints take larger bodies (many faults at once).
+const CONTROL_BODY_LIMIT: usize = 32 * 1024 * 1024;
 
 /// The prefix of the test-control endpoints (not Kubernetes API, not recorded).
 const CONTROL: &str = "/__fake/";
@@ -118,7 +124,7 @@ fn control(shared: &Shared, parts: &Parts, body: &Bytes) -> Response {
 async fn handle(AxumState(shared): AxumState<Arc<Shared>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     if parts.uri.path().starts_with(CONTROL) {
-        return match axum::body::to_bytes(body, BODY_LIMIT).await {
+        return match axum::body::to_bytes(body, CONTROL_BODY_LIMIT).await {
             Ok(bytes) => control(&shared, &parts, &bytes),
             Err(e) => {
                 ApiError::bad_request(format!("cannot read the request body: {e}")).into_response()
@@ -131,10 +137,10 @@ async fn handle(AxumState(shared): AxumState<Arc<Shared>>, request: Request) -> 
             record.body = parse_body(&parts.headers, &bytes);
             dispatch(&shared, &parts, &bytes, &mut record)
         }
-        Err(e) => ApiError::new(
+        Err(_) => ApiError::new(
             413,
             "RequestEntityTooLarge",
-            format!("cannot read the request body: {e}"),
+            format!("Request entity too large: limit is {BODY_LIMIT}"),
         )
         .into_response(),
     };
@@ -224,6 +230,49 @@ fn ok_json(body: &Value) -> Response {
     json_response(200, body)
 }
 
+/// `Content-Type` of aggregated discovery: the media type with the `g`, `v` and `as` asked for.
+const AGGREGATED_DISCOVERY: &str =
+    "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+
+/// `/api` and `/apis`: the aggregated document when the client asks for it first, else the
+/// plain one. Aggregated answers carry an `ETag` (a matching `If-None-Match` gets 304).
+fn group_discovery(
+    headers: &HeaderMap,
+    method: &Method,
+    plain: impl FnOnce() -> Value,
+    aggregated: impl FnOnce() -> Value,
+) -> Response {
+    if method != Method::GET {
+        return ApiError::method_not_allowed().into_response();
+    }
+    let accept = header_str(headers, header::ACCEPT);
+    match query::negotiate_discovery(accept) {
+        Some(query::DiscoveryFormat::Plain) => ok_json(&plain()),
+        Some(query::DiscoveryFormat::Aggregated) => {
+            let body = super::wire::to_vec(&aggregated());
+            let etag = format!("\"{}\"", discovery::hash_of_bytes(&body));
+            let not_modified = header_str(headers, header::IF_NONE_MATCH) == Some(etag.as_str());
+            let mut response = if not_modified {
+                StatusCode::NOT_MODIFIED.into_response()
+            } else {
+                (StatusCode::OK, body).into_response()
+            };
+            let h = response.headers_mut();
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(AGGREGATED_DISCOVERY),
+            );
+            h.insert(header::VARY, HeaderValue::from_static("Accept"));
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public"));
+            if let Ok(value) = HeaderValue::from_str(&etag) {
+                h.insert(header::ETAG, value);
+            }
+            response
+        }
+        None => ApiError::not_acceptable(accept.unwrap_or_default()).into_response(),
+    }
+}
+
 fn discovery_response(headers: &HeaderMap, method: &Method, body: Option<Value>) -> Response {
     if method != Method::GET {
         return ApiError::method_not_allowed().into_response();
@@ -262,13 +311,33 @@ fn dispatch(
                 json!({"paths": ["/api", "/api/v1", "/apis", "/openapi/v3", "/version", "/healthz", "/livez", "/readyz"]}),
             ),
         ),
-        ["version"] => discovery_response(headers, method, Some(discovery::version())),
+        ["version"] => match discovery_response(headers, method, Some(json!({}))) {
+            refused if refused.status() != StatusCode::OK => refused,
+            _ => {
+                // `version.Info` has no `kind` to recognise its field order by.
+                let body =
+                    super::wire::to_vec_as(&discovery::version(), &super::wire::VERSION_INFO);
+                let mut response = (StatusCode::OK, body).into_response();
+                response.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+                response
+            }
+        },
         ["healthz" | "livez" | "readyz", ..] => (StatusCode::OK, "ok").into_response(),
-        ["api"] => discovery_response(headers, method, Some(discovery::api_versions(&shared.host))),
-        ["apis"] => {
-            let list = discovery::api_group_list(&shared.lock().registry);
-            discovery_response(headers, method, Some(list))
-        }
+        ["api"] => group_discovery(
+            headers,
+            method,
+            || discovery::api_versions(&shared.host),
+            || discovery::aggregated_core(&shared.lock().registry),
+        ),
+        ["apis"] => group_discovery(
+            headers,
+            method,
+            || discovery::api_group_list(&shared.lock().registry),
+            || discovery::aggregated_groups(&shared.lock().registry),
+        ),
         ["apis", group] => {
             let group = discovery::api_group(&shared.lock().registry, group);
             discovery_response(headers, method, group)
@@ -462,9 +531,10 @@ fn serve_resource(
     if path.namespace.is_some() && !rt.namespaced {
         return ApiError::no_route().into_response();
     }
-    let status = match path.subresource {
-        None => false,
-        Some("status") if rt.status_subresource => true,
+    let (status, scale) = match path.subresource {
+        None => (false, false),
+        Some("status") if rt.status_subresource => (true, false),
+        Some("scale") if rt.scale.is_some() => (false, true),
         Some(_) => return ApiError::no_route().into_response(),
     };
     if rt.namespaced && path.name.is_some() && path.namespace.is_none() {
@@ -475,10 +545,14 @@ fn serve_resource(
         namespace: path.namespace.map(str::to_owned),
         name: path.name.map(str::to_owned),
         status,
+        scale,
         query,
         user_agent,
     };
     let accept = header_str(headers, header::ACCEPT);
+    if scale {
+        return serve_scale(&mut state, &target, parts, body, record);
+    }
     match (method.as_str(), path.name.is_some()) {
         ("GET", true) if !watch => {
             let representation = match query::negotiate(accept) {
@@ -541,31 +615,141 @@ fn serve_resource(
             if rt.namespaced && path.namespace.is_none() {
                 return ApiError::method_not_allowed().into_response();
             }
-            let result =
-                parse_write_body(headers, body).and_then(|b| ops::create(&mut state, &target, b));
+            let result = written(accept, query, |r| {
+                parse_write_body(headers, body)
+                    .and_then(|b| ops::create(&mut state, &target, b))
+                    .map(|o| o.represented(&rt, r, query))
+            });
             outcome_response(result)
         }
         ("PUT", true) => {
-            let result =
-                parse_write_body(headers, body).and_then(|b| ops::update(&mut state, &target, b));
+            let result = written(accept, query, |r| {
+                parse_write_body(headers, body)
+                    .and_then(|b| ops::update(&mut state, &target, b))
+                    .map(|o| o.represented(&rt, r, query))
+            });
             outcome_response(result)
         }
         ("PATCH", true) => {
             let content_type = header_str(headers, header::CONTENT_TYPE).unwrap_or_default();
-            let result = PatchType::from_content_type(content_type, rt.custom().is_some())
-                .and_then(|patch_type| {
-                    record.patch_type = Some(patch_type.name().to_owned());
-                    ops::patch(&mut state, &target, patch_type, body)
-                });
+            let result = written(accept, query, |r| {
+                PatchType::from_content_type(content_type, rt.custom().is_some())
+                    .and_then(|patch_type| {
+                        record.patch_type = Some(patch_type.name().to_owned());
+                        ops::patch(&mut state, &target, patch_type, body)
+                    })
+                    .map(|o| o.represented(&rt, r, query))
+            });
             outcome_response(result)
         }
         ("DELETE", true) if !status => {
             let options: Option<Value> = serde_json::from_slice(body).ok();
-            outcome_response(ops::delete(&mut state, &target, options.as_ref()))
+            let result = written(accept, query, |r| {
+                ops::delete(&mut state, &target, options.as_ref())
+                    .map(|o| o.represented(&rt, r, query))
+            });
+            outcome_response(result)
         }
-        ("DELETE", false) => outcome_response(ops::delete_collection(&mut state, &target)),
+        ("DELETE", false) => {
+            let result = written(accept, query, |r| {
+                ops::delete_collection(&mut state, &target).map(|mut o| {
+                    if let Ok(include) = query::include_object(query) {
+                        let listing = ops::Listing {
+                            metadata: o.body["metadata"].clone(),
+                            items: o.body["items"].as_array().cloned().unwrap_or_default(),
+                        };
+                        o.body = represent_list(&rt, &listing, r, include);
+                    }
+                    o
+                })
+            });
+            outcome_response(result)
+        }
         _ => ApiError::method_not_allowed().into_response(),
     }
+}
+
+/// Negotiates the representation of a write's answer before writing (a client that accepts
+/// none gets 406 and nothing is written), then runs the write.
+fn written(
+    accept: Option<&str>,
+    query: &Query,
+    write: impl FnOnce(Representation) -> Result<Outcome, ApiError>,
+) -> Result<Outcome, ApiError> {
+    let representation = query::negotiate(accept)?;
+    if matches!(representation, Representation::Table { .. }) {
+        query::include_object(query)?;
+    }
+    write(representation)
+}
+
+impl Outcome {
+    /// The answer in the representation the client asked for. A `Status` (a deletion that is
+    /// complete) is never converted.
+    fn represented(
+        mut self,
+        rt: &super::registry::ResourceType,
+        representation: Representation,
+        query: &Query,
+    ) -> Self {
+        if self.body.get("kind").and_then(Value::as_str) != Some("Status") {
+            self.body = represent_one(rt, self.body, representation, query);
+        }
+        self
+    }
+}
+
+/// The `/scale` subresource: GET, PUT and PATCH of an `autoscaling/v1` `Scale`.
+fn serve_scale(
+    state: &mut State,
+    target: &Target<'_>,
+    parts: &Parts,
+    body: &Bytes,
+    record: &mut RecordedRequest,
+) -> Response {
+    let headers = &parts.headers;
+    let accept = header_str(headers, header::ACCEPT);
+    let scaled = |result: Result<Outcome, ApiError>, representation: Representation| {
+        result.map(|mut o| {
+            o.body = match representation {
+                Representation::Full => o.body,
+                Representation::Metadata { beta } => table::partial(&o.body, beta),
+                Representation::Table { beta } => table::default_table(
+                    &o.body,
+                    query::include_object(target.query).unwrap_or(query::IncludeObject::Metadata),
+                    beta,
+                ),
+            };
+            o
+        })
+    };
+    let result = match (parts.method.as_str(), target.name.is_some()) {
+        ("GET", true) => written(accept, target.query, |r| {
+            let got = super::scale::get(state, target).map(|body| Outcome {
+                code: 200,
+                body,
+                warnings: Vec::new(),
+            });
+            scaled(got, r)
+        }),
+        ("PUT", true) => written(accept, target.query, |r| {
+            let updated = parse_write_body(headers, body)
+                .and_then(|b| super::scale::update(state, target, &b));
+            scaled(updated, r)
+        }),
+        ("PATCH", true) => written(accept, target.query, |r| {
+            let content_type = header_str(headers, header::CONTENT_TYPE).unwrap_or_default();
+            // `Scale` is a built-in type: strategic merge patches are accepted.
+            let patched =
+                PatchType::from_content_type(content_type, false).and_then(|patch_type| {
+                    record.patch_type = Some(patch_type.name().to_owned());
+                    super::scale::patch(state, target, patch_type, body)
+                });
+            scaled(patched, r)
+        }),
+        _ => Err(ApiError::method_not_allowed()),
+    };
+    outcome_response(result)
 }
 
 fn represent_one(

@@ -344,6 +344,92 @@ fn event_cells(event: &Value) -> Vec<Value> {
     ]
 }
 
+/// The cells of a Service row, as kubectl's printer makes them.
+fn service_cells(service: &Value, name: Value, age: Value) -> Vec<Value> {
+    let spec = service.get("spec").cloned().unwrap_or_else(|| json!({}));
+    let strings = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let ty = spec["type"].as_str().unwrap_or("ClusterIP").to_owned();
+    let cluster_ip = match spec["clusterIP"].as_str() {
+        Some(ip) if !ip.is_empty() => ip.to_owned(),
+        _ => "<none>".to_owned(),
+    };
+    let external_ips = strings(&spec["externalIPs"]);
+    let external = match ty.as_str() {
+        "ExternalName" => spec["externalName"].as_str().unwrap_or_default().to_owned(),
+        "LoadBalancer" => {
+            let mut ips: Vec<String> = service
+                .pointer("/status/loadBalancer/ingress")
+                .and_then(Value::as_array)
+                .map(|ingress| {
+                    ingress
+                        .iter()
+                        .filter_map(|i| i["ip"].as_str().or_else(|| i["hostname"].as_str()))
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default();
+            ips.extend(external_ips);
+            if ips.is_empty() {
+                "<pending>".to_owned()
+            } else {
+                ips.join(",")
+            }
+        }
+        _ if external_ips.is_empty() => "<none>".to_owned(),
+        _ => external_ips.join(","),
+    };
+    let ports: Vec<String> = spec["ports"]
+        .as_array()
+        .map(|ports| {
+            ports
+                .iter()
+                .map(|p| {
+                    let protocol = p["protocol"].as_str().unwrap_or("TCP");
+                    match p["nodePort"].as_i64().filter(|n| *n > 0) {
+                        Some(node) => format!("{}:{node}/{protocol}", p["port"]),
+                        None => format!("{}/{protocol}", p["port"]),
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let selector = spec["selector"]
+        .as_object()
+        .filter(|m| !m.is_empty())
+        .map_or_else(
+            || "<none>".to_owned(),
+            |m| {
+                m.iter()
+                    .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            },
+        );
+    let ports = if ports.is_empty() {
+        "<none>".to_owned()
+    } else {
+        ports.join(",")
+    };
+    vec![
+        name,
+        json!(ty),
+        json!(cluster_ip),
+        json!(external),
+        json!(ports),
+        age,
+        json!(selector),
+    ]
+}
+
 /// Column definitions and a cell function for a resource type.
 #[allow(clippy::too_many_lines)] // one arm per kind, each a list of columns
 fn columns(rt: &ResourceType) -> Vec<Value> {
@@ -451,6 +537,45 @@ fn columns(rt: &ResourceType) -> Vec<Value> {
                 column("Holder", "string", "", "The holder of the lease", 0),
                 age_column(),
             ],
+            Builtin::Service => vec![
+                name_column(),
+                column(
+                    "Type",
+                    "string",
+                    "",
+                    "type determines how the Service is exposed.",
+                    0,
+                ),
+                column(
+                    "Cluster-IP",
+                    "string",
+                    "",
+                    "clusterIP is the IP address of the service.",
+                    0,
+                ),
+                column(
+                    "External-IP",
+                    "string",
+                    "",
+                    "externalIPs is a list of IP addresses for which nodes in the cluster will also accept traffic for this service.",
+                    0,
+                ),
+                column(
+                    "Port(s)",
+                    "string",
+                    "",
+                    "The list of ports that are exposed by this service.",
+                    0,
+                ),
+                age_column(),
+                column(
+                    "Selector",
+                    "string",
+                    "",
+                    "Route service traffic to pods with label keys and values matching this selector.",
+                    1,
+                ),
+            ],
             Builtin::Crd => vec![
                 name_column(),
                 column("Created At", "date", "", "The time the CRD was created", 0),
@@ -495,6 +620,7 @@ fn cells(rt: &ResourceType, object: &Value) -> Vec<Value> {
                 text(object, "/spec/holderIdentity"),
                 json!(age(created)),
             ],
+            Builtin::Service => service_cells(object, name, json!(age(created))),
             Builtin::Crd => vec![name, created.cloned().unwrap_or(Value::Null)],
         },
     }
@@ -544,6 +670,34 @@ pub(crate) fn table(
         "metadata": list_meta,
         "columnDefinitions": column_definitions,
         "rows": rows,
+    })
+}
+
+/// A Table by the real server's default convertor (Name, Created At), for kinds without
+/// printer columns of their own, such as `Scale`.
+pub(crate) fn default_table(object: &Value, include: IncludeObject, beta: bool) -> Value {
+    let rv = object
+        .pointer("/metadata/resourceVersion")
+        .cloned()
+        .unwrap_or(Value::Null);
+    let mut row = json!({"cells": [
+        text(object, "/metadata/name"),
+        object.pointer("/metadata/creationTimestamp").cloned().unwrap_or(Value::Null),
+    ]});
+    match include {
+        IncludeObject::None => {}
+        IncludeObject::Metadata => row["object"] = partial(object, beta),
+        IncludeObject::Object => row["object"] = object.clone(),
+    }
+    json!({
+        "kind": "Table",
+        "apiVersion": if beta { "meta.k8s.io/v1beta1" } else { "meta.k8s.io/v1" },
+        "metadata": {"resourceVersion": rv},
+        "columnDefinitions": [
+            name_column(),
+            column("Created At", "date", "", "CreationTimestamp is a timestamp representing the server time when this object was created.", 0),
+        ],
+        "rows": [row],
     })
 }
 

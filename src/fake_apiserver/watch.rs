@@ -19,6 +19,7 @@ use super::query::{IncludeObject, Representation};
 use super::registry::{ResourceType, StorageKey, to_served};
 use super::store::{Change, ChangeType};
 use super::table;
+use super::wire;
 
 /// Everything a watch needs once the lock is released.
 pub(crate) struct WatchPlan {
@@ -206,9 +207,7 @@ impl Encoder {
                 )
             }
         };
-        let mut line = json!({"type": event_type, "object": object}).to_string();
-        line.push('\n');
-        Bytes::from(line)
+        Bytes::from(wire::watch_line(event_type, &object))
     }
 
     fn bookmark(&self, rv: u64, initial_end: bool) -> Bytes {
@@ -247,17 +246,12 @@ impl Encoder {
                 "rows": [],
             }),
         };
-        let mut line = json!({"type": "BOOKMARK", "object": object}).to_string();
-        line.push('\n');
-        Bytes::from(line)
+        Bytes::from(wire::watch_line("BOOKMARK", &object))
     }
 }
 
 fn gone_line(message: &str) -> Bytes {
-    let status = ApiError::gone(message).status();
-    let mut line = json!({"type": "ERROR", "object": status}).to_string();
-    line.push('\n');
-    Bytes::from(line)
+    Bytes::from(wire::watch_line("ERROR", &ApiError::gone(message).status()))
 }
 
 /// What ends a watch besides its timeout and the client going away.
