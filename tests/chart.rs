@@ -398,10 +398,12 @@ fn the_validator_rejects_an_unknown_field_so_a_pass_means_something() {
 #[test]
 fn the_values_schema_rejects_bad_values() {
     let Some(tools) = tools() else { return };
-    let cases: [(&[&str], &str); 16] = [
+    let cases: [(&[&str], &str); 18] = [
         (&["replicaCount=2"], "/leaderElection/enabled"),
         (&["replicaCount=0"], "/replicaCount"),
         (&["concurrency=0"], "/concurrency"),
+        (&["maxPassesPerOrg=0"], "/maxPassesPerOrg"),
+        (&["passTimeout=two minutes"], "/passTimeout"),
         (&["genesys.rateLimit=-5"], "/genesys/rateLimit"),
         (&["genesys.rateLimit=fast"], "/genesys/rateLimit"),
         (&["logging.format=xml"], "/logging/format"),
@@ -568,6 +570,7 @@ fn the_operator_gets_the_pinned_command_line_from_values() {
             "--admin-listen=0.0.0.0:8080",
             "--concurrency=8",
             "--genesys-rate-limit=300",
+            "--pass-timeout=2m",
             "--log-format=text",
             "--log-level=info",
         ]
@@ -577,6 +580,8 @@ fn the_operator_gets_the_pinned_command_line_from_values() {
             &tools,
             &[
                 "concurrency=3",
+                "maxPassesPerOrg=2",
+                "passTimeout=5m",
                 "genesys.rateLimit=120",
                 "logging.format=json",
                 "logging.level=debug",
@@ -590,6 +595,8 @@ fn the_operator_gets_the_pinned_command_line_from_values() {
             "--admin-listen=0.0.0.0:8080",
             "--concurrency=3",
             "--genesys-rate-limit=120",
+            "--pass-timeout=5m",
+            "--max-passes-per-org=2",
             "--log-format=json",
             "--log-level=debug",
             "--namespace=hr",
