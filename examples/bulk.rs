@@ -55,6 +55,10 @@ struct Args {
     /// The operator's `--concurrency`.
     #[arg(long, default_value_t = 32)]
     concurrency: u16,
+    /// The operator's `--max-passes-per-org` (default: half of `--concurrency`). Every
+    /// offboarding here is of one organization, so this bounds the passes in flight.
+    #[arg(long)]
+    max_passes_per_org: Option<u16>,
     /// Give up waiting after this many seconds (default: three times the bound, plus a minute).
     #[arg(long)]
     deadline_secs: Option<u64>,
@@ -138,6 +142,7 @@ async fn main() -> anyhow::Result<()> {
             genesys_rate_limit: args.rate_limit,
             // The resources name the emulator's base URL: allow exactly its host and port.
             allowed_endpoints: AllowedEndpoint::of(&sim.base_url()).into_iter().collect(),
+            max_passes_per_org: args.max_passes_per_org,
             ..Settings::default()
         },
     );

@@ -24,6 +24,13 @@ pub const API_VERSION: &str = "v1alpha1";
 /// the user is re-activated and the snapshot put back.
 pub const FINALIZER: &str = "offboarding.genesys-operator.io/restore";
 
+/// The finalizer put on a resource whose `deletionPolicy` is `Orphan` just before the first write
+/// of an offboarding to Genesys Cloud, and taken off when the offboarding is finished (or, on
+/// deletion, when it could not be). Deleting the resource meanwhile lets the offboarding end
+/// consistently and leaves an Event saying what was done; it never holds a deletion for longer
+/// than the operator's deletion grace (5 min by default).
+pub const IN_PROGRESS_FINALIZER: &str = "offboarding.genesys-operator.io/in-progress";
+
 /// At most this many entries are kept in `status.actions` (oldest dropped first).
 pub const MAX_ACTIONS: usize = 50;
 
@@ -203,6 +210,13 @@ pub mod reason {
     pub const DRIFT_DETECTED: &str = "DriftDetected";
     /// Event: `deletionPolicy: Restore` put the user and their snapshot back.
     pub const RESTORED: &str = "Restored";
+    /// Event: an `Orphan` resource was deleted while its offboarding was under way; the operator
+    /// finished the offboarding, then let the resource go (the note lists the steps done).
+    pub const FINISHED_BEFORE_DELETION: &str = "FinishedBeforeDeletion";
+    /// Event (Warning): an `Orphan` resource was deleted while its offboarding was under way and
+    /// the offboarding could not be finished (stalled, suspended, Observe, or not within the
+    /// deletion grace); the note lists the steps done and those not done.
+    pub const DELETED_UNFINISHED: &str = "DeletedUnfinished";
 }
 
 /// Which Genesys Cloud user to offboard, where their organization is, and how to offboard them.
@@ -352,9 +366,17 @@ pub struct GenesysUserOffboardingSpec {
     #[serde(default)]
     pub suspend: bool,
 
-    /// What deleting this resource does. `Orphan` (default): nothing, the user stays inactive.
-    /// `Restore`: the user is re-activated and the snapshot put back (queue memberships, skills,
-    /// languages, roles, default station) before the resource goes away.
+    /// What deleting this resource does. `Orphan` (default): the user is left as the offboarding
+    /// left them. Deleted before the offboarding wrote anything, nothing is written. Deleted
+    /// while it is under way (the operator holds the `offboarding.genesys-operator.io/in-progress`
+    /// finalizer from its first write until it is finished), the offboarding is finished (no
+    /// user is left drained but still active), then the resource goes with a
+    /// `FinishedBeforeDeletion` Event listing the steps done. If it cannot be finished (it
+    /// stalls, is suspended or in Observe mode, or takes longer than the operator's deletion
+    /// grace, 5 min by default), the resource goes anyway with a `DeletedUnfinished` Warning
+    /// Event listing the steps done and those not done. `Restore`: the user is re-activated and
+    /// the snapshot put back (queue memberships, skills, languages, roles, default station)
+    /// before the resource goes away.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
 

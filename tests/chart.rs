@@ -398,7 +398,7 @@ fn the_validator_rejects_an_unknown_field_so_a_pass_means_something() {
 #[test]
 fn the_values_schema_rejects_bad_values() {
     let Some(tools) = tools() else { return };
-    let cases: [(&[&str], &str); 18] = [
+    let cases: [(&[&str], &str); 20] = [
         (&["replicaCount=2"], "/leaderElection/enabled"),
         (
             &["genesys.allowedEndpoints={https://proxy.example.com}"],
@@ -410,6 +410,8 @@ fn the_values_schema_rejects_bad_values() {
         ),
         (&["replicaCount=0"], "/replicaCount"),
         (&["concurrency=0"], "/concurrency"),
+        (&["maxPassesPerOrg=0"], "/maxPassesPerOrg"),
+        (&["passTimeout=two minutes"], "/passTimeout"),
         (&["genesys.rateLimit=-5"], "/genesys/rateLimit"),
         (&["genesys.rateLimit=fast"], "/genesys/rateLimit"),
         (&["logging.format=xml"], "/logging/format"),
@@ -577,6 +579,7 @@ fn the_operator_gets_the_pinned_command_line_from_values() {
             "--admin-listen=0.0.0.0:8080",
             "--concurrency=8",
             "--genesys-rate-limit=300",
+            "--pass-timeout=2m",
             "--log-format=text",
             "--log-level=info",
         ]
@@ -586,6 +589,8 @@ fn the_operator_gets_the_pinned_command_line_from_values() {
             &tools,
             &[
                 "concurrency=3",
+                "maxPassesPerOrg=2",
+                "passTimeout=5m",
                 "genesys.rateLimit=120",
                 "logging.format=json",
                 "logging.level=debug",
@@ -600,6 +605,8 @@ fn the_operator_gets_the_pinned_command_line_from_values() {
             "--admin-listen=0.0.0.0:8080",
             "--concurrency=3",
             "--genesys-rate-limit=120",
+            "--pass-timeout=5m",
+            "--max-passes-per-org=2",
             "--log-format=json",
             "--log-level=debug",
             "--namespace=hr",

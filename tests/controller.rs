@@ -7,6 +7,8 @@
 //! Every test checks the safety invariant that no request to Genesys deletes a user.
 #![allow(clippy::unwrap_used, clippy::too_many_lines)]
 
+mod support_hanging;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -21,8 +23,8 @@ use genesys_offboarding_operator::crd::{
     EFFECTIVE_AT_MAX, FINALIZER, GenesysUserOffboarding, condition, reason,
 };
 use genesys_offboarding_operator::fake_apiserver::{FakeApiServer, FakeApiServerHandle};
-use genesys_offboarding_operator::sim::faults::Fault;
 use genesys_offboarding_operator::genesys::{AllowedEndpoint, AllowedEndpoints};
+use genesys_offboarding_operator::sim::faults::Fault;
 use genesys_offboarding_operator::sim::fixture::Fixture;
 use genesys_offboarding_operator::sim::{Sim, SimHandle};
 use genesys_offboarding_operator::telemetry::{LogFormat, Metrics};
@@ -33,6 +35,7 @@ use kube::api::{
 };
 use kube::{Client, ResourceExt};
 use serde_json::json;
+use support_hanging::Hanging;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -206,6 +209,30 @@ impl World {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Creates an offboarding of `email` whose Genesys organization is at `base` (API and login),
+    /// with the credentials of the Secret `secret` (created when missing).
+    async fn offboard_with_secret_at(&self, name: &str, email: &str, base: &str, secret: &str) {
+        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), NS);
+        if secrets.get_opt(secret).await.unwrap().is_none() {
+            self.create_secret(NS, secret).await;
+        }
+        let resource: GenesysUserOffboarding = serde_json::from_value(json!({
+            "apiVersion": "offboarding.genesys-operator.io/v1alpha1",
+            "kind": "GenesysUserOffboarding",
+            "metadata": {"name": name, "namespace": NS},
+            "spec": {
+                "user": {"email": email},
+                "credentialsSecretRef": {"name": secret},
+                "apiBaseUrl": base, "loginBaseUrl": base,
+            },
+        }))
+        .unwrap();
+        self.offboardings(NS)
+            .create(&PostParams::default(), &resource)
+            .await
+            .unwrap();
     }
 
     /// Waits until the resource satisfies `done`; fails with its last state.
@@ -496,8 +523,11 @@ async fn a_resource_reaches_ready_with_full_status_and_the_user_is_inactive_in_g
     let operator = Running::start(world.client.clone(), settings()).await;
 
     world.offboard(NS, "jane", "jane.doe@example.com", "").await;
+    // The in-progress finalizer held while Genesys was being changed goes once it is finished.
     let jane = world
-        .wait_for(NS, "jane", "Ready=True", ready_with("Offboarded"))
+        .wait_for(NS, "jane", "Ready=True without a finalizer", |r| {
+            ready_with("Offboarded")(r) && r.finalizers().is_empty()
+        })
         .await;
 
     let status = jane.status.clone().unwrap();
@@ -527,7 +557,7 @@ async fn a_resource_reaches_ready_with_full_status_and_the_user_is_inactive_in_g
     assert!(status.next_drift_check.is_some());
     assert!(
         jane.finalizers().is_empty(),
-        "Orphan resources carry no finalizer"
+        "finished Orphan resources carry no finalizer"
     );
     assert_eq!(world.user_state(JANE), "inactive");
 
@@ -707,6 +737,322 @@ async fn switching_restore_to_orphan_removes_the_finalizer_and_deletion_leaves_t
         "inactive",
         "Orphan never re-activates"
     );
+    operator.stop().await.unwrap();
+    world.assert_no_user_was_deleted();
+}
+
+/// A Genesys request that changes something (not a read sent as POST, not the token).
+fn is_write(r: &genesys_offboarding_operator::sim::RecordedRequest) -> bool {
+    r.method != "GET"
+        && !r.path.starts_with("/oauth/")
+        && !r.path.starts_with("/api/v2/analytics/")
+        && !r.path.ends_with("/search")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_an_orphan_resource_mid_offboarding_finishes_the_offboarding_and_leaves_an_event()
+{
+    let world = World::new().await.with_secret().await;
+    // Hold the pass right after its first Genesys write: the presence is set Offline, and the
+    // answer reaches the operator three seconds later.
+    world.sim.inject(
+        Fault::new("PATCH", "/api/v2/users/*/presences/*")
+            .after_serve()
+            .delay_ms(3000),
+    );
+    let operator = Running::start(world.client.clone(), settings()).await;
+    world.offboard(NS, "jane", "jane.doe@example.com", "").await;
+    eventually("the first write reached Genesys", || async {
+        world
+            .sim
+            .requests()
+            .iter()
+            .any(|r| r.method == "PATCH" && r.path.contains("/presences/"))
+    })
+    .await;
+
+    // Deleted while the user is half drained and still active.
+    assert_eq!(world.user_state(JANE), "active");
+    world
+        .offboardings(NS)
+        .delete("jane", &DeleteParams::default())
+        .await
+        .unwrap();
+    world.wait_until_gone(NS, "jane").await;
+
+    // The offboarding was finished, not left half done.
+    assert_eq!(
+        world.user_state(JANE),
+        "inactive",
+        "finished before it went"
+    );
+    let requests = world.sim.requests();
+    assert!(
+        requests.iter().any(|r| r.method == "DELETE"
+            && r.path == format!("/api/v2/tokens/{JANE}")
+            && (200..300).contains(&r.status)),
+        "sessions revoked"
+    );
+    // ... and no Genesys write came after the resource was gone: the last request that touched
+    // it is the one that took the finalizer off.
+    let gone_at = world
+        .api
+        .requests()
+        .iter()
+        .filter(|r| {
+            r.is_write()
+                && r.is_on("genesysuseroffboardings")
+                && r.name.as_deref() == Some("jane")
+                && (200..300).contains(&r.status)
+        })
+        .map(|r| r.time)
+        .max()
+        .unwrap();
+    for write in requests.iter().filter(|r| is_write(r)) {
+        assert!(
+            std::time::SystemTime::from(write.time) <= gone_at,
+            "{} {} after the resource was gone",
+            write.method,
+            write.path
+        );
+    }
+    // A record of what was done.
+    eventually("a FinishedBeforeDeletion Event", || async {
+        world
+            .events(NS, "jane")
+            .await
+            .iter()
+            .any(|e| e.1 == "FinishedBeforeDeletion")
+    })
+    .await;
+    let events = world.events(NS, "jane").await;
+    let note = &events
+        .iter()
+        .find(|e| e.1 == "FinishedBeforeDeletion")
+        .unwrap()
+        .2;
+    for step in ["SetPresenceOffline", "Deactivate", "RevokeSessions"] {
+        assert!(note.contains(step), "{step} listed as done: {note}");
+    }
+    operator.stop().await.unwrap();
+    world.assert_no_user_was_deleted();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_orphan_resource_deleted_mid_offboarding_that_cannot_finish_goes_with_a_warning_listing_what_is_left()
+ {
+    let world = World::new().await.with_secret().await;
+    // The pass is held after its first write (presence Offline, answered 3 s late), and the
+    // OAuth client may not deactivate users: the offboarding stalls at Deactivate.
+    world.sim.inject(
+        Fault::new("PATCH", "/api/v2/users/*/presences/*")
+            .after_serve()
+            .delay_ms(3000),
+    );
+    world.sim.inject(
+        Fault::new("PATCH", "/api/v2/users/*")
+            .status(403)
+            .times(100),
+    );
+    let operator = Running::start(world.client.clone(), settings()).await;
+    world.offboard(NS, "jane", "jane.doe@example.com", "").await;
+    eventually("the first write reached Genesys", || async {
+        world
+            .sim
+            .requests()
+            .iter()
+            .any(|r| r.method == "PATCH" && r.path.contains("/presences/"))
+    })
+    .await;
+
+    world
+        .offboardings(NS)
+        .delete("jane", &DeleteParams::default())
+        .await
+        .unwrap();
+    // Not held forever: it goes once the offboarding cannot be finished.
+    world.wait_until_gone(NS, "jane").await;
+
+    assert_eq!(
+        world.user_state(JANE),
+        "active",
+        "the deactivation was refused"
+    );
+    eventually("a DeletedUnfinished Warning", || async {
+        world
+            .events(NS, "jane")
+            .await
+            .iter()
+            .any(|e| e.0 == "Warning" && e.1 == "DeletedUnfinished")
+    })
+    .await;
+    let events = world.events(NS, "jane").await;
+    let note = &events
+        .iter()
+        .find(|e| e.1 == "DeletedUnfinished")
+        .unwrap()
+        .2;
+    let (done, left) = note.split_once("Not done:").unwrap();
+    assert!(done.contains("SetPresenceOffline"), "{note}");
+    assert!(
+        left.contains("Deactivate") && left.contains("RevokeSessions"),
+        "{note}"
+    );
+    operator.stop().await.unwrap();
+    world.assert_no_user_was_deleted();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_orphan_resource_deleted_before_any_write_goes_at_once_and_nothing_is_written() {
+    let world = World::new().await.with_secret().await;
+    let operator = Running::start(world.client.clone(), settings()).await;
+    world
+        .offboard(
+            NS,
+            "jane",
+            "jane.doe@example.com",
+            "effectiveAt: '2099-01-01T00:00:00Z'",
+        )
+        .await;
+    world
+        .wait_for(NS, "jane", "scheduled", |r| {
+            condition_of(r, condition::READY).is_some_and(|c| c.reason == "Scheduled")
+        })
+        .await;
+    assert!(
+        world
+            .offboardings(NS)
+            .get("jane")
+            .await
+            .unwrap()
+            .finalizers()
+            .is_empty(),
+        "no finalizer before the first write"
+    );
+
+    world
+        .offboardings(NS)
+        .delete("jane", &DeleteParams::default())
+        .await
+        .unwrap();
+    world.wait_until_gone(NS, "jane").await;
+
+    assert!(
+        world.genesys_writes().is_empty(),
+        "{:?}",
+        world.genesys_writes()
+    );
+    assert_eq!(world.user_state(JANE), "active");
+    operator.stop().await.unwrap();
+    world.assert_no_user_was_deleted();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_organization_whose_endpoint_never_answers_cannot_take_every_worker() {
+    let world = World::new().await.with_secret().await;
+    let hanging = Hanging::start().await;
+    // Four workers, and passes are never abandoned here: only the cap per organization (half
+    // the workers by default) can leave a worker for another tenant.
+    let operator = Running::start(
+        world.client.clone(),
+        Settings {
+            concurrency: 4,
+            pass_timeout: Duration::from_secs(600),
+            ..settings()
+        },
+    )
+    .await;
+    for i in 0..6 {
+        world
+            .offboard_with_secret_at(
+                &format!("stuck-{i}"),
+                &format!("agent{i}@example.com"),
+                &hanging.url,
+                "stuck-credentials",
+            )
+            .await;
+    }
+    eventually(
+        "the hanging organization's passes are under way",
+        || async { hanging.accepted() >= 1 },
+    )
+    .await;
+
+    world.offboard(NS, "jane", "jane.doe@example.com", "").await;
+    world
+        .wait_for(NS, "jane", "Ready=True", ready_with("Offboarded"))
+        .await;
+
+    // The hanging organization's passes are still blocked: none has ended, in error or else.
+    assert_eq!(
+        operator.metric(r#"genesys_offboarding_reconciles_total{outcome="Error"}"#),
+        0
+    );
+    assert!(operator.metric(r#"genesys_offboarding_reconciles_total{outcome="OrgBusy"}"#) >= 1);
+    for i in 0..6 {
+        let stuck = world
+            .offboardings(NS)
+            .get(&format!("stuck-{i}"))
+            .await
+            .unwrap();
+        assert!(!ready_with("Offboarded")(&stuck), "stuck-{i}");
+    }
+    assert_eq!(world.user_state(JANE), "inactive");
+    operator.stop().await.unwrap();
+    world.assert_no_user_was_deleted();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pass_longer_than_the_pass_timeout_is_abandoned_and_retried_so_other_tenants_progress() {
+    let world = World::new().await.with_secret().await;
+    let hanging = Hanging::start().await;
+    // Two workers and two organizations whose endpoint never answers (one pass each at most, so
+    // both workers are theirs): only the deadline of a pass frees a worker.
+    let operator = Running::start(
+        world.client.clone(),
+        Settings {
+            concurrency: 2,
+            pass_timeout: Duration::from_secs(3),
+            ..settings()
+        },
+    )
+    .await;
+    for (i, secret) in ["stuck-a", "stuck-b"].into_iter().enumerate() {
+        world
+            .offboard_with_secret_at(
+                secret,
+                &format!("agent{i}@example.com"),
+                &hanging.url,
+                secret,
+            )
+            .await;
+    }
+    eventually(
+        "the hanging organizations' passes are under way",
+        || async { hanging.accepted() >= 2 },
+    )
+    .await;
+
+    world.offboard(NS, "jane", "jane.doe@example.com", "").await;
+    world
+        .wait_for(NS, "jane", "Ready=True", ready_with("Offboarded"))
+        .await;
+
+    // The hanging passes were abandoned, reported, and tried again.
+    eventually("abandoned passes retried", || async {
+        operator.metric(r#"genesys_offboarding_reconcile_failures_total{reason="PassTimedOut"}"#)
+            >= 3
+    })
+    .await;
+    eventually("a PassTimedOut Event", || async {
+        world
+            .events(NS, "stuck-a")
+            .await
+            .iter()
+            .any(|e| e.0 == "Warning" && e.1 == "PassTimedOut")
+    })
+    .await;
+    assert_eq!(world.user_state(JANE), "inactive");
     operator.stop().await.unwrap();
     world.assert_no_user_was_deleted();
 }

@@ -15,6 +15,7 @@
 
 #[path = "../examples/support/org.rs"]
 mod org;
+mod support_hanging;
 
 use std::time::Duration;
 
@@ -27,9 +28,10 @@ use genesys_offboarding_operator::genesys::{
 use genesys_offboarding_operator::sim::{RecordedRequest, Sim, SimHandle};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::events::v1::Event as KubeEvent;
-use kube::api::{Api, ListParams, PostParams};
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
 use serde_json::json;
+use support_hanging::Hanging;
 use tokio::sync::oneshot;
 
 const NS: &str = "default";
@@ -94,6 +96,43 @@ impl World {
                 .await
                 .unwrap();
         }
+    }
+
+    /// A resource of another organization, at `base`, as a finished offboarding left it
+    /// (`Ready=True`, `Offboarded`, its user resolved): the drift checks watch it from the start.
+    async fn finished_at(&self, name: &str, base: &str, user: &str) {
+        let resource: GenesysUserOffboarding = serde_json::from_value(json!({
+            "apiVersion": "offboarding.genesys-operator.io/v1alpha1",
+            "kind": "GenesysUserOffboarding",
+            "metadata": {"name": name, "namespace": NS},
+            "spec": {
+                "user": {"email": format!("{name}@example.com")},
+                "credentialsSecretRef": {"name": SECRET},
+                "apiBaseUrl": base, "loginBaseUrl": base,
+                "driftCheckInterval": "1m",
+            },
+        }))
+        .unwrap();
+        let created = self
+            .offboardings()
+            .create(&PostParams::default(), &resource)
+            .await
+            .unwrap();
+        let status = json!({
+            "status": {
+                "observedGeneration": created.metadata.generation,
+                "user": {"id": user},
+                "conditions": [{
+                    "type": "Ready", "status": "True", "reason": "Offboarded",
+                    "message": "offboarded", "lastTransitionTime": "2026-01-01T00:00:00Z",
+                    "observedGeneration": created.metadata.generation,
+                }],
+            }
+        });
+        self.offboardings()
+            .patch_status(name, &PatchParams::default(), &Patch::Merge(&status))
+            .await
+            .unwrap();
     }
 
     async fn ready(&self) -> usize {
@@ -339,6 +378,66 @@ async fn without_batched_checks_every_ready_resource_runs_a_full_pass_each_inter
         "a full pass per resource per minute: {calls}"
     );
     assert_eq!(batched, 0, "no batched check when they are off");
+    let _ = stop.send(());
+    tokio::time::timeout(Duration::from_secs(30), task)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    world.assert_no_user_was_deleted();
+}
+
+/// Two organizations whose endpoint accepts connections and never answers (each with a `Ready`
+/// resource the checks watch) do not hold up the drift check of a third: its re-activated user
+/// is found and deactivated again within the usual interval, while the two are being checked
+/// too, not after their checks have given up one after the other.
+#[tokio::test(start_paused = true)]
+async fn organizations_that_never_answer_do_not_delay_the_drift_checks_of_another() {
+    let world = World::new(1).await;
+    let hanging = [Hanging::start().await, Hanging::start().await];
+    for (i, endpoint) in hanging.iter().enumerate() {
+        world
+            .finished_at(
+                &format!("stuck-{i}"),
+                &endpoint.url,
+                &format!("stuck-user-{i}"),
+            )
+            .await;
+    }
+    let operator = Operator::new(world.client.clone(), settings());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(operator.run(async move {
+        let _ = stopped.await;
+    }));
+    world.offboard(1).await;
+    world.wait_until_ready(3).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+
+    let agent = org::user_id(0);
+    world.reactivate(&agent).await;
+    let reactivated = tokio::time::Instant::now();
+    // One interval (1m), one sweep (10s) and the pass: well within two minutes. Checked one
+    // after the other, each hanging organization would first take its client's five attempts
+    // of 30 s (2.5 min) before the third's drift could be acted on.
+    while world.user_state(&agent) != "inactive" {
+        assert!(
+            reactivated.elapsed() < Duration::from_secs(120),
+            "the drift of agent-0 was not corrected within 2 min: the hanging organizations held it up"
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+
+    for (i, endpoint) in hanging.iter().enumerate() {
+        assert!(
+            endpoint.accepted() >= 1,
+            "stuck-{i}'s organization was checked as well"
+        );
+    }
+    let reasons = world.event_reasons("agent-0").await;
+    assert!(
+        reasons.iter().any(|r| r == "DriftCorrected"),
+        "a DriftCorrected Event: {reasons:?}"
+    );
     let _ = stop.send(());
     tokio::time::timeout(Duration::from_secs(30), task)
         .await

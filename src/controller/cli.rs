@@ -63,6 +63,16 @@ pub struct RunArgs {
         value_delimiter = ','
     )]
     pub allowed_endpoints: Vec<AllowedEndpoint>,
+    /// The most passes of one Genesys organization (OAuth client and endpoints) at once, so that
+    /// one whose endpoint stops answering cannot take every worker. Default: half of
+    /// `--concurrency`, rounded up.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_passes_per_org: Option<u16>,
+    /// How long one pass may run before it is abandoned and retried with backoff (e.g. `90s`,
+    /// `2m`, `1h`). Raise it if a `history.lookbackDays` over 124 makes Genesys analytics jobs
+    /// slower than this.
+    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = pass_timeout)]
+    pub pass_timeout: Duration,
     /// Log line format.
     #[arg(long, value_name = "FORMAT", value_enum, env = "LOG_FORMAT", default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -96,6 +106,8 @@ impl RunArgs {
                 .collect(),
             concurrency: self.concurrency,
             genesys_rate_limit: self.genesys_rate_limit,
+            max_passes_per_org: self.max_passes_per_org,
+            pass_timeout: self.pass_timeout,
             leader_election: self
                 .leader_election
                 .then(|| LeaderElection::new(&self.lease_name, &self.lease_namespace, &instance)),
@@ -103,6 +115,15 @@ impl RunArgs {
             allowed_endpoints: self.allowed_endpoints.iter().cloned().collect(),
             ..Settings::default()
         }
+    }
+}
+
+/// `--pass-timeout`: a duration such as `90s`, `2m` or `1h30m`, at least 10 s.
+fn pass_timeout(value: &str) -> Result<Duration, String> {
+    match crate::crd::parse_duration(value) {
+        Some(timeout) if timeout >= Duration::from_secs(10) => Ok(timeout),
+        Some(_) => Err("must be at least 10s".to_owned()),
+        None => Err("expected a duration such as 90s, 2m or 1h30m".to_owned()),
     }
 }
 
@@ -175,13 +196,13 @@ mod tests {
     use super::*;
 
     #[derive(Parser)]
-    struct Command {
+    struct Cli {
         #[command(flatten)]
         run: RunArgs,
     }
 
     fn parse(args: &[&str]) -> Result<RunArgs, clap::Error> {
-        Command::try_parse_from(std::iter::once("run").chain(args.iter().copied())).map(|c| c.run)
+        Cli::try_parse_from(std::iter::once("run").chain(args.iter().copied())).map(|c| c.run)
     }
 
     #[test]
@@ -210,5 +231,45 @@ mod tests {
         assert!(allowed.allows(&url("http://127.0.0.1:1234/")));
         assert!(allowed.allows(&url("http://[::1]:9000/")));
         assert!(parse(&["--allowed-endpoint", "https://proxy.example.com/"]).is_err());
+    }
+
+    fn settings(flags: &[&str]) -> Result<Settings, clap::Error> {
+        let argv = std::iter::once("run").chain(flags.iter().copied());
+        Cli::try_parse_from(argv).map(|cli| cli.run.settings())
+    }
+
+    #[test]
+    fn the_fairness_limits_default_to_half_the_workers_per_organization_and_two_minutes_per_pass() {
+        let defaults = settings(&[]).unwrap();
+        assert_eq!(defaults.max_passes_per_org, None);
+        assert_eq!(defaults.passes_per_org(), 4);
+        assert_eq!(defaults.pass_timeout, Duration::from_secs(120));
+
+        let set = settings(&[
+            "--concurrency=16",
+            "--max-passes-per-org=3",
+            "--pass-timeout=1h30m",
+        ])
+        .unwrap();
+        assert_eq!(set.passes_per_org(), 3);
+        assert_eq!(set.pass_timeout, Duration::from_secs(5400));
+        assert_eq!(
+            settings(&["--concurrency=2", "--max-passes-per-org=9"])
+                .unwrap()
+                .passes_per_org(),
+            2,
+            "never more than --concurrency"
+        );
+    }
+
+    #[test]
+    fn bad_fairness_limits_are_refused() {
+        for bad in [
+            "--max-passes-per-org=0",
+            "--pass-timeout=5s",
+            "--pass-timeout=soon",
+        ] {
+            assert!(settings(&[bad]).is_err(), "{bad}");
+        }
     }
 }

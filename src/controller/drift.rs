@@ -18,20 +18,29 @@
 //! starts again from the status). When the credentials cannot be loaded the resources of that
 //! client get a full pass (which reports the problem); when the check fails it is retried after
 //! [`RETRY`]. I/O: Genesys reads, Kubernetes Secret reads (through the provider).
+//!
+//! One organization never delays another: the clients are checked concurrently (at most
+//! [`CHECKS_AT_ONCE`] at a time, one check per client in flight), each check ends after the
+//! drift-check timeout (for its client, then for each request of 100 users) as a failed check,
+//! and the resources of a finished check are triggered at once, not at the end of the sweep. A
+//! client whose endpoint accepts connections and never answers costs one check in flight until
+//! its timeout, and nothing else.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::Utc;
-use futures::Stream;
+use futures::future::BoxFuture;
+use futures::stream::FuturesUnordered;
+use futures::{Stream, StreamExt};
 use kube::ResourceExt;
 use kube::runtime::reflector::{ObjectRef, Store};
 use tokio::time::Instant;
 
 use super::cache::CachedOffboarding;
+use super::fairness::OrgKey;
 use super::secrets::SecretClientProvider;
-use crate::crd::GenesysUserOffboardingSpec;
 use crate::genesys::{Region, UserId};
 use crate::reconcile::drift::{self, IDS_PER_CALL};
 use crate::reconcile::error::chain;
@@ -42,6 +51,11 @@ pub const RETRY: Duration = Duration::from_secs(60);
 
 /// The default time between two sweeps (the shortest `driftCheckInterval` is one minute).
 pub const SWEEP: Duration = Duration::from_secs(10);
+
+/// Clients checked at once (each check reads a Secret, the first time, and sends one request
+/// per 100 users): enough that slow clients do not hold up the others, few enough that a
+/// restart does not send every Secret read at once.
+pub const CHECKS_AT_ONCE: usize = 32;
 
 /// The watched resources that must get a full pass at their next trigger although the batched
 /// checks stand in for them: their user drifted, their client could not be loaded, or their
@@ -74,52 +88,86 @@ impl FullPasses {
 }
 
 /// The resources to reconcile in full because their user drifted (or their client could not be
-/// loaded), found by a sweep of the store every `every`; each is also recorded in `full`. The
-/// stream never ends; the controller drops it on shutdown.
+/// loaded), found by a sweep of the store every `every` and by the client checks it starts,
+/// each ending after `timeout` at most; each resource is also recorded in `full`. The stream
+/// never ends; the controller drops it on shutdown.
 pub fn triggers(
     store: Store<CachedOffboarding>,
     provider: Arc<SecretClientProvider>,
     full: Arc<FullPasses>,
     every: Duration,
+    timeout: Duration,
 ) -> impl Stream<Item = ObjectRef<CachedOffboarding>> + Send + 'static {
-    let checker = Checker {
-        store,
-        provider,
-        due: HashMap::new(),
-    };
-    futures::stream::unfold(
-        (checker, Vec::new(), full),
-        move |(mut checker, mut pending, full)| async move {
-            loop {
-                if let Some(next) = pending.pop() {
-                    full.request(&next);
-                    return Some((next, (checker, pending, full)));
-                }
-                tokio::time::sleep(every.max(Duration::from_millis(100))).await;
-                pending = checker.sweep().await;
-            }
+    let every = every.max(Duration::from_millis(100));
+    let state = Sweeper {
+        checker: Checker {
+            store,
+            provider,
+            timeout,
+            due: HashMap::new(),
+            checking: HashSet::new(),
         },
-    )
+        running: FuturesUnordered::new(),
+        pending: Vec::new(),
+        next_sweep: Instant::now() + every,
+        full,
+    };
+    futures::stream::unfold(state, move |mut state| async move {
+        loop {
+            if let Some(next) = state.pending.pop() {
+                state.full.request(&next);
+                return Some((next, state));
+            }
+            tokio::select! {
+                () = tokio::time::sleep_until(state.next_sweep) => {
+                    state.next_sweep = Instant::now() + every;
+                    let room = CHECKS_AT_ONCE.saturating_sub(state.running.len());
+                    for check in state.checker.sweep(room) {
+                        state.running.push(check);
+                    }
+                }
+                Some(checked) = state.running.next(), if !state.running.is_empty() => {
+                    state.pending = state.checker.finish(checked);
+                }
+            }
+        }
+    })
 }
 
-/// One watched resource in a sweep (borrowed from the store's snapshot: a sweep copies nothing
-/// per resource).
-struct Watched<'a> {
-    resource: &'a CachedOffboarding,
-    spec: &'a GenesysUserOffboardingSpec,
-    uid: &'a str,
-    user: &'a UserId,
+/// The state of the trigger stream: the checker, the client checks in flight, and the triggers
+/// not handed out yet.
+struct Sweeper {
+    checker: Checker,
+    running: FuturesUnordered<BoxFuture<'static, Checked>>,
+    pending: Vec<ObjectRef<CachedOffboarding>>,
+    next_sweep: Instant,
+    full: Arc<FullPasses>,
+}
+
+/// One watched resource in a check (the store's own `Arc`: a check copies no resource).
+struct Watched {
+    resource: Arc<CachedOffboarding>,
     interval: Duration,
     due: Instant,
 }
 
-impl Watched<'_> {
+impl Watched {
     fn reference(&self) -> ObjectRef<CachedOffboarding> {
-        ObjectRef::from_obj(self.resource)
+        ObjectRef::from_obj(self.resource.as_ref())
+    }
+
+    fn uid(&self) -> &str {
+        self.resource.metadata.uid.as_deref().unwrap_or_default()
+    }
+
+    /// The user (a watched resource always has one).
+    fn user(&self) -> Option<&UserId> {
+        self.resource.watched_user.as_ref()
     }
 }
 
-/// The OAuth client a resource's calls go through (the provider caches one client per key).
+/// The OAuth client a resource's calls go through (the provider caches one client per key),
+/// borrowed from the store's snapshot while a sweep groups its resources.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct ClientKey<'a> {
     namespace: &'a str,
@@ -129,31 +177,68 @@ struct ClientKey<'a> {
     login: Option<&'a str>,
 }
 
+/// How one client's check ended.
+enum Outcome {
+    /// The users that drifted.
+    Checked(HashSet<UserId>),
+    /// No client (the credentials could not be loaded): a full pass reports why.
+    NoClient,
+    /// The check failed or timed out: tried again after [`RETRY`].
+    Failed,
+}
+
+/// One client's finished check.
+struct Checked {
+    org: OrgKey,
+    watched: Vec<Watched>,
+    outcome: Outcome,
+}
+
 struct Checker {
     store: Store<CachedOffboarding>,
     provider: Arc<SecretClientProvider>,
+    timeout: Duration,
     /// When each watched resource (by uid) is checked next.
     due: HashMap<String, Instant>,
+    /// The clients with a check in flight (at most one each).
+    checking: HashSet<OrgKey>,
 }
 
 impl Checker {
-    /// Checks every client's due users; returns the resources to reconcile in full.
-    async fn sweep(&mut self) -> Vec<ObjectRef<CachedOffboarding>> {
+    /// Starts the check of every client with due users and no check in flight, at most `room`
+    /// of them.
+    fn sweep(&mut self, room: usize) -> Vec<BoxFuture<'static, Checked>> {
         let now = Instant::now();
         let state = self.store.state();
         let groups = self.watched(&state, now);
-        let mut triggered = Vec::new();
-        for mut watched in groups.into_values() {
+        let mut started = Vec::new();
+        for (key, mut watched) in groups {
+            if started.len() >= room {
+                break;
+            }
             if !watched.iter().any(|w| w.due <= now) {
+                continue;
+            }
+            // Only resources with a decoded spec are watched (`groups` skips the others).
+            let Ok(spec) = &watched[0].resource.spec else {
+                continue;
+            };
+            let org = OrgKey::of(key.namespace, spec);
+            if self.checking.contains(&org) {
                 continue;
             }
             // Due first, then the soonest due, filling whole requests.
             watched.sort_by_key(|w| w.due);
             let due = watched.iter().filter(|w| w.due <= now).count();
             watched.truncate(due.div_ceil(IDS_PER_CALL) * IDS_PER_CALL);
-            triggered.extend(self.check(&watched).await);
+            self.checking.insert(org.clone());
+            let provider = self.provider.clone();
+            let timeout = self.timeout;
+            started.push(
+                Box::pin(check(provider, org, watched, timeout)) as BoxFuture<'static, Checked>
+            );
         }
-        triggered
+        started
     }
 
     /// The watched resources of `state`, by client; forgets the schedule of resources no longer
@@ -162,12 +247,12 @@ impl Checker {
         &mut self,
         state: &'a [Arc<CachedOffboarding>],
         now: Instant,
-    ) -> HashMap<ClientKey<'a>, Vec<Watched<'a>>> {
-        let mut groups: HashMap<ClientKey<'a>, Vec<Watched<'a>>> = HashMap::new();
+    ) -> HashMap<ClientKey<'a>, Vec<Watched>> {
+        let mut groups: HashMap<ClientKey<'a>, Vec<Watched>> = HashMap::new();
         let mut live = HashSet::new();
         for resource in state {
             let metadata = &resource.metadata;
-            let (Some(user), Some(uid), Some(namespace)) = (
+            let (Some(_), Some(uid), Some(namespace)) = (
                 resource.watched_user.as_ref(),
                 metadata.uid.as_deref(),
                 metadata.namespace.as_deref(),
@@ -196,10 +281,7 @@ impl Checker {
                 login: spec.login_base_url.as_deref(),
             };
             groups.entry(key).or_default().push(Watched {
-                resource,
-                spec,
-                uid,
-                user,
+                resource: resource.clone(),
                 interval,
                 due,
             });
@@ -208,59 +290,104 @@ impl Checker {
         groups
     }
 
-    /// One client's batched check (every resource of `watched` has the same client); returns
-    /// the resources whose user drifted.
-    async fn check(&mut self, watched: &[Watched<'_>]) -> Vec<ObjectRef<CachedOffboarding>> {
-        let Some(sample) = watched.first() else {
-            return Vec::new();
-        };
-        let client = match self
-            .provider
-            .load_for(sample.resource.namespace(), sample.spec)
-            .await
-        {
-            Ok(client) => client,
-            Err(error) => {
-                // The full pass reports it (Stalled with a reason) and takes them off the watch.
-                tracing::warn!(error = %chain(&error), resources = watched.len(), "drift check: no client; reconciling in full");
-                let now = Instant::now();
-                for w in watched {
-                    self.due.insert(w.uid.to_owned(), now + RETRY);
-                }
-                return watched.iter().map(Watched::reference).collect();
-            }
-        };
-        let ids: Vec<UserId> = watched.iter().map(|w| w.user.clone()).collect();
-        let result = drift::check(&client, &ids).await;
+    /// Records a finished check; returns the resources to reconcile in full.
+    fn finish(&mut self, checked: Checked) -> Vec<ObjectRef<CachedOffboarding>> {
+        self.checking.remove(&checked.org);
         let now = Instant::now();
-        match result {
-            Ok(drifted) => {
-                let drifted: HashSet<&str> = drifted.iter().map(|d| d.id.as_str()).collect();
+        let watched = &checked.watched;
+        match checked.outcome {
+            Outcome::Checked(drifted) => {
                 tracing::debug!(
-                    users = ids.len(),
+                    org = %checked.org,
+                    users = watched.len(),
                     drifted = drifted.len(),
                     "drift check done"
                 );
                 let mut triggered = Vec::new();
                 for w in watched {
-                    self.due.insert(w.uid.to_owned(), now + w.interval);
-                    if drifted.contains(w.user.as_str()) {
+                    self.due.insert(w.uid().to_owned(), now + w.interval);
+                    if let Some(user) = w.user().filter(|user| drifted.contains(*user)) {
                         let reference = w.reference();
-                        tracing::info!(object = %reference, user = %w.user, "drift detected; reconciling");
+                        tracing::info!(object = %reference, user = %user, "drift detected; reconciling");
                         triggered.push(reference);
                     }
                 }
                 triggered
             }
-            Err(error) => {
-                tracing::warn!(error = %chain(&error), users = ids.len(), retry_in = ?RETRY, "drift check failed");
+            Outcome::NoClient => {
+                for w in watched {
+                    self.due.insert(w.uid().to_owned(), now + RETRY);
+                }
+                watched.iter().map(Watched::reference).collect()
+            }
+            Outcome::Failed => {
                 for w in watched.iter().filter(|w| w.due <= now) {
-                    self.due.insert(w.uid.to_owned(), now + RETRY);
+                    self.due.insert(w.uid().to_owned(), now + RETRY);
                 }
                 Vec::new()
             }
         }
     }
+}
+
+/// One client's batched check (every resource of `watched` has the same client): loading the
+/// client and each request of [`IDS_PER_CALL`] users may take `timeout` at most.
+async fn check(
+    provider: Arc<SecretClientProvider>,
+    org: OrgKey,
+    watched: Vec<Watched>,
+    timeout: Duration,
+) -> Checked {
+    let outcome = check_users(&provider, &org, &watched, timeout).await;
+    Checked {
+        org,
+        watched,
+        outcome,
+    }
+}
+
+async fn check_users(
+    provider: &SecretClientProvider,
+    org: &OrgKey,
+    watched: &[Watched],
+    timeout: Duration,
+) -> Outcome {
+    let Some((sample, Ok(spec))) = watched
+        .first()
+        .map(|w| (w.resource.as_ref(), &w.resource.spec))
+    else {
+        return Outcome::Checked(HashSet::new());
+    };
+    let client = match tokio::time::timeout(timeout, provider.load_for(sample.namespace(), spec))
+        .await
+    {
+        Ok(Ok(client)) => client,
+        Ok(Err(error)) => {
+            // The full pass reports it (Stalled with a reason) and takes them off the watch.
+            tracing::warn!(%org, error = %chain(&error), resources = watched.len(), "drift check: no client; reconciling in full");
+            return Outcome::NoClient;
+        }
+        Err(_) => {
+            tracing::warn!(%org, ?timeout, retry_in = ?RETRY, "drift check: the client's credentials were not read in time");
+            return Outcome::Failed;
+        }
+    };
+    let ids: Vec<UserId> = watched.iter().filter_map(|w| w.user().cloned()).collect();
+    let mut drifted = HashSet::new();
+    for chunk in ids.chunks(IDS_PER_CALL) {
+        match tokio::time::timeout(timeout, drift::check(&client, chunk)).await {
+            Ok(Ok(found)) => drifted.extend(found.into_iter().map(|d| d.id)),
+            Ok(Err(error)) => {
+                tracing::warn!(%org, error = %chain(&error), users = ids.len(), retry_in = ?RETRY, "drift check failed");
+                return Outcome::Failed;
+            }
+            Err(_) => {
+                tracing::warn!(%org, ?timeout, users = ids.len(), retry_in = ?RETRY, "drift check timed out: Genesys did not answer in time");
+                return Outcome::Failed;
+            }
+        }
+    }
+    Outcome::Checked(drifted)
 }
 
 /// How long until the check the resource's last full pass scheduled (`status.nextDriftCheck`);

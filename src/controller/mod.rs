@@ -14,6 +14,7 @@
 //! | [`events`] | Events through kube's Recorder | Kubernetes |
 //! | [`drift`] | batched drift checks of `Ready` resources, 100 users per request | Genesys |
 //! | [`backoff`] | per-object capped exponential backoff with jitter | none |
+//! | [`fairness`] | passes per Genesys organization at once (the deadline of a pass is in [`reconciler`]) | none |
 //! | [`leader`] | leader election with a Lease | Kubernetes |
 //! | [`cli`] | the `run` subcommand's flags and process wiring | signals, TCP |
 //!
@@ -35,6 +36,7 @@ pub mod cache;
 pub mod cli;
 pub mod drift;
 pub mod events;
+pub mod fairness;
 pub mod leader;
 pub mod reconciler;
 pub mod secrets;
@@ -65,7 +67,7 @@ pub use secrets::SecretClientProvider;
 pub use status::KubeStatusStore;
 
 use crate::admin::Health;
-use crate::crd::{API_GROUP, API_VERSION};
+use crate::crd::{API_GROUP, API_VERSION, IN_PROGRESS_FINALIZER};
 use crate::genesys::{AllowedEndpoints, CallObserver};
 use crate::telemetry::Metrics;
 
@@ -107,6 +109,33 @@ pub struct Settings {
     /// Empty (the default): none; a resource naming custom endpoints stalls with
     /// `EndpointNotAllowed`, its Secret unread, and only `spec.region` works.
     pub allowed_endpoints: AllowedEndpoints,
+    /// Passes of one Genesys organization (OAuth client and endpoints, see
+    /// [`fairness::OrgKey`]) running at once, so that one organization whose endpoint hangs
+    /// cannot take every worker. `None`: half of `concurrency`, rounded up.
+    pub max_passes_per_org: Option<u16>,
+    /// How long one pass may run before it is abandoned and retried with backoff (default
+    /// 2 min). Abandoning is safe: status is persisted after every step, and a rerun converges
+    /// without repeating a side effect.
+    pub pass_timeout: Duration,
+    /// How long the batched drift check of one organization may wait for its client and for
+    /// each request of 100 users (default 60 s); then it is retried after [`drift::RETRY`].
+    /// Organizations are checked concurrently: a slow one never delays another.
+    pub drift_check_timeout: Duration,
+    /// How long after an `Orphan` resource is deleted the operator keeps trying to finish an
+    /// offboarding that had already started writing to Genesys (default 5 min). Then it lets the
+    /// resource go anyway, with an Event saying what was done and what was not.
+    pub deletion_grace: Duration,
+}
+
+impl Settings {
+    /// The passes one organization may run at once: `max_passes_per_org`, else half of
+    /// `concurrency` rounded up; never more than `concurrency`.
+    pub fn passes_per_org(&self) -> u16 {
+        let concurrency = self.concurrency.max(1);
+        self.max_passes_per_org
+            .unwrap_or_else(|| fairness::default_passes_per_org(concurrency))
+            .clamp(1, concurrency)
+    }
 }
 
 impl Default for Settings {
@@ -121,6 +150,10 @@ impl Default for Settings {
             drain_timeout: Duration::from_secs(25),
             drift_sweep: Some(drift::SWEEP),
             allowed_endpoints: AllowedEndpoints::default(),
+            max_passes_per_org: None,
+            pass_timeout: Duration::from_secs(120),
+            drift_check_timeout: Duration::from_secs(60),
+            deletion_grace: Duration::from_secs(300),
         }
     }
 }
@@ -236,6 +269,8 @@ impl Operator {
         tracing::info!(
             namespaces = %describe(&self.settings.namespaces),
             concurrency = self.settings.concurrency,
+            passes_per_org = self.settings.passes_per_org(),
+            pass_timeout = ?self.settings.pass_timeout,
             leader_election = self.settings.leader_election.is_some(),
             allowed_endpoints = %self.settings.allowed_endpoints,
             "CRD found; starting"
@@ -286,6 +321,9 @@ impl Operator {
             metrics: self.metrics.clone(),
             backoffs: Backoffs::new(self.settings.backoff),
             permits: Semaphore::new(usize::from(self.settings.concurrency.max(1))),
+            orgs: fairness::OrgSlots::new(usize::from(self.settings.passes_per_org())),
+            pass_timeout: self.settings.pass_timeout,
+            deletion_grace: self.settings.deletion_grace,
             batched_drift: self.settings.drift_sweep.is_some(),
             full_passes: Arc::default(),
         });
@@ -297,13 +335,7 @@ impl Operator {
         let mut readers = Vec::new();
         let mut runs = Vec::new();
         for scope in scopes {
-            let (reader, run) = controller(
-                &ctx,
-                scope,
-                self.settings.concurrency,
-                self.settings.drift_sweep,
-                &stop,
-            );
+            let (reader, run) = controller(&ctx, scope, &self.settings, &stop);
             readers.push(reader);
             runs.push(run);
         }
@@ -343,10 +375,10 @@ impl Operator {
 fn controller(
     ctx: &Arc<reconciler::Context>,
     scope: Option<String>,
-    concurrency: u16,
-    drift_sweep: Option<Duration>,
+    settings: &Settings,
     stop: &Stop,
 ) -> (Store<CachedOffboarding>, impl Future<Output = ()> + use<>) {
+    let (concurrency, drift_sweep) = (settings.concurrency, settings.drift_sweep);
     let client = ctx.client.clone();
     // Secrets by their metadata only (`PartialObjectMeta`): the index needs their namespace and
     // name, and a metadata watch sees every change all the same (a new resourceVersion). Their
@@ -415,6 +447,7 @@ fn controller(
             ctx.provider.clone(),
             ctx.full_passes.clone(),
             every,
+            settings.drift_check_timeout,
         ));
     }
     let run = controller
@@ -433,13 +466,19 @@ fn controller(
 }
 
 /// The predicate of the resource watch: what changed is the spec (generation), the finalizers or
-/// the deletion timestamp. Status-only updates (this operator's own writes) hash the same.
+/// the deletion timestamp. Status-only updates (this operator's own writes) hash the same, and
+/// so does the in-progress finalizer, which a pass adds and removes itself (it asks for no pass
+/// of its own; the deletion it holds up changes the deletion timestamp, which does).
 // A predicate returns an Option (None: "cannot tell, let it through").
 #[allow(clippy::unnecessary_wraps)]
 fn spec_or_lifecycle(resource: &CachedOffboarding) -> Option<u64> {
     let mut hasher = DefaultHasher::new();
     resource.metadata.generation.hash(&mut hasher);
-    resource.finalizers().hash(&mut hasher);
+    resource
+        .finalizers()
+        .iter()
+        .filter(|f| *f != IN_PROGRESS_FINALIZER)
+        .for_each(|f| f.hash(&mut hasher));
     resource
         .metadata
         .deletion_timestamp

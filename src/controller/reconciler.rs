@@ -22,6 +22,20 @@
 //! gets a pass that only reports it on the resource (Stalled, reason `Undecodable`) and waits for
 //! a change.
 //!
+//! Shared capacity: a pass runs only with a slot of its Genesys organization
+//! ([`super::fairness`]; none free: requeued, outcome `OrgBusy`) and one of the `--concurrency`
+//! permits, and is abandoned after `--pass-timeout` (error `PassTimedOut`, retried with backoff).
+//! Abandoning a pass is safe at any await: the snapshot is persisted before the first Genesys
+//! write, each step's result after it, and the next pass reads the resource afresh and plans
+//! from what Genesys says now, so it neither repeats a side effect nor replaces the snapshot.
+//!
+//! `deletionPolicy: Orphan` deleted mid-offboarding: the in-progress finalizer (put on by the
+//! status store before the first write, see [`super::status`]) holds the deletion; the next pass
+//! finishes the offboarding and lets the resource go with a `FinishedBeforeDeletion` Event, or,
+//! when it cannot be finished (stalled, suspended, Observe, a failure that is not retried, or
+//! `deletion_grace` after the deletion), lets it go with a `DeletedUnfinished` Warning Event
+//! listing the steps done and not done.
+//!
 //! I/O: Kubernetes reads and patches (finalizer), Genesys through the reconciler, Events.
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -40,12 +54,13 @@ use super::backoff::Backoffs;
 use super::cache::CachedOffboarding;
 use super::drift::FullPasses;
 use super::events::Publisher;
+use super::fairness::{OrgKey, OrgSlots, busy_requeue};
 use super::secrets::{LoadError, SecretClientProvider};
 use super::status::KubeStatusStore;
 use super::undecodable::{self, Fresh, Undecodable};
 use crate::crd::{
-    DeletionPolicy, FINALIZER, GenesysUserOffboarding, GenesysUserOffboardingStatus, condition,
-    reason,
+    ActionOutcome, DeletionPolicy, FINALIZER, GenesysUserOffboarding, GenesysUserOffboardingStatus,
+    IN_PROGRESS_FINALIZER, condition, reason,
 };
 use crate::genesys::RetryClass;
 use crate::reconcile::error::{chain, status_message};
@@ -65,6 +80,13 @@ pub struct Context {
     pub backoffs: Backoffs,
     /// `--concurrency`: passes running at once across every watched namespace.
     pub permits: Semaphore,
+    /// `--max-passes-per-org`: passes of one Genesys organization running at once.
+    pub orgs: OrgSlots,
+    /// `--pass-timeout`: how long one pass may run before it is abandoned.
+    pub pass_timeout: Duration,
+    /// How long after an `Orphan` resource's deletion an offboarding under way may take to
+    /// finish before the resource is let go anyway.
+    pub deletion_grace: Duration,
     /// Batched drift checks ([`super::drift`]) stand in for the periodic pass of `Ready`
     /// resources: their pass asks for no requeue, and a trigger of one is skipped unless a full
     /// pass was asked for in `full_passes`.
@@ -106,6 +128,12 @@ pub enum Error {
     /// The resource has no name or namespace (never from the API server).
     #[error("the resource has no name or namespace")]
     Unnamed,
+    /// The pass took longer than `--pass-timeout` and was abandoned (status is persisted after
+    /// every step, so the next pass goes on from there).
+    #[error(
+        "the pass took longer than {after:?} (--pass-timeout) and was abandoned; a Genesys endpoint may not be answering"
+    )]
+    TimedOut { after: Duration },
 }
 
 impl Error {
@@ -114,9 +142,11 @@ impl Error {
         match self {
             Error::Offboard(e) | Error::Restore(e) => e.retry_class(),
             Error::RestoreStalled { .. } | Error::Unnamed => RetryClass::Never,
-            Error::Read(_) | Error::Secret(_) | Error::Finalizer(_) | Error::Report(_) => {
-                RetryClass::Backoff
-            }
+            Error::Read(_)
+            | Error::Secret(_)
+            | Error::Finalizer(_)
+            | Error::Report(_)
+            | Error::TimedOut { .. } => RetryClass::Backoff,
         }
     }
 
@@ -130,6 +160,7 @@ impl Error {
             Error::Finalizer(_) => "FinalizerNotUpdated",
             Error::Report(_) => "StatusNotPersisted",
             Error::Unnamed => "InvalidResource",
+            Error::TimedOut { .. } => "PassTimedOut",
         }
     }
 }
@@ -160,9 +191,27 @@ pub async fn reconcile(
             &resource.namespace().unwrap_or_default(),
             &resource.name_any(),
         );
+        // A pass that waited here for its organization would hold one of the controller's
+        // workers all the same: it comes back later instead.
+        let org = OrgKey::of_resource(&resource);
+        let Some(_slot) = ctx.orgs.try_take(org.clone()) else {
+            let after = busy_requeue();
+            tracing::debug!(%org, cap = ctx.orgs.cap(), ?after, "the organization runs as many passes as it may; requeued");
+            ctx.metrics.reconciled("OrgBusy", Duration::ZERO);
+            return Ok(Action::requeue(after));
+        };
         let _permit = ctx.permits.acquire().await;
         let started = Instant::now();
-        let result = Box::pin(pass(&resource, &ctx)).await;
+        let deadline = tokio::time::timeout(ctx.pass_timeout, Box::pin(pass(&resource, &ctx)));
+        let result = deadline.await.unwrap_or_else(|_| {
+            // What the abandoned pass kept in memory goes; the next pass reads afresh.
+            if let Some(uid) = resource.uid() {
+                ctx.store.forget(&uid);
+            }
+            Err(Error::TimedOut {
+                after: ctx.pass_timeout,
+            })
+        });
         let elapsed = started.elapsed();
         match &result {
             Ok((action, outcome)) => {
@@ -232,6 +281,11 @@ async fn pass(cached: &CachedOffboarding, ctx: &Context) -> Result<(Action, &'st
         "FinalizerAdded"
     });
     match resource.spec.deletion_policy {
+        DeletionPolicy::Restore if holds_in_progress(resource.finalizers()) => {
+            // Switched from `Orphan` mid-offboarding: the restore finalizer holds deletions now.
+            release(&api, &name).await?;
+            Ok((Action::requeue(MIN_REQUEUE), "FinalizerSwapped"))
+        }
         DeletionPolicy::Restore => {
             let resource = Arc::new(resource);
             let outcome = &outcome;
@@ -242,7 +296,9 @@ async fn pass(cached: &CachedOffboarding, ctx: &Context) -> Result<(Action, &'st
                 |event| async move {
                     match event {
                         FinalizerEvent::Apply(resource) => {
-                            Box::pin(offboard(&resource, ctx, outcome)).await
+                            Box::pin(offboard(&resource, ctx, outcome))
+                                .await
+                                .map(|(action, _)| action)
                         }
                         FinalizerEvent::Cleanup(resource) => {
                             Box::pin(restore(&resource, ctx)).await
@@ -280,12 +336,28 @@ async fn pass(cached: &CachedOffboarding, ctx: &Context) -> Result<(Action, &'st
             } else {
                 resource
             };
+            let holding = holds_in_progress(resource.finalizers());
             if deleting {
-                // Orphan: deleting the resource leaves the user as they are.
+                if holding {
+                    return Box::pin(finish_before_deletion(&api, &resource, ctx, &outcome)).await;
+                }
+                // Orphan, nothing under way: deleting the resource leaves the user as they are.
                 forget(ctx, cached.uid(), &namespace, &name);
                 return Ok((Action::await_change(), "Orphaned"));
             }
-            let action = Box::pin(offboard(&resource, ctx, &outcome)).await?;
+            let result = Box::pin(offboard(&resource, ctx, &outcome)).await;
+            // Added by this pass, or by an earlier one that did not finish.
+            let held = resource.uid().is_some_and(|uid| ctx.store.take_held(&uid)) || holding;
+            let (action, finished) = result?;
+            if held
+                && finished == Finished::Done
+                && let Some(fresh) = release(&api, &name).await?
+                && fresh.metadata.deletion_timestamp.is_some()
+            {
+                // Deleted while this pass was finishing the offboarding.
+                publish_released(ctx, &fresh, None).await;
+                forget(ctx, cached.uid(), &namespace, &name);
+            }
             Ok((action, *lock(&outcome)))
         }
     }
@@ -323,8 +395,8 @@ fn stands_in(cached: &CachedOffboarding, ctx: &Context) -> bool {
 }
 
 /// Whether the batched drift checks watch the resource (Ready, `Offboarded`, spec unchanged
-/// since), not being deleted, with the finalizer its deletion policy asks for: its own watch
-/// events need no pass.
+/// since), not being deleted, with the finalizer its deletion policy asks for and no
+/// in-progress finalizer left to take off: its own watch events need no pass.
 pub fn drift_checks_watch(cached: &CachedOffboarding) -> bool {
     let has_finalizer = cached.finalizers().iter().any(|f| f == FINALIZER);
     let finalizer_as_asked = cached
@@ -333,7 +405,12 @@ pub fn drift_checks_watch(cached: &CachedOffboarding) -> bool {
         .is_ok_and(|spec| has_finalizer == (spec.deletion_policy == DeletionPolicy::Restore));
     cached.metadata.deletion_timestamp.is_none()
         && finalizer_as_asked
+        && !holds_in_progress(cached.finalizers())
         && cached.watched_user.is_some()
+}
+
+fn holds_in_progress(finalizers: &[String]) -> bool {
+    finalizers.iter().any(|f| f == IN_PROGRESS_FINALIZER)
 }
 
 /// `deletionPolicy` went from `Restore` to `Orphan`: the finalizer goes (a merge patch guarded
@@ -363,12 +440,23 @@ async fn remove_finalizer(
     .map_err(Error::Finalizer)
 }
 
-/// The offboarding pass.
+/// How an offboarding pass ended, as far as the in-progress finalizer cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Finished {
+    /// `Done`: offboarded, or observed; nothing is under way.
+    Done,
+    /// Waiting (`effectiveAt`, a live conversation) after this long.
+    Wait(Duration),
+    /// A human must act (`Stalled`), or the resource is suspended.
+    Blocked,
+}
+
+/// The offboarding pass: the requeue, and how it ended.
 async fn offboard(
     resource: &GenesysUserOffboarding,
     ctx: &Context,
     outcome: &Mutex<&'static str>,
-) -> Result<Action, Error> {
+) -> Result<(Action, Finished), Error> {
     // Secret API errors are retried with backoff here; a missing Secret or key goes on to the
     // reconciler, which stalls with CredentialsMissing (and endpoints the operator does not
     // allow, with EndpointNotAllowed).
@@ -402,7 +490,165 @@ async fn offboard(
     }
     ctx.backoffs.reset(&key(resource));
     *lock(outcome) = outcome_name(ctx, &passed.outcome);
-    Ok(requeue_of(ctx, resource, &passed))
+    let finished = match &passed.outcome {
+        Outcome::Done { .. } => Finished::Done,
+        wait @ Outcome::Wait { .. } => {
+            Finished::Wait(requeue_after(wait, Utc::now()).unwrap_or(MIN_REQUEUE))
+        }
+        Outcome::Stalled { .. } | Outcome::Suspended => Finished::Blocked,
+    };
+    Ok((requeue_of(ctx, resource, &passed), finished))
+}
+
+/// An `Orphan` resource deleted while its offboarding was under way (it holds the in-progress
+/// finalizer): the offboarding is finished, then the finalizer goes. When it cannot be finished
+/// (a human must act, suspended, Observe, a failure that is never retried, or `deletion_grace`
+/// since the deletion), the finalizer goes all the same, with a Warning Event that lists what
+/// was done and what was not. A failure worth retrying is retried within the grace.
+async fn finish_before_deletion(
+    api: &Api<GenesysUserOffboarding>,
+    resource: &GenesysUserOffboarding,
+    ctx: &Context,
+    outcome: &Mutex<&'static str>,
+) -> Result<(Action, &'static str), Error> {
+    let name = resource.name_any();
+    let namespace = resource.namespace().unwrap_or_default();
+    let deleted_at = resource
+        .metadata
+        .deletion_timestamp
+        .as_ref()
+        .map_or_else(Utc::now, crate::reconcile::spec::from_time);
+    let elapsed = (Utc::now() - deleted_at).to_std().unwrap_or(Duration::ZERO);
+    let remaining = ctx.deletion_grace.saturating_sub(elapsed);
+    let give_up = if resource.spec.suspend {
+        Some("the resource is suspended".to_owned())
+    } else if resource.spec.is_observe_only() {
+        Some("managementPolicy is Observe".to_owned())
+    } else if remaining.is_zero() {
+        Some(format!(
+            "it was not finished within {:?} of the deletion",
+            ctx.deletion_grace
+        ))
+    } else {
+        None
+    };
+    let why = match give_up {
+        Some(why) => why,
+        None => match Box::pin(offboard(resource, ctx, outcome)).await {
+            Ok((_, Finished::Done)) => {
+                if let Some(fresh) = release(api, &name).await? {
+                    publish_released(ctx, &fresh, None).await;
+                }
+                forget(ctx, resource.uid(), &namespace, &name);
+                return Ok((Action::await_change(), "Orphaned"));
+            }
+            Ok((_, Finished::Wait(after))) => {
+                let after = after.min(remaining).max(MIN_REQUEUE);
+                return Ok((Action::requeue(after), *lock(outcome)));
+            }
+            Ok((_, Finished::Blocked)) => {
+                "it stalled or is suspended (see its conditions)".to_owned()
+            }
+            Err(e) if e.retry_class() == RetryClass::Never => {
+                format!("{}: {}", e.reason(), chain(&e))
+            }
+            Err(e) => return Err(e),
+        },
+    };
+    tracing::warn!(why = %why, "deleted mid-offboarding; letting it go unfinished");
+    if let Some(fresh) = release(api, &name).await? {
+        publish_released(ctx, &fresh, Some(&why)).await;
+    }
+    forget(ctx, resource.uid(), &namespace, &name);
+    Ok((Action::await_change(), "Orphaned"))
+}
+
+/// Takes the in-progress finalizer off the resource `name` as it is now; returns it as read
+/// (`None`: already gone).
+async fn release(
+    api: &Api<GenesysUserOffboarding>,
+    name: &str,
+) -> Result<Option<GenesysUserOffboarding>, Error> {
+    let Some(fresh) = api.get_opt(name).await.map_err(Error::Read)? else {
+        return Ok(None);
+    };
+    if !holds_in_progress(fresh.finalizers()) {
+        return Ok(Some(fresh));
+    }
+    let finalizers: Vec<&String> = fresh
+        .finalizers()
+        .iter()
+        .filter(|f| *f != IN_PROGRESS_FINALIZER)
+        .collect();
+    let patch = serde_json::json!({
+        "metadata": {
+            "finalizers": finalizers,
+            "resourceVersion": fresh.resource_version(),
+        }
+    });
+    api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map_err(Error::Finalizer)?;
+    tracing::info!("offboarding no longer under way: in-progress finalizer removed");
+    Ok(Some(fresh))
+}
+
+/// The Event of a resource let go after a deletion mid-offboarding: `FinishedBeforeDeletion`
+/// (`unfinished` is `None`), or a `DeletedUnfinished` Warning saying why; both list the steps
+/// done, the second also those not done.
+async fn publish_released(
+    ctx: &Context,
+    resource: &GenesysUserOffboarding,
+    unfinished: Option<&str>,
+) {
+    let status = resource.status.clone().unwrap_or_default();
+    let note = released_note(&status, unfinished);
+    let (warning, why) = match unfinished {
+        None => (false, reason::FINISHED_BEFORE_DELETION),
+        Some(_) => (true, reason::DELETED_UNFINISHED),
+    };
+    Publisher::new(&ctx.recorder, resource)
+        .publish(warning, why, "Delete", &note)
+        .await;
+}
+
+/// What a resource let go after a deletion mid-offboarding did and did not do, from its status.
+pub fn released_note(status: &GenesysUserOffboardingStatus, unfinished: Option<&str>) -> String {
+    let step = |step: &str, target: Option<&String>| match target {
+        Some(target) => format!("{step} ({target})"),
+        None => step.to_owned(),
+    };
+    let done: Vec<String> = status
+        .actions
+        .iter()
+        .filter(|a| a.outcome == ActionOutcome::Succeeded)
+        .map(|a| step(&a.step, a.target.as_ref()))
+        .collect();
+    let done = if done.is_empty() {
+        "nothing".to_owned()
+    } else {
+        done.join(", ")
+    };
+    match unfinished {
+        None => format!(
+            "Deleted while the offboarding was under way (deletionPolicy: Orphan); it was finished first. Done: {done}."
+        ),
+        Some(why) => {
+            let left: Vec<String> = status
+                .plan
+                .iter()
+                .map(|p| step(&p.step, p.target.as_ref()))
+                .collect();
+            let left = if left.is_empty() {
+                "unknown (see the resource's last status)".to_owned()
+            } else {
+                left.join(", ")
+            };
+            format!(
+                "Deleted while the offboarding was under way (deletionPolicy: Orphan); it was NOT finished: {why}. The user is left as these steps left them. Done: {done}. Not done: {left}."
+            )
+        }
+    }
 }
 
 /// The requeue of an offboarding pass: none for a resource the batched drift checks watch
@@ -545,6 +791,9 @@ mod tests {
                 max: Duration::from_secs(8),
             }),
             permits: Semaphore::new(1),
+            orgs: OrgSlots::new(1),
+            pass_timeout: Duration::from_secs(120),
+            deletion_grace: Duration::from_secs(300),
             batched_drift: false,
             full_passes: Arc::default(),
             client,
@@ -693,6 +942,57 @@ mod tests {
             json["metadata"]["deletionTimestamp"] = serde_json::json!("2025-01-02T00:00:00Z");
         }
         serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn the_note_of_a_resource_let_go_mid_offboarding_lists_what_was_done_and_what_was_not() {
+        let status: GenesysUserOffboardingStatus = serde_json::from_value(serde_json::json!({
+            "actions": [
+                {"step": "TakeSnapshot", "time": "2026-01-01T00:00:00Z", "outcome": "Succeeded"},
+                {"step": "RemoveFromQueue", "target": "Sales (q1)", "time": "2026-01-01T00:00:01Z",
+                 "outcome": "Succeeded"},
+                {"step": "Deactivate", "time": "2026-01-01T00:00:02Z", "outcome": "Failed",
+                 "message": "403"},
+            ],
+            "plan": [{"step": "Deactivate"}, {"step": "RevokeSessions"}],
+        }))
+        .unwrap();
+
+        let finished = released_note(&status, None);
+        assert!(finished.contains("finished first"), "{finished}");
+        assert!(finished.contains("Done: TakeSnapshot, RemoveFromQueue (Sales (q1))."));
+
+        let unfinished = released_note(&status, Some("it stalled"));
+        assert!(
+            unfinished.contains("NOT finished: it stalled"),
+            "{unfinished}"
+        );
+        assert!(
+            unfinished.ends_with("Not done: Deactivate, RevokeSessions."),
+            "a failed step is not done: {unfinished}"
+        );
+
+        let empty = released_note(&GenesysUserOffboardingStatus::default(), Some("suspended"));
+        assert!(empty.contains("Done: nothing."), "{empty}");
+    }
+
+    #[test]
+    fn a_resource_still_holding_the_in_progress_finalizer_is_not_left_to_the_drift_checks() {
+        assert!(!drift_checks_watch(&finished(
+            "Orphan",
+            &[IN_PROGRESS_FINALIZER],
+            false
+        )));
+    }
+
+    #[test]
+    fn a_pass_abandoned_at_its_deadline_is_retried_with_backoff() {
+        let error = Error::TimedOut {
+            after: Duration::from_secs(120),
+        };
+        assert_eq!(error.retry_class(), RetryClass::Backoff);
+        assert_eq!(error.reason(), "PassTimedOut");
+        assert!(error.to_string().contains("--pass-timeout"));
     }
 
     #[test]

@@ -6,9 +6,16 @@
 //!
 //! "Nothing changed" is judged against the status last persisted for the object: the status the
 //! pass started from (the resource handed to `save`, read fresh by the controller), then each
-//! status this store wrote during the pass. I/O: Kubernetes `PATCH .../status`.
+//! status this store wrote during the pass.
+//!
+//! Before the first Genesys write of a pass over an `Orphan` resource, the store puts the
+//! in-progress finalizer on it ([`IN_PROGRESS_FINALIZER`]), so that a deletion while Genesys is
+//! half changed waits for the offboarding to end; the reconcile function takes it off again. A
+//! resource already being deleted (or gone) gets no finalizer, and the pass stops before its
+//! first write. I/O: Kubernetes `PATCH .../status`, and a read and a patch of the resource for
+//! the finalizer.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
@@ -17,7 +24,9 @@ use kube::{Client, Resource, ResourceExt};
 use serde_json::Value;
 
 use super::FIELD_MANAGER;
-use crate::crd::{GenesysUserOffboarding, GenesysUserOffboardingStatus};
+use crate::crd::{
+    DeletionPolicy, GenesysUserOffboarding, GenesysUserOffboardingStatus, IN_PROGRESS_FINALIZER,
+};
 use crate::reconcile::StatusStore;
 use crate::reconcile::error::StoreError;
 
@@ -43,6 +52,9 @@ struct Persisted {
 pub struct KubeStatusStore {
     client: Client,
     persisted: Mutex<HashMap<String, Persisted>>,
+    /// The objects (by uid) this store put the in-progress finalizer on, until the reconcile
+    /// function asks ([`KubeStatusStore::take_held`]).
+    held: Mutex<HashSet<String>>,
 }
 
 impl std::fmt::Debug for KubeStatusStore {
@@ -56,7 +68,23 @@ impl KubeStatusStore {
         Self {
             client,
             persisted: Mutex::new(HashMap::new()),
+            held: Mutex::new(HashSet::new()),
         }
+    }
+
+    /// Whether this store put the in-progress finalizer on the object `uid` since the last ask.
+    pub fn take_held(&self, uid: &str) -> bool {
+        self.held
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(uid)
+    }
+
+    fn hold(&self, uid: String) {
+        self.held
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(uid);
     }
 
     /// The status as last persisted for `resource`: what this store wrote during the current
@@ -85,14 +113,16 @@ impl KubeStatusStore {
     ) -> Option<GenesysUserOffboardingStatus> {
         let latest = self.latest(resource);
         if let Some(uid) = resource.uid() {
-            self.forget(&uid);
+            // Whether the pass put the in-progress finalizer on is still to be asked.
+            self.lock().remove(&uid);
         }
         latest
     }
 
-    /// Forgets a deleted object.
+    /// Forgets a deleted object (or the bookkeeping of an abandoned pass).
     pub fn forget(&self, uid: &str) {
         self.lock().remove(uid);
+        self.take_held(uid);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Persisted>> {
@@ -171,6 +201,63 @@ impl StatusStore for KubeStatusStore {
                 status: status.clone(),
             },
         );
+        Ok(())
+    }
+
+    async fn before_first_write(
+        &self,
+        resource: &GenesysUserOffboarding,
+    ) -> Result<(), StoreError> {
+        let holds =
+            |r: &GenesysUserOffboarding| r.finalizers().iter().any(|f| f == IN_PROGRESS_FINALIZER);
+        // `Restore` has its own finalizer, which holds every deletion.
+        if resource.spec.deletion_policy != DeletionPolicy::Orphan || holds(resource) {
+            return Ok(());
+        }
+        let name = resource.name_any();
+        let namespace = resource
+            .namespace()
+            .ok_or_else(|| StoreError(format!("{name} has no namespace")))?;
+        let api: Api<GenesysUserOffboarding> = Api::namespaced(self.client.clone(), &namespace);
+        // Read afresh: the status writes of this pass changed the resourceVersion, and the
+        // resource may have been deleted since the pass read it.
+        let unwritten = |why: &str| {
+            StoreError(format!(
+                "{namespace}/{name} {why} before the first write to Genesys; nothing was written"
+            ))
+        };
+        let fresh = api
+            .get_opt(&name)
+            .await
+            .map_err(|e| StoreError(format!("GET {namespace}/{name}: {e}")))?
+            .filter(|fresh| fresh.uid() == resource.uid())
+            .ok_or_else(|| unwritten("was deleted"))?;
+        if holds(&fresh) {
+            return Ok(());
+        }
+        if fresh.metadata.deletion_timestamp.is_some() {
+            return Err(unwritten("is being deleted"));
+        }
+        let mut finalizers = fresh.finalizers().to_vec();
+        finalizers.push(IN_PROGRESS_FINALIZER.to_owned());
+        // Guarded by the resourceVersion: a concurrent change (a deletion) fails with 409.
+        let patch = serde_json::json!({
+            "metadata": {
+                "finalizers": finalizers,
+                "resourceVersion": fresh.resource_version(),
+            }
+        });
+        api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map_err(|e| {
+                StoreError(format!(
+                    "adding the in-progress finalizer to {namespace}/{name}: {e}"
+                ))
+            })?;
+        tracing::info!("offboarding about to write to Genesys: in-progress finalizer added");
+        if let Some(uid) = fresh.uid() {
+            self.hold(uid);
+        }
         Ok(())
     }
 }

@@ -168,6 +168,8 @@ struct Pass<'a> {
     report: Report,
     persisted: GenesysUserOffboardingStatus,
     now: DateTime<Utc>,
+    /// The store was told this pass writes to Genesys ([`StatusStore::before_first_write`]).
+    writing: bool,
 }
 
 impl<'a> Pass<'a> {
@@ -179,6 +181,7 @@ impl<'a> Pass<'a> {
             report: Report::start(resource, now),
             persisted: resource.status.clone().unwrap_or_default(),
             now,
+            writing: false,
         }
     }
 
@@ -195,6 +198,10 @@ impl<'a> Pass<'a> {
         policy: &Policy,
         step: &Step,
     ) -> Result<(), ReconcileError> {
+        if step.is_write() && !self.writing {
+            self.store.before_first_write(self.resource).await?;
+            self.writing = true;
+        }
         let cx = StepContext {
             client,
             user: &reading.user.id,

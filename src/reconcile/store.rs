@@ -1,5 +1,6 @@
 //! Where status goes: the [`StatusStore`] trait through which the reconciler persists status
-//! (after the snapshot, before any Genesys write, and after every step), and [`MemoryStore`],
+//! (after the snapshot, before any Genesys write, and after every step) and is told when a pass
+//! is about to write to Genesys for the first time, and [`MemoryStore`],
 //! the in-memory store of the one-shot mode and the tests. The Kubernetes controller implements
 //! the same trait with server-side apply on `/status`. `MemoryStore` does no I/O.
 
@@ -20,6 +21,17 @@ pub trait StatusStore: Send + Sync {
         resource: &GenesysUserOffboarding,
         status: &GenesysUserOffboardingStatus,
     ) -> Result<(), StoreError>;
+
+    /// Called once per pass that writes to Genesys, after the snapshot is persisted and before
+    /// the first write: whatever must hold while Genesys is being changed (the controller's
+    /// in-progress finalizer). An error stops the pass before that write. Nothing by default.
+    async fn before_first_write(
+        &self,
+        resource: &GenesysUserOffboarding,
+    ) -> Result<(), StoreError> {
+        let _ = resource;
+        Ok(())
+    }
 }
 
 /// One status write, with the time it was made.
