@@ -16,7 +16,7 @@ use serde::Deserialize;
 use tokio::time::Instant;
 
 use super::error::chain;
-use super::{FixedClient, MemoryStore, Outcome, reconcile};
+use super::{FixedClient, MemoryOwners, MemoryStore, Outcome, OwnerRegistry, reconcile};
 use crate::crd::{ApiEndpoints, GenesysUserOffboarding, condition, parse_duration};
 use crate::genesys::{
     ClientConfig, ClientCredentials, Endpoints, GenesysClient, GenesysError, Region,
@@ -130,6 +130,8 @@ pub async fn run(
     };
     let mut summaries = Vec::new();
     let mut printed = Vec::new();
+    // One owner per user among the file's resources: a later one for the same user stalls.
+    let owners = MemoryOwners::new();
     for mut resource in resources {
         if args.dry_run {
             resource.spec.management_policy = crate::crd::ManagementPolicy::Observe;
@@ -138,7 +140,7 @@ pub async fn run(
             Some((handle, credentials)) => sim_client(handle, credentials.clone())?,
             None => env_client(args, &resource)?,
         };
-        let summary = drive(&mut resource, &client, args.max_wait, notes).await;
+        let summary = drive(&mut resource, &client, &owners, args.max_wait, notes).await;
         summaries.push(summary);
         printed.push(resource);
     }
@@ -161,6 +163,7 @@ pub async fn run_stdio(args: &ReconcileArgs) -> Result<bool, OneShotError> {
 async fn drive(
     resource: &mut GenesysUserOffboarding,
     client: &GenesysClient,
+    owners: &dyn OwnerRegistry,
     max_wait: Duration,
     notes: &mut (dyn Write + Send),
 ) -> Summary {
@@ -170,7 +173,7 @@ async fn drive(
     let deadline = Instant::now() + max_wait;
     let mut failed = false;
     loop {
-        let wait = match reconcile(resource, &provider, &store).await {
+        let wait = match reconcile(resource, &provider, owners, &store).await {
             Ok(pass) => {
                 resource.status = Some(pass.status);
                 for event in pass.events {
