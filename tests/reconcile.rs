@@ -1543,6 +1543,43 @@ async fn a_deactivation_that_never_takes_effect_stalls_after_a_bounded_number_of
     world.check_invariants();
 }
 
+#[tokio::test]
+async fn a_reactivation_genesys_answers_without_applying_is_not_reported_as_restored() {
+    let world = World::demo().await;
+    let mut jane = offboarding("user: {email: jane.doe@example.com}\ndeletionPolicy: Restore\n");
+    world.pass(&mut jane).await;
+    world
+        .sim
+        .inject(Fault::new("PATCH", &format!("/api/v2/users/{JANE}")).ignore_write());
+
+    let error = restore(&jane, &world.clients, &world.owners, &world.store)
+        .await
+        .expect_err("the restore should fail and be retried");
+
+    assert_eq!(error.reason(), "ChangeNotApplied");
+    assert!(error.retry_after().is_some());
+    assert_eq!(world.user(JANE)["state"], "inactive");
+    jane.status = world.store.latest();
+    assert_ne!(cond(&jane, condition::READY), is("True", "Restored"));
+    let not_applied = &status(&jane).not_applied;
+    assert_eq!(
+        not_applied
+            .iter()
+            .map(|n| (n.step.as_str(), n.attempts))
+            .collect::<Vec<_>>(),
+        [("RestoreState", 1)]
+    );
+
+    // Retried, it takes effect.
+    let restored = restore(&jane, &world.clients, &world.owners, &world.store)
+        .await
+        .unwrap();
+    assert!(matches!(restored.outcome, Outcome::Done { .. }));
+    assert_eq!(world.user(JANE)["state"], "active");
+    assert!(restored.status.not_applied.is_empty());
+    world.check_invariants();
+}
+
 // ---------------------------------------------------------------------------------------------
 // Two resources for one user
 // ---------------------------------------------------------------------------------------------
