@@ -8,7 +8,8 @@
 //! - the claims of passes in this process that have not reached the store yet (a pass claims,
 //!   then persists `status.user`; the watch brings it back a moment later). Concurrent passes for
 //!   one user are serialized here: the first to claim owns the user. A claim is dropped when its
-//!   resource is gone ([`ClaimRegistry::release`]).
+//!   resource is gone: released by the controller ([`ClaimRegistry::release`]), or found missing
+//!   from the stores (a deletion that needed no pass).
 //!
 //! I/O: none (the stores are filled by the controller's watches).
 
@@ -120,14 +121,23 @@ impl OwnerRegistry for ClaimRegistry {
         Self::synced(&stores).await?;
         let me = Claimant::of(resource);
         let mine_persisted = persisted_claim(resource).as_ref() == Some(user);
-        let persisted: Vec<Claimant> = stores
-            .iter()
-            .flat_map(Store::state)
-            .filter(|cached| cached.claim.as_ref() == Some(user))
-            .map(|cached| claimant(&cached))
-            .filter(|other| other.id != me.id)
-            .collect();
+        // Held from reading to recording, so that concurrent claims are decided one at a time.
         let mut in_flight = lock(&self.in_flight);
+        let claimed = in_flight.get(user).map(|c| c.id.clone());
+        let mut claimant_listed = false;
+        let mut persisted = Vec::new();
+        for cached in stores.iter().flat_map(Store::state) {
+            let other = claimant(&cached);
+            claimant_listed |= claimed.as_ref() == Some(&other.id);
+            if cached.claim.as_ref() == Some(user) && other.id != me.id {
+                persisted.push(other);
+            }
+        }
+        // A pass claims for a resource its store lists; one no longer listed is gone (its
+        // deletion may have needed no pass, so nothing released the claim).
+        if claimed.is_some() && !claimant_listed {
+            in_flight.remove(user);
+        }
         let ownership = decide(&me, mine_persisted, &persisted, in_flight.get(user));
         match &ownership {
             Ownership::Owner => {
@@ -190,19 +200,27 @@ mod tests {
         .unwrap()
     }
 
-    /// A registry whose one store holds `resources`, synced.
-    fn registry(resources: &[GenesysUserOffboarding]) -> ClaimRegistry {
+    fn cached(resource: &GenesysUserOffboarding) -> CachedOffboarding {
+        serde_json::from_value(serde_json::to_value(resource).unwrap()).unwrap()
+    }
+
+    /// A registry whose one store holds `resources`, synced; and the store's writer.
+    fn registry_and_writer(
+        resources: &[GenesysUserOffboarding],
+    ) -> (ClaimRegistry, reflector::store::Writer<CachedOffboarding>) {
         let (reader, mut writer) = reflector::store::<CachedOffboarding>();
         writer.apply_watcher_event(&watcher::Event::Init);
         for resource in resources {
-            let cached: CachedOffboarding =
-                serde_json::from_value(serde_json::to_value(resource).unwrap()).unwrap();
-            writer.apply_watcher_event(&watcher::Event::InitApply(cached));
+            writer.apply_watcher_event(&watcher::Event::InitApply(cached(resource)));
         }
         writer.apply_watcher_event(&watcher::Event::InitDone);
         let registry = ClaimRegistry::new();
         registry.watch(reader);
-        registry
+        (registry, writer)
+    }
+
+    fn registry(resources: &[GenesysUserOffboarding]) -> ClaimRegistry {
+        registry_and_writer(resources).0
     }
 
     fn duplicate_of(name: &str) -> Ownership {
@@ -267,6 +285,26 @@ mod tests {
             registry.claim(&second, &jane()).await.unwrap(),
             Ownership::Owner
         );
+    }
+
+    #[tokio::test]
+    async fn a_claim_in_flight_of_a_resource_gone_from_the_store_no_longer_holds_the_user() {
+        let first = listed("first", "2025-01-01T00:00:00Z", false, false);
+        let second = listed("second", "2025-01-02T00:00:00Z", false, false);
+        let (registry, mut writer) = registry_and_writer(&[first.clone(), second.clone()]);
+        assert_eq!(
+            registry.claim(&first, &jane()).await.unwrap(),
+            Ownership::Owner
+        );
+
+        // Deleted without a pass (no finalizer): the watch drops it, nobody releases its claim.
+        writer.apply_watcher_event(&watcher::Event::Delete(cached(&first)));
+
+        assert_eq!(
+            registry.claim(&second, &jane()).await.unwrap(),
+            Ownership::Owner
+        );
+        assert_eq!(registry.in_flight(), 1);
     }
 
     #[tokio::test]
