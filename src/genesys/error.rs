@@ -80,7 +80,7 @@ fn bound(field: &mut Option<String>) {
 
 impl ErrorBody {
     /// Parses a response body; `None` when it is not a JSON object. Every text is cut to
-    /// [`MAX_ERROR_TEXT_BYTES`] and every list to a few items.
+    /// `MAX_ERROR_TEXT_BYTES` (1 KiB) and every list to a few items.
     pub fn parse(bytes: &[u8]) -> Option<Self> {
         let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
         if !value.is_object() {
