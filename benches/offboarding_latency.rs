@@ -29,7 +29,7 @@ use genesys_offboarding_operator::genesys::{
     ClientConfig, ClientCredentials, Endpoints, GenesysClient,
 };
 use genesys_offboarding_operator::reconcile::{
-    FixedClient, MemoryStore, Outcome, reconcile, store::SavedStatus,
+    FixedClient, MemoryOwners, MemoryStore, Outcome, reconcile, store::SavedStatus,
 };
 use genesys_offboarding_operator::sim::fixture::{Fixture, ParticipantFixture};
 use genesys_offboarding_operator::sim::{RecordedRequest, Sim, SimHandle};
@@ -311,7 +311,7 @@ async fn main() {
         let offboarding = resource(&s, i);
         let seen = sim.requests().len();
         let started = Instant::now();
-        let result = reconcile(&offboarding, &clients, &store).await;
+        let result = reconcile(&offboarding, &clients, &MemoryOwners::new(), &store).await;
         let wall = started.elapsed();
         let requests: Vec<RecordedRequest> = sim.requests().into_iter().skip(seen).collect();
         let run = Run {

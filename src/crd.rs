@@ -37,6 +37,18 @@ pub const MAX_ACTIONS: usize = 50;
 /// At most this many conversation ids are listed in `status.history.checkedConversationIds`.
 pub const MAX_CHECKED_CONVERSATION_IDS: usize = 5;
 
+/// The longest condition message, action message or Event note, in bytes (the `events.k8s.io`
+/// limit on a note). Longer text, such as an error message Genesys Cloud sent, is cut with `...`.
+pub const MAX_MESSAGE_BYTES: usize = 1024;
+
+/// The largest status the operator persists, in bytes of JSON. An API server refuses objects of
+/// about 1.5 MiB; a larger status is trimmed (see `reconcile::report::fit`) before it is written.
+pub const MAX_STATUS_BYTES: usize = 512 * 1024;
+
+/// How many passes a change Genesys Cloud accepts without it taking effect is tried before the
+/// resource stalls with `ChangeNotApplied`.
+pub const MAX_NOT_APPLIED_ATTEMPTS: u32 = 5;
+
 /// `spec.history.lookbackDays` bounds and default.
 pub const LOOKBACK_DAYS_MIN: u32 = 1;
 /// See [`LOOKBACK_DAYS_MIN`].
@@ -187,6 +199,15 @@ pub mod reason {
     pub const LOGIN_ENDPOINT_INVALID: &str = "LoginEndpointInvalid";
     /// Stalled=True: conversations counted before deactivation are no longer found.
     pub const HISTORY_LOST: &str = "HistoryLost";
+    /// Stalled=True: another resource (named in the message) offboards the same user; this one
+    /// writes nothing to Genesys Cloud and restores nothing when deleted.
+    pub const DUPLICATE_OFFBOARDING: &str = "DuplicateOffboarding";
+    /// Stalled=True: the spec names another Genesys Cloud organization (region or base URLs)
+    /// than the one the user was resolved in (`status.endpoint`); nothing is read or written.
+    pub const ENDPOINT_CHANGED: &str = "EndpointChanged";
+    /// Ready=False, then Stalled=True after [`super::MAX_NOT_APPLIED_ATTEMPTS`] passes: Genesys
+    /// Cloud accepted a change but a read shows it did not take effect (see `status.notApplied`).
+    pub const CHANGE_NOT_APPLIED: &str = "ChangeNotApplied";
     /// SessionsRevoked=False: the user was already inactive when the operator first saw them, so
     /// the operator did not deactivate them and revoked nothing (an inactive user cannot sign in).
     pub const ALREADY_INACTIVE: &str = "AlreadyInactive";
@@ -293,6 +314,11 @@ pub mod reason {
         "rule": "has(self.region) != (has(self.apiBaseUrl) || has(self.loginBaseUrl))",
         "message": "set exactly one of region, or apiBaseUrl with loginBaseUrl",
         "reason": "FieldValueInvalid"
+    },
+    {
+        "rule": "(!has(oldSelf.region) || (has(self.region) && self.region == oldSelf.region)) && (!has(oldSelf.apiBaseUrl) || (has(self.apiBaseUrl) && self.apiBaseUrl == oldSelf.apiBaseUrl)) && (!has(oldSelf.loginBaseUrl) || (has(self.loginBaseUrl) && self.loginBaseUrl == oldSelf.loginBaseUrl))",
+        "message": "region, apiBaseUrl and loginBaseUrl are immutable once set: the user is looked up in that organization; create another GenesysUserOffboarding for another organization",
+        "reason": "FieldValueForbidden"
     }
 ]))]
 pub struct GenesysUserOffboardingSpec {
@@ -306,7 +332,8 @@ pub struct GenesysUserOffboardingSpec {
 
     /// The Genesys Cloud region of the organization, as the SDKs name it: `us_east_1`
     /// (mypurecloud.com), `eu_west_1` (mypurecloud.ie), `eu_central_1` (mypurecloud.de), ...
-    /// Set this, or both `apiBaseUrl` and `loginBaseUrl`.
+    /// Set this, or both `apiBaseUrl` and `loginBaseUrl`. Immutable once set, as are the base
+    /// URLs: the user is looked up in that organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<Region>,
 
@@ -673,6 +700,16 @@ impl GenesysUserOffboardingSpec {
         Ok(())
     }
 
+    /// The organization the spec names, as `status.endpoint` records it: the region, or the two
+    /// base URLs with any user info (`user:password@`) removed.
+    pub fn endpoint(&self) -> ResolvedEndpoint {
+        ResolvedEndpoint {
+            region: self.region,
+            api_base_url: self.api_base_url.as_deref().map(redact_url),
+            login_base_url: self.login_base_url.as_deref().map(redact_url),
+        }
+    }
+
     /// Where the Genesys Cloud API is: the region, or the two base URLs (checked).
     pub fn api_endpoints(&self) -> Result<ApiEndpoints, SpecError> {
         match (
@@ -814,6 +851,18 @@ fn parse_base_url(field: &'static str, value: &str) -> Result<url::Url, SpecErro
     url::Url::parse(value).map_err(|_| invalid())
 }
 
+/// `text` cut to at most `max` bytes (on a character boundary), ending with `...` when cut.
+pub fn bounded(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max.saturating_sub(3);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &text[..end])
+}
+
 /// Parses a duration written as hours, minutes and seconds in that order, each optional but at
 /// least one present: `1h`, `30m`, `1h30m`, `90s`.
 pub fn parse_duration(value: &str) -> Option<Duration> {
@@ -860,9 +909,16 @@ pub struct GenesysUserOffboardingStatus {
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
 
-    /// The Genesys Cloud user this resource resolved to.
+    /// The Genesys Cloud user this resource resolved to. A resource stalled as
+    /// `DuplicateOffboarding` has none: the user is another resource's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<ResolvedUser>,
+
+    /// The organization the user was resolved in (the spec's region, or its base URLs without
+    /// user info), recorded with the user. Fixed from then on, like `spec.user`: a spec naming
+    /// another organization stalls with `EndpointChanged` and nothing is read or written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<ResolvedEndpoint>,
 
     /// What the user had before the first change, taken once and never overwritten. With
     /// `deletionPolicy: Restore` this is what is put back.
@@ -892,6 +948,13 @@ pub struct GenesysUserOffboardingStatus {
     /// snapshot held is in place.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub not_restorable: Vec<NotRestorable>,
+
+    /// Changes Genesys Cloud accepted that did not take effect: a read afterwards still showed
+    /// the user as before (e.g. `state active` after the deactivation). Retried with backoff; after
+    /// 5 passes the resource stalls with `ChangeNotApplied`. Nothing that depends on the change
+    /// (such as revoking sessions after the deactivation) runs before it takes effect.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_applied: Vec<NotApplied>,
 
     /// When the operator last checked a finished offboarding for drift.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -945,9 +1008,9 @@ impl GenesysUserOffboardingStatus {
         self.condition(type_).is_some_and(|c| c.status == "True")
     }
 
-    /// Sets a condition. `lastTransitionTime` becomes `now` only when the status flips (or the
-    /// condition is new); when nothing but the timestamp would change this is a no-op. Returns
-    /// whether anything changed.
+    /// Sets a condition (its message cut to [`MAX_MESSAGE_BYTES`]). `lastTransitionTime` becomes
+    /// `now` only when the status flips (or the condition is new); when nothing but the timestamp
+    /// would change this is a no-op. Returns whether anything changed.
     pub fn set_condition(
         &mut self,
         type_: &str,
@@ -958,7 +1021,7 @@ impl GenesysUserOffboardingStatus {
         now: &Time,
     ) -> bool {
         let status = status.into().as_str();
-        let message = message.into();
+        let message = bounded(&message.into(), MAX_MESSAGE_BYTES);
         if let Some(existing) = self.conditions.iter_mut().find(|c| c.type_ == type_) {
             let unchanged = existing.status == status
                 && existing.reason == reason
@@ -987,8 +1050,12 @@ impl GenesysUserOffboardingStatus {
         true
     }
 
-    /// Appends an action to `actions`, dropping the oldest beyond [`MAX_ACTIONS`].
-    pub fn record_action(&mut self, action: ActionRecord) {
+    /// Appends an action to `actions`, dropping the oldest beyond [`MAX_ACTIONS`]; its message
+    /// is cut to [`MAX_MESSAGE_BYTES`].
+    pub fn record_action(&mut self, mut action: ActionRecord) {
+        if let Some(message) = &mut action.message {
+            *message = bounded(message, MAX_MESSAGE_BYTES);
+        }
         self.actions.push(action);
         if self.actions.len() > MAX_ACTIONS {
             let excess = self.actions.len() - MAX_ACTIONS;
@@ -1055,6 +1122,63 @@ pub struct ResolvedUser {
     /// The user's version at the last check (Genesys Cloud's optimistic lock).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<i64>,
+}
+
+/// The Genesys Cloud organization a user was resolved in: a region, or base URLs.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResolvedEndpoint {
+    /// The region (as in `spec.region`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<Region>,
+    /// The API base URL, without user info.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_base_url: Option<String>,
+    /// The login base URL, without user info.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login_base_url: Option<String>,
+}
+
+impl ResolvedEndpoint {
+    /// Where the organization's API is, one string per organization: the region's API base URL,
+    /// or the API base URL (so `us_east_1` and `https://api.mypurecloud.com/` are the same).
+    pub fn api_key(&self) -> String {
+        match (self.region, &self.api_base_url) {
+            (Some(region), _) => crate::genesys::Endpoints::for_region(region)
+                .api()
+                .to_string(),
+            (None, Some(api)) => api.clone(),
+            (None, None) => String::new(),
+        }
+    }
+}
+
+impl std::fmt::Display for ResolvedEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.region, &self.api_base_url, &self.login_base_url) {
+            (Some(region), _, _) => write!(f, "region {}", region.as_str()),
+            (None, Some(api), Some(login)) => {
+                write!(f, "apiBaseUrl {api} with loginBaseUrl {login}")
+            }
+            (None, Some(api), None) => write!(f, "apiBaseUrl {api}"),
+            (None, None, Some(login)) => write!(f, "loginBaseUrl {login}"),
+            (None, None, None) => f.write_str("no endpoint"),
+        }
+    }
+}
+
+/// A change Genesys Cloud accepted without it taking effect.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NotApplied {
+    /// The step (as in `plan`), e.g. `Deactivate`.
+    pub step: String,
+    /// What Genesys Cloud read back afterwards, e.g. `state active`.
+    pub observed: String,
+    /// Passes that made the change without it taking effect.
+    pub attempts: u32,
+    /// When it first did not take effect.
+    pub since: Time,
 }
 
 /// What the user had before the first change.
@@ -1793,6 +1917,54 @@ mod tests {
         assert_eq!(status.actions.len(), MAX_ACTIONS);
         assert_eq!(status.actions[0].target.as_deref(), Some("queue-10"));
         assert_eq!(status.actions[49].target.as_deref(), Some("queue-59"));
+    }
+
+    #[test]
+    fn long_condition_and_action_messages_are_cut_to_the_message_bound() {
+        let mut status = GenesysUserOffboardingStatus::default();
+        let long = "é".repeat(MAX_MESSAGE_BYTES);
+
+        status.set_condition(condition::STALLED, true, "X", long.clone(), None, &at(1));
+        status.record_action(ActionRecord {
+            step: "Deactivate".to_owned(),
+            target: None,
+            time: at(1),
+            outcome: ActionOutcome::Failed,
+            message: Some(long),
+        });
+
+        let condition = &status.conditions[0].message;
+        let action = status.actions[0].message.as_ref().unwrap();
+        for message in [condition, action] {
+            assert!(
+                message.len() <= MAX_MESSAGE_BYTES,
+                "{} bytes",
+                message.len()
+            );
+            assert!(message.ends_with("..."));
+        }
+        assert_eq!(bounded("short", MAX_MESSAGE_BYTES), "short");
+    }
+
+    #[test]
+    fn the_endpoint_is_recorded_without_user_info_and_a_region_is_its_api_url() {
+        let custom = spec(
+            "user: {email: a@b.io}\ncredentialsSecretRef: {name: c}\n\
+             apiBaseUrl: https://svc:hunter2@api.mypurecloud.com\n\
+             loginBaseUrl: https://login.mypurecloud.com/\n",
+        );
+
+        let endpoint = custom.endpoint();
+
+        assert_eq!(
+            endpoint.api_base_url.as_deref(),
+            Some("https://api.mypurecloud.com/")
+        );
+        assert_eq!(endpoint.region, None);
+        assert!(!endpoint.to_string().contains("hunter2"));
+        assert_eq!(endpoint.api_key(), minimal().endpoint().api_key());
+        assert_eq!(minimal().endpoint().to_string(), "region us_east_1");
+        assert_eq!(redact_url("not a url, user:pw@host"), "host");
     }
 
     #[test]

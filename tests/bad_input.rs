@@ -29,7 +29,7 @@ use genesys_offboarding_operator::genesys::GenesysClient;
 use genesys_offboarding_operator::reconcile::error::CredentialsError;
 use genesys_offboarding_operator::reconcile::oneshot::{ReconcileArgs, run};
 use genesys_offboarding_operator::reconcile::{
-    ClientProvider, FixedClient, MemoryStore, Outcome, reconcile,
+    ClientProvider, FixedClient, MemoryOwners, MemoryStore, Outcome, reconcile,
 };
 use genesys_offboarding_operator::sim::{Sim, SimHandle};
 use kube::CustomResourceExt as _;
@@ -364,7 +364,9 @@ async fn a_rejected_resource_that_reaches_the_reconciler_stalls_before_any_genes
             };
             let store = MemoryStore::new();
 
-            let pass = reconcile(&resource, &clients, &store).await.unwrap();
+            let pass = reconcile(&resource, &clients, &MemoryOwners::new(), &store)
+                .await
+                .unwrap();
 
             let Outcome::Stalled { reason, message } = &pass.outcome else {
                 panic!("{}: {:?}", file.name, pass.outcome);
@@ -528,7 +530,9 @@ async fn every_resource_that_cannot_proceed_stalls_with_a_clear_reason_and_write
             let store = MemoryStore::new();
 
             // Act
-            let pass = reconcile(&resource, &provider, &store).await.unwrap();
+            let pass = reconcile(&resource, &provider, &MemoryOwners::new(), &store)
+                .await
+                .unwrap();
 
             // Assert: Stalled, with the reason and a message that says why.
             let Outcome::Stalled { reason, message } = &pass.outcome else {

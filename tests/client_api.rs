@@ -1065,6 +1065,44 @@ async fn a_body_that_is_not_json_is_a_decode_error_naming_the_operation() {
 }
 
 #[tokio::test]
+async fn an_error_body_is_read_only_up_to_a_bound_and_its_text_is_cut() {
+    let env = Env::start().await;
+    // Under the bound: parsed, the message cut to 1 KiB.
+    let long = "m".repeat(60 * 1024);
+    env.sim.inject(
+        Fault::new("GET", "/api/v2/users/*")
+            .status(400)
+            .body(serde_json::json!({"message": long, "code": "bad.request", "contextId": "c-1"})),
+    );
+    let err = env.client.get_user(&id(JANE), &[]).await.unwrap_err();
+    let body = err.error_body().unwrap();
+    assert_eq!(body.code.as_deref(), Some("bad.request"));
+    assert_eq!(body.context_id.as_deref(), Some("c-1"));
+    assert!(body.message.as_ref().unwrap().len() <= 1024);
+    assert!(
+        err.to_string().len() < 2048,
+        "{} bytes",
+        err.to_string().len()
+    );
+
+    // Over the bound (2 MiB): not kept at all; the status alone classifies the error.
+    let huge = "m".repeat(2 * 1024 * 1024);
+    env.sim.inject(
+        Fault::new("GET", "/api/v2/users/*")
+            .status(404)
+            .body(serde_json::json!({"message": huge, "code": "not.found"})),
+    );
+    let err = env.client.get_user(&id(JANE), &[]).await.unwrap_err();
+    assert_eq!(err.reason(), "NotFound", "{err}");
+    assert!(err.error_body().is_none());
+    assert!(
+        err.to_string().len() < 2048,
+        "{} bytes",
+        err.to_string().len()
+    );
+}
+
+#[tokio::test]
 async fn body_less_calls_accept_any_2xx_with_or_without_a_body() {
     let env = Env::start().await;
     env.sim.inject(

@@ -1317,6 +1317,196 @@ async fn with_two_controllers_and_leader_election_only_the_leader_reconciles_and
     world.assert_no_user_was_deleted();
 }
 
+/// `Stalled=True` with reason `DuplicateOffboarding`, naming `owner` (`namespace/name`).
+fn duplicate_of(owner: &str) -> impl Fn(&GenesysUserOffboarding) -> bool + '_ {
+    move |r| {
+        condition_of(r, condition::STALLED).is_some_and(|c| {
+            c.status == "True" && c.reason == "DuplicateOffboarding" && c.message.contains(owner)
+        })
+    }
+}
+
+/// Genesys writes to one user's state (`PATCH /api/v2/users/{id}`) and tokens so far.
+fn writes_to(world: &World, id: &str) -> (usize, usize) {
+    let writes = world.genesys_writes();
+    let patches = writes
+        .iter()
+        .filter(|w| *w == &format!("PATCH /api/v2/users/{id}"))
+        .count();
+    let revocations = writes
+        .iter()
+        .filter(|w| *w == &format!("DELETE /api/v2/tokens/{id}"))
+        .count();
+    (patches, revocations)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_resources_for_one_user_leave_one_owner_and_the_user_is_deactivated_once() {
+    let world = World::new().await.with_secret().await;
+    let names: Vec<String> = (0..12).map(|i| format!("jane-{i:02}")).collect();
+    // Created before the operator starts: its first passes run concurrently (8 at once).
+    for name in &names {
+        world.offboard(NS, name, "jane.doe@example.com", "").await;
+    }
+    let operator = Running::start(world.client.clone(), settings()).await;
+
+    let mut settled = Vec::new();
+    for name in &names {
+        settled.push(
+            world
+                .wait_for(NS, name, "Ready or Stalled", |r| {
+                    condition_of(r, condition::READY).is_some_and(|c| c.status == "True")
+                        || condition_of(r, condition::STALLED).is_some_and(|c| c.status == "True")
+                })
+                .await,
+        );
+    }
+
+    let owners: Vec<&GenesysUserOffboarding> = settled
+        .iter()
+        .filter(|r| ready_with("Offboarded")(r))
+        .collect();
+    assert_eq!(owners.len(), 1, "exactly one owner");
+    let owner = format!("{NS}/{}", owners[0].name_any());
+    for resource in &settled {
+        if resource.name_any() != owners[0].name_any() {
+            assert!(
+                duplicate_of(&owner)(resource),
+                "{} is not a duplicate of {owner}: {:?}",
+                resource.name_any(),
+                resource.status
+            );
+            let status = resource.status.as_ref().unwrap();
+            assert!(status.snapshot.is_none() && status.user.is_none());
+        }
+    }
+    assert_eq!(world.user_state(JANE), "inactive");
+    assert_eq!(
+        writes_to(&world, JANE),
+        (1, 1),
+        "{:?}",
+        world.genesys_writes()
+    );
+    operator.stop().await.unwrap();
+    world.assert_no_user_was_deleted();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_duplicate_with_restore_leaves_the_user_inactive_and_lets_the_resource_go() {
+    let world = World::new().await.with_secret().await;
+    let operator = Running::start(world.client.clone(), settings()).await;
+    world
+        .offboard(
+            NS,
+            "jane",
+            "jane.doe@example.com",
+            "deletionPolicy: Restore",
+        )
+        .await;
+    world
+        .wait_for(NS, "jane", "Ready=True", ready_with("Offboarded"))
+        .await;
+    world
+        .offboard(
+            NS,
+            "jane-again",
+            "jane.doe@example.com",
+            "deletionPolicy: Restore",
+        )
+        .await;
+    let again = world
+        .wait_for(
+            NS,
+            "jane-again",
+            "a duplicate",
+            duplicate_of("default/jane"),
+        )
+        .await;
+    assert_eq!(again.finalizers(), [FINALIZER.to_owned()]);
+    let writes = world.genesys_writes().len();
+
+    world
+        .offboardings(NS)
+        .delete("jane-again", &DeleteParams::default())
+        .await
+        .unwrap();
+    world.wait_until_gone(NS, "jane-again").await;
+
+    assert_eq!(world.user_state(JANE), "inactive", "nothing was restored");
+    assert_eq!(
+        world.genesys_writes().len(),
+        writes,
+        "{:?}",
+        world.genesys_writes()
+    );
+    let jane = world.offboardings(NS).get("jane").await.unwrap();
+    assert!(ready_with("Offboarded")(&jane));
+
+    // The owner's deletion restores, and nothing else still claims the user.
+    world
+        .offboardings(NS)
+        .delete("jane", &DeleteParams::default())
+        .await
+        .unwrap();
+    world.wait_until_gone(NS, "jane").await;
+    assert_eq!(world.user_state(JANE), "active");
+    operator.stop().await.unwrap();
+    world.assert_no_user_was_deleted();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_restart_the_owner_keeps_its_user_and_the_duplicates_stay_duplicates() {
+    let world = World::new().await.with_secret().await;
+    let operator = Running::start(world.client.clone(), settings()).await;
+    world
+        .offboard(NS, "owner", "jane.doe@example.com", "")
+        .await;
+    world
+        .wait_for(NS, "owner", "Ready=True", ready_with("Offboarded"))
+        .await;
+    world
+        .offboard(NS, "second", "jane.doe@example.com", "")
+        .await;
+    world
+        .wait_for(NS, "second", "a duplicate", duplicate_of("default/owner"))
+        .await;
+    operator.stop().await.unwrap();
+    let writes = world.genesys_writes();
+
+    // A new process knows no claim in flight: the owner's persisted claim decides. The owner is
+    // watched by the drift checks and runs no pass; the duplicate and a new resource do.
+    let operator = Running::start(world.client.clone(), settings()).await;
+    world
+        .offboard(NS, "third", "jane.doe@example.com", "")
+        .await;
+    world
+        .wait_for(NS, "third", "a duplicate", duplicate_of("default/owner"))
+        .await;
+    eventually(
+        "the restarted operator passed over the old duplicate",
+        || async {
+            operator.metric(r#"genesys_offboarding_reconciles_total{outcome="Stalled"}"#) >= 2
+        },
+    )
+    .await;
+
+    let second = world.offboardings(NS).get("second").await.unwrap();
+    assert!(
+        duplicate_of("default/owner")(&second),
+        "{:?}",
+        second.status
+    );
+    let owner = world.offboardings(NS).get("owner").await.unwrap();
+    assert!(ready_with("Offboarded")(&owner));
+    assert_eq!(
+        world.genesys_writes(),
+        writes,
+        "nothing written after the restart"
+    );
+    operator.stop().await.unwrap();
+    world.assert_no_user_was_deleted();
+}
+
 /// Over a quiet period the status is not rewritten, although the drift re-check runs.
 ///
 /// Time: this test runs on tokio's PAUSED clock, and that works with the real sockets here: the

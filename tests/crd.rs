@@ -392,6 +392,75 @@ fn other_fields_may_change_while_the_user_stays_the_same() {
 }
 
 #[test]
+fn the_organization_cannot_be_changed_once_set() {
+    let region = minimal();
+    let urls = |api: &str, login: &str| {
+        let object = with(minimal(), "/spec/region", Value::Null);
+        let object = with(object, "/spec/apiBaseUrl", json!(api));
+        with(object, "/spec/loginBaseUrl", json!(login))
+    };
+    let here = urls(
+        "https://api.mypurecloud.com/",
+        "https://login.mypurecloud.com/",
+    );
+    let elsewhere = urls(
+        "https://api.mypurecloud.ie/",
+        "https://login.mypurecloud.ie/",
+    );
+    let table: Vec<(&str, &Value, Value)> = vec![
+        (
+            "another region",
+            &region,
+            with(region.clone(), "/spec/region", json!("eu_west_1")),
+        ),
+        ("region to base URLs", &region, here.clone()),
+        ("base URLs to a region", &here, region.clone()),
+        (
+            "another API base URL",
+            &here,
+            with(
+                here.clone(),
+                "/spec/apiBaseUrl",
+                json!("https://api.mypurecloud.ie/"),
+            ),
+        ),
+        (
+            "another login base URL",
+            &here,
+            with(
+                here.clone(),
+                "/spec/loginBaseUrl",
+                json!("https://login.mypurecloud.ie/"),
+            ),
+        ),
+        ("both base URLs", &here, elsewhere),
+    ];
+    for (case, old, new) in table {
+        let errors = cel_errors(&new, Some(old));
+
+        assert_eq!(errors.len(), 1, "{case}: {errors:?}");
+        assert_eq!(errors[0].field_path, "spec", "{case}");
+        assert!(
+            errors[0]
+                .message
+                .starts_with("region, apiBaseUrl and loginBaseUrl are immutable"),
+            "{case}: {}",
+            errors[0].message
+        );
+        assert_eq!(
+            errors[0].reason.as_deref(),
+            Some("FieldValueForbidden"),
+            "{case}"
+        );
+    }
+
+    for (case, old) in [("region", &region), ("base URLs", &here)] {
+        let unchanged = with(old.clone(), "/spec/suspend", json!(true));
+        assert!(cel_errors(&unchanged, Some(old)).is_empty(), "{case}");
+    }
+}
+
+#[test]
 fn a_ten_thousand_character_email_is_rejected() {
     let email = format!("{}@example.com", "a".repeat(10_000));
     let object = with(minimal(), "/spec/user/email", json!(email));

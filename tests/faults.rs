@@ -30,7 +30,9 @@ use std::time::{Duration, Instant};
 
 use genesys_offboarding_operator::crd::{GenesysUserOffboarding, condition, reason};
 use genesys_offboarding_operator::genesys::{CallObserver, GenesysClient, RetryClass};
-use genesys_offboarding_operator::reconcile::{FixedClient, MemoryStore, Outcome, reconcile};
+use genesys_offboarding_operator::reconcile::{
+    FixedClient, MemoryOwners, MemoryStore, Outcome, reconcile,
+};
 use genesys_offboarding_operator::sim::fixture::{Fixture, VersionConflictStyle};
 use genesys_offboarding_operator::sim::{Fault, RecordedRequest, Sim, SimHandle};
 use serde_json::Value;
@@ -186,7 +188,7 @@ async fn converge(
     store: &MemoryStore,
 ) -> (usize, Result<(), String>) {
     for pass in 1..=MAX_PASSES {
-        match reconcile(resource, clients, store).await {
+        match reconcile(resource, clients, &MemoryOwners::new(), store).await {
             Ok(reconciled) => {
                 resource.status = Some(reconciled.status);
                 return match reconciled.outcome {
@@ -408,7 +410,7 @@ async fn matrix(
                 let operation = operation.clone();
                 cases.spawn(async move {
                     let _permit = permits.acquire_owned().await.unwrap();
-                    run_case(operation, kind, mode, reference).await
+                    Box::pin(run_case(operation, kind, mode, reference)).await
                 });
             }
         }

@@ -12,15 +12,17 @@ use std::time::Duration;
 use async_trait::async_trait;
 use genesys_offboarding_operator::crd::{
     ActionOutcome, GenesysUserOffboarding, GenesysUserOffboardingSpec,
-    GenesysUserOffboardingStatus, GenesysUserState, HistoryResult, NotRestorableKind, condition,
+    GenesysUserOffboardingStatus, GenesysUserState, HistoryResult, MAX_MESSAGE_BYTES,
+    MAX_NOT_APPLIED_ATTEMPTS, MAX_STATUS_BYTES, NotRestorableKind, condition,
 };
 use genesys_offboarding_operator::genesys::{
     ClientConfig, ClientCredentials, Endpoints, GenesysClient, UserId, UserState,
 };
 use genesys_offboarding_operator::reconcile::drift::{self, Drifted};
-use genesys_offboarding_operator::reconcile::error::StoreError;
+use genesys_offboarding_operator::reconcile::error::{CredentialsError, StoreError};
 use genesys_offboarding_operator::reconcile::{
-    FixedClient, MemoryStore, Outcome, Reconciled, StatusStore, reconcile, restore,
+    ClientProvider, FixedClient, MemoryOwners, MemoryStore, Outcome, Reconciled, StatusStore,
+    reconcile, restore,
 };
 use genesys_offboarding_operator::sim::fixture::Fixture;
 use genesys_offboarding_operator::sim::{Fault, RecordedRequest, Sim, SimHandle};
@@ -85,6 +87,7 @@ fn offboarding(spec: &str) -> GenesysUserOffboarding {
 struct World {
     sim: SimHandle,
     clients: FixedClient,
+    owners: MemoryOwners,
     store: MemoryStore,
 }
 
@@ -95,6 +98,7 @@ impl World {
         Self {
             sim,
             clients,
+            owners: MemoryOwners::new(),
             store: MemoryStore::new(),
         }
     }
@@ -105,7 +109,7 @@ impl World {
 
     /// One pass that must reach a decision; the resource gets the persisted status.
     async fn pass(&self, resource: &mut GenesysUserOffboarding) -> Reconciled {
-        let result = reconcile(resource, &self.clients, &self.store).await;
+        let result = reconcile(resource, &self.clients, &self.owners, &self.store).await;
         let reconciled = result.unwrap_or_else(|e| panic!("the pass failed: {e:?}"));
         assert_eq!(Some(&reconciled.status), self.store.latest().as_ref());
         resource.status = Some(reconciled.status.clone());
@@ -752,7 +756,13 @@ async fn every_way_of_not_reaching_genesys_reads_the_same_in_status() {
     for (what, base) in &cases {
         let store = MemoryStore::new();
         let resource = offboarding("user: {email: jane.doe@example.com}\n");
-        let result = reconcile(&resource, &impatient_client(base), &store).await;
+        let result = reconcile(
+            &resource,
+            &impatient_client(base),
+            &MemoryOwners::new(),
+            &store,
+        )
+        .await;
 
         let error = result.expect_err(what);
         assert_eq!(error.reason(), "TransientError", "{what}: {error:?}");
@@ -1043,7 +1053,7 @@ async fn a_rate_limit_in_the_middle_of_the_drain_is_waited_out() {
 
     let mut outcome = None;
     for _ in 0..3 {
-        match reconcile(&jane, &world.clients, &world.store).await {
+        match reconcile(&jane, &world.clients, &world.owners, &world.store).await {
             Ok(pass) => {
                 jane.status = Some(pass.status);
                 outcome = Some(pass.outcome);
@@ -1162,7 +1172,7 @@ async fn a_stop_after_any_step_then_a_rerun_converges_without_repeating_a_side_e
 
         // Act: a pass that dies right after save `stop_at`, then reruns until done.
         tokio::select! {
-            result = reconcile(&jane, &world.clients, stopping.as_ref()) => {
+            result = reconcile(&jane, &world.clients, &world.owners, stopping.as_ref()) => {
                 panic!("the pass should have stopped at save {stop_at}: {result:?}");
             }
             () = stopping.reached.notified() => {}
@@ -1426,7 +1436,9 @@ async fn restore_puts_back_what_the_snapshot_held() {
         "deactivation drops direct roles"
     );
 
-    let restored = restore(&jane, &world.clients, &world.store).await.unwrap();
+    let restored = restore(&jane, &world.clients, &world.owners, &world.store)
+        .await
+        .unwrap();
     jane.status = Some(restored.status.clone());
 
     assert!(matches!(restored.outcome, Outcome::Done { .. }));
@@ -1551,9 +1563,526 @@ async fn restore_puts_back_what_the_snapshot_held() {
     // A second restore finds everything in place and writes nothing; what cannot be put back
     // is still listed.
     let writes = world.writes().len();
-    let again = restore(&jane, &world.clients, &world.store).await.unwrap();
+    let again = restore(&jane, &world.clients, &world.owners, &world.store)
+        .await
+        .unwrap();
     assert_eq!(world.writes().len(), writes);
     assert_eq!(again.status.not_restorable.len(), 2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// A change Genesys accepts without applying it
+// ---------------------------------------------------------------------------------------------
+
+/// A pass that must fail with a reason worth retrying; the resource gets the status persisted.
+async fn failing_pass(world: &World, resource: &mut GenesysUserOffboarding) -> String {
+    let error = reconcile(resource, &world.clients, &world.owners, &world.store)
+        .await
+        .expect_err("the pass should fail and be retried");
+    assert!(error.retry_after().is_some(), "{error:?} is worth retrying");
+    resource.status = world.store.latest();
+    error.reason().to_owned()
+}
+
+fn token_revocations(world: &World) -> usize {
+    world
+        .writes()
+        .iter()
+        .filter(|r| r.method == "DELETE" && r.path.starts_with("/api/v2/tokens/"))
+        .count()
+}
+
+#[tokio::test]
+async fn a_deactivation_answered_with_state_active_is_not_reported_and_sessions_stay_until_a_read_shows_it_inactive()
+ {
+    let world = World::demo().await;
+    // Genesys answers the state PATCH 200 with the user unchanged (`state: active`), once.
+    world
+        .sim
+        .inject(Fault::new("PATCH", &format!("/api/v2/users/{JANE}")).ignore_write());
+    let mut jane = offboarding("user: {email: jane.doe@example.com}\n");
+
+    let reason = failing_pass(&world, &mut jane).await;
+
+    assert_eq!(reason, "ChangeNotApplied");
+    assert_eq!(world.user(JANE)["state"], "active");
+    assert_eq!(
+        cond(&jane, condition::DEACTIVATED),
+        is("False", "ChangeNotApplied")
+    );
+    assert_ne!(cond(&jane, condition::READY).0, "True");
+    assert_ne!(cond(&jane, condition::SESSIONS_REVOKED).0, "True");
+    assert_eq!(
+        token_revocations(&world),
+        0,
+        "no session revoked while active"
+    );
+    let not_applied = &status(&jane).not_applied;
+    assert_eq!(not_applied.len(), 1, "{not_applied:?}");
+    assert_eq!(
+        (
+            not_applied[0].step.as_str(),
+            not_applied[0].observed.as_str(),
+            not_applied[0].attempts
+        ),
+        ("Deactivate", "state active", 1)
+    );
+    let failed = status(&jane).actions.last().unwrap();
+    assert_eq!(
+        (failed.step.as_str(), failed.outcome),
+        ("Deactivate", ActionOutcome::Failed)
+    );
+
+    // The next pass (after the backoff) deactivates for real, then revokes.
+    world.pass(&mut jane).await;
+
+    assert_eq!(world.user(JANE)["state"], "inactive");
+    assert_eq!(cond(&jane, condition::READY), is("True", "Offboarded"));
+    assert_eq!(
+        cond(&jane, condition::DEACTIVATED),
+        is("True", "UserInactive")
+    );
+    assert!(status(&jane).not_applied.is_empty());
+    assert_eq!(token_revocations(&world), 1);
+    world.check_invariants();
+}
+
+#[tokio::test]
+async fn a_deactivation_that_never_takes_effect_stalls_after_a_bounded_number_of_passes_without_revoking_sessions()
+ {
+    let world = World::demo().await;
+    world.sim.inject(
+        Fault::new("PATCH", &format!("/api/v2/users/{JANE}"))
+            .ignore_write()
+            .times(1000),
+    );
+    let mut jane = offboarding("user: {email: jane.doe@example.com}\n");
+
+    for attempt in 1..MAX_NOT_APPLIED_ATTEMPTS {
+        assert_eq!(failing_pass(&world, &mut jane).await, "ChangeNotApplied");
+        assert_eq!(status(&jane).not_applied[0].attempts, attempt);
+        assert_eq!(
+            cond(&jane, condition::RECONCILING),
+            is("True", "ChangeNotApplied"),
+            "retried"
+        );
+    }
+    let last = world.pass(&mut jane).await;
+
+    assert!(
+        matches!(
+            last.outcome,
+            Outcome::Stalled {
+                reason: "ChangeNotApplied",
+                ..
+            }
+        ),
+        "{:?}",
+        last.outcome
+    );
+    assert_eq!(
+        cond(&jane, condition::STALLED),
+        is("True", "ChangeNotApplied")
+    );
+    assert_eq!(
+        cond(&jane, condition::READY),
+        is("False", "ChangeNotApplied")
+    );
+    let stalled = message(&jane, condition::STALLED);
+    assert!(
+        stalled.contains("Deactivate") && stalled.contains("state active"),
+        "{stalled}"
+    );
+    assert_eq!(
+        status(&jane).not_applied[0].attempts,
+        MAX_NOT_APPLIED_ATTEMPTS
+    );
+    assert_eq!(world.user(JANE)["state"], "active");
+    assert_eq!(world.user(JANE)["hasSessions"], true);
+    assert_eq!(token_revocations(&world), 0);
+    let patches = world
+        .writes()
+        .iter()
+        .filter(|r| r.method == "PATCH" && is_user_path(&r.path))
+        .count();
+    assert_eq!(
+        patches, MAX_NOT_APPLIED_ATTEMPTS as usize,
+        "one deactivation per pass, no more"
+    );
+    world.check_invariants();
+}
+
+#[tokio::test]
+async fn a_reactivation_genesys_answers_without_applying_is_not_reported_as_restored() {
+    let world = World::demo().await;
+    let mut jane = offboarding("user: {email: jane.doe@example.com}\ndeletionPolicy: Restore\n");
+    world.pass(&mut jane).await;
+    world
+        .sim
+        .inject(Fault::new("PATCH", &format!("/api/v2/users/{JANE}")).ignore_write());
+
+    let error = restore(&jane, &world.clients, &world.owners, &world.store)
+        .await
+        .expect_err("the restore should fail and be retried");
+
+    assert_eq!(error.reason(), "ChangeNotApplied");
+    assert!(error.retry_after().is_some());
+    assert_eq!(world.user(JANE)["state"], "inactive");
+    jane.status = world.store.latest();
+    assert_ne!(cond(&jane, condition::READY), is("True", "Restored"));
+    let not_applied = &status(&jane).not_applied;
+    assert_eq!(
+        not_applied
+            .iter()
+            .map(|n| (n.step.as_str(), n.attempts))
+            .collect::<Vec<_>>(),
+        [("RestoreState", 1)]
+    );
+
+    // Retried, it takes effect.
+    let restored = restore(&jane, &world.clients, &world.owners, &world.store)
+        .await
+        .unwrap();
+    assert!(matches!(restored.outcome, Outcome::Done { .. }));
+    assert_eq!(world.user(JANE)["state"], "active");
+    assert!(restored.status.not_applied.is_empty());
+    world.check_invariants();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Two resources for one user
+// ---------------------------------------------------------------------------------------------
+
+/// A resource named `name` with the given spec lines.
+fn named(name: &str, spec: &str) -> GenesysUserOffboarding {
+    let mut resource = offboarding(spec);
+    resource.metadata.name = Some(name.to_owned());
+    resource
+}
+
+#[tokio::test]
+async fn a_second_resource_for_the_same_user_stalls_naming_the_owner_and_writes_nothing() {
+    let world = World::demo().await;
+    let mut first = named("first", "user: {email: jane.doe@example.com}\n");
+    let mut second = named(
+        "second",
+        "user: {id: 6a1b0c3e-0000-4000-8000-000000000001}\n",
+    );
+    world.pass(&mut first).await;
+    world.sim.clear_requests();
+
+    let pass = world.pass(&mut second).await;
+
+    assert!(
+        matches!(
+            pass.outcome,
+            Outcome::Stalled {
+                reason: "DuplicateOffboarding",
+                ..
+            }
+        ),
+        "{:?}",
+        pass.outcome
+    );
+    assert_eq!(
+        cond(&second, condition::STALLED),
+        is("True", "DuplicateOffboarding")
+    );
+    let stalled = message(&second, condition::STALLED);
+    assert!(stalled.contains("default/first"), "{stalled}");
+    let s = status(&second);
+    assert!(
+        s.user.is_none() && s.snapshot.is_none() && s.plan.is_empty(),
+        "{s:?}"
+    );
+    assert!(world.writes().is_empty(), "{:?}", world.writes());
+    assert!(
+        pass.events
+            .iter()
+            .any(|e| e.reason == "DuplicateOffboarding" && e.warning)
+    );
+
+    // The owner keeps the user; the duplicate stays one on its next pass.
+    world.pass(&mut first).await;
+    world.pass(&mut second).await;
+    assert_eq!(cond(&first, condition::READY), is("True", "Offboarded"));
+    assert_eq!(
+        cond(&second, condition::STALLED),
+        is("True", "DuplicateOffboarding")
+    );
+    assert!(world.writes().is_empty());
+    world.check_invariants();
+}
+
+#[tokio::test]
+async fn of_two_concurrent_resources_for_one_user_one_deactivates_and_deleting_the_other_restores_nothing()
+ {
+    let world = World::demo().await;
+    let mut a = named(
+        "a",
+        "user: {email: jane.doe@example.com}\ndeletionPolicy: Restore\n",
+    );
+    let mut b = named(
+        "b",
+        "user: {email: jane.doe@example.com}\ndeletionPolicy: Restore\n",
+    );
+
+    let (pass_a, pass_b) = tokio::join!(
+        reconcile(&a, &world.clients, &world.owners, &world.store),
+        reconcile(&b, &world.clients, &world.owners, &world.store),
+    );
+    a.status = Some(pass_a.unwrap().status);
+    b.status = Some(pass_b.unwrap().status);
+
+    let ready: Vec<bool> = [&a, &b]
+        .iter()
+        .map(|r| cond(r, condition::READY) == is("True", "Offboarded"))
+        .collect();
+    assert_eq!(
+        ready.iter().filter(|r| **r).count(),
+        1,
+        "exactly one owner: {ready:?}"
+    );
+    let (owner, duplicate) = if ready[0] { (&a, &b) } else { (&b, &a) };
+    assert_eq!(
+        cond(duplicate, condition::STALLED),
+        is("True", "DuplicateOffboarding")
+    );
+    let deactivations = world
+        .writes()
+        .into_iter()
+        .filter(|r| r.method == "PATCH" && is_user_path(&r.path))
+        .count();
+    assert_eq!(deactivations, 1);
+    let writes = world.writes().len();
+
+    let deleted = restore(duplicate, &world.clients, &world.owners, &world.store)
+        .await
+        .unwrap();
+
+    assert!(
+        matches!(deleted.outcome, Outcome::Done { .. }),
+        "{:?}",
+        deleted.outcome
+    );
+    assert_eq!(
+        world.writes().len(),
+        writes,
+        "a duplicate's deletion writes nothing"
+    );
+    assert_eq!(world.user(JANE)["state"], "inactive");
+    assert_eq!(cond(owner, condition::READY), is("True", "Offboarded"));
+    world.check_invariants();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The organization is fixed once the user is resolved
+// ---------------------------------------------------------------------------------------------
+
+/// A client per emulator (by its port), chosen by the port of the resource's `apiBaseUrl`, as
+/// the controller chooses by the spec's endpoints.
+struct ByEndpoint(Vec<(Option<u16>, GenesysClient)>);
+
+#[async_trait]
+impl ClientProvider for ByEndpoint {
+    async fn client_for(
+        &self,
+        resource: &GenesysUserOffboarding,
+    ) -> Result<GenesysClient, CredentialsError> {
+        let wanted = resource.spec.api_base_url.as_deref().unwrap_or_default();
+        let port = url::Url::parse(wanted).unwrap().port();
+        self.0
+            .iter()
+            .find(|(sim_port, _)| *sim_port == port)
+            .map(|(_, client)| client.clone())
+            .ok_or_else(|| CredentialsError::Missing(format!("no emulator at {wanted}")))
+    }
+}
+
+/// `apiBaseUrl` and `loginBaseUrl` lines for `sim`, with user info in the API URL.
+fn endpoint_lines(sim: &SimHandle) -> String {
+    let base = sim.base_url();
+    let port = base.port().unwrap();
+    format!(
+        "apiBaseUrl: http://svc:hunter2@127.0.0.1:{port}/\nloginBaseUrl: http://127.0.0.1:{port}/\n"
+    )
+}
+
+fn endpoint_offboarding(sim: &SimHandle) -> GenesysUserOffboarding {
+    let spec: GenesysUserOffboardingSpec = serde_yaml::from_str(&format!(
+        "credentialsSecretRef: {{name: genesys-credentials}}\nuser: {{email: jane.doe@example.com}}\n{}",
+        endpoint_lines(sim)
+    ))
+    .unwrap();
+    let mut resource = GenesysUserOffboarding::new("offboarding", spec);
+    resource.metadata.namespace = Some("default".into());
+    resource.metadata.generation = Some(1);
+    resource
+}
+
+#[tokio::test]
+async fn pointing_a_finished_offboarding_at_another_organization_stalls_and_touches_neither() {
+    let org_a = Sim::start(demo_org()).await.unwrap();
+    let org_b = Sim::start(demo_org()).await.unwrap();
+    let clients = ByEndpoint(vec![
+        (org_a.base_url().port(), client(&org_a)),
+        (org_b.base_url().port(), client(&org_b)),
+    ]);
+    let (owners, store) = (MemoryOwners::new(), MemoryStore::new());
+    let mut jane = endpoint_offboarding(&org_a);
+    let first = reconcile(&jane, &clients, &owners, &store).await.unwrap();
+    jane.status = Some(first.status);
+    assert_eq!(cond(&jane, condition::READY), is("True", "Offboarded"));
+    let recorded = status(&jane).endpoint.clone().unwrap();
+    let port = org_a.base_url().port().unwrap();
+    assert_eq!(
+        recorded.api_base_url.as_deref(),
+        Some(format!("http://127.0.0.1:{port}/").as_str()),
+        "recorded without user info"
+    );
+    assert!(
+        !serde_json::to_string(status(&jane))
+            .unwrap()
+            .contains("hunter2")
+    );
+    let snapshot = status(&jane).snapshot.clone();
+    org_a.clear_requests();
+
+    // Someone edits the endpoints to another organization.
+    let edited = endpoint_offboarding(&org_b);
+    jane.spec.api_base_url = edited.spec.api_base_url;
+    jane.spec.login_base_url = edited.spec.login_base_url;
+    jane.metadata.generation = Some(2);
+    let pass = reconcile(&jane, &clients, &owners, &store).await.unwrap();
+    jane.status = Some(pass.status);
+
+    assert!(
+        matches!(
+            pass.outcome,
+            Outcome::Stalled {
+                reason: "EndpointChanged",
+                ..
+            }
+        ),
+        "{:?}",
+        pass.outcome
+    );
+    assert_eq!(
+        cond(&jane, condition::STALLED),
+        is("True", "EndpointChanged")
+    );
+    let stalled = message(&jane, condition::STALLED);
+    assert!(
+        stalled.contains(&format!("127.0.0.1:{port}")) && !stalled.contains("hunter2"),
+        "{stalled}"
+    );
+    assert!(org_b.requests().is_empty(), "{:?}", org_b.requests());
+    assert!(org_a.requests().is_empty(), "{:?}", org_a.requests());
+    assert_eq!(org_b.user(JANE).unwrap()["state"], "active");
+    assert_eq!(status(&jane).snapshot, snapshot, "the first snapshot stays");
+    assert_eq!(status(&jane).endpoint.as_ref(), Some(&recorded));
+    assert!(
+        !pass.events.iter().any(|e| e.reason == "DriftCorrected"),
+        "{:?}",
+        pass.events
+    );
+    org_a.shutdown().await;
+    org_b.shutdown().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hostile sizes
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_two_megabyte_error_message_from_genesys_leaves_a_small_status_and_bounded_messages() {
+    let world = World::demo().await;
+    let huge = "x".repeat(2 * 1024 * 1024);
+    world.sim.inject(
+        Fault::new("PATCH", &format!("/api/v2/users/{JANE}"))
+            .status(400)
+            .body(serde_json::json!({"message": huge, "code": "bad.request", "status": 400})),
+    );
+    let mut jane = offboarding("user: {email: jane.doe@example.com}\n");
+
+    let pass = world.pass(&mut jane).await;
+
+    assert!(
+        matches!(pass.outcome, Outcome::Stalled { .. }),
+        "{:?}",
+        pass.outcome
+    );
+    for saved in world.store.history() {
+        let size = serde_json::to_vec(&saved.status).unwrap().len();
+        assert!(size < 64 * 1024, "a status of {size} bytes was saved");
+        for c in &saved.status.conditions {
+            assert!(
+                c.message.len() <= MAX_MESSAGE_BYTES,
+                "{}: {} bytes",
+                c.type_,
+                c.message.len()
+            );
+        }
+        for a in &saved.status.actions {
+            let len = a.message.as_ref().map_or(0, String::len);
+            assert!(len <= MAX_MESSAGE_BYTES, "{}: {len} bytes", a.step);
+        }
+    }
+    for event in &pass.events {
+        assert!(
+            event.message.len() <= MAX_MESSAGE_BYTES,
+            "{}: {} bytes",
+            event.reason,
+            event.message.len()
+        );
+    }
+    if let Outcome::Stalled { message, .. } = &pass.outcome {
+        assert!(message.len() <= MAX_MESSAGE_BYTES);
+    }
+    world.check_invariants();
+}
+
+#[tokio::test]
+async fn a_user_in_queues_with_huge_names_gets_a_status_trimmed_to_fit_with_every_queue_kept() {
+    let mut fixture = demo_org();
+    let long = |i: usize| format!("queue-{i}-{}", "n".repeat(100 * 1024));
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        let id = format!("9b2e4d60-0000-4000-8000-0000000{i:05}");
+        fixture
+            .queues
+            .push(serde_yaml::from_str(&format!("{{id: {id}, name: {}}}", long(i))).unwrap());
+        let jane = fixture.users.iter_mut().find(|u| u.id == JANE).unwrap();
+        jane.queues
+            .push(serde_yaml::from_str(&format!("{{queueId: {id}}}")).unwrap());
+        ids.push(id);
+    }
+    let world = World::new(fixture).await;
+    let mut jane = offboarding("user: {email: jane.doe@example.com}\n");
+
+    let pass = world.pass(&mut jane).await;
+
+    assert!(
+        matches!(pass.outcome, Outcome::Done { .. }),
+        "{:?}",
+        pass.outcome
+    );
+    for saved in world.store.history() {
+        let size = serde_json::to_vec(&saved.status).unwrap().len();
+        assert!(
+            size <= MAX_STATUS_BYTES,
+            "a status of {size} bytes was saved"
+        );
+    }
+    let snapshot = status(&jane).snapshot.as_ref().unwrap();
+    for id in &ids {
+        assert!(
+            snapshot.queues.iter().any(|q| &q.id == id),
+            "queue {id} is in the snapshot (restore needs it)"
+        );
+    }
+    assert!(queue_ids(&world.user(JANE)).is_empty());
+    world.check_invariants();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1709,4 +2238,59 @@ async fn with_sim_the_files_custom_endpoints_are_ignored_and_never_contacted() {
         String::from_utf8_lossy(&notes)
     );
     assert_eq!(contacted.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn in_a_file_with_two_documents_for_one_user_the_second_stalls_as_a_duplicate() {
+    use genesys_offboarding_operator::reconcile::oneshot::{OutputFormat, ReconcileArgs, run};
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("twice.yaml");
+    let document = |name: &str, user: &str| {
+        format!(
+            "apiVersion: offboarding.genesys-operator.io/v1alpha1\nkind: GenesysUserOffboarding\n\
+             metadata: {{name: {name}, namespace: hr}}\nspec:\n  user: {user}\n  \
+             credentialsSecretRef: {{name: genesys-credentials}}\n  region: us_east_1\n"
+        )
+    };
+    std::fs::write(
+        &file,
+        format!(
+            "{}---\n{}",
+            document("jane-doe", "{email: jane.doe@example.com}"),
+            document("jane-again", &format!("{{id: {JANE}}}"))
+        ),
+    )
+    .unwrap();
+    let args = ReconcileArgs {
+        file,
+        sim: Some(None),
+        api_url: None,
+        login_url: None,
+        allowed_endpoints: Vec::new(),
+        dry_run: false,
+        output: OutputFormat::Json,
+        max_wait: Duration::from_secs(30),
+    };
+    let (mut out, mut notes) = (Vec::new(), Vec::new());
+
+    let summaries = Box::pin(run(&args, &mut out, &mut notes)).await.unwrap();
+
+    let outcome: Vec<(&str, bool, bool)> = summaries
+        .iter()
+        .map(|s| (s.name.as_str(), s.ready, s.failed))
+        .collect();
+    assert_eq!(
+        outcome,
+        [("jane-doe", true, false), ("jane-again", false, true)]
+    );
+    let printed: Vec<GenesysUserOffboarding> = serde_json::Deserializer::from_slice(&out)
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        cond(&printed[1], condition::STALLED),
+        is("True", "DuplicateOffboarding")
+    );
+    assert!(message(&printed[1], condition::STALLED).contains("hr/jane-doe"));
+    assert!(status(&printed[1]).snapshot.is_none());
 }

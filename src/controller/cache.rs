@@ -2,11 +2,13 @@
 //! `GenesysUserOffboarding` (issue 6, scale target 4: memory with 10,000 resources watched).
 //!
 //! A pass reads its resource fresh (the status it trusts is the one last persisted), so the cache
-//! needs only what the triggers, the Secret index and the batched drift checks read: name,
-//! namespace, uid, `resourceVersion` (the watch resumes from it), generation, finalizers,
-//! deletion timestamp, the spec, and two facts from the status: whether the batched drift checks
-//! stand in for the resource's passes ([`crate::reconcile::drift::watched_user`], worked out once
-//! per watch event) and `status.nextDriftCheck`. The type deserializes straight from the API
+//! needs only what the triggers, the Secret index, the batched drift checks and the owner
+//! registry read: name, namespace, uid, `resourceVersion` (the watch resumes from it),
+//! generation, creation time, finalizers, deletion timestamp, the spec, and three facts from the
+//! status: whether the batched drift checks stand in for the resource's passes
+//! ([`crate::reconcile::drift::watched_user`], worked out once per watch event),
+//! `status.nextDriftCheck`, and the user its status claims
+//! ([`crate::reconcile::owners::persisted_claim`]). The type deserializes straight from the API
 //! server's JSON and skips the rest while parsing: `managedFields`, annotations (a client-side
 //! `kubectl apply` copies the whole object there), the snapshot, plan, actions and history are
 //! never built, not even for one list page. A cached resource takes about 0.6 KiB instead of the
@@ -34,10 +36,11 @@ use serde_json::Value;
 
 use super::undecodable::Undecodable;
 use crate::crd::{
-    GenesysUserOffboarding, GenesysUserOffboardingSpec, GenesysUserOffboardingStatus, ResolvedUser,
-    condition,
+    GenesysUserOffboarding, GenesysUserOffboardingSpec, GenesysUserOffboardingStatus,
+    ResolvedEndpoint, ResolvedUser, condition,
 };
 use crate::genesys::UserId;
+use crate::reconcile::owners::UserKey;
 
 /// A `GenesysUserOffboarding` as the controller's cache keeps it. Same kind, group, version and
 /// plural, so `Api<CachedOffboarding>` lists and watches the real resources.
@@ -53,11 +56,15 @@ pub struct CachedOffboarding {
     pub watched_user: Option<UserId>,
     /// `status.nextDriftCheck`: when the last full pass scheduled the next check.
     pub next_drift_check: Option<Time>,
+    /// The user the resource's status claims ([`crate::reconcile::owners::persisted_claim`]):
+    /// the controller's [`super::claims::ClaimRegistry`] reads who owns which user here.
+    pub claim: Option<UserKey>,
 }
 
 impl From<GenesysUserOffboarding> for CachedOffboarding {
     fn from(resource: GenesysUserOffboarding) -> Self {
         let watched_user = crate::reconcile::drift::watched_user(&resource);
+        let claim = crate::reconcile::owners::persisted_claim(&resource);
         let GenesysUserOffboarding {
             metadata,
             spec,
@@ -72,11 +79,13 @@ impl From<GenesysUserOffboarding> for CachedOffboarding {
                 generation: metadata.generation,
                 finalizers: metadata.finalizers,
                 deletion_timestamp: metadata.deletion_timestamp,
+                creation_timestamp: metadata.creation_timestamp,
                 ..ObjectMeta::default()
             },
             spec: Ok(spec),
             watched_user,
             next_drift_check: status.and_then(|s| s.next_drift_check),
+            claim,
         }
     }
 }
@@ -101,6 +110,8 @@ impl<'de> Deserialize<'de> for CachedOffboarding {
                 spec: Err(why),
                 watched_user: None,
                 next_drift_check: status.and_then(|s| s.next_drift_check.0),
+                // Its pass only reports it; its user is claimed again once it decodes.
+                claim: None,
             },
         })
     }
@@ -158,6 +169,7 @@ struct WireMeta {
     generation: Option<i64>,
     finalizers: Option<Vec<String>>,
     deletion_timestamp: Option<Time>,
+    creation_timestamp: Option<Time>,
 }
 
 impl WireMeta {
@@ -170,6 +182,7 @@ impl WireMeta {
             generation: self.generation,
             finalizers: self.finalizers,
             deletion_timestamp: self.deletion_timestamp,
+            creation_timestamp: self.creation_timestamp,
             ..ObjectMeta::default()
         }
     }
@@ -183,6 +196,7 @@ struct WireStatus {
     observed_generation: Lenient<i64>,
     conditions: Lenient<Vec<WireCondition>>,
     user: Lenient<WireUser>,
+    endpoint: Lenient<ResolvedEndpoint>,
     next_drift_check: Lenient<Time>,
 }
 
@@ -202,8 +216,8 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for Lenient<T> {
     }
 }
 
-// Of a condition only what `watched_user` reads (a condition without a message or a time does
-// not fail the whole list page).
+// Of a condition only what `watched_user` and `persisted_claim` read (a condition without a
+// message or a time does not fail the whole list page).
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct WireCondition {
@@ -234,7 +248,7 @@ fn into_offboarding(
                 .0
                 .unwrap_or_default()
                 .into_iter()
-                .filter(|c| c.type_ == condition::READY)
+                .filter(|c| c.type_ == condition::READY || c.type_ == condition::STALLED)
                 .map(|c| Condition {
                     type_: c.type_,
                     status: c.status,
@@ -253,6 +267,7 @@ fn into_offboarding(
                 state_now: None,
                 version: None,
             }),
+            endpoint: status.endpoint.0,
             next_drift_check: status.next_drift_check.0,
             ..GenesysUserOffboardingStatus::default()
         }),
@@ -272,6 +287,7 @@ mod tests {
             "metadata": {
                 "name": "jane", "namespace": "hr", "uid": "u-1", "resourceVersion": "42",
                 "generation": 2, "finalizers": ["offboarding.genesys-operator.io/restore"],
+                "creationTimestamp": "2024-12-31T00:00:00Z",
                 "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{…}"},
                 "managedFields": [{"manager": "kubectl", "operation": "Apply",
                                    "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {}}}],
@@ -320,6 +336,17 @@ mod tests {
         assert_eq!(
             cached.next_drift_check,
             full.status.as_ref().unwrap().next_drift_check
+        );
+        assert_eq!(
+            cached.metadata.creation_timestamp,
+            full.metadata.creation_timestamp
+        );
+        assert_eq!(
+            cached.claim,
+            Some(UserKey {
+                api: "https://api.mypurecloud.com/".into(),
+                id: "7c4e3a52-0000-4000-8000-000000000001".into(),
+            })
         );
         assert_eq!(cached, CachedOffboarding::from(full));
     }

@@ -9,6 +9,7 @@
 //! | [`reconciler`] | the reconcile function: fresh read, finalizer, pass, Events, requeue | Kubernetes, Genesys |
 //! | [`cache`] | [`CachedOffboarding`]: what the watch and the reflector store keep of a resource | none |
 //! | [`undecodable`] | a resource the operator cannot decode: read as JSON, reported on itself | Kubernetes |
+//! | [`claims`] | [`ClaimRegistry`]: which resource owns which user (the others stall as duplicates) | none |
 //! | [`status`] | [`KubeStatusStore`]: server-side apply on `/status`, skipped when only timestamps change | Kubernetes |
 //! | [`secrets`] | [`SecretClientProvider`]: credentials from the Secret in the resource's namespace | Kubernetes |
 //! | [`events`] | Events through kube's Recorder | Kubernetes |
@@ -33,6 +34,7 @@
 
 pub mod backoff;
 pub mod cache;
+pub mod claims;
 pub mod cli;
 pub mod drift;
 pub mod events;
@@ -62,6 +64,7 @@ use tokio::sync::{Semaphore, watch};
 
 pub use backoff::{BackoffPolicy, Backoffs};
 pub use cache::CachedOffboarding;
+pub use claims::ClaimRegistry;
 pub use leader::LeaderElection;
 pub use secrets::SecretClientProvider;
 pub use status::KubeStatusStore;
@@ -310,6 +313,7 @@ impl Operator {
                 )
                 .with_allowed_endpoints(self.settings.allowed_endpoints.clone()),
             ),
+            owners: Arc::new(ClaimRegistry::new()),
             store: Arc::new(KubeStatusStore::new(self.client.clone())),
             recorder: Recorder::new(
                 self.client.clone(),
@@ -393,6 +397,7 @@ fn controller(
             None => (Api::all(client.clone()), Api::all(client)),
         };
     let (reader, writer) = reflector::store();
+    ctx.owners.watch(reader.clone());
     let batched_drift = drift_sweep.is_some();
     let metrics = ctx.metrics.clone();
     let known = reader.clone();

@@ -52,6 +52,7 @@ use tracing::Instrument;
 
 use super::backoff::Backoffs;
 use super::cache::CachedOffboarding;
+use super::claims::ClaimRegistry;
 use super::drift::FullPasses;
 use super::events::Publisher;
 use super::fairness::{OrgKey, OrgSlots, busy_requeue};
@@ -74,6 +75,8 @@ const MIN_REQUEUE: Duration = Duration::from_secs(1);
 pub struct Context {
     pub client: Client,
     pub provider: Arc<SecretClientProvider>,
+    /// Which resource owns which user (one offboards it, the others stall as duplicates).
+    pub owners: Arc<ClaimRegistry>,
     pub store: Arc<KubeStatusStore>,
     pub recorder: Recorder,
     pub metrics: Arc<Metrics>,
@@ -469,7 +472,13 @@ async fn offboard(
         }
     }
     let before = resource.status.clone().unwrap_or_default();
-    let result = reconcile::reconcile(resource, ctx.provider.as_ref(), ctx.store.as_ref()).await;
+    let result = reconcile::reconcile(
+        resource,
+        ctx.provider.as_ref(),
+        ctx.owners.as_ref(),
+        ctx.store.as_ref(),
+    )
+    .await;
     let publisher = Publisher::new(&ctx.recorder, resource);
     let after = ctx.store.finish_pass(resource).unwrap_or_default();
     publisher
@@ -667,7 +676,13 @@ fn requeue_of(ctx: &Context, resource: &GenesysUserOffboarding, passed: &Reconci
 /// The restore pass on deletion (`deletionPolicy: Restore`). Only `Ok` lets the finalizer go.
 async fn restore(resource: &GenesysUserOffboarding, ctx: &Context) -> Result<Action, Error> {
     let before = resource.status.clone().unwrap_or_default();
-    let result = reconcile::restore(resource, ctx.provider.as_ref(), ctx.store.as_ref()).await;
+    let result = reconcile::restore(
+        resource,
+        ctx.provider.as_ref(),
+        ctx.owners.as_ref(),
+        ctx.store.as_ref(),
+    )
+    .await;
     let publisher = Publisher::new(&ctx.recorder, resource);
     let after = ctx.store.finish_pass(resource).unwrap_or_default();
     publisher
@@ -744,6 +759,8 @@ fn observe(
 fn forget(ctx: &Context, uid: Option<String>, namespace: &str, name: &str) {
     ctx.metrics.forget(namespace, name);
     ctx.backoffs.reset(&format!("{namespace}/{name}"));
+    ctx.owners
+        .release(uid.as_deref().unwrap_or(&format!("{namespace}/{name}")));
     if let Some(uid) = uid {
         ctx.store.forget(&uid);
     }
@@ -783,6 +800,7 @@ mod tests {
         let client = Client::try_from(config).unwrap();
         Arc::new(Context {
             provider: Arc::new(SecretClientProvider::new(client.clone(), 300, None)),
+            owners: Arc::default(),
             store: Arc::new(KubeStatusStore::new(client.clone())),
             recorder: Recorder::new(client.clone(), Reporter::from("test")),
             metrics: Arc::new(Metrics::new()),

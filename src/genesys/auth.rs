@@ -18,7 +18,7 @@ use tokio::time::Instant;
 use url::Url;
 
 use super::config::{CallObserver, ClientConfig, ClientCredentials};
-use super::error::{GenesysError, OAuthErrorBody};
+use super::error::{GenesysError, MAX_ERROR_BODY_BYTES, OAuthErrorBody, bounded_text};
 use super::http::{BodyFailure, read_body, show_bytes};
 use super::ratelimit::parse_retry_after;
 use super::retry::Backoff;
@@ -213,14 +213,22 @@ impl TokenSource {
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(parse_retry_after);
-        let bytes = read_body(response, self.max_response_bytes).await;
+        // An error's body only explains it: a large one is not read.
+        let error = !(200..300).contains(&status);
+        let limit = if error {
+            self.max_response_bytes.min(MAX_ERROR_BODY_BYTES)
+        } else {
+            self.max_response_bytes
+        };
+        let bytes = read_body(response, limit).await;
         self.observe(Some(status), started.elapsed());
-        let bytes = bytes.map_err(|failure| match failure {
-            BodyFailure::Transport(e) => FetchError::Retry {
+        let bytes = bytes.or_else(|failure| match failure {
+            BodyFailure::TooLarge if error => Ok(bytes::Bytes::new()),
+            BodyFailure::Transport(e) => Err(FetchError::Retry {
                 error: transport_error(TOKEN_OPERATION, attempt, e, self.timeout),
                 wait: None,
-            },
-            BodyFailure::TooLarge => FetchError::Fatal(GenesysError::Decode {
+            }),
+            BodyFailure::TooLarge => Err(FetchError::Fatal(GenesysError::Decode {
                 operation: TOKEN_OPERATION.into(),
                 status,
                 detail: format!(
@@ -228,7 +236,7 @@ impl TokenSource {
                      (max_response_bytes); it was not read",
                     show_bytes(self.max_response_bytes)
                 ),
-            }),
+            })),
         })?;
         if (200..300).contains(&status) {
             let parsed: TokenResponse = serde_json::from_slice(&bytes).map_err(|e| {
@@ -280,8 +288,12 @@ fn refusal(status: u16, bytes: &[u8]) -> GenesysError {
         Some(body) if matches!(status, 400 | 401 | 403) => GenesysError::Auth {
             operation: TOKEN_OPERATION.into(),
             status,
-            error: body.error,
-            description: body.error_description.or(body.description),
+            error: body.error.as_deref().map(bounded_text),
+            description: body
+                .error_description
+                .or(body.description)
+                .as_deref()
+                .map(bounded_text),
         },
         None if status == 401 => GenesysError::Auth {
             operation: TOKEN_OPERATION.into(),

@@ -49,14 +49,88 @@ pub struct ErrorLimit {
     pub value: Option<i64>,
 }
 
+/// The largest error body the client reads (64 KiB); a larger one is dropped unread, and the
+/// error is classified by its status alone.
+pub const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
+
+/// The longest text kept from an error body's field (1 KiB), cut with `...`: an error message
+/// ends up in status conditions and Events, which have limits of their own.
+pub const MAX_ERROR_TEXT_BYTES: usize = 1024;
+
+/// At most this many nested `errors`, `details` and `messageParams` are kept from an error body.
+const MAX_ERROR_ITEMS: usize = 10;
+
+/// `text` cut to [`MAX_ERROR_TEXT_BYTES`] (on a character boundary), ending `...` when cut.
+pub(crate) fn bounded_text(text: &str) -> String {
+    if text.len() <= MAX_ERROR_TEXT_BYTES {
+        return text.to_owned();
+    }
+    let mut end = MAX_ERROR_TEXT_BYTES - 3;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &text[..end])
+}
+
+fn bound(field: &mut Option<String>) {
+    if let Some(text) = field.as_mut() {
+        *text = bounded_text(text);
+    }
+}
+
 impl ErrorBody {
-    /// Parses a response body; `None` when it is not a JSON object.
+    /// Parses a response body; `None` when it is not a JSON object. Every text is cut to
+    /// `MAX_ERROR_TEXT_BYTES` (1 KiB) and every list to a few items.
     pub fn parse(bytes: &[u8]) -> Option<Self> {
         let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
         if !value.is_object() {
             return None;
         }
-        serde_json::from_value(value).ok()
+        let mut body: Self = serde_json::from_value(value).ok()?;
+        body.bound();
+        Some(body)
+    }
+
+    fn bound(&mut self) {
+        for field in [
+            &mut self.message,
+            &mut self.code,
+            &mut self.entity_id,
+            &mut self.entity_name,
+            &mut self.message_with_params,
+            &mut self.context_id,
+        ] {
+            bound(field);
+        }
+        if let Some(params) = self.message_params.as_mut() {
+            let kept: BTreeMap<String, String> = std::mem::take(params)
+                .into_iter()
+                .take(MAX_ERROR_ITEMS)
+                .map(|(k, v)| (bounded_text(&k), bounded_text(&v)))
+                .collect();
+            *params = kept;
+        }
+        if let Some(details) = self.details.as_mut() {
+            details.truncate(MAX_ERROR_ITEMS);
+            for d in details {
+                for field in [
+                    &mut d.error_code,
+                    &mut d.field_name,
+                    &mut d.entity_id,
+                    &mut d.entity_name,
+                ] {
+                    bound(field);
+                }
+            }
+        }
+        if let Some(errors) = self.errors.as_mut() {
+            errors.truncate(MAX_ERROR_ITEMS);
+            errors.iter_mut().for_each(Self::bound);
+        }
+        if let Some(limit) = self.limit.as_mut() {
+            bound(&mut limit.key);
+            bound(&mut limit.namespace);
+        }
     }
 
     /// All human-readable text of the body (message, message with params, nested errors).

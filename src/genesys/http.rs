@@ -6,7 +6,9 @@
 //! [`GenesysClient::send_empty`].
 //!
 //! Hostile or broken answers end in a clear error, never a panic or unbounded memory: a body
-//! larger than `max_response_bytes` is not read past the limit, a listing whose pages together
+//! larger than `max_response_bytes` is not read past the limit, an error body larger than
+//! [`MAX_ERROR_BODY_BYTES`] is dropped (the status alone classifies the error) and the text kept
+//! from one is cut (see [`ErrorBody::parse`]), a listing whose pages together
 //! exceed it or that repeats a page is abandoned, and `Retry-After` is clamped to
 //! [`MIN_RETRY_AFTER`, `MAX_RETRY_AFTER`] (a date in the past waits the minimum, an absurd
 //! value the maximum).
@@ -25,7 +27,7 @@ use url::Url;
 use super::auth::{AccessToken, TokenSource, transport_error};
 use super::batch::Coalescer;
 use super::config::ClientConfig;
-use super::error::{ErrorBody, GenesysError, classify};
+use super::error::{ErrorBody, GenesysError, MAX_ERROR_BODY_BYTES, classify};
 use super::models::{AnalyticsConversation, EmailMatches, Interval, Listing, User, UserId};
 use super::ratelimit::{RateBudget, parse_retry_after};
 use super::retry::Backoff;
@@ -379,12 +381,19 @@ impl GenesysClient {
                 .get(RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| retry_after_header(request.operation, v));
-            let body = read_body(response, limit)
-                .await
-                .map_err(|failure| match failure {
-                    BodyFailure::Transport(e) => Failure::Transport(e),
-                    BodyFailure::TooLarge => Failure::TooLarge { status: code },
-                })?;
+            // An error's body serves only to classify and explain it: a large one is not read.
+            let error = !(200..300).contains(&code);
+            let read_limit = if error {
+                limit.min(MAX_ERROR_BODY_BYTES)
+            } else {
+                limit
+            };
+            let body = match read_body(response, read_limit).await {
+                Ok(body) => body,
+                Err(BodyFailure::TooLarge) if error => Bytes::new(),
+                Err(BodyFailure::TooLarge) => return Err(Failure::TooLarge { status: code }),
+                Err(BodyFailure::Transport(e)) => return Err(Failure::Transport(e)),
+            };
             Ok((code, retry_after, body))
         }
         .await;

@@ -9,7 +9,8 @@
 use std::error::Error as StdError;
 use std::time::Duration;
 
-use crate::crd::{SpecError, reason};
+use super::owners::OwnershipError;
+use crate::crd::{MAX_NOT_APPLIED_ATTEMPTS, SpecError, reason};
 use crate::genesys::{GenesysError, RetryClass};
 
 /// Back-off used for errors whose class is [`RetryClass::Backoff`] when the caller has no policy
@@ -129,6 +130,17 @@ pub enum StepError {
     Read(#[from] ReadError),
     #[error("status.history.interval {0:?} is not a start/end interval")]
     BadInterval(String),
+    /// Genesys Cloud accepted the change, but a read afterwards shows it did not take effect.
+    #[error(
+        "Genesys Cloud accepted the {step} change but a read still shows {observed} \
+         (pass {attempts} of {MAX_NOT_APPLIED_ATTEMPTS}; see status.notApplied)"
+    )]
+    NotApplied {
+        step: &'static str,
+        observed: String,
+        /// Passes that made the change without it taking effect, this one included.
+        attempts: u32,
+    },
 }
 
 impl StepError {
@@ -141,6 +153,10 @@ impl StepError {
             StepError::Genesys { source, .. } => source.retry_class(),
             StepError::Read(e) => e.retry_class(),
             StepError::SnapshotNotPersisted(_) | StepError::BadInterval(_) => RetryClass::Never,
+            StepError::NotApplied { attempts, .. } if *attempts >= MAX_NOT_APPLIED_ATTEMPTS => {
+                RetryClass::Never
+            }
+            StepError::NotApplied { .. } => RetryClass::Backoff,
         }
     }
 
@@ -150,6 +166,7 @@ impl StepError {
             StepError::Read(e) => e.reason(),
             StepError::SnapshotNotPersisted(_) => "SnapshotNotPersisted",
             StepError::BadInterval(_) => "InvalidStatus",
+            StepError::NotApplied { .. } => reason::CHANGE_NOT_APPLIED,
         }
     }
 }
@@ -176,6 +193,15 @@ pub enum ReconcileError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Spec(#[from] SpecError),
+    /// The spec names another organization than the one the user was resolved in.
+    #[error(
+        "the spec names {spec}, but the user was resolved at {recorded} (status.endpoint); \
+         nothing is read or written: set it back, or create another GenesysUserOffboarding for \
+         the other organization"
+    )]
+    EndpointChanged { recorded: String, spec: String },
+    #[error(transparent)]
+    Ownership(#[from] OwnershipError),
 }
 
 impl ReconcileError {
@@ -185,8 +211,8 @@ impl ReconcileError {
             ReconcileError::Resolve(e) => e.retry_class(),
             ReconcileError::Read(e) => e.retry_class(),
             ReconcileError::Step(e) => e.retry_class(),
-            ReconcileError::Store(_) => RetryClass::Backoff,
-            ReconcileError::Spec(_) => RetryClass::Never,
+            ReconcileError::Store(_) | ReconcileError::Ownership(_) => RetryClass::Backoff,
+            ReconcileError::Spec(_) | ReconcileError::EndpointChanged { .. } => RetryClass::Never,
         }
     }
 
@@ -198,6 +224,8 @@ impl ReconcileError {
             ReconcileError::Step(e) => e.reason(),
             ReconcileError::Store(_) => "StatusNotPersisted",
             ReconcileError::Spec(e) => e.reason(),
+            ReconcileError::EndpointChanged { .. } => reason::ENDPOINT_CHANGED,
+            ReconcileError::Ownership(_) => "OwnershipUnknown",
         }
     }
 

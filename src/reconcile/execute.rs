@@ -92,7 +92,7 @@ pub async fn run(cx: &StepContext<'_>, step: &Step) -> Result<StepOutput, StepEr
         Step::ClearDefaultStation { .. } => ensure_no_default_station(client, user).await,
         Step::RemoveSkill { skill } => ensure_skill_removed(client, user, skill).await,
         Step::RemoveLanguage { language } => ensure_language_removed(client, user, language).await,
-        Step::Deactivate => ensure_inactive(client, user, cx.version).await,
+        Step::Deactivate => ensure_inactive(cx, step).await,
         Step::RecordReason { reason } => {
             ensure_reason_recorded(client, user, reason, cx.version).await
         }
@@ -178,39 +178,67 @@ async fn ensure_language_removed(
     gone_is_done(result, "remove a language from the user")
 }
 
-/// `PATCH /users/{id}` with state and version only, the version as last seen; the answer is the
-/// proof (`state: inactive`). On a version conflict (the user changed since it was read, or a
-/// retried PATCH whose first answer was lost went through), or without a known version, the
-/// client's `set_user_state` re-reads, does nothing when the user is already inactive, and
-/// retries.
-async fn ensure_inactive(
-    client: &GenesysClient,
-    user: &UserId,
-    version: Option<i64>,
-) -> Result<StepOutput, StepError> {
+/// `PATCH /users/{id}` with state and version only, the version as last seen. On a version
+/// conflict (the user changed since it was read, or a retried PATCH whose first answer was lost
+/// went through), or without a known version, the client's `set_user_state` re-reads, does
+/// nothing when the user is already inactive, and retries. The step succeeds only when Genesys
+/// shows the user inactive: the answer, or else a read of the user. An answer of another state
+/// (Genesys accepted the write without applying it) that a read confirms is a
+/// [`StepError::NotApplied`], counted against the passes recorded in `status.notApplied`: the
+/// pass stops there, so nothing after it (sessions, reason) runs while the user is active.
+async fn ensure_inactive(cx: &StepContext<'_>, step: &Step) -> Result<StepOutput, StepError> {
+    let (client, user) = (cx.client, cx.user);
     let what = "deactivate the user";
-    if let Some(version) = version {
-        match client
+    let answered = match cx.version {
+        Some(version) => match client
             .patch_user_state(user, UserState::Inactive, version)
             .await
         {
-            Ok(updated) if updated.state.is_none() || updated.is_state(&UserState::Inactive) => {
-                return Ok(StepOutput::NewVersion(updated.version));
-            }
-            Ok(updated) => {
-                tracing::info!(user = %user, state = ?updated.state, "the deactivation answered another state; re-reading");
-            }
+            Ok(updated) => Some(updated),
             Err(e) if e.is_version_conflict() => {
                 tracing::info!(user = %user, "the user changed since it was read; re-reading");
+                None
             }
             Err(e) => return Err(StepError::genesys(what)(e)),
-        }
+        },
+        None => None,
+    };
+    let answered = match answered {
+        Some(updated) => updated,
+        None => client
+            .set_user_state(user, UserState::Inactive)
+            .await
+            .map_err(StepError::genesys(what))?,
+    };
+    if answered.is_state(&UserState::Inactive) {
+        return Ok(StepOutput::NewVersion(answered.version));
     }
-    let user = client
-        .set_user_state(user, UserState::Inactive)
+    tracing::info!(user = %user, state = ?answered.state, "the deactivation answered another state; reading the user");
+    let read = client
+        .get_user(user, &[])
         .await
-        .map_err(StepError::genesys(what))?;
-    Ok(StepOutput::NewVersion(user.version))
+        .map_err(StepError::genesys("read the user after deactivating"))?;
+    if read.is_state(&UserState::Inactive) {
+        return Ok(StepOutput::NewVersion(read.version));
+    }
+    let observed = read.state.as_ref().map_or_else(
+        || "no state".to_owned(),
+        |s| format!("state {}", s.as_str()),
+    );
+    Err(StepError::NotApplied {
+        step: step.name(),
+        observed,
+        attempts: not_applied_before(cx.persisted, step.name()) + 1,
+    })
+}
+
+/// How many earlier passes recorded `step` as not taking effect.
+pub fn not_applied_before(status: &GenesysUserOffboardingStatus, step: &str) -> u32 {
+    status
+        .not_applied
+        .iter()
+        .find(|n| n.step == step)
+        .map_or(0, |n| n.attempts)
 }
 
 /// `PUT /users/{id}/state` with `inactive`, the version as last seen (read when unknown) and the

@@ -15,12 +15,16 @@
 //! | [`report`] | conditions, plan, actions, outcome, Events | none (pure) |
 //! | [`restore`] | `deletionPolicy: Restore`: put the snapshot back | Genesys reads and writes |
 //! | [`drift`] | batched drift checks of many offboarded users (one read per 100) | Genesys reads |
+//! | [`owners`] | one resource per user ([`OwnerRegistry`]); the others stall as duplicates | the registry's |
 //! | [`store`] | where status is persisted ([`StatusStore`]) | the store's |
 //! | [`oneshot`] | `genesys-offboarding reconcile -f FILE`: the same pipeline without a cluster | files, env, stdout |
 //!
 //! Invariants: status (with the snapshot) is persisted before the first Genesys write and after
 //! every step, so a stop between any two steps followed by a rerun converges without repeating a
-//! side effect and without replacing the first snapshot. Nothing here deletes a user.
+//! side effect and without replacing the first snapshot. Nothing here deletes a user. A user is
+//! offboarded by one resource only ([`owners`]), in the organization first resolved
+//! (`status.endpoint`). Every status persisted fits in [`crate::crd::MAX_STATUS_BYTES`]
+//! ([`report::fit`]) and its messages in [`crate::crd::MAX_MESSAGE_BYTES`].
 //!
 //! Calls: the demo agent (two direct queues, an associated and a default station, 90 days of
 //! history) takes 18 requests and, with 100 ms per request, about 1.1 s: one search, one
@@ -36,6 +40,7 @@ pub mod error;
 pub mod execute;
 pub mod observe;
 pub mod oneshot;
+pub mod owners;
 pub mod plan;
 pub mod report;
 pub mod restore;
@@ -50,6 +55,7 @@ use chrono::{DateTime, Utc};
 
 pub use credentials::{ClientProvider, FixedClient};
 pub use error::ReconcileError;
+pub use owners::{MemoryOwners, OwnerRegistry, Ownership, UserKey};
 pub use restore::restore;
 pub use store::{MemoryStore, StatusStore};
 
@@ -98,38 +104,64 @@ pub struct Reconciled {
 }
 
 /// One reconcile pass over `resource`, whose `status` is the one last persisted. Status is
-/// persisted through `store` as the pass goes. Returns an error only for failures worth
-/// retrying (its [`ReconcileError::retry_class`] says when); everything a human must fix comes
-/// back as [`Outcome::Stalled`].
+/// persisted through `store` as the pass goes. `owners` says whether the resource owns the user
+/// it resolves to (a duplicate stalls before anything is written). Returns an error only for
+/// failures worth retrying (its [`ReconcileError::retry_class`] says when); everything a human
+/// must fix comes back as [`Outcome::Stalled`].
 pub async fn reconcile(
     resource: &GenesysUserOffboarding,
     clients: &dyn ClientProvider,
+    owners: &dyn OwnerRegistry,
     store: &dyn StatusStore,
 ) -> Result<Reconciled, ReconcileError> {
     let mut pass = Pass::new(resource, store);
-    let result = offboard(&mut pass, clients).await;
+    let result = offboard(&mut pass, clients, owners).await;
     pass.conclude(result).await
+}
+
+/// The organization the spec names, unless the user was resolved in another one
+/// (`status.endpoint`): then nothing may be read or written there.
+pub fn check_endpoint(resource: &GenesysUserOffboarding) -> Result<(), ReconcileError> {
+    let spec = resource.spec.endpoint();
+    match resource.status.as_ref().and_then(|s| s.endpoint.as_ref()) {
+        Some(recorded) if *recorded != spec => Err(ReconcileError::EndpointChanged {
+            recorded: recorded.to_string(),
+            spec: spec.to_string(),
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// The pipeline, in the order of issue 3.
 async fn offboard(
     pass: &mut Pass<'_>,
     clients: &dyn ClientProvider,
+    owners: &dyn OwnerRegistry,
 ) -> Result<Outcome, ReconcileError> {
     let resource = pass.resource;
     let spec = &resource.spec;
-    // 1. Validate the spec.
+    // 1. Validate the spec; the organization is the one the user was resolved in, if any.
     spec.validate()?;
     if spec.suspend {
         return Ok(pass.report.suspended());
     }
     let policy = spec::policy(spec);
     let drift_check = spec.drift_check_interval()?;
+    check_endpoint(resource)?;
     // 2. Load credentials.
     let client = clients.client_for(resource).await?;
-    // 3. Resolve the user (reads only; ambiguous, missing, deleted or mismatched → Stalled).
+    // 3. Resolve the user (reads only; ambiguous, missing, deleted or mismatched → Stalled),
+    // and claim them: another resource's user → Stalled, nothing written.
     let user = observe::resolve(&client, &spec.user).await?;
-    pass.report.resolved(&user);
+    let endpoint = spec.endpoint();
+    let key = UserKey {
+        api: endpoint.api_key(),
+        id: user.id.to_string(),
+    };
+    if let Ownership::Duplicate { owner } = owners.claim(resource, &key).await? {
+        return Ok(pass.report.duplicate(&owner, &key));
+    }
+    pass.report.resolved(&user, endpoint);
     // 4. effectiveAt in the future → wait, zero writes.
     if let Some(until) = plan::scheduled_until(&policy, pass.now) {
         return Ok(pass.report.scheduled(until));
@@ -161,6 +193,29 @@ async fn offboard(
     Ok(pass.report.finish(&plan, drift_check))
 }
 
+/// Persists `status`, trimmed to fit [`crate::crd::MAX_STATUS_BYTES`] first ([`report::fit`]). A
+/// status that does not fit even trimmed is not persisted (an API server would refuse it).
+pub(crate) async fn save(
+    store: &dyn StatusStore,
+    resource: &GenesysUserOffboarding,
+    status: &mut GenesysUserOffboardingStatus,
+) -> Result<(), error::StoreError> {
+    let before = report::size_of(status);
+    match report::fit(status) {
+        Ok(size) if size < before => {
+            tracing::warn!(before, after = size, "the status was trimmed to fit");
+        }
+        Ok(_) => {}
+        Err(size) => {
+            return Err(error::StoreError(format!(
+                "the status takes {size} bytes even trimmed, more than the {} an API server is given",
+                crate::crd::MAX_STATUS_BYTES
+            )));
+        }
+    }
+    store.save(resource, status).await
+}
+
 /// The state of one pass: the report being built and the status as last persisted.
 struct Pass<'a> {
     resource: &'a GenesysUserOffboarding,
@@ -186,7 +241,7 @@ impl<'a> Pass<'a> {
     }
 
     async fn save(&mut self) -> Result<(), ReconcileError> {
-        self.store.save(self.resource, &self.report.status).await?;
+        save(self.store, self.resource, &mut self.report.status).await?;
         self.persisted = self.report.status.clone();
         Ok(())
     }

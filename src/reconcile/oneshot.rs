@@ -20,7 +20,7 @@ use tokio::time::Instant;
 pub mod manifest;
 
 use super::error::chain;
-use super::{FixedClient, MemoryStore, Outcome, reconcile};
+use super::{FixedClient, MemoryOwners, MemoryStore, Outcome, OwnerRegistry, reconcile};
 use crate::crd::{GenesysUserOffboarding, condition, parse_duration};
 use crate::genesys::{
     ClientConfig, ClientCredentials, Endpoints, GenesysClient, GenesysError, Region,
@@ -182,6 +182,8 @@ pub async fn run(
     // Every client is configured before the first pass: a bad setting for the last resource
     // must not leave the first one offboarded.
     let mut jobs = Vec::new();
+    // One owner per user among the file's resources: a later one for the same user stalls.
+    let owners = MemoryOwners::new();
     for mut resource in loaded.resources {
         if args.dry_run {
             resource.spec.management_policy = crate::crd::ManagementPolicy::Observe;
@@ -192,7 +194,7 @@ pub async fn run(
         };
         jobs.push(Job::new(resource, client));
     }
-    drive(&mut jobs, deadline, args.max_wait, notes).await;
+    drive(&mut jobs, &owners, deadline, args.max_wait, notes).await;
     let summaries = jobs.iter().map(Job::summary).collect();
     let printed: Vec<GenesysUserOffboarding> = jobs.into_iter().map(|j| j.resource).collect();
     print(&printed, args.output, out)?;
@@ -221,6 +223,7 @@ pub async fn run_stdio(args: &ReconcileArgs) -> Result<bool, OneShotError> {
 /// cut before it could confirm anything.
 async fn drive(
     jobs: &mut [Job],
+    owners: &dyn OwnerRegistry,
     deadline: Instant,
     max_wait: Duration,
     notes: &mut (dyn Write + Send),
@@ -237,7 +240,7 @@ async fn drive(
         if Instant::now() >= deadline {
             job.not_started(max_wait, notes);
         } else {
-            job.pass(deadline, max_wait, notes).await;
+            job.pass(owners, deadline, max_wait, notes).await;
         }
     }
 }
@@ -270,13 +273,14 @@ impl Job {
     /// and it fits.
     async fn pass(
         &mut self,
+        owners: &dyn OwnerRegistry,
         deadline: Instant,
         max_wait: Duration,
         notes: &mut (dyn Write + Send),
     ) {
         let name = &self.name;
         self.next = None;
-        let pass = reconcile(&self.resource, &self.clients, &self.store);
+        let pass = reconcile(&self.resource, &self.clients, owners, &self.store);
         let wait = match tokio::time::timeout_at(deadline, pass).await {
             Err(_) => {
                 self.resource.status = self.store.latest().or(self.resource.status.take());

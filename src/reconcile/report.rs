@@ -11,14 +11,15 @@ use chrono::{DateTime, Utc};
 use super::error::{StepError, status_message};
 use super::execute::StepOutput;
 use super::observe::{Reading, crd_state};
+use super::owners::UserKey;
 use super::plan::{Hold, Plan, Policy, Step};
 use super::spec::to_time;
 use super::{Event, Outcome};
 use crate::crd::{
     ActionOutcome, ActionRecord, ConditionStatus, GenesysUserOffboarding,
     GenesysUserOffboardingStatus, GenesysUserState, GroupMembership, HistoryResult, HistoryStatus,
-    MemberBy, NamedRef, NotRestorable, NotRestorableKind, PlannedStep, ResolvedUser, condition,
-    reason,
+    MAX_MESSAGE_BYTES, MAX_STATUS_BYTES, MemberBy, NamedRef, NotApplied, NotRestorable,
+    NotRestorableKind, PlannedStep, ResolvedEndpoint, ResolvedUser, bounded, condition, reason,
 };
 use crate::genesys::User;
 
@@ -96,17 +97,19 @@ impl Report {
         }
     }
 
+    /// An Event, its message cut to [`MAX_MESSAGE_BYTES`] (the `events.k8s.io` limit on a note).
     fn event(&mut self, warning: bool, reason: &'static str, message: String) {
         self.events.push(Event {
             warning,
             reason,
-            message,
+            message: bounded_owned(message),
         });
     }
 
     /// The pass cannot go on without a human. Nothing was written to Genesys by this pass after
     /// the failing point.
     pub fn stalled(&mut self, reason: &'static str, message: String, unresolved: bool) -> Outcome {
+        let message = bounded_owned(message);
         if unresolved {
             self.set(condition::USER_RESOLVED, false, reason, message.clone());
         }
@@ -136,7 +139,23 @@ impl Report {
         Outcome::Suspended
     }
 
-    pub fn resolved(&mut self, user: &User) {
+    /// Another resource owns the user: this one stalls, holds no claim (`status.user` goes) and
+    /// plans nothing. Nothing was written to Genesys.
+    pub fn duplicate(&mut self, owner: &str, user: &UserKey) -> Outcome {
+        self.status.user = None;
+        self.status.plan.clear();
+        self.status.not_applied.clear();
+        let message = format!(
+            "{owner} already offboards {user}; this resource writes nothing to Genesys Cloud and \
+             restores nothing when deleted: delete it (or delete {owner} first)"
+        );
+        self.stalled(reason::DUPLICATE_OFFBOARDING, message, false)
+    }
+
+    /// The user and the organization they were resolved in. The organization is recorded once:
+    /// from then on a spec naming another one stalls (see `status.endpoint`).
+    pub fn resolved(&mut self, user: &User, endpoint: ResolvedEndpoint) {
+        self.status.endpoint.get_or_insert(endpoint);
         let previous = self.status.user.take();
         let state_now = crd_state(user);
         self.status.user = Some(ResolvedUser {
@@ -184,6 +203,10 @@ impl Report {
     /// The plan is known: the remaining steps, group memberships and step conditions.
     pub fn planned(&mut self, plan: &Plan, policy: &Policy, reading: &Reading) {
         self.status.plan = plan.steps.iter().map(planned_step).collect();
+        // A change that has taken effect since (by another hand) is no longer pending.
+        self.status
+            .not_applied
+            .retain(|n| plan.steps.iter().any(|s| s.name() == n.step));
         if plan.hold.is_none() && plan.has_writes() {
             let message = format!("{} step(s) to go (see status.plan)", plan.steps.len());
             self.kstatus(
@@ -324,6 +347,9 @@ impl Report {
     /// Records one executed step: the actions log, the remaining plan, the data it produced and
     /// the step conditions.
     pub fn step(&mut self, step: &Step, result: &Result<StepOutput, StepError>, policy: &Policy) {
+        if let Err(e) = result {
+            self.not_applied(e);
+        }
         let (outcome, message) = match result {
             Ok(StepOutput::AlreadyDone) => {
                 (ActionOutcome::Skipped, Some("already done".to_owned()))
@@ -339,6 +365,7 @@ impl Report {
             message,
         });
         let Ok(output) = result else { return };
+        self.status.not_applied.retain(|n| n.step != step.name());
         let planned = planned_step(step);
         if let Some(i) = self.status.plan.iter().position(|p| *p == planned) {
             self.status.plan.remove(i);
@@ -363,6 +390,40 @@ impl Report {
                 self.changed = true;
                 self.write_done(step, policy);
             }
+        }
+    }
+
+    /// A change Genesys accepted without it taking effect: counted in `status.notApplied`, and
+    /// `Deactivated` says so when it was the deactivation. Other errors are left to the caller.
+    pub fn not_applied(&mut self, error: &StepError) {
+        let StepError::NotApplied {
+            step,
+            observed,
+            attempts,
+        } = error
+        else {
+            return;
+        };
+        let now = to_time(self.now);
+        match self.status.not_applied.iter_mut().find(|n| n.step == *step) {
+            Some(entry) => {
+                entry.attempts = *attempts;
+                entry.observed.clone_from(observed);
+            }
+            None => self.status.not_applied.push(NotApplied {
+                step: (*step).to_owned(),
+                observed: observed.clone(),
+                attempts: *attempts,
+                since: now,
+            }),
+        }
+        if *step == Step::Deactivate.name() {
+            self.set(
+                condition::DEACTIVATED,
+                false,
+                reason::CHANGE_NOT_APPLIED,
+                error.to_string(),
+            );
         }
     }
 
@@ -554,6 +615,7 @@ impl Report {
             );
         }
         self.status.not_restorable = not_restorable;
+        self.status.not_applied.clear();
         self.set(
             condition::DEACTIVATED,
             false,
@@ -579,6 +641,159 @@ impl Report {
             None,
         );
     }
+}
+
+impl Report {
+    /// Deleting a resource that does not own its user (see [`super::owners`]): nothing is put
+    /// back, the owner's offboarding stands, the finalizer may go.
+    pub fn not_restored(&mut self, owner: &str) -> Outcome {
+        let message =
+            format!("{owner} owns the user: nothing was put back, its offboarding stands");
+        self.status.plan.clear();
+        self.kstatus(
+            (false, reason::DUPLICATE_OFFBOARDING, &message),
+            None,
+            Some((reason::DUPLICATE_OFFBOARDING, &message)),
+        );
+        self.event(false, reason::DUPLICATE_OFFBOARDING, message);
+        Outcome::Done {
+            recheck_after: Duration::ZERO,
+        }
+    }
+}
+
+/// `message` cut to [`MAX_MESSAGE_BYTES`], kept as is when it fits.
+fn bounded_owned(message: String) -> String {
+    if message.len() <= MAX_MESSAGE_BYTES {
+        message
+    } else {
+        bounded(&message, MAX_MESSAGE_BYTES)
+    }
+}
+
+/// The longest display name (of the user, a queue, a skill, ...) kept while a status is trimmed.
+const TRIMMED_NAME_BYTES: usize = 256;
+
+/// Of the actions log, the newest entries a trimmed status keeps at least.
+const TRIMMED_ACTIONS: usize = 5;
+
+/// Of the plan, the first steps a trimmed status keeps at least.
+const TRIMMED_PLAN: usize = 10;
+
+/// The size of `status` as JSON, in bytes.
+pub fn size_of(status: &GenesysUserOffboardingStatus) -> usize {
+    serde_json::to_vec(status).map_or(usize::MAX, |json| json.len())
+}
+
+/// Trims `status` until its JSON fits in [`MAX_STATUS_BYTES`], the least important first:
+/// display names are cut short, then plan details and action messages go, then older actions,
+/// group memberships, most of the plan, and last the snapshot's display names and groups (what
+/// `deletionPolicy: Restore` puts back is kept whole: ids, proficiencies, `joined`). Returns the
+/// size, or the size still too large after every trim. Pure.
+pub fn fit(status: &mut GenesysUserOffboardingStatus) -> Result<usize, usize> {
+    type Trim = fn(&mut GenesysUserOffboardingStatus);
+    let trims: [Trim; 8] = [
+        |s| shorten_names(s, Some(TRIMMED_NAME_BYTES)),
+        |s| s.plan.iter_mut().for_each(|p| p.detail = None),
+        |s| s.actions.iter_mut().for_each(|a| a.message = None),
+        |s| {
+            let excess = s.actions.len().saturating_sub(TRIMMED_ACTIONS);
+            s.actions.drain(..excess);
+        },
+        |s| s.group_memberships.clear(),
+        |s| s.plan.truncate(TRIMMED_PLAN),
+        |s| shorten_names(s, None),
+        |s| {
+            if let Some(snapshot) = s.snapshot.as_mut() {
+                snapshot.groups.clear();
+            }
+        },
+    ];
+    let mut size = size_of(status);
+    for trim in trims {
+        if size <= MAX_STATUS_BYTES {
+            return Ok(size);
+        }
+        trim(status);
+        size = size_of(status);
+    }
+    if size <= MAX_STATUS_BYTES {
+        Ok(size)
+    } else {
+        Err(size)
+    }
+}
+
+/// Cuts every display name of the status to `max` bytes, or drops them with `None`; other text
+/// that came from Genesys (the email, targets, what a read showed) is cut to
+/// [`TRIMMED_NAME_BYTES`]. Ids that restore uses are never touched.
+fn shorten_names(status: &mut GenesysUserOffboardingStatus, max: Option<usize>) {
+    let name = |name: &mut Option<String>| match max {
+        Some(max) => {
+            if let Some(text) = name.as_mut() {
+                *text = bounded(text, max);
+            }
+        }
+        None => *name = None,
+    };
+    let text = |text: &mut String| *text = bounded(text, TRIMMED_NAME_BYTES);
+    let optional_text = |value: &mut Option<String>| {
+        if let Some(value) = value.as_mut() {
+            text(value);
+        }
+    };
+    if let Some(user) = status.user.as_mut() {
+        name(&mut user.name);
+        optional_text(&mut user.email);
+        if let Some(division) = user.division.as_mut() {
+            name(&mut division.name);
+        }
+    }
+    if let Some(snapshot) = status.snapshot.as_mut() {
+        snapshot.queues.iter_mut().for_each(|q| name(&mut q.name));
+        snapshot.skills.iter_mut().for_each(|x| name(&mut x.name));
+        snapshot
+            .languages
+            .iter_mut()
+            .for_each(|x| name(&mut x.name));
+        for role in &mut snapshot.roles {
+            name(&mut role.role_name);
+            name(&mut role.division_name);
+        }
+        snapshot.groups.iter_mut().for_each(|g| name(&mut g.name));
+        if let Some(station) = snapshot.station.as_mut() {
+            for s in [&mut station.associated, &mut station.default]
+                .into_iter()
+                .flatten()
+            {
+                name(&mut s.name);
+            }
+        }
+        optional_text(&mut snapshot.routing_status);
+        optional_text(&mut snapshot.presence);
+    }
+    for p in &mut status.plan {
+        optional_text(&mut p.target);
+        name(&mut p.detail);
+    }
+    status
+        .actions
+        .iter_mut()
+        .for_each(|a| optional_text(&mut a.target));
+    for g in &mut status.group_memberships {
+        name(&mut g.queue.name);
+        if let Some(group) = g.group.as_mut() {
+            name(&mut group.name);
+        }
+    }
+    for n in &mut status.not_restorable {
+        name(&mut n.name);
+        text(&mut n.why);
+    }
+    status
+        .not_applied
+        .iter_mut()
+        .for_each(|n| text(&mut n.observed));
 }
 
 /// `language English`, `default station Desk 12`.
@@ -757,6 +972,99 @@ mod tests {
         assert!(
             report.status.not_restorable.is_empty(),
             "rewritten by each restore"
+        );
+    }
+
+    #[test]
+    fn a_status_too_large_is_trimmed_least_important_first_and_keeps_what_restore_needs() {
+        use crate::crd::{QueueMembership, UserSnapshot};
+        let name = "n".repeat(200);
+        let mut status = GenesysUserOffboardingStatus {
+            snapshot: Some(UserSnapshot {
+                state: GenesysUserState::Active,
+                routing_status: None,
+                presence: None,
+                queues: (0..3000)
+                    .map(|i| QueueMembership {
+                        id: format!("queue-{i}"),
+                        name: Some(name.clone()),
+                        joined: i % 2 == 0,
+                        member_by: Some(MemberBy::User),
+                    })
+                    .collect(),
+                skills: vec![],
+                languages: vec![],
+                station: None,
+                roles: vec![],
+                groups: vec![],
+                taken_at: to_time(Utc::now()),
+            }),
+            plan: (0..3000)
+                .map(|i| PlannedStep {
+                    step: "RemoveFromQueue".into(),
+                    target: Some(format!("queue-{i}")),
+                    detail: Some(format!("leave queue {name}")),
+                })
+                .collect(),
+            ..GenesysUserOffboardingStatus::default()
+        };
+        for i in 0..50 {
+            status.record_action(ActionRecord {
+                step: "RemoveFromQueue".into(),
+                target: Some(format!("queue-{i}")),
+                time: to_time(Utc::now()),
+                outcome: ActionOutcome::Failed,
+                message: Some("m".repeat(1000)),
+            });
+        }
+        let before = status.clone();
+        assert!(size_of(&status) > MAX_STATUS_BYTES);
+
+        let size = fit(&mut status).unwrap();
+
+        assert!(size <= MAX_STATUS_BYTES, "{size}");
+        assert_eq!(size, size_of(&status));
+        let kept = status.snapshot.as_ref().unwrap();
+        let was = before.snapshot.as_ref().unwrap();
+        assert_eq!(kept.queues.len(), was.queues.len());
+        for (k, w) in kept.queues.iter().zip(&was.queues) {
+            assert_eq!(
+                (&k.id, k.joined, k.member_by),
+                (&w.id, w.joined, w.member_by)
+            );
+        }
+        assert!(
+            status.plan.iter().all(|p| p.detail.is_none()),
+            "details go first"
+        );
+        assert!(!status.actions.is_empty(), "the newest actions stay");
+        assert_eq!(
+            status.actions.last().unwrap().target,
+            before.actions.last().unwrap().target
+        );
+
+        let mut small = GenesysUserOffboardingStatus::default();
+        assert_eq!(
+            fit(&mut small),
+            Ok(size_of(&GenesysUserOffboardingStatus::default()))
+        );
+    }
+
+    #[test]
+    fn events_and_stall_messages_are_cut_to_the_note_limit() {
+        let mut report = Report::start(&resource(), Utc::now());
+
+        let outcome = report.stalled(reason::HISTORY_LOST, "x".repeat(10_000), false);
+
+        let Outcome::Stalled { message, .. } = outcome else {
+            panic!("{outcome:?}")
+        };
+        assert!(message.len() <= MAX_MESSAGE_BYTES);
+        assert!(
+            report
+                .events
+                .iter()
+                .all(|e| e.message.len() <= MAX_MESSAGE_BYTES)
         );
     }
 

@@ -10,8 +10,10 @@ use std::collections::HashSet;
 use chrono::Utc;
 
 use super::error::{ReadError, ReconcileError, ResolveError, StepError, chain, status_message};
+use super::execute::not_applied_before;
+use super::owners::{OwnerRegistry, Ownership, UserKey};
 use super::report::Report;
-use super::{ClientProvider, Reconciled, StatusStore};
+use super::{ClientProvider, Reconciled, StatusStore, check_endpoint, save};
 use crate::crd::{
     ActionOutcome, GenesysUserOffboarding, GenesysUserState, MemberBy, NotRestorable,
     NotRestorableKind, QueueMembership, UserSnapshot,
@@ -21,25 +23,39 @@ use crate::genesys::{
 };
 
 /// Puts the user back as the snapshot in `resource.status` holds them. Without a snapshot no
-/// change was ever made, so there is nothing to put back.
+/// change was ever made, so there is nothing to put back. A resource that does not own its user
+/// (see [`super::owners`]) puts nothing back either: the owner's offboarding stands. Nothing is
+/// read or written when the spec names another organization than `status.endpoint`.
 pub async fn restore(
     resource: &GenesysUserOffboarding,
     clients: &dyn ClientProvider,
+    owners: &dyn OwnerRegistry,
     store: &dyn StatusStore,
 ) -> Result<Reconciled, ReconcileError> {
     let mut report = Report::start(resource, Utc::now());
     let status = resource.status.clone().unwrap_or_default();
     let (Some(snapshot), Some(user)) = (status.snapshot.clone(), status.user.clone()) else {
         let outcome = report.restored(&[], Vec::new());
-        store.save(resource, &report.status).await?;
-        return Ok(Reconciled {
-            outcome,
-            status: report.status,
-            events: report.events,
-        });
+        return finish(resource, store, report, outcome).await;
     };
+    if let Err(e) = check_endpoint(resource) {
+        let outcome = report.stalled(e.reason(), chain(&e), false);
+        return finish(resource, store, report, outcome).await;
+    }
+    let key = UserKey {
+        api: status
+            .endpoint
+            .clone()
+            .unwrap_or_else(|| resource.spec.endpoint())
+            .api_key(),
+        id: user.id.clone(),
+    };
+    if let Ownership::Duplicate { owner } = owners.claim(resource, &key).await? {
+        let outcome = report.not_restored(&owner);
+        return finish(resource, store, report, outcome).await;
+    }
     report.restoring();
-    store.save(resource, &report.status).await?;
+    save(store, resource, &mut report.status).await?;
 
     let result = put_back(
         resource,
@@ -59,11 +75,21 @@ pub async fn restore(
         }
         Err(e) => {
             report.retrying(e.reason(), &status_message(&e));
-            store.save(resource, &report.status).await?;
+            save(store, resource, &mut report.status).await?;
             return Err(e);
         }
     };
-    store.save(resource, &report.status).await?;
+    finish(resource, store, report, outcome).await
+}
+
+/// Persists the final status of a restore.
+async fn finish(
+    resource: &GenesysUserOffboarding,
+    store: &dyn StatusStore,
+    mut report: Report,
+    outcome: super::Outcome,
+) -> Result<Reconciled, ReconcileError> {
+    save(store, resource, &mut report.status).await?;
     Ok(Reconciled {
         outcome,
         status: report.status,
@@ -90,10 +116,7 @@ async fn put_back(
             .await
             .map_err(ReadError::new("read the user"))?;
         if !user.is_state(&UserState::Active) {
-            client
-                .set_user_state(id, UserState::Active)
-                .await
-                .map_err(StepError::genesys("re-activate the user"))?;
+            ensure_active(&client, id, resource, report).await?;
             report.action("RestoreState", None, ActionOutcome::Succeeded, None);
             put_back.push("state active".to_owned());
         }
@@ -104,6 +127,44 @@ async fn put_back(
     missing_languages(&client, id, snapshot, report, &mut not_restorable).await?;
     missing_default_station(&client, id, snapshot, report, &mut not_restorable).await?;
     Ok((put_back, not_restorable))
+}
+
+/// Re-activates the user; done only when Genesys shows the user active (the answer, or else a
+/// read), as for the deactivation.
+async fn ensure_active(
+    client: &GenesysClient,
+    id: &UserId,
+    resource: &GenesysUserOffboarding,
+    report: &mut Report,
+) -> Result<(), ReconcileError> {
+    let what = "re-activate the user";
+    let answered = client
+        .set_user_state(id, UserState::Active)
+        .await
+        .map_err(StepError::genesys(what))?;
+    if answered.is_state(&UserState::Active) {
+        return Ok(());
+    }
+    let read = client
+        .get_user(id, &[])
+        .await
+        .map_err(ReadError::new("read the user after re-activating"))?;
+    if read.is_state(&UserState::Active) {
+        return Ok(());
+    }
+    let step = "RestoreState";
+    let status = resource.status.clone().unwrap_or_default();
+    let error = StepError::NotApplied {
+        step,
+        observed: read.state.as_ref().map_or_else(
+            || "no state".to_owned(),
+            |s| format!("state {}", s.as_str()),
+        ),
+        attempts: not_applied_before(&status, step) + 1,
+    };
+    report.not_applied(&error);
+    report.action(step, None, ActionOutcome::Failed, Some(error.to_string()));
+    Err(error.into())
 }
 
 async fn ensure_not_deleted(client: &GenesysClient, id: &UserId) -> Result<(), ReconcileError> {

@@ -2,7 +2,7 @@
 //! status, body, `Retry-After` header and/or delay, or lose their connection
 //! (`POST /__sim/faults`, `SimHandle::inject`).
 //!
-//! Two switches change when and how a fault bites:
+//! Three switches change when and how a fault bites:
 //! - `"reset": true` closes the connection without an HTTP answer: the client sees a transport
 //!   error (connection closed before the message completed), as after a TCP reset. Such a
 //!   request is logged with status 0 unless it was served first (below).
@@ -10,6 +10,11 @@
 //!   records the emulator's real answer), then applies the delay, the status (replacing the real
 //!   answer) or the reset to what the client receives: the write committed but its answer was
 //!   lost, late or wrong, which is what makes retried writes dangerous.
+//! - `"ignoreWrite": true` does not apply the request at all and answers it with what a `GET` of
+//!   the same path answers now, with its status (200 for a user): Genesys accepting a write that
+//!   does not take effect. On `PATCH /api/v2/users/{id}` the answer is the user unchanged, e.g.
+//!   still `state: active` after a deactivation. It takes no `status`, body, reset or
+//!   `afterServe`; a `delayMs` delays it. Logged with the request's own method and body.
 //!
 //! Patterns match path segments: `*` is exactly one segment, `**` the rest of the path (zero
 //! or more segments). `/api/v2/users/*` matches `/api/v2/users/42` but not
@@ -54,6 +59,9 @@ pub struct Fault {
     /// Serve the request first, then apply the delay, status or reset to the answer.
     #[serde(default)]
     pub after_serve: bool,
+    /// Do not apply the request; answer with what a `GET` of the same path answers now.
+    #[serde(default)]
+    pub ignore_write: bool,
 }
 
 fn one() -> u32 {
@@ -75,6 +83,7 @@ impl Fault {
             delay_ms: None,
             reset: false,
             after_serve: false,
+            ignore_write: false,
         }
     }
 
@@ -128,10 +137,17 @@ impl Fault {
         self
     }
 
+    /// Leave the request unapplied; the answer is what a `GET` of the same path answers.
+    #[must_use]
+    pub fn ignore_write(mut self) -> Self {
+        self.ignore_write = true;
+        self
+    }
+
     /// Whether the client gets something other than the emulator's own answer right away
-    /// (a status, a reset), as opposed to only a delay.
+    /// (a status, a reset, an unapplied write), as opposed to only a delay.
     pub fn replaces_answer(&self) -> bool {
-        self.status.is_some() || self.reset
+        self.status.is_some() || self.reset || self.ignore_write
     }
 
     /// Why this fault cannot be used, if it cannot.
@@ -150,8 +166,18 @@ impl Fault {
         if self.reset && (self.status.is_some() || self.body.is_some() || self.raw_body.is_some()) {
             return Some("a reset sends no status and no body".into());
         }
-        if self.status.is_none() && self.delay_ms.is_none() && !self.reset {
-            return Some("give a status, a delayMs, a reset, or a combination".into());
+        let answers = self.status.is_some()
+            || self.body.is_some()
+            || self.raw_body.is_some()
+            || self.reset
+            || self.after_serve;
+        if self.ignore_write && answers {
+            return Some(
+                "ignoreWrite answers with the resource as it stands: no status, body, reset or afterServe".into(),
+            );
+        }
+        if self.status.is_none() && self.delay_ms.is_none() && !self.reset && !self.ignore_write {
+            return Some("give a status, a delayMs, a reset, ignoreWrite, or a combination".into());
         }
         None
     }
@@ -293,5 +319,19 @@ mod tests {
         let parsed: Fault =
             serde_json::from_str(r#"{"path":"/x","reset":true,"afterServe":true}"#).unwrap();
         assert!(parsed.reset && parsed.after_serve && parsed.replaces_answer());
+    }
+
+    #[test]
+    fn an_ignored_write_stands_alone_and_replaces_the_answer() {
+        let parsed: Fault = serde_json::from_str(
+            r#"{"method":"PATCH","path":"/api/v2/users/*","ignoreWrite":true}"#,
+        )
+        .unwrap();
+        assert!(parsed.ignore_write && parsed.replaces_answer());
+        assert!(parsed.problem().is_none());
+        assert!(parsed.clone().delay_ms(5).problem().is_none());
+        assert!(parsed.clone().status(200).problem().is_some());
+        assert!(parsed.clone().after_serve().problem().is_some());
+        assert!(parsed.reset().problem().is_some());
     }
 }

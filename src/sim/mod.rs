@@ -37,7 +37,10 @@
 //!   requests get that status (default body: an `ErrorBody` for the status), `Retry-After`
 //!   and/or delay; with `delayMs` and no `status` the request is delayed then served. `*`
 //!   matches one path segment, `**` the rest. `rawBody` (+ `contentType`) sends a non-JSON
-//!   body. `GET` lists pending faults, `DELETE` disarms them.
+//!   body. `"reset": true` closes the connection, `"afterServe": true` serves the request
+//!   first, `"ignoreWrite": true` leaves it unapplied and answers with what a `GET` of the same
+//!   path answers (a `PATCH` of a user's state answered `200` with `state: active`; see
+//!   [`faults`]). `GET` lists pending faults, `DELETE` disarms them.
 //! - `GET /__sim/users/{id}`: the stored user (state, version, roles with their group,
 //!   queues with `joined`/`direct`/`viaGroup`, station, presence, `hasSessions`, history).
 //! - `POST /__sim/reset`: back to the fixture (same epoch), log, faults and jobs cleared.

@@ -226,6 +226,16 @@ async fn entry(State(shared): State<Arc<Shared>>, request: Request) -> Response 
             let request_body = serde_json::from_slice::<Value>(&bytes).ok();
             let reply = match before.as_ref().filter(|f| f.replaces_answer()) {
                 Some(f) if f.reset => Reply::empty(0),
+                // Accepted, not applied: the answer is the resource as it stands.
+                Some(f) if f.ignore_write => shared.serve(&Incoming {
+                    method: "GET",
+                    path: &path,
+                    raw_query: "",
+                    headers: &parts.headers,
+                    body: &[],
+                    now: Utc::now(),
+                    context_id: &context_id,
+                }),
                 Some(f) => {
                     let limit = shared.lock().org.requests_per_minute;
                     fault_reply(f, limit, &context_id)
