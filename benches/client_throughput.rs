@@ -16,11 +16,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use genesys_offboarding_operator::genesys::{
-    ClientConfig, ClientCredentials, Endpoints, GenesysClient, UserId,
-};
-use genesys_offboarding_operator::sim::Sim;
-use genesys_offboarding_operator::sim::fixture::Fixture;
+use genesys_cloud::{ClientConfig, ClientCredentials, Endpoints, GenesysClient, UserId};
+use genesys_emulator::Sim;
+use genesys_emulator::fixture::Fixture;
 
 struct Settings {
     rpm: u32,

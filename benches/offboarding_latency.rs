@@ -22,17 +22,15 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
+use genesys_cloud::{ClientConfig, ClientCredentials, Endpoints, GenesysClient};
+use genesys_emulator::fixture::{Fixture, ParticipantFixture};
+use genesys_emulator::{RecordedRequest, Sim, SimHandle};
 use genesys_offboarding_operator::crd::{
     GenesysUserOffboarding, GenesysUserOffboardingSpec, condition,
-};
-use genesys_offboarding_operator::genesys::{
-    ClientConfig, ClientCredentials, Endpoints, GenesysClient,
 };
 use genesys_offboarding_operator::reconcile::{
     FixedClient, MemoryOwners, MemoryStore, Outcome, reconcile, store::SavedStatus,
 };
-use genesys_offboarding_operator::sim::fixture::{Fixture, ParticipantFixture};
-use genesys_offboarding_operator::sim::{RecordedRequest, Sim, SimHandle};
 
 /// The demo org's Jane Doe: two direct queues (one joined, one not), an associated and a
 /// default station, two skills, a language, a role and four conversations in the last 40 days.

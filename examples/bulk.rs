@@ -27,12 +27,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use clap::Parser;
+use fake_apiserver::FakeApiServer;
 use futures::{StreamExt, TryStreamExt};
+use genesys_cloud::AllowedEndpoint;
+use genesys_emulator::{RecordedRequest, Sim};
 use genesys_offboarding_operator::controller::{Operator, Settings};
 use genesys_offboarding_operator::crd::{GenesysUserOffboarding, condition};
-use genesys_offboarding_operator::fake_apiserver::FakeApiServer;
-use genesys_offboarding_operator::genesys::AllowedEndpoint;
-use genesys_offboarding_operator::sim::{RecordedRequest, Sim};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ListParams, PostParams};
 use serde_json::json;
@@ -235,7 +235,7 @@ async fn main() -> anyhow::Result<()> {
 /// The tutorial's way, on a fresh emulator with the same settings.
 async fn peer(
     n: usize,
-    fixture: genesys_offboarding_operator::sim::fixture::Fixture,
+    fixture: genesys_emulator::fixture::Fixture,
     operator_took: Duration,
 ) -> anyhow::Result<()> {
     let python = repo().join(".tools/venv/bin/python");

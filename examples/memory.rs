@@ -32,12 +32,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use clap::Parser;
+use fake_apiserver::FakeApiServer;
 use futures::{StreamExt, TryStreamExt};
+use genesys_cloud::{AllowedEndpoint, AllowedEndpoints};
+use genesys_emulator::Sim;
 use genesys_offboarding_operator::controller::{Operator, Settings};
 use genesys_offboarding_operator::crd::{GenesysUserOffboarding, condition};
-use genesys_offboarding_operator::fake_apiserver::FakeApiServer;
-use genesys_offboarding_operator::genesys::{AllowedEndpoint, AllowedEndpoints};
-use genesys_offboarding_operator::sim::Sim;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;

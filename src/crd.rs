@@ -475,8 +475,8 @@ pub const SECRET_KEY_CLIENT_ID: &str = "clientId";
 pub const SECRET_KEY_CLIENT_SECRET: &str = "clientSecret";
 
 // The region enum is the client's (one table of regions and hosts for the whole crate).
-pub use crate::genesys::Region;
-pub use crate::genesys::redact_url;
+pub use genesys_cloud::Region;
+pub use genesys_cloud::redact_url;
 
 /// How the user is taken out of routing.
 // One bool per switch is the API users write; an enum set would read worse in YAML.
@@ -1144,7 +1144,7 @@ impl ResolvedEndpoint {
     /// or the API base URL (so `us_east_1` and `https://api.mypurecloud.com/` are the same).
     pub fn api_key(&self) -> String {
         match (self.region, &self.api_base_url) {
-            (Some(region), _) => crate::genesys::Endpoints::for_region(region)
+            (Some(region), _) => genesys_cloud::Endpoints::for_region(region)
                 .api()
                 .to_string(),
             (None, Some(api)) => api.clone(),

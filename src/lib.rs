@@ -1,15 +1,22 @@
 //! genesys-offboarding-operator: offboard Genesys Cloud users from Kubernetes, safely.
 //!
-//! Where to start reading:
-//! - [`genesys`]: the Genesys Cloud Platform API v2 client (auth, rate limit, retries, typed
-//!   calls). It never imports kube and has no method that deletes a user.
-//! - [`sim`]: an emulator of the same API (axum), used by tests, demos and the README quick start.
+//! The workspace shows the architecture; this crate is the operator and nothing else:
+//! - [`crd`]: the `GenesysUserOffboarding` resource (spec, status, conditions, validation).
+//! - [`reconcile`]: one offboarding pass, observe → plan → execute → verify → report.
+//! - [`controller`]: the Kubernetes front end (`genesys-offboarding run`): the
+//!   `kube_runtime::Controller`, Secrets, status, Events, leader election.
+//! - [`oneshot`]: the file front end (`genesys-offboarding reconcile -f FILE`), no cluster.
+//! - [`telemetry`] and [`admin`]: metrics, logs, `/metrics`, `/livez`, `/readyz`.
+//!
+//! Beside it, in `crates/`: `genesys-cloud`, the Genesys Cloud API client (never imports kube);
+//! `genesys-emulator`, an emulator of that API (depends on neither kube nor the client: an
+//! independent oracle), linked in only with the default `emulator` feature for `sim` and
+//! `reconcile --sim`; and `fake-apiserver`, an in-memory Kubernetes API server, a
+//! dev-dependency only, never part of the operator's binary.
 
 pub mod admin;
 pub mod controller;
 pub mod crd;
-pub mod fake_apiserver;
-pub mod genesys;
+pub mod oneshot;
 pub mod reconcile;
-pub mod sim;
 pub mod telemetry;

@@ -15,10 +15,11 @@ enum Command {
     /// Print the custom resource definition of the offboarding resource (YAML) to standard output.
     Crd,
     /// Run the Genesys Cloud emulator (the embedded demo org unless --fixture is given).
-    Sim(genesys_offboarding_operator::sim::cli::SimArgs),
+    #[cfg(feature = "emulator")]
+    Sim(genesys_emulator::cli::SimArgs),
     /// Run the offboarding resources of a file once, without a cluster, and print them with
     /// their status (--sim runs against the embedded Genesys Cloud emulator).
-    Reconcile(genesys_offboarding_operator::reconcile::oneshot::ReconcileArgs),
+    Reconcile(genesys_offboarding_operator::oneshot::ReconcileArgs),
     /// Run the operator: watch `GenesysUserOffboarding` resources in the cluster and reconcile them.
     Run(genesys_offboarding_operator::controller::cli::RunArgs),
 }
@@ -27,16 +28,15 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Crd => print!("{}", genesys_offboarding_operator::crd::crd_yaml()?),
+        #[cfg(feature = "emulator")]
         Command::Sim(args) => {
             init_tracing();
-            tokio::runtime::Runtime::new()?
-                .block_on(genesys_offboarding_operator::sim::cli::run(args))?;
+            tokio::runtime::Runtime::new()?.block_on(genesys_emulator::cli::run(args))?;
         }
         Command::Reconcile(args) => {
             init_tracing();
-            let ok = tokio::runtime::Runtime::new()?.block_on(
-                genesys_offboarding_operator::reconcile::oneshot::run_stdio(&args),
-            )?;
+            let ok = tokio::runtime::Runtime::new()?
+                .block_on(genesys_offboarding_operator::oneshot::run_stdio(&args))?;
             if !ok {
                 std::process::exit(1);
             }

@@ -3,7 +3,7 @@
 //! `kubectl apply --validate=strict` would ([`manifest`]: one bad document refuses the file before
 //! any Genesys request), gets a Genesys client (from `GENESYS_CLIENT_ID` /
 //! `GENESYS_CLIENT_SECRET` / `GENESYS_REGION`, or from the embedded emulator with `--sim`), runs
-//! the same [`reconcile`](super::reconcile) passes as the controller with an in-memory
+//! the same [`reconcile`](crate::reconcile::reconcile) passes as the controller with an in-memory
 //! [`MemoryStore`] until `--max-wait` after the start (a deadline that also cuts a pass short),
 //! and prints each resource with its status. I/O: the file, the environment, the emulator,
 //! stdout (the resources) and stderr (progress notes).
@@ -19,14 +19,14 @@ use tokio::time::Instant;
 
 pub mod manifest;
 
-use super::error::chain;
-use super::{FixedClient, MemoryOwners, MemoryStore, Outcome, OwnerRegistry, reconcile};
 use crate::crd::{GenesysUserOffboarding, condition, parse_duration};
-use crate::genesys::{
+use crate::reconcile::error::chain;
+use crate::reconcile::{FixedClient, MemoryOwners, MemoryStore, Outcome, OwnerRegistry, reconcile};
+use genesys_cloud::{
     ClientConfig, ClientCredentials, Endpoints, GenesysClient, GenesysError, Region,
 };
-use crate::sim::fixture::{Fixture, FixtureError};
-use crate::sim::{Sim, SimHandle};
+use genesys_emulator::fixture::{Fixture, FixtureError};
+use genesys_emulator::{Sim, SimHandle};
 use manifest::{Loaded, ManifestError, Refusal, location};
 
 /// The environment variables the one-shot mode reads credentials from.
@@ -74,7 +74,7 @@ pub struct ReconcileArgs {
         env = "ALLOWED_ENDPOINTS",
         value_delimiter = ','
     )]
-    pub allowed_endpoints: Vec<crate::genesys::AllowedEndpoint>,
+    pub allowed_endpoints: Vec<genesys_cloud::AllowedEndpoint>,
     /// Observe only: resolve, snapshot and plan into status; write nothing to Genesys.
     #[arg(long)]
     pub dry_run: bool,
@@ -136,7 +136,7 @@ pub enum OneShotError {
     #[error("failed to load the emulator fixture")]
     Fixture(#[source] FixtureError),
     #[error("failed to start the Genesys Cloud emulator")]
-    Sim(#[source] crate::sim::SimError),
+    Sim(#[source] genesys_emulator::SimError),
     #[error("failed to configure the Genesys client: {0}")]
     Credentials(String),
     #[error("failed to configure the Genesys client")]
@@ -487,10 +487,9 @@ fn spec_endpoints(
     resource: &GenesysUserOffboarding,
     args: &ReconcileArgs,
 ) -> Result<Endpoints, OneShotError> {
-    use super::error::CredentialsError;
-    let allowed: crate::genesys::AllowedEndpoints =
-        args.allowed_endpoints.iter().cloned().collect();
-    super::credentials::endpoints(&resource.spec, &allowed).map_err(|e| match e {
+    use crate::reconcile::error::CredentialsError;
+    let allowed: genesys_cloud::AllowedEndpoints = args.allowed_endpoints.iter().cloned().collect();
+    crate::reconcile::credentials::endpoints(&resource.spec, &allowed).map_err(|e| match e {
         CredentialsError::EndpointNotAllowed => OneShotError::Credentials(format!(
             "{}: the file's apiBaseUrl and loginBaseUrl would receive {ENV_CLIENT_ID} and \
              {ENV_CLIENT_SECRET}, and their hosts are not allowed: pass --allowed-endpoint \

@@ -20,7 +20,7 @@ use prometheus_client::registry::Registry;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
-use crate::genesys::CallObserver;
+use genesys_cloud::CallObserver;
 
 /// The prefix of every metric name.
 pub const METRIC_PREFIX: &str = "genesys_offboarding";

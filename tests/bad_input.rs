@@ -24,14 +24,14 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
+use genesys_cloud::GenesysClient;
+use genesys_emulator::{Sim, SimHandle};
 use genesys_offboarding_operator::crd::{GenesysUserOffboarding, condition, reason};
-use genesys_offboarding_operator::genesys::GenesysClient;
+use genesys_offboarding_operator::oneshot::{ReconcileArgs, run};
 use genesys_offboarding_operator::reconcile::error::CredentialsError;
-use genesys_offboarding_operator::reconcile::oneshot::{ReconcileArgs, run};
 use genesys_offboarding_operator::reconcile::{
     ClientProvider, FixedClient, MemoryOwners, MemoryStore, Outcome, reconcile,
 };
-use genesys_offboarding_operator::sim::{Sim, SimHandle};
 use kube::CustomResourceExt as _;
 use serde::Deserialize as _;
 use serde_json::Value;
@@ -478,12 +478,8 @@ impl ClientProvider for Secrets {
     }
 }
 
-fn client_config_for(
-    base: &url::Url,
-    id: &str,
-    secret: &str,
-) -> genesys_offboarding_operator::genesys::ClientConfig {
-    use genesys_offboarding_operator::genesys::{ClientConfig, ClientCredentials, Endpoints};
+fn client_config_for(base: &url::Url, id: &str, secret: &str) -> genesys_cloud::ClientConfig {
+    use genesys_cloud::{ClientConfig, ClientCredentials, Endpoints};
     ClientConfig::new(
         Endpoints::single(base.clone()).unwrap(),
         ClientCredentials::new(id, secrecy::SecretString::from(secret.to_owned())),

@@ -10,13 +10,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, Utc};
-use genesys_offboarding_operator::genesys::{
+use genesys_cloud::{
     AggregationQuery, CallObserver, ClientConfig, ClientCredentials, ConversationQuery, Endpoints,
     GenesysClient, GenesysError, Interval, MemberBy, RetryClass, RoleDivision, RoutingStatusValue,
     StateChangeReason, SystemPresence, UserId, UserRoutingSkillPost, UserState, UserStateInfo,
 };
-use genesys_offboarding_operator::sim::fixture::Fixture;
-use genesys_offboarding_operator::sim::{Fault, Sim, SimHandle};
+use genesys_emulator::fixture::Fixture;
+use genesys_emulator::{Fault, Sim, SimHandle};
 use serde_json::Value;
 
 const JANE: &str = "6a1b0c3e-0000-4000-8000-000000000001";
@@ -434,7 +434,7 @@ async fn a_version_conflict_is_retried_after_a_fresh_read() {
 async fn a_400_version_mismatch_is_also_a_conflict() {
     let mut fixture = Fixture::demo();
     fixture.behavior.version_conflict =
-        genesys_offboarding_operator::sim::fixture::VersionConflictStyle::BadRequest400;
+        genesys_emulator::fixture::VersionConflictStyle::BadRequest400;
     let env = Env::with(fixture, |c| c).await;
     let err = env
         .client
@@ -1145,9 +1145,7 @@ fn the_client_has_no_way_to_delete_a_user_or_call_gdpr() {
 // Coalescing: concurrent reads of the same kind share one request
 // ---------------------------------------------------------------------------------------------
 
-fn ids_of(
-    conversations: &[genesys_offboarding_operator::genesys::AnalyticsConversation],
-) -> Vec<String> {
+fn ids_of(conversations: &[genesys_cloud::AnalyticsConversation]) -> Vec<String> {
     let mut ids: Vec<String> = conversations
         .iter()
         .map(|c| c.conversation_id.clone())
@@ -1228,7 +1226,7 @@ async fn concurrent_email_searches_share_one_search_and_an_ambiguous_email_stays
         .unwrap();
     assert_eq!(body["query"][0]["values"].as_array().unwrap().len(), 4);
 
-    let ids = |users: &[genesys_offboarding_operator::genesys::User]| {
+    let ids = |users: &[genesys_cloud::User]| {
         let mut ids: Vec<UserId> = users.iter().map(|u| u.id.clone()).collect();
         ids.sort();
         ids

@@ -22,9 +22,9 @@
 use std::process::Stdio;
 use std::time::Duration;
 
+use genesys_cloud::AllowedEndpoints;
 use genesys_offboarding_operator::controller::{LeaderElection, Operator, RunError, Settings};
 use genesys_offboarding_operator::crd::{FINALIZER, GenesysUserOffboarding};
-use genesys_offboarding_operator::genesys::AllowedEndpoints;
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};

@@ -17,17 +17,17 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use chrono::Utc;
-use genesys_offboarding_operator::genesys::{
+use genesys_cloud::{
     AggregationQuery, ClientConfig, ClientCredentials, ConversationQuery, Endpoints, GenesysClient,
     GenesysError, Interval, MemberBy, RoleDivision, RoutingStatusValue, StateChangeReason, UserId,
     UserRoutingSkillPost, UserState, UserStateInfo,
 };
-use genesys_offboarding_operator::sim::{Fault, RecordedRequest, Sim, SimHandle, fixture::Fixture};
+use genesys_emulator::{Fault, RecordedRequest, Sim, SimHandle, fixture::Fixture};
 use serde_json::{Value, json};
 use support::contract::{Contract, Exchange, Violation, report};
 
 // ---------------------------------------------------------------------------------------------
-// The demo org (examples/sim-org.yaml).
+// The demo org (crates/genesys-emulator/demo-org.yaml).
 
 const JANE: &str = "6a1b0c3e-0000-4000-8000-000000000001"; // normal agent with history
 const LI: &str = "6a1b0c3e-0000-4000-8000-000000000003"; // inactive

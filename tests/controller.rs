@@ -15,6 +15,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use fake_apiserver::{FakeApiServer, FakeApiServerHandle};
+use genesys_cloud::{AllowedEndpoint, AllowedEndpoints};
+use genesys_emulator::faults::Fault;
+use genesys_emulator::fixture::Fixture;
+use genesys_emulator::{Sim, SimHandle};
 use genesys_offboarding_operator::admin::Health;
 use genesys_offboarding_operator::controller::{
     BackoffPolicy, LeaderElection, Operator, RunError, Settings,
@@ -22,11 +27,6 @@ use genesys_offboarding_operator::controller::{
 use genesys_offboarding_operator::crd::{
     EFFECTIVE_AT_MAX, FINALIZER, GenesysUserOffboarding, condition, reason,
 };
-use genesys_offboarding_operator::fake_apiserver::{FakeApiServer, FakeApiServerHandle};
-use genesys_offboarding_operator::genesys::{AllowedEndpoint, AllowedEndpoints};
-use genesys_offboarding_operator::sim::faults::Fault;
-use genesys_offboarding_operator::sim::fixture::Fixture;
-use genesys_offboarding_operator::sim::{Sim, SimHandle};
 use genesys_offboarding_operator::telemetry::{LogFormat, Metrics};
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use k8s_openapi::api::events::v1::Event as KubeEvent;
@@ -742,7 +742,7 @@ async fn switching_restore_to_orphan_removes_the_finalizer_and_deletion_leaves_t
 }
 
 /// A Genesys request that changes something (not a read sent as POST, not the token).
-fn is_write(r: &genesys_offboarding_operator::sim::RecordedRequest) -> bool {
+fn is_write(r: &genesys_emulator::RecordedRequest) -> bool {
     r.method != "GET"
         && !r.path.starts_with("/oauth/")
         && !r.path.starts_with("/api/v2/analytics/")

@@ -33,8 +33,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use genesys_emulator::fixture::Fixture;
 use genesys_offboarding_operator::controller::{BackoffPolicy, Operator, Settings};
-use genesys_offboarding_operator::sim::fixture::Fixture;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use support_k8s::{

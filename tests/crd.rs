@@ -311,7 +311,7 @@ fn the_local_example_ships_the_demo_credentials_and_loopback_endpoints() {
 
 #[test]
 fn the_examples_name_users_of_the_demo_org() {
-    let demo_org = read("examples/sim-org.yaml");
+    let demo_org = read("crates/genesys-emulator/demo-org.yaml");
 
     for file in VALID_EXAMPLES {
         for object in offboardings_in(file) {

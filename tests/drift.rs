@@ -19,13 +19,13 @@ mod support_hanging;
 
 use std::time::Duration;
 
-use genesys_offboarding_operator::controller::{BackoffPolicy, Operator, Settings};
-use genesys_offboarding_operator::crd::{GenesysUserOffboarding, condition};
-use genesys_offboarding_operator::fake_apiserver::{FakeApiServer, FakeApiServerHandle};
-use genesys_offboarding_operator::genesys::{
+use fake_apiserver::{FakeApiServer, FakeApiServerHandle};
+use genesys_cloud::{
     AllowedEndpoints, ClientConfig, ClientCredentials, Endpoints, GenesysClient, UserId, UserState,
 };
-use genesys_offboarding_operator::sim::{RecordedRequest, Sim, SimHandle};
+use genesys_emulator::{RecordedRequest, Sim, SimHandle};
+use genesys_offboarding_operator::controller::{BackoffPolicy, Operator, Settings};
+use genesys_offboarding_operator::crd::{GenesysUserOffboarding, condition};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::events::v1::Event as KubeEvent;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};

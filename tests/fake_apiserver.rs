@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use fake_apiserver::{FakeApiServer, FakeApiServerHandle};
 use futures::{StreamExt, TryStreamExt};
 use genesys_offboarding_operator::crd::GenesysUserOffboarding;
-use genesys_offboarding_operator::fake_apiserver::{FakeApiServer, FakeApiServerHandle};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Event as CoreEvent, Namespace, ObjectReference, Secret, Service};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -311,7 +311,7 @@ async fn writes_to_the_resource_ignore_status_and_writes_to_status_ignore_everyt
     server.shutdown().await;
 }
 
-fn fake_status_writes(r: &genesys_offboarding_operator::fake_apiserver::RecordedRequest) -> bool {
+fn fake_status_writes(r: &fake_apiserver::RecordedRequest) -> bool {
     r.is_status_write() && r.resource == "genesysuseroffboardings"
 }
 

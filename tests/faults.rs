@@ -28,13 +28,13 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use genesys_cloud::{CallObserver, GenesysClient, RetryClass};
+use genesys_emulator::fixture::{Fixture, VersionConflictStyle};
+use genesys_emulator::{Fault, RecordedRequest, Sim, SimHandle};
 use genesys_offboarding_operator::crd::{GenesysUserOffboarding, condition, reason};
-use genesys_offboarding_operator::genesys::{CallObserver, GenesysClient, RetryClass};
 use genesys_offboarding_operator::reconcile::{
     FixedClient, MemoryOwners, MemoryStore, Outcome, reconcile,
 };
-use genesys_offboarding_operator::sim::fixture::{Fixture, VersionConflictStyle};
-use genesys_offboarding_operator::sim::{Fault, RecordedRequest, Sim, SimHandle};
 use serde_json::Value;
 use support_reconcile::{
     JANE, client_config, demo_org, invariants, is_write, offboarding, operation_of, path_template,
@@ -546,7 +546,7 @@ async fn an_after_serve_fault_commits_the_write_and_loses_its_answer() {
             .reset()
             .after_serve(),
     );
-    let jane = genesys_offboarding_operator::genesys::UserId::new(JANE);
+    let jane = genesys_cloud::UserId::new(JANE);
 
     let error = client.revoke_tokens(&jane).await.unwrap_err();
 

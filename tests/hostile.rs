@@ -26,11 +26,11 @@ use bytes::Bytes;
 use chrono::Utc;
 use futures::StreamExt as _;
 use futures::future::BoxFuture;
-use genesys_offboarding_operator::genesys::{
+use genesys_cloud::{
     AggregationQuery, ClientConfig, ClientCredentials, Endpoints, GenesysClient, GenesysError,
     Interval, RetryClass, UserId,
 };
-use genesys_offboarding_operator::sim::{Fault, Sim, SimHandle};
+use genesys_emulator::{Fault, Sim, SimHandle};
 use proptest::prelude::*;
 use serde_json::json;
 use support_reconcile::{JANE, client_config, demo_org};

@@ -25,12 +25,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use fake_apiserver::{ApiFault, RecordedRequest as ApiRequest};
+use genesys_emulator::Fault;
+use genesys_emulator::fixture::Fixture;
 use genesys_offboarding_operator::controller::{
     BackoffPolicy, LeaderElection, Operator, RunError, Settings,
 };
-use genesys_offboarding_operator::fake_apiserver::{ApiFault, RecordedRequest as ApiRequest};
-use genesys_offboarding_operator::sim::Fault;
-use genesys_offboarding_operator::sim::fixture::Fixture;
 use genesys_offboarding_operator::telemetry::Metrics;
 use kube::Client;
 use support_k8s::{World, check_invariants, compare_writes, successful_writes, touches};

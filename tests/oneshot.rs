@@ -14,10 +14,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Parser;
+use genesys_emulator::fixture::Fixture;
+use genesys_emulator::{Fault, Sim, SimHandle};
 use genesys_offboarding_operator::crd::{GenesysUserOffboarding, condition};
-use genesys_offboarding_operator::reconcile::oneshot::{ReconcileArgs, Summary, run};
-use genesys_offboarding_operator::sim::fixture::Fixture;
-use genesys_offboarding_operator::sim::{Fault, Sim, SimHandle};
+use genesys_offboarding_operator::oneshot::{ReconcileArgs, Summary, run};
 use support_reconcile::{
     JANE, demo_org, is_user_path, is_write, never_deletes_a_user,
     state_patches_carry_only_state_and_version,
@@ -69,7 +69,7 @@ fn shown(path: &Path) -> &str {
 async fn run_in_process(
     args: &ReconcileArgs,
 ) -> (
-    Result<Vec<Summary>, genesys_offboarding_operator::reconcile::oneshot::OneShotError>,
+    Result<Vec<Summary>, genesys_offboarding_operator::oneshot::OneShotError>,
     String,
     String,
 ) {

@@ -10,13 +10,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use genesys_cloud::{ClientConfig, ClientCredentials, Endpoints, GenesysClient, UserId, UserState};
+use genesys_emulator::fixture::Fixture;
+use genesys_emulator::{Fault, RecordedRequest, Sim, SimHandle};
 use genesys_offboarding_operator::crd::{
     ActionOutcome, GenesysUserOffboarding, GenesysUserOffboardingSpec,
     GenesysUserOffboardingStatus, GenesysUserState, HistoryResult, MAX_MESSAGE_BYTES,
     MAX_NOT_APPLIED_ATTEMPTS, MAX_STATUS_BYTES, NotRestorableKind, condition,
-};
-use genesys_offboarding_operator::genesys::{
-    ClientConfig, ClientCredentials, Endpoints, GenesysClient, UserId, UserState,
 };
 use genesys_offboarding_operator::reconcile::drift::{self, Drifted};
 use genesys_offboarding_operator::reconcile::error::{CredentialsError, StoreError};
@@ -24,8 +24,6 @@ use genesys_offboarding_operator::reconcile::{
     ClientProvider, FixedClient, MemoryOwners, MemoryStore, Outcome, Reconciled, StatusStore,
     reconcile, restore,
 };
-use genesys_offboarding_operator::sim::fixture::Fixture;
-use genesys_offboarding_operator::sim::{Fault, RecordedRequest, Sim, SimHandle};
 use secrecy::SecretString;
 use serde_json::Value;
 use tokio::sync::Notify;
@@ -2091,7 +2089,7 @@ async fn a_user_in_queues_with_huge_names_gets_a_status_trimmed_to_fit_with_ever
 
 #[tokio::test]
 async fn the_readme_command_prints_the_offboarded_resource_with_ready_true() {
-    use genesys_offboarding_operator::reconcile::oneshot::{OutputFormat, ReconcileArgs, run};
+    use genesys_offboarding_operator::oneshot::{OutputFormat, ReconcileArgs, run};
     // `genesys-offboarding reconcile --sim -f examples/offboarding.yaml`
     let args = ReconcileArgs {
         file: concat!(env!("CARGO_MANIFEST_DIR"), "/examples/offboarding.yaml").into(),
@@ -2196,7 +2194,7 @@ async fn a_files_custom_endpoints_get_the_environments_secret_only_when_allowed(
 
 #[tokio::test]
 async fn with_sim_the_files_custom_endpoints_are_ignored_and_never_contacted() {
-    use genesys_offboarding_operator::reconcile::oneshot::{OutputFormat, ReconcileArgs, run};
+    use genesys_offboarding_operator::oneshot::{OutputFormat, ReconcileArgs, run};
     let elsewhere = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}/", elsewhere.local_addr().unwrap());
     let contacted = Arc::new(AtomicUsize::new(0));
@@ -2242,7 +2240,7 @@ async fn with_sim_the_files_custom_endpoints_are_ignored_and_never_contacted() {
 
 #[tokio::test]
 async fn in_a_file_with_two_documents_for_one_user_the_second_stalls_as_a_duplicate() {
-    use genesys_offboarding_operator::reconcile::oneshot::{OutputFormat, ReconcileArgs, run};
+    use genesys_offboarding_operator::oneshot::{OutputFormat, ReconcileArgs, run};
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("twice.yaml");
     let document = |name: &str, user: &str| {

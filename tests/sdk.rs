@@ -14,7 +14,7 @@ mod support;
 
 use std::path::Path;
 
-use genesys_offboarding_operator::sim::{Sim, fixture::Fixture};
+use genesys_emulator::{Sim, fixture::Fixture};
 use support::contract::{Contract, Exchange, report};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

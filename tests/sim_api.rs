@@ -1,14 +1,14 @@
 //! The Genesys Cloud emulator over real HTTP, with plain reqwest: OAuth, users, search, routing,
 //! analytics, permissions, rate limits and the `/__sim` control API. The demo org
-//! (`examples/sim-org.yaml`) is the default fixture; tests that need something else use a few
+//! (`crates/genesys-emulator/demo-org.yaml`) is the default fixture; tests that need something else use a few
 //! lines of inline YAML.
 #![allow(clippy::unwrap_used)]
 
 use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, Utc};
-use genesys_offboarding_operator::sim::fixture::Fixture;
-use genesys_offboarding_operator::sim::{Fault, Sim, SimHandle};
+use genesys_emulator::fixture::Fixture;
+use genesys_emulator::{Fault, Sim, SimHandle};
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 
@@ -1186,11 +1186,10 @@ fn the_route_table_serves_every_contract_operation() {
             )
         })
         .collect();
-    let mut served: Vec<(String, String, String)> =
-        genesys_offboarding_operator::sim::ops::OPERATIONS
-            .iter()
-            .map(|o| (o.id.into(), o.method.into(), o.path.into()))
-            .collect();
+    let mut served: Vec<(String, String, String)> = genesys_emulator::ops::OPERATIONS
+        .iter()
+        .map(|o| (o.id.into(), o.method.into(), o.path.into()))
+        .collect();
     expected.sort();
     served.sort();
     assert_eq!(served, expected);

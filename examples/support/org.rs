@@ -3,7 +3,7 @@
 //! and per agent one direct queue membership, an associated station, a skill, a role and one
 //! past conversation. Agent `i` is `agent{i}@bulk.example.com`.
 
-use genesys_offboarding_operator::sim::fixture::Fixture;
+use genesys_emulator::fixture::Fixture;
 use serde_json::json;
 
 /// The id of agent `i`.

@@ -1,5 +1,5 @@
 //! Per-object capped exponential backoff with jitter for errors whose retry class is
-//! [`RetryClass::Backoff`](crate::genesys::RetryClass::Backoff): the n-th consecutive failure of
+//! [`RetryClass::Backoff`](genesys_cloud::RetryClass::Backoff): the n-th consecutive failure of
 //! one resource waits about `base * 2^(n-1)`, at most `max`, jittered down by up to half so that
 //! resources failing together do not retry together. A success (or the resource's deletion)
 //! resets the count. No I/O.

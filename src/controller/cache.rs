@@ -39,8 +39,8 @@ use crate::crd::{
     GenesysUserOffboarding, GenesysUserOffboardingSpec, GenesysUserOffboardingStatus,
     ResolvedEndpoint, ResolvedUser, condition,
 };
-use crate::genesys::UserId;
 use crate::reconcile::owners::UserKey;
+use genesys_cloud::UserId;
 
 /// A `GenesysUserOffboarding` as the controller's cache keeps it. Same kind, group, version and
 /// plural, so `Api<CachedOffboarding>` lists and watches the real resources.

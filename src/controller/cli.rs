@@ -10,8 +10,8 @@ use clap::Args;
 use tokio::net::TcpListener;
 
 use super::{LeaderElection, Operator, RunError, Settings, Stop};
-use crate::genesys::AllowedEndpoint;
 use crate::telemetry::LogFormat;
+use genesys_cloud::AllowedEndpoint;
 
 /// The flags of `genesys-offboarding run`.
 #[derive(Debug, Clone, Args)]

@@ -41,10 +41,10 @@ use tokio::time::Instant;
 use super::cache::CachedOffboarding;
 use super::fairness::OrgKey;
 use super::secrets::SecretClientProvider;
-use crate::genesys::{Region, UserId};
 use crate::reconcile::drift::{self, IDS_PER_CALL};
 use crate::reconcile::error::chain;
 use crate::reconcile::spec::from_time;
+use genesys_cloud::{Region, UserId};
 
 /// How long a failed batched check waits before it is tried again.
 pub const RETRY: Duration = Duration::from_secs(60);

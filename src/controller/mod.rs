@@ -71,8 +71,8 @@ pub use status::KubeStatusStore;
 
 use crate::admin::Health;
 use crate::crd::{API_GROUP, API_VERSION, IN_PROGRESS_FINALIZER};
-use crate::genesys::{AllowedEndpoints, CallObserver};
 use crate::telemetry::Metrics;
+use genesys_cloud::{AllowedEndpoints, CallObserver};
 
 /// The one field manager of every status write (and the Events' reporting controller).
 pub const FIELD_MANAGER: &str = "genesys-offboarding-operator";
@@ -183,8 +183,8 @@ impl RunError {
     }
 
     /// Startup errors end the process; the orchestrator restarts it with backoff.
-    pub fn retry_class(&self) -> crate::genesys::RetryClass {
-        crate::genesys::RetryClass::Never
+    pub fn retry_class(&self) -> genesys_cloud::RetryClass {
+        genesys_cloud::RetryClass::Never
     }
 }
 

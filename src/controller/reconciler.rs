@@ -63,10 +63,10 @@ use crate::crd::{
     ActionOutcome, DeletionPolicy, FINALIZER, GenesysUserOffboarding, GenesysUserOffboardingStatus,
     IN_PROGRESS_FINALIZER, condition, reason,
 };
-use crate::genesys::RetryClass;
 use crate::reconcile::error::{chain, status_message};
 use crate::reconcile::{self, Outcome, ReconcileError, Reconciled};
 use crate::telemetry::Metrics;
+use genesys_cloud::RetryClass;
 
 /// The shortest requeue: an outcome asking for "now" must not spin.
 const MIN_REQUEUE: Duration = Duration::from_secs(1);
@@ -790,8 +790,8 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::controller::backoff::BackoffPolicy;
-    use crate::genesys::GenesysError;
     use crate::reconcile::error::{ReadError, StoreError};
+    use genesys_cloud::GenesysError;
     use kube::runtime::events::Reporter;
 
     fn context() -> Arc<Context> {

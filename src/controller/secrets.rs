@@ -25,12 +25,12 @@ use crate::crd::{
     GenesysUserOffboarding, GenesysUserOffboardingSpec, SECRET_KEY_CLIENT_ID,
     SECRET_KEY_CLIENT_SECRET,
 };
-use crate::genesys::{
-    AllowedEndpoints, CallObserver, ClientConfig, ClientCredentials, GenesysClient, GenesysError,
-};
 use crate::reconcile::ClientProvider;
 use crate::reconcile::credentials::endpoints;
 use crate::reconcile::error::{CredentialsError, ENDPOINT_NOT_ALLOWED_MESSAGE};
+use genesys_cloud::{
+    AllowedEndpoints, CallObserver, ClientConfig, ClientCredentials, GenesysClient, GenesysError,
+};
 
 /// Why no client could be made for a resource.
 #[derive(Debug, thiserror::Error)]

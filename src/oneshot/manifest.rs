@@ -444,10 +444,6 @@ mod tests {
             let name = path.file_name().unwrap().to_string_lossy().into_owned();
             let text = std::fs::read_to_string(&path).unwrap();
             match name.as_str() {
-                // The emulator's demo org: a fixture, not a Kubernetes manifest.
-                "sim-org.yaml" => {
-                    crate::sim::fixture::Fixture::from_yaml(&text).unwrap();
-                }
                 // Strict-clean, refused only for the spec rule it breaks on purpose.
                 "offboarding-invalid.yaml" => {
                     assert_eq!(

@@ -14,7 +14,7 @@ use async_trait::async_trait;
 
 use super::error::CredentialsError;
 use crate::crd::{ApiEndpoints, GenesysUserOffboarding, GenesysUserOffboardingSpec};
-use crate::genesys::{AllowedEndpoints, Endpoints, GenesysClient, GenesysError};
+use genesys_cloud::{AllowedEndpoints, Endpoints, GenesysClient, GenesysError};
 
 /// Gives the Genesys client to use for a resource. Clones of a client share their token cache
 /// and rate-limit budget, so a provider should hand out clones rather than build anew.

@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::error::ReadError;
 use crate::crd::{GenesysUserOffboarding, condition, reason};
-use crate::genesys::{GenesysClient, User, UserId, UserState};
+use genesys_cloud::{GenesysClient, User, UserId, UserState};
 
 /// Most user ids in one request (the client batches by this).
 pub const IDS_PER_CALL: usize = 100;

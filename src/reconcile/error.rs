@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use super::owners::OwnershipError;
 use crate::crd::{MAX_NOT_APPLIED_ATTEMPTS, SpecError, reason};
-use crate::genesys::{GenesysError, RetryClass};
+use genesys_cloud::{GenesysError, RetryClass};
 
 /// Back-off used for errors whose class is [`RetryClass::Backoff`] when the caller has no policy
 /// of its own (the one-shot mode).

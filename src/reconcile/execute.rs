@@ -10,7 +10,7 @@ use super::observe::Reading;
 use super::plan::{Named, Step};
 use super::{snapshot, verify};
 use crate::crd::{GenesysUserOffboardingStatus, HistoryStatus, UserSnapshot};
-use crate::genesys::{
+use genesys_cloud::{
     GenesysClient, GenesysError, RoutingStatusValue, StateChangeReason, UserId, UserState,
     UserStateInfo,
 };

@@ -39,7 +39,6 @@ pub mod drift;
 pub mod error;
 pub mod execute;
 pub mod observe;
-pub mod oneshot;
 pub mod owners;
 pub mod plan;
 pub mod report;
@@ -60,9 +59,9 @@ pub use restore::restore;
 pub use store::{MemoryStore, StatusStore};
 
 use crate::crd::{GenesysUserOffboarding, GenesysUserOffboardingStatus};
-use crate::genesys::{GenesysClient, RetryClass};
 use error::{chain, status_message};
 use execute::StepContext;
+use genesys_cloud::{GenesysClient, RetryClass};
 use observe::Reading;
 use plan::{Policy, Step};
 use report::Report;

@@ -20,7 +20,7 @@ use crate::crd::{
     ActionOutcome, GenesysUserOffboardingStatus, GenesysUserState, GroupMembership, HistoryStatus,
     MemberBy as CrdMemberBy, NamedRef, QueueMembership, UserRef, condition,
 };
-use crate::genesys::{
+use genesys_cloud::{
     AnalyticsConversation, AuthzSubject, EntityRef, GenesysClient, GenesysError, Interval,
     MemberBy as ApiMemberBy, RoutingStatusValue, SystemPresence, User, UserId, UserRoutingLanguage,
     UserRoutingSkill, UserState, UserStations,
@@ -491,7 +491,7 @@ pub fn observed(reading: &Reading, status: &GenesysUserOffboardingStatus) -> Obs
             .map(|id| Named::new(id.as_str(), name.as_deref()))
     };
     let station =
-        |s: &Option<crate::genesys::UserStation>| s.as_ref().and_then(|s| named(&s.id, &s.name));
+        |s: &Option<genesys_cloud::UserStation>| s.as_ref().and_then(|s| named(&s.id, &s.name));
     Observed {
         // Anything but an explicit `inactive` counts as active: deactivating is then attempted,
         // and the client's set_user_state is a no-op for a user already inactive.

@@ -21,7 +21,7 @@ use crate::crd::{
     MAX_MESSAGE_BYTES, MAX_STATUS_BYTES, MemberBy, NamedRef, NotApplied, NotRestorable,
     NotRestorableKind, PlannedStep, ResolvedEndpoint, ResolvedUser, bounded, condition, reason,
 };
-use crate::genesys::User;
+use genesys_cloud::User;
 
 /// How long to wait before looking again at a live conversation.
 pub const CONVERSATION_RECHECK: Duration = Duration::from_secs(60);
@@ -233,7 +233,7 @@ impl Report {
             .collect();
 
         self.routing_condition(policy);
-        let inactive = reading.user.is_state(&crate::genesys::UserState::Inactive);
+        let inactive = reading.user.is_state(&genesys_cloud::UserState::Inactive);
         if inactive {
             self.set(
                 condition::DEACTIVATED,

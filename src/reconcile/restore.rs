@@ -18,7 +18,7 @@ use crate::crd::{
     ActionOutcome, GenesysUserOffboarding, GenesysUserState, MemberBy, NotRestorable,
     NotRestorableKind, QueueMembership, UserSnapshot,
 };
-use crate::genesys::{
+use genesys_cloud::{
     GenesysClient, RetryClass, RoleDivision, UserId, UserRoutingSkillPost, UserState,
 };
 

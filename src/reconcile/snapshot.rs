@@ -13,7 +13,7 @@ use super::spec::to_time;
 use crate::crd::{
     GenesysUserState, NamedRef, ProficiencyRef, RoleGrant, StationSnapshot, UserSnapshot,
 };
-use crate::genesys::{AuthzSubject, GenesysClient, UserStation};
+use genesys_cloud::{AuthzSubject, GenesysClient, UserStation};
 
 /// Builds the snapshot from the reading, reading the user's role grants first if the reading
 /// has none.
@@ -105,7 +105,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::crd::{MemberBy, QueueMembership};
-    use crate::genesys::RoutingStatusValue;
+    use genesys_cloud::RoutingStatusValue;
 
     #[test]
     fn the_snapshot_holds_everything_restore_needs() {

@@ -19,7 +19,7 @@ use chrono::{DateTime, DurationRound as _, Utc};
 use super::error::{ReadError, StepError};
 use super::spec::to_time;
 use crate::crd::{HistoryResult, HistoryStatus, MAX_CHECKED_CONVERSATION_IDS};
-use crate::genesys::{AnalyticsConversation, GenesysClient, Interval, UserId};
+use genesys_cloud::{AnalyticsConversation, GenesysClient, Interval, UserId};
 
 /// The most synchronous slices a window is read with (4 × 31 days by default); a longer window
 /// uses one details job instead.

@@ -34,7 +34,7 @@ from PureCloudPlatformClientV2.rest import ApiException
 
 OUTDATED = "outdated_sdk_version"
 
-# Who is who in the demo org (examples/sim-org.yaml).
+# Who is who in the demo org (crates/genesys-emulator/demo-org.yaml).
 DEFAULT_AGENT_EMAIL = "jane.doe@example.com"  # a normal agent with history and queues
 DEFAULT_SHARED_EMAIL = "alex.morgan@example.com"  # two users, one active and one inactive
 DEFAULT_DEACTIVATE_EMAIL = "ken.sato@example.com"  # an ordinary agent this script deactivates

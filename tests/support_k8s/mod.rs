@@ -17,13 +17,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
+use fake_apiserver::{FakeApiServer, FakeApiServerHandle, RecordedRequest as ApiRequest};
+use genesys_cloud::AllowedEndpoints;
+use genesys_emulator::fixture::Fixture;
+use genesys_emulator::{RecordedRequest, Sim, SimHandle};
 use genesys_offboarding_operator::crd::{GenesysUserOffboarding, condition};
-use genesys_offboarding_operator::fake_apiserver::{
-    FakeApiServer, FakeApiServerHandle, RecordedRequest as ApiRequest,
-};
-use genesys_offboarding_operator::genesys::AllowedEndpoints;
-use genesys_offboarding_operator::sim::fixture::Fixture;
-use genesys_offboarding_operator::sim::{RecordedRequest, Sim, SimHandle};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, PostParams};
 use kube::{Client, ResourceExt};

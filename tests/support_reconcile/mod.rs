@@ -7,13 +7,11 @@
 
 use std::time::Duration;
 
+use genesys_cloud::{ClientConfig, ClientCredentials, Endpoints, GenesysClient};
+use genesys_emulator::fixture::Fixture;
+use genesys_emulator::{RecordedRequest, SimHandle};
 use genesys_offboarding_operator::crd::{GenesysUserOffboarding, GenesysUserOffboardingSpec};
-use genesys_offboarding_operator::genesys::{
-    ClientConfig, ClientCredentials, Endpoints, GenesysClient,
-};
 use genesys_offboarding_operator::reconcile::MemoryStore;
-use genesys_offboarding_operator::sim::fixture::Fixture;
-use genesys_offboarding_operator::sim::{RecordedRequest, SimHandle};
 use secrecy::SecretString;
 use serde_json::Value;
 

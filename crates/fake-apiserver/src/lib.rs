@@ -30,7 +30,7 @@
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! use genesys_offboarding_operator::fake_apiserver::FakeApiServer;
+//! use fake_apiserver::FakeApiServer;
 //! let server = FakeApiServer::start().await?;
 //! server.load_yaml(include_str!("../../crds/genesysuseroffboardings.yaml"))?;
 //! let client = server.kube_client();

@@ -1,9 +1,8 @@
 //! A fake Kubernetes API server for local demos and manual testing with `kubectl`.
 //!
 //! TEST TOOL, NOT A CLUSTER: plain HTTP, no authentication, no authorization, everything in
-//! memory (gone when it stops). Start with `cargo run --example fake-apiserver -- --listen
-//! 127.0.0.1:6443`; see `--help`. The logic lives in
-//! `genesys_offboarding_operator::fake_apiserver`.
+//! memory (gone when it stops). Start with `cargo run -p fake-apiserver -- --listen
+//! 127.0.0.1:6443`; see `--help`. The logic lives in this crate's library.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -11,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use genesys_offboarding_operator::fake_apiserver::FakeApiServer;
+use fake_apiserver::FakeApiServer;
 
 /// A fake Kubernetes API server — a TEST TOOL, not a cluster.
 ///

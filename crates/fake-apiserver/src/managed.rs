@@ -575,7 +575,7 @@ pub(crate) fn prune_entries(object: &mut Value, rt: &ResourceType) {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::fake_apiserver::registry::Registry;
+    use crate::registry::Registry;
 
     fn lease_type() -> std::sync::Arc<ResourceType> {
         Registry::new()

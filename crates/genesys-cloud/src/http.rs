@@ -619,7 +619,7 @@ impl ApiRequest {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::genesys::models::User;
+    use crate::models::User;
 
     #[test]
     fn decode_errors_name_the_operation_and_the_problem() {
@@ -634,7 +634,7 @@ mod tests {
         assert!(e.to_string().contains("unexpected shape"), "{e}");
         let e = decode::<User>("get_user", 200, b"").unwrap_err();
         assert!(e.to_string().contains("empty"), "{e}");
-        let ok: crate::genesys::models::AggregateQueryResponse =
+        let ok: crate::models::AggregateQueryResponse =
             decode("post_analytics_conversations_aggregates_query", 200, b"").unwrap();
         assert!(ok.results.is_empty());
     }
@@ -681,8 +681,8 @@ mod tests {
         use proptest::prelude::*;
 
         use super::super::decode;
-        use crate::genesys::error::{ErrorBody, OAuthErrorBody, classify};
-        use crate::genesys::models::{
+        use crate::error::{ErrorBody, OAuthErrorBody, classify};
+        use crate::models::{
             AggregateQueryResponse, AnalyticsConversation, AsyncQueryResponse, AsyncQueryStatus,
             AuthzSubject, ConversationQueryPage, DetailsJobPage, EntityRef, Listing, Organization,
             PresenceDefinition, PresenceDefinitionRef, QueueMember, RoleDivision, RoutingStatus,

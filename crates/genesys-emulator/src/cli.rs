@@ -12,7 +12,7 @@ pub struct SimArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-    /// Fixture YAML (see examples/sim-org.yaml); the embedded demo org when absent.
+    /// Fixture YAML (see crates/genesys-emulator/demo-org.yaml); the embedded demo org when absent.
     #[arg(long)]
     pub fixture: Option<PathBuf>,
 }

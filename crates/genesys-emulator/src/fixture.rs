@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 /// The demo organization served by `genesys-offboarding sim` without `--fixture`, and by
 /// `reconcile --sim`. Embedded so the binary works from any directory.
-pub const DEMO_ORG_YAML: &str = include_str!("../../examples/sim-org.yaml");
+pub const DEMO_ORG_YAML: &str = include_str!("../demo-org.yaml");
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -393,7 +393,7 @@ pub enum FixtureError {
 }
 
 impl Fixture {
-    /// The demo organization (`examples/sim-org.yaml`).
+    /// The demo organization (`crates/genesys-emulator/demo-org.yaml`).
     pub fn demo() -> Self {
         // The embedded demo org is checked by a unit test; failing here is a build defect.
         Self::from_yaml(DEMO_ORG_YAML).expect("the embedded demo org is valid")

@@ -8,8 +8,8 @@
 //! organization and the lifecycle rules; [`render`] the JSON shapes.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), genesys_offboarding_operator::sim::SimError> {
-//! use genesys_offboarding_operator::sim::{Fault, Sim, fixture::Fixture};
+//! # async fn demo() -> Result<(), genesys_emulator::SimError> {
+//! use genesys_emulator::{Fault, Sim, fixture::Fixture};
 //! let sim = Sim::start(Fixture::demo()).await?;
 //! let base = sim.base_url(); // serves /oauth/token and /api/v2/...
 //! sim.inject(Fault::new("PATCH", "/api/v2/users/*").status(503));
