@@ -1,7 +1,7 @@
 //! One offboarding through the one-shot pipeline (`reconcile::reconcile` with `MemoryStore` and
 //! `FixedClient`), against the emulator adding `latencyMs` to every request: the calls it makes,
 //! by step and by operation, and the wall time from the start of the pass to `Ready=True`
-//! (issue 6, scale targets 2 and 3). The median is taken over several demo-like agents, each
+//! (calls and latency of one offboarding). The median is taken over several demo-like agents, each
 //! offboarded alone with its own warm client (token fetched and the Offline presence id cached
 //! before the clock starts, as in a running operator), so that each run starts with an idle
 //! rate budget.

@@ -1,5 +1,5 @@
-//! Bulk offboarding through the real operator at the rate-limit bound (issue 6, scale targets 1,
-//! 2 and 6). Starts the fake Kubernetes API server, the Genesys Cloud emulator with a
+//! Bulk offboarding through the real operator at the rate-limit bound (throughput at the bound,
+//! calls per offboarding, and a race with the tutorial script). Starts the fake Kubernetes API server, the Genesys Cloud emulator with a
 //! demo-org-like organization of N agents (per-token limit `--rate-limit` per minute, optional
 //! `--latency-ms`), and the real operator in this process (one OAuth client: every offboarding
 //! shares its one budget, and the client's limiter paces them); creates N offboardings, waits

@@ -1,4 +1,4 @@
-//! Operator memory with many finished offboardings watched (issue 6, scale target 4).
+//! Operator memory with many finished offboardings watched (target: under 64 MiB with 10,000).
 //!
 //! Offboards one agent for real (in this process: fake API server, emulator, operator) to get a
 //! genuine `Ready` status, copies that status onto `--resources` offboardings (default 10,000)

@@ -1,4 +1,4 @@
-//! Bad input (issue 6): the corpus under `tests/bad_input/`.
+//! Bad input: the corpus under `tests/bad_input/`.
 //!
 //! - `rejected/*.yaml`: resources the API server must refuse. Each file opens with comment
 //!   lines that state what must happen to every document in it:

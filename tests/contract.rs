@@ -1215,7 +1215,7 @@ fn an_unknown_path_or_method_is_rejected() {
     let c = contract();
     let err = c.operation("GET", "/api/v2/users/abc/unknown").unwrap_err();
     assert!(err.problem.contains("no operation"), "{err}");
-    // There is no POST /api/v2/users/query (genesys-api.md §3.3), only GET.
+    // There is no POST /api/v2/users/query (docs/genesys-api.md §3.3), only GET.
     let err = c.operation("POST", "/api/v2/users/query").unwrap_err();
     assert!(err.problem.contains("only as: GET"), "{err}");
     let err = c.operation("GET", "/oauth/token").unwrap_err();

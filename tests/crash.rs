@@ -1,4 +1,4 @@
-//! The crash test (issue 6, "Faults and crashes"): the REAL binary (`genesys-offboarding run`)
+//! The crash test: the REAL binary (`genesys-offboarding run`)
 //! is killed with SIGKILL at random points of ten offboardings and restarted each time, while
 //! the fake Kubernetes API server and the Genesys emulator run in this test process and keep
 //! their state across the operator's lives.

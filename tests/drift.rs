@@ -1,4 +1,4 @@
-//! Batched drift checks (issue 6, scale target 5), proven with the REAL controller
+//! Batched drift checks proven with the REAL controller
 //! ([`Operator::run`]) against the fake Kubernetes API server and the Genesys Cloud emulator,
 //! over real HTTP on loopback, on tokio's PAUSED clock (see tests/controller.rs's quiet-period
 //! test for why that works with real sockets): an hour of `driftCheckInterval: 1m` takes seconds.

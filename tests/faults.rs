@@ -1,4 +1,4 @@
-//! The fault matrix (issue 6, "Faults and crashes"): every Genesys operation the pipeline makes
+//! The fault matrix: every Genesys operation the pipeline makes
 //! on the happy path of the demo agent jane.doe × every fault the emulator can inject.
 //!
 //! The operations are not listed by hand: a clean run's request log gives them, by method and
@@ -474,7 +474,7 @@ async fn every_fault_on_every_operation_still_converges_without_repeating_a_side
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn lost_answers_to_versioned_writes_converge_when_genesys_checks_versions_strictly() {
-    // The two behaviours genesys-api.md §12 leaves open, at their strictest: the reason PUT
+    // The two behaviours docs/genesys-api.md §12 leaves open, at their strictest: the reason PUT
     // requires and checks `version`, and a stale version is a 400 "does not match the current
     // version" instead of a 409.
     let mut fixture = demo_org();

@@ -1,4 +1,4 @@
-//! Hostile or broken Genesys answers (issue 6, "Bad input"): truncated JSON, wrong types, huge
+//! Hostile or broken Genesys answers: truncated JSON, wrong types, huge
 //! and endless bodies, endless paging, `Retry-After` in the past or absurdly far. Each ends in a
 //! clear error that names the operation, never a panic, with bounded memory.
 //!

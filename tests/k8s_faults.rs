@@ -1,4 +1,4 @@
-//! The Kubernetes side fails (issue 6, "Faults and crashes"): the REAL controller
+//! The Kubernetes side fails: the REAL controller
 //! (`Operator::run`, in-process as in `tests/controller.rs`) against the fake API server and the
 //! Genesys emulator, while the API server refuses status writes with 409 `Conflict`, throttles
 //! them with 429, fails reads of the resource and of its Secret with 500, cuts the watches and

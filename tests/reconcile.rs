@@ -1,4 +1,4 @@
-//! The reconciler against the Genesys Cloud emulator over real HTTP: every scenario of issue 3's
+//! The reconciler against the Genesys Cloud emulator over real HTTP: every scenario of the
 //! proof, with assertions on the emulator's stored state (`SimHandle::user`) and request log
 //! (`SimHandle::requests`). Every test also checks the safety invariants: no request deletes a
 //! user (no `DELETE /api/v2/users/{id}`, no GDPR call), every `PATCH /api/v2/users/{id}` carries

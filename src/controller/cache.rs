@@ -1,5 +1,5 @@
 //! [`CachedOffboarding`]: what the controller's watch and reflector store keep of a
-//! `GenesysUserOffboarding` (issue 6, scale target 4: memory with 10,000 resources watched).
+//! `GenesysUserOffboarding` (kept small: the operator watches 10,000 resources in under 64 MiB).
 //!
 //! A pass reads its resource fresh (the status it trusts is the one last persisted), so the cache
 //! needs only what the triggers, the Secret index, the batched drift checks and the owner

@@ -1,5 +1,5 @@
-//! `genesys-offboarding run`: the flags (pinned in the coordination plan, which the Helm chart
-//! relies on) and the process around the [`Operator`]: the Kubernetes client from the usual
+//! `genesys-offboarding run`: the flags (the Helm chart relies on their names: change
+//! both together) and the process around the [`Operator`]: the Kubernetes client from the usual
 //! sources (in-cluster service account, `KUBECONFIG`, `~/.kube/config`), the admin HTTP port, and
 //! graceful shutdown on SIGTERM or Ctrl-C. I/O: signals, one TCP listener, the Kubernetes API.
 

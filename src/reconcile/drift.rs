@@ -1,5 +1,5 @@
-//! Steady-state drift checks for many offboarded users at once (issue 6, scale target 5): one
-//! `GET /api/v2/users?id=…&state=any` per 100 user ids (`genesys-api.md` §3.2) instead of a
+//! Steady-state drift checks for many offboarded users at once (a full pass per finished resource would cost about ten calls each): one
+//! `GET /api/v2/users?id=…&state=any` per 100 user ids (`docs/genesys-api.md` §3.2) instead of a
 //! full reconcile pass per resource. The controller collects the user ids of its `Ready`
 //! resources ([`watched_user`]), calls [`check`] once per drift interval, and runs the full
 //! reconcile only for the ids it returns. I/O: Genesys reads ([`check`]); [`drifted`] and

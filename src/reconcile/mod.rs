@@ -1,6 +1,6 @@
 //! The reconciler of one `GenesysUserOffboarding`: observe → plan → execute → report.
 //!
-//! Start at [`reconcile`]: it reads as the table of contents of issue 3's pipeline (validate,
+//! Start at [`reconcile`]: it reads as the table of contents of the pipeline (validate,
 //! credentials, resolve, effectiveAt, snapshot, history before, active-conversation guard, drain
 //! routing, deactivate, record the reason, revoke tokens, verify, Ready). Each stage lives in its
 //! own module and says whether it does I/O:
@@ -131,7 +131,7 @@ pub fn check_endpoint(resource: &GenesysUserOffboarding) -> Result<(), Reconcile
     }
 }
 
-/// The pipeline, in the order of issue 3.
+/// The pipeline, each stage persisted before the next writes.
 async fn offboard(
     pass: &mut Pass<'_>,
     clients: &dyn ClientProvider,

@@ -7,7 +7,7 @@
 //!
 //! Few calls, little waiting: resolving by email is one search (it also finds a deleted user),
 //! then one `GET /users/{id}` whose `expand` carries routing status, presence, station, skills,
-//! languages and groups; each sub-object Genesys leaves out ("best effort", `genesys-api.md` §2)
+//! languages and groups; each sub-object Genesys leaves out ("best effort", `docs/genesys-api.md` §2)
 //! is read with its own call instead. Everything else is read concurrently, and the history
 //! count's conversations double as the live-conversation guard.
 

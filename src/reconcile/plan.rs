@@ -404,7 +404,7 @@ pub fn plan(policy: &Policy, observed: &Observed) -> Plan {
 fn drain_steps(policy: &Policy, observed: &Observed) -> Vec<Step> {
     let mut steps = Vec::new();
     // A presence other than On Queue takes the user off queue ("the usual way to take an agent
-    // off queue is a presence change", genesys-api.md §6.1; the emulator models it): the
+    // off queue is a presence change", docs/genesys-api.md §6.1; the emulator models it): the
     // routing status is PUT only when the presence is Offline already and the user is still
     // on queue. A pass that sees the user on queue after the presence change PUTs it then.
     if policy.set_off_queue {

@@ -218,7 +218,7 @@ async fn ensure_queues(
         // A member is added with whatever `joined` Genesys chooses: read it back.
         current = client.get_user_queues(id).await.map_err(read())?;
     }
-    // A membership not listed (yet) is left out: the PATCH would ignore it anyway (§6.3).
+    // A membership not listed (yet) is left out: the PATCH would ignore it anyway (docs/genesys-api.md §6.3).
     let differing: Vec<_> = direct
         .iter()
         .filter(|q| {

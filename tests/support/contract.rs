@@ -356,7 +356,7 @@ impl Contract {
     }
 
     /// Validates an error response body: an `ErrorBody` that at least names `code`, `message`
-    /// and the HTTP `status` (genesys-api.md §8.1; the client classifies errors by them).
+    /// and the HTTP `status` (docs/genesys-api.md §8.1; the client classifies errors by them).
     pub fn validate_error_body(&self, status: u16, body: Option<&Value>) -> Vec<Violation> {
         let Some(value) = body else {
             return vec![Violation::new(

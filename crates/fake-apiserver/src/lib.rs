@@ -1,5 +1,7 @@
 //! A fake Kubernetes API server for tests and local demos — a TEST TOOL, not a cluster: plain
-//! HTTP, no authentication, everything in memory.
+//! HTTP, no authentication, everything in memory. Its one job: behave like kube-apiserver where
+//! clients rely on it. It depends on nothing of the operator, and the operator has it only as a
+//! dev-dependency: it is never in the operator's binary or image.
 //!
 //! It is generic over resources (objects are JSON, keyed by group, resource, namespace and
 //! name) and behaves like the real server where the operator and `kubectl` rely on it: discovery
@@ -32,7 +34,8 @@
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use fake_apiserver::FakeApiServer;
 //! let server = FakeApiServer::start().await?;
-//! server.load_yaml(include_str!("../../crds/genesysuseroffboardings.yaml"))?;
+//! let crd = std::fs::read_to_string("crds/genesysuseroffboardings.yaml")?;
+//! server.load_yaml(&crd)?;
 //! let client = server.kube_client();
 //! // ... run the controller with `client`, assert on `server.requests()` ...
 //! server.shutdown().await;

@@ -1,4 +1,4 @@
-//! Analytics (`genesys-api.md` §7): proving a user's conversations are still attributed to them.
+//! Analytics (`docs/genesys-api.md` §7): proving a user's conversations are still attributed to them.
 //!
 //! - [`GenesysClient::query_conversation_details`] walks every page of the synchronous details
 //!   query, stopping when `conversations` is absent, and de-duplicates by `conversationId`
@@ -24,7 +24,7 @@ use super::models::{
 /// Where a walk through the pages of the details query ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum LastPage {
-    /// At the first page without `conversations` (the documented end, `genesys-api.md` §7.1).
+    /// At the first page without `conversations` (the documented end, `docs/genesys-api.md` §7.1).
     WithoutConversations,
     /// Also at a page shorter than the page size, once `totalHits` conversations are seen.
     Short,

@@ -1,4 +1,4 @@
-//! OAuth client-credentials tokens (`genesys-api.md` §1): `POST {login}/oauth/token` with Basic
+//! OAuth client-credentials tokens (`docs/genesys-api.md` §1): `POST {login}/oauth/token` with Basic
 //! auth and `grant_type=client_credentials`.
 //!
 //! The token is cached and refreshed before it expires (60 s before, or at 90 % of `expires_in`

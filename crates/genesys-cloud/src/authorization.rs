@@ -1,4 +1,4 @@
-//! Roles and grants (`genesys-api.md` §6.9): read what a user holds before deactivation (going
+//! Roles and grants (`docs/genesys-api.md` §6.9): read what a user holds before deactivation (going
 //! inactive removes directly assigned roles) and grant it back on restore.
 
 use reqwest::Method;

@@ -1,4 +1,4 @@
-//! Where the client talks to and how: regions and their hosts (`genesys-api.md` §1), explicit
+//! Where the client talks to and how: regions and their hosts (`docs/genesys-api.md` §1), explicit
 //! endpoints (HTTPS only, plain HTTP only for loopback), credentials, and the tunables of
 //! [`ClientConfig`].
 
@@ -14,7 +14,7 @@ use url::Url;
 
 use super::error::GenesysError;
 
-// A Genesys Cloud region, named by its SDK key (`genesys-api.md` §1). It is also the CRD's
+// A Genesys Cloud region, named by its SDK key (`docs/genesys-api.md` §1). It is also the CRD's
 // `spec.region` enum (hence `JsonSchema`, and serde accepting exactly the SDK keys). No `///` on
 // the type: kube's schema rewrite would put the type's description over the field's own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
@@ -496,7 +496,7 @@ pub struct ClientConfig {
     /// Largest backoff delay (default 10 s).
     pub retry_max_delay: Duration,
     /// A 429's `Retry-After` above this is not waited out in-line: the call fails with
-    /// `RateLimited` at once (Go SDK policy, `genesys-api.md` §8.3; default 180 s).
+    /// `RateLimited` at once (Go SDK policy, `docs/genesys-api.md` §8.3; default 180 s).
     pub max_retry_after: Duration,
     /// Attempts of `set_user_state` when the version keeps conflicting (default 10, like
     /// Terraform's provider).

@@ -1,5 +1,5 @@
 //! Errors of the Genesys client: the `ErrorBody` Genesys returns, and one classification of every
-//! failure (`genesys-api.md` §8) with its retry class and a `PascalCase` reason that doubles as a
+//! failure (`docs/genesys-api.md` §8) with its retry class and a `PascalCase` reason that doubles as a
 //! condition reason, Event reason and metric label.
 //!
 //! Start at [`classify`]: it is the table that turns an HTTP status and body into a
@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-/// Genesys's error body (`genesys-api.md` §8.1). Every field is optional: errors are parsed
+/// Genesys's error body (`docs/genesys-api.md` §8.1). Every field is optional: errors are parsed
 /// leniently so that a partial body still yields `code`, `message` and `contextId`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -568,7 +568,7 @@ impl GenesysError {
     }
 }
 
-/// The classification of a non-2xx API response (`genesys-api.md` §8.3 and issue 2):
+/// The classification of a non-2xx API response (`docs/genesys-api.md` §8.3):
 ///
 /// | status | condition | class |
 /// |---|---|---|

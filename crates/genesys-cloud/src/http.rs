@@ -675,7 +675,7 @@ mod tests {
         assert_eq!(show_bytes(1000), "1000 bytes");
     }
 
-    /// Fuzzing of every response decode path the client uses (issue 6): no input panics, and
+    /// Fuzzing of every response decode path the client uses: no input panics, and
     /// valid models survive a round trip.
     mod fuzz {
         use proptest::prelude::*;

@@ -1,5 +1,6 @@
-//! The Genesys Cloud Platform API v2 client: only the calls offboarding needs. It never imports
-//! kube, and it has no call that deletes a user (not even a private one) and no GDPR call.
+//! The Genesys Cloud Platform API v2 client: only the calls offboarding needs. Its one job: talk
+//! to Genesys Cloud correctly. It never depends on kube, k8s-openapi or the emulator, and it has
+//! no call that deletes a user (not even a private one) and no GDPR call.
 //!
 //! Where to start reading:
 //! - [`GenesysClient`] (`http.rs`): the one request path: shared rate budget, OAuth token,

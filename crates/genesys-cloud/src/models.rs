@@ -1,4 +1,4 @@
-//! Typed request and response bodies (`genesys-api.md` §2–§7, field names from
+//! Typed request and response bodies (`docs/genesys-api.md` §2–§7, field names from
 //! `genesys-contract/contract.json`).
 //!
 //! Responses are decoded leniently: unknown fields are ignored, anything the API may omit is an
@@ -232,7 +232,7 @@ pub struct Contact {
     pub extension: Option<String>,
 }
 
-/// `User` (`genesys-api.md` §2). Expanded sub-objects are best effort: present only when asked
+/// `User` (`docs/genesys-api.md` §2). Expanded sub-objects are best effort: present only when asked
 /// for with `expand`, and even then possibly missing.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -1,4 +1,4 @@
-//! Presence and sessions (`genesys-api.md` §6.7–§6.8): the org's presence definitions (the
+//! Presence and sessions (`docs/genesys-api.md` §6.7–§6.8): the org's presence definitions (the
 //! Offline one is cached), a user's Genesys Cloud presence, and revoking a user's tokens.
 
 use reqwest::Method;

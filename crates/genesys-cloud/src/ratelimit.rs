@@ -1,5 +1,5 @@
 //! One request budget per OAuth client (Genesys limits each client-credentials token, by
-//! default to 300 requests per minute, `genesys-api.md` §8.2).
+//! default to 300 requests per minute, `docs/genesys-api.md` §8.2).
 //!
 //! Three mechanisms, shared by every clone of a [`super::GenesysClient`]:
 //! - a `governor` token bucket (GCRA) whose sustained rate is `requests_per_minute * headroom`

@@ -1,4 +1,4 @@
-//! Bounded, jittered exponential backoff for transient failures (`genesys-api.md` §8.3).
+//! Bounded, jittered exponential backoff for transient failures (`docs/genesys-api.md` §8.3).
 //!
 //! Delay `n` (0-based) is drawn uniformly from `[d/2, d]` with `d = min(max, base * 2^n)`
 //! ("equal jitter"): callers that failed together spread out, yet each waits at least half the

@@ -1,4 +1,4 @@
-//! Taking a user out of routing (`genesys-api.md` §6.1–§6.6): routing status, queue memberships
+//! Taking a user out of routing (`docs/genesys-api.md` §6.1–§6.6): routing status, queue memberships
 //! (both joined and unjoined), skills, languages and stations; plus the restore calls.
 
 use std::collections::HashSet;

@@ -1,5 +1,5 @@
 //! Users: find by email (active and inactive, and separately deleted, without touching them),
-//! read, and change `state` with its `version` (`genesys-api.md` §3–§5).
+//! read, and change `state` with its `version` (`docs/genesys-api.md` §3–§5).
 //!
 //! There is deliberately no call that deletes a user.
 
@@ -36,7 +36,7 @@ struct SearchRequest<'a> {
 }
 
 /// `UpdateUser` carrying only `state` and `version`: when `state` is present it must be the only
-/// field changed (`genesys-api.md` §4.1).
+/// field changed (`docs/genesys-api.md` §4.1).
 #[derive(Debug, Serialize)]
 struct StatePatch<'a> {
     state: &'a UserState,

@@ -1,4 +1,4 @@
-//! `POST /api/v2/analytics/conversations/aggregates/query` (genesys-api.md §7.2).
+//! `POST /api/v2/analytics/conversations/aggregates/query` (docs/genesys-api.md §7.2).
 //!
 //! Rows are agent (or user) sessions; each emits the session metrics of
 //! [`super::analytics::session_metrics`] at the time its segments end. A metric counts in the

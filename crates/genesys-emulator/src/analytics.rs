@@ -1,4 +1,4 @@
-//! Analytics (genesys-api.md §7): conversation details query, single conversation details,
+//! Analytics (docs/genesys-api.md §7): conversation details query, single conversation details,
 //! the async details jobs, and user (presence/routing) details. Aggregates live in
 //! [`super::aggregates`].
 //!

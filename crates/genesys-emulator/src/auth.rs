@@ -1,4 +1,4 @@
-//! OAuth client credentials (genesys-api.md §1) and bearer-token checks.
+//! OAuth client credentials (docs/genesys-api.md §1) and bearer-token checks.
 //!
 //! `POST /oauth/token` with `Authorization: Basic base64(id:secret)` and the form body
 //! `grant_type=client_credentials` answers `{access_token, token_type: "bearer", expires_in}`.

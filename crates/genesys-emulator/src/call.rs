@@ -299,7 +299,7 @@ pub fn listing(
     Value::Object(out)
 }
 
-/// The `expand` values accepted on user reads (§3.1, contract `get_user`).
+/// The `expand` values accepted on user reads (docs/genesys-api.md §3.1, contract `get_user`).
 pub const USER_EXPANDS: &[&str] = &[
     "routingStatus",
     "presence",

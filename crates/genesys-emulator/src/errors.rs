@@ -1,4 +1,4 @@
-//! Error answers: the Genesys `ErrorBody` (genesys-api.md §8.1) for `/api/v2`, and the
+//! Error answers: the Genesys `ErrorBody` (docs/genesys-api.md §8.1) for `/api/v2`, and the
 //! OAuth-style body for `/oauth/token` (§1).
 //!
 //! `messageWithParams` is the message template with `{name}` placeholders, `messageParams` the

@@ -1,4 +1,4 @@
-//! Analytics query filters (genesys-api.md §7.1, §7.2, §7.4): `{type: and|or, predicates,
+//! Analytics query filters (docs/genesys-api.md §7.1, §7.2, §7.4): `{type: and|or, predicates,
 //! clauses}` evaluated against a row that can name its dimension values and metrics.
 //!
 //! A predicate's `operator` is `matches` (the default: equal to `value`, or inside `range`),

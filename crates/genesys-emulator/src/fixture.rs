@@ -73,7 +73,7 @@ impl Default for Organization {
 }
 
 /// Switches for points where the real API's behaviour is not known for sure
-/// (`genesys-api.md` §12). Defaults are the most plausible reading.
+/// (`docs/genesys-api.md` §12). Defaults are the most plausible reading.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Behavior {
@@ -307,7 +307,7 @@ pub struct RoleGrant {
     #[serde(default)]
     pub division_id: Option<String>,
     /// Set when the role comes through this group (one of the user's groups): such grants
-    /// survive deactivation, direct ones are removed (genesys-api.md §10).
+    /// survive deactivation, direct ones are removed (docs/genesys-api.md §10).
     #[serde(default)]
     pub group_id: Option<String>,
 }

@@ -1,4 +1,8 @@
-//! The Genesys Cloud emulator ("the sim"): an axum server that speaks the Genesys Cloud
+//! The Genesys Cloud emulator ("the sim"). Its one job: stand in for Genesys Cloud, as unkind
+//! as the real service, in tests and demos. It never depends on the client crate
+//! (`genesys-cloud`), `kube` or `k8s-openapi`, so it stays an independent oracle of the API.
+//!
+//! It is an axum server that speaks the Genesys Cloud
 //! Platform API v2 for every operation in `contract/genesys-contract.json` (47 of them), plus
 //! `POST /oauth/token`, against an in-memory organization loaded from a [`Fixture`].
 //!
@@ -20,7 +24,7 @@
 //! ```
 //!
 //! # Behaviour
-//! Semantics follow genesys-api.md §2–§9; points the reference marks unverified are switches
+//! Semantics follow docs/genesys-api.md §2–§9; points the reference marks unverified are switches
 //! in `behavior` (see [`fixture::Behavior`]). Every error is an `ErrorBody` with `message`,
 //! `code`, `status`, `messageWithParams`, `messageParams`, `contextId`, `details`, `errors`.
 //! Tokens expire per client (`tokenLifetimeSeconds`); each token has a sliding 60-second

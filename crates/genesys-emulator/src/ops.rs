@@ -1,5 +1,5 @@
 //! The route table: every operation of the contract (op id, method, path template, the
-//! permissions of genesys-api.md §9 / contract.json) and the handler that serves it.
+//! permissions of docs/genesys-api.md §9 / contract.json) and the handler that serves it.
 //!
 //! The table is the single source of truth for routing, permission checks and the operation
 //! name recorded per request; tests compare it with `contract/genesys-contract.json`.

@@ -1,4 +1,4 @@
-//! Presence (§6.7), tokens (§1, §6.8), roles and authorization subjects (§6.9) and the
+//! Presence (docs/genesys-api.md §6.7), tokens (§1, §6.8), roles and authorization subjects (§6.9) and the
 //! organization itself.
 //!
 //! A presence change also moves routing the way Genesys couples them: a presence whose

@@ -1,4 +1,4 @@
-//! The per-token request limit (genesys-api.md §8.2): a sliding 60-second window. Past the
+//! The per-token request limit (docs/genesys-api.md §8.2): a sliding 60-second window. Past the
 //! limit the answer is 429 `too.many.requests` with `Retry-After` set to the seconds until the
 //! oldest request in the window leaves it. Rejected requests do not count.
 //!

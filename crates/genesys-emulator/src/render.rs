@@ -1,7 +1,7 @@
 //! JSON renderings of stored entities, field for field as the contract's models
 //! (`User`, `RoutingStatus`, `UserPresence`, `UserStations`, `UserQueue`, `QueueMember`,
 //! `UserRoutingSkill`, ...). Only fields the emulator knows are written; expanded sub-objects
-//! appear only when asked for with `expand` (genesys-api.md §2).
+//! appear only when asked for with `expand` (docs/genesys-api.md §2).
 
 use serde_json::{Map, Value, json};
 

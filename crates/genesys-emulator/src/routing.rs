@@ -1,4 +1,4 @@
-//! Routing (genesys-api.md §6.1–§6.6): routing status, a user's queues, queue members,
+//! Routing (docs/genesys-api.md §6.1–§6.6): routing status, a user's queues, queue members,
 //! skills, languages and stations.
 //!
 //! - `GET /users/{id}/queues` defaults to `joined=true`; `joined=false` lists the others.

@@ -1,4 +1,4 @@
-//! User search: `POST /api/v2/users/search` and its `GET ?q64=` replay (genesys-api.md §3.4).
+//! User search: `POST /api/v2/users/search` and its `GET ?q64=` replay (docs/genesys-api.md §3.4).
 //!
 //! Criteria (`UserSearchCriteria`) are combined the way the search service does: criteria
 //! with `operator` `AND` (the default) must all match, `NOT` ones must not match, and when

@@ -2,7 +2,7 @@
 //! routing, presence, station, queue memberships, skills, languages and role grants, plus the
 //! queues, catalogues and resolved conversations. Handlers mutate it under one lock.
 //!
-//! The lifecycle rules of genesys-api.md §4, §5 and §10 live here: going inactive removes
+//! The lifecycle rules of docs/genesys-api.md §4, §5 and §10 live here: going inactive removes
 //! directly granted roles (group grants stay) and takes the user off queue; a soft delete
 //! also moves the user to the Home division and clears stations and sessions.
 

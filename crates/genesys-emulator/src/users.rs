@@ -1,5 +1,5 @@
 //! Users: read, list, cursor list, update, the state endpoint, soft delete, adjacents
-//! (genesys-api.md §3–§5). Search lives in [`super::search`].
+//! (docs/genesys-api.md §3–§5). Search lives in [`super::search`].
 //!
 //! Rules served here: `GET /users/{id}` hides deleted users unless `state=deleted`; a PATCH
 //! carrying `state` may carry nothing else but `version`; a stale `version` is a 409
