@@ -1123,7 +1123,7 @@ async fn body_less_calls_accept_any_2xx_with_or_without_a_body() {
 
 #[test]
 fn the_client_has_no_way_to_delete_a_user_or_call_gdpr() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/genesys");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/genesys-cloud/src");
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         let text = std::fs::read_to_string(&path).unwrap();

@@ -8,7 +8,7 @@
 //! runs twice: with the client's own retries (the production setting), and with none, so that
 //! every fault surfaces as a failed pass and the reconciler's rerun has to cope.
 //!
-//! Faults (see `src/sim/faults.rs`): 429 with `Retry-After: 1`; 500 *after* the write
+//! Faults (see `crates/genesys-emulator/src/faults.rs`): 429 with `Retry-After: 1`; 500 *after* the write
 //! committed; 503 before it; a timeout (the answer comes 2.5 s later, after the client's 1 s
 //! timeout, the write committed); a connection reset before the request is served, and one
 //! after; a 401 `bad.credentials` as from an expired token; a 409 `general.conflict` on the

@@ -5,7 +5,7 @@
 //! Most answers come from the emulator's faults (`rawBody`, `count`, `retryAfter`); the few
 //! that the emulator cannot produce (a body streamed without end, a `Retry-After` that is a
 //! date or not a number) come from [`scripted`], a tiny server that plays a list of answers.
-//! The decoders themselves are fuzzed in `src/genesys/http.rs` (`fuzz`); here arbitrary bodies
+//! The decoders themselves are fuzzed in `crates/genesys-cloud/src/http.rs` (`fuzz`); here arbitrary bodies
 //! go through the whole client over HTTP.
 #![allow(clippy::unwrap_used, clippy::too_many_lines)]
 
