@@ -11,13 +11,16 @@ ARG RUST_VERSION=1.95
 FROM docker.io/library/rust:${RUST_VERSION}-slim-bookworm AS builder
 WORKDIR /src
 # Only what the binary needs (.dockerignore keeps the rest out). Cargo.toml declares a bench, so
-# benches/ comes along for the manifest to load.
+# benches/ comes along for the manifest to load, and the workspace members' manifests (crates/)
+# for the workspace to load. Built without the default `emulator` feature: the image carries
+# no emulator, and the fake API server is a dev-dependency only.
 COPY Cargo.toml Cargo.lock ./
 COPY benches ./benches
+COPY crates ./crates
 COPY src ./src
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked --bin genesys-offboarding \
+    cargo build --release --locked --no-default-features --bin genesys-offboarding \
     && install -D -m 0755 target/release/genesys-offboarding /out/genesys-offboarding
 
 FROM gcr.io/distroless/cc-debian12:nonroot

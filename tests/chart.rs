@@ -232,9 +232,12 @@ fn the_image_build_copies_every_target_that_cargo_toml_declares() {
     let manifest = std::fs::read_to_string(root().join("Cargo.toml")).unwrap();
     let dockerfile = std::fs::read_to_string(root().join("Dockerfile")).unwrap();
     let ignore = std::fs::read_to_string(root().join(".dockerignore")).unwrap();
-    let folders = declared_target_folders(&manifest);
+    let mut folders = declared_target_folders(&manifest);
+    folders.extend(workspace_member_folders(&manifest));
+    folders.sort_unstable();
+    folders.dedup();
     assert!(
-        folders.contains(&"src") && folders.contains(&"benches"),
+        folders.contains(&"src") && folders.contains(&"benches") && folders.contains(&"crates"),
         "{folders:?}"
     );
 
@@ -250,6 +253,25 @@ fn the_image_build_copies_every_target_that_cargo_toml_declares() {
     }
     assert!(dockerfile.contains("USER 65532:65532"));
     assert!(dockerfile.contains("cargo build --release --locked"));
+    // The image carries neither the emulator nor (a dev-dependency) the fake API server.
+    assert!(dockerfile.contains("--no-default-features"));
+}
+
+/// The top-level folder of every workspace member (`members = [...]`): Cargo loads each
+/// member's manifest before it builds anything.
+fn workspace_member_folders(manifest: &str) -> Vec<&str> {
+    let Some(line) = manifest
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("members = ["))
+    else {
+        return Vec::new();
+    };
+    line.split('"')
+        .skip(1)
+        .step_by(2)
+        .filter_map(|member| member.split('/').next())
+        .collect()
 }
 
 /// The top-level folder of every target section (`[[bin]]`, `[[bench]]`, `[[example]]`,
