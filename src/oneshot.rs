@@ -25,7 +25,9 @@ use crate::reconcile::{FixedClient, MemoryOwners, MemoryStore, Outcome, OwnerReg
 use genesys_cloud::{
     ClientConfig, ClientCredentials, Endpoints, GenesysClient, GenesysError, Region,
 };
+#[cfg(feature = "emulator")]
 use genesys_emulator::fixture::{Fixture, FixtureError};
+#[cfg(feature = "emulator")]
 use genesys_emulator::{Sim, SimHandle};
 use manifest::{Loaded, ManifestError, Refusal, location};
 
@@ -37,6 +39,7 @@ pub const ENV_CLIENT_SECRET: &str = "GENESYS_CLIENT_SECRET";
 pub const ENV_REGION: &str = "GENESYS_REGION";
 
 /// How often the one-shot mode polls an analytics job of the embedded emulator.
+#[cfg(feature = "emulator")]
 const SIM_JOB_POLL: Duration = Duration::from_millis(250);
 
 /// Arguments of `genesys-offboarding reconcile`.
@@ -51,18 +54,17 @@ pub struct ReconcileArgs {
     pub file: PathBuf,
     /// Run against the embedded Genesys Cloud emulator, with its demo organization or the given
     /// fixture file, instead of a real org (credentials and endpoints come from the emulator).
+    /// (Built with the default `emulator` feature only.)
+    #[cfg(feature = "emulator")]
     #[arg(long, value_name = "FIXTURE", num_args = 0..=1)]
     pub sim: Option<Option<PathBuf>>,
     /// Genesys API base URL, instead of the resource's region or base URLs (needs --login-url).
-    #[arg(
-        long,
-        value_name = "URL",
-        requires = "login_url",
-        conflicts_with = "sim"
-    )]
+    #[arg(long, value_name = "URL", requires = "login_url")]
+    #[cfg_attr(feature = "emulator", arg(conflicts_with = "sim"))]
     pub api_url: Option<String>,
     /// Genesys login base URL (needs --api-url).
-    #[arg(long, value_name = "URL", requires = "api_url", conflicts_with = "sim")]
+    #[arg(long, value_name = "URL", requires = "api_url")]
+    #[cfg_attr(feature = "emulator", arg(conflicts_with = "sim"))]
     pub login_url: Option<String>,
     /// A host the FILE's `spec.apiBaseUrl` / `spec.loginBaseUrl` may name, `HOST` (every port)
     /// or `HOST:PORT` (repeatable, or comma-separated in `ALLOWED_ENDPOINTS`). None by default:
@@ -133,8 +135,10 @@ pub enum OneShotError {
     },
     #[error("{0} holds no GenesysUserOffboarding resource")]
     NoResource(String),
+    #[cfg(feature = "emulator")]
     #[error("failed to load the emulator fixture")]
     Fixture(#[source] FixtureError),
+    #[cfg(feature = "emulator")]
     #[error("failed to start the Genesys Cloud emulator")]
     Sim(#[source] genesys_emulator::SimError),
     #[error("failed to configure the Genesys client: {0}")]
@@ -175,10 +179,7 @@ pub async fn run(
     for skipped in &loaded.skipped {
         note(notes, &skipped.to_string());
     }
-    let sim = match &args.sim {
-        Some(fixture) => Some(start_sim(fixture.as_deref()).await?),
-        None => None,
-    };
+    let sim = Embedded::start_if_asked(args).await?;
     // Every client is configured before the first pass: a bad setting for the last resource
     // must not leave the first one offboarded.
     let mut jobs = Vec::new();
@@ -189,7 +190,7 @@ pub async fn run(
             resource.spec.management_policy = crate::crd::ManagementPolicy::Observe;
         }
         let client = match &sim {
-            Some((handle, credentials)) => sim_client(handle, credentials.clone())?,
+            Some(sim) => sim.client()?,
             None => env_client(args, &resource)?,
         };
         jobs.push(Job::new(resource, client));
@@ -198,8 +199,8 @@ pub async fn run(
     let summaries = jobs.iter().map(Job::summary).collect();
     let printed: Vec<GenesysUserOffboarding> = jobs.into_iter().map(|j| j.resource).collect();
     print(&printed, args.output, out)?;
-    if let Some((handle, _)) = sim {
-        handle.shutdown().await;
+    if let Some(sim) = sim {
+        sim.shutdown().await;
     }
     Ok(summaries)
 }
@@ -416,37 +417,76 @@ pub fn load(path: &Path) -> Result<Loaded, OneShotError> {
     Ok(loaded)
 }
 
-/// Starts the emulator with the demo org or `fixture`; the credentials are the fixture's first
-/// unrestricted OAuth client (`demo-client` in the demo org).
-async fn start_sim(fixture: Option<&Path>) -> Result<(SimHandle, ClientCredentials), OneShotError> {
-    let fixture = match fixture {
-        Some(path) => Fixture::from_file(path).map_err(OneShotError::Fixture)?,
-        None => Fixture::demo(),
-    };
-    let oauth = fixture
-        .oauth_clients
-        .iter()
-        .find(|c| c.permissions.is_none())
-        .or_else(|| fixture.oauth_clients.first())
-        .ok_or_else(|| OneShotError::Credentials("the fixture has no oauthClients".into()))?;
-    let credentials = ClientCredentials::new(
-        oauth.client_id.clone(),
-        SecretString::from(oauth.client_secret.clone()),
-    );
-    let handle = Sim::start(fixture).await.map_err(OneShotError::Sim)?;
-    Ok((handle, credentials))
+/// The embedded emulator of `--sim`, with the OAuth client the passes use.
+#[cfg(feature = "emulator")]
+struct Embedded {
+    handle: SimHandle,
+    credentials: ClientCredentials,
 }
 
-fn sim_client(
-    handle: &SimHandle,
-    credentials: ClientCredentials,
-) -> Result<GenesysClient, OneShotError> {
-    let endpoints = Endpoints::single(handle.base_url()).map_err(OneShotError::Client)?;
-    // The emulator finishes analytics jobs at once: poll them quickly. Everything else (the
-    // rate budget included) stays as against a real org.
-    let config = ClientConfig::new(endpoints, credentials)
-        .with_job_polling(SIM_JOB_POLL, Duration::from_secs(60));
-    GenesysClient::new(config).map_err(OneShotError::Client)
+#[cfg(feature = "emulator")]
+impl Embedded {
+    /// With `--sim`: starts the emulator with the demo org or the given fixture; the
+    /// credentials are the fixture's first unrestricted OAuth client (`demo-client` in the demo
+    /// org).
+    async fn start_if_asked(args: &ReconcileArgs) -> Result<Option<Self>, OneShotError> {
+        let Some(fixture) = &args.sim else {
+            return Ok(None);
+        };
+        let fixture = match fixture {
+            Some(path) => Fixture::from_file(path).map_err(OneShotError::Fixture)?,
+            None => Fixture::demo(),
+        };
+        let oauth = fixture
+            .oauth_clients
+            .iter()
+            .find(|c| c.permissions.is_none())
+            .or_else(|| fixture.oauth_clients.first())
+            .ok_or_else(|| OneShotError::Credentials("the fixture has no oauthClients".into()))?;
+        let credentials = ClientCredentials::new(
+            oauth.client_id.clone(),
+            SecretString::from(oauth.client_secret.clone()),
+        );
+        let handle = Sim::start(fixture).await.map_err(OneShotError::Sim)?;
+        Ok(Some(Self {
+            handle,
+            credentials,
+        }))
+    }
+
+    fn client(&self) -> Result<GenesysClient, OneShotError> {
+        let endpoints = Endpoints::single(self.handle.base_url()).map_err(OneShotError::Client)?;
+        // The emulator finishes analytics jobs at once: poll them quickly. Everything else (the
+        // rate budget included) stays as against a real org.
+        let config = ClientConfig::new(endpoints, self.credentials.clone())
+            .with_job_polling(SIM_JOB_POLL, Duration::from_secs(60));
+        GenesysClient::new(config).map_err(OneShotError::Client)
+    }
+
+    async fn shutdown(self) {
+        self.handle.shutdown().await;
+    }
+}
+
+/// Built without the `emulator` feature there is no `--sim`: nothing is ever embedded.
+#[cfg(not(feature = "emulator"))]
+enum Embedded {}
+
+#[cfg(not(feature = "emulator"))]
+impl Embedded {
+    #[allow(clippy::unused_async)]
+    async fn start_if_asked(_args: &ReconcileArgs) -> Result<Option<Self>, OneShotError> {
+        Ok(None)
+    }
+
+    fn client(&self) -> Result<GenesysClient, OneShotError> {
+        match *self {}
+    }
+
+    #[allow(clippy::unused_async)]
+    async fn shutdown(self) {
+        match self {}
+    }
 }
 
 /// Credentials from the environment; endpoints from `--api-url`/`--login-url`, else
