@@ -74,8 +74,7 @@ impl Graph {
         let start = self
             .names
             .iter()
-            .find(|(_, name)| *name == package)
-            .map(|(id, _)| id.clone())
+            .find_map(|(id, name)| (name == package).then(|| id.clone()))
             .unwrap_or_else(|| panic!("no package {package} in the workspace"));
         let mut seen = BTreeSet::new();
         let mut todo = vec![start];

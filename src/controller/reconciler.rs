@@ -290,48 +290,16 @@ async fn pass(cached: &CachedOffboarding, ctx: &Context) -> Result<(Action, &'st
             Ok((Action::requeue(MIN_REQUEUE), "FinalizerSwapped"))
         }
         DeletionPolicy::Restore => {
-            let resource = Arc::new(resource);
-            let outcome = &outcome;
-            let result = Box::pin(finalizer::finalizer(
+            Box::pin(restore_policy(
                 &api,
-                FINALIZER,
                 resource,
-                |event| async move {
-                    match event {
-                        FinalizerEvent::Apply(resource) => {
-                            Box::pin(offboard(&resource, ctx, outcome))
-                                .await
-                                .map(|(action, _)| action)
-                        }
-                        FinalizerEvent::Cleanup(resource) => {
-                            Box::pin(restore(&resource, ctx)).await
-                        }
-                    }
-                },
+                cached,
+                ctx,
+                deleting,
+                has_finalizer,
+                &outcome,
             ))
-            .await;
-            match result {
-                Ok(action) => {
-                    if deleting {
-                        forget(ctx, cached.uid(), &namespace, &name);
-                        if !has_finalizer {
-                            return Ok((Action::await_change(), "Gone"));
-                        }
-                        tracing::info!("restored; finalizer removed");
-                        return Ok((Action::await_change(), "Restored"));
-                    }
-                    Ok((action, *lock(outcome)))
-                }
-                Err(finalizer::Error::ApplyFailed(e) | finalizer::Error::CleanupFailed(e)) => {
-                    Err(e)
-                }
-                Err(finalizer::Error::AddFinalizer(e) | finalizer::Error::RemoveFinalizer(e)) => {
-                    Err(Error::Finalizer(e))
-                }
-                Err(finalizer::Error::UnnamedObject | finalizer::Error::InvalidFinalizer) => {
-                    Err(Error::Unnamed)
-                }
-            }
+            .await
         }
         DeletionPolicy::Orphan => {
             let resource = if has_finalizer {
@@ -388,6 +356,56 @@ async fn report_undecodable(
     ctx.metrics.failed(reason::UNDECODABLE);
     ctx.backoffs.reset(&key(object));
     Ok((Action::await_change(), "Stalled"))
+}
+
+/// A pass of a resource with `deletionPolicy: Restore`: the restore finalizer wraps the
+/// offboarding (apply) and the restore (cleanup, on deletion).
+async fn restore_policy(
+    api: &Api<GenesysUserOffboarding>,
+    resource: GenesysUserOffboarding,
+    cached: &CachedOffboarding,
+    ctx: &Context,
+    deleting: bool,
+    has_finalizer: bool,
+    outcome: &Mutex<&'static str>,
+) -> Result<(Action, &'static str), Error> {
+    let namespace = cached.namespace().ok_or(Error::Unnamed)?;
+    let name = cached.name_any();
+    let resource = Arc::new(resource);
+    let result = Box::pin(finalizer::finalizer(
+        api,
+        FINALIZER,
+        resource,
+        |event| async move {
+            match event {
+                FinalizerEvent::Apply(resource) => Box::pin(offboard(&resource, ctx, outcome))
+                    .await
+                    .map(|(action, _)| action),
+                FinalizerEvent::Cleanup(resource) => Box::pin(restore(&resource, ctx)).await,
+            }
+        },
+    ))
+    .await;
+    match result {
+        Ok(action) => {
+            if deleting {
+                forget(ctx, cached.uid(), &namespace, &name);
+                if !has_finalizer {
+                    return Ok((Action::await_change(), "Gone"));
+                }
+                tracing::info!("restored; finalizer removed");
+                return Ok((Action::await_change(), "Restored"));
+            }
+            Ok((action, *lock(outcome)))
+        }
+        Err(finalizer::Error::ApplyFailed(e) | finalizer::Error::CleanupFailed(e)) => Err(e),
+        Err(finalizer::Error::AddFinalizer(e) | finalizer::Error::RemoveFinalizer(e)) => {
+            Err(Error::Finalizer(e))
+        }
+        Err(finalizer::Error::UnnamedObject | finalizer::Error::InvalidFinalizer) => {
+            Err(Error::Unnamed)
+        }
+    }
 }
 
 /// Whether the batched drift checks stand in for this trigger's pass: a resource they watch
