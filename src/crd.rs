@@ -705,8 +705,8 @@ impl GenesysUserOffboardingSpec {
     pub fn endpoint(&self) -> ResolvedEndpoint {
         ResolvedEndpoint {
             region: self.region,
-            api_base_url: self.api_base_url.as_deref().map(redact_url),
-            login_base_url: self.login_base_url.as_deref().map(redact_url),
+            api_base_url: self.api_base_url.as_deref().map(recorded_url),
+            login_base_url: self.login_base_url.as_deref().map(recorded_url),
         }
     }
 
@@ -849,6 +849,21 @@ fn parse_base_url(field: &'static str, value: &str) -> Result<url::Url, SpecErro
     // Everything the pattern admits parses, to the same scheme, host and port: the tests feed
     // the same URLs to the CEL rule and to this function.
     url::Url::parse(value).map_err(|_| invalid())
+}
+
+/// How `status.endpoint` records a base URL: without its user info, in the `url` crate's normal
+/// form (so equal URLs compare equal); text that is no URL is kept after its last `@`, so that no
+/// credential it may hold is recorded.
+pub fn recorded_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            // Only URLs that cannot have a user (`mailto:`, `data:`) refuse these.
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
+            parsed.to_string()
+        }
+        Err(_) => url.rsplit('@').next().unwrap_or_default().to_owned(),
+    }
 }
 
 /// `text` cut to at most `max` bytes (on a character boundary), ending with `...` when cut.
@@ -1964,7 +1979,7 @@ mod tests {
         assert!(!endpoint.to_string().contains("hunter2"));
         assert_eq!(endpoint.api_key(), minimal().endpoint().api_key());
         assert_eq!(minimal().endpoint().to_string(), "region us_east_1");
-        assert_eq!(redact_url("not a url, user:pw@host"), "host");
+        assert_eq!(recorded_url("not a url, user:pw@host"), "host");
     }
 
     #[test]

@@ -31,13 +31,30 @@ const FINALIZER: &str = "offboarding.genesys-operator.io/restore";
 // Fixtures
 
 async fn server_with_crd() -> (FakeApiServerHandle, Client) {
+    server_with_crd_of(serde_yaml::from_str(CRD_YAML).unwrap()).await
+}
+
+/// The committed CRD without the operator's own bounds on `spec.effectiveAt` (a pattern and a
+/// CEL rule): what is left is the API server's `date-time` format check alone.
+fn crd_with_plain_date_time() -> CustomResourceDefinition {
+    let mut crd: Value = serde_yaml::from_str(CRD_YAML).unwrap();
+    let effective_at = crd
+        .pointer_mut("/spec/versions/0/schema/openAPIV3Schema/properties/spec/properties/effectiveAt")
+        .and_then(Value::as_object_mut)
+        .unwrap();
+    effective_at.remove("pattern");
+    effective_at.remove("x-kubernetes-validations");
+    assert_eq!(effective_at["format"], "date-time");
+    serde_json::from_value(crd).unwrap()
+}
+
+async fn server_with_crd_of(crd: CustomResourceDefinition) -> (FakeApiServerHandle, Client) {
     let server = FakeApiServer::builder()
         .bookmark_interval(Duration::from_millis(200))
         .start()
         .await
         .unwrap();
     let client = server.kube_client();
-    let crd: CustomResourceDefinition = serde_yaml::from_str(CRD_YAML).unwrap();
     Api::<CustomResourceDefinition>::all(client.clone())
         .patch(
             CRD_NAME,
@@ -1938,7 +1955,7 @@ async fn a_secret_over_one_mebibyte_and_a_body_over_three_are_refused_like_a_rea
 
 #[tokio::test]
 async fn a_date_time_without_an_offset_is_refused_and_any_rfc_3339_one_is_accepted() {
-    let (server, client) = server_with_crd().await;
+    let (server, client) = server_with_crd_of(crd_with_plain_date_time()).await;
     let api = dynamic_offboardings(&client);
     let with_effective_at = |name: &str, at: &str| -> DynamicObject {
         let mut object = offboarding_json(name);

@@ -1897,13 +1897,12 @@ impl ClientProvider for ByEndpoint {
     }
 }
 
-/// `apiBaseUrl` and `loginBaseUrl` lines for `sim`, with user info in the API URL.
+/// `apiBaseUrl` and `loginBaseUrl` lines for `sim` (a URL with user info is refused by the
+/// spec rules, see `a_base_url_with_a_password_stalls_and_the_password_appears_nowhere`).
 fn endpoint_lines(sim: &SimHandle) -> String {
     let base = sim.base_url();
     let port = base.port().unwrap();
-    format!(
-        "apiBaseUrl: http://svc:hunter2@127.0.0.1:{port}/\nloginBaseUrl: http://127.0.0.1:{port}/\n"
-    )
+    format!("apiBaseUrl: http://127.0.0.1:{port}/\nloginBaseUrl: http://127.0.0.1:{port}/\n")
 }
 
 fn endpoint_offboarding(sim: &SimHandle) -> GenesysUserOffboarding {
@@ -1936,12 +1935,7 @@ async fn pointing_a_finished_offboarding_at_another_organization_stalls_and_touc
     assert_eq!(
         recorded.api_base_url.as_deref(),
         Some(format!("http://127.0.0.1:{port}/").as_str()),
-        "recorded without user info"
-    );
-    assert!(
-        !serde_json::to_string(status(&jane))
-            .unwrap()
-            .contains("hunter2")
+        "recorded in normal form"
     );
     let snapshot = status(&jane).snapshot.clone();
     org_a.clear_requests();
@@ -1971,7 +1965,7 @@ async fn pointing_a_finished_offboarding_at_another_organization_stalls_and_touc
     );
     let stalled = message(&jane, condition::STALLED);
     assert!(
-        stalled.contains(&format!("127.0.0.1:{port}")) && !stalled.contains("hunter2"),
+        stalled.contains(&format!("127.0.0.1:{port}")),
         "{stalled}"
     );
     assert!(org_b.requests().is_empty(), "{:?}", org_b.requests());
