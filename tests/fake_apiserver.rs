@@ -39,7 +39,9 @@ async fn server_with_crd() -> (FakeApiServerHandle, Client) {
 fn crd_with_plain_date_time() -> CustomResourceDefinition {
     let mut crd: Value = serde_yaml::from_str(CRD_YAML).unwrap();
     let effective_at = crd
-        .pointer_mut("/spec/versions/0/schema/openAPIV3Schema/properties/spec/properties/effectiveAt")
+        .pointer_mut(
+            "/spec/versions/0/schema/openAPIV3Schema/properties/spec/properties/effectiveAt",
+        )
         .and_then(Value::as_object_mut)
         .unwrap();
     effective_at.remove("pattern");

@@ -1964,10 +1964,7 @@ async fn pointing_a_finished_offboarding_at_another_organization_stalls_and_touc
         is("True", "EndpointChanged")
     );
     let stalled = message(&jane, condition::STALLED);
-    assert!(
-        stalled.contains(&format!("127.0.0.1:{port}")),
-        "{stalled}"
-    );
+    assert!(stalled.contains(&format!("127.0.0.1:{port}")), "{stalled}");
     assert!(org_b.requests().is_empty(), "{:?}", org_b.requests());
     assert!(org_a.requests().is_empty(), "{:?}", org_a.requests());
     assert_eq!(org_b.user(JANE).unwrap()["state"], "active");
