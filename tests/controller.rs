@@ -129,8 +129,23 @@ impl World {
 
     /// Creates an offboarding of `email` whose API and login base URL are `base`.
     async fn offboard_at(&self, namespace: &str, name: &str, email: &str, base: &str, extra: &str) {
+        self.create_offboarding(namespace, name, email, base, SECRET, extra)
+            .await;
+    }
+
+    /// Creates an offboarding of `email` at `base` with the credentials of the Secret `secret`;
+    /// `extra` adds spec lines.
+    async fn create_offboarding(
+        &self,
+        namespace: &str,
+        name: &str,
+        email: &str,
+        base: &str,
+        secret: &str,
+        extra: &str,
+    ) {
         let spec: serde_json::Value = serde_yaml::from_str(&format!(
-            "user: {{email: {email}}}\ncredentialsSecretRef: {{name: {SECRET}}}\napiBaseUrl: {base}\nloginBaseUrl: {base}\n{extra}"
+            "user: {{email: {email}}}\ncredentialsSecretRef: {{name: {secret}}}\napiBaseUrl: {base}\nloginBaseUrl: {base}\n{extra}"
         ))
         .unwrap();
         let resource: GenesysUserOffboarding = serde_json::from_value(json!({
@@ -218,21 +233,8 @@ impl World {
         if secrets.get_opt(secret).await.unwrap().is_none() {
             self.create_secret(NS, secret).await;
         }
-        let resource: GenesysUserOffboarding = serde_json::from_value(json!({
-            "apiVersion": "offboarding.genesys-operator.io/v1alpha1",
-            "kind": "GenesysUserOffboarding",
-            "metadata": {"name": name, "namespace": NS},
-            "spec": {
-                "user": {"email": email},
-                "credentialsSecretRef": {"name": secret},
-                "apiBaseUrl": base, "loginBaseUrl": base,
-            },
-        }))
-        .unwrap();
-        self.offboardings(NS)
-            .create(&PostParams::default(), &resource)
-            .await
-            .unwrap();
+        self.create_offboarding(NS, name, email, base, secret, "")
+            .await;
     }
 
     /// Waits until the resource satisfies `done`; fails with its last state.
