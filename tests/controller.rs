@@ -684,13 +684,14 @@ async fn deleting_a_resource_with_restore_runs_the_finalizer_and_the_user_is_act
         "active",
         "Restore re-activated the user"
     );
-    let reasons: Vec<String> = world
-        .events(NS, "jane")
-        .await
-        .into_iter()
-        .map(|e| e.1)
-        .collect();
-    assert!(reasons.iter().any(|r| r == "Restored"), "{reasons:?}");
+    eventually("a Restored Event", || async {
+        world
+            .events(NS, "jane")
+            .await
+            .iter()
+            .any(|e| e.1 == "Restored")
+    })
+    .await;
     operator.stop().await.unwrap();
     world.assert_no_user_was_deleted();
 }
@@ -1158,13 +1159,15 @@ async fn wait_until_endpoint_not_allowed(world: &World, name: &str, listener: &L
         "{}",
         ready.message
     );
-    let events = world.events(NS, name).await;
-    assert!(
-        events
+    // Events follow the status write.
+    eventually("an EndpointNotAllowed Warning", || async {
+        world
+            .events(NS, name)
+            .await
             .iter()
-            .any(|(kind, reason, _, _)| kind == "Warning" && reason == "EndpointNotAllowed"),
-        "{events:?}"
-    );
+            .any(|(kind, reason, _, _)| kind == "Warning" && reason == "EndpointNotAllowed")
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1289,6 +1292,10 @@ async fn with_two_controllers_and_leader_election_only_the_leader_reconciles_and
             .contains("genesys_offboarding_reconciles_total{"),
         "the standby never reconciled"
     );
+    eventually("an Event of the pass", || async {
+        !world.events(NS, "jane").await.is_empty()
+    })
+    .await;
     let instances: Vec<String> = world
         .events(NS, "jane")
         .await
