@@ -363,10 +363,11 @@ async fn an_invalid_state_change_reason_is_a_400_invalid_value() {
 }
 
 #[tokio::test]
-async fn going_inactive_strips_direct_roles_keeps_group_roles_and_goes_off_queue() {
+async fn going_inactive_strips_every_role_and_reactivating_brings_back_only_group_roles_later() {
     let api = inline(
         r"
 oauthClients: [{clientId: c, clientSecret: s}]
+behavior: {groupRolesReturnSeconds: 1}
 roles: [{id: r-agent, name: Agent}, {id: r-sup, name: Supervisor}]
 groups: [{id: g1, name: Tier 2}]
 users:
@@ -379,8 +380,30 @@ users:
 ",
     )
     .await;
+    let subjects = |body: &Value| -> Vec<(String, String)> {
+        let mut grants: Vec<(String, String)> = body["grants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| {
+                (
+                    g["role"]["id"].as_str().unwrap().to_owned(),
+                    g["subjectId"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        grants.sort();
+        grants
+    };
+    let pair = |role: &str, subject: &str| (role.to_owned(), subject.to_owned());
     let roles = api.get("/api/v2/users/u1/roles").await.body;
     assert_eq!(roles["roles"].as_array().unwrap().len(), 2);
+    let subject = api.get("/api/v2/authorization/subjects/u1").await.body;
+    assert_eq!(
+        subjects(&subject),
+        [pair("r-agent", "u1"), pair("r-sup", "g1")],
+        "a grant through a group has the group as its subject"
+    );
 
     let off = api
         .patch(
@@ -392,7 +415,12 @@ users:
     let roles = api.get("/api/v2/users/u1/roles").await.body;
     assert_eq!(
         roles["roles"],
-        json!([{"id": "r-sup", "name": "Supervisor"}])
+        json!([]),
+        "every role goes, the group's too"
+    );
+    assert_eq!(
+        api.get("/api/v2/authorization/subjects/u1").await.body["grants"],
+        json!([])
     );
     assert_eq!(
         api.get("/api/v2/users/u1/routingstatus").await.body["status"],
@@ -403,17 +431,61 @@ users:
         .await;
     let roles = api.get("/api/v2/users/u1/roles").await.body;
     assert_eq!(
-        roles["roles"].as_array().unwrap().len(),
-        1,
-        "reactivating restores nothing"
+        roles["roles"],
+        json!([]),
+        "right after the re-activation no role is back yet"
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let roles = api.get("/api/v2/users/u1/roles").await.body;
+    assert_eq!(
+        roles["roles"],
+        json!([{"id": "r-sup", "name": "Supervisor"}]),
+        "the group's role comes back by itself, the direct one does not"
     );
     let grant = api
         .post("/api/v2/authorization/subjects/u1/bulkadd", json!({"grants": [{"roleId": "r-agent", "divisionId": "00000000-0000-4000-8000-0000000000d0"}]}))
         .await;
     assert_eq!(grant.status, 204);
     let subject = api.get("/api/v2/authorization/subjects/u1").await.body;
-    assert_eq!(subject["grants"].as_array().unwrap().len(), 2);
-    assert_eq!(subject["grants"][0]["division"]["homeDivision"], true);
+    assert_eq!(
+        subjects(&subject),
+        [pair("r-agent", "u1"), pair("r-sup", "g1")]
+    );
+}
+
+#[tokio::test]
+async fn a_role_held_directly_and_through_a_group_is_listed_twice_only_with_include_duplicates() {
+    let api = inline(
+        r"
+oauthClients: [{clientId: c, clientSecret: s}]
+roles: [{id: r-agent, name: Agent}]
+groups: [{id: g1, name: Tier 2}]
+users:
+  - {id: u1, name: U One, email: u1@example.com, groups: [g1], roles: [{roleId: r-agent}, {roleId: r-agent, groupId: g1}]}
+",
+    )
+    .await;
+
+    let once = api.get("/api/v2/authorization/subjects/u1").await.body;
+    let twice = api
+        .get("/api/v2/authorization/subjects/u1?includeDuplicates=true")
+        .await
+        .body;
+
+    let subjects = |body: &Value| -> Vec<String> {
+        body["grants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g["subjectId"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(subjects(&once), ["g1"], "one entry, the group's");
+    assert_eq!(subjects(&twice), ["u1", "g1"]);
+    assert_eq!(
+        api.get("/api/v2/users/u1/roles").await.body["roles"],
+        json!([{"id": "r-agent", "name": "Agent"}])
+    );
 }
 
 #[tokio::test]

@@ -101,6 +101,11 @@ pub struct Behavior {
     /// Whether `GET /users/{id}/queues` lists memberships that come from a group (§12.8).
     #[serde(default = "yes")]
     pub user_queues_include_group_memberships: bool,
+    /// Seconds from a user's re-activation until the roles they hold through groups are in
+    /// effect again. Going inactive removes every role; on re-activation Genesys applies the
+    /// group roles again by itself, later (§10); how much later is not documented (§12).
+    #[serde(default = "default_group_roles_return_seconds")]
+    pub group_roles_return_seconds: u64,
 }
 
 impl Default for Behavior {
@@ -113,6 +118,7 @@ impl Default for Behavior {
             no_body_status: default_no_body_status(),
             max_page_size: default_max_page_size(),
             user_queues_include_group_memberships: true,
+            group_roles_return_seconds: default_group_roles_return_seconds(),
         }
     }
 }
@@ -128,6 +134,9 @@ fn default_no_body_status() -> u16 {
 }
 fn default_max_page_size() -> u32 {
     500
+}
+fn default_group_roles_return_seconds() -> u64 {
+    5
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -306,8 +315,9 @@ pub struct RoleGrant {
     /// Defaults to the user's division.
     #[serde(default)]
     pub division_id: Option<String>,
-    /// Set when the role comes through this group (one of the user's groups): such grants
-    /// survive deactivation, direct ones are removed (docs/genesys-api.md §10).
+    /// Set when the role comes through this group (one of the user's groups). Going inactive
+    /// removes every grant; the group's come back `behavior.groupRolesReturnSeconds` after a
+    /// re-activation, direct ones never (docs/genesys-api.md §10).
     #[serde(default)]
     pub group_id: Option<String>,
 }

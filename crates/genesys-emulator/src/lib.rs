@@ -45,7 +45,8 @@
 //!   first, `"ignoreWrite": true` leaves it unapplied and answers with what a `GET` of the same
 //!   path answers (a `PATCH` of a user's state answered `200` with `state: active`; see
 //!   [`faults`]). `GET` lists pending faults, `DELETE` disarms them.
-//! - `GET /__sim/users/{id}`: the stored user (state, version, roles with their group,
+//! - `GET /__sim/users/{id}`: the stored user (state, version, roles in effect with their group
+//!   and `withheldGroupRoles`, the group grants withheld since a deactivation,
 //!   queues with `joined`/`direct`/`viaGroup`, station, presence, `hasSessions`, history).
 //! - `POST /__sim/reset`: back to the fixture (same epoch), log, faults and jobs cleared.
 //!

@@ -109,6 +109,7 @@ impl Shared {
         if let Some(missing) = ops::missing_permissions(op.permissions, granted) {
             return Reply::error(&ApiError::missing_permissions(&missing), context_id);
         }
+        org.settle_group_roles(now);
         let call = Call {
             op,
             path,

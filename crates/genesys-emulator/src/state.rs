@@ -3,8 +3,9 @@
 //! queues, catalogues and resolved conversations. Handlers mutate it under one lock.
 //!
 //! The lifecycle rules of docs/genesys-api.md §4, §5 and §10 live here: going inactive removes
-//! directly granted roles (group grants stay) and takes the user off queue; a soft delete
-//! also moves the user to the Home division and clears stations and sessions.
+//! every role grant (the group ones are withheld and come back, later, on re-activation) and
+//! takes the user off queue; a soft delete also moves the user to the Home division and clears
+//! stations and sessions.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
@@ -110,7 +111,8 @@ pub struct Proficiency {
 pub struct Grant {
     pub role_id: String,
     pub division_id: String,
-    /// Set when the grant comes through a group: it survives deactivation.
+    /// Set when the grant comes through this group: it is the group's grant (its `subjectId`),
+    /// withheld while the user is not active.
     pub group_id: Option<String>,
     pub granted_at: DateTime<Utc>,
 }
@@ -155,7 +157,14 @@ pub struct User {
     pub queues: Vec<Membership>,
     pub skills: Vec<Proficiency>,
     pub languages: Vec<Proficiency>,
+    /// The grants in effect, direct and through groups.
     pub roles: Vec<Grant>,
+    /// Grants of the user's groups that are not in effect: the user is not active, or was
+    /// re-activated less than `behavior.groupRolesReturnSeconds` ago (see
+    /// [`Org::settle_group_roles`]).
+    pub withheld_group_roles: Vec<Grant>,
+    /// When the withheld group grants come back (set by a re-activation).
+    pub group_roles_return_at: Option<DateTime<Utc>>,
     pub groups: Vec<String>,
     /// Live OAuth sessions; cleared by `DELETE /api/v2/tokens/{userId}`.
     pub has_sessions: bool,
@@ -331,6 +340,8 @@ pub struct Org {
     pub stations: Vec<StationFixture>,
     pub users: Vec<User>,
     user_index: HashMap<String, usize>,
+    /// Users with group grants due back ([`User::group_roles_return_at`]).
+    group_roles_due: Vec<String>,
     pub conversations: Vec<Conversation>,
     pub jobs: BTreeMap<String, Job>,
 }
@@ -384,6 +395,7 @@ impl Org {
             stations: fixture.stations.clone(),
             users: Vec::new(),
             user_index: HashMap::new(),
+            group_roles_due: Vec::new(),
             conversations: Vec::new(),
             jobs: BTreeMap::new(),
         };
@@ -452,7 +464,8 @@ impl Org {
             });
         let queues = self.memberships(u);
         let granted_at = epoch - TimeDelta::days(30);
-        let roles = u
+        // A user who is not active holds no group grant (see `change_state`).
+        let (roles, withheld_group_roles): (Vec<Grant>, Vec<Grant>) = u
             .roles
             .iter()
             .map(|r| Grant {
@@ -461,7 +474,7 @@ impl Org {
                 group_id: r.group_id.clone(),
                 granted_at,
             })
-            .collect();
+            .partition(|g| state == UserState::Active || g.group_id.is_none());
         let routing_status = RoutingState {
             status: u.routing_status.clone(),
             start_time: epoch,
@@ -521,6 +534,8 @@ impl Org {
                 })
                 .collect(),
             roles,
+            withheld_group_roles,
+            group_roles_return_at: None,
             groups: u.groups.clone(),
             has_sessions: u.has_sessions,
             sessions_revoked_at: None,
@@ -660,8 +675,10 @@ impl Org {
     }
 
     /// Moves a user to a lifecycle state with its side effects (§10): going inactive removes
-    /// direct role grants and takes the user off queue; deleting also moves them to Home,
-    /// clears stations and sessions. Reactivating restores nothing. Bumps `version`.
+    /// every role grant (direct ones for good; the group ones are withheld) and takes the user
+    /// off queue; deleting also moves them to Home, clears stations and sessions. Reactivating
+    /// brings back only the group grants, `behavior.groupRolesReturnSeconds` later. Bumps
+    /// `version`.
     pub fn change_state(
         &mut self,
         id: &str,
@@ -672,12 +689,24 @@ impl Org {
         let offline = self
             .presence_by_id_or_system("Offline")
             .map(|d| d.id.clone());
+        let delay = TimeDelta::seconds(
+            i64::try_from(self.behavior.group_roles_return_seconds).unwrap_or(i64::MAX),
+        );
         let user = self
             .user_mut(id)
             .ok_or_else(|| ApiError::not_found("User", id))?;
+        let mut due = false;
         if to != UserState::Active && user.state != to {
-            user.roles.retain(|g| g.group_id.is_some());
+            let (group, _direct): (Vec<Grant>, Vec<Grant>) = std::mem::take(&mut user.roles)
+                .into_iter()
+                .partition(|g| g.group_id.is_some());
+            user.withheld_group_roles.extend(group);
+            user.group_roles_return_at = None;
             user.set_routing_status("OFF_QUEUE", now);
+        }
+        if to == UserState::Active && user.state != to && !user.withheld_group_roles.is_empty() {
+            user.group_roles_return_at = Some(now.checked_add_signed(delay).unwrap_or(now));
+            due = true;
         }
         if to == UserState::Deleted && user.state != UserState::Deleted {
             user.division_id = home;
@@ -694,7 +723,37 @@ impl Org {
         }
         user.state = to;
         user.version += 1;
+        if due && !self.group_roles_due.iter().any(|u| u == id) {
+            self.group_roles_due.push(id.to_owned());
+        }
+        self.settle_group_roles(now);
         Ok(())
+    }
+
+    /// Puts back the withheld group grants whose time has come (see [`Self::change_state`]):
+    /// called before every request is served, so that time passing is seen by every read.
+    pub fn settle_group_roles(&mut self, now: DateTime<Utc>) {
+        if self.group_roles_due.is_empty() {
+            return;
+        }
+        let due = std::mem::take(&mut self.group_roles_due);
+        for id in due {
+            let Some(user) = self.user_mut(&id) else {
+                continue;
+            };
+            match user.group_roles_return_at {
+                Some(at) if at <= now && user.state == UserState::Active => {
+                    let back = std::mem::take(&mut user.withheld_group_roles);
+                    user.roles.extend(back.into_iter().map(|g| Grant {
+                        granted_at: at,
+                        ..g
+                    }));
+                    user.group_roles_return_at = None;
+                }
+                Some(_) => self.group_roles_due.push(id),
+                None => {}
+            }
+        }
     }
 
     /// Home-first division list entry of a user, for rendering.
@@ -794,5 +853,60 @@ mod tests {
     #[test]
     fn a_conversation_that_has_not_started_is_not_there() {
         assert!(call().as_of(t(-1)).is_none());
+    }
+
+    #[test]
+    fn deactivation_strips_every_grant_and_reactivation_brings_back_the_groups_later() {
+        let fixture = Fixture::from_yaml(
+            "behavior: {groupRolesReturnSeconds: 10}\n\
+             roles: [{id: r1, name: Agent}, {id: r2, name: Supervisor}]\n\
+             groups: [{id: g1, name: Tier 2}]\n\
+             users: [{id: u, name: U, email: u@x, groups: [g1], \
+                      roles: [{roleId: r1}, {roleId: r2, groupId: g1}]}]",
+        )
+        .unwrap();
+        let mut org = Org::from_fixture(&fixture, t(0)).unwrap();
+        let roles = |org: &Org| -> Vec<(String, Option<String>)> {
+            org.user("u")
+                .unwrap()
+                .roles
+                .iter()
+                .map(|g| (g.role_id.clone(), g.group_id.clone()))
+                .collect()
+        };
+
+        org.change_state("u", UserState::Inactive, t(1)).unwrap();
+        assert_eq!(roles(&org), []);
+        org.change_state("u", UserState::Active, t(2)).unwrap();
+        org.settle_group_roles(t(11));
+        assert_eq!(roles(&org), [], "not yet");
+        org.settle_group_roles(t(12));
+
+        assert_eq!(roles(&org), [("r2".to_owned(), Some("g1".to_owned()))]);
+        assert!(org.user("u").unwrap().withheld_group_roles.is_empty());
+    }
+
+    #[test]
+    fn a_user_deactivated_again_before_the_group_roles_return_gets_none() {
+        let fixture = Fixture::from_yaml(
+            "roles: [{id: r2, name: Supervisor}]\n\
+             groups: [{id: g1, name: Tier 2}]\n\
+             users: [{id: u, name: U, email: u@x, state: inactive, groups: [g1], \
+                      roles: [{roleId: r2, groupId: g1}]}]",
+        )
+        .unwrap();
+        let mut org = Org::from_fixture(&fixture, t(0)).unwrap();
+        assert!(
+            org.user("u").unwrap().roles.is_empty(),
+            "inactive: withheld"
+        );
+
+        org.change_state("u", UserState::Active, t(1)).unwrap();
+        org.change_state("u", UserState::Inactive, t(2)).unwrap();
+        org.settle_group_roles(t(100));
+
+        let user = org.user("u").unwrap();
+        assert!(user.roles.is_empty());
+        assert_eq!(user.withheld_group_roles.len(), 1);
     }
 }
