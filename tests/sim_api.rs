@@ -931,6 +931,129 @@ async fn a_conversation_whose_end_is_in_the_future_is_ongoing_until_then() {
     );
 }
 
+/// An org whose user `u1` has had `count` conversations, `c1` the oldest, one a minute apart.
+fn org_with_conversations(count: usize, behavior: &str) -> String {
+    let mut yaml = format!(
+        "oauthClients: [{{clientId: c, clientSecret: s}}]\n\
+         behavior: {behavior}\n\
+         users: [{{id: u1, name: U, email: u@example.com}}]\n\
+         conversations:\n"
+    );
+    for n in 1..=count {
+        let ago = 2 * (count + 1 - n);
+        yaml.push_str(&format!(
+            "  - {{id: c{n}, start: now-{ago}m, end: now-{ago}m+30s, participants: [{{purpose: agent, userId: u1}}]}}\n"
+        ));
+    }
+    yaml
+}
+
+/// Every page of a details query for `u1` in pages of `size`, walked until a page without
+/// `conversations` over `window` (the same for every walk: the interval is part of what makes
+/// the same query): the ids in the order read, and the last `totalHits`.
+async fn walk(api: &Api, size: u32, window: &str) -> (Vec<String>, u64) {
+    let mut ids = Vec::new();
+    let mut total = 0;
+    for page in 1.. {
+        let body = api
+            .post(
+                "/api/v2/analytics/conversations/details/query",
+                json!({
+                    "interval": window,
+                    "segmentFilters": user_filter("u1"),
+                    "paging": {"pageSize": size, "pageNumber": page},
+                }),
+            )
+            .await
+            .body;
+        total = body["totalHits"].as_u64().unwrap();
+        let Some(conversations) = body["conversations"].as_array() else {
+            break;
+        };
+        ids.extend(
+            conversations
+                .iter()
+                .map(|c| c["conversationId"].as_str().unwrap().to_owned()),
+        );
+    }
+    (ids, total)
+}
+
+#[tokio::test]
+async fn with_paging_drift_a_record_moves_across_a_page_boundary_during_the_second_walk() {
+    let api = inline(&org_with_conversations(5, "{detailsPagingDrift: true}")).await;
+    let ids = |list: &[&str]| -> Vec<String> { list.iter().map(|s| (*s).to_owned()).collect() };
+    let window = interval(TimeDelta::days(-1), TimeDelta::hours(1));
+
+    let first = walk(&api, 2, &window).await;
+    let second = walk(&api, 2, &window).await;
+    let third = walk(&api, 2, &window).await;
+
+    assert_eq!(first, (ids(&["c1", "c2", "c3", "c4", "c5"]), 5));
+    assert_eq!(
+        second.0,
+        ids(&["c1", "c2", "c2", "c4", "c4"]),
+        "at each boundary the next page's first record moved back once the page before was \
+         read: c3 and c5 are skipped, c2 and c4 read twice"
+    );
+    assert_eq!(second.1, 7, "totalHits counts each record that moved twice");
+    let mut settled = third.0.clone();
+    settled.sort();
+    assert_eq!(settled, ids(&["c1", "c2", "c3", "c4", "c5"]), "{third:?}");
+}
+
+#[tokio::test]
+async fn without_paging_drift_every_walk_is_the_same() {
+    let api = inline(&org_with_conversations(5, "{}")).await;
+    let window = interval(TimeDelta::days(-1), TimeDelta::hours(1));
+
+    let first = walk(&api, 2, &window).await;
+    let second = walk(&api, 2, &window).await;
+
+    assert_eq!(first, second);
+    assert_eq!(first.0.len(), 5);
+}
+
+#[tokio::test]
+async fn with_late_data_a_conversation_that_just_ended_is_missing_for_a_while() {
+    // Arrange: a call that ends by itself 1 s after the emulator starts, then stays out of
+    // the details reads for 2 s.
+    let api = inline(
+        "oauthClients: [{clientId: c, clientSecret: s}]\n\
+         behavior: {detailsLateSeconds: 2}\n\
+         users: [{id: u1, name: U, email: u@example.com}]\n\
+         conversations: [{id: c1, start: now-1m, end: now+1s, participants: [\
+         {purpose: customer, name: caller}, {purpose: agent, userId: u1, name: U}]}]",
+    )
+    .await;
+    let started = Instant::now();
+    let details = json!({
+        "interval": interval(TimeDelta::days(-1), TimeDelta::hours(1)),
+        "segmentFilters": user_filter("u1"),
+    });
+    let query = "/api/v2/analytics/conversations/details/query";
+    let single = "/api/v2/analytics/conversations/c1/details";
+    let found = |body: &Value| body["conversations"].as_array().map_or(0, Vec::len);
+
+    // Act 1: ongoing, it is there.
+    assert_eq!(found(&api.post(query, details.clone()).await.body), 1);
+    assert_eq!(api.get(single).await.status, 200);
+
+    // Act 2: just ended, it is missing everywhere.
+    tokio::time::sleep_until((started + Duration::from_millis(1200)).into()).await;
+    let missing = api.post(query, details.clone()).await.body;
+    assert_eq!(found(&missing), 0, "{missing}");
+    assert_eq!(missing["totalHits"], 0);
+    assert_error_body(&api.get(single).await, 404, "not.found");
+
+    // Act 3: the late data has arrived.
+    tokio::time::sleep_until((started + Duration::from_millis(3300)).into()).await;
+    let back = api.post(query, details).await.body;
+    assert_eq!(found(&back), 1, "{back}");
+    assert!(back["conversations"][0]["conversationEnd"].is_string());
+    assert_eq!(api.get(single).await.status, 200);
+}
+
 #[tokio::test]
 async fn aggregates_report_handle_time_and_connected_count_per_user() {
     let api = demo().await;

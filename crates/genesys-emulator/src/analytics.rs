@@ -15,8 +15,13 @@
 //!   Every answer shows conversations as they stand at the time of the request
 //!   ([`Conversation::as_of`]): a fixture `end` in the future (`now+30s`) keeps the
 //!   conversation ongoing until that time passes, then it has ended by itself.
+//! - Two switches make the details reads as unsteady as Genesys describes them (off by
+//!   default): `behavior.detailsPagingDrift` moves a record across a page boundary between
+//!   page reads ([`PagingDrift`]), and `behavior.detailsLateSeconds` keeps a conversation that
+//!   just ended out of every details read for a while ([`in_details`]).
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Deserialize;
@@ -86,6 +91,60 @@ pub struct Job {
     pub submitted: DateTime<Utc>,
     pub polls: u32,
     pub completed: Option<DateTime<Utc>>,
+}
+
+/// How the pages of one details query have drifted (`behavior.detailsPagingDrift`).
+#[derive(Debug, Clone, Default)]
+pub struct PagingDrift {
+    /// Requests so far for each page number from 2 on.
+    reads: BTreeMap<usize, u32>,
+    /// Conversation ids that swapped places across a page boundary, in the order they did.
+    swaps: Vec<(String, String)>,
+}
+
+impl PagingDrift {
+    /// The query's hits in their drifted order: every swap so far, applied in turn.
+    fn apply(&self, org: &Org, hits: &mut [usize]) {
+        let at =
+            |hits: &[usize], id: &str| hits.iter().position(|i| org.conversations[*i].id == id);
+        for (a, b) in &self.swaps {
+            if let (Some(x), Some(y)) = (at(hits, a), at(hits, b)) {
+                hits.swap(x, y);
+            }
+        }
+    }
+
+    /// A request for `page`: its second request finds the page's first record moved to the
+    /// end of the page before (they swap). Returns whether a record moved.
+    fn read(&mut self, org: &Org, hits: &mut [usize], page: &Page) -> bool {
+        if page.number < 2 {
+            return false;
+        }
+        let reads = self.reads.entry(page.number).or_default();
+        *reads += 1;
+        let boundary = page.offset();
+        if *reads != 2 || boundary == 0 || boundary >= hits.len() {
+            return false;
+        }
+        hits.swap(boundary - 1, boundary);
+        self.swaps.push((
+            org.conversations[hits[boundary - 1]].id.clone(),
+            org.conversations[hits[boundary]].id.clone(),
+        ));
+        true
+    }
+}
+
+/// Whether the details reads show `c`, as it stands at `now`: with
+/// `behavior.detailsLateSeconds`, a conversation that ended less than that long ago is not
+/// there yet.
+pub fn in_details(org: &Org, c: &Conversation, now: DateTime<Utc>) -> bool {
+    let late = i64::try_from(org.behavior.details_late_seconds).unwrap_or(i64::MAX);
+    late == 0
+        || c.end.is_none_or(|end| {
+            end.checked_add_signed(TimeDelta::seconds(late))
+                .is_some_and(|t| now >= t)
+        })
 }
 
 impl Job {
@@ -242,6 +301,7 @@ fn select(
         .enumerate()
         .filter(|_| !unmodelled)
         .filter_map(|(i, c)| Some((i, c.as_deref()?)))
+        .filter(|(_, c)| in_details(org, c, now))
         .filter(|(_, c)| match matching {
             Matching::StartDay => days.contains(c.start),
             Matching::Activity => interval.overlaps(c.start, c.end),
@@ -461,7 +521,23 @@ pub fn post_analytics_conversations_details_query(
             "Pagination may not exceed 100000 results.",
         ));
     }
-    let hits = select(org, &query, &interval, Matching::StartDay, call.now);
+    let mut hits = select(org, &query, &interval, Matching::StartDay, call.now);
+    let mut total = hits.len();
+    if org.behavior.details_paging_drift {
+        // Keyed by the query without its paging: the pages of one listing drift together.
+        let mut key = call.json_value()?;
+        if let Some(body) = key.as_object_mut() {
+            body.remove("paging");
+        }
+        let mut drift = org
+            .paging_drift
+            .remove(&key.to_string())
+            .unwrap_or_default();
+        drift.apply(org, &mut hits);
+        drift.read(org, &mut hits, &page);
+        total += drift.swaps.len();
+        org.paging_drift.insert(key.to_string(), drift);
+    }
     let conversations: Vec<Value> = page
         .slice(&hits)
         .into_iter()
@@ -472,7 +548,7 @@ pub fn post_analytics_conversations_details_query(
     if !conversations.is_empty() {
         out.insert("conversations".into(), Value::Array(conversations));
     }
-    out.insert("totalHits".into(), json!(hits.len()));
+    out.insert("totalHits".into(), json!(total));
     Ok(Reply::ok(Value::Object(out)))
 }
 
@@ -487,6 +563,7 @@ pub fn get_analytics_conversation_details(
         .iter()
         .find(|c| c.id == id)
         .and_then(|c| c.as_of(call.now))
+        .filter(|c| in_details(org, c, call.now))
         .ok_or_else(|| ApiError::not_found("Conversation", id))?;
     Ok(Reply::ok(render_conversation(&c)))
 }
@@ -591,6 +668,7 @@ pub fn get_analytics_conversations_details_job_results(
         .skip(offset)
         .take(size)
         .filter_map(|i| org.conversations[*i].as_of(call.now))
+        .filter(|c| in_details(org, c, call.now))
         .map(|c| render_conversation(&c))
         .collect();
     let mut out = Map::new();

@@ -106,6 +106,18 @@ pub struct Behavior {
     /// group roles again by itself, later (§10); how much later is not documented (§12).
     #[serde(default = "default_group_roles_return_seconds")]
     pub group_roles_return_seconds: u64,
+    /// Paging drift in the synchronous details query (§7.1): Genesys says records move between
+    /// pages while data arrives, so a client paging through can see one twice and miss
+    /// another. When on, the second request for a page N ≥ 2 of one query (the same body
+    /// apart from `paging`) finds the first record of page N moved to the end of page N − 1:
+    /// the two swap places, for good, and `totalHits` counts each record that moved twice.
+    #[serde(default)]
+    pub details_paging_drift: bool,
+    /// Late data (§7.1): a conversation that has ended is missing from every details read (the
+    /// query, the jobs, the single conversation) until this many seconds after its end, as a
+    /// conversation that just ended can be. `0` turns it off.
+    #[serde(default)]
+    pub details_late_seconds: u64,
 }
 
 impl Default for Behavior {
@@ -119,6 +131,8 @@ impl Default for Behavior {
             max_page_size: default_max_page_size(),
             user_queues_include_group_memberships: true,
             group_roles_return_seconds: default_group_roles_return_seconds(),
+            details_paging_drift: false,
+            details_late_seconds: 0,
         }
     }
 }

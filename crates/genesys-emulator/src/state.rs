@@ -14,7 +14,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 
-use super::analytics::Job;
+use super::analytics::{Job, PagingDrift};
 use super::errors::ApiError;
 use super::fixture::{
     Behavior, Fixture, FixtureError, NamedEntity, OAuthClient, Organization, PresenceDefinition,
@@ -344,6 +344,9 @@ pub struct Org {
     group_roles_due: Vec<String>,
     pub conversations: Vec<Conversation>,
     pub jobs: BTreeMap<String, Job>,
+    /// Per details query (its body without `paging`), how its pages have drifted
+    /// (`behavior.detailsPagingDrift`).
+    pub paging_drift: BTreeMap<String, PagingDrift>,
 }
 
 impl Org {
@@ -398,6 +401,7 @@ impl Org {
             group_roles_due: Vec::new(),
             conversations: Vec::new(),
             jobs: BTreeMap::new(),
+            paging_drift: BTreeMap::new(),
         };
         for u in &fixture.users {
             let user = org.build_user(u, epoch);
