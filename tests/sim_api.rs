@@ -19,6 +19,7 @@ const SAM_DELETED: &str = "6a1b0c3e-0000-4000-8000-000000000006";
 const PRIYA: &str = "6a1b0c3e-0000-4000-8000-000000000007";
 const TOM: &str = "6a1b0c3e-0000-4000-8000-000000000009";
 const KEN: &str = "6a1b0c3e-0000-4000-8000-00000000000b";
+const FATIMA: &str = "6a1b0c3e-0000-4000-8000-00000000000c";
 const BILLING: &str = "9b2e4d60-0000-4000-8000-0000000000b1";
 const ESCALATIONS: &str = "9b2e4d60-0000-4000-8000-0000000000b3";
 const OFFLINE: &str = "6a0f1b2c-0000-4000-8000-0000000000a4";
@@ -948,10 +949,10 @@ fn org_with_conversations(count: usize, behavior: &str) -> String {
     yaml
 }
 
-/// Every page of a details query for `u1` in pages of `size`, walked until a page without
+/// Every page of a details query for `user` in pages of `size`, walked until a page without
 /// `conversations` over `window` (the same for every walk: the interval is part of what makes
 /// the same query): the ids in the order read, and the last `totalHits`.
-async fn walk(api: &Api, size: u32, window: &str) -> (Vec<String>, u64) {
+async fn walk(api: &Api, user: &str, size: u32, window: &str) -> (Vec<String>, u64) {
     let mut ids = Vec::new();
     let mut total = 0;
     for page in 1.. {
@@ -960,7 +961,7 @@ async fn walk(api: &Api, size: u32, window: &str) -> (Vec<String>, u64) {
                 "/api/v2/analytics/conversations/details/query",
                 json!({
                     "interval": window,
-                    "segmentFilters": user_filter("u1"),
+                    "segmentFilters": user_filter(user),
                     "paging": {"pageSize": size, "pageNumber": page},
                 }),
             )
@@ -985,9 +986,9 @@ async fn with_paging_drift_a_record_moves_across_a_page_boundary_during_the_seco
     let ids = |list: &[&str]| -> Vec<String> { list.iter().map(|s| (*s).to_owned()).collect() };
     let window = interval(TimeDelta::days(-1), TimeDelta::hours(1));
 
-    let first = walk(&api, 2, &window).await;
-    let second = walk(&api, 2, &window).await;
-    let third = walk(&api, 2, &window).await;
+    let first = walk(&api, "u1", 2, &window).await;
+    let second = walk(&api, "u1", 2, &window).await;
+    let third = walk(&api, "u1", 2, &window).await;
 
     assert_eq!(first, (ids(&["c1", "c2", "c3", "c4", "c5"]), 5));
     assert_eq!(
@@ -1007,11 +1008,30 @@ async fn without_paging_drift_every_walk_is_the_same() {
     let api = inline(&org_with_conversations(5, "{}")).await;
     let window = interval(TimeDelta::days(-1), TimeDelta::hours(1));
 
-    let first = walk(&api, 2, &window).await;
-    let second = walk(&api, 2, &window).await;
+    let first = walk(&api, "u1", 2, &window).await;
+    let second = walk(&api, "u1", 2, &window).await;
 
     assert_eq!(first, second);
     assert_eq!(first.0.len(), 5);
+}
+
+#[tokio::test]
+async fn in_the_demo_org_fatimas_history_crosses_a_page_boundary_where_drift_loses_a_record() {
+    let mut fixture = Fixture::demo();
+    fixture.behavior.details_paging_drift = true;
+    let api = start(fixture, "demo-client", "demo-secret").await;
+    let window = interval(TimeDelta::days(-31), TimeDelta::zero());
+    let distinct = |ids: &[String]| ids.iter().collect::<std::collections::HashSet<_>>().len();
+
+    let first = walk(&api, FATIMA, 100, &window).await;
+    let second = walk(&api, FATIMA, 100, &window).await;
+
+    assert_eq!((first.0.len(), distinct(&first.0)), (101, 101));
+    assert_eq!(
+        (second.0.len(), distinct(&second.0)),
+        (101, 100),
+        "one read twice, one skipped"
+    );
 }
 
 #[tokio::test]
