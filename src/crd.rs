@@ -1220,9 +1220,15 @@ pub struct UserSnapshot {
     /// Stations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub station: Option<StationSnapshot>,
-    /// Role grants, each in a division.
+    /// Role grants the user held directly, each in a division: what `deletionPolicy: Restore`
+    /// grants back (going inactive removes them for good).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub roles: Vec<RoleGrant>,
+    /// Role grants the user held through a group, each in a division. Going inactive removes
+    /// them too, and Genesys Cloud applies them again by itself some time after a
+    /// re-activation: `deletionPolicy: Restore` never grants them to the user directly.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_roles: Vec<GroupRoleGrant>,
     /// Groups the user belongs to.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub groups: Vec<NamedRef>,
@@ -1295,6 +1301,24 @@ pub struct RoleGrant {
     /// The division name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub division_name: Option<String>,
+}
+
+/// A role held through a group, in a division.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupRoleGrant {
+    /// The role id.
+    pub role_id: String,
+    /// The role name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_name: Option<String>,
+    /// The division id.
+    pub division_id: String,
+    /// The division name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub division_name: Option<String>,
+    /// The group that holds the grant (the grant's subject in Genesys Cloud).
+    pub group: NamedRef,
 }
 
 /// A step still to do.

@@ -1568,6 +1568,132 @@ async fn restore_puts_back_what_the_snapshot_held() {
     assert_eq!(again.status.not_restorable.len(), 2);
 }
 
+const TIER_2: &str = "3c4d5e6f-0000-4000-8000-0000000000c1";
+const AGENT_ROLE: &str = "8e7d6c5b-0000-4000-8000-000000000101";
+const SUPERVISOR_ROLE: &str = "8e7d6c5b-0000-4000-8000-000000000102";
+
+/// The demo org in which Priya holds Supervisor through her group Tier 2 (Agent stays hers
+/// directly), and group roles come back one second after a re-activation.
+fn demo_org_where_priya_is_supervisor_through_a_group() -> Fixture {
+    let mut fixture = demo_org();
+    fixture.behavior.group_roles_return_seconds = 1;
+    let priya = fixture.users.iter_mut().find(|u| u.id == PRIYA).unwrap();
+    assert!(priya.groups.iter().any(|g| g == TIER_2));
+    let supervisor = priya
+        .roles
+        .iter_mut()
+        .find(|r| r.role_id == SUPERVISOR_ROLE)
+        .unwrap();
+    supervisor.group_id = Some(TIER_2.to_owned());
+    fixture
+}
+
+/// A user's grants in the emulator: (role, the group it comes through).
+fn grants(user: &Value) -> Vec<(String, Option<String>)> {
+    let mut grants: Vec<(String, Option<String>)> = user["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            (
+                g["roleId"].as_str().unwrap().to_owned(),
+                g["groupId"].as_str().map(str::to_owned),
+            )
+        })
+        .collect();
+    grants.sort();
+    grants
+}
+
+#[tokio::test]
+async fn restore_grants_back_only_direct_roles_and_leaves_group_roles_to_the_group() {
+    // Fails before the snapshot told group grants apart: it recorded Supervisor as Priya's own
+    // and Restore granted it to her directly, for good.
+    let world = World::new(demo_org_where_priya_is_supervisor_through_a_group()).await;
+    let mut priya =
+        offboarding("user: {email: priya.patel@example.com}\ndeletionPolicy: Restore\n");
+    world.pass(&mut priya).await;
+    assert_eq!(cond(&priya, condition::READY), is("True", "Offboarded"));
+    let snapshot = status(&priya).snapshot.clone().unwrap();
+    let direct: Vec<&str> = snapshot.roles.iter().map(|r| r.role_id.as_str()).collect();
+    assert_eq!(direct, [AGENT_ROLE], "only what she holds directly is hers");
+    let through: Vec<(&str, &str, Option<&str>)> = snapshot
+        .group_roles
+        .iter()
+        .map(|r| {
+            (
+                r.role_id.as_str(),
+                r.group.id.as_str(),
+                r.group.name.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(through, [(SUPERVISOR_ROLE, TIER_2, Some("Tier 2"))]);
+    assert_eq!(
+        grants(&world.user(PRIYA)),
+        [],
+        "going inactive removes every role"
+    );
+
+    let restored = restore(&priya, &world.clients, &world.owners, &world.store)
+        .await
+        .unwrap();
+    priya.status = Some(restored.status.clone());
+
+    assert!(matches!(restored.outcome, Outcome::Done { .. }));
+    let granted: Vec<Value> = world
+        .writes()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/bulkadd"))
+        .map(|r| r.body.unwrap())
+        .collect();
+    assert_eq!(granted.len(), 1, "{granted:?}");
+    let roles: Vec<&str> = granted[0]["grants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["roleId"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        roles,
+        [AGENT_ROLE],
+        "the group's role is never granted directly"
+    );
+    let skipped: Vec<_> = status(&priya)
+        .actions
+        .iter()
+        .filter(|a| a.step == "RestoreGroupRole")
+        .map(|a| (a.outcome, a.message.clone().unwrap_or_default()))
+        .collect();
+    assert_eq!(skipped.len(), 1, "{skipped:?}");
+    assert_eq!(skipped[0].0, ActionOutcome::Skipped);
+    assert!(skipped[0].1.contains("Tier 2"), "{}", skipped[0].1);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        grants(&world.user(PRIYA)),
+        [
+            (AGENT_ROLE.to_owned(), None),
+            (SUPERVISOR_ROLE.to_owned(), Some(TIER_2.to_owned()))
+        ],
+        "Agent granted back, Supervisor back through the group only"
+    );
+    world.check_invariants();
+
+    // A second restore, the group's role back by now, grants nothing and skips nothing.
+    let writes = world.writes().len();
+    let again = restore(&priya, &world.clients, &world.owners, &world.store)
+        .await
+        .unwrap();
+    assert_eq!(world.writes().len(), writes);
+    let skipped_again = again
+        .status
+        .actions
+        .iter()
+        .filter(|a| a.step == "RestoreGroupRole")
+        .count();
+    assert_eq!(skipped_again, 1, "no new skip: the role is back");
+}
+
 // ---------------------------------------------------------------------------------------------
 // A change Genesys accepts without applying it
 // ---------------------------------------------------------------------------------------------

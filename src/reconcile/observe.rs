@@ -623,6 +623,7 @@ mod tests {
                 languages: vec![],
                 station: None,
                 roles: vec![],
+                group_roles: vec![],
                 groups: vec![],
                 taken_at: now.clone(),
             }),

@@ -760,6 +760,11 @@ fn shorten_names(status: &mut GenesysUserOffboardingStatus, max: Option<usize>) 
             name(&mut role.role_name);
             name(&mut role.division_name);
         }
+        for role in &mut snapshot.group_roles {
+            name(&mut role.role_name);
+            name(&mut role.division_name);
+            name(&mut role.group.name);
+        }
         snapshot.groups.iter_mut().for_each(|g| name(&mut g.name));
         if let Some(station) = snapshot.station.as_mut() {
             for s in [&mut station.associated, &mut station.default]
@@ -996,6 +1001,7 @@ mod tests {
                 languages: vec![],
                 station: None,
                 roles: vec![],
+                group_roles: vec![],
                 groups: vec![],
                 taken_at: to_time(Utc::now()),
             }),

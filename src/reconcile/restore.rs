@@ -1,6 +1,7 @@
 //! `deletionPolicy: Restore`: re-activates the user and puts back what the snapshot holds, with
 //! the calls the Genesys client has (direct queue memberships with their `joined` flag, skills,
-//! role grants). What the contract has no operation for (routing languages, the default
+//! role grants the user held directly; those held through a group come back with the group).
+//! What the contract has no operation for (routing languages, the default
 //! station) is listed in `status.notRestorable`, never improvised. Every call is an idempotent
 //! `ensure_*` preceded by a read, so a rerun converges. A deleted user is never restored. I/O:
 //! Genesys reads and writes; status through the [`StatusStore`].
@@ -309,6 +310,10 @@ async fn ensure_skills(
     Ok(())
 }
 
+/// The roles the user held directly and lacks now are granted back, in one call. A role the
+/// user held through a group is never granted directly (it would outlive the membership):
+/// Genesys applies the group's grants again by itself some time after the re-activation, so
+/// one not back yet is only logged, as skipped.
 async fn ensure_roles(
     client: &GenesysClient,
     id: &UserId,
@@ -320,20 +325,39 @@ async fn ensure_roles(
         .get_authorization_subject(id)
         .await
         .map_err(ReadError::new("read the user's role grants"))?;
-    let have: HashSet<(String, String)> = subject
+    // Held now, by whom: `None` for the user's own grants, else the group.
+    let have: HashSet<(String, String, Option<&str>)> = subject
         .grants
         .iter()
         .filter_map(|g| {
             Some((
                 g.role.as_ref()?.id.clone()?,
                 g.division.as_ref()?.id.clone()?,
+                g.through(id),
             ))
         })
         .collect();
+    let held = |role: &str, division: &str, through: Option<&str>| {
+        have.contains(&(role.to_owned(), division.to_owned(), through))
+    };
+    for role in &snapshot.group_roles {
+        if held(&role.role_id, &role.division_id, Some(&role.group.id)) {
+            continue;
+        }
+        let group = role.group.name.as_deref().unwrap_or(&role.group.id);
+        report.action(
+            "RestoreGroupRole",
+            Some(format!("{}@{}", role.role_id, role.division_id)),
+            ActionOutcome::Skipped,
+            Some(format!(
+                "held through group {group}: Genesys Cloud applies it again by itself after the re-activation; never granted directly"
+            )),
+        );
+    }
     let missing: Vec<_> = snapshot
         .roles
         .iter()
-        .filter(|r| !have.contains(&(r.role_id.clone(), r.division_id.clone())))
+        .filter(|r| !held(&r.role_id, &r.division_id, None))
         .collect();
     if missing.is_empty() {
         return Ok(());

@@ -1,5 +1,6 @@
 //! Step 4: the pre-change snapshot (state, routing status, presence, queues with `joined` and
-//! `memberBy`, skills, languages, stations, role grants with their divisions, groups). Built
+//! `memberBy`, skills, languages, stations, role grants with their divisions (those held
+//! directly apart from those held through a group), groups). Built
 //! from the pass's reading, which holds the user's grants too (read with the rest, while no
 //! snapshot is persisted); the caller persists it before any Genesys write and never takes it
 //! twice. I/O: at most one Genesys read ([`take`], when the reading has no grants); [`build`]
@@ -11,9 +12,10 @@ use super::error::ReadError;
 use super::observe::{Reading, crd_state};
 use super::spec::to_time;
 use crate::crd::{
-    GenesysUserState, NamedRef, ProficiencyRef, RoleGrant, StationSnapshot, UserSnapshot,
+    GenesysUserState, GroupRoleGrant, NamedRef, ProficiencyRef, RoleGrant, StationSnapshot,
+    UserSnapshot,
 };
-use genesys_cloud::{AuthzSubject, GenesysClient, UserStation};
+use genesys_cloud::{AuthzSubject, GenesysClient, UserId, UserStation};
 
 /// Builds the snapshot from the reading, reading the user's role grants first if the reading
 /// has none.
@@ -46,6 +48,23 @@ pub fn build(reading: &Reading, subject: &AuthzSubject, now: DateTime<Utc>) -> U
         associated: station(&reading.stations.associated_station),
         default: station(&reading.stations.default_station),
     };
+    let groups: Vec<NamedRef> = reading
+        .user
+        .groups
+        .iter()
+        .flatten()
+        .filter_map(|g| {
+            Some(NamedRef {
+                id: g.id.clone()?,
+                name: g.name.clone(),
+            })
+        })
+        .collect();
+    // Only what the user holds directly is theirs to get back: a group's grant returns with
+    // the group, and granting it directly would outlive the membership.
+    let (direct, through_groups): (Vec<_>, Vec<_>) = grants(subject, &reading.user.id)
+        .into_iter()
+        .partition(|(_, group)| group.is_none());
     UserSnapshot {
         state: crd_state(&reading.user).unwrap_or(GenesysUserState::Active),
         routing_status: reading.routing_status.as_ref().map(ToString::to_string),
@@ -70,34 +89,57 @@ pub fn build(reading: &Reading, subject: &AuthzSubject, now: DateTime<Utc>) -> U
             })
             .collect(),
         station: (stations != StationSnapshot::default()).then_some(stations),
-        roles: subject
-            .grants
-            .iter()
-            .filter_map(|g| {
-                let role = g.role.as_ref()?;
-                let division = g.division.as_ref()?;
-                Some(RoleGrant {
-                    role_id: role.id.clone()?,
-                    role_name: role.name.clone(),
-                    division_id: division.id.clone()?,
-                    division_name: division.name.clone(),
+        roles: direct.into_iter().map(|(grant, _)| grant).collect(),
+        group_roles: through_groups
+            .into_iter()
+            .filter_map(|(g, group)| {
+                let group = group?;
+                Some(GroupRoleGrant {
+                    role_id: g.role_id,
+                    role_name: g.role_name,
+                    division_id: g.division_id,
+                    division_name: g.division_name,
+                    group: NamedRef {
+                        name: groups
+                            .iter()
+                            .find(|n| n.id == group)
+                            .and_then(|n| n.name.clone()),
+                        id: group,
+                    },
                 })
             })
             .collect(),
-        groups: reading
-            .user
-            .groups
-            .iter()
-            .flatten()
-            .filter_map(|g| {
-                Some(NamedRef {
-                    id: g.id.clone()?,
-                    name: g.name.clone(),
-                })
-            })
-            .collect(),
+        groups,
         taken_at: to_time(now),
     }
+}
+
+/// Each grant of `subject` that names a role and a division (one without cannot be restored),
+/// with the group it comes through, if any; a role and division listed twice for the same
+/// subject counts once.
+fn grants(subject: &AuthzSubject, user: &UserId) -> Vec<(RoleGrant, Option<String>)> {
+    let mut out: Vec<(RoleGrant, Option<String>)> = Vec::new();
+    for g in &subject.grants {
+        let (Some(role), Some(division)) = (g.role.as_ref(), g.division.as_ref()) else {
+            continue;
+        };
+        let (Some(role_id), Some(division_id)) = (role.id.clone(), division.id.clone()) else {
+            continue;
+        };
+        let grant = RoleGrant {
+            role_id,
+            role_name: role.name.clone(),
+            division_id,
+            division_name: division.name.clone(),
+        };
+        let through = g.through(user).map(str::to_owned);
+        if !out.iter().any(|(seen, by)| {
+            seen.role_id == grant.role_id && seen.division_id == grant.division_id && *by == through
+        }) {
+            out.push((grant, through));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -135,7 +177,9 @@ mod tests {
             history_slices: None,
         };
         let subject: AuthzSubject = serde_json::from_str(
-            r#"{"grants":[{"role":{"id":"r1","name":"Agent"},"division":{"id":"d1","name":"Home"}},
+            r#"{"grants":[{"subjectId":"u1","role":{"id":"r1","name":"Agent"},"division":{"id":"d1","name":"Home"}},
+                          {"subjectId":"g1","role":{"id":"r3","name":"Supervisor"},"division":{"id":"d1"}},
+                          {"subjectId":"g1","role":{"id":"r3","name":"Supervisor"},"division":{"id":"d1"}},
                           {"role":{"id":"r2"}}]}"#,
         )
         .unwrap();
@@ -162,6 +206,67 @@ mod tests {
             }],
             "a grant without a division cannot be restored and is left out"
         );
+        assert_eq!(
+            snapshot.group_roles,
+            vec![GroupRoleGrant {
+                role_id: "r3".into(),
+                role_name: Some("Supervisor".into()),
+                division_id: "d1".into(),
+                division_name: None,
+                group: NamedRef {
+                    id: "g1".into(),
+                    name: Some("Tier 2".into()),
+                },
+            }],
+            "a grant through a group is listed apart, once"
+        );
         assert_eq!(snapshot.groups[0].name.as_deref(), Some("Tier 2"));
+    }
+
+    #[test]
+    fn a_role_held_directly_and_through_a_group_is_in_both_lists() {
+        let reading: Reading = Reading {
+            user: serde_json::from_str(r#"{"id":"u1","state":"active"}"#).unwrap(),
+            ..reading_of_nothing()
+        };
+        let subject: AuthzSubject = serde_json::from_str(
+            r#"{"grants":[{"subjectId":"g9","role":{"id":"r1"},"division":{"id":"d1"}},
+                          {"subjectId":"u1","role":{"id":"r1"},"division":{"id":"d1"}}]}"#,
+        )
+        .unwrap();
+
+        let snapshot = build(&reading, &subject, Utc::now());
+
+        let direct: Vec<&str> = snapshot.roles.iter().map(|r| r.role_id.as_str()).collect();
+        assert_eq!(direct, ["r1"]);
+        let through: Vec<(&str, Option<&str>)> = snapshot
+            .group_roles
+            .iter()
+            .map(|r| (r.group.id.as_str(), r.group.name.as_deref()))
+            .collect();
+        assert_eq!(
+            through,
+            [("g9", None)],
+            "a group not among the user's has no name"
+        );
+    }
+
+    fn reading_of_nothing() -> Reading {
+        Reading {
+            user: serde_json::from_str(r#"{"id":"u0"}"#).unwrap(),
+            routing_status: None,
+            presence: None,
+            presence_offline: false,
+            queues: vec![],
+            skills: vec![],
+            languages: vec![],
+            stations: serde_json::from_str("{}").unwrap(),
+            recorded_reason: None,
+            via_groups: vec![],
+            grants: None,
+            history_before: None,
+            ongoing_conversations: None,
+            history_slices: None,
+        }
     }
 }

@@ -1,5 +1,7 @@
 //! Roles and grants (`docs/genesys-api.md` §6.9): read what a user holds before deactivation (going
-//! inactive removes directly assigned roles) and grant it back on restore.
+//! inactive removes every role) and grant back what they held directly on restore. A grant the
+//! user holds through a group names the group as its `subjectId`; Genesys applies those again by
+//! itself after a reactivation (§10).
 
 use reqwest::Method;
 use serde::Serialize;
@@ -24,15 +26,21 @@ impl GenesysClient {
         .await
     }
 
-    /// `GET /api/v2/authorization/subjects/{id}`: grants, each a role in a division.
+    /// `GET /api/v2/authorization/subjects/{id}?includeDuplicates=true`: grants, each a role in
+    /// a division, with the subject that holds it (the user, or a group of theirs). With
+    /// duplicates, a role and division held both directly and through a group is listed once
+    /// per subject: without, one entry could stand for both and hide the direct grant.
     pub async fn get_authorization_subject(
         &self,
         id: &UserId,
     ) -> Result<AuthzSubject, GenesysError> {
-        self.send_json(ApiRequest::get(
-            "get_authorization_subject",
-            &["authorization", "subjects", id.as_str()],
-        ))
+        self.send_json(
+            ApiRequest::get(
+                "get_authorization_subject",
+                &["authorization", "subjects", id.as_str()],
+            )
+            .query("includeDuplicates", "true"),
+        )
         .await
     }
 

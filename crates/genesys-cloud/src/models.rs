@@ -479,6 +479,17 @@ pub struct AuthzGrant {
     pub grant_made_at: Option<String>,
 }
 
+impl AuthzGrant {
+    /// The subject other than `user` this grant comes through (a group of theirs), or `None`
+    /// for a grant `user` holds directly. A grant without `subjectId` is the subject's own: it
+    /// was read from `user`'s subject.
+    pub fn through(&self, user: &UserId) -> Option<&str> {
+        self.subject_id
+            .as_deref()
+            .filter(|subject| *subject != user.as_str())
+    }
+}
+
 /// `AuthzDivision`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
