@@ -932,8 +932,9 @@ async fn a_conversation_whose_end_is_in_the_future_is_ongoing_until_then() {
     );
 }
 
-/// An org whose user `u1` has had `count` conversations, `c1` the oldest, one a minute apart.
+/// An org whose user `u1` has had `count` conversations, `c1` the oldest, two minutes apart.
 fn org_with_conversations(count: usize, behavior: &str) -> String {
+    use std::fmt::Write as _;
     let mut yaml = format!(
         "oauthClients: [{{clientId: c, clientSecret: s}}]\n\
          behavior: {behavior}\n\
@@ -942,9 +943,11 @@ fn org_with_conversations(count: usize, behavior: &str) -> String {
     );
     for n in 1..=count {
         let ago = 2 * (count + 1 - n);
-        yaml.push_str(&format!(
-            "  - {{id: c{n}, start: now-{ago}m, end: now-{ago}m+30s, participants: [{{purpose: agent, userId: u1}}]}}\n"
-        ));
+        writeln!(
+            yaml,
+            "  - {{id: c{n}, start: now-{ago}m, end: now-{ago}m+30s, participants: [{{purpose: agent, userId: u1}}]}}"
+        )
+        .unwrap();
     }
     yaml
 }

@@ -74,6 +74,8 @@ impl Default for Organization {
 
 /// Switches for points where the real API's behaviour is not known for sure
 /// (`docs/genesys-api.md` §12). Defaults are the most plausible reading.
+// Independent switches, not states of one machine.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Behavior {
