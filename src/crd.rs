@@ -197,7 +197,8 @@ pub mod reason {
     /// Stalled=True: the login host answered the token request with something that is not an
     /// OAuth answer (e.g. a 404): the login URL is wrong, not the credentials.
     pub const LOGIN_ENDPOINT_INVALID: &str = "LoginEndpointInvalid";
-    /// Stalled=True: conversations counted before deactivation are no longer found.
+    /// Stalled=True: conversations counted before deactivation are no longer found, neither in
+    /// a check at least 5 minutes after the first one that came up short nor read one by one.
     pub const HISTORY_LOST: &str = "HistoryLost";
     /// Stalled=True: another resource (named in the message) offboards the same user; this one
     /// writes nothing to Genesys Cloud and restores nothing when deleted.
@@ -224,6 +225,12 @@ pub mod reason {
     pub const HISTORY_PRESERVED: &str = "HistoryPreserved";
     /// HistoryVerified=True: the user had no conversation in the lookback window.
     pub const NO_HISTORY: &str = "NoHistory";
+    /// HistoryVerified=False, Reconciling=True: the check after deactivation found fewer
+    /// conversations than before (the remembered ones it missed were read one by one and are
+    /// named in `status.history.missingConversationIds`). Genesys Cloud counts are approximate
+    /// while data arrives and a conversation that just ended can be missing for a while, so the
+    /// check runs again 5 minutes later before the offboarding stalls with `HistoryLost`.
+    pub const HISTORY_UNCONFIRMED: &str = "HistoryUnconfirmed";
 
     /// Event: the user was re-activated outside the operator and deactivated again (Enforce).
     pub const DRIFT_CORRECTED: &str = "DriftCorrected";
@@ -1369,10 +1376,13 @@ pub struct ActionRecord {
 pub enum HistoryResult {
     /// Every conversation counted before deactivation is still found.
     Preserved,
-    /// Some conversations counted before are no longer found.
+    /// Some conversations counted before are no longer found, in two checks 5 minutes apart.
     Lost,
     /// The user had no conversation in the window.
     NoHistory,
+    /// The last check found fewer conversations than before; it runs again before the result
+    /// is `Lost` (see `unconfirmedSince`).
+    Unconfirmed,
 }
 
 /// The check that history survived deactivation.
@@ -1390,12 +1400,21 @@ pub struct HistoryStatus {
     /// A few of the conversation ids that were checked.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub checked_conversation_ids: Vec<String>,
-    /// `Preserved`, `Lost` or `NoHistory`.
+    /// `Preserved`, `NoHistory`, `Unconfirmed` or `Lost`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<HistoryResult>,
     /// When the check after deactivation ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verified_at: Option<Time>,
+    /// Of `checkedConversationIds`, those the last check found neither in the listing nor
+    /// read one by one (or found no longer attributed to the user).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing_conversation_ids: Vec<String>,
+    /// When a check after deactivation first found fewer conversations than before. The
+    /// result is `Lost` only if a check at least 5 minutes later still does; until then it is
+    /// `Unconfirmed`. Cleared by a check that finds them all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unconfirmed_since: Option<Time>,
 }
 
 /// A queue the user is in through a group.

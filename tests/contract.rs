@@ -280,6 +280,21 @@ async fn drive_every_client_method(client: &GenesysClient, f: &mut Findings) {
         "user_conversations(90 days, jobs API)",
         client.user_conversations(&jane, last_days(90)).await,
     );
+    if let Some(c) = f.expect(
+        "conversation_details",
+        client.conversation_details(FINISHED_CONVERSATION).await,
+    ) {
+        f.check(
+            c.is_some_and(|c| c.involves(&jane)),
+            "the finished conversation is read by id and names jane",
+        );
+    }
+    if let Some(c) = f.expect(
+        "conversation_details(unknown)",
+        client.conversation_details("no-such-conversation").await,
+    ) {
+        f.check(c.is_none(), "an unknown conversation is None, not an error");
+    }
     if let Some(job) = f.expect("start_details_job", client.start_details_job(&query).await) {
         f.expect("details_job_status", client.details_job_status(&job).await);
         f.expect("details_job_status", client.details_job_status(&job).await);

@@ -15,11 +15,14 @@ use genesys_emulator::fixture::Fixture;
 use genesys_emulator::{Fault, RecordedRequest, Sim, SimHandle};
 use genesys_offboarding_operator::crd::{
     ActionOutcome, GenesysUserOffboarding, GenesysUserOffboardingSpec,
-    GenesysUserOffboardingStatus, GenesysUserState, HistoryResult, MAX_MESSAGE_BYTES,
-    MAX_NOT_APPLIED_ATTEMPTS, MAX_STATUS_BYTES, NotRestorableKind, condition,
+    GenesysUserOffboardingStatus, GenesysUserState, HistoryResult, HistoryStatus,
+    MAX_MESSAGE_BYTES, MAX_NOT_APPLIED_ATTEMPTS, MAX_STATUS_BYTES, ManagementPolicy,
+    NotRestorableKind, condition,
 };
 use genesys_offboarding_operator::reconcile::drift::{self, Drifted};
 use genesys_offboarding_operator::reconcile::error::{CredentialsError, StoreError};
+use genesys_offboarding_operator::reconcile::spec::{from_time, to_time};
+use genesys_offboarding_operator::reconcile::verify::HISTORY_RECHECK;
 use genesys_offboarding_operator::reconcile::{
     ClientProvider, FixedClient, MemoryOwners, MemoryStore, Outcome, Reconciled, StatusStore,
     reconcile, restore,
@@ -1005,6 +1008,289 @@ async fn proceed_does_not_wait_for_a_live_conversation() {
 
     assert!(matches!(pass.outcome, Outcome::Done { .. }));
     assert_eq!(world.user(OMAR)["state"], "inactive");
+    world.check_invariants();
+}
+
+// ---------------------------------------------------------------------------------------------
+// History that is late or moves between pages
+// ---------------------------------------------------------------------------------------------
+
+const ANA: &str = "6a1b0c3e-0000-4000-8000-00000000000a";
+const ANAS_CALL: &str = "c0a8e001-0000-4000-8000-00000000000a";
+const FATIMA: &str = "6a1b0c3e-0000-4000-8000-00000000000c";
+
+/// How long after the emulator starts Ana's call ends by itself, and how long its details then
+/// stay missing, in [`demo_org_where_anas_call_ends_and_shows_up_late`].
+const ANAS_CALL_LASTS: Duration = Duration::from_secs(2);
+const ANAS_CALL_IS_LATE: Duration = Duration::from_secs(2);
+
+/// The demo org in which Ana's live call ends [`ANAS_CALL_LASTS`] after the emulator starts,
+/// and the details reads miss a conversation for [`ANAS_CALL_IS_LATE`] after it ends.
+fn demo_org_where_anas_call_ends_and_shows_up_late() -> Fixture {
+    let mut fixture = demo_org();
+    fixture.behavior.details_late_seconds = ANAS_CALL_IS_LATE.as_secs();
+    let call = fixture
+        .conversations
+        .iter_mut()
+        .find(|c| c.id == ANAS_CALL)
+        .unwrap();
+    call.end = Some(format!("now+{}s", ANAS_CALL_LASTS.as_secs()));
+    fixture
+}
+
+/// Moves the first short history check back by the recheck delay, as if that much time had
+/// passed since.
+fn recheck_delay_passes(resource: &mut GenesysUserOffboarding) {
+    let history = resource
+        .status
+        .as_mut()
+        .and_then(|s| s.history.as_mut())
+        .unwrap();
+    let since = from_time(history.unconfirmed_since.as_ref().unwrap());
+    let earlier = since - chrono::Duration::from_std(HISTORY_RECHECK).unwrap();
+    history.unconfirmed_since = Some(to_time(earlier));
+}
+
+fn history(resource: &GenesysUserOffboarding) -> HistoryStatus {
+    status(resource).history.clone().unwrap()
+}
+
+#[tokio::test]
+async fn a_conversation_that_ended_and_is_not_in_analytics_yet_is_read_by_id_and_checked_again_not_lost()
+ {
+    // Fails on the code before: the check after deactivation found 0 of 1 conversations and
+    // the offboarding stalled with HistoryLost.
+    let world = World::new(demo_org_where_anas_call_ends_and_shows_up_late()).await;
+    let started = tokio::time::Instant::now();
+    let mut ana = offboarding("user: {email: ana.silva@example.com}\n");
+
+    // Act 1: the call is live: counted, and waited for.
+    let waiting = world.pass(&mut ana).await;
+    assert!(
+        matches!(
+            waiting.outcome,
+            Outcome::Wait {
+                reason: "WaitingForActiveConversation",
+                ..
+            }
+        ),
+        "{:?}",
+        waiting.outcome
+    );
+    assert_eq!(history(&ana).conversations_before, Some(1));
+    assert_eq!(history(&ana).checked_conversation_ids, [ANAS_CALL]);
+
+    // Act 2: the call has ended and its details are not there yet.
+    tokio::time::sleep_until(started + ANAS_CALL_LASTS + Duration::from_millis(200)).await;
+    let short = world.pass(&mut ana).await;
+
+    let Outcome::Wait {
+        reason,
+        until: Some(until),
+        ..
+    } = short.outcome
+    else {
+        panic!("expected a wait, got {:?}", short.outcome);
+    };
+    assert_eq!(reason, "HistoryUnconfirmed");
+    assert_eq!(
+        world.user(ANA)["state"],
+        "inactive",
+        "the offboarding is done"
+    );
+    assert_eq!(
+        cond(&ana, condition::READY),
+        is("False", "HistoryUnconfirmed")
+    );
+    assert_eq!(
+        cond(&ana, condition::RECONCILING),
+        is("True", "HistoryUnconfirmed")
+    );
+    assert_eq!(cond(&ana, condition::STALLED), is("False", "Idle"));
+    assert_eq!(
+        cond(&ana, condition::HISTORY_VERIFIED),
+        is("False", "HistoryUnconfirmed")
+    );
+    let unconfirmed = history(&ana);
+    assert_eq!(unconfirmed.result, Some(HistoryResult::Unconfirmed));
+    assert_eq!(unconfirmed.conversations_after, Some(0));
+    assert_eq!(unconfirmed.missing_conversation_ids, [ANAS_CALL]);
+    let since = from_time(unconfirmed.unconfirmed_since.as_ref().unwrap());
+    assert_eq!(
+        until - since,
+        chrono::Duration::from_std(HISTORY_RECHECK).unwrap()
+    );
+    let read_by_id = world
+        .sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == format!("/api/v2/analytics/conversations/{ANAS_CALL}/details"))
+        .map(|r| r.status)
+        .collect::<Vec<_>>();
+    assert_eq!(
+        read_by_id,
+        [404],
+        "the missing conversation was read on its own"
+    );
+
+    // Act 3: the delay has passed and the late data has arrived.
+    tokio::time::sleep_until(
+        started + ANAS_CALL_LASTS + ANAS_CALL_IS_LATE + Duration::from_millis(200),
+    )
+    .await;
+    recheck_delay_passes(&mut ana);
+    let done = world.pass(&mut ana).await;
+
+    assert!(
+        matches!(done.outcome, Outcome::Done { .. }),
+        "{:?}",
+        done.outcome
+    );
+    assert_eq!(cond(&ana, condition::READY), is("True", "Offboarded"));
+    assert_eq!(
+        cond(&ana, condition::HISTORY_VERIFIED),
+        is("True", "HistoryPreserved")
+    );
+    let preserved = history(&ana);
+    assert_eq!(preserved.result, Some(HistoryResult::Preserved));
+    assert_eq!(preserved.conversations_after, Some(1));
+    assert!(preserved.missing_conversation_ids.is_empty());
+    assert_eq!(preserved.unconfirmed_since, None);
+    world.check_invariants();
+}
+
+#[tokio::test]
+async fn a_record_that_moves_across_a_page_boundary_is_checked_again_not_lost() {
+    // Fails on the code before: the second walk through Fatima's two pages skipped the record
+    // that moved, 100 of 101 were found, and the offboarding stalled with HistoryLost.
+    let mut fixture = demo_org();
+    fixture.behavior.details_paging_drift = true;
+    let world = World::new(fixture).await;
+    let mut fatima = offboarding("user: {email: fatima.khan@example.com}\n");
+
+    let short = world.pass(&mut fatima).await;
+
+    assert!(
+        matches!(
+            short.outcome,
+            Outcome::Wait {
+                reason: "HistoryUnconfirmed",
+                ..
+            }
+        ),
+        "{:?}",
+        short.outcome
+    );
+    assert_eq!(world.user(FATIMA)["state"], "inactive");
+    let unconfirmed = history(&fatima);
+    assert_eq!(
+        (
+            unconfirmed.conversations_before,
+            unconfirmed.conversations_after
+        ),
+        (Some(101), Some(100))
+    );
+    assert!(
+        unconfirmed.missing_conversation_ids.is_empty(),
+        "every remembered conversation was listed"
+    );
+    assert!(
+        message(&fatima, condition::HISTORY_VERIFIED).contains("101 conversation(s) counted"),
+        "{}",
+        message(&fatima, condition::HISTORY_VERIFIED)
+    );
+
+    recheck_delay_passes(&mut fatima);
+    let done = world.pass(&mut fatima).await;
+
+    assert!(
+        matches!(done.outcome, Outcome::Done { .. }),
+        "{:?}",
+        done.outcome
+    );
+    assert_eq!(history(&fatima).result, Some(HistoryResult::Preserved));
+    assert_eq!(history(&fatima).conversations_after, Some(101));
+    assert_eq!(cond(&fatima, condition::READY), is("True", "Offboarded"));
+    world.check_invariants();
+}
+
+#[tokio::test]
+async fn history_still_missing_after_the_recheck_delay_stalls_as_lost() {
+    // Arrange: Jane's history is counted (Observe mode), then analytics loses it: the listing
+    // comes back empty and every conversation read by id is not found.
+    let world = World::demo().await;
+    let mut jane = offboarding("user: {email: jane.doe@example.com}\nmanagementPolicy: Observe\n");
+    world.pass(&mut jane).await;
+    assert_eq!(history(&jane).conversations_before, Some(4));
+    world.sim.inject(
+        Fault::new("POST", "/api/v2/analytics/conversations/details/query")
+            .status(200)
+            .body(serde_json::json!({"totalHits": 0}))
+            .times(100),
+    );
+    world.sim.inject(
+        Fault::new("GET", "/api/v2/analytics/conversations/*/details")
+            .status(404)
+            .times(100),
+    );
+    jane.spec.management_policy = ManagementPolicy::Enforce;
+    jane.metadata.generation = Some(2);
+
+    // Act 1: deactivated, and the first check comes up short.
+    let short = world.pass(&mut jane).await;
+
+    assert!(
+        matches!(
+            short.outcome,
+            Outcome::Wait {
+                reason: "HistoryUnconfirmed",
+                ..
+            }
+        ),
+        "{:?}",
+        short.outcome
+    );
+    assert_eq!(history(&jane).missing_conversation_ids.len(), 4);
+
+    // Act 2: a check that comes too early is still not a stall.
+    let early = world.pass(&mut jane).await;
+    assert!(
+        matches!(
+            early.outcome,
+            Outcome::Wait {
+                reason: "HistoryUnconfirmed",
+                ..
+            }
+        ),
+        "{:?}",
+        early.outcome
+    );
+
+    // Act 3: the delay has passed and the history is still missing.
+    recheck_delay_passes(&mut jane);
+    let lost = world.pass(&mut jane).await;
+
+    let Outcome::Stalled { reason, message } = lost.outcome else {
+        panic!("expected a stall, got {:?}", lost.outcome);
+    };
+    assert_eq!(reason, "HistoryLost");
+    assert!(
+        message.contains("0 found after") && message.contains("not found even read one by one"),
+        "{message}"
+    );
+    assert_eq!(history(&jane).result, Some(HistoryResult::Lost));
+    assert_eq!(cond(&jane, condition::STALLED), is("True", "HistoryLost"));
+    let by_id = world
+        .sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.path.ends_with("/details"))
+        .count();
+    assert_eq!(
+        by_id,
+        3 * 4,
+        "each remembered conversation read once per check"
+    );
     world.check_invariants();
 }
 

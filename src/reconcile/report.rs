@@ -13,7 +13,8 @@ use super::execute::StepOutput;
 use super::observe::{Reading, crd_state};
 use super::owners::UserKey;
 use super::plan::{Hold, Plan, Policy, Step};
-use super::spec::to_time;
+use super::spec::{from_time, to_time};
+use super::verify::{HISTORY_RECHECK, recheck_due};
 use super::{Event, Outcome};
 use crate::crd::{
     ActionOutcome, ActionRecord, ConditionStatus, GenesysUserOffboarding,
@@ -472,14 +473,21 @@ impl Report {
                 reason::NO_HISTORY,
                 format!("no conversation in {}", history.interval),
             ),
+            Some(HistoryResult::Unconfirmed) => self.set(
+                condition::HISTORY_VERIFIED,
+                false,
+                reason::HISTORY_UNCONFIRMED,
+                format!(
+                    "{}; checked again from {} before it is called lost",
+                    shortfall(history),
+                    recheck_time(history, self.now).to_rfc3339()
+                ),
+            ),
             Some(HistoryResult::Lost) | None => self.set(
                 condition::HISTORY_VERIFIED,
                 false,
                 reason::HISTORY_LOST,
-                format!(
-                    "{after} conversation(s) found after, {before} before, in {}",
-                    history.interval
-                ),
+                shortfall(history),
             ),
         }
         self.status.history = Some(history.clone());
@@ -532,12 +540,29 @@ impl Report {
         let history = self.status.history.clone().unwrap_or_default();
         if history.result == Some(HistoryResult::Lost) {
             let message = format!(
-                "{} conversation(s) counted before deactivation, {} found after, in {}",
-                history.conversations_before.unwrap_or_default(),
-                history.conversations_after.unwrap_or_default(),
-                history.interval
+                "{}, in two checks {} s apart",
+                shortfall(&history),
+                HISTORY_RECHECK.as_secs()
             );
             return self.stalled(reason::HISTORY_LOST, message, false);
+        }
+        if history.result == Some(HistoryResult::Unconfirmed) {
+            let due = recheck_time(&history, self.now);
+            let message = format!(
+                "the user is offboarded, but {}; history is checked again at {}",
+                shortfall(&history),
+                due.to_rfc3339()
+            );
+            self.kstatus(
+                (false, reason::HISTORY_UNCONFIRMED, &message),
+                Some((reason::HISTORY_UNCONFIRMED, &message)),
+                None,
+            );
+            return Outcome::Wait {
+                reason: reason::HISTORY_UNCONFIRMED,
+                until: Some(due),
+                after: (due - self.now).to_std().unwrap_or_default(),
+            };
         }
         let name = self
             .status
@@ -660,6 +685,31 @@ impl Report {
             recheck_after: Duration::ZERO,
         }
     }
+}
+
+/// What a short history check found, for messages: the counts, the window and the remembered
+/// conversations not found.
+fn shortfall(history: &HistoryStatus) -> String {
+    let mut text = format!(
+        "{} conversation(s) counted before deactivation, {} found after, in {}",
+        history.conversations_before.unwrap_or_default(),
+        history.conversations_after.unwrap_or_default(),
+        history.interval
+    );
+    if !history.missing_conversation_ids.is_empty() {
+        text.push_str("; not found even read one by one: ");
+        text.push_str(&history.missing_conversation_ids.join(", "));
+    }
+    text
+}
+
+/// When an `Unconfirmed` history is checked again: [`HISTORY_RECHECK`] after the first short
+/// check (now, when that time is unknown).
+fn recheck_time(history: &HistoryStatus, now: DateTime<Utc>) -> DateTime<Utc> {
+    history
+        .unconfirmed_since
+        .as_ref()
+        .map_or(now, |since| recheck_due(from_time(since)))
 }
 
 /// `message` cut to [`MAX_MESSAGE_BYTES`], kept as is when it fits.

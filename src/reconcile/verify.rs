@@ -1,8 +1,14 @@
 //! Steps 5 and 10: proof that history is kept. Before any change, count the user's
 //! conversations over `history.lookbackDays` and remember a few ids; after the changes, count
 //! again over the very same window. After ⊇ before is `Preserved`, nothing before is
-//! `NoHistory`, anything missing is `Lost`. I/O: Genesys analytics reads ([`count_before`],
-//! [`verify`], [`user_conversations`]); [`judge`] and [`slices`] are pure.
+//! `NoHistory`, anything missing is `Lost`, but only once it is confirmed: Genesys says the
+//! details query's `totalHits` is approximate and records move between pages while data
+//! arrives, and a conversation that just ended can be missing for a while. So a remembered id
+//! the listing misses is read on its own (no paging), and a check that still comes up short
+//! is `Unconfirmed`: the pass waits and checks again; only a check at least
+//! [`HISTORY_RECHECK`] after the first short one that is still short is `Lost`. I/O: Genesys
+//! analytics reads ([`count_before`], [`verify`], [`user_conversations`]); [`judge`],
+//! [`settle`] and [`slices`] are pure.
 //!
 //! How a window is read: the synchronous details query accepts at most the client's
 //! `max_sync_interval` (31 days by default); a longer window is cut into consecutive slices of
@@ -17,13 +23,17 @@ use std::collections::HashSet;
 use chrono::{DateTime, DurationRound as _, Utc};
 
 use super::error::{ReadError, StepError};
-use super::spec::to_time;
+use super::spec::{from_time, to_time};
 use crate::crd::{HistoryResult, HistoryStatus, MAX_CHECKED_CONVERSATION_IDS};
 use genesys_cloud::{AnalyticsConversation, GenesysClient, Interval, UserId};
 
 /// The most synchronous slices a window is read with (4 × 31 days by default); a longer window
 /// uses one details job instead.
 pub const MAX_SYNC_SLICES: usize = 4;
+
+/// How long after a check first comes up short a check that still does is `Lost`: long enough
+/// for a conversation that just ended to show up, and for the listing to settle.
+pub const HISTORY_RECHECK: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// How much shorter than `max_sync_interval` a slice is, so that the millisecond rounding of
 /// the interval's text never makes it longer than Genesys accepts.
@@ -78,7 +88,9 @@ pub fn window_end(now: DateTime<Utc>) -> DateTime<Utc> {
 /// nothing can be lost (`NoHistory`): the window is not read again. When the count before was
 /// made in this same pass, `slices_with_history` names the slices of the window that held
 /// conversations then: only those are read again (a slice that held none cannot lose any), so
-/// `conversationsAfter` counts those slices. Otherwise the whole window is read.
+/// `conversationsAfter` counts those slices. Otherwise the whole window is read. Remembered
+/// ids the listing lacks are read one by one and count when they still name the user. A
+/// shortfall is settled against `before.unconfirmedSince` (see [`settle`]).
 pub async fn verify(
     client: &GenesysClient,
     user: &UserId,
@@ -105,22 +117,83 @@ pub async fn verify(
         Some(slices) if within(slices) => read_slices(client, user, slices.to_vec()).await?,
         _ => user_conversations(client, user, interval).await?,
     };
-    let after: Vec<String> = conversations
+    let mut after: Vec<String> = conversations
         .list
         .into_iter()
         .map(|c| c.conversation_id)
         .collect();
+    let listed: HashSet<&str> = after.iter().map(String::as_str).collect();
+    let unlisted: Vec<&str> = before
+        .checked_conversation_ids
+        .iter()
+        .map(String::as_str)
+        .filter(|id| !listed.contains(id))
+        .collect();
+    after.extend(still_attributed(client, user, &unlisted).await?);
+    let found: HashSet<&str> = after.iter().map(String::as_str).collect();
+    let missing: Vec<String> = before
+        .checked_conversation_ids
+        .iter()
+        .filter(|id| !found.contains(id.as_str()))
+        .cloned()
+        .collect();
     let count_before = before.conversations_before.unwrap_or_default();
+    let judged = judge(count_before, &before.checked_conversation_ids, &after);
+    let since = before.unconfirmed_since.as_ref().map(from_time);
+    let (result, since) = settle(judged, since, now);
     Ok(HistoryStatus {
         conversations_after: Some(after.len() as u64),
-        result: Some(judge(
-            count_before,
-            &before.checked_conversation_ids,
-            &after,
-        )),
+        result: Some(result),
         verified_at: Some(to_time(now)),
+        missing_conversation_ids: missing,
+        unconfirmed_since: since.map(to_time),
         ..before.clone()
     })
+}
+
+/// Of `ids`, those Genesys still has with `user` among the participants, each read on its own
+/// (`GET /analytics/conversations/{id}/details`, at once). A 404 is a conversation not found.
+async fn still_attributed(
+    client: &GenesysClient,
+    user: &UserId,
+    ids: &[&str],
+) -> Result<Vec<String>, ReadError> {
+    let read = futures::future::try_join_all(ids.iter().map(|id| client.conversation_details(id)))
+        .await
+        .map_err(ReadError::new("read a remembered conversation"))?;
+    Ok(ids
+        .iter()
+        .zip(read)
+        .filter(|(_, conversation)| conversation.as_ref().is_some_and(|c| c.involves(user)))
+        .map(|(id, _)| (*id).to_owned())
+        .collect())
+}
+
+/// What a check's judgement stands for, given when the checks first came up short (`since`):
+/// `Preserved` and `NoHistory` stand and end the shortfall; a `Lost` judgement is
+/// `Unconfirmed` (the shortfall dates from `since`, or now) until [`HISTORY_RECHECK`] has passed
+/// since the first short check, then `Lost`. Pure.
+pub fn settle(
+    judged: HistoryResult,
+    since: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> (HistoryResult, Option<DateTime<Utc>>) {
+    if !matches!(judged, HistoryResult::Lost | HistoryResult::Unconfirmed) {
+        return (judged, None);
+    }
+    let since = since.unwrap_or(now);
+    let recheck = chrono::Duration::from_std(HISTORY_RECHECK).unwrap_or(chrono::Duration::MAX);
+    if now - since >= recheck {
+        (HistoryResult::Lost, Some(since))
+    } else {
+        (HistoryResult::Unconfirmed, Some(since))
+    }
+}
+
+/// When the checks will have waited long enough after the first short one (`since`).
+pub fn recheck_due(since: DateTime<Utc>) -> DateTime<Utc> {
+    let recheck = chrono::Duration::from_std(HISTORY_RECHECK).unwrap_or(chrono::Duration::MAX);
+    since.checked_add_signed(recheck).unwrap_or(since)
 }
 
 /// The user's conversations in `interval`, each once: concurrent synchronous queries over
@@ -289,6 +362,38 @@ mod tests {
         for (case, count, remembered, after, expected) in table {
             assert_eq!(judge(count, &remembered, &after), expected, "case: {case}");
         }
+    }
+
+    #[test]
+    fn a_short_check_is_lost_only_when_one_after_the_recheck_delay_is_still_short() {
+        let first: DateTime<Utc> = "2026-11-22T09:00:00Z".parse().unwrap();
+        let later = |s: i64| first + chrono::Duration::seconds(s);
+        let delay = i64::try_from(HISTORY_RECHECK.as_secs()).unwrap();
+
+        assert_eq!(
+            settle(HistoryResult::Lost, None, first),
+            (HistoryResult::Unconfirmed, Some(first)),
+            "the first short check"
+        );
+        assert_eq!(
+            settle(HistoryResult::Lost, Some(first), later(delay - 1)),
+            (HistoryResult::Unconfirmed, Some(first)),
+            "a check too early does not move the first short one"
+        );
+        assert_eq!(
+            settle(HistoryResult::Lost, Some(first), later(delay)),
+            (HistoryResult::Lost, Some(first))
+        );
+        assert_eq!(
+            settle(HistoryResult::Preserved, Some(first), later(1)),
+            (HistoryResult::Preserved, None),
+            "a check that finds them all ends the shortfall"
+        );
+        assert_eq!(
+            settle(HistoryResult::NoHistory, None, first),
+            (HistoryResult::NoHistory, None)
+        );
+        assert_eq!(recheck_due(first), later(delay));
     }
 
     #[test]

@@ -6,6 +6,8 @@
 //! - [`GenesysClient::user_conversations`] filters on the segment dimension `userId`; windows
 //!   longer than `max_sync_interval` go through the async details jobs (202 + `jobId`, poll the
 //!   status, read cursor pages, delete the job).
+//! - [`GenesysClient::conversation_details`] reads one conversation by id: no paging, so no
+//!   record moving across a page boundary can hide it.
 
 use std::collections::HashSet;
 
@@ -310,6 +312,24 @@ impl GenesysClient {
             &["analytics", "conversations", "details", "jobs", job_id],
         ))
         .await
+    }
+
+    /// `GET /api/v2/analytics/conversations/{conversationId}/details`: one conversation, as the
+    /// details query renders it; `None` when Genesys answers 404 (no such conversation, or not
+    /// there yet).
+    pub async fn conversation_details(
+        &self,
+        conversation_id: &str,
+    ) -> Result<Option<AnalyticsConversation>, GenesysError> {
+        let request = ApiRequest::get(
+            "get_analytics_conversation_details",
+            &["analytics", "conversations", conversation_id, "details"],
+        );
+        match self.send_json(request).await {
+            Ok(conversation) => Ok(Some(conversation)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// `POST /api/v2/analytics/conversations/aggregates/query`.
