@@ -1151,6 +1151,18 @@ async fn a_conversation_that_ended_and_is_not_in_analytics_yet_is_read_by_id_and
         cond(&ana, condition::HISTORY_VERIFIED),
         is("True", "HistoryPreserved")
     );
+    assert!(
+        done.events
+            .iter()
+            .any(|e| e.reason == "Offboarded" && !e.warning),
+        "the offboarding is finished only now: {:?}",
+        done.events
+    );
+    assert!(
+        !short.events.iter().any(|e| e.reason == "Offboarded"),
+        "not while the history is unconfirmed: {:?}",
+        short.events
+    );
     let preserved = history(&ana);
     assert_eq!(preserved.result, Some(HistoryResult::Preserved));
     assert_eq!(preserved.conversations_after, Some(1));

@@ -38,6 +38,9 @@ pub struct Report {
     was_ready: bool,
     /// A write step succeeded in this pass.
     changed: bool,
+    /// This pass confirmed a history an earlier pass found short (`Unconfirmed`): the
+    /// offboarding is finished only now.
+    history_confirmed: bool,
 }
 
 impl Report {
@@ -52,6 +55,7 @@ impl Report {
             generation,
             now,
             changed: false,
+            history_confirmed: false,
         };
         // kstatus conditions are set on the first visit, before anything else is known.
         if report.status.condition(condition::READY).is_none() {
@@ -455,6 +459,16 @@ impl Report {
     }
 
     fn history_verified(&mut self, history: &HistoryStatus) {
+        let was_unconfirmed = self
+            .status
+            .history
+            .as_ref()
+            .is_some_and(|h| h.result == Some(HistoryResult::Unconfirmed));
+        self.history_confirmed = was_unconfirmed
+            && matches!(
+                history.result,
+                Some(HistoryResult::Preserved | HistoryResult::NoHistory)
+            );
         let before = history.conversations_before.unwrap_or_default();
         let after = history.conversations_after.unwrap_or_default();
         match history.result {
@@ -583,7 +597,7 @@ impl Report {
                     "{name} was re-activated outside the operator and has been deactivated again"
                 ),
             );
-        } else if self.changed {
+        } else if self.changed || self.history_confirmed {
             self.event(false, reason::OFFBOARDED, message);
         }
         self.schedule_drift_check(drift_check);
