@@ -344,7 +344,8 @@ pub(crate) fn transport_error(
         detail,
         body: None,
         // reqwest's message names the URL; URLs carry ids, never the token or the secret.
-        source: Some(error),
+        // Shared, so that the error can be cloned for every caller of a batch.
+        source: Some(Arc::new(error)),
     }
 }
 

@@ -138,7 +138,7 @@ where
         Err(e @ GenesysError::Invalid { .. }) => {
             tracing::debug!(what, error = %e, "a combined request was refused; one by one");
         }
-        Err(e) => return keys.iter().map(|_| Err(e.duplicate())).collect(),
+        Err(e) => return keys.iter().map(|_| Err(e.clone())).collect(),
     }
     futures::future::join_all(keys.iter().map(|key| alone(key, Admission::Wait))).await
 }
@@ -171,7 +171,7 @@ impl GenesysClient {
                 let (keys, replies): (Vec<K>, Vec<Reply<V>>) = waiting.into_iter().unzip();
                 let answers = match admitted {
                     Ok(()) => run(client.clone(), group, keys).await,
-                    Err(e) => replies.iter().map(|_| Err(e.duplicate())).collect(),
+                    Err(e) => replies.iter().map(|_| Err(e.clone())).collect(),
                 };
                 for (reply, answer) in replies.into_iter().zip(answers) {
                     // A caller that gave up has dropped its receiver: nothing to do.
