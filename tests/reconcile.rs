@@ -318,7 +318,7 @@ async fn the_demo_agent_is_offboarded_and_her_history_is_kept() {
 }
 
 #[tokio::test]
-async fn the_demo_agent_is_offboarded_in_seventeen_calls_with_one_search_and_one_user_read() {
+async fn the_demo_agent_is_offboarded_in_twenty_calls_with_one_search_one_user_read_and_one_read_back() {
     let world = World::demo().await;
     let mut jane = offboarding("user: {email: jane.doe@example.com}\n");
 
@@ -343,7 +343,16 @@ async fn the_demo_agent_is_offboarded_in_seventeen_calls_with_one_search_and_one
         1,
         "the search covers deleted users too"
     );
-    assert_eq!(count("GET", &user_path), 1, "one expanded read of the user");
+    assert_eq!(
+        count("GET", &user_path),
+        2,
+        "one expanded read of the user, and one after the drain to read it back"
+    );
+    assert_eq!(
+        count("GET", &format!("{user_path}/queues")),
+        4,
+        "both halves of her queue list (one queue joined, one not), then both read back"
+    );
     for separate in [
         "routingstatus",
         "presences/purecloud",
@@ -389,7 +398,7 @@ async fn the_demo_agent_is_offboarded_in_seventeen_calls_with_one_search_and_one
     assert_eq!(definitions, 1, "looked up once per client, then cached");
     assert_eq!(
         requests.len() - definitions,
-        17,
+        20,
         "{:#?}",
         requests
             .iter()

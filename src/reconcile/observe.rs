@@ -203,7 +203,7 @@ pub async fn read(
     })
 }
 
-async fn read_routing_status(
+pub(super) async fn read_routing_status(
     client: &GenesysClient,
     user: &User,
 ) -> Result<Option<RoutingStatusValue>, ReadError> {
@@ -219,7 +219,7 @@ async fn read_routing_status(
 
 /// The system presence and whether it is the org's Offline. A user with no Genesys Cloud
 /// presence at all (a 404) has none.
-async fn read_presence(
+pub(super) async fn read_presence(
     client: &GenesysClient,
     user: &User,
 ) -> Result<(Option<String>, bool), ReadError> {
@@ -246,7 +246,10 @@ async fn read_presence(
     Ok((offline.then(|| "Offline".to_owned()), offline))
 }
 
-async fn read_stations(client: &GenesysClient, user: &User) -> Result<UserStations, ReadError> {
+pub(super) async fn read_stations(
+    client: &GenesysClient,
+    user: &User,
+) -> Result<UserStations, ReadError> {
     match &user.station {
         Some(stations) => Ok(stations.clone()),
         None => client
@@ -256,7 +259,7 @@ async fn read_stations(client: &GenesysClient, user: &User) -> Result<UserStatio
     }
 }
 
-async fn read_skills(
+pub(super) async fn read_skills(
     client: &GenesysClient,
     user: &User,
 ) -> Result<Vec<UserRoutingSkill>, ReadError> {
@@ -269,7 +272,7 @@ async fn read_skills(
     }
 }
 
-async fn read_languages(
+pub(super) async fn read_languages(
     client: &GenesysClient,
     user: &User,
 ) -> Result<Vec<UserRoutingLanguage>, ReadError> {
