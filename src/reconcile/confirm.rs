@@ -17,11 +17,11 @@ use crate::crd::QueueMembership;
 use genesys_cloud::{GenesysClient, MemberBy as ApiMemberBy, RoutingStatusValue, User, UserId};
 
 /// The waits between reads of one pass while a change does not show yet (the first read is
-/// immediate): about 3.5 s in all, short enough for a pass, long enough for the usual lag.
+/// immediate): 1.75 s in all, short enough for a pass; a longer lag is read again next pass.
 pub const CONFIRM_BACKOFF: [Duration; 3] = [
+    Duration::from_millis(250),
     Duration::from_millis(500),
     Duration::from_secs(1),
-    Duration::from_secs(2),
 ];
 
 /// What a read showed of one step's change.
