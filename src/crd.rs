@@ -1397,6 +1397,11 @@ pub struct GroupMembership {
     /// The group that brings the user in, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<NamedRef>,
+    /// What kind of member group it is (`GROUP`, `TEAM` or `SKILLGROUP`, as the queue's
+    /// `memberGroups` say): the user leaves the queue only when they leave that group, team or
+    /// skill group, or it leaves the queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_type: Option<String>,
 }
 
 // What kind of thing could not be restored. No `///`, as for `Region`.

@@ -221,11 +221,12 @@ impl Report {
                     id: q.id.clone(),
                     name: q.name.clone(),
                 },
-                group: reading
+                ..reading
                     .via_groups
                     .iter()
                     .find(|g| g.queue.id == q.id)
-                    .and_then(|g| g.group.clone()),
+                    .cloned()
+                    .unwrap_or_default()
             })
             .collect();
 
@@ -308,7 +309,7 @@ impl Report {
         let groups = self.status.group_memberships.len();
         let group_note = if groups > 0 {
             format!(
-                "; {groups} queue membership(s) through a group remain, see status.groupMemberships"
+                "; {groups} queue membership(s) through a group, team or skill group remain: remove the user from that group or the group from the queue (see status.groupMemberships)"
             )
         } else {
             String::new()
