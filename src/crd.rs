@@ -9,10 +9,13 @@
 
 use std::time::Duration;
 
+use genesys_cloud::{MemberBy, StateChangeReason, UserState};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+
+use crate::reconcile::plan::StepKind;
 
 /// The API group of every resource this operator serves.
 pub const API_GROUP: &str = "offboarding.genesys-operator.io";
@@ -545,16 +548,17 @@ pub enum OffboardingReason {
     Unknown,
 }
 
-impl OffboardingReason {
-    /// The value Genesys Cloud expects in `stateChangeReason`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OffboardingReason::Voluntary => "Voluntary",
-            OffboardingReason::Seasonal => "Seasonal",
-            OffboardingReason::Leave => "Leave",
-            OffboardingReason::Performance => "Performance",
-            OffboardingReason::Conduct => "Conduct",
-            OffboardingReason::Unknown => "Unknown",
+// The spec admits exactly these reasons (a value Genesys Cloud adds later is not asked for until
+// the spec names it); from here on the reason is the client's type, up to the wire.
+impl From<OffboardingReason> for StateChangeReason {
+    fn from(reason: OffboardingReason) -> Self {
+        match reason {
+            OffboardingReason::Voluntary => StateChangeReason::Voluntary,
+            OffboardingReason::Seasonal => StateChangeReason::Seasonal,
+            OffboardingReason::Leave => StateChangeReason::Leave,
+            OffboardingReason::Performance => StateChangeReason::Performance,
+            OffboardingReason::Conduct => StateChangeReason::Conduct,
+            OffboardingReason::Unknown => StateChangeReason::UnknownReason,
         }
     }
 }
@@ -1083,29 +1087,6 @@ impl GenesysUserOffboardingStatus {
     }
 }
 
-// A Genesys Cloud user state. No `///`, as for `Region`.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum GenesysUserState {
-    /// Can sign in and take interactions.
-    Active,
-    /// Cannot sign in; history and configuration are kept.
-    Inactive,
-    /// Deleted in Genesys Cloud (the operator never does this).
-    Deleted,
-}
-
-impl GenesysUserState {
-    /// The Genesys Cloud value: `active`, `inactive` or `deleted`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            GenesysUserState::Active => "active",
-            GenesysUserState::Inactive => "inactive",
-            GenesysUserState::Deleted => "deleted",
-        }
-    }
-}
-
 /// An object named by id, with its display name when known.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -1132,12 +1113,14 @@ pub struct ResolvedUser {
     /// The user's division.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub division: Option<NamedRef>,
+    // Genesys Cloud's own type: its schema admits the states the client knows, and a state it
+    // does not know is left out (`reconcile::observe::crd_state`), never written.
     /// The user's state (`active`, `inactive` or `deleted`) when the operator first saw them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state_before: Option<GenesysUserState>,
+    pub state_before: Option<UserState>,
     /// The user's state (`active`, `inactive` or `deleted`) at the last check.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state_now: Option<GenesysUserState>,
+    pub state_now: Option<UserState>,
     /// The user's version at the last check (Genesys Cloud's optimistic lock).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<i64>,
@@ -1191,7 +1174,8 @@ impl std::fmt::Display for ResolvedEndpoint {
 #[serde(rename_all = "camelCase")]
 pub struct NotApplied {
     /// The step (as in `plan`), e.g. `Deactivate`.
-    pub step: String,
+    #[schemars(with = "String")]
+    pub step: StepKind,
     /// What it acted on (as in `plan`), e.g. the queue id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
@@ -1208,7 +1192,7 @@ pub struct NotApplied {
 #[serde(rename_all = "camelCase")]
 pub struct UserSnapshot {
     /// The user's state: `active`, `inactive` or `deleted`.
-    pub state: GenesysUserState,
+    pub state: UserState,
     /// The routing status (`OFF_QUEUE`, `IDLE`, `INTERACTING`, `NOT_RESPONDING`, `COMMUNICATING`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub routing_status: Option<String>,
@@ -1235,16 +1219,6 @@ pub struct UserSnapshot {
     pub groups: Vec<NamedRef>,
     /// When the snapshot was taken.
     pub taken_at: Time,
-}
-
-// How a user is a member of a queue. No `///`, as for `Region`.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum MemberBy {
-    /// Added directly.
-    User,
-    /// Through a group the queue includes.
-    Group,
 }
 
 /// A queue membership.
@@ -1305,11 +1279,12 @@ pub struct RoleGrant {
 }
 
 /// A step still to do.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PlannedStep {
     /// The step (`PascalCase`, e.g. `SetOffQueue`, `LeaveQueue`, `Deactivate`, `RevokeSessions`).
-    pub step: String,
+    #[schemars(with = "String")]
+    pub step: StepKind,
     /// What it acts on (a queue, skill, station id), when not the user as a whole.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
@@ -1337,7 +1312,8 @@ pub enum ActionOutcome {
 #[serde(rename_all = "camelCase")]
 pub struct ActionRecord {
     /// The step (as in `plan`).
-    pub step: String,
+    #[schemars(with = "String")]
+    pub step: StepKind,
     /// What it acted on, when not the user as a whole.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
@@ -1940,7 +1916,7 @@ mod tests {
         let mut status = GenesysUserOffboardingStatus::default();
         for i in 0..60 {
             status.record_action(ActionRecord {
-                step: "LeaveQueue".to_owned(),
+                step: StepKind::RemoveFromQueue,
                 target: Some(format!("queue-{i}")),
                 time: at(i),
                 outcome: ActionOutcome::Succeeded,
@@ -1961,7 +1937,7 @@ mod tests {
 
         status.set_condition(condition::STALLED, true, "X", long.clone(), None, &at(1));
         status.record_action(ActionRecord {
-            step: "Deactivate".to_owned(),
+            step: StepKind::Deactivate,
             target: None,
             time: at(1),
             outcome: ActionOutcome::Failed,
@@ -2001,6 +1977,42 @@ mod tests {
         assert_eq!(endpoint.api_key(), minimal().endpoint().api_key());
         assert_eq!(minimal().endpoint().to_string(), "region us_east_1");
         assert_eq!(recorded_url("not a url, user:pw@host"), "host");
+    }
+
+    #[test]
+    fn a_status_naming_a_step_this_version_does_not_write_still_decodes_and_keeps_it() {
+        let json = serde_json::json!({
+            "plan": [{"step": "LeaveQueue", "target": "q1"}],
+            "actions": [{"step": "LeaveQueue", "time": "2026-01-01T00:00:00Z", "outcome": "Succeeded"}],
+            "notApplied": [{"step": "Deactivate", "observed": "state active", "attempts": 1,
+                            "since": "2026-01-01T00:00:00Z"}],
+        });
+
+        let status: GenesysUserOffboardingStatus = serde_json::from_value(json.clone()).unwrap();
+
+        assert_eq!(status.plan[0].step, StepKind::Other("LeaveQueue".into()));
+        assert_eq!(status.actions[0].step.as_str(), "LeaveQueue");
+        assert_eq!(status.not_applied[0].step, StepKind::Deactivate);
+        assert_eq!(serde_json::to_value(&status).unwrap(), json);
+    }
+
+    #[test]
+    fn every_spec_reason_reaches_genesys_under_its_own_name() {
+        for reason in [
+            OffboardingReason::Voluntary,
+            OffboardingReason::Seasonal,
+            OffboardingReason::Leave,
+            OffboardingReason::Performance,
+            OffboardingReason::Conduct,
+            OffboardingReason::Unknown,
+        ] {
+            let sent = StateChangeReason::from(reason);
+
+            assert_eq!(
+                serde_json::to_value(sent).unwrap(),
+                serde_json::to_value(reason).unwrap()
+            );
+        }
     }
 
     #[test]

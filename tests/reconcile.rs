@@ -15,8 +15,8 @@ use genesys_emulator::fixture::Fixture;
 use genesys_emulator::{Fault, RecordedRequest, Sim, SimHandle};
 use genesys_offboarding_operator::crd::{
     ActionOutcome, GenesysUserOffboarding, GenesysUserOffboardingSpec,
-    GenesysUserOffboardingStatus, GenesysUserState, HistoryResult, MAX_MESSAGE_BYTES,
-    MAX_NOT_APPLIED_ATTEMPTS, MAX_STATUS_BYTES, NotRestorableKind, condition,
+    GenesysUserOffboardingStatus, HistoryResult, MAX_MESSAGE_BYTES, MAX_NOT_APPLIED_ATTEMPTS,
+    MAX_STATUS_BYTES, NotRestorableKind, condition,
 };
 use genesys_offboarding_operator::reconcile::drift::{self, Drifted};
 use genesys_offboarding_operator::reconcile::error::{CredentialsError, StoreError};
@@ -236,7 +236,7 @@ fn planned_steps(resource: &GenesysUserOffboarding) -> Vec<String> {
     status(resource)
         .plan
         .iter()
-        .map(|p| p.step.clone())
+        .map(|p| p.step.to_string())
         .collect()
 }
 
@@ -515,7 +515,8 @@ async fn an_already_inactive_user_is_only_read() {
             .as_ref()
             .unwrap()
             .state_before
-            .map(GenesysUserState::as_str),
+            .as_ref()
+            .map(UserState::as_str),
         Some("inactive")
     );
     world.check_invariants();
@@ -2118,7 +2119,8 @@ async fn the_readme_command_prints_the_offboarded_resource_with_ready_true() {
             .as_ref()
             .unwrap()
             .state_now
-            .map(GenesysUserState::as_str),
+            .as_ref()
+            .map(UserState::as_str),
         Some("inactive")
     );
     assert!(status(&printed).snapshot.is_some() && status(&printed).history.is_some());
@@ -2307,7 +2309,7 @@ fn actions_of(
     status(resource)
         .actions
         .iter()
-        .filter(|a| a.step == step && a.target.as_deref() == Some(target))
+        .filter(|a| a.step.as_str() == step && a.target.as_deref() == Some(target))
         .map(|a| (a.outcome, a.read_back.clone()))
         .collect()
 }

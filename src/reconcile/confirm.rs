@@ -291,7 +291,7 @@ fn check(step: &Step, read: &UserRead, still_direct: &[String]) -> Check {
                 (true, format!("language {language} is no longer listed"))
             }
         }
-        other => (true, format!("{} needs no read-back", other.name())),
+        other => (true, format!("{} needs no read-back", other.kind())),
     };
     Check {
         step: step.clone(),
@@ -334,7 +334,7 @@ impl super::Pass<'_> {
         let attempts = unconfirmed.iter().map(|(_, a)| *a).max().unwrap_or(1);
         let what = unconfirmed
             .iter()
-            .map(|(c, _)| format!("{} ({})", c.step.name(), c.read))
+            .map(|(c, _)| format!("{} ({})", c.step.kind(), c.read))
             .collect::<Vec<_>>()
             .join("; ");
         Err(StepError::Unconfirmed {

@@ -10,6 +10,7 @@ use std::error::Error as StdError;
 use std::time::Duration;
 
 use super::owners::OwnershipError;
+use super::plan::StepKind;
 use crate::crd::{MAX_NOT_APPLIED_ATTEMPTS, SpecError, reason};
 use genesys_cloud::{GenesysError, RetryClass};
 
@@ -119,7 +120,7 @@ impl ReadError {
 pub enum StepError {
     /// A write was about to run without a persisted snapshot (an invariant; a bug if ever seen).
     #[error("refused to {0} before the snapshot is persisted")]
-    SnapshotNotPersisted(&'static str),
+    SnapshotNotPersisted(StepKind),
     #[error("failed to {what}")]
     Genesys {
         what: &'static str,
@@ -136,7 +137,7 @@ pub enum StepError {
          (pass {attempts} of {MAX_NOT_APPLIED_ATTEMPTS}; see status.notApplied)"
     )]
     NotApplied {
-        step: &'static str,
+        step: StepKind,
         observed: String,
         /// Passes that made the change without it taking effect, this one included.
         attempts: u32,

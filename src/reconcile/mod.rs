@@ -270,7 +270,7 @@ impl<'a> Pass<'a> {
                 .or(reading.user.version),
             now: Utc::now(),
         };
-        tracing::info!(step = step.name(), target = ?step.target_id(), user = %reading.user.id, "running step");
+        tracing::info!(step = %step.kind(), target = ?step.target_id(), user = %reading.user.id, "running step");
         let result = execute::run(&cx, step).await;
         self.report.step(step, &result, policy);
         self.save().await?;

@@ -14,16 +14,16 @@
 use chrono::{DateTime, Duration, Utc};
 
 use super::error::{ReadError, ResolveError};
-use super::plan::{Lifecycle, MemberBy, Membership, Named, Observed, Policy, Progress};
+use super::plan::{Lifecycle, Membership, Named, Observed, Policy, Progress, StepKind};
 use super::verify::{self, Conversations};
 use crate::crd::{
-    ActionOutcome, GenesysUserOffboardingStatus, GenesysUserState, GroupMembership, HistoryStatus,
-    MemberBy as CrdMemberBy, NamedRef, QueueMembership, UserRef, condition,
+    ActionOutcome, GenesysUserOffboardingStatus, GroupMembership, HistoryStatus, NamedRef,
+    QueueMembership, UserRef, condition,
 };
 use genesys_cloud::{
     AnalyticsConversation, AuthzSubject, EntityRef, GenesysClient, GenesysError, Interval,
-    MemberBy as ApiMemberBy, RoutingStatusValue, SystemPresence, User, UserId, UserRoutingLanguage,
-    UserRoutingSkill, UserState, UserStations,
+    MemberBy, RoutingStatusValue, StateChangeReason, SystemPresence, User, UserId,
+    UserRoutingLanguage, UserRoutingSkill, UserState, UserStations,
 };
 
 /// How far back the active-conversation guard looks for conversations that have not ended. A
@@ -58,7 +58,7 @@ pub struct Reading {
     pub languages: Vec<UserRoutingLanguage>,
     pub stations: UserStations,
     /// The `stateChangeReason` Genesys holds, when it was read.
-    pub recorded_reason: Option<String>,
+    pub recorded_reason: Option<StateChangeReason>,
     /// The user's role grants, read while no snapshot is persisted (the snapshot's roles).
     pub grants: Option<AuthzSubject>,
     /// The history count before any change, read while none is persisted.
@@ -335,7 +335,7 @@ async fn read_queues(
         // not among the user's `groups`, so the user's groups alone cannot tell.
         let direct = member_groups.is_empty()
             || client
-                .get_queue_members(&queue.id, Some(ApiMemberBy::User))
+                .get_queue_members(&queue.id, Some(MemberBy::User))
                 .await
                 .map_err(ReadError::new("read a queue's direct members"))?
                 .iter()
@@ -356,9 +356,9 @@ async fn read_queues(
             name: queue.name,
             joined: queue.joined.unwrap_or(false),
             member_by: Some(if direct {
-                CrdMemberBy::User
+                MemberBy::User
             } else {
-                CrdMemberBy::Group
+                MemberBy::Group
             }),
         });
     }
@@ -428,24 +428,25 @@ async fn read_history_before(
 
 /// The reason Genesys holds, when the spec records one. Reading it needs
 /// `directory:userStateChange:view`, which some orgs cannot grant: without it, the last reason
-/// this operator recorded stands in.
+/// this operator recorded stands in (the target of its `RecordReason` action).
 async fn read_reason(
     client: &GenesysClient,
     id: &UserId,
     policy: &Policy,
     status: &GenesysUserOffboardingStatus,
-) -> Result<Option<String>, ReadError> {
+) -> Result<Option<StateChangeReason>, ReadError> {
     if policy.reason.is_none() {
         return Ok(None);
     }
     match client.get_user_state(id).await {
-        Ok(info) => Ok(info.state_change_reason.map(|r| r.as_str().to_owned())),
+        Ok(info) => Ok(info.state_change_reason),
         Err(GenesysError::Forbidden { .. }) => Ok(status
             .actions
             .iter()
             .rev()
-            .find(|a| a.step == "RecordReason" && a.outcome == ActionOutcome::Succeeded)
-            .and_then(|a| a.target.clone())),
+            .find(|a| a.step == StepKind::RecordReason && a.outcome == ActionOutcome::Succeeded)
+            .and_then(|a| a.target.as_deref())
+            .map(|reason| reason.parse().unwrap_or_else(|never| match never {}))),
         Err(e) => Err(ReadError::new("read the user's state change reason")(e)),
     }
 }
@@ -501,14 +502,10 @@ pub async fn ongoing_conversations(
     Ok(still_open(&conversations, now))
 }
 
-/// The user's state as the CRD spells it.
-pub fn crd_state(user: &User) -> Option<GenesysUserState> {
-    match user.state.as_ref()? {
-        UserState::Active => Some(GenesysUserState::Active),
-        UserState::Inactive => Some(GenesysUserState::Inactive),
-        UserState::Deleted => Some(GenesysUserState::Deleted),
-        UserState::Unknown(_) => None,
-    }
+/// The user's state as status may hold it: a state the client does not know is left out (the
+/// CRD admits the known ones only).
+pub fn crd_state(user: &User) -> Option<UserState> {
+    user.state.clone().and_then(UserState::known)
 }
 
 /// The plan's input: what Genesys holds now plus the progress status records. Pure.
@@ -536,7 +533,7 @@ pub fn observed(reading: &Reading, status: &GenesysUserOffboardingStatus) -> Obs
                 queue: Named::new(q.id.as_str(), q.name.as_deref()),
                 joined: q.joined,
                 member_by: match q.member_by {
-                    Some(CrdMemberBy::Group) => MemberBy::Group,
+                    Some(MemberBy::Group) => MemberBy::Group,
                     _ => MemberBy::User,
                 },
             })
@@ -566,7 +563,7 @@ pub fn progress(status: &GenesysUserOffboardingStatus) -> Progress {
         active_at_snapshot: status
             .snapshot
             .as_ref()
-            .is_some_and(|s| s.state == GenesysUserState::Active),
+            .is_some_and(|s| s.state == UserState::Active),
         history_before_counted: status
             .history
             .as_ref()
@@ -595,13 +592,13 @@ mod tests {
                     id: "q1".into(),
                     name: Some("Billing".into()),
                     joined: true,
-                    member_by: Some(CrdMemberBy::User),
+                    member_by: Some(MemberBy::User),
                 },
                 QueueMembership {
                     id: "q2".into(),
                     name: None,
                     joined: true,
-                    member_by: Some(CrdMemberBy::Group),
+                    member_by: Some(MemberBy::Group),
                 },
             ],
             skills: vec![],
@@ -642,7 +639,7 @@ mod tests {
         let now = to_time(Utc::now());
         let mut status = GenesysUserOffboardingStatus {
             snapshot: Some(UserSnapshot {
-                state: GenesysUserState::Active,
+                state: UserState::Active,
                 routing_status: None,
                 presence: None,
                 queues: vec![],

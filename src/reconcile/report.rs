@@ -12,16 +12,16 @@ use super::error::{StepError, status_message};
 use super::execute::StepOutput;
 use super::observe::{Reading, crd_state};
 use super::owners::UserKey;
-use super::plan::{Hold, Plan, Policy, Step};
+use super::plan::{Hold, Plan, Policy, Step, StepKind};
 use super::spec::to_time;
 use super::{Event, Outcome};
 use crate::crd::{
     ActionOutcome, ActionRecord, ConditionStatus, GenesysUserOffboarding,
-    GenesysUserOffboardingStatus, GenesysUserState, GroupMembership, HistoryResult, HistoryStatus,
-    MAX_MESSAGE_BYTES, MAX_STATUS_BYTES, MemberBy, NamedRef, NotApplied, NotRestorable,
-    NotRestorableKind, PlannedStep, ResolvedEndpoint, ResolvedUser, bounded, condition, reason,
+    GenesysUserOffboardingStatus, GroupMembership, HistoryResult, HistoryStatus, MAX_MESSAGE_BYTES,
+    MAX_STATUS_BYTES, NamedRef, NotApplied, NotRestorable, NotRestorableKind, PlannedStep,
+    ResolvedEndpoint, ResolvedUser, bounded, condition, reason,
 };
-use genesys_cloud::User;
+use genesys_cloud::{MemberBy, User, UserState};
 
 /// How long to wait before looking again at a live conversation.
 pub const CONVERSATION_RECHECK: Duration = Duration::from_secs(60);
@@ -169,10 +169,9 @@ impl Report {
                 })
             }),
             state_before: previous
-                .as_ref()
                 .filter(|p| p.id == user.id.as_str())
                 .and_then(|p| p.state_before)
-                .or(state_now),
+                .or_else(|| state_now.clone()),
             state_now,
             version: user.version,
         });
@@ -231,7 +230,7 @@ impl Report {
             .collect();
 
         self.routing_condition(policy);
-        let inactive = reading.user.is_state(&genesys_cloud::UserState::Inactive);
+        let inactive = reading.user.is_state(&UserState::Inactive);
         if inactive {
             self.set(
                 condition::DEACTIVATED,
@@ -303,8 +302,8 @@ impl Report {
             .status
             .plan
             .iter()
-            .filter(|p| is_drain(&p.step))
-            .map(|p| p.step.clone())
+            .filter(|p| p.step.is_drain())
+            .map(|p| p.step.to_string())
             .collect();
         let groups = self.status.group_memberships.len();
         let group_note = if groups > 0 {
@@ -358,7 +357,7 @@ impl Report {
             Err(e) => (ActionOutcome::Failed, Some(status_message(e))),
         };
         self.status.record_action(ActionRecord {
-            step: step.name().to_owned(),
+            step: step.kind(),
             target: step.target_id(),
             time: to_time(Utc::now()),
             outcome,
@@ -372,7 +371,7 @@ impl Report {
             }
             return;
         }
-        self.status.not_applied.retain(|n| n.step != step.name());
+        self.status.not_applied.retain(|n| n.step != step.kind());
         let planned = planned_step(step);
         if let Some(i) = self.status.plan.iter().position(|p| *p == planned) {
             self.status.plan.remove(i);
@@ -409,14 +408,19 @@ impl Report {
             .iter()
             .filter(|n| {
                 !plan.steps.iter().any(|s| {
-                    s.name() == n.step && (n.target.is_none() || s.target_id() == n.target)
+                    s.kind() == n.step && (n.target.is_none() || s.target_id() == n.target)
                 })
             })
             .cloned()
             .collect();
         for n in shown {
-            if n.target.is_some() || is_drain(&n.step) {
-                self.action(&n.step, n.target.clone(), ActionOutcome::Succeeded, None);
+            if n.target.is_some() || n.step.is_drain() {
+                self.action(
+                    n.step.clone(),
+                    n.target.clone(),
+                    ActionOutcome::Succeeded,
+                    None,
+                );
                 if let Some(last) = self.status.actions.last_mut() {
                     last.read_back = Some("a later read shows it done".to_owned());
                 }
@@ -431,7 +435,7 @@ impl Report {
     /// the plan and any `notApplied` entry, and the routing condition follows.
     pub fn confirmed(&mut self, step: &Step, read: &str, policy: &Policy) {
         self.status.record_action(ActionRecord {
-            step: step.name().to_owned(),
+            step: step.kind(),
             target: step.target_id(),
             time: to_time(Utc::now()),
             outcome: ActionOutcome::Succeeded,
@@ -441,7 +445,7 @@ impl Report {
         let target = step.target_id();
         self.status
             .not_applied
-            .retain(|n| !(n.step == step.name() && n.target == target));
+            .retain(|n| !(n.step == step.kind() && n.target == target));
         let planned = planned_step(step);
         if let Some(i) = self.status.plan.iter().position(|p| *p == planned) {
             self.status.plan.remove(i);
@@ -454,7 +458,7 @@ impl Report {
     /// the passes that made it without it showing, this one included.
     pub fn unconfirmed(&mut self, step: &Step, read: &str) -> u32 {
         self.status.record_action(ActionRecord {
-            step: step.name().to_owned(),
+            step: step.kind(),
             target: step.target_id(),
             time: to_time(Utc::now()),
             outcome: ActionOutcome::Unconfirmed,
@@ -467,14 +471,14 @@ impl Report {
             .status
             .not_applied
             .iter_mut()
-            .find(|n| n.step == step.name() && n.target == target);
+            .find(|n| n.step == step.kind() && n.target == target);
         if let Some(entry) = entry {
             entry.attempts += 1;
             read.clone_into(&mut entry.observed);
             return entry.attempts;
         }
         self.status.not_applied.push(NotApplied {
-            step: step.name().to_owned(),
+            step: step.kind(),
             target,
             observed: read.to_owned(),
             attempts: 1,
@@ -501,14 +505,14 @@ impl Report {
                 entry.observed.clone_from(observed);
             }
             None => self.status.not_applied.push(NotApplied {
-                step: (*step).to_owned(),
+                step: step.clone(),
                 target: None,
                 observed: observed.clone(),
                 attempts: *attempts,
                 since: now,
             }),
         }
-        if *step == Step::Deactivate.name() {
+        if *step == StepKind::Deactivate {
             self.set(
                 condition::DEACTIVATED,
                 false,
@@ -528,7 +532,7 @@ impl Report {
                     "the user is inactive in Genesys Cloud",
                 );
                 if let Some(user) = self.status.user.as_mut() {
-                    user.state_now = Some(GenesysUserState::Inactive);
+                    user.state_now = Some(UserState::Inactive);
                 }
             }
             Step::RevokeSessions => {
@@ -671,13 +675,13 @@ impl Report {
     /// Appends one entry to the actions log.
     pub fn action(
         &mut self,
-        step: &str,
+        step: StepKind,
         target: Option<String>,
         outcome: ActionOutcome,
         message: Option<String>,
     ) {
         self.status.record_action(ActionRecord {
-            step: step.to_owned(),
+            step,
             target,
             time: to_time(Utc::now()),
             outcome,
@@ -899,23 +903,10 @@ fn describe(item: &NotRestorable) -> String {
 
 fn planned_step(step: &Step) -> PlannedStep {
     PlannedStep {
-        step: step.name().to_owned(),
+        step: step.kind(),
         target: step.target_id(),
         detail: Some(step.describe()),
     }
-}
-
-fn is_drain(name: &str) -> bool {
-    matches!(
-        name,
-        "SetOffQueue"
-            | "SetPresenceOffline"
-            | "RemoveFromQueue"
-            | "ClearAssociatedStation"
-            | "ClearDefaultStation"
-            | "RemoveSkill"
-            | "RemoveLanguage"
-    )
 }
 
 #[cfg(test)]
@@ -1073,7 +1064,7 @@ mod tests {
         let name = "n".repeat(200);
         let mut status = GenesysUserOffboardingStatus {
             snapshot: Some(UserSnapshot {
-                state: GenesysUserState::Active,
+                state: UserState::Active,
                 routing_status: None,
                 presence: None,
                 queues: (0..3000)
@@ -1093,7 +1084,7 @@ mod tests {
             }),
             plan: (0..3000)
                 .map(|i| PlannedStep {
-                    step: "RemoveFromQueue".into(),
+                    step: StepKind::RemoveFromQueue,
                     target: Some(format!("queue-{i}")),
                     detail: Some(format!("leave queue {name}")),
                 })
@@ -1102,7 +1093,7 @@ mod tests {
         };
         for i in 0..50 {
             status.record_action(ActionRecord {
-                step: "RemoveFromQueue".into(),
+                step: StepKind::RemoveFromQueue,
                 target: Some(format!("queue-{i}")),
                 time: to_time(Utc::now()),
                 outcome: ActionOutcome::Failed,
@@ -1122,8 +1113,8 @@ mod tests {
         assert_eq!(kept.queues.len(), was.queues.len());
         for (k, w) in kept.queues.iter().zip(&was.queues) {
             assert_eq!(
-                (&k.id, k.joined, k.member_by),
-                (&w.id, w.joined, w.member_by)
+                (&k.id, k.joined, &k.member_by),
+                (&w.id, w.joined, &w.member_by)
             );
         }
         assert!(
