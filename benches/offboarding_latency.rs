@@ -193,7 +193,7 @@ fn by_step(run: &Run) -> Vec<(String, usize)> {
     for (n, save) in run.saves.iter().enumerate() {
         let last = save.status.actions.last();
         let label = match last {
-            Some(action) if last != previous => action.step.clone(),
+            Some(action) if last != previous => action.step.to_string(),
             _ if n == 0 => "Resolve+Observe".to_owned(),
             _ => "Report".to_owned(),
         };

@@ -9,10 +9,13 @@
 
 use std::time::Duration;
 
+use genesys_cloud::{MemberBy, StateChangeReason, UserState};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+
+use crate::reconcile::plan::StepKind;
 
 /// The API group of every resource this operator serves.
 pub const API_GROUP: &str = "offboarding.genesys-operator.io";
@@ -209,6 +212,10 @@ pub mod reason {
     /// Ready=False, then Stalled=True after [`super::MAX_NOT_APPLIED_ATTEMPTS`] passes: Genesys
     /// Cloud accepted a change but a read shows it did not take effect (see `status.notApplied`).
     pub const CHANGE_NOT_APPLIED: &str = "ChangeNotApplied";
+    /// Ready=False (Reconciling): Genesys Cloud accepted a change that no read shows yet (queue
+    /// changes are processed asynchronously); it is read again with backoff, and after
+    /// [`super::MAX_NOT_APPLIED_ATTEMPTS`] passes the resource stalls with `ChangeNotApplied`.
+    pub const AWAITING_CONFIRMATION: &str = "AwaitingConfirmation";
     /// SessionsRevoked=False: the user was already inactive when the operator first saw them, so
     /// the operator did not deactivate them and revoked nothing (an inactive user cannot sign in).
     pub const ALREADY_INACTIVE: &str = "AlreadyInactive";
@@ -548,16 +555,17 @@ pub enum OffboardingReason {
     Unknown,
 }
 
-impl OffboardingReason {
-    /// The value Genesys Cloud expects in `stateChangeReason`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OffboardingReason::Voluntary => "Voluntary",
-            OffboardingReason::Seasonal => "Seasonal",
-            OffboardingReason::Leave => "Leave",
-            OffboardingReason::Performance => "Performance",
-            OffboardingReason::Conduct => "Conduct",
-            OffboardingReason::Unknown => "Unknown",
+// The spec admits exactly these reasons (a value Genesys Cloud adds later is not asked for until
+// the spec names it); from here on the reason is the client's type, up to the wire.
+impl From<OffboardingReason> for StateChangeReason {
+    fn from(reason: OffboardingReason) -> Self {
+        match reason {
+            OffboardingReason::Voluntary => StateChangeReason::Voluntary,
+            OffboardingReason::Seasonal => StateChangeReason::Seasonal,
+            OffboardingReason::Leave => StateChangeReason::Leave,
+            OffboardingReason::Performance => StateChangeReason::Performance,
+            OffboardingReason::Conduct => StateChangeReason::Conduct,
+            OffboardingReason::Unknown => StateChangeReason::UnknownReason,
         }
     }
 }
@@ -1086,29 +1094,6 @@ impl GenesysUserOffboardingStatus {
     }
 }
 
-// A Genesys Cloud user state. No `///`, as for `Region`.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum GenesysUserState {
-    /// Can sign in and take interactions.
-    Active,
-    /// Cannot sign in; history and configuration are kept.
-    Inactive,
-    /// Deleted in Genesys Cloud (the operator never does this).
-    Deleted,
-}
-
-impl GenesysUserState {
-    /// The Genesys Cloud value: `active`, `inactive` or `deleted`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            GenesysUserState::Active => "active",
-            GenesysUserState::Inactive => "inactive",
-            GenesysUserState::Deleted => "deleted",
-        }
-    }
-}
-
 /// An object named by id, with its display name when known.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -1135,12 +1120,14 @@ pub struct ResolvedUser {
     /// The user's division.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub division: Option<NamedRef>,
+    // Genesys Cloud's own type: its schema admits the states the client knows, and a state it
+    // does not know is left out (`reconcile::observe::crd_state`), never written.
     /// The user's state (`active`, `inactive` or `deleted`) when the operator first saw them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state_before: Option<GenesysUserState>,
+    pub state_before: Option<UserState>,
     /// The user's state (`active`, `inactive` or `deleted`) at the last check.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state_now: Option<GenesysUserState>,
+    pub state_now: Option<UserState>,
     /// The user's version at the last check (Genesys Cloud's optimistic lock).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<i64>,
@@ -1194,7 +1181,11 @@ impl std::fmt::Display for ResolvedEndpoint {
 #[serde(rename_all = "camelCase")]
 pub struct NotApplied {
     /// The step (as in `plan`), e.g. `Deactivate`.
-    pub step: String,
+    #[schemars(with = "String")]
+    pub step: StepKind,
+    /// What it acted on (as in `plan`), e.g. the queue id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
     /// What Genesys Cloud read back afterwards, e.g. `state active`.
     pub observed: String,
     /// Passes that made the change without it taking effect.
@@ -1208,7 +1199,7 @@ pub struct NotApplied {
 #[serde(rename_all = "camelCase")]
 pub struct UserSnapshot {
     /// The user's state: `active`, `inactive` or `deleted`.
-    pub state: GenesysUserState,
+    pub state: UserState,
     /// The routing status (`OFF_QUEUE`, `IDLE`, `INTERACTING`, `NOT_RESPONDING`, `COMMUNICATING`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub routing_status: Option<String>,
@@ -1241,16 +1232,6 @@ pub struct UserSnapshot {
     pub groups: Vec<NamedRef>,
     /// When the snapshot was taken.
     pub taken_at: Time,
-}
-
-// How a user is a member of a queue. No `///`, as for `Region`.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum MemberBy {
-    /// Added directly.
-    User,
-    /// Through a group the queue includes.
-    Group,
 }
 
 /// A queue membership.
@@ -1329,11 +1310,12 @@ pub struct GroupRoleGrant {
 }
 
 /// A step still to do.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PlannedStep {
     /// The step (`PascalCase`, e.g. `SetOffQueue`, `LeaveQueue`, `Deactivate`, `RevokeSessions`).
-    pub step: String,
+    #[schemars(with = "String")]
+    pub step: StepKind,
     /// What it acts on (a queue, skill, station id), when not the user as a whole.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
@@ -1351,6 +1333,9 @@ pub enum ActionOutcome {
     Skipped,
     /// Failed (see the message); it is retried.
     Failed,
+    /// Genesys Cloud accepted the change, but no read has shown it yet (see `readBack`); it is
+    /// read again, and becomes `Succeeded` once a read shows it.
+    Unconfirmed,
 }
 
 /// One thing the operator did.
@@ -1358,7 +1343,8 @@ pub enum ActionOutcome {
 #[serde(rename_all = "camelCase")]
 pub struct ActionRecord {
     /// The step (as in `plan`).
-    pub step: String,
+    #[schemars(with = "String")]
+    pub step: StepKind,
     /// What it acted on, when not the user as a whole.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
@@ -1369,6 +1355,10 @@ pub struct ActionRecord {
     /// Details, e.g. the error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// What a read of Genesys Cloud showed after the change, e.g. `routing status reads
+    /// OFF_QUEUE`: a step is `Succeeded` only once such a read confirms it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_back: Option<String>,
 }
 
 // The result of the history check. No `///`, as for `Region`.
@@ -1426,6 +1416,11 @@ pub struct GroupMembership {
     /// The group that brings the user in, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<NamedRef>,
+    /// What kind of member group it is (`GROUP`, `TEAM` or `SKILLGROUP`, as the queue's
+    /// `memberGroups` say): the user leaves the queue only when they leave that group, team or
+    /// skill group, or it leaves the queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_type: Option<String>,
 }
 
 // What kind of thing could not be restored. No `///`, as for `Region`.
@@ -1964,11 +1959,12 @@ mod tests {
         let mut status = GenesysUserOffboardingStatus::default();
         for i in 0..60 {
             status.record_action(ActionRecord {
-                step: "LeaveQueue".to_owned(),
+                step: StepKind::RemoveFromQueue,
                 target: Some(format!("queue-{i}")),
                 time: at(i),
                 outcome: ActionOutcome::Succeeded,
                 message: None,
+                read_back: None,
             });
         }
 
@@ -1984,11 +1980,12 @@ mod tests {
 
         status.set_condition(condition::STALLED, true, "X", long.clone(), None, &at(1));
         status.record_action(ActionRecord {
-            step: "Deactivate".to_owned(),
+            step: StepKind::Deactivate,
             target: None,
             time: at(1),
             outcome: ActionOutcome::Failed,
             message: Some(long),
+            read_back: None,
         });
 
         let condition = &status.conditions[0].message;
@@ -2023,6 +2020,42 @@ mod tests {
         assert_eq!(endpoint.api_key(), minimal().endpoint().api_key());
         assert_eq!(minimal().endpoint().to_string(), "region us_east_1");
         assert_eq!(recorded_url("not a url, user:pw@host"), "host");
+    }
+
+    #[test]
+    fn a_status_naming_a_step_this_version_does_not_write_still_decodes_and_keeps_it() {
+        let json = serde_json::json!({
+            "plan": [{"step": "LeaveQueue", "target": "q1"}],
+            "actions": [{"step": "LeaveQueue", "time": "2026-01-01T00:00:00Z", "outcome": "Succeeded"}],
+            "notApplied": [{"step": "Deactivate", "observed": "state active", "attempts": 1,
+                            "since": "2026-01-01T00:00:00Z"}],
+        });
+
+        let status: GenesysUserOffboardingStatus = serde_json::from_value(json.clone()).unwrap();
+
+        assert_eq!(status.plan[0].step, StepKind::Other("LeaveQueue".into()));
+        assert_eq!(status.actions[0].step.as_str(), "LeaveQueue");
+        assert_eq!(status.not_applied[0].step, StepKind::Deactivate);
+        assert_eq!(serde_json::to_value(&status).unwrap(), json);
+    }
+
+    #[test]
+    fn every_spec_reason_reaches_genesys_under_its_own_name() {
+        for reason in [
+            OffboardingReason::Voluntary,
+            OffboardingReason::Seasonal,
+            OffboardingReason::Leave,
+            OffboardingReason::Performance,
+            OffboardingReason::Conduct,
+            OffboardingReason::Unknown,
+        ] {
+            let sent = StateChangeReason::from(reason);
+
+            assert_eq!(
+                serde_json::to_value(sent).unwrap(),
+                serde_json::to_value(reason).unwrap()
+            );
+        }
     }
 
     #[test]

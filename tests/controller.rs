@@ -553,7 +553,7 @@ async fn a_resource_reaches_ready_with_full_status_and_the_user_is_inactive_in_g
     }
     let user = status.user.as_ref().unwrap();
     assert_eq!(user.id, JANE);
-    assert_eq!(user.state_now.unwrap().as_str(), "inactive");
+    assert_eq!(user.state_now.as_ref().unwrap().as_str(), "inactive");
     assert_eq!(status.snapshot.as_ref().unwrap().state.as_str(), "active");
     assert!(status.history.is_some() && !status.actions.is_empty() && status.plan.is_empty());
     assert!(status.next_drift_check.is_some());

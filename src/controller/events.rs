@@ -60,7 +60,8 @@ impl<'a> Publisher<'a> {
                 Some(target) => format!("{} done ({target})", record.step),
                 None => format!("{} done", record.step),
             };
-            self.publish(false, &record.step, action, &note).await;
+            self.publish(false, record.step.as_str(), action, &note)
+                .await;
         }
     }
 }
@@ -102,11 +103,12 @@ mod tests {
 
     fn action(step: &str, second: i64) -> ActionRecord {
         ActionRecord {
-            step: step.to_owned(),
+            step: step.parse().unwrap(),
             target: None,
             time: Time(Timestamp::from_second(second).unwrap()),
             outcome: ActionOutcome::Succeeded,
             message: None,
+            read_back: None,
         }
     }
 

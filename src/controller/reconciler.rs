@@ -649,7 +649,7 @@ pub fn released_note(status: &GenesysUserOffboardingStatus, unfinished: Option<&
         .actions
         .iter()
         .filter(|a| a.outcome == ActionOutcome::Succeeded)
-        .map(|a| step(&a.step, a.target.as_ref()))
+        .map(|a| step(a.step.as_str(), a.target.as_ref()))
         .collect();
     let done = if done.is_empty() {
         "nothing".to_owned()
@@ -664,7 +664,7 @@ pub fn released_note(status: &GenesysUserOffboardingStatus, unfinished: Option<&
             let left: Vec<String> = status
                 .plan
                 .iter()
-                .map(|p| step(&p.step, p.target.as_ref()))
+                .map(|p| step(p.step.as_str(), p.target.as_ref()))
                 .collect();
             let left = if left.is_empty() {
                 "unknown (see the resource's last status)".to_owned()

@@ -10,6 +10,7 @@ use std::error::Error as StdError;
 use std::time::Duration;
 
 use super::owners::OwnershipError;
+use super::plan::StepKind;
 use crate::crd::{MAX_NOT_APPLIED_ATTEMPTS, SpecError, reason};
 use genesys_cloud::{GenesysError, RetryClass};
 
@@ -119,7 +120,7 @@ impl ReadError {
 pub enum StepError {
     /// A write was about to run without a persisted snapshot (an invariant; a bug if ever seen).
     #[error("refused to {0} before the snapshot is persisted")]
-    SnapshotNotPersisted(&'static str),
+    SnapshotNotPersisted(StepKind),
     #[error("failed to {what}")]
     Genesys {
         what: &'static str,
@@ -136,9 +137,20 @@ pub enum StepError {
          (pass {attempts} of {MAX_NOT_APPLIED_ATTEMPTS}; see status.notApplied)"
     )]
     NotApplied {
-        step: &'static str,
+        step: StepKind,
         observed: String,
         /// Passes that made the change without it taking effect, this one included.
+        attempts: u32,
+    },
+    /// Genesys Cloud accepted drain changes that no read shows yet (listed, with what was read).
+    #[error(
+        "Genesys Cloud accepted {count} change(s) that no read shows yet: {what} \
+         (pass {attempts} of {MAX_NOT_APPLIED_ATTEMPTS}; see status.notApplied)"
+    )]
+    Unconfirmed {
+        count: usize,
+        what: String,
+        /// The most passes any of them was made without showing, this one included.
         attempts: u32,
     },
 }
@@ -153,10 +165,12 @@ impl StepError {
             StepError::Genesys { source, .. } => source.retry_class(),
             StepError::Read(e) => e.retry_class(),
             StepError::SnapshotNotPersisted(_) | StepError::BadInterval(_) => RetryClass::Never,
-            StepError::NotApplied { attempts, .. } if *attempts >= MAX_NOT_APPLIED_ATTEMPTS => {
+            StepError::NotApplied { attempts, .. } | StepError::Unconfirmed { attempts, .. }
+                if *attempts >= MAX_NOT_APPLIED_ATTEMPTS =>
+            {
                 RetryClass::Never
             }
-            StepError::NotApplied { .. } => RetryClass::Backoff,
+            StepError::NotApplied { .. } | StepError::Unconfirmed { .. } => RetryClass::Backoff,
         }
     }
 
@@ -167,6 +181,10 @@ impl StepError {
             StepError::SnapshotNotPersisted(_) => "SnapshotNotPersisted",
             StepError::BadInterval(_) => "InvalidStatus",
             StepError::NotApplied { .. } => reason::CHANGE_NOT_APPLIED,
+            StepError::Unconfirmed { attempts, .. } if *attempts >= MAX_NOT_APPLIED_ATTEMPTS => {
+                reason::CHANGE_NOT_APPLIED
+            }
+            StepError::Unconfirmed { .. } => reason::AWAITING_CONFIRMATION,
         }
     }
 }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::error::StepError;
 use super::observe::Reading;
-use super::plan::{Named, Step};
+use super::plan::{Named, Step, StepKind};
 use super::{snapshot, verify};
 use crate::crd::{GenesysUserOffboardingStatus, HistoryStatus, UserSnapshot};
 use genesys_cloud::{
@@ -50,7 +50,7 @@ pub struct StepContext<'a> {
 /// Runs one step.
 pub async fn run(cx: &StepContext<'_>, step: &Step) -> Result<StepOutput, StepError> {
     if step.is_write() && cx.persisted.snapshot.is_none() {
-        return Err(StepError::SnapshotNotPersisted(step.name()));
+        return Err(StepError::SnapshotNotPersisted(step.kind()));
     }
     let (client, user) = (cx.client, cx.user);
     match step {
@@ -226,18 +226,18 @@ async fn ensure_inactive(cx: &StepContext<'_>, step: &Step) -> Result<StepOutput
         |s| format!("state {}", s.as_str()),
     );
     Err(StepError::NotApplied {
-        step: step.name(),
+        step: step.kind(),
         observed,
-        attempts: not_applied_before(cx.persisted, step.name()) + 1,
+        attempts: not_applied_before(cx.persisted, &step.kind()) + 1,
     })
 }
 
 /// How many earlier passes recorded `step` as not taking effect.
-pub fn not_applied_before(status: &GenesysUserOffboardingStatus, step: &str) -> u32 {
+pub fn not_applied_before(status: &GenesysUserOffboardingStatus, step: &StepKind) -> u32 {
     status
         .not_applied
         .iter()
-        .find(|n| n.step == step)
+        .find(|n| n.step == *step)
         .map_or(0, |n| n.attempts)
 }
 
@@ -247,11 +247,10 @@ pub fn not_applied_before(status: &GenesysUserOffboardingStatus, step: &str) -> 
 async fn ensure_reason_recorded(
     client: &GenesysClient,
     user: &UserId,
-    reason: &str,
+    reason: &StateChangeReason,
     version: Option<i64>,
 ) -> Result<StepOutput, StepError> {
     let what = "record the user's state change reason";
-    let reason: StateChangeReason = reason.parse().unwrap_or_else(|never| match never {});
     let mut known = version;
     let mut attempt = 0;
     loop {
@@ -279,7 +278,7 @@ async fn ensure_reason_recorded(
                 match client.get_user_state(user).await {
                     Ok(info)
                         if info.state == Some(UserState::Inactive)
-                            && info.state_change_reason.as_ref() == Some(&reason) =>
+                            && info.state_change_reason.as_ref() == Some(reason) =>
                     {
                         return Ok(StepOutput::AlreadyDone);
                     }

@@ -14,16 +14,16 @@
 use chrono::{DateTime, Duration, Utc};
 
 use super::error::{ReadError, ResolveError};
-use super::plan::{Lifecycle, MemberBy, Membership, Named, Observed, Policy, Progress};
+use super::plan::{Lifecycle, Membership, Named, Observed, Policy, Progress, StepKind};
 use super::verify::{self, Conversations};
 use crate::crd::{
-    ActionOutcome, GenesysUserOffboardingStatus, GenesysUserState, GroupMembership, HistoryStatus,
-    MemberBy as CrdMemberBy, NamedRef, QueueMembership, UserRef, condition,
+    ActionOutcome, GenesysUserOffboardingStatus, GroupMembership, HistoryStatus, NamedRef,
+    QueueMembership, UserRef, condition,
 };
 use genesys_cloud::{
     AnalyticsConversation, AuthzSubject, EntityRef, GenesysClient, GenesysError, Interval,
-    MemberBy as ApiMemberBy, RoutingStatusValue, SystemPresence, User, UserId, UserRoutingLanguage,
-    UserRoutingSkill, UserState, UserStations,
+    MemberBy, RoutingStatusValue, StateChangeReason, SystemPresence, User, UserId,
+    UserRoutingLanguage, UserRoutingSkill, UserState, UserStations,
 };
 
 /// How far back the active-conversation guard looks for conversations that have not ended. A
@@ -58,7 +58,7 @@ pub struct Reading {
     pub languages: Vec<UserRoutingLanguage>,
     pub stations: UserStations,
     /// The `stateChangeReason` Genesys holds, when it was read.
-    pub recorded_reason: Option<String>,
+    pub recorded_reason: Option<StateChangeReason>,
     /// The user's role grants, read while no snapshot is persisted (the snapshot's roles).
     pub grants: Option<AuthzSubject>,
     /// The history count before any change, read while none is persisted.
@@ -203,7 +203,7 @@ pub async fn read(
     })
 }
 
-async fn read_routing_status(
+pub(super) async fn read_routing_status(
     client: &GenesysClient,
     user: &User,
 ) -> Result<Option<RoutingStatusValue>, ReadError> {
@@ -219,7 +219,7 @@ async fn read_routing_status(
 
 /// The system presence and whether it is the org's Offline. A user with no Genesys Cloud
 /// presence at all (a 404) has none.
-async fn read_presence(
+pub(super) async fn read_presence(
     client: &GenesysClient,
     user: &User,
 ) -> Result<(Option<String>, bool), ReadError> {
@@ -246,7 +246,10 @@ async fn read_presence(
     Ok((offline.then(|| "Offline".to_owned()), offline))
 }
 
-async fn read_stations(client: &GenesysClient, user: &User) -> Result<UserStations, ReadError> {
+pub(super) async fn read_stations(
+    client: &GenesysClient,
+    user: &User,
+) -> Result<UserStations, ReadError> {
     match &user.station {
         Some(stations) => Ok(stations.clone()),
         None => client
@@ -256,7 +259,7 @@ async fn read_stations(client: &GenesysClient, user: &User) -> Result<UserStatio
     }
 }
 
-async fn read_skills(
+pub(super) async fn read_skills(
     client: &GenesysClient,
     user: &User,
 ) -> Result<Vec<UserRoutingSkill>, ReadError> {
@@ -269,7 +272,7 @@ async fn read_skills(
     }
 }
 
-async fn read_languages(
+pub(super) async fn read_languages(
     client: &GenesysClient,
     user: &User,
 ) -> Result<Vec<UserRoutingLanguage>, ReadError> {
@@ -282,11 +285,10 @@ async fn read_languages(
     }
 }
 
-/// Every queue of the user with `joined` and `memberBy`. A queue none of whose member groups the
-/// user belongs to is a direct membership; otherwise the queue's direct members are listed to
-/// tell (a user can be both, and then counts as direct, as Genesys reports it). The user's
-/// groups come from the expanded user, or are read when a queue has member groups and the
-/// expand left them out.
+/// Every queue of the user with `joined` and `memberBy`. A queue without member groups is a
+/// direct membership; otherwise the queue's direct members are listed to tell (a user can be
+/// both, and then counts as direct, as Genesys reports it). The user's groups (from the expanded
+/// user, or read when the expand left them out) name the group that brings them in.
 async fn read_queues(
     client: &GenesysClient,
     user: &User,
@@ -327,31 +329,26 @@ async fn read_queues(
     let mut memberships = Vec::with_capacity(queues.len());
     let mut via_groups = Vec::new();
     for queue in queues {
-        let group = queue.member_groups.iter().flatten().find_map(|g| {
-            let id = g.get("id").and_then(serde_json::Value::as_str)?;
-            groups.contains(&id).then(|| NamedRef {
-                id: id.to_owned(),
-                name: g
-                    .get("name")
-                    .and_then(serde_json::Value::as_str)
-                    .map(str::to_owned),
-            })
-        });
-        let via_group = group.is_some();
-        let direct = !via_group
+        let member_groups = queue.member_groups.as_deref().unwrap_or_default();
+        // A queue with member groups of any kind (`GROUP`, `TEAM`, `SKILLGROUP`) may list the
+        // user through one of them; only its direct members tell. Teams and skill groups are
+        // not among the user's `groups`, so the user's groups alone cannot tell.
+        let direct = member_groups.is_empty()
             || client
-                .get_queue_members(&queue.id, Some(ApiMemberBy::User))
+                .get_queue_members(&queue.id, Some(MemberBy::User))
                 .await
                 .map_err(ReadError::new("read a queue's direct members"))?
                 .iter()
                 .any(|m| m.id == user.id.as_str());
-        if let (false, Some(group)) = (direct, group) {
+        if !direct {
+            let (group, group_type) = bringing_group(member_groups, &groups);
             via_groups.push(GroupMembership {
                 queue: NamedRef {
                     id: queue.id.clone(),
                     name: queue.name.clone(),
                 },
-                group: Some(group),
+                group,
+                group_type,
             });
         }
         memberships.push(QueueMembership {
@@ -359,13 +356,43 @@ async fn read_queues(
             name: queue.name,
             joined: queue.joined.unwrap_or(false),
             member_by: Some(if direct {
-                CrdMemberBy::User
+                MemberBy::User
             } else {
-                CrdMemberBy::Group
+                MemberBy::Group
             }),
         });
     }
     Ok((memberships, via_groups))
+}
+
+/// Which of a queue's member groups brings the user in: a `GROUP` the user belongs to, or else
+/// the one member group when there is one (teams and skill groups are not read per user).
+fn bringing_group(
+    member_groups: &[serde_json::Value],
+    user_groups: &[&str],
+) -> (Option<NamedRef>, Option<String>) {
+    let field = |g: &serde_json::Value, key: &str| {
+        g.get(key)
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned)
+    };
+    let named = |g: &serde_json::Value| {
+        field(g, "id").map(|id| NamedRef {
+            id,
+            name: field(g, "name"),
+        })
+    };
+    let found = member_groups
+        .iter()
+        .find(|g| {
+            field(g, "id").is_some_and(|id| user_groups.contains(&id.as_str()))
+                && field(g, "type").is_none_or(|t| t == "GROUP")
+        })
+        .or_else(|| (member_groups.len() == 1).then(|| &member_groups[0]));
+    match found {
+        Some(g) => (named(g), field(g, "type")),
+        None => (None, None),
+    }
 }
 
 /// The user's role grants with their divisions, for the snapshot; only while none is taken.
@@ -401,24 +428,25 @@ async fn read_history_before(
 
 /// The reason Genesys holds, when the spec records one. Reading it needs
 /// `directory:userStateChange:view`, which some orgs cannot grant: without it, the last reason
-/// this operator recorded stands in.
+/// this operator recorded stands in (the target of its `RecordReason` action).
 async fn read_reason(
     client: &GenesysClient,
     id: &UserId,
     policy: &Policy,
     status: &GenesysUserOffboardingStatus,
-) -> Result<Option<String>, ReadError> {
+) -> Result<Option<StateChangeReason>, ReadError> {
     if policy.reason.is_none() {
         return Ok(None);
     }
     match client.get_user_state(id).await {
-        Ok(info) => Ok(info.state_change_reason.map(|r| r.as_str().to_owned())),
+        Ok(info) => Ok(info.state_change_reason),
         Err(GenesysError::Forbidden { .. }) => Ok(status
             .actions
             .iter()
             .rev()
-            .find(|a| a.step == "RecordReason" && a.outcome == ActionOutcome::Succeeded)
-            .and_then(|a| a.target.clone())),
+            .find(|a| a.step == StepKind::RecordReason && a.outcome == ActionOutcome::Succeeded)
+            .and_then(|a| a.target.as_deref())
+            .map(|reason| reason.parse().unwrap_or_else(|never| match never {}))),
         Err(e) => Err(ReadError::new("read the user's state change reason")(e)),
     }
 }
@@ -474,14 +502,10 @@ pub async fn ongoing_conversations(
     Ok(still_open(&conversations, now))
 }
 
-/// The user's state as the CRD spells it.
-pub fn crd_state(user: &User) -> Option<GenesysUserState> {
-    match user.state.as_ref()? {
-        UserState::Active => Some(GenesysUserState::Active),
-        UserState::Inactive => Some(GenesysUserState::Inactive),
-        UserState::Deleted => Some(GenesysUserState::Deleted),
-        UserState::Unknown(_) => None,
-    }
+/// The user's state as status may hold it: a state the client does not know is left out (the
+/// CRD admits the known ones only).
+pub fn crd_state(user: &User) -> Option<UserState> {
+    user.state.clone().and_then(UserState::known)
 }
 
 /// The plan's input: what Genesys holds now plus the progress status records. Pure.
@@ -509,7 +533,7 @@ pub fn observed(reading: &Reading, status: &GenesysUserOffboardingStatus) -> Obs
                 queue: Named::new(q.id.as_str(), q.name.as_deref()),
                 joined: q.joined,
                 member_by: match q.member_by {
-                    Some(CrdMemberBy::Group) => MemberBy::Group,
+                    Some(MemberBy::Group) => MemberBy::Group,
                     _ => MemberBy::User,
                 },
             })
@@ -539,7 +563,7 @@ pub fn progress(status: &GenesysUserOffboardingStatus) -> Progress {
         active_at_snapshot: status
             .snapshot
             .as_ref()
-            .is_some_and(|s| s.state == GenesysUserState::Active),
+            .is_some_and(|s| s.state == UserState::Active),
         history_before_counted: status
             .history
             .as_ref()
@@ -568,13 +592,13 @@ mod tests {
                     id: "q1".into(),
                     name: Some("Billing".into()),
                     joined: true,
-                    member_by: Some(CrdMemberBy::User),
+                    member_by: Some(MemberBy::User),
                 },
                 QueueMembership {
                     id: "q2".into(),
                     name: None,
                     joined: true,
-                    member_by: Some(CrdMemberBy::Group),
+                    member_by: Some(MemberBy::Group),
                 },
             ],
             skills: vec![],
@@ -615,7 +639,7 @@ mod tests {
         let now = to_time(Utc::now());
         let mut status = GenesysUserOffboardingStatus {
             snapshot: Some(UserSnapshot {
-                state: GenesysUserState::Active,
+                state: UserState::Active,
                 routing_status: None,
                 presence: None,
                 queues: vec![],

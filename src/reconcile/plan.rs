@@ -3,8 +3,12 @@
 //! Pure: no I/O and no clock (the caller passes `now`). A step that is already true is left out,
 //! which is what makes every rerun converge without repeating a side effect.
 
+use std::fmt;
+use std::str::FromStr;
+
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use genesys_cloud::{MemberBy, StateChangeReason};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Enforce changes Genesys; Observe only resolves, snapshots and plans.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,8 +39,8 @@ pub struct Policy {
     pub remove_languages: bool,
     pub active_conversations: ConversationPolicy,
     pub revoke_sessions: bool,
-    /// The `stateChangeReason` to record in Genesys (`Voluntary`, `Seasonal`, ...).
-    pub reason: Option<String>,
+    /// The `stateChangeReason` to record in Genesys.
+    pub reason: Option<StateChangeReason>,
     pub effective_at: Option<DateTime<Utc>>,
 }
 
@@ -90,17 +94,11 @@ impl std::fmt::Display for Named {
     }
 }
 
-/// How the user is a member of a queue: directly, or through one of the queue's member groups.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum MemberBy {
-    User,
-    Group,
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Membership {
     pub queue: Named,
     pub joined: bool,
+    /// `User` (direct) or `Group`; a membership Genesys did not say is read as direct.
     pub member_by: MemberBy,
 }
 
@@ -119,7 +117,7 @@ pub struct Observed {
     pub associated_station: Option<Named>,
     pub default_station: Option<Named>,
     /// The `stateChangeReason` Genesys holds now, if known.
-    pub recorded_reason: Option<String>,
+    pub recorded_reason: Option<StateChangeReason>,
     /// Conversations of the user that have no end yet.
     pub ongoing_conversations: Vec<String>,
     pub progress: Progress,
@@ -176,7 +174,7 @@ pub enum Step {
     Deactivate,
     /// `PUT /users/{id}/state` with the reason.
     RecordReason {
-        reason: String,
+        reason: StateChangeReason,
     },
     /// `DELETE /tokens/{userId}`.
     RevokeSessions,
@@ -185,22 +183,22 @@ pub enum Step {
 }
 
 impl Step {
-    /// The step's `PascalCase` name, as shown in status and the actions log.
-    pub fn name(&self) -> &'static str {
+    /// What the step does, as status and the actions log name it.
+    pub fn kind(&self) -> StepKind {
         match self {
-            Step::TakeSnapshot => "TakeSnapshot",
-            Step::CountHistoryBefore => "CountHistoryBefore",
-            Step::SetOffQueue => "SetOffQueue",
-            Step::SetPresenceOffline => "SetPresenceOffline",
-            Step::RemoveFromQueue { .. } => "RemoveFromQueue",
-            Step::ClearAssociatedStation { .. } => "ClearAssociatedStation",
-            Step::ClearDefaultStation { .. } => "ClearDefaultStation",
-            Step::RemoveSkill { .. } => "RemoveSkill",
-            Step::RemoveLanguage { .. } => "RemoveLanguage",
-            Step::Deactivate => "Deactivate",
-            Step::RecordReason { .. } => "RecordReason",
-            Step::RevokeSessions => "RevokeSessions",
-            Step::VerifyHistory => "VerifyHistory",
+            Step::TakeSnapshot => StepKind::TakeSnapshot,
+            Step::CountHistoryBefore => StepKind::CountHistoryBefore,
+            Step::SetOffQueue => StepKind::SetOffQueue,
+            Step::SetPresenceOffline => StepKind::SetPresenceOffline,
+            Step::RemoveFromQueue { .. } => StepKind::RemoveFromQueue,
+            Step::ClearAssociatedStation { .. } => StepKind::ClearAssociatedStation,
+            Step::ClearDefaultStation { .. } => StepKind::ClearDefaultStation,
+            Step::RemoveSkill { .. } => StepKind::RemoveSkill,
+            Step::RemoveLanguage { .. } => StepKind::RemoveLanguage,
+            Step::Deactivate => StepKind::Deactivate,
+            Step::RecordReason { .. } => StepKind::RecordReason,
+            Step::RevokeSessions => StepKind::RevokeSessions,
+            Step::VerifyHistory => StepKind::VerifyHistory,
         }
     }
 
@@ -212,7 +210,7 @@ impl Step {
             | Step::ClearDefaultStation { station: n }
             | Step::RemoveSkill { skill: n }
             | Step::RemoveLanguage { language: n } => Some(n.to_string()),
-            Step::RecordReason { reason } => Some(reason.clone()),
+            Step::RecordReason { reason } => Some(reason.to_string()),
             _ => None,
         }
     }
@@ -226,7 +224,7 @@ impl Step {
             | Step::ClearDefaultStation { station: n }
             | Step::RemoveSkill { skill: n }
             | Step::RemoveLanguage { language: n } => Some(n.id.clone()),
-            Step::RecordReason { reason } => Some(reason.clone()),
+            Step::RecordReason { reason } => Some(reason.to_string()),
             _ => None,
         }
     }
@@ -268,16 +266,110 @@ impl Step {
 
     /// Whether the step takes the user out of routing (the `RoutingDrained` condition).
     pub fn is_drain(&self) -> bool {
+        self.kind().is_drain()
+    }
+}
+
+/// Declares [`StepKind`]; each kind's name is its variant's.
+macro_rules! step_kinds {
+    ($($(#[$meta:meta])* $kind:ident,)+) => {
+        /// What a step does, by its `PascalCase` name: the vocabulary of `status.plan`,
+        /// `status.actions` and `status.notApplied`. The plan's [`Step`]s have one kind each;
+        /// the `Restore*` kinds are the steps of `deletionPolicy: Restore`.
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        pub enum StepKind {
+            $($(#[$meta])* $kind,)+
+            /// A name this version does not write, read back from a status an earlier version
+            /// wrote: kept as found, so that such a status still decodes.
+            Other(String),
+        }
+
+        impl StepKind {
+            /// The name, as status holds it.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $(StepKind::$kind => stringify!($kind),)+
+                    StepKind::Other(name) => name,
+                }
+            }
+        }
+
+        impl FromStr for StepKind {
+            type Err = std::convert::Infallible;
+            fn from_str(name: &str) -> Result<Self, Self::Err> {
+                Ok(match name {
+                    $(stringify!($kind) => StepKind::$kind,)+
+                    other => StepKind::Other(other.to_owned()),
+                })
+            }
+        }
+    };
+}
+
+step_kinds! {
+    TakeSnapshot,
+    CountHistoryBefore,
+    SetOffQueue,
+    SetPresenceOffline,
+    RemoveFromQueue,
+    ClearAssociatedStation,
+    ClearDefaultStation,
+    RemoveSkill,
+    RemoveLanguage,
+    Deactivate,
+    RecordReason,
+    RevokeSessions,
+    VerifyHistory,
+    /// Re-activate the user.
+    RestoreState,
+    /// Add the user back to a queue.
+    RestoreQueue,
+    /// Put back the user's `joined` flag in a queue.
+    RestoreQueueJoined,
+    RestoreSkill,
+    RestoreRole,
+    /// A role held through a group: never granted directly, logged as skipped while Genesys
+    /// has not applied it again.
+    RestoreGroupRole,
+    /// Not restorable: listed in `status.notRestorable`.
+    RestoreLanguage,
+    /// Not restorable: listed in `status.notRestorable`.
+    RestoreDefaultStation,
+}
+
+impl StepKind {
+    /// Whether a step of this kind takes the user out of routing (the `RoutingDrained`
+    /// condition).
+    pub fn is_drain(&self) -> bool {
         matches!(
             self,
-            Step::SetOffQueue
-                | Step::SetPresenceOffline
-                | Step::RemoveFromQueue { .. }
-                | Step::ClearAssociatedStation { .. }
-                | Step::ClearDefaultStation { .. }
-                | Step::RemoveSkill { .. }
-                | Step::RemoveLanguage { .. }
+            StepKind::SetOffQueue
+                | StepKind::SetPresenceOffline
+                | StepKind::RemoveFromQueue
+                | StepKind::ClearAssociatedStation
+                | StepKind::ClearDefaultStation
+                | StepKind::RemoveSkill
+                | StepKind::RemoveLanguage
         )
+    }
+}
+
+impl fmt::Display for StepKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for StepKind {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for StepKind {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        Ok(name.parse().unwrap_or_else(|never| match never {}))
     }
 }
 
@@ -506,7 +598,7 @@ mod tests {
             }],
             associated_station: None,
             default_station: None,
-            recorded_reason: Some("Voluntary".into()),
+            recorded_reason: Some(StateChangeReason::Voluntary),
             progress: Progress {
                 snapshot_taken: true,
                 active_at_snapshot: true,
@@ -538,15 +630,15 @@ mod tests {
         plan.steps
             .iter()
             .map(|s| match s.target() {
-                Some(t) => format!("{}:{t}", s.name()),
-                None => s.name().to_owned(),
+                Some(t) => format!("{}:{t}", s.kind()),
+                None => s.kind().to_string(),
             })
             .collect()
     }
 
-    fn with_reason(reason: &str) -> Policy {
+    fn with_reason(reason: StateChangeReason) -> Policy {
         Policy {
-            reason: Some(reason.into()),
+            reason: Some(reason),
             ..Policy::default()
         }
     }
@@ -557,7 +649,7 @@ mod tests {
         let all_optional = Policy {
             remove_skills: true,
             remove_languages: true,
-            ..with_reason("Voluntary")
+            ..with_reason(StateChangeReason::Voluntary)
         };
         let nothing_optional = Policy {
             set_off_queue: false,
@@ -667,7 +759,7 @@ mod tests {
             ),
             (
                 "already inactive when first seen: reads only",
-                with_reason("Voluntary"),
+                with_reason(StateChangeReason::Voluntary),
                 already_inactive(),
                 vec!["TakeSnapshot", "CountHistoryBefore", "VerifyHistory"],
             ),
@@ -684,15 +776,15 @@ mod tests {
             ),
             (
                 "stopped after deactivate: reason, revoke, verify; no second snapshot",
-                with_reason("Leave"),
+                with_reason(StateChangeReason::Leave),
                 stopped_after_deactivate.clone(),
                 vec!["RecordReason:Leave", "RevokeSessions", "VerifyHistory"],
             ),
             (
                 "stopped after deactivate, reason already recorded",
-                with_reason("Leave"),
+                with_reason(StateChangeReason::Leave),
                 Observed {
-                    recorded_reason: Some("Leave".into()),
+                    recorded_reason: Some(StateChangeReason::Leave),
                     ..stopped_after_deactivate.clone()
                 },
                 vec!["RevokeSessions", "VerifyHistory"],
@@ -1010,5 +1102,47 @@ mod tests {
         );
         assert!(step.is_write() && step.is_drain());
         assert!(!Step::VerifyHistory.is_write());
+    }
+
+    #[test]
+    fn a_step_kind_is_named_as_the_step_and_reads_back_as_itself() {
+        let named = Named::new("x", None);
+        let steps = [
+            Step::TakeSnapshot,
+            Step::CountHistoryBefore,
+            Step::SetOffQueue,
+            Step::SetPresenceOffline,
+            Step::RemoveFromQueue {
+                queue: named.clone(),
+            },
+            Step::ClearAssociatedStation {
+                station: named.clone(),
+            },
+            Step::ClearDefaultStation {
+                station: named.clone(),
+            },
+            Step::RemoveSkill {
+                skill: named.clone(),
+            },
+            Step::RemoveLanguage { language: named },
+            Step::Deactivate,
+            Step::RecordReason {
+                reason: StateChangeReason::Leave,
+            },
+            Step::RevokeSessions,
+            Step::VerifyHistory,
+        ];
+
+        for step in steps {
+            let kind = step.kind();
+            let name = serde_json::to_value(&kind).unwrap();
+
+            assert_eq!(name, serde_json::to_value(&step).unwrap()["step"]);
+            assert_eq!(serde_json::from_value::<StepKind>(name).unwrap(), kind);
+        }
+        assert_eq!(
+            "LeaveQueue".parse::<StepKind>().unwrap(),
+            StepKind::Other("LeaveQueue".into())
+        );
     }
 }

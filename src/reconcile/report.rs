@@ -12,17 +12,17 @@ use super::error::{StepError, status_message};
 use super::execute::StepOutput;
 use super::observe::{Reading, crd_state};
 use super::owners::UserKey;
-use super::plan::{Hold, Plan, Policy, Step};
+use super::plan::{Hold, Plan, Policy, Step, StepKind};
 use super::spec::{from_time, to_time};
 use super::verify::{HISTORY_RECHECK, recheck_due};
 use super::{Event, Outcome};
 use crate::crd::{
     ActionOutcome, ActionRecord, ConditionStatus, GenesysUserOffboarding,
-    GenesysUserOffboardingStatus, GenesysUserState, GroupMembership, HistoryResult, HistoryStatus,
-    MAX_MESSAGE_BYTES, MAX_STATUS_BYTES, MemberBy, NamedRef, NotApplied, NotRestorable,
-    NotRestorableKind, PlannedStep, ResolvedEndpoint, ResolvedUser, bounded, condition, reason,
+    GenesysUserOffboardingStatus, GroupMembership, HistoryResult, HistoryStatus, MAX_MESSAGE_BYTES,
+    MAX_STATUS_BYTES, NamedRef, NotApplied, NotRestorable, NotRestorableKind, PlannedStep,
+    ResolvedEndpoint, ResolvedUser, bounded, condition, reason,
 };
-use genesys_cloud::User;
+use genesys_cloud::{MemberBy, User, UserState};
 
 /// How long to wait before looking again at a live conversation.
 pub const CONVERSATION_RECHECK: Duration = Duration::from_secs(60);
@@ -174,10 +174,9 @@ impl Report {
                 })
             }),
             state_before: previous
-                .as_ref()
                 .filter(|p| p.id == user.id.as_str())
                 .and_then(|p| p.state_before)
-                .or(state_now),
+                .or_else(|| state_now.clone()),
             state_now,
             version: user.version,
         });
@@ -208,10 +207,7 @@ impl Report {
     /// The plan is known: the remaining steps, group memberships and step conditions.
     pub fn planned(&mut self, plan: &Plan, policy: &Policy, reading: &Reading) {
         self.status.plan = plan.steps.iter().map(planned_step).collect();
-        // A change that has taken effect since (by another hand) is no longer pending.
-        self.status
-            .not_applied
-            .retain(|n| plan.steps.iter().any(|s| s.name() == n.step));
+        self.shown_since(plan);
         if plan.hold.is_none() && plan.has_writes() {
             let message = format!("{} step(s) to go (see status.plan)", plan.steps.len());
             self.kstatus(
@@ -229,16 +225,17 @@ impl Report {
                     id: q.id.clone(),
                     name: q.name.clone(),
                 },
-                group: reading
+                ..reading
                     .via_groups
                     .iter()
                     .find(|g| g.queue.id == q.id)
-                    .and_then(|g| g.group.clone()),
+                    .cloned()
+                    .unwrap_or_default()
             })
             .collect();
 
         self.routing_condition(policy);
-        let inactive = reading.user.is_state(&genesys_cloud::UserState::Inactive);
+        let inactive = reading.user.is_state(&UserState::Inactive);
         if inactive {
             self.set(
                 condition::DEACTIVATED,
@@ -310,13 +307,13 @@ impl Report {
             .status
             .plan
             .iter()
-            .filter(|p| is_drain(&p.step))
-            .map(|p| p.step.clone())
+            .filter(|p| p.step.is_drain())
+            .map(|p| p.step.to_string())
             .collect();
         let groups = self.status.group_memberships.len();
         let group_note = if groups > 0 {
             format!(
-                "; {groups} queue membership(s) through a group remain, see status.groupMemberships"
+                "; {groups} queue membership(s) through a group, team or skill group remain: remove the user from that group or the group from the queue (see status.groupMemberships)"
             )
         } else {
             String::new()
@@ -355,22 +352,31 @@ impl Report {
         if let Err(e) = result {
             self.not_applied(e);
         }
+        // A drain write is not done until a read shows it ([`Report::confirmed`]).
         let (outcome, message) = match result {
             Ok(StepOutput::AlreadyDone) => {
                 (ActionOutcome::Skipped, Some("already done".to_owned()))
             }
+            Ok(_) if step.is_drain() => (ActionOutcome::Unconfirmed, None),
             Ok(_) => (ActionOutcome::Succeeded, None),
             Err(e) => (ActionOutcome::Failed, Some(status_message(e))),
         };
         self.status.record_action(ActionRecord {
-            step: step.name().to_owned(),
+            step: step.kind(),
             target: step.target_id(),
             time: to_time(Utc::now()),
             outcome,
             message,
+            read_back: None,
         });
         let Ok(output) = result else { return };
-        self.status.not_applied.retain(|n| n.step != step.name());
+        if step.is_drain() {
+            if matches!(output, StepOutput::Changed) {
+                self.changed = true;
+            }
+            return;
+        }
+        self.status.not_applied.retain(|n| n.step != step.kind());
         let planned = planned_step(step);
         if let Some(i) = self.status.plan.iter().position(|p| *p == planned) {
             self.status.plan.remove(i);
@@ -398,6 +404,94 @@ impl Report {
         }
     }
 
+    /// Changes that no read showed before and that this pass's read shows (a late one, or made
+    /// by another hand) are no longer pending; for drain steps the actions log says so.
+    fn shown_since(&mut self, plan: &Plan) {
+        let shown: Vec<NotApplied> = self
+            .status
+            .not_applied
+            .iter()
+            .filter(|n| {
+                !plan.steps.iter().any(|s| {
+                    s.kind() == n.step && (n.target.is_none() || s.target_id() == n.target)
+                })
+            })
+            .cloned()
+            .collect();
+        for n in shown {
+            if n.target.is_some() || n.step.is_drain() {
+                self.action(
+                    n.step.clone(),
+                    n.target.clone(),
+                    ActionOutcome::Succeeded,
+                    None,
+                );
+                if let Some(last) = self.status.actions.last_mut() {
+                    last.read_back = Some("a later read shows it done".to_owned());
+                }
+            }
+            self.status
+                .not_applied
+                .retain(|x| !(x.step == n.step && x.target == n.target));
+        }
+    }
+
+    /// A read showed the change of a drain step: it is `Succeeded` (with what was read), leaves
+    /// the plan and any `notApplied` entry, and the routing condition follows.
+    pub fn confirmed(&mut self, step: &Step, read: &str, policy: &Policy) {
+        self.status.record_action(ActionRecord {
+            step: step.kind(),
+            target: step.target_id(),
+            time: to_time(Utc::now()),
+            outcome: ActionOutcome::Succeeded,
+            message: None,
+            read_back: Some(read.to_owned()),
+        });
+        let target = step.target_id();
+        self.status
+            .not_applied
+            .retain(|n| !(n.step == step.kind() && n.target == target));
+        let planned = planned_step(step);
+        if let Some(i) = self.status.plan.iter().position(|p| *p == planned) {
+            self.status.plan.remove(i);
+        }
+        self.routing_condition(policy);
+    }
+
+    /// A drain step whose change no read shows yet, after the reads of this pass: `Unconfirmed`
+    /// with what was read, counted in `status.notApplied`; the step stays in the plan. Returns
+    /// the passes that made it without it showing, this one included.
+    pub fn unconfirmed(&mut self, step: &Step, read: &str) -> u32 {
+        self.status.record_action(ActionRecord {
+            step: step.kind(),
+            target: step.target_id(),
+            time: to_time(Utc::now()),
+            outcome: ActionOutcome::Unconfirmed,
+            message: None,
+            read_back: Some(read.to_owned()),
+        });
+        let target = step.target_id();
+        let now = to_time(self.now);
+        let entry = self
+            .status
+            .not_applied
+            .iter_mut()
+            .find(|n| n.step == step.kind() && n.target == target);
+        if let Some(entry) = entry {
+            entry.attempts += 1;
+            read.clone_into(&mut entry.observed);
+            return entry.attempts;
+        }
+        self.status.not_applied.push(NotApplied {
+            step: step.kind(),
+            target,
+            observed: read.to_owned(),
+            attempts: 1,
+            since: now,
+        });
+        1
+    }
+
     /// A change Genesys accepted without it taking effect: counted in `status.notApplied`, and
     /// `Deactivated` says so when it was the deactivation. Other errors are left to the caller.
     pub fn not_applied(&mut self, error: &StepError) {
@@ -416,13 +510,14 @@ impl Report {
                 entry.observed.clone_from(observed);
             }
             None => self.status.not_applied.push(NotApplied {
-                step: (*step).to_owned(),
+                step: step.clone(),
+                target: None,
                 observed: observed.clone(),
                 attempts: *attempts,
                 since: now,
             }),
         }
-        if *step == Step::Deactivate.name() {
+        if *step == StepKind::Deactivate {
             self.set(
                 condition::DEACTIVATED,
                 false,
@@ -442,7 +537,7 @@ impl Report {
                     "the user is inactive in Genesys Cloud",
                 );
                 if let Some(user) = self.status.user.as_mut() {
-                    user.state_now = Some(GenesysUserState::Inactive);
+                    user.state_now = Some(UserState::Inactive);
                 }
             }
             Step::RevokeSessions => {
@@ -619,17 +714,18 @@ impl Report {
     /// Appends one entry to the actions log.
     pub fn action(
         &mut self,
-        step: &str,
+        step: StepKind,
         target: Option<String>,
         outcome: ActionOutcome,
         message: Option<String>,
     ) {
         self.status.record_action(ActionRecord {
-            step: step.to_owned(),
+            step,
             target,
             time: to_time(Utc::now()),
             outcome,
             message,
+            read_back: None,
         });
     }
 
@@ -876,23 +972,10 @@ fn describe(item: &NotRestorable) -> String {
 
 fn planned_step(step: &Step) -> PlannedStep {
     PlannedStep {
-        step: step.name().to_owned(),
+        step: step.kind(),
         target: step.target_id(),
         detail: Some(step.describe()),
     }
-}
-
-fn is_drain(name: &str) -> bool {
-    matches!(
-        name,
-        "SetOffQueue"
-            | "SetPresenceOffline"
-            | "RemoveFromQueue"
-            | "ClearAssociatedStation"
-            | "ClearDefaultStation"
-            | "RemoveSkill"
-            | "RemoveLanguage"
-    )
 }
 
 #[cfg(test)]
@@ -1050,7 +1133,7 @@ mod tests {
         let name = "n".repeat(200);
         let mut status = GenesysUserOffboardingStatus {
             snapshot: Some(UserSnapshot {
-                state: GenesysUserState::Active,
+                state: UserState::Active,
                 routing_status: None,
                 presence: None,
                 queues: (0..3000)
@@ -1071,7 +1154,7 @@ mod tests {
             }),
             plan: (0..3000)
                 .map(|i| PlannedStep {
-                    step: "RemoveFromQueue".into(),
+                    step: StepKind::RemoveFromQueue,
                     target: Some(format!("queue-{i}")),
                     detail: Some(format!("leave queue {name}")),
                 })
@@ -1080,11 +1163,12 @@ mod tests {
         };
         for i in 0..50 {
             status.record_action(ActionRecord {
-                step: "RemoveFromQueue".into(),
+                step: StepKind::RemoveFromQueue,
                 target: Some(format!("queue-{i}")),
                 time: to_time(Utc::now()),
                 outcome: ActionOutcome::Failed,
                 message: Some("m".repeat(1000)),
+                read_back: None,
             });
         }
         let before = status.clone();
@@ -1099,8 +1183,8 @@ mod tests {
         assert_eq!(kept.queues.len(), was.queues.len());
         for (k, w) in kept.queues.iter().zip(&was.queues) {
             assert_eq!(
-                (&k.id, k.joined, k.member_by),
-                (&w.id, w.joined, w.member_by)
+                (&k.id, k.joined, &k.member_by),
+                (&w.id, w.joined, &w.member_by)
             );
         }
         assert!(

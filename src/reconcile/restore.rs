@@ -13,14 +13,15 @@ use chrono::Utc;
 use super::error::{ReadError, ReconcileError, ResolveError, StepError, chain, status_message};
 use super::execute::not_applied_before;
 use super::owners::{OwnerRegistry, Ownership, UserKey};
+use super::plan::StepKind;
 use super::report::Report;
 use super::{ClientProvider, Reconciled, StatusStore, check_endpoint, save};
 use crate::crd::{
-    ActionOutcome, GenesysUserOffboarding, GenesysUserState, MemberBy, NotRestorable,
-    NotRestorableKind, QueueMembership, UserSnapshot,
+    ActionOutcome, GenesysUserOffboarding, NotRestorable, NotRestorableKind, QueueMembership,
+    UserSnapshot,
 };
 use genesys_cloud::{
-    GenesysClient, RetryClass, RoleDivision, UserId, UserRoutingSkillPost, UserState,
+    GenesysClient, MemberBy, RetryClass, RoleDivision, UserId, UserRoutingSkillPost, UserState,
 };
 
 /// Puts the user back as the snapshot in `resource.status` holds them. Without a snapshot no
@@ -111,14 +112,14 @@ async fn put_back(
     let mut not_restorable = Vec::new();
 
     ensure_not_deleted(&client, id).await?;
-    if snapshot.state == GenesysUserState::Active {
+    if snapshot.state == UserState::Active {
         let user = client
             .get_user(id, &[])
             .await
             .map_err(ReadError::new("read the user"))?;
         if !user.is_state(&UserState::Active) {
             ensure_active(&client, id, resource, report).await?;
-            report.action("RestoreState", None, ActionOutcome::Succeeded, None);
+            report.action(StepKind::RestoreState, None, ActionOutcome::Succeeded, None);
             put_back.push("state active".to_owned());
         }
     }
@@ -153,15 +154,15 @@ async fn ensure_active(
     if read.is_state(&UserState::Active) {
         return Ok(());
     }
-    let step = "RestoreState";
+    let step = StepKind::RestoreState;
     let status = resource.status.clone().unwrap_or_default();
     let error = StepError::NotApplied {
-        step,
+        step: step.clone(),
         observed: read.state.as_ref().map_or_else(
             || "no state".to_owned(),
             |s| format!("state {}", s.as_str()),
         ),
-        attempts: not_applied_before(&status, step) + 1,
+        attempts: not_applied_before(&status, &step) + 1,
     };
     report.not_applied(&error);
     report.action(step, None, ActionOutcome::Failed, Some(error.to_string()));
@@ -208,7 +209,7 @@ async fn ensure_queues(
             .await
             .map_err(StepError::genesys("add the user back to a queue"))?;
         report.action(
-            "RestoreQueue",
+            StepKind::RestoreQueue,
             Some(queue.id.clone()),
             ActionOutcome::Succeeded,
             None,
@@ -241,7 +242,7 @@ async fn ensure_queues(
         ))?;
     for queue in differing {
         report.action(
-            "RestoreQueueJoined",
+            StepKind::RestoreQueueJoined,
             Some(queue.id.clone()),
             ActionOutcome::Succeeded,
             Some(format!("joined={}", queue.joined)),
@@ -297,7 +298,7 @@ async fn ensure_skills(
         .map_err(StepError::genesys("put the user's skills back"))?;
     for skill in missing {
         report.action(
-            "RestoreSkill",
+            StepKind::RestoreSkill,
             Some(skill.id.clone()),
             ActionOutcome::Succeeded,
             None,
@@ -346,7 +347,7 @@ async fn ensure_roles(
         }
         let group = role.group.name.as_deref().unwrap_or(&role.group.id);
         report.action(
-            "RestoreGroupRole",
+            StepKind::RestoreGroupRole,
             Some(format!("{}@{}", role.role_id, role.division_id)),
             ActionOutcome::Skipped,
             Some(format!(
@@ -375,7 +376,7 @@ async fn ensure_roles(
         .map_err(StepError::genesys("grant the user's roles back"))?;
     for role in missing {
         report.action(
-            "RestoreRole",
+            StepKind::RestoreRole,
             Some(format!("{}@{}", role.role_id, role.division_id)),
             ActionOutcome::Succeeded,
             None,
@@ -414,7 +415,7 @@ async fn missing_languages(
             language.proficiency
         );
         report.action(
-            "RestoreLanguage",
+            StepKind::RestoreLanguage,
             Some(language.id.clone()),
             ActionOutcome::Skipped,
             Some(format!("not restorable: {why}")),
@@ -455,7 +456,7 @@ async fn missing_default_station(
     }
     let why = "the Genesys Cloud calls this operator has cannot set a default station".to_owned();
     report.action(
-        "RestoreDefaultStation",
+        StepKind::RestoreDefaultStation,
         Some(default.id.clone()),
         ActionOutcome::Skipped,
         Some(format!("not restorable: {why}")),

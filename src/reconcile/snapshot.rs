@@ -12,10 +12,9 @@ use super::error::ReadError;
 use super::observe::{Reading, crd_state};
 use super::spec::to_time;
 use crate::crd::{
-    GenesysUserState, GroupRoleGrant, NamedRef, ProficiencyRef, RoleGrant, StationSnapshot,
-    UserSnapshot,
+    GroupRoleGrant, NamedRef, ProficiencyRef, RoleGrant, StationSnapshot, UserSnapshot,
 };
-use genesys_cloud::{AuthzSubject, GenesysClient, UserId, UserStation};
+use genesys_cloud::{AuthzSubject, GenesysClient, UserId, UserState, UserStation};
 
 /// Builds the snapshot from the reading, reading the user's role grants first if the reading
 /// has none.
@@ -66,7 +65,7 @@ pub fn build(reading: &Reading, subject: &AuthzSubject, now: DateTime<Utc>) -> U
         .into_iter()
         .partition(|(_, group)| group.is_none());
     UserSnapshot {
-        state: crd_state(&reading.user).unwrap_or(GenesysUserState::Active),
+        state: crd_state(&reading.user).unwrap_or(UserState::Active),
         routing_status: reading.routing_status.as_ref().map(ToString::to_string),
         presence: reading.presence.clone(),
         queues: reading.queues.clone(),
@@ -146,8 +145,8 @@ fn grants(subject: &AuthzSubject, user: &UserId) -> Vec<(RoleGrant, Option<Strin
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::crd::{MemberBy, QueueMembership};
-    use genesys_cloud::RoutingStatusValue;
+    use crate::crd::QueueMembership;
+    use genesys_cloud::{MemberBy, RoutingStatusValue};
 
     #[test]
     fn the_snapshot_holds_everything_restore_needs() {
@@ -187,7 +186,7 @@ mod tests {
 
         let snapshot = build(&reading, &subject, now);
 
-        assert_eq!(snapshot.state, GenesysUserState::Active);
+        assert_eq!(snapshot.state, UserState::Active);
         assert_eq!(snapshot.routing_status.as_deref(), Some("IDLE"));
         assert_eq!(snapshot.presence.as_deref(), Some("Available"));
         assert_eq!(snapshot.queues, reading.queues);

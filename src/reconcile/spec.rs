@@ -3,6 +3,7 @@
 //! Pure: no I/O.
 
 use chrono::{DateTime, Utc};
+use genesys_cloud::StateChangeReason;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 
@@ -26,7 +27,7 @@ pub fn policy(spec: &GenesysUserOffboardingSpec) -> Policy {
             ActiveConversationPolicy::Proceed => ConversationPolicy::Proceed,
         },
         revoke_sessions: spec.revoke_sessions,
-        reason: spec.reason.map(|r| r.as_str().to_owned()),
+        reason: spec.reason.map(StateChangeReason::from),
         effective_at: spec.effective_at.as_ref().map(from_time),
     }
 }
@@ -92,7 +93,7 @@ mod tests {
                 remove_languages: true,
                 active_conversations: ConversationPolicy::Proceed,
                 revoke_sessions: false,
-                reason: Some("Seasonal".into()),
+                reason: Some(StateChangeReason::Seasonal),
                 effective_at: Some("2030-01-02T03:04:05Z".parse().unwrap()),
             }
         );

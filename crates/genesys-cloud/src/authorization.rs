@@ -6,8 +6,9 @@
 use reqwest::Method;
 use serde::Serialize;
 
+use super::client::GenesysClient;
 use super::error::GenesysError;
-use super::http::{ApiRequest, GenesysClient};
+use super::http::ApiRequest;
 use super::models::{AuthzSubject, RoleDivision, UserAuthorization, UserId};
 
 /// `RoleDivisionGrants`.
@@ -19,11 +20,12 @@ struct RoleDivisionGrants<'a> {
 impl GenesysClient {
     /// `GET /api/v2/users/{id}/roles`.
     pub async fn get_user_roles(&self, id: &UserId) -> Result<UserAuthorization, GenesysError> {
-        self.send_json(ApiRequest::get(
+        self.send(ApiRequest::get(
             "get_user_roles",
             &["users", id.as_str(), "roles"],
         ))
-        .await
+        .await?
+        .json()
     }
 
     /// `GET /api/v2/authorization/subjects/{id}?includeDuplicates=true`: grants, each a role in
@@ -34,14 +36,15 @@ impl GenesysClient {
         &self,
         id: &UserId,
     ) -> Result<AuthzSubject, GenesysError> {
-        self.send_json(
+        self.send(
             ApiRequest::get(
                 "get_authorization_subject",
                 &["authorization", "subjects", id.as_str()],
             )
             .query("includeDuplicates", "true"),
         )
-        .await
+        .await?
+        .json()
     }
 
     /// `POST /api/v2/authorization/subjects/{id}/bulkadd` with `{"grants":[{roleId, divisionId}]}`.
@@ -60,6 +63,6 @@ impl GenesysClient {
             &["authorization", "subjects", id.as_str(), "bulkadd"],
         )
         .json(&RoleDivisionGrants { grants })?;
-        self.send_empty(request).await
+        self.send(request).await.map(drop)
     }
 }

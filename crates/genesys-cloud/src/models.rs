@@ -53,7 +53,8 @@ impl AsRef<str> for UserId {
 }
 
 /// Declares a string enum with an `Unknown(String)` fallback, `Display`/`FromStr` and serde as
-/// the wire string.
+/// the wire string, and a JSON schema that admits the known values only: a document with that
+/// schema (such as a Kubernetes resource's status) is given a value only after `known` kept it.
 macro_rules! wire_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $wire:literal),+ $(,)? }) => {
         $(#[$meta])*
@@ -70,6 +71,11 @@ macro_rules! wire_enum {
                     $($name::$variant => $wire,)+
                     $name::Unknown(other) => other,
                 }
+            }
+
+            /// The value, unless it is one this client does not know.
+            pub fn known(self) -> Option<Self> {
+                (!matches!(self, $name::Unknown(_))).then_some(self)
             }
         }
 
@@ -99,6 +105,22 @@ macro_rules! wire_enum {
             fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
                 let s = String::deserialize(deserializer)?;
                 Ok(s.parse().unwrap_or_else(|never| match never {}))
+            }
+        }
+
+        // One `const` per value, as schemars derives it for a unit enum with documented
+        // variants: kube's CRD rewrite turns that into one `enum` and marks an optional field
+        // `nullable` (a flat `enum` would get a `null` value instead). No description: kube
+        // would put it over the field's own.
+        impl schemars::JsonSchema for $name {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($name).into()
+            }
+
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!({
+                    "oneOf": [$({ "type": "string", "const": $wire }),+],
+                })
             }
         }
     };
@@ -1001,6 +1023,13 @@ mod tests {
         );
         assert!(JobState::Expired.is_terminal());
         assert!(!JobState::Pending.is_terminal());
+    }
+
+    #[test]
+    fn only_a_known_value_is_kept_by_known() {
+        assert_eq!(UserState::Inactive.known(), Some(UserState::Inactive));
+        assert_eq!(UserState::Unknown("suspended".into()).known(), None);
+        assert_eq!(MemberBy::Group.known(), Some(MemberBy::Group));
     }
 
     #[test]
