@@ -26,10 +26,13 @@ use genesys_cloud::User;
 /// How long to wait before looking again at a live conversation.
 pub const CONVERSATION_RECHECK: Duration = Duration::from_secs(60);
 
-/// The status being built during one pass, and the Events to publish.
+/// The status being built during one pass, the steps it carried out, and the Events to publish.
 #[derive(Debug)]
 pub struct Report {
     pub status: GenesysUserOffboardingStatus,
+    /// The actions of this pass that succeeded, in order (the log in `status` also holds earlier
+    /// passes' and may be trimmed).
+    pub steps: Vec<ActionRecord>,
     pub events: Vec<Event>,
     generation: Option<i64>,
     now: DateTime<Utc>,
@@ -47,6 +50,7 @@ impl Report {
         let mut report = Self {
             was_ready: status.is_true(condition::READY),
             status,
+            steps: Vec::new(),
             events: Vec::new(),
             generation,
             now,
@@ -357,7 +361,7 @@ impl Report {
             Ok(_) => (ActionOutcome::Succeeded, None),
             Err(e) => (ActionOutcome::Failed, Some(status_message(e))),
         };
-        self.status.record_action(ActionRecord {
+        self.record(ActionRecord {
             step: step.name().to_owned(),
             target: step.target_id(),
             time: to_time(Utc::now()),
@@ -585,13 +589,22 @@ impl Report {
         outcome: ActionOutcome,
         message: Option<String>,
     ) {
-        self.status.record_action(ActionRecord {
+        self.record(ActionRecord {
             step: step.to_owned(),
             target,
             time: to_time(Utc::now()),
             outcome,
             message,
         });
+    }
+
+    /// Appends to the actions log; a success is also one of this pass's steps.
+    fn record(&mut self, action: ActionRecord) {
+        let succeeded = action.outcome == ActionOutcome::Succeeded;
+        self.status.record_action(action);
+        if succeeded && let Some(recorded) = self.status.actions.last() {
+            self.steps.push(recorded.clone());
+        }
     }
 
     /// `deletionPolicy: Restore` finished: what was put back, and what cannot be (written to
