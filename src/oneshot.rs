@@ -543,6 +543,8 @@ fn spec_endpoints(
         )),
         CredentialsError::Client(e) => OneShotError::Client(e),
         CredentialsError::Missing(what) => OneShotError::Credentials(what),
+        // `endpoints` reads nothing, so this does not come from it.
+        e @ CredentialsError::Unreadable { .. } => OneShotError::Credentials(chain(&e)),
     })
 }
 

@@ -56,7 +56,7 @@ use super::claims::ClaimRegistry;
 use super::drift::FullPasses;
 use super::events::Publisher;
 use super::fairness::{OrgKey, OrgSlots, busy_requeue};
-use super::secrets::{LoadError, SecretClientProvider};
+use super::secrets::SecretClientProvider;
 use super::status::KubeStatusStore;
 use super::undecodable::{self, Fresh, Undecodable};
 use crate::crd::{
@@ -119,9 +119,6 @@ pub enum Error {
     /// The resource could not be read.
     #[error("failed to read the resource")]
     Read(#[source] kube::Error),
-    /// The credentials Secret could not be read (an API error, not a missing Secret).
-    #[error("failed to read the credentials Secret")]
-    Secret(#[source] LoadError),
     /// The finalizer could not be added or removed.
     #[error("failed to update the finalizer")]
     Finalizer(#[source] kube::Error),
@@ -145,11 +142,9 @@ impl Error {
         match self {
             Error::Offboard(e) | Error::Restore(e) => e.retry_class(),
             Error::RestoreStalled { .. } | Error::Unnamed => RetryClass::Never,
-            Error::Read(_)
-            | Error::Secret(_)
-            | Error::Finalizer(_)
-            | Error::Report(_)
-            | Error::TimedOut { .. } => RetryClass::Backoff,
+            Error::Read(_) | Error::Finalizer(_) | Error::Report(_) | Error::TimedOut { .. } => {
+                RetryClass::Backoff
+            }
         }
     }
 
@@ -159,7 +154,6 @@ impl Error {
             Error::Offboard(e) | Error::Restore(e) => e.reason(),
             Error::RestoreStalled { reason, .. } => reason,
             Error::Read(_) => "ResourceUnreadable",
-            Error::Secret(_) => "SecretUnreadable",
             Error::Finalizer(_) => "FinalizerNotUpdated",
             Error::Report(_) => "StatusNotPersisted",
             Error::Unnamed => "InvalidResource",
@@ -476,17 +470,6 @@ async fn offboard(
     ctx: &Context,
     outcome: &Mutex<&'static str>,
 ) -> Result<(Action, Finished), Error> {
-    // Secret API errors are retried with backoff here; a missing Secret or key goes on to the
-    // reconciler, which stalls with CredentialsMissing (and endpoints the operator does not
-    // allow, with EndpointNotAllowed).
-    if !resource.spec.suspend {
-        match ctx.provider.load(resource).await {
-            Err(e @ LoadError::Api { .. }) => return Err(Error::Secret(e)),
-            Ok(_)
-            | Err(LoadError::Missing(_) | LoadError::Client(_) | LoadError::EndpointNotAllowed) => {
-            }
-        }
-    }
     let pass = reconcile::reconcile(
         resource,
         ctx.provider.as_ref(),
