@@ -366,6 +366,7 @@ async fn a_rejected_resource_that_reaches_the_reconciler_stalls_before_any_genes
 
             let pass = reconcile(&resource, &clients, &MemoryOwners::new(), &store)
                 .await
+                .into_result()
                 .unwrap();
 
             let Outcome::Stalled { reason, message } = &pass.outcome else {
@@ -528,6 +529,7 @@ async fn every_resource_that_cannot_proceed_stalls_with_a_clear_reason_and_write
             // Act
             let pass = reconcile(&resource, &provider, &MemoryOwners::new(), &store)
                 .await
+                .into_result()
                 .unwrap();
 
             // Assert: Stalled, with the reason and a message that says why.

@@ -188,7 +188,10 @@ async fn converge(
     store: &MemoryStore,
 ) -> (usize, Result<(), String>) {
     for pass in 1..=MAX_PASSES {
-        match reconcile(resource, clients, &MemoryOwners::new(), store).await {
+        match reconcile(resource, clients, &MemoryOwners::new(), store)
+            .await
+            .into_result()
+        {
             Ok(reconciled) => {
                 resource.status = Some(reconciled.status);
                 return match reconciled.outcome {

@@ -305,6 +305,82 @@ async fn server_errors_on_reads_of_the_resource_its_secret_and_the_initial_lists
     operator.stop().await;
 }
 
+/// `(type, status, reason)` of every condition in every status write the API server stored for
+/// `name`, in order.
+fn stored_conditions(world: &World, name: &str) -> Vec<(String, String, String)> {
+    let text =
+        |c: &serde_json::Value, field: &str| c[field].as_str().unwrap_or_default().to_owned();
+    world
+        .api
+        .requests()
+        .iter()
+        .filter(|r| {
+            r.is_status_write()
+                && r.is_on("genesysuseroffboardings")
+                && r.name.as_deref() == Some(name)
+                && (200..300).contains(&r.status)
+        })
+        .filter_map(|r| {
+            r.body
+                .as_ref()?
+                .pointer("/status/conditions")?
+                .as_array()
+                .cloned()
+        })
+        .flatten()
+        .map(|c| (text(&c, "type"), text(&c, "status"), text(&c, "reason")))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_errors_reading_the_secret_during_a_pass_are_retried_as_transient_never_as_missing_credentials()
+ {
+    let world = World::new(fixture(0)).await;
+    // The Secret exists, but the API server fails the first five reads of it. kube's client
+    // retries the 503s by itself; the 500s reach the operator's passes.
+    let secret_read = || ApiFault::new("get", "secrets").name(support_k8s::SECRET);
+    world.api.inject(secret_read().status(500).times(3));
+    world.api.inject(secret_read().status(503).times(2));
+    let operator = Running::start(world.client.clone());
+
+    world.offboard("jane", "jane.doe@example.com", SPEC).await;
+
+    world.wait_until_ready(&["jane"]).await;
+    assert!(world.api.pending_faults().is_empty(), "every fault fired");
+    assert_eq!((injected(&world, 500), injected(&world, 503)), (3, 2));
+    let conditions = stored_conditions(&world, "jane");
+    let seen = |type_: &str, status: &str, reason: &str| {
+        conditions
+            .iter()
+            .any(|c| (c.0.as_str(), c.1.as_str(), c.2.as_str()) == (type_, status, reason))
+    };
+    // Reported as work in progress with a transient reason while the reads failed...
+    assert!(
+        seen("Reconciling", "True", "SecretUnreadable"),
+        "{conditions:?}"
+    );
+    assert!(seen("Ready", "False", "SecretUnreadable"), "{conditions:?}");
+    // ...and never as a stall, nor as missing credentials.
+    assert!(
+        !conditions.iter().any(|c| c.0 == "Stalled" && c.1 == "True"),
+        "{conditions:?}"
+    );
+    assert!(
+        !conditions.iter().any(|c| c.2 == "CredentialsMissing"),
+        "{conditions:?}"
+    );
+    let metrics = operator.metrics.encode().unwrap();
+    assert!(
+        metrics
+            .contains(r#"genesys_offboarding_reconcile_failures_total{reason="SecretUnreadable"}"#),
+        "{metrics}"
+    );
+    assert!(!metrics.contains("CredentialsMissing"), "{metrics}");
+    assert_eq!(world.user_state(JANE), "inactive");
+    check_invariants(&world, &[("jane", JANE)]).await.unwrap();
+    operator.stop().await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Watches cut
 

@@ -21,8 +21,8 @@ use genesys_offboarding_operator::crd::{
 use genesys_offboarding_operator::reconcile::drift::{self, Drifted};
 use genesys_offboarding_operator::reconcile::error::{CredentialsError, StoreError};
 use genesys_offboarding_operator::reconcile::{
-    ClientProvider, FixedClient, MemoryOwners, MemoryStore, Outcome, Reconciled, StatusStore,
-    reconcile, restore,
+    ClientProvider, FixedClient, MemoryOwners, MemoryStore, Outcome, PassResult, Reconciled,
+    Requeue, StatusStore, reconcile, restore,
 };
 use secrecy::SecretString;
 use serde_json::Value;
@@ -107,7 +107,9 @@ impl World {
 
     /// One pass that must reach a decision; the resource gets the persisted status.
     async fn pass(&self, resource: &mut GenesysUserOffboarding) -> Reconciled {
-        let result = reconcile(resource, &self.clients, &self.owners, &self.store).await;
+        let result = reconcile(resource, &self.clients, &self.owners, &self.store)
+            .await
+            .into_result();
         let reconciled = result.unwrap_or_else(|e| panic!("the pass failed: {e:?}"));
         assert_eq!(Some(&reconciled.status), self.store.latest().as_ref());
         resource.status = Some(reconciled.status.clone());
@@ -489,6 +491,66 @@ async fn a_second_pass_over_an_offboarded_user_only_reads() {
     world.check_invariants();
 }
 
+/// The steps of a pass result: what the controller publishes one Event each for.
+fn step_names(pass: &PassResult) -> Vec<String> {
+    pass.steps.iter().map(|a| a.step.to_string()).collect()
+}
+
+#[tokio::test]
+async fn each_pass_result_lists_the_steps_that_pass_carried_out_and_no_others() {
+    let world = World::demo().await;
+    // The deactivation is accepted but not applied: the first pass fails there.
+    world
+        .sim
+        .inject(Fault::new("PATCH", &format!("/api/v2/users/{JANE}")).ignore_write());
+    let mut jane = offboarding("user: {email: jane.doe@example.com}\ndeletionPolicy: Restore\n");
+
+    let failed = reconcile(&jane, &world.clients, &world.owners, &world.store).await;
+    let persisted = world.store.latest();
+    jane.status = Some(failed.status.clone());
+    let finished = reconcile(&jane, &world.clients, &world.owners, &world.store).await;
+    jane.status = Some(finished.status.clone());
+    let recheck = reconcile(&jane, &world.clients, &world.owners, &world.store).await;
+    jane.status = Some(recheck.status.clone());
+    let restored = restore(&jane, &world.clients, &world.owners, &world.store).await;
+
+    // A failed pass still says what it did, and what it persisted.
+    let error = failed.result.as_ref().unwrap_err();
+    assert_eq!(error.reason(), "ChangeNotApplied");
+    assert_eq!(failed.requeue(chrono::Utc::now()), Requeue::Backoff);
+    assert_eq!(Some(&failed.status), persisted.as_ref());
+    let first = step_names(&failed);
+    assert!(!first.is_empty(), "the steps before the deactivation ran");
+    assert!(!first.contains(&"Deactivate".to_owned()), "{first:?}");
+    // The next pass carries out the rest; together, each succeeded action once, in order.
+    assert!(matches!(finished.result, Ok(Outcome::Done { .. })));
+    let second = step_names(&finished);
+    assert!(second.contains(&"Deactivate".to_owned()), "{second:?}");
+    let succeeded: Vec<String> = finished
+        .status
+        .actions
+        .iter()
+        .filter(|a| a.outcome == ActionOutcome::Succeeded)
+        .map(|a| a.step.to_string())
+        .collect();
+    assert_eq!([first, second].concat(), succeeded);
+    // A re-check does nothing, and its result says so.
+    assert!(matches!(recheck.result, Ok(Outcome::Done { .. })));
+    assert_eq!(step_names(&recheck), Vec::<String>::new());
+    // A restore lists what it put back.
+    assert!(matches!(restored.result, Ok(Outcome::Done { .. })));
+    let put_back = step_names(&restored);
+    assert!(
+        put_back.contains(&"RestoreState".to_owned()),
+        "{put_back:?}"
+    );
+    assert!(
+        put_back.iter().all(|s| s.starts_with("Restore")),
+        "{put_back:?}"
+    );
+    world.check_invariants();
+}
+
 #[tokio::test]
 async fn an_already_inactive_user_is_only_read() {
     let world = World::demo().await;
@@ -771,7 +833,8 @@ async fn every_way_of_not_reaching_genesys_reads_the_same_in_status() {
             &MemoryOwners::new(),
             &store,
         )
-        .await;
+        .await
+        .into_result();
 
         let error = result.expect_err(what);
         assert_eq!(error.reason(), "TransientError", "{what}: {error:?}");
@@ -1062,7 +1125,10 @@ async fn a_rate_limit_in_the_middle_of_the_drain_is_waited_out() {
 
     let mut outcome = None;
     for _ in 0..3 {
-        match reconcile(&jane, &world.clients, &world.owners, &world.store).await {
+        match reconcile(&jane, &world.clients, &world.owners, &world.store)
+            .await
+            .into_result()
+        {
             Ok(pass) => {
                 jane.status = Some(pass.status);
                 outcome = Some(pass.outcome);
@@ -1447,6 +1513,7 @@ async fn restore_puts_back_what_the_snapshot_held() {
 
     let restored = restore(&jane, &world.clients, &world.owners, &world.store)
         .await
+        .into_result()
         .unwrap();
     jane.status = Some(restored.status.clone());
 
@@ -1574,6 +1641,7 @@ async fn restore_puts_back_what_the_snapshot_held() {
     let writes = world.writes().len();
     let again = restore(&jane, &world.clients, &world.owners, &world.store)
         .await
+        .into_result()
         .unwrap();
     assert_eq!(world.writes().len(), writes);
     assert_eq!(again.status.not_restorable.len(), 2);
@@ -1587,6 +1655,7 @@ async fn restore_puts_back_what_the_snapshot_held() {
 async fn failing_pass(world: &World, resource: &mut GenesysUserOffboarding) -> String {
     let error = reconcile(resource, &world.clients, &world.owners, &world.store)
         .await
+        .into_result()
         .expect_err("the pass should fail and be retried");
     assert!(error.retry_after().is_some(), "{error:?} is worth retrying");
     resource.status = world.store.latest();
@@ -1732,6 +1801,7 @@ async fn a_reactivation_genesys_answers_without_applying_is_not_reported_as_rest
 
     let error = restore(&jane, &world.clients, &world.owners, &world.store)
         .await
+        .into_result()
         .expect_err("the restore should fail and be retried");
 
     assert_eq!(error.reason(), "ChangeNotApplied");
@@ -1751,6 +1821,7 @@ async fn a_reactivation_genesys_answers_without_applying_is_not_reported_as_rest
     // Retried, it takes effect.
     let restored = restore(&jane, &world.clients, &world.owners, &world.store)
         .await
+        .into_result()
         .unwrap();
     assert!(matches!(restored.outcome, Outcome::Done { .. }));
     assert_eq!(world.user(JANE)["state"], "active");
@@ -1840,8 +1911,8 @@ async fn of_two_concurrent_resources_for_one_user_one_deactivates_and_deleting_t
         reconcile(&a, &world.clients, &world.owners, &world.store),
         reconcile(&b, &world.clients, &world.owners, &world.store),
     );
-    a.status = Some(pass_a.unwrap().status);
-    b.status = Some(pass_b.unwrap().status);
+    a.status = Some(pass_a.into_result().unwrap().status);
+    b.status = Some(pass_b.into_result().unwrap().status);
 
     let ready: Vec<bool> = [&a, &b]
         .iter()
@@ -1867,6 +1938,7 @@ async fn of_two_concurrent_resources_for_one_user_one_deactivates_and_deleting_t
 
     let deleted = restore(duplicate, &world.clients, &world.owners, &world.store)
         .await
+        .into_result()
         .unwrap();
 
     assert!(
@@ -1938,7 +2010,10 @@ async fn pointing_a_finished_offboarding_at_another_organization_stalls_and_touc
     ]);
     let (owners, store) = (MemoryOwners::new(), MemoryStore::new());
     let mut jane = endpoint_offboarding(&org_a);
-    let first = reconcile(&jane, &clients, &owners, &store).await.unwrap();
+    let first = reconcile(&jane, &clients, &owners, &store)
+        .await
+        .into_result()
+        .unwrap();
     jane.status = Some(first.status);
     assert_eq!(cond(&jane, condition::READY), is("True", "Offboarded"));
     let recorded = status(&jane).endpoint.clone().unwrap();
@@ -1956,7 +2031,10 @@ async fn pointing_a_finished_offboarding_at_another_organization_stalls_and_touc
     jane.spec.api_base_url = edited.spec.api_base_url;
     jane.spec.login_base_url = edited.spec.login_base_url;
     jane.metadata.generation = Some(2);
-    let pass = reconcile(&jane, &clients, &owners, &store).await.unwrap();
+    let pass = reconcile(&jane, &clients, &owners, &store)
+        .await
+        .into_result()
+        .unwrap();
     jane.status = Some(pass.status);
 
     assert!(
