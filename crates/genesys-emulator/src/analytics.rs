@@ -22,17 +22,14 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::call::{Call, Page, Reply};
+use super::call::{Call, Page, Reply, decode_cursor, encode_cursor};
 use super::errors::ApiError;
 use super::filters::{
     self, CONVERSATION_DIMENSIONS, Filter, PRESENCE_DIMENSIONS, ROUTING_STATUS_DIMENSIONS, Row,
     SEGMENT_DIMENSIONS, USER_DIMENSIONS,
 };
-use super::state::{Conversation, Org, Participant, Segment, Session, Span, User};
+use super::state::{Conversation, Job, Org, Participant, Segment, Session, Span, User};
 use super::time::{Interval, format};
-use super::users::{decode_cursor, encode_cursor};
-
-pub use super::aggregates::post_analytics_conversations_aggregates_query;
 
 /// Deepest result a paged details query may reach (§7.1).
 const MAX_PAGED_RESULTS: usize = 100_000;
@@ -75,27 +72,6 @@ enum Matching {
     StartDay,
     /// Had activity during the interval (jobs).
     Activity,
-}
-
-/// A submitted details job.
-#[derive(Debug, Clone)]
-pub struct Job {
-    pub id: String,
-    /// Indexes into `Org::conversations`, in result order.
-    pub results: Vec<usize>,
-    pub submitted: DateTime<Utc>,
-    pub polls: u32,
-    pub completed: Option<DateTime<Utc>>,
-}
-
-impl Job {
-    fn state(&self) -> &'static str {
-        if self.completed.is_some() {
-            "FULFILLED"
-        } else {
-            "QUEUED"
-        }
-    }
 }
 
 /// Parses and checks the interval.

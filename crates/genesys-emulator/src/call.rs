@@ -3,12 +3,13 @@
 //! comma-joined), booleans, enums, paging and the `*EntityListing` envelope.
 
 use axum::http::HeaderMap;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
 use super::errors::ApiError;
-use super::ops::Operation;
 
 /// A handler's answer.
 #[derive(Debug, Clone, PartialEq)]
@@ -68,9 +69,9 @@ pub struct Caller {
     pub client_id: String,
 }
 
-/// One API call, matched to its operation.
+/// One API call, matched to its operation by the route table (`ops`), which hands a handler
+/// only what it needs: the handler never sees the table, so the table can name the handlers.
 pub struct Call<'a> {
-    pub op: &'static Operation,
     pub path: &'a str,
     pub params: Vec<(&'static str, String)>,
     pub query: Query,
@@ -201,6 +202,20 @@ pub fn descending(query: &Query, name: &str) -> Result<bool, ApiError> {
     }
 }
 
+/// An opaque cursor for an offset (`GET /users/query`, details job results).
+pub fn encode_cursor(offset: usize) -> String {
+    URL_SAFE_NO_PAD.encode(format!("offset:{offset}"))
+}
+
+pub fn decode_cursor(cursor: &str) -> Result<usize, ApiError> {
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| s.strip_prefix("offset:").and_then(|n| n.parse().ok()))
+        .ok_or_else(|| ApiError::bad_request("The cursor is invalid or expired"))
+}
+
 /// `pageSize` / `pageNumber` (1-based).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Page {
@@ -327,6 +342,10 @@ pub const USER_EXPANDS: &[&str] = &[
     "dateLastLogin",
     "dateWelcomeSent",
 ];
+
+/// `integrationPresenceSource` values (user reads and search).
+pub const INTEGRATION_PRESENCE_SOURCES: &[&str] =
+    &["MicrosoftTeams", "ZoomPhone", "EightByEight", "RingCentral"];
 
 /// The set of `expand` values asked for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use super::fixture::Fixture;
-use super::{Sim, SimError};
+use super::sim::{Sim, SimError};
 
 /// Arguments of `genesys-offboarding sim`.
 #[derive(Debug, Clone, clap::Args)]

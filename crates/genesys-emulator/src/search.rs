@@ -17,7 +17,7 @@ use regex::RegexBuilder;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::call::{Call, Expand, Page, Reply};
+use super::call::{Call, Expand, INTEGRATION_PRESENCE_SOURCES, Page, Reply};
 use super::errors::ApiError;
 use super::render;
 use super::state::{Org, User, UserState};
@@ -160,12 +160,12 @@ fn run(
         check_sort_order(order)?;
     }
     if let Some(source) = &request.integration_presence_source
-        && !super::users::INTEGRATION_PRESENCE_SOURCES.contains(&source.as_str())
+        && !INTEGRATION_PRESENCE_SOURCES.contains(&source.as_str())
     {
         return Err(ApiError::invalid_value(
             source,
             "integrationPresenceSource",
-            super::users::INTEGRATION_PRESENCE_SOURCES,
+            INTEGRATION_PRESENCE_SOURCES,
         ));
     }
     let expand =

@@ -13,7 +13,6 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 
-use super::analytics::Job;
 use super::errors::ApiError;
 use super::fixture::{
     Behavior, Fixture, FixtureError, NamedEntity, OAuthClient, Organization, PresenceDefinition,
@@ -309,6 +308,29 @@ pub struct Segment {
 impl Segment {
     pub fn duration_ms(&self) -> Option<i64> {
         self.end.map(|e| (e - self.start).num_milliseconds())
+    }
+}
+
+/// A submitted conversation details job (`POST /analytics/conversations/details/jobs`). Kept
+/// with the organization, which owns all state a reset clears.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub id: String,
+    /// Indexes into `Org::conversations`, in result order.
+    pub results: Vec<usize>,
+    pub submitted: DateTime<Utc>,
+    pub polls: u32,
+    pub completed: Option<DateTime<Utc>>,
+}
+
+impl Job {
+    /// `AsyncQueryStatus.state`.
+    pub fn state(&self) -> &'static str {
+        if self.completed.is_some() {
+            "FULFILLED"
+        } else {
+            "QUEUED"
+        }
     }
 }
 

@@ -1,28 +1,23 @@
 //! Users: read, list, cursor list, update, the state endpoint, soft delete, adjacents
-//! (docs/genesys-api.md §3–§5). Search lives in [`super::search`].
+//! (docs/genesys-api.md §3–§5). Search lives in the `search` module.
 //!
 //! Rules served here: `GET /users/{id}` hides deleted users unless `state=deleted`; a PATCH
 //! carrying `state` may carry nothing else but `version`; a stale `version` is a 409
 //! `general.conflict` (or the 400 variant, per `behavior.versionConflict`); every change bumps
 //! `version`; DELETE is a soft delete answering 200 `{}`.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::call::{Call, Expand, ListingShape, Page, Reply, descending, listing};
+use super::call::{
+    Call, Expand, INTEGRATION_PRESENCE_SOURCES, ListingShape, Page, Reply, decode_cursor,
+    descending, encode_cursor, listing,
+};
 use super::errors::ApiError;
 use super::fixture::VersionConflictStyle;
 use super::render;
 use super::state::{Org, StateChange, User, UserState};
 use super::time::format;
-
-pub use super::search::{get_users_search, post_users_search};
-
-/// `integrationPresenceSource` values.
-pub const INTEGRATION_PRESENCE_SOURCES: &[&str] =
-    &["MicrosoftTeams", "ZoomPhone", "EightByEight", "RingCentral"];
 
 /// `UserState.stateChangeReason` values (§4.2).
 pub const STATE_CHANGE_REASONS: &[&str] = &[
@@ -193,20 +188,6 @@ pub fn get_users_query(org: &mut Org, call: &Call<'_>) -> Result<Reply, ApiError
         out.insert("cursor".into(), json!(cursor));
     }
     Ok(Reply::ok(Value::Object(out)))
-}
-
-/// An opaque cursor for an offset.
-pub fn encode_cursor(offset: usize) -> String {
-    URL_SAFE_NO_PAD.encode(format!("offset:{offset}"))
-}
-
-pub fn decode_cursor(cursor: &str) -> Result<usize, ApiError> {
-    URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|s| s.strip_prefix("offset:").and_then(|n| n.parse().ok()))
-        .ok_or_else(|| ApiError::bad_request("The cursor is invalid or expired"))
 }
 
 /// `version` as a number, or a string holding one.
