@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::analytics::{check_sync_interval, interval, session_metrics};
+use super::analytics::{check_sync_interval, interval, session_metrics, visible};
 use super::call::{Call, Reply};
 use super::errors::ApiError;
 use super::filters::{AGGREGATE_DIMENSIONS, Filter, Row};
@@ -279,7 +279,13 @@ pub fn post_analytics_conversations_aggregates_query(
     let flatten = query.flatten_multivalued_dimensions.unwrap_or(false);
     let mut groups: Groups = BTreeMap::new();
     // Conversations as they stand now: a metric of a segment ending later is not emitted yet.
-    for c in org.conversations.iter().filter_map(|c| c.as_of(call.now)) {
+    let divisions = org.client_divisions(&call.caller.client_id);
+    for c in org
+        .conversations
+        .iter()
+        .filter(|c| visible(c, divisions))
+        .filter_map(|c| c.as_of(call.now))
+    {
         let c: &Conversation = &c;
         for p in &c.participants {
             for s in &p.sessions {

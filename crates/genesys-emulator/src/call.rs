@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
 use super::errors::ApiError;
+pub use super::fixture::USER_EXPANDS;
 
 /// A handler's answer.
 #[derive(Debug, Clone, PartialEq)]
@@ -313,35 +314,6 @@ pub fn listing(
     }
     Value::Object(out)
 }
-
-/// The `expand` values accepted on user reads (docs/genesys-api.md §3.1, contract `get_user`).
-pub const USER_EXPANDS: &[&str] = &[
-    "routingStatus",
-    "presence",
-    "integrationPresence",
-    "conversationSummary",
-    "outOfOffice",
-    "geolocation",
-    "station",
-    "authorization",
-    "lasttokenissued",
-    "authorization.unusedRoles",
-    "team",
-    "workPlanBidRanks",
-    "externalContactsSettings",
-    "groups",
-    "customAttributes",
-    "profileSkills",
-    "certifications",
-    "locations",
-    "skills",
-    "languages",
-    "languagePreference",
-    "employerInfo",
-    "biography",
-    "dateLastLogin",
-    "dateWelcomeSent",
-];
 
 /// `integrationPresenceSource` values (user reads and search).
 pub const INTEGRATION_PRESENCE_SOURCES: &[&str] =

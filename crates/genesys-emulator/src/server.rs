@@ -1,8 +1,9 @@
 //! The request pipeline for `/oauth/token` and `/api/v2/...` (the `/__sim` control routes live
 //! in `control`, which builds on this module). Every request goes through the same steps:
-//! record → fixture latency → injected fault (if any) → token check and rate window →
-//! route table → permission check → handler, all answered with a real `ErrorBody` on failure
-//! and an `ININ-Correlation-Id` header equal to the body's `contextId`.
+//! record → fixture latency → injected fault (if any) → due asynchronous changes applied →
+//! token check and rate window → route table → permission check → division check (with
+//! `behavior.divisionScopedPermissions`) → handler, all answered with a real `ErrorBody` on
+//! failure and an `ININ-Correlation-Id` header equal to the body's `contextId`.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -106,6 +107,7 @@ impl Shared {
         } = *incoming;
         let mut guard = self.lock();
         let SimState { org, tokens, .. } = &mut *guard;
+        org.settle(now);
         if path == "/oauth/token" {
             if method != "POST" {
                 return Reply::error(&not_found(method, path), context_id);
@@ -124,6 +126,11 @@ impl Shared {
             .and_then(|c| c.permissions.as_deref());
         if let Some(missing) = ops::missing_permissions(op.permissions, granted) {
             return Reply::error(&ApiError::missing_permissions(&missing), context_id);
+        }
+        if let Some(allowed) = org.client_divisions(&caller.client_id)
+            && let Some(denied) = outside_divisions(org, &params, allowed)
+        {
+            return Reply::error(&denied, context_id);
         }
         let call = Call {
             path,
@@ -144,6 +151,41 @@ impl Shared {
         }
         state.log.push_back(entry);
     }
+}
+
+/// 403 when a path names a user, queue or conversation in a division the client has no role
+/// in. An unknown entity passes: the handler answers its 404.
+fn outside_divisions(org: &Org, params: &ops::PathParams, allowed: &[String]) -> Option<ApiError> {
+    let divisions = |name: &str, id: &str| -> Vec<&str> {
+        match name {
+            "userId" | "subjectId" | "memberId" => org
+                .user(id)
+                .map(|u| vec![u.division_id.as_str()])
+                .unwrap_or_default(),
+            "queueId" => org
+                .queue(id)
+                .map(|q| vec![org.queue_division(q)])
+                .unwrap_or_default(),
+            "conversationId" => org
+                .conversations
+                .iter()
+                .find(|c| c.id == id)
+                .map(|c| c.division_ids.iter().map(String::as_str).collect())
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        }
+    };
+    params.iter().find_map(|(name, id)| {
+        let held = divisions(name, id);
+        (!held.is_empty() && !held.iter().any(|d| allowed.iter().any(|a| a == d))).then(|| {
+            ApiError::new(
+                403,
+                "not.authorized",
+                "You are not authorized to perform this action in division [{division}].",
+            )
+            .param("division", held.join(", "))
+        })
+    })
 }
 
 /// A request as [`Shared::serve`] needs it.
