@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
 use super::errors::ApiError;
+use super::fixture::OverMax;
 pub use super::fixture::USER_EXPANDS;
 
 /// A handler's answer.
@@ -247,6 +248,35 @@ impl Page {
             size: size.min(max.max(1)),
             number,
         })
+    }
+
+    /// From the query; a `pageSize` over `max` is clamped or refused with a 400, per `over`
+    /// (`behavior.pageSizeOverMax`).
+    pub fn from_query_within(
+        query: &Query,
+        default_size: usize,
+        max: usize,
+        over: OverMax,
+    ) -> Result<Self, ApiError> {
+        Self::within(
+            query.int("pageSize", i64::try_from(default_size).unwrap_or(25))?,
+            query.int("pageNumber", 1)?,
+            max,
+            over,
+        )
+    }
+
+    /// As [`Page::new`], with a `pageSize` over `max` clamped or refused per `over`.
+    pub fn within(size: i64, number: i64, max: usize, over: OverMax) -> Result<Self, ApiError> {
+        let too_big = usize::try_from(size).is_ok_and(|s| s > max);
+        if over == OverMax::Reject && too_big {
+            return Err(ApiError::bad_request(
+                "pageSize [{size}] is larger than the largest allowed, [{max}]",
+            )
+            .param("size", size.to_string())
+            .param("max", max.to_string()));
+        }
+        Self::new(size, number, max)
     }
 
     pub fn offset(&self) -> usize {

@@ -245,7 +245,7 @@ behavior! {
     /// "Divisions overview": roles grant access per division).
     division_scoped_permissions: bool = false, realistic true;
     /// Whether `GET /users/{id}/routingstatus` of an unknown user answers `OFF_QUEUE` instead
-    /// of 404 (SDK `RoutingStatus.status`: "A value of OFF_QUEUE will be returned if the
+    /// of 404 (SDK `RoutingStatus.status`: "A value of `OFF_QUEUE` will be returned if the
     /// specified user does not exist").
     unknown_user_routing_status_off_queue: bool = false, realistic true;
     /// Whether a `UserPresence` carries `sourceId` (SDK `UserPresence.source`: "Deprecated -
@@ -752,32 +752,9 @@ impl Fixture {
                 }
             }
             validate_roles(user, &roles, &divisions)?;
-            for g in &user.groups {
-                if !groups.contains(g) {
-                    return bad("group", g, &user.id);
-                }
-            }
-            if let Some(t) = &user.team
-                && !teams.contains(t)
-            {
-                return bad("team", t, &user.id);
-            }
-            for g in &user.skill_groups {
-                if !skill_groups.contains(g) {
-                    return bad("skill group", g, &user.id);
-                }
-            }
+            validate_groups(user, [&groups, &teams, &skill_groups])?;
         }
-        for c in &self.oauth_clients {
-            for d in c.divisions.iter().flatten() {
-                if !divisions.contains(d) {
-                    return Err(FixtureError::Invalid(format!(
-                        "oauth client {}: unknown division {d}",
-                        c.client_id
-                    )));
-                }
-            }
-        }
+        self.validate_clients(&divisions)?;
         for c in &self.conversations {
             for p in &c.participants {
                 if let Some(u) = &p.user_id
@@ -791,6 +768,23 @@ impl Fixture {
             }
         }
         self.validate_queues(&divisions, [&groups, &teams, &skill_groups])
+    }
+
+    fn validate_clients(
+        &self,
+        divisions: &std::collections::HashSet<String>,
+    ) -> Result<(), FixtureError> {
+        for c in &self.oauth_clients {
+            for d in c.divisions.iter().flatten() {
+                if !divisions.contains(d) {
+                    return Err(FixtureError::Invalid(format!(
+                        "oauth client {}: unknown division {d}",
+                        c.client_id
+                    )));
+                }
+            }
+        }
+        Ok(())
     }
 
     fn validate_queues(
@@ -876,6 +870,27 @@ impl Fixture {
         }
         Ok(())
     }
+}
+
+/// A user's groups, team and skill groups are known ones.
+fn validate_groups(
+    user: &UserFixture,
+    [groups, teams, skill_groups]: [&std::collections::HashSet<String>; 3],
+) -> Result<(), FixtureError> {
+    let known = [
+        ("group", groups, user.groups.as_slice()),
+        ("team", teams, user.team.as_slice()),
+        ("skill group", skill_groups, user.skill_groups.as_slice()),
+    ];
+    for (what, catalogue, held) in known {
+        if let Some(id) = held.iter().find(|id| !catalogue.contains(*id)) {
+            return Err(FixtureError::Invalid(format!(
+                "user {}: unknown {what} {id}",
+                user.id
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// A user's role grants name known roles and divisions, and only groups the user is in.

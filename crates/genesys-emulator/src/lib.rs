@@ -39,8 +39,11 @@
 //! ```
 //!
 //! # Behaviour
-//! Semantics follow docs/genesys-api.md §2–§9; points the reference marks unverified are switches
-//! in `behavior` (see [`fixture::Behavior`]). Every error is an `ErrorBody` with `message`,
+//! Semantics follow docs/genesys-api.md §2–§9; points the reference marks unverified, and the
+//! ways the real service is unkind to clients (asynchronous changes, best-effort expands, roles
+//! that leave on deactivation, memberships through teams and skill groups, ...), are switches
+//! in `behavior` (see [`fixture::Behavior`]). A fixture's `profile` picks a set: `default`, the
+//! emulator as it always was, or `realistic`, every unkind switch on with small delays. Every error is an `ErrorBody` with `message`,
 //! `code`, `status`, `messageWithParams`, `messageParams`, `contextId`, `details`, `errors`.
 //! Tokens expire per client (`tokenLifetimeSeconds`); each token has a sliding 60-second
 //! window of `requestsPerMinute` requests (0 = off), past which the answer is 429
@@ -60,8 +63,9 @@
 //!   first, `"ignoreWrite": true` leaves it unapplied and answers with what a `GET` of the same
 //!   path answers (a `PATCH` of a user's state answered `200` with `state: active`; see
 //!   [`faults`]). `GET` lists pending faults, `DELETE` disarms them.
-//! - `GET /__sim/users/{id}`: the stored user (state, version, roles with their group,
-//!   queues with `joined`/`direct`/`viaGroup`, station, presence, `hasSessions`, history).
+//! - `GET /__sim/users/{id}`: the stored user (state, version, roles with their group, grants
+//!   through groups waiting for a reactivation, queues with `joined`/`direct`/`viaGroup`,
+//!   station, presence, `hasSessions`, history), as of now (due asynchronous changes applied).
 //! - `POST /__sim/reset`: back to the fixture (same epoch), log, faults and jobs cleared.
 //!
 //! The same operations are methods on [`SimHandle`].

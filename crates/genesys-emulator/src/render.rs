@@ -144,7 +144,8 @@ pub fn routing_status(u: &User) -> Value {
     })
 }
 
-/// `UserPresence` of the Genesys Cloud (`PURECLOUD`) source.
+/// `UserPresence` of the Genesys Cloud (`PURECLOUD`) source; with `behavior.presenceSourceId`
+/// it also names the source in `sourceId`, the field that replaces the deprecated `source`.
 pub fn presence(org: &Org, u: &User) -> Option<Value> {
     let p = u.presence.as_ref()?;
     let d = org.presence_definition(&p.definition_id)?;
@@ -161,6 +162,9 @@ pub fn presence(org: &Org, u: &User) -> Option<Value> {
     });
     if let Some(m) = &p.message {
         out["message"] = json!(m);
+    }
+    if org.behavior.presence_source_id {
+        out["sourceId"] = json!("PURECLOUD");
     }
     Some(out)
 }

@@ -1,7 +1,8 @@
 //! Users: read, list, cursor list, update, the state endpoint, soft delete, adjacents
 //! (docs/genesys-api.md §3–§5). Search lives in the `search` module.
 //!
-//! Rules served here: `GET /users/{id}` hides deleted users unless `state=deleted`; a PATCH
+//! Rules served here: `GET /users/{id}` hides deleted users unless `state=deleted`; the three
+//! user reads may leave out expands of `behavior.droppedExpands` (best effort); a PATCH
 //! carrying `state` may carry nothing else but `version`; a stale `version` is a 409
 //! `general.conflict` (or the 400 variant, per `behavior.versionConflict`); every change bumps
 //! `version`; DELETE is a soft delete answering 200 `{}`.
@@ -65,13 +66,35 @@ fn check_integration_source(call: &Call<'_>) -> Result<(), ApiError> {
         .map(|_| ())
 }
 
+/// `expand` as served: with `behavior.droppedExpands`, the first answer that asks for one of
+/// them and every `expandDropEvery`-th after it leaves those out ("best effort", SDK
+/// `users_api.get_user`).
+fn best_effort(org: &mut Org, expand: Expand) -> Expand {
+    let dropped = &org.behavior.dropped_expands;
+    if !expand.values().iter().any(|v| dropped.contains(v)) {
+        return expand;
+    }
+    org.expand_answers += 1;
+    let every = u64::from(org.behavior.expand_drop_every.max(1));
+    if !(org.expand_answers - 1).is_multiple_of(every) {
+        return expand;
+    }
+    let kept: Vec<String> = expand
+        .values()
+        .iter()
+        .filter(|v| !org.behavior.dropped_expands.contains(v))
+        .cloned()
+        .collect();
+    Expand::new(kept).unwrap_or_default()
+}
+
 /// `GET /api/v2/users/{userId}`.
 pub fn get_user(org: &mut Org, call: &Call<'_>) -> Result<Reply, ApiError> {
     let id = call.param("userId");
     let wanted = call
         .query
         .one_of("state", &["active", "deleted"], "active")?;
-    let expand = Expand::from_query(&call.query)?;
+    let expand = best_effort(org, Expand::from_query(&call.query)?);
     check_integration_source(call)?;
     let user = org
         .user(id)
@@ -105,9 +128,14 @@ pub fn get_users(org: &mut Org, call: &Call<'_>) -> Result<Reply, ApiError> {
         return Err(ApiError::bad_request("id and jabberId cannot be combined"));
     }
     let wanted = q.one_of("state", &["active", "inactive", "deleted", "any"], "active")?;
-    let expand = Expand::from_query(q)?;
+    let expand = best_effort(org, Expand::from_query(q)?);
     check_integration_source(call)?;
-    let page = Page::from_query(q, 25, org.behavior.max_page_size as usize)?;
+    let page = Page::from_query_within(
+        q,
+        25,
+        org.behavior.max_page_size as usize,
+        org.behavior.page_size_over_max,
+    )?;
     let desc = descending(q, "sortOrder")?;
     let mut users: Vec<&User> = org
         .users
@@ -144,12 +172,13 @@ pub fn get_users_query(org: &mut Org, call: &Call<'_>) -> Result<Reply, ApiError
     let q = &call.query;
     let wanted = q.one_of("state", &["active", "inactive", "deleted", "any"], "active")?;
     let desc = q.one_of("sortOrder", &["ASC", "DESC"], "ASC")? == "DESC";
-    let expand = Expand::from_query(q)?;
+    let expand = best_effort(org, Expand::from_query(q)?);
     check_integration_source(call)?;
-    let size = Page::new(
+    let size = Page::within(
         q.int("pageSize", 25)?,
         1,
         org.behavior.max_page_size as usize,
+        org.behavior.page_size_over_max,
     )?
     .size;
     let offset = match q.get("cursor") {

@@ -21,6 +21,7 @@ const SAM_DELETED: &str = "6a1b0c3e-0000-4000-8000-000000000006";
 const PRIYA: &str = "6a1b0c3e-0000-4000-8000-000000000007";
 const TOM: &str = "6a1b0c3e-0000-4000-8000-000000000009";
 const KEN: &str = "6a1b0c3e-0000-4000-8000-00000000000b";
+const FATIMA: &str = "6a1b0c3e-0000-4000-8000-00000000000c";
 const BILLING: &str = "9b2e4d60-0000-4000-8000-0000000000b1";
 const ESCALATIONS: &str = "9b2e4d60-0000-4000-8000-0000000000b3";
 const OFFLINE: &str = "6a0f1b2c-0000-4000-8000-0000000000a4";
@@ -410,7 +411,8 @@ async fn user_queues_default_to_the_joined_ones_and_list_group_memberships() {
         ))
         .await
         .body;
-    assert_eq!(members["entities"][0]["id"], PRIYA);
+    // Priya through the Tier 2 group, Fatima through the Retention Experts skill group.
+    assert_eq!(Api::ids(&members["entities"]), [FATIMA, PRIYA]);
     assert_eq!(members["entities"][0]["memberBy"], "group");
 }
 
