@@ -107,9 +107,10 @@ fn check_unfiltered_interval(
     query: &ConversationQuery,
     interval: &Interval,
 ) -> Result<(), ApiError> {
-    let Some(days) = org.behavior.max_sync_interval_days_unfiltered else {
+    let days = org.behavior.max_sync_interval_days_unfiltered;
+    if days == 0 {
         return Ok(());
-    };
+    }
     let filtered = !query.conversation_filters.is_empty() || !query.segment_filters.is_empty();
     if !filtered && interval.end - interval.start > TimeDelta::days(i64::from(days)) {
         return Err(ApiError::bad_request(

@@ -179,10 +179,9 @@ behavior! {
     /// aggregates queries (§12.3); longer intervals get a 400 `bad.request`.
     max_sync_interval_days: u32 = 31, realistic 31;
     /// Largest interval, in days, of a synchronous conversation details query that has neither
-    /// `conversationFilters` nor `segmentFilters`; `None` applies `maxSyncIntervalDays` to
-    /// every query. Unverified (§12.3: only "31 days with a filter, 7 without" is reported), so
-    /// both ways are served.
-    max_sync_interval_days_unfiltered: Option<u32> = None, realistic Some(7);
+    /// `conversationFilters` nor `segmentFilters`; 0 applies `maxSyncIntervalDays` to every
+    /// query. Unverified (§12.3), so both ways are served.
+    max_sync_interval_days_unfiltered: u32 = 0, realistic 7;
     /// Whether `PUT /users/{id}/state` requires and checks `version` (§12.6).
     state_put_requires_version: bool = false, realistic false;
     /// How a version mismatch on `PATCH /users/{id}` is reported (§12.7).

@@ -651,7 +651,7 @@ async fn an_unfiltered_details_query_is_limited_to_7_days_only_when_the_switch_s
     let unfiltered = json!({"interval": ten_days});
     let filtered = json!({"interval": ten_days, "segmentFilters": user_filter(JANE)});
     let kind = demo_with(|_| {}).await;
-    let unkind = demo_with(|b| b.max_sync_interval_days_unfiltered = Some(7)).await;
+    let unkind = demo_with(|b| b.max_sync_interval_days_unfiltered = 7).await;
     let query = "/api/v2/analytics/conversations/details/query";
 
     assert_eq!(kind.post(query, unfiltered.clone()).await.status, 200);
@@ -736,7 +736,7 @@ fn the_realistic_profile_turns_every_unkind_switch_on() {
 
     assert_eq!(kind, Behavior::default());
     assert_eq!(realistic.details_job_pending_polls, 1);
-    assert_eq!(realistic.max_sync_interval_days_unfiltered, Some(7));
+    assert_eq!(realistic.max_sync_interval_days_unfiltered, 7);
     assert_eq!(realistic.page_size_over_max, OverMax::Reject);
     assert!(realistic.division_scoped_permissions);
     assert!(realistic.deactivation_removes_group_roles);
