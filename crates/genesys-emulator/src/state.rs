@@ -750,21 +750,27 @@ impl Org {
         let offline = self
             .presence_by_id_or_system("Offline")
             .map(|d| d.id.clone());
-        let behavior = self.behavior.clone();
-        let before = self
+        let (lag_ms, removes_group_roles, return_after_ms) = (
+            self.behavior.search_index_lag_ms,
+            self.behavior.deactivation_removes_group_roles,
+            self.behavior.group_roles_return_after_ms,
+        );
+        let was = self
             .user(id)
             .ok_or_else(|| ApiError::not_found("User", id))?
-            .clone();
-        if before.state != to && behavior.search_index_lag_ms > 0 {
-            let due = now + millis(behavior.search_index_lag_ms);
+            .state;
+        if was != to && lag_ms > 0 {
             // The index shows the user as last indexed until it catches up with this change.
-            let stale = self
-                .stale_search
-                .remove(id)
-                .map_or(before.clone(), |(user, _)| user);
-            self.stale_search.insert(id.to_owned(), (stale, due));
+            let stale = match self.stale_search.remove(id) {
+                Some((indexed, _)) => Some(indexed),
+                None => self.user(id).cloned(),
+            };
+            if let Some(stale) = stale {
+                self.stale_search
+                    .insert(id.to_owned(), (stale, now + millis(lag_ms)));
+            }
         }
-        if to != UserState::Active && before.state == UserState::Active {
+        if to != UserState::Active && was == UserState::Active {
             self.pending.retain(
                 |p| !matches!(&p.effect, Effect::GroupRolesReturn { user_id } if user_id == id),
             );
@@ -775,7 +781,7 @@ impl Org {
         if to != UserState::Active && user.state != to {
             let (group, _direct): (Vec<Grant>, Vec<Grant>) =
                 user.roles.drain(..).partition(|g| g.group_id.is_some());
-            if behavior.deactivation_removes_group_roles {
+            if removes_group_roles {
                 user.suspended_group_roles.extend(group);
             } else {
                 user.roles = group;
@@ -802,7 +808,7 @@ impl Org {
         user.version += 1;
         if returning {
             self.schedule(
-                now + millis(behavior.group_roles_return_after_ms),
+                now + millis(return_after_ms),
                 Effect::GroupRolesReturn {
                     user_id: id.to_owned(),
                 },
