@@ -208,6 +208,10 @@ pub mod reason {
     /// Ready=False, then Stalled=True after [`super::MAX_NOT_APPLIED_ATTEMPTS`] passes: Genesys
     /// Cloud accepted a change but a read shows it did not take effect (see `status.notApplied`).
     pub const CHANGE_NOT_APPLIED: &str = "ChangeNotApplied";
+    /// Ready=False (Reconciling): Genesys Cloud accepted a change that no read shows yet (queue
+    /// changes are processed asynchronously); it is read again with backoff, and after
+    /// [`super::MAX_NOT_APPLIED_ATTEMPTS`] passes the resource stalls with `ChangeNotApplied`.
+    pub const AWAITING_CONFIRMATION: &str = "AwaitingConfirmation";
     /// SessionsRevoked=False: the user was already inactive when the operator first saw them, so
     /// the operator did not deactivate them and revoked nothing (an inactive user cannot sign in).
     pub const ALREADY_INACTIVE: &str = "AlreadyInactive";
@@ -1188,6 +1192,9 @@ impl std::fmt::Display for ResolvedEndpoint {
 pub struct NotApplied {
     /// The step (as in `plan`), e.g. `Deactivate`.
     pub step: String,
+    /// What it acted on (as in `plan`), e.g. the queue id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
     /// What Genesys Cloud read back afterwards, e.g. `state active`.
     pub observed: String,
     /// Passes that made the change without it taking effect.
@@ -1320,6 +1327,9 @@ pub enum ActionOutcome {
     Skipped,
     /// Failed (see the message); it is retried.
     Failed,
+    /// Genesys Cloud accepted the change, but no read has shown it yet (see `readBack`); it is
+    /// read again, and becomes `Succeeded` once a read shows it.
+    Unconfirmed,
 }
 
 /// One thing the operator did.
@@ -1338,6 +1348,10 @@ pub struct ActionRecord {
     /// Details, e.g. the error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// What a read of Genesys Cloud showed after the change, e.g. `routing status reads
+    /// OFF_QUEUE`: a step is `Succeeded` only once such a read confirms it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_back: Option<String>,
 }
 
 // The result of the history check. No `///`, as for `Region`.
@@ -1383,6 +1397,11 @@ pub struct GroupMembership {
     /// The group that brings the user in, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<NamedRef>,
+    /// What kind of member group it is (`GROUP`, `TEAM` or `SKILLGROUP`, as the queue's
+    /// `memberGroups` say): the user leaves the queue only when they leave that group, team or
+    /// skill group, or it leaves the queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_type: Option<String>,
 }
 
 // What kind of thing could not be restored. No `///`, as for `Region`.
@@ -1926,6 +1945,7 @@ mod tests {
                 time: at(i),
                 outcome: ActionOutcome::Succeeded,
                 message: None,
+                read_back: None,
             });
         }
 
@@ -1946,6 +1966,7 @@ mod tests {
             time: at(1),
             outcome: ActionOutcome::Failed,
             message: Some(long),
+            read_back: None,
         });
 
         let condition = &status.conditions[0].message;

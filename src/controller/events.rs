@@ -107,6 +107,7 @@ mod tests {
             time: Time(Timestamp::from_second(second).unwrap()),
             outcome: ActionOutcome::Succeeded,
             message: None,
+            read_back: None,
         }
     }
 

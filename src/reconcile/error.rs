@@ -141,6 +141,17 @@ pub enum StepError {
         /// Passes that made the change without it taking effect, this one included.
         attempts: u32,
     },
+    /// Genesys Cloud accepted drain changes that no read shows yet (listed, with what was read).
+    #[error(
+        "Genesys Cloud accepted {count} change(s) that no read shows yet: {what} \
+         (pass {attempts} of {MAX_NOT_APPLIED_ATTEMPTS}; see status.notApplied)"
+    )]
+    Unconfirmed {
+        count: usize,
+        what: String,
+        /// The most passes any of them was made without showing, this one included.
+        attempts: u32,
+    },
 }
 
 impl StepError {
@@ -153,10 +164,12 @@ impl StepError {
             StepError::Genesys { source, .. } => source.retry_class(),
             StepError::Read(e) => e.retry_class(),
             StepError::SnapshotNotPersisted(_) | StepError::BadInterval(_) => RetryClass::Never,
-            StepError::NotApplied { attempts, .. } if *attempts >= MAX_NOT_APPLIED_ATTEMPTS => {
+            StepError::NotApplied { attempts, .. } | StepError::Unconfirmed { attempts, .. }
+                if *attempts >= MAX_NOT_APPLIED_ATTEMPTS =>
+            {
                 RetryClass::Never
             }
-            StepError::NotApplied { .. } => RetryClass::Backoff,
+            StepError::NotApplied { .. } | StepError::Unconfirmed { .. } => RetryClass::Backoff,
         }
     }
 
@@ -167,6 +180,10 @@ impl StepError {
             StepError::SnapshotNotPersisted(_) => "SnapshotNotPersisted",
             StepError::BadInterval(_) => "InvalidStatus",
             StepError::NotApplied { .. } => reason::CHANGE_NOT_APPLIED,
+            StepError::Unconfirmed { attempts, .. } if *attempts >= MAX_NOT_APPLIED_ATTEMPTS => {
+                reason::CHANGE_NOT_APPLIED
+            }
+            StepError::Unconfirmed { .. } => reason::AWAITING_CONFIRMATION,
         }
     }
 }

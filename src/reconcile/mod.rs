@@ -34,6 +34,7 @@
 //! removals of concurrent passes (`genesys::batch`): about 10 requests per offboarding
 //! (`examples/bulk.rs`).
 
+pub mod confirm;
 pub mod credentials;
 pub mod drift;
 pub mod error;
@@ -185,9 +186,8 @@ async fn offboard(
     pass.save().await?;
     // 5–10. Snapshot, history before, drain, deactivate, reason, revoke, verify: each step
     // persisted before the next one starts.
-    for step in plan.runnable() {
-        pass.run_step(&client, &reading, &policy, step).await?;
-    }
+    // The drain's writes are read back before anything is claimed ([`confirm`]).
+    Box::pin(pass.run_steps(&client, &reading, &policy, plan.runnable())).await?;
     // 11. Ready (or the reason why not).
     Ok(pass.report.finish(&plan, drift_check))
 }

@@ -203,7 +203,7 @@ pub async fn read(
     })
 }
 
-async fn read_routing_status(
+pub(super) async fn read_routing_status(
     client: &GenesysClient,
     user: &User,
 ) -> Result<Option<RoutingStatusValue>, ReadError> {
@@ -219,7 +219,7 @@ async fn read_routing_status(
 
 /// The system presence and whether it is the org's Offline. A user with no Genesys Cloud
 /// presence at all (a 404) has none.
-async fn read_presence(
+pub(super) async fn read_presence(
     client: &GenesysClient,
     user: &User,
 ) -> Result<(Option<String>, bool), ReadError> {
@@ -246,7 +246,10 @@ async fn read_presence(
     Ok((offline.then(|| "Offline".to_owned()), offline))
 }
 
-async fn read_stations(client: &GenesysClient, user: &User) -> Result<UserStations, ReadError> {
+pub(super) async fn read_stations(
+    client: &GenesysClient,
+    user: &User,
+) -> Result<UserStations, ReadError> {
     match &user.station {
         Some(stations) => Ok(stations.clone()),
         None => client
@@ -256,7 +259,7 @@ async fn read_stations(client: &GenesysClient, user: &User) -> Result<UserStatio
     }
 }
 
-async fn read_skills(
+pub(super) async fn read_skills(
     client: &GenesysClient,
     user: &User,
 ) -> Result<Vec<UserRoutingSkill>, ReadError> {
@@ -269,7 +272,7 @@ async fn read_skills(
     }
 }
 
-async fn read_languages(
+pub(super) async fn read_languages(
     client: &GenesysClient,
     user: &User,
 ) -> Result<Vec<UserRoutingLanguage>, ReadError> {
@@ -282,11 +285,10 @@ async fn read_languages(
     }
 }
 
-/// Every queue of the user with `joined` and `memberBy`. A queue none of whose member groups the
-/// user belongs to is a direct membership; otherwise the queue's direct members are listed to
-/// tell (a user can be both, and then counts as direct, as Genesys reports it). The user's
-/// groups come from the expanded user, or are read when a queue has member groups and the
-/// expand left them out.
+/// Every queue of the user with `joined` and `memberBy`. A queue without member groups is a
+/// direct membership; otherwise the queue's direct members are listed to tell (a user can be
+/// both, and then counts as direct, as Genesys reports it). The user's groups (from the expanded
+/// user, or read when the expand left them out) name the group that brings them in.
 async fn read_queues(
     client: &GenesysClient,
     user: &User,
@@ -327,31 +329,26 @@ async fn read_queues(
     let mut memberships = Vec::with_capacity(queues.len());
     let mut via_groups = Vec::new();
     for queue in queues {
-        let group = queue.member_groups.iter().flatten().find_map(|g| {
-            let id = g.get("id").and_then(serde_json::Value::as_str)?;
-            groups.contains(&id).then(|| NamedRef {
-                id: id.to_owned(),
-                name: g
-                    .get("name")
-                    .and_then(serde_json::Value::as_str)
-                    .map(str::to_owned),
-            })
-        });
-        let via_group = group.is_some();
-        let direct = !via_group
+        let member_groups = queue.member_groups.as_deref().unwrap_or_default();
+        // A queue with member groups of any kind (`GROUP`, `TEAM`, `SKILLGROUP`) may list the
+        // user through one of them; only its direct members tell. Teams and skill groups are
+        // not among the user's `groups`, so the user's groups alone cannot tell.
+        let direct = member_groups.is_empty()
             || client
                 .get_queue_members(&queue.id, Some(ApiMemberBy::User))
                 .await
                 .map_err(ReadError::new("read a queue's direct members"))?
                 .iter()
                 .any(|m| m.id == user.id.as_str());
-        if let (false, Some(group)) = (direct, group) {
+        if !direct {
+            let (group, group_type) = bringing_group(member_groups, &groups);
             via_groups.push(GroupMembership {
                 queue: NamedRef {
                     id: queue.id.clone(),
                     name: queue.name.clone(),
                 },
-                group: Some(group),
+                group,
+                group_type,
             });
         }
         memberships.push(QueueMembership {
@@ -366,6 +363,36 @@ async fn read_queues(
         });
     }
     Ok((memberships, via_groups))
+}
+
+/// Which of a queue's member groups brings the user in: a `GROUP` the user belongs to, or else
+/// the one member group when there is one (teams and skill groups are not read per user).
+fn bringing_group(
+    member_groups: &[serde_json::Value],
+    user_groups: &[&str],
+) -> (Option<NamedRef>, Option<String>) {
+    let field = |g: &serde_json::Value, key: &str| {
+        g.get(key)
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned)
+    };
+    let named = |g: &serde_json::Value| {
+        field(g, "id").map(|id| NamedRef {
+            id,
+            name: field(g, "name"),
+        })
+    };
+    let found = member_groups
+        .iter()
+        .find(|g| {
+            field(g, "id").is_some_and(|id| user_groups.contains(&id.as_str()))
+                && field(g, "type").is_none_or(|t| t == "GROUP")
+        })
+        .or_else(|| (member_groups.len() == 1).then(|| &member_groups[0]));
+    match found {
+        Some(g) => (named(g), field(g, "type")),
+        None => (None, None),
+    }
 }
 
 /// The user's role grants with their divisions, for the snapshot; only while none is taken.

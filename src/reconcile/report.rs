@@ -203,10 +203,7 @@ impl Report {
     /// The plan is known: the remaining steps, group memberships and step conditions.
     pub fn planned(&mut self, plan: &Plan, policy: &Policy, reading: &Reading) {
         self.status.plan = plan.steps.iter().map(planned_step).collect();
-        // A change that has taken effect since (by another hand) is no longer pending.
-        self.status
-            .not_applied
-            .retain(|n| plan.steps.iter().any(|s| s.name() == n.step));
+        self.shown_since(plan);
         if plan.hold.is_none() && plan.has_writes() {
             let message = format!("{} step(s) to go (see status.plan)", plan.steps.len());
             self.kstatus(
@@ -224,11 +221,12 @@ impl Report {
                     id: q.id.clone(),
                     name: q.name.clone(),
                 },
-                group: reading
+                ..reading
                     .via_groups
                     .iter()
                     .find(|g| g.queue.id == q.id)
-                    .and_then(|g| g.group.clone()),
+                    .cloned()
+                    .unwrap_or_default()
             })
             .collect();
 
@@ -311,7 +309,7 @@ impl Report {
         let groups = self.status.group_memberships.len();
         let group_note = if groups > 0 {
             format!(
-                "; {groups} queue membership(s) through a group remain, see status.groupMemberships"
+                "; {groups} queue membership(s) through a group, team or skill group remain: remove the user from that group or the group from the queue (see status.groupMemberships)"
             )
         } else {
             String::new()
@@ -350,10 +348,12 @@ impl Report {
         if let Err(e) = result {
             self.not_applied(e);
         }
+        // A drain write is not done until a read shows it ([`Report::confirmed`]).
         let (outcome, message) = match result {
             Ok(StepOutput::AlreadyDone) => {
                 (ActionOutcome::Skipped, Some("already done".to_owned()))
             }
+            Ok(_) if step.is_drain() => (ActionOutcome::Unconfirmed, None),
             Ok(_) => (ActionOutcome::Succeeded, None),
             Err(e) => (ActionOutcome::Failed, Some(status_message(e))),
         };
@@ -363,8 +363,15 @@ impl Report {
             time: to_time(Utc::now()),
             outcome,
             message,
+            read_back: None,
         });
         let Ok(output) = result else { return };
+        if step.is_drain() {
+            if matches!(output, StepOutput::Changed) {
+                self.changed = true;
+            }
+            return;
+        }
         self.status.not_applied.retain(|n| n.step != step.name());
         let planned = planned_step(step);
         if let Some(i) = self.status.plan.iter().position(|p| *p == planned) {
@@ -393,6 +400,89 @@ impl Report {
         }
     }
 
+    /// Changes that no read showed before and that this pass's read shows (a late one, or made
+    /// by another hand) are no longer pending; for drain steps the actions log says so.
+    fn shown_since(&mut self, plan: &Plan) {
+        let shown: Vec<NotApplied> = self
+            .status
+            .not_applied
+            .iter()
+            .filter(|n| {
+                !plan.steps.iter().any(|s| {
+                    s.name() == n.step && (n.target.is_none() || s.target_id() == n.target)
+                })
+            })
+            .cloned()
+            .collect();
+        for n in shown {
+            if n.target.is_some() || is_drain(&n.step) {
+                self.action(&n.step, n.target.clone(), ActionOutcome::Succeeded, None);
+                if let Some(last) = self.status.actions.last_mut() {
+                    last.read_back = Some("a later read shows it done".to_owned());
+                }
+            }
+            self.status
+                .not_applied
+                .retain(|x| !(x.step == n.step && x.target == n.target));
+        }
+    }
+
+    /// A read showed the change of a drain step: it is `Succeeded` (with what was read), leaves
+    /// the plan and any `notApplied` entry, and the routing condition follows.
+    pub fn confirmed(&mut self, step: &Step, read: &str, policy: &Policy) {
+        self.status.record_action(ActionRecord {
+            step: step.name().to_owned(),
+            target: step.target_id(),
+            time: to_time(Utc::now()),
+            outcome: ActionOutcome::Succeeded,
+            message: None,
+            read_back: Some(read.to_owned()),
+        });
+        let target = step.target_id();
+        self.status
+            .not_applied
+            .retain(|n| !(n.step == step.name() && n.target == target));
+        let planned = planned_step(step);
+        if let Some(i) = self.status.plan.iter().position(|p| *p == planned) {
+            self.status.plan.remove(i);
+        }
+        self.routing_condition(policy);
+    }
+
+    /// A drain step whose change no read shows yet, after the reads of this pass: `Unconfirmed`
+    /// with what was read, counted in `status.notApplied`; the step stays in the plan. Returns
+    /// the passes that made it without it showing, this one included.
+    pub fn unconfirmed(&mut self, step: &Step, read: &str) -> u32 {
+        self.status.record_action(ActionRecord {
+            step: step.name().to_owned(),
+            target: step.target_id(),
+            time: to_time(Utc::now()),
+            outcome: ActionOutcome::Unconfirmed,
+            message: None,
+            read_back: Some(read.to_owned()),
+        });
+        let target = step.target_id();
+        let now = to_time(self.now);
+        let entry = self
+            .status
+            .not_applied
+            .iter_mut()
+            .find(|n| n.step == step.name() && n.target == target);
+        if let Some(entry) = entry {
+            entry.attempts += 1;
+            read.clone_into(&mut entry.observed);
+            return entry.attempts;
+        }
+        self.status.not_applied.push(NotApplied {
+            step: step.name().to_owned(),
+            target,
+            observed: read.to_owned(),
+            attempts: 1,
+            since: now,
+        });
+        1
+    }
+
     /// A change Genesys accepted without it taking effect: counted in `status.notApplied`, and
     /// `Deactivated` says so when it was the deactivation. Other errors are left to the caller.
     pub fn not_applied(&mut self, error: &StepError) {
@@ -412,6 +502,7 @@ impl Report {
             }
             None => self.status.not_applied.push(NotApplied {
                 step: (*step).to_owned(),
+                target: None,
                 observed: observed.clone(),
                 attempts: *attempts,
                 since: now,
@@ -591,6 +682,7 @@ impl Report {
             time: to_time(Utc::now()),
             outcome,
             message,
+            read_back: None,
         });
     }
 
@@ -1015,6 +1107,7 @@ mod tests {
                 time: to_time(Utc::now()),
                 outcome: ActionOutcome::Failed,
                 message: Some("m".repeat(1000)),
+                read_back: None,
             });
         }
         let before = status.clone();

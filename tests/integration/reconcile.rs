@@ -223,7 +223,8 @@ async fn the_demo_agent_is_offboarded_and_her_history_is_kept() {
 }
 
 #[tokio::test]
-async fn the_demo_agent_is_offboarded_in_seventeen_calls_with_one_search_and_one_user_read() {
+async fn the_demo_agent_is_offboarded_in_twenty_calls_with_one_search_one_user_read_and_one_read_back()
+ {
     let world = World::demo().await;
     let mut jane = offboarding("user: {email: jane.doe@example.com}\n");
 
@@ -248,7 +249,16 @@ async fn the_demo_agent_is_offboarded_in_seventeen_calls_with_one_search_and_one
         1,
         "the search covers deleted users too"
     );
-    assert_eq!(count("GET", &user_path), 1, "one expanded read of the user");
+    assert_eq!(
+        count("GET", &user_path),
+        2,
+        "one expanded read of the user, and one after the drain to read it back"
+    );
+    assert_eq!(
+        count("GET", &format!("{user_path}/queues")),
+        4,
+        "both halves of her queue list (one queue joined, one not), then both read back"
+    );
     for separate in [
         "routingstatus",
         "presences/purecloud",
@@ -294,7 +304,7 @@ async fn the_demo_agent_is_offboarded_in_seventeen_calls_with_one_search_and_one
     assert_eq!(definitions, 1, "looked up once per client, then cached");
     assert_eq!(
         requests.len() - definitions,
-        17,
+        20,
         "{:#?}",
         requests
             .iter()
@@ -2188,4 +2198,131 @@ async fn in_a_file_with_two_documents_for_one_user_the_second_stalls_as_a_duplic
     );
     assert!(message(&printed[1], condition::STALLED).contains("hr/jane-doe"));
     assert!(status(&printed[1]).snapshot.is_none());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Read-back of the drain
+// ---------------------------------------------------------------------------------------------
+
+/// The actions recorded for one step and target, in order: `(outcome, readBack)`.
+fn actions_of(
+    resource: &GenesysUserOffboarding,
+    step: &str,
+    target: &str,
+) -> Vec<(ActionOutcome, Option<String>)> {
+    status(resource)
+        .actions
+        .iter()
+        .filter(|a| a.step == step && a.target.as_deref() == Some(target))
+        .map(|a| (a.outcome, a.read_back.clone()))
+        .collect()
+}
+
+// Before the read-back, the 2xx of the removal counted as done: the step was `Succeeded`,
+// `RoutingDrained` True and the resource Ready while Genesys still listed her in the queue.
+#[tokio::test]
+async fn a_queue_removal_that_does_not_show_is_awaiting_confirmation_not_succeeded() {
+    let world = World::demo().await;
+    // Genesys answers the removal 2xx without applying it, for every read of this pass.
+    world.sim.inject(
+        Fault::new("POST", &format!("/api/v2/routing/queues/{BILLING}/members"))
+            .ignore_write()
+            .times(1),
+    );
+    let mut jane = offboarding("user: {email: jane.doe@example.com}\n");
+
+    let reason = failing_pass(&world, &mut jane).await;
+
+    assert_eq!(reason, "AwaitingConfirmation");
+    assert!(queue_ids(&world.user(JANE)).contains(&BILLING.to_owned()));
+    let routing = cond(&jane, condition::ROUTING_DRAINED);
+    assert_eq!(routing.0, "False", "{routing:?}");
+    assert_ne!(cond(&jane, condition::READY).0, "True");
+    assert_eq!(
+        cond(&jane, condition::RECONCILING),
+        is("True", "AwaitingConfirmation")
+    );
+    let billing = actions_of(&jane, "RemoveFromQueue", BILLING);
+    assert!(
+        billing
+            .iter()
+            .all(|(outcome, _)| *outcome != ActionOutcome::Succeeded),
+        "{billing:?}"
+    );
+    let (outcome, read) = billing.last().unwrap();
+    assert_eq!(*outcome, ActionOutcome::Unconfirmed);
+    assert!(
+        read.as_deref().unwrap().contains("still lists the user"),
+        "{read:?}"
+    );
+    let pending = &status(&jane).not_applied;
+    assert_eq!(
+        (
+            pending[0].step.as_str(),
+            pending[0].target.as_deref(),
+            pending[0].attempts
+        ),
+        ("RemoveFromQueue", Some(BILLING), 1),
+        "{pending:?}"
+    );
+    // The other queue showed the change: it is confirmed, with what was read.
+    let sales = actions_of(&jane, "RemoveFromQueue", SALES);
+    assert_eq!(sales.last().unwrap().0, ActionOutcome::Succeeded);
+    assert!(sales.last().unwrap().1.is_some());
+    // Security first: the deactivation did not wait for the queue.
+    assert_eq!(world.user(JANE)["state"], "inactive");
+
+    // The next pass sends the removal again, reads it back and is done.
+    world.pass(&mut jane).await;
+
+    assert!(!queue_ids(&world.user(JANE)).contains(&BILLING.to_owned()));
+    assert_eq!(cond(&jane, condition::READY), is("True", "Offboarded"));
+    assert_eq!(cond(&jane, condition::ROUTING_DRAINED).0, "True");
+    assert!(status(&jane).not_applied.is_empty());
+    let (outcome, read) = actions_of(&jane, "RemoveFromQueue", BILLING)
+        .last()
+        .cloned()
+        .unwrap();
+    assert_eq!(outcome, ActionOutcome::Succeeded);
+    assert!(read.unwrap().contains("no longer lists the user"));
+    world.check_invariants();
+}
+
+#[tokio::test]
+async fn a_queue_removal_that_never_shows_stalls_after_a_bounded_number_of_passes_naming_it() {
+    let world = World::demo().await;
+    world.sim.inject(
+        Fault::new("POST", &format!("/api/v2/routing/queues/{BILLING}/members"))
+            .ignore_write()
+            .times(1000),
+    );
+    let mut jane = offboarding("user: {email: jane.doe@example.com}\n");
+
+    for attempt in 1..MAX_NOT_APPLIED_ATTEMPTS {
+        assert_eq!(
+            failing_pass(&world, &mut jane).await,
+            "AwaitingConfirmation"
+        );
+        assert_eq!(status(&jane).not_applied[0].attempts, attempt);
+    }
+    let last = world.pass(&mut jane).await;
+
+    assert!(
+        matches!(
+            last.outcome,
+            Outcome::Stalled {
+                reason: "ChangeNotApplied",
+                ..
+            }
+        ),
+        "{:?}",
+        last.outcome
+    );
+    let stalled = message(&jane, condition::STALLED);
+    assert!(
+        stalled.contains("RemoveFromQueue") && stalled.contains(BILLING),
+        "{stalled}"
+    );
+    assert_ne!(cond(&jane, condition::ROUTING_DRAINED).0, "True");
+    world.check_invariants();
 }

@@ -12,9 +12,10 @@ use std::collections::HashSet;
 use reqwest::Method;
 use tokio::time::Instant;
 
-use super::batch::answer_batch;
+use super::batch::{answer_batch, coalesce};
+use super::client::GenesysClient;
 use super::error::GenesysError;
-use super::http::{Admission, ApiRequest, GenesysClient, MAX_PAGES, PAGE_SIZE, too_many_pages};
+use super::http::{Admission, ApiRequest, MAX_PAGES, PAGE_SIZE, too_many_pages};
 use super::models::{
     AggregateQueryResponse, AggregationQuery, AnalyticsConversation, AsyncConversationQuery,
     AsyncQueryResponse, AsyncQueryStatus, ConversationQuery, ConversationQueryPage, DetailsJobPage,
@@ -62,8 +63,9 @@ impl GenesysClient {
         user: &UserId,
         interval: Interval,
     ) -> Result<Vec<AnalyticsConversation>, GenesysError> {
-        self.coalesce(
-            |inner| &inner.conversations,
+        coalesce(
+            self,
+            |client| &client.inner.conversations,
             "post_analytics_conversations_details_query",
             interval,
             user.clone(),
@@ -118,7 +120,8 @@ impl GenesysClient {
             )
             .json(&page_query)?;
             let admission = first_page.for_page(page);
-            let response: ConversationQueryPage = self.send_json_as(request, admission).await?;
+            let response: ConversationQueryPage =
+                self.send(request.admission(admission)).await?.json()?;
             let Some(batch) = response.conversations.filter(|c| !c.is_empty()) else {
                 return Ok(conversations);
             };
@@ -262,7 +265,7 @@ impl GenesysClient {
             &["analytics", "conversations", "details", "jobs"],
         )
         .json(&AsyncConversationQuery::from(query))?;
-        let response: AsyncQueryResponse = self.send_json(request).await?;
+        let response: AsyncQueryResponse = self.send(request).await?.json()?;
         response.job_id.ok_or_else(|| GenesysError::Decode {
             operation: OPERATION.into(),
             status: 202,
@@ -272,11 +275,12 @@ impl GenesysClient {
 
     /// `GET /api/v2/analytics/conversations/details/jobs/{jobId}`.
     pub async fn details_job_status(&self, job_id: &str) -> Result<AsyncQueryStatus, GenesysError> {
-        self.send_json(ApiRequest::get(
+        self.send(ApiRequest::get(
             "get_analytics_conversations_details_job",
             &["analytics", "conversations", "details", "jobs", job_id],
         ))
-        .await
+        .await?
+        .json()
     }
 
     /// `GET /api/v2/analytics/conversations/details/jobs/{jobId}/results[?cursor=]`: one page.
@@ -299,17 +303,18 @@ impl GenesysClient {
         if let Some(cursor) = cursor {
             request = request.query("cursor", cursor);
         }
-        self.send_json(request).await
+        self.send(request).await?.json()
     }
 
     /// `DELETE /api/v2/analytics/conversations/details/jobs/{jobId}`.
     pub async fn delete_details_job(&self, job_id: &str) -> Result<(), GenesysError> {
-        self.send_empty(ApiRequest::new(
+        self.send(ApiRequest::new(
             "delete_analytics_conversations_details_job",
             Method::DELETE,
             &["analytics", "conversations", "details", "jobs", job_id],
         ))
         .await
+        .map(drop)
     }
 
     /// `POST /api/v2/analytics/conversations/aggregates/query`.
@@ -323,7 +328,7 @@ impl GenesysClient {
             &["analytics", "conversations", "aggregates", "query"],
         )
         .json(query)?;
-        self.send_json(request).await
+        self.send(request).await?.json()
     }
 }
 

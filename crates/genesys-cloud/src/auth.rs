@@ -19,7 +19,7 @@ use url::Url;
 
 use super::config::{CallObserver, ClientConfig, ClientCredentials};
 use super::error::{GenesysError, MAX_ERROR_BODY_BYTES, OAuthErrorBody, bounded_text};
-use super::http::{BodyFailure, read_body, show_bytes};
+use super::http::{BodyFailure, read_body, show_bytes, transport_error};
 use super::ratelimit::parse_retry_after;
 use super::retry::Backoff;
 
@@ -319,33 +319,6 @@ enum FetchError {
         wait: Option<Duration>,
     },
     Fatal(GenesysError),
-}
-
-/// A transport failure (no usable response) as a `Transient` error.
-pub(crate) fn transport_error(
-    operation: &str,
-    attempts: u32,
-    error: reqwest::Error,
-    timeout: Duration,
-) -> GenesysError {
-    let detail = if error.is_timeout() {
-        format!("no response within the {} ms timeout", timeout.as_millis())
-    } else if error.is_connect() {
-        "could not connect".to_owned()
-    } else if error.is_body() || error.is_decode() {
-        "the response body could not be read".to_owned()
-    } else {
-        "the request failed in transport".to_owned()
-    };
-    GenesysError::Transient {
-        operation: operation.to_owned(),
-        status: error.status().map(|s| s.as_u16()),
-        attempts,
-        detail,
-        body: None,
-        // reqwest's message names the URL; URLs carry ids, never the token or the secret.
-        source: Some(error),
-    }
 }
 
 #[cfg(test)]

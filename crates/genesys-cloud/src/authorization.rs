@@ -4,8 +4,9 @@
 use reqwest::Method;
 use serde::Serialize;
 
+use super::client::GenesysClient;
 use super::error::GenesysError;
-use super::http::{ApiRequest, GenesysClient};
+use super::http::ApiRequest;
 use super::models::{AuthzSubject, RoleDivision, UserAuthorization, UserId};
 
 /// `RoleDivisionGrants`.
@@ -17,11 +18,12 @@ struct RoleDivisionGrants<'a> {
 impl GenesysClient {
     /// `GET /api/v2/users/{id}/roles`.
     pub async fn get_user_roles(&self, id: &UserId) -> Result<UserAuthorization, GenesysError> {
-        self.send_json(ApiRequest::get(
+        self.send(ApiRequest::get(
             "get_user_roles",
             &["users", id.as_str(), "roles"],
         ))
-        .await
+        .await?
+        .json()
     }
 
     /// `GET /api/v2/authorization/subjects/{id}`: grants, each a role in a division.
@@ -29,11 +31,12 @@ impl GenesysClient {
         &self,
         id: &UserId,
     ) -> Result<AuthzSubject, GenesysError> {
-        self.send_json(ApiRequest::get(
+        self.send(ApiRequest::get(
             "get_authorization_subject",
             &["authorization", "subjects", id.as_str()],
         ))
-        .await
+        .await?
+        .json()
     }
 
     /// `POST /api/v2/authorization/subjects/{id}/bulkadd` with `{"grants":[{roleId, divisionId}]}`.
@@ -52,6 +55,6 @@ impl GenesysClient {
             &["authorization", "subjects", id.as_str(), "bulkadd"],
         )
         .json(&RoleDivisionGrants { grants })?;
-        self.send_empty(request).await
+        self.send(request).await.map(drop)
     }
 }

@@ -25,7 +25,7 @@ use std::sync::Mutex;
 use tokio::sync::oneshot;
 
 use super::error::GenesysError;
-use super::http::{Admission, GenesysClient, Inner};
+use super::http::Admission;
 
 type Reply<V> = oneshot::Sender<Result<V, GenesysError>>;
 /// The callers of one batch: each key with where its answer goes.
@@ -138,58 +138,65 @@ where
         Err(e @ GenesysError::Invalid { .. }) => {
             tracing::debug!(what, error = %e, "a combined request was refused; one by one");
         }
-        Err(e) => return keys.iter().map(|_| Err(e.duplicate())).collect(),
+        Err(e) => return keys.iter().map(|_| Err(e.clone())).collect(),
     }
     futures::future::join_all(keys.iter().map(|key| alone(key, Admission::Wait))).await
 }
 
-impl GenesysClient {
-    /// Reads `key` together with the concurrent reads of the same `group` (see the module
-    /// docs). `run` gets the batch's keys, in order, and answers each, in the same order; the
-    /// first attempt of its first request already holds a slot of the budget.
-    pub(crate) async fn coalesce<G, K, V, Run, Fut>(
-        &self,
-        pick: fn(&Inner) -> &Coalescer<G, K, V>,
-        operation: &'static str,
-        group: G,
-        key: K,
-        run: Run,
-    ) -> Result<V, GenesysError>
-    where
-        G: Eq + Hash + Clone + Send + 'static,
-        K: Send + 'static,
-        V: Send + 'static,
-        Run: FnOnce(GenesysClient, G, Vec<K>) -> Fut + Send + 'static,
-        Fut: Future<Output = Vec<Result<V, GenesysError>>> + Send,
-    {
-        let (opened, answer) = pick(&self.inner).join(&group, key);
-        if let Some(id) = opened {
-            let client = self.clone();
-            tokio::spawn(async move {
-                let admitted = client.admit(operation).await;
-                let waiting = pick(&client.inner).seal(&group, id);
-                let (keys, replies): (Vec<K>, Vec<Reply<V>>) = waiting.into_iter().unzip();
-                let answers = match admitted {
-                    Ok(()) => run(client.clone(), group, keys).await,
-                    Err(e) => replies.iter().map(|_| Err(e.duplicate())).collect(),
-                };
-                for (reply, answer) in replies.into_iter().zip(answers) {
-                    // A caller that gave up has dropped its receiver: nothing to do.
-                    let _ = reply.send(answer);
-                }
-            });
-        }
-        answer.await.unwrap_or_else(|_| {
-            Err(GenesysError::Transient {
-                operation: operation.to_owned(),
-                status: None,
-                attempts: 0,
-                detail: "the batched request was abandoned before it answered".into(),
-                body: None,
-                source: None,
-            })
-        })
+/// What coalescing needs of a client: a cheap handle (clones share one budget) that can take a
+/// slot of the shared rate budget ahead of the request that will use it.
+pub(crate) trait Admit: Clone + Send + Sync + 'static {
+    /// Takes one slot of the shared budget now, waiting for it as any call would.
+    fn admit(&self, operation: &str) -> impl Future<Output = Result<(), GenesysError>> + Send;
+}
+
+/// Reads `key` together with the concurrent reads of the same `group` (see the module docs),
+/// in the [`Coalescer`] that `pick` finds in `client`. `run` gets the batch's keys, in order,
+/// and answers each, in the same order; the first attempt of its first request already holds a
+/// slot of the budget.
+pub(crate) async fn coalesce<C, G, K, V, Run, Fut>(
+    client: &C,
+    pick: fn(&C) -> &Coalescer<G, K, V>,
+    operation: &'static str,
+    group: G,
+    key: K,
+    run: Run,
+) -> Result<V, GenesysError>
+where
+    C: Admit,
+    G: Eq + Hash + Clone + Send + 'static,
+    K: Send + 'static,
+    V: Send + 'static,
+    Run: FnOnce(C, G, Vec<K>) -> Fut + Send + 'static,
+    Fut: Future<Output = Vec<Result<V, GenesysError>>> + Send,
+{
+    let (opened, answer) = pick(client).join(&group, key);
+    if let Some(id) = opened {
+        let client = client.clone();
+        tokio::spawn(async move {
+            let admitted = client.admit(operation).await;
+            let waiting = pick(&client).seal(&group, id);
+            let (keys, replies): (Vec<K>, Vec<Reply<V>>) = waiting.into_iter().unzip();
+            let answers = match admitted {
+                Ok(()) => run(client.clone(), group, keys).await,
+                Err(e) => replies.iter().map(|_| Err(e.clone())).collect(),
+            };
+            for (reply, answer) in replies.into_iter().zip(answers) {
+                // A caller that gave up has dropped its receiver: nothing to do.
+                let _ = reply.send(answer);
+            }
+        });
     }
+    answer.await.unwrap_or_else(|_| {
+        Err(GenesysError::Transient {
+            operation: operation.to_owned(),
+            status: None,
+            attempts: 0,
+            detail: "the batched request was abandoned before it answered".into(),
+            body: None,
+            source: None,
+        })
+    })
 }
 
 #[cfg(test)]

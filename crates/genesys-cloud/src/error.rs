@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -210,8 +211,10 @@ pub enum RetryClass {
 }
 
 /// A failed Genesys call. Every variant names the `operation` (the contract's op id, e.g.
-/// `patch_user`, or `post_oauth_token` for the login host).
-#[derive(Debug, thiserror::Error)]
+/// `patch_user`, or `post_oauth_token` for the login host). Cloning is cheap enough to answer
+/// every caller of a batched read with the batch's error: the transport error behind a
+/// `Transient` is shared, not copied.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum GenesysError {
     /// 429 with a usable `Retry-After`.
     #[error("Genesys call {operation} was rate limited; retry after {}s{}", retry_after.as_secs(), suffix(body.as_deref()))]
@@ -258,7 +261,7 @@ pub enum GenesysError {
         detail: String,
         body: Option<Box<ErrorBody>>,
         #[source]
-        source: Option<reqwest::Error>,
+        source: Option<Arc<reqwest::Error>>,
     },
     /// Any other 4xx, and 501: the request itself is wrong.
     #[error("Genesys call {operation} was rejected (HTTP {status}){}", suffix(body.as_deref()))]
@@ -407,124 +410,6 @@ impl GenesysError {
             GenesysError::Forbidden { .. } => Some(403),
             GenesysError::Transient { status, .. } => *status,
             GenesysError::JobFailed { .. } | GenesysError::Config { .. } => None,
-        }
-    }
-
-    /// The same error for another caller (a batched read answers each of its callers with the
-    /// batch's error). The transport error behind a `Transient`, which cannot be copied, is
-    /// left out; its text is in `detail`.
-    // One arm per variant, each spelling out its fields: long, and plain.
-    #[allow(clippy::too_many_lines)]
-    #[must_use]
-    pub fn duplicate(&self) -> GenesysError {
-        match self {
-            GenesysError::RateLimited {
-                operation,
-                retry_after,
-                body,
-            } => GenesysError::RateLimited {
-                operation: operation.clone(),
-                retry_after: *retry_after,
-                body: body.clone(),
-            },
-            GenesysError::VersionConflict {
-                operation,
-                status,
-                body,
-            } => GenesysError::VersionConflict {
-                operation: operation.clone(),
-                status: *status,
-                body: body.clone(),
-            },
-            GenesysError::NotFound {
-                operation,
-                resource,
-                body,
-            } => GenesysError::NotFound {
-                operation: operation.clone(),
-                resource: resource.clone(),
-                body: body.clone(),
-            },
-            GenesysError::Unauthorized { operation, body } => GenesysError::Unauthorized {
-                operation: operation.clone(),
-                body: body.clone(),
-            },
-            GenesysError::Forbidden {
-                operation,
-                missing_permission,
-                body,
-            } => GenesysError::Forbidden {
-                operation: operation.clone(),
-                missing_permission: missing_permission.clone(),
-                body: body.clone(),
-            },
-            GenesysError::Transient {
-                operation,
-                status,
-                attempts,
-                detail,
-                body,
-                source: _,
-            } => GenesysError::Transient {
-                operation: operation.clone(),
-                status: *status,
-                attempts: *attempts,
-                detail: detail.clone(),
-                body: body.clone(),
-                source: None,
-            },
-            GenesysError::Invalid {
-                operation,
-                status,
-                body,
-            } => GenesysError::Invalid {
-                operation: operation.clone(),
-                status: *status,
-                body: body.clone(),
-            },
-            GenesysError::Decode {
-                operation,
-                status,
-                detail,
-            } => GenesysError::Decode {
-                operation: operation.clone(),
-                status: *status,
-                detail: detail.clone(),
-            },
-            GenesysError::Auth {
-                operation,
-                status,
-                error,
-                description,
-            } => GenesysError::Auth {
-                operation: operation.clone(),
-                status: *status,
-                error: error.clone(),
-                description: description.clone(),
-            },
-            GenesysError::NotOAuth {
-                operation,
-                status,
-                detail,
-            } => GenesysError::NotOAuth {
-                operation: operation.clone(),
-                status: *status,
-                detail: detail.clone(),
-            },
-            GenesysError::JobFailed {
-                operation,
-                job_id,
-                state,
-                message,
-            } => GenesysError::JobFailed {
-                operation: operation.clone(),
-                job_id: job_id.clone(),
-                state: state.clone(),
-                message: message.clone(),
-            },
-            GenesysError::Config { detail } => GenesysError::Config {
-                detail: detail.clone(),
-            },
         }
     }
 

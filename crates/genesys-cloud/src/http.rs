@@ -1,36 +1,29 @@
-//! The one request path every call takes: shared rate budget, bearer token, per-request timeout,
-//! observer hook (operation, status, elapsed), retries, classification and decoding.
-//!
-//! [`GenesysClient`] lives here; the typed calls are in the sibling modules (`users`, `routing`,
-//! ...), each a thin `impl GenesysClient` block over [`GenesysClient::send_json`] and
-//! [`GenesysClient::send_empty`].
+//! HTTP below the client: what one API request is ([`ApiRequest`]), one exchange with the
+//! server ([`exchange`]), a bounded read of a body, transport failures as errors, `Retry-After`
+//! and the decoding of a success body. It knows neither tokens nor batching: `auth` and `batch`
+//! build on it, and the client (`client.rs`) puts them together into the one send path.
 //!
 //! Hostile or broken answers end in a clear error, never a panic or unbounded memory: a body
 //! larger than `max_response_bytes` is not read past the limit, an error body larger than
 //! [`MAX_ERROR_BODY_BYTES`] is dropped (the status alone classifies the error) and the text kept
-//! from one is cut (see [`ErrorBody::parse`]), a listing whose pages together
-//! exceed it or that repeats a page is abandoned, and `Retry-After` is clamped to
-//! [`MIN_RETRY_AFTER`, `MAX_RETRY_AFTER`] (a date in the past waits the minimum, an absurd
-//! value the maximum).
+//! from one is cut (see [`ErrorBody::parse`](crate::ErrorBody::parse)), and `Retry-After` is
+//! clamped to [`MIN_RETRY_AFTER`, `MAX_RETRY_AFTER`] (a date in the past waits the minimum, an
+//! absurd value the maximum).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use reqwest::Method;
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 use url::Url;
 
-use super::auth::{AccessToken, TokenSource, transport_error};
-use super::batch::Coalescer;
 use super::config::ClientConfig;
-use super::error::{ErrorBody, GenesysError, MAX_ERROR_BODY_BYTES, classify};
-use super::models::{AnalyticsConversation, EmailMatches, Interval, Listing, User, UserId};
-use super::ratelimit::{RateBudget, parse_retry_after};
-use super::retry::Backoff;
+use super::error::{GenesysError, MAX_ERROR_BODY_BYTES};
+use super::ratelimit::parse_retry_after;
 
 /// Page size used when walking listings (Genesys's documented maximum for queue members).
 pub(crate) const PAGE_SIZE: u32 = 100;
@@ -43,386 +36,177 @@ pub const MIN_RETRY_AFTER: Duration = Duration::from_secs(1);
 /// a larger value, up to the largest number or the year 9999, is clamped to it.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 
-/// The Genesys Cloud client. Cheap to clone: clones share the token cache and the rate budget.
-#[derive(Clone)]
-pub struct GenesysClient {
-    pub(crate) inner: Arc<Inner>,
+/// Whether a request's first attempt must still wait for a slot of the shared budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Admission {
+    /// Wait for a slot, as every call does.
+    Wait,
+    /// A slot was already taken (a batch takes it before it is sealed); retries wait for their
+    /// own.
+    Admitted,
 }
 
-pub(crate) struct Inner {
-    pub http: reqwest::Client,
-    pub api: Url,
-    pub tokens: TokenSource,
-    pub budget: RateBudget,
-    pub config: ClientConfig,
-    pub backoff: Backoff,
-    pub offline_presence: tokio::sync::OnceCell<String>,
-    /// `GET /users/{id}` reads, by `expand`.
-    pub users_by_id: Coalescer<String, UserId, User>,
-    /// Email searches.
-    pub email_searches: Coalescer<(), String, EmailMatches>,
-    /// Users' conversations from the synchronous details query, by interval.
-    pub conversations: Coalescer<Interval, UserId, Vec<AnalyticsConversation>>,
-    /// Direct queue memberships being removed, by queue.
-    pub queue_removals: Coalescer<String, UserId, ()>,
-}
-
-impl std::fmt::Debug for GenesysClient {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GenesysClient")
-            .field("api", &self.inner.api.as_str())
-            .field("client_id", &self.inner.config.credentials.client_id())
-            .finish_non_exhaustive()
+impl Admission {
+    /// The admission of page `page` (from 1) of a walk whose first page is `self`: later pages
+    /// wait for their own slot.
+    pub(crate) fn for_page(self, page: u32) -> Admission {
+        if page == 1 { self } else { Admission::Wait }
     }
 }
 
-impl GenesysClient {
-    pub fn new(config: ClientConfig) -> Result<Self, GenesysError> {
-        config.validate()?;
-        let http = reqwest::Client::builder()
-            .user_agent(concat!(
-                "genesys-offboarding-operator/",
-                env!("CARGO_PKG_VERSION")
-            ))
-            .connect_timeout(config.request_timeout.min(Duration::from_secs(10)))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| GenesysError::Config {
-                detail: format!("cannot build the HTTP client: {e}"),
-            })?;
-        let backoff = Backoff {
-            base: config.retry_base_delay,
-            max: config.retry_max_delay,
+/// One API call: operation id, method, path below `/api/v2`, query, JSON body, and whether its
+/// first attempt already holds a slot of the budget.
+#[derive(Debug, Clone)]
+pub(crate) struct ApiRequest {
+    pub operation: &'static str,
+    pub method: Method,
+    pub segments: Vec<String>,
+    pub query: Vec<(&'static str, String)>,
+    pub body: Option<Bytes>,
+    pub admission: Admission,
+}
+
+impl ApiRequest {
+    pub fn new(operation: &'static str, method: Method, segments: &[&str]) -> Self {
+        Self {
+            operation,
+            method,
+            segments: segments.iter().map(|s| (*s).to_owned()).collect(),
+            query: Vec::new(),
+            body: None,
+            admission: Admission::Wait,
+        }
+    }
+
+    pub fn get(operation: &'static str, segments: &[&str]) -> Self {
+        Self::new(operation, Method::GET, segments)
+    }
+
+    #[must_use]
+    #[allow(clippy::needless_pass_by_value)]
+    pub fn query(mut self, key: &'static str, value: impl ToString) -> Self {
+        self.query.push((key, value.to_string()));
+        self
+    }
+
+    /// Lists are sent comma-joined (`expand=a,b`), as both official SDKs do.
+    #[must_use]
+    pub fn query_list(self, key: &'static str, values: &[&str]) -> Self {
+        if values.is_empty() {
+            self
+        } else {
+            self.query(key, values.join(","))
+        }
+    }
+
+    pub fn json<T: Serialize + ?Sized>(mut self, body: &T) -> Result<Self, GenesysError> {
+        let bytes = serde_json::to_vec(body).map_err(|e| GenesysError::Config {
+            detail: format!("cannot encode the {} request body: {e}", self.operation),
+        })?;
+        self.body = Some(Bytes::from(bytes));
+        Ok(self)
+    }
+
+    /// The same request, whose first attempt is admitted as `admission` says.
+    #[must_use]
+    pub fn admission(mut self, admission: Admission) -> Self {
+        self.admission = admission;
+        self
+    }
+}
+
+/// A 2xx answer, its body read in full.
+pub(crate) struct Reply {
+    pub operation: &'static str,
+    pub status: u16,
+    pub body: Bytes,
+}
+
+impl Reply {
+    /// The body as JSON of type `T`; an empty body decodes as `{}` when `T` allows it.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, GenesysError> {
+        decode(self.operation, self.status, &self.body)
+    }
+}
+
+/// What one HTTP exchange produced: status, `Retry-After` and body, or a transport error.
+pub(crate) type Exchange = Result<(u16, Option<Duration>, Bytes), reqwest::Error>;
+
+/// One HTTP exchange of `request` at `url` with `bearer` as `Authorization`: sends, reads the
+/// whole body (bounded), reports to the observer and the log. A transport failure is the
+/// `Err` of the [`Exchange`], for the caller to retry; a success body too large to read is a
+/// `Decode` error.
+pub(crate) async fn exchange(
+    http: &reqwest::Client,
+    config: &ClientConfig,
+    request: &ApiRequest,
+    url: &Url,
+    bearer: HeaderValue,
+    attempt: u32,
+) -> Result<Exchange, GenesysError> {
+    let mut builder = http
+        .request(request.method.clone(), url.clone())
+        .header(AUTHORIZATION, bearer)
+        .header(ACCEPT, "application/json")
+        .timeout(config.request_timeout);
+    if let Some(body) = &request.body {
+        builder = builder
+            .header(CONTENT_TYPE, "application/json")
+            .body(body.clone());
+    }
+    let started = Instant::now();
+    let mut status = None;
+    let limit = config.max_response_bytes;
+    let outcome = async {
+        let response = builder.send().await.map_err(Failure::Transport)?;
+        let code = response.status().as_u16();
+        status = Some(code);
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| retry_after_header(request.operation, v));
+        // An error's body serves only to classify and explain it: a large one is not read.
+        let error = !(200..300).contains(&code);
+        let read_limit = if error {
+            limit.min(MAX_ERROR_BODY_BYTES)
+        } else {
+            limit
         };
-        let tokens = TokenSource::new(http.clone(), &config, backoff)?;
-        let budget = RateBudget::new(
-            config.requests_per_minute,
-            config.headroom,
-            config.max_retry_after,
-        );
-        let max_batch = config.max_batch;
-        Ok(Self {
-            inner: Arc::new(Inner {
-                http,
-                api: config.endpoints.api().clone(),
-                tokens,
-                budget,
-                config,
-                backoff,
-                offline_presence: tokio::sync::OnceCell::new(),
-                users_by_id: Coalescer::new(max_batch),
-                email_searches: Coalescer::new(max_batch),
-                conversations: Coalescer::new(max_batch),
-                queue_removals: Coalescer::new(max_batch),
-            }),
-        })
+        let body = match read_body(response, read_limit).await {
+            Ok(body) => body,
+            Err(BodyFailure::TooLarge) if error => Bytes::new(),
+            Err(BodyFailure::TooLarge) => return Err(Failure::TooLarge { status: code }),
+            Err(BodyFailure::Transport(e)) => return Err(Failure::Transport(e)),
+        };
+        Ok((code, retry_after, body))
     }
-
-    pub fn config(&self) -> &ClientConfig {
-        &self.inner.config
+    .await;
+    let elapsed = started.elapsed();
+    if let Some(observer) = &config.observer {
+        observer.on_call(request.operation, status, elapsed);
     }
-
-    /// Requests per minute the shared budget actually allows, and its burst.
-    pub fn effective_rate(&self) -> (u32, u32) {
-        self.inner.budget.effective()
-    }
-
-    /// Fetches a token now (normally done lazily by the first call): a cheap credentials check.
-    pub async fn authenticate(&self) -> Result<(), GenesysError> {
-        self.inner.tokens.token().await.map(|_| ())
-    }
-
-    /// Sends `request` and decodes a JSON body into `T`.
-    pub(crate) async fn send_json<T: DeserializeOwned>(
-        &self,
-        request: ApiRequest,
-    ) -> Result<T, GenesysError> {
-        self.send_json_as(request, Admission::Wait).await
-    }
-
-    /// [`send_json`](Self::send_json), whose first attempt may already hold a slot of the
-    /// budget (see [`admit`](Self::admit)).
-    pub(crate) async fn send_json_as<T: DeserializeOwned>(
-        &self,
-        request: ApiRequest,
-        admission: Admission,
-    ) -> Result<T, GenesysError> {
-        let (status, bytes) = self.execute(&request, admission).await?;
-        decode(request.operation, status, &bytes)
-    }
-
-    /// Takes one slot of the shared budget now (waiting for it as any call would), for a
-    /// request sent later with [`Admission::Admitted`]. A batch of coalesced reads is built
-    /// only once its slot is granted, so that callers arriving meanwhile can join it.
-    pub(crate) async fn admit(&self, operation: &str) -> Result<(), GenesysError> {
-        let waited = self.inner.budget.acquire(operation).await?;
-        if waited >= Duration::from_millis(1)
-            && let Some(observer) = &self.inner.config.observer
-        {
-            observer.on_rate_limit_wait(waited);
-        }
-        Ok(())
-    }
-
-    /// Sends `request`; any 2xx is success, with or without a body.
-    pub(crate) async fn send_empty(&self, request: ApiRequest) -> Result<(), GenesysError> {
-        self.send_empty_as(request, Admission::Wait).await
-    }
-
-    /// [`send_empty`](Self::send_empty) whose first attempt may already hold a slot.
-    pub(crate) async fn send_empty_as(
-        &self,
-        request: ApiRequest,
-        admission: Admission,
-    ) -> Result<(), GenesysError> {
-        self.execute(&request, admission).await.map(|_| ())
-    }
-
-    /// Walks every page of a `*EntityListing` (`pageSize`/`pageNumber` paging). Gives up with a
-    /// `Decode` error when the pages together exceed `max_response_bytes`, when a page repeats
-    /// the one before it (a server ignoring `pageNumber` would otherwise be walked `MAX_PAGES`
-    /// times), or after `MAX_PAGES` pages.
-    pub(crate) async fn get_all_pages<T: DeserializeOwned>(
-        &self,
-        request: ApiRequest,
-    ) -> Result<Vec<T>, GenesysError> {
-        self.get_all_pages_as(request, Admission::Wait).await
-    }
-
-    /// [`get_all_pages`](Self::get_all_pages) whose first page may already hold a slot.
-    pub(crate) async fn get_all_pages_as<T: DeserializeOwned>(
-        &self,
-        request: ApiRequest,
-        first_page: Admission,
-    ) -> Result<Vec<T>, GenesysError> {
-        let operation = request.operation;
-        let limit = self.inner.config.max_response_bytes;
-        let mut all = Vec::new();
-        let mut read = 0usize;
-        let mut previous: Option<Vec<serde_json::Value>> = None;
-        for page in 1..=MAX_PAGES {
-            let req = request
-                .clone()
-                .query("pageSize", PAGE_SIZE)
-                .query("pageNumber", page);
-            let admission = first_page.for_page(page);
-            let (status, bytes) = self.execute(&req, admission).await?;
-            read = read.saturating_add(bytes.len());
-            if read > limit {
-                return Err(GenesysError::Decode {
-                    operation: operation.to_owned(),
-                    status,
-                    detail: format!(
-                        "the listing's pages together exceed the client's limit of {} \
-                         (max_response_bytes); stopped at page {page}",
-                        show_bytes(limit)
-                    ),
-                });
-            }
-            let listing: Listing<serde_json::Value> = decode(operation, status, &bytes)?;
-            let count = listing.entities.len();
-            if count > 0 && previous.as_ref() == Some(&listing.entities) {
-                return Err(GenesysError::Decode {
-                    operation: operation.to_owned(),
-                    status,
-                    detail: format!(
-                        "page {page} repeats page {} (the server ignores pageNumber); \
-                         stopped walking the listing",
-                        page - 1
-                    ),
-                });
-            }
-            for entity in &listing.entities {
-                all.push(decode_value::<T>(operation, status, entity.clone())?);
-            }
-            previous = Some(listing.entities);
-            let last = match (listing.page_count, listing.next_uri) {
-                _ if count == 0 => true,
-                (Some(page_count), _) => i64::from(page) >= page_count,
-                (None, Some(_)) => false,
-                (None, None) => count < PAGE_SIZE as usize,
-            };
-            if last {
-                return Ok(all);
-            }
-        }
-        Err(too_many_pages(request.operation))
-    }
-
-    fn url(&self, request: &ApiRequest) -> Result<Url, GenesysError> {
-        let mut url = self.inner.api.clone();
-        {
-            let mut segments = url.path_segments_mut().map_err(|()| GenesysError::Config {
-                detail: format!("API base URL {} cannot take a path", self.inner.api),
-            })?;
-            segments.pop_if_empty().extend(["api", "v2"]);
-            segments.extend(request.segments.iter().map(String::as_str));
-        }
-        if !request.query.is_empty() {
-            let mut pairs = url.query_pairs_mut();
-            for (key, value) in &request.query {
-                pairs.append_pair(key, value);
-            }
-        }
-        Ok(url)
-    }
-
-    async fn execute(
-        &self,
-        request: &ApiRequest,
-        admission: Admission,
-    ) -> Result<(u16, Bytes), GenesysError> {
-        let inner = &*self.inner;
-        let config = &inner.config;
-        let operation = request.operation;
-        let url = self.url(request)?;
-        let resource = url.path().to_owned();
-        let mut attempts = 0u32;
-        let mut transient_retries = 0u32;
-        let mut rate_limit_retries = 0u32;
-        let mut refreshed_after_401 = false;
-        let mut admitted = admission == Admission::Admitted;
-        loop {
-            attempts += 1;
-            if !std::mem::take(&mut admitted) {
-                self.admit(operation).await?;
-            }
-            let (token, generation) = inner.tokens.token().await?;
-            let outcome = self
-                .send_once(request, &url, &resource, &token, attempts)
-                .await?;
-            let error = match outcome {
-                Ok((status, _, bytes)) if (200..300).contains(&status) => {
-                    return Ok((status, bytes));
-                }
-                Ok((401, _, _)) if !refreshed_after_401 => {
-                    // The token may have been revoked or expired early: fetch a new one once.
-                    refreshed_after_401 = true;
-                    inner.tokens.invalidate(generation).await;
-                    tracing::info!(operation, "HTTP 401; refreshing the access token once");
-                    continue;
-                }
-                Ok((status, retry_after, bytes)) => classify(
-                    operation,
-                    &resource,
-                    status,
-                    retry_after,
-                    ErrorBody::parse(&bytes),
-                    attempts,
-                ),
-                Err(e) => transport_error(operation, attempts, e, config.request_timeout),
-            };
-            match &error {
-                GenesysError::RateLimited { retry_after, .. } => {
-                    inner.budget.pause(*retry_after);
-                    if *retry_after > config.max_retry_after
-                        || rate_limit_retries >= config.max_retries
-                    {
-                        return Err(error);
-                    }
-                    rate_limit_retries += 1;
-                    tracing::warn!(
-                        operation,
-                        retry_after_ms = retry_after.as_millis(),
-                        "HTTP 429; pausing every caller of this OAuth client"
-                    );
-                }
-                GenesysError::Transient { detail, .. } => {
-                    if transient_retries >= config.max_retries {
-                        return Err(error);
-                    }
-                    let delay = inner.backoff.delay(transient_retries);
-                    transient_retries += 1;
-                    tracing::warn!(
-                        operation,
-                        detail = %detail,
-                        retry_in_ms = delay.as_millis(),
-                        attempt = attempts,
-                        "transient Genesys failure; retrying"
-                    );
-                    tokio::time::sleep(delay).await;
-                }
-                _ => return Err(error),
-            }
-        }
-    }
-
-    /// One HTTP exchange: sends, reads the whole body, reports to the observer and the log.
-    async fn send_once(
-        &self,
-        request: &ApiRequest,
-        url: &Url,
-        resource: &str,
-        token: &AccessToken,
-        attempt: u32,
-    ) -> Result<Exchange, GenesysError> {
-        let config = &self.inner.config;
-        let mut builder = self
-            .inner
-            .http
-            .request(request.method.clone(), url.clone())
-            .header(AUTHORIZATION, token.bearer_header()?)
-            .header(ACCEPT, "application/json")
-            .timeout(config.request_timeout);
-        if let Some(body) = &request.body {
-            builder = builder
-                .header(CONTENT_TYPE, "application/json")
-                .body(body.clone());
-        }
-        let started = Instant::now();
-        let mut status = None;
-        let limit = config.max_response_bytes;
-        let outcome = async {
-            let response = builder.send().await.map_err(Failure::Transport)?;
-            let code = response.status().as_u16();
-            status = Some(code);
-            let retry_after = response
-                .headers()
-                .get(RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| retry_after_header(request.operation, v));
-            // An error's body serves only to classify and explain it: a large one is not read.
-            let error = !(200..300).contains(&code);
-            let read_limit = if error {
-                limit.min(MAX_ERROR_BODY_BYTES)
-            } else {
-                limit
-            };
-            let body = match read_body(response, read_limit).await {
-                Ok(body) => body,
-                Err(BodyFailure::TooLarge) if error => Bytes::new(),
-                Err(BodyFailure::TooLarge) => return Err(Failure::TooLarge { status: code }),
-                Err(BodyFailure::Transport(e)) => return Err(Failure::Transport(e)),
-            };
-            Ok((code, retry_after, body))
-        }
-        .await;
-        let elapsed = started.elapsed();
-        if let Some(observer) = &config.observer {
-            observer.on_call(request.operation, status, elapsed);
-        }
-        tracing::debug!(
-            operation = request.operation,
-            method = %request.method,
-            path = %resource,
+    tracing::debug!(
+        operation = request.operation,
+        method = %request.method,
+        path = %url.path(),
+        status,
+        elapsed_ms = elapsed.as_millis(),
+        attempt,
+        "Genesys call"
+    );
+    match outcome {
+        Ok(exchange) => Ok(Ok(exchange)),
+        Err(Failure::Transport(e)) => Ok(Err(e)),
+        Err(Failure::TooLarge { status }) => Err(GenesysError::Decode {
+            operation: request.operation.to_owned(),
             status,
-            elapsed_ms = elapsed.as_millis(),
-            attempt,
-            "Genesys call"
-        );
-        match outcome {
-            Ok(exchange) => Ok(Ok(exchange)),
-            Err(Failure::Transport(e)) => Ok(Err(e)),
-            Err(Failure::TooLarge { status }) => Err(GenesysError::Decode {
-                operation: request.operation.to_owned(),
-                status,
-                detail: format!(
-                    "the response body is larger than the client's limit of {} \
-                     (max_response_bytes); it was not read",
-                    show_bytes(limit)
-                ),
-            }),
-        }
+            detail: format!(
+                "the response body is larger than the client's limit of {} \
+                 (max_response_bytes); it was not read",
+                show_bytes(limit)
+            ),
+        }),
     }
 }
 
@@ -463,6 +247,34 @@ pub(crate) async fn read_body(
         body.extend_from_slice(&chunk);
     }
     Ok(body.freeze())
+}
+
+/// A transport failure (no usable response) as a `Transient` error.
+pub(crate) fn transport_error(
+    operation: &str,
+    attempts: u32,
+    error: reqwest::Error,
+    timeout: Duration,
+) -> GenesysError {
+    let detail = if error.is_timeout() {
+        format!("no response within the {} ms timeout", timeout.as_millis())
+    } else if error.is_connect() {
+        "could not connect".to_owned()
+    } else if error.is_body() || error.is_decode() {
+        "the response body could not be read".to_owned()
+    } else {
+        "the request failed in transport".to_owned()
+    };
+    GenesysError::Transient {
+        operation: operation.to_owned(),
+        status: error.status().map(|s| s.as_u16()),
+        attempts,
+        detail,
+        body: None,
+        // reqwest's message names the URL; URLs carry ids, never the token or the secret.
+        // Shared, so that the error can be cloned for every caller of a batch.
+        source: Some(Arc::new(error)),
+    }
 }
 
 /// `16 MiB`, `64 KiB` or `1000 bytes`.
@@ -532,7 +344,7 @@ pub(crate) fn decode<T: DeserializeOwned>(
 }
 
 /// Decodes one entity of a listing that was first read as JSON values.
-fn decode_value<T: DeserializeOwned>(
+pub(crate) fn decode_value<T: DeserializeOwned>(
     operation: &str,
     status: u16,
     value: serde_json::Value,
@@ -542,77 +354,6 @@ fn decode_value<T: DeserializeOwned>(
         status,
         detail: format!("the JSON has an unexpected shape ({e})"),
     })
-}
-
-/// What one HTTP exchange produced: status, `Retry-After` and body, or a transport error.
-type Exchange = Result<(u16, Option<Duration>, Bytes), reqwest::Error>;
-
-/// Whether a request's first attempt must still wait for a slot of the shared budget.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Admission {
-    /// Wait for a slot, as every call does.
-    Wait,
-    /// A slot was taken with [`GenesysClient::admit`]; retries wait for their own.
-    Admitted,
-}
-
-impl Admission {
-    /// The admission of page `page` (from 1) of a walk whose first page is `self`: later pages
-    /// wait for their own slot.
-    pub(crate) fn for_page(self, page: u32) -> Admission {
-        if page == 1 { self } else { Admission::Wait }
-    }
-}
-
-/// One API call: operation id, method, path below `/api/v2`, query and JSON body.
-#[derive(Debug, Clone)]
-pub(crate) struct ApiRequest {
-    pub operation: &'static str,
-    pub method: Method,
-    pub segments: Vec<String>,
-    pub query: Vec<(&'static str, String)>,
-    pub body: Option<Bytes>,
-}
-
-impl ApiRequest {
-    pub fn new(operation: &'static str, method: Method, segments: &[&str]) -> Self {
-        Self {
-            operation,
-            method,
-            segments: segments.iter().map(|s| (*s).to_owned()).collect(),
-            query: Vec::new(),
-            body: None,
-        }
-    }
-
-    pub fn get(operation: &'static str, segments: &[&str]) -> Self {
-        Self::new(operation, Method::GET, segments)
-    }
-
-    #[must_use]
-    #[allow(clippy::needless_pass_by_value)]
-    pub fn query(mut self, key: &'static str, value: impl ToString) -> Self {
-        self.query.push((key, value.to_string()));
-        self
-    }
-
-    /// Lists are sent comma-joined (`expand=a,b`), as both official SDKs do.
-    #[must_use]
-    pub fn query_list(self, key: &'static str, values: &[&str]) -> Self {
-        if values.is_empty() {
-            self
-        } else {
-            self.query(key, values.join(","))
-        }
-    }
-
-    pub fn json<T: Serialize + ?Sized>(mut self, body: &T) -> Result<Self, GenesysError> {
-        let bytes = serde_json::to_vec(body).map_err(|e| GenesysError::Config {
-            detail: format!("cannot encode the {} request body: {e}", self.operation),
-        })?;
-        self.body = Some(Bytes::from(bytes));
-        Ok(self)
-    }
 }
 
 #[cfg(test)]

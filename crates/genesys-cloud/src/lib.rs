@@ -3,8 +3,10 @@
 //! no call that deletes a user (not even a private one) and no GDPR call.
 //!
 //! Where to start reading:
-//! - [`GenesysClient`] (`http.rs`): the one request path: shared rate budget, OAuth token,
-//!   timeout, observer hook, retries, error classification, decoding.
+//! - [`GenesysClient`] (`client.rs`): the one request path: shared rate budget, OAuth token,
+//!   timeout, observer hook, retries, error classification, decoding. Below it, and knowing
+//!   nothing of it: `http.rs` (what a request is, one exchange, bounded bodies, decoding),
+//!   `auth.rs` (tokens) and `batch.rs` (coalescing), the last two built on `http.rs`.
 //! - [`ClientConfig`] (`config.rs`): regions and endpoints, credentials, limits and timeouts.
 //! - [`GenesysError`] (`error.rs`): what can fail, with a retry class and a `PascalCase` reason.
 //! - The calls, one module per area: `users`, `routing`, `presence`, `authorization`,
@@ -23,6 +25,7 @@ mod analytics;
 mod auth;
 mod authorization;
 mod batch;
+mod client;
 mod config;
 mod error;
 mod http;
@@ -35,12 +38,12 @@ mod routing;
 mod users;
 
 pub use auth::{AccessToken, TOKEN_OPERATION};
+pub use client::GenesysClient;
 pub use config::{
     AllowedEndpoint, AllowedEndpoints, CallObserver, ClientConfig, ClientCredentials, Endpoints,
     InvalidAllowedEndpoint, Region, UnknownRegion, redact_url,
 };
 pub use error::{ErrorBody, ErrorDetail, ErrorLimit, GenesysError, RetryClass, classify};
-pub use http::GenesysClient;
 pub use models::{
     AggregateData, AggregateDataContainer, AggregateMetric, AggregateQueryResponse,
     AggregationQuery, AnalyticsConversation, AnalyticsParticipant, AnalyticsSegment,

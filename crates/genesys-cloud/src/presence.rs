@@ -4,8 +4,9 @@
 use reqwest::Method;
 use serde::Serialize;
 
+use super::client::GenesysClient;
 use super::error::GenesysError;
-use super::http::{ApiRequest, GenesysClient};
+use super::http::ApiRequest;
 use super::models::{Listing, PresenceDefinition, SystemPresence, UserId, UserPresence};
 
 /// The Genesys Cloud presence source (`PATCH /users/{id}/presences/purecloud`).
@@ -26,11 +27,12 @@ impl GenesysClient {
     /// `GET /api/v2/presence/definitions`.
     pub async fn get_presence_definitions(&self) -> Result<Vec<PresenceDefinition>, GenesysError> {
         let listing: Listing<PresenceDefinition> = self
-            .send_json(ApiRequest::get(
+            .send(ApiRequest::get(
                 "get_presence_definitions",
                 &["presence", "definitions"],
             ))
-            .await?;
+            .await?
+            .json()?;
         Ok(listing.entities)
     }
 
@@ -52,11 +54,12 @@ impl GenesysClient {
 
     /// `GET /api/v2/users/{id}/presences/purecloud`.
     pub async fn get_presence(&self, id: &UserId) -> Result<UserPresence, GenesysError> {
-        self.send_json(ApiRequest::get(
+        self.send(ApiRequest::get(
             "get_user_presence",
             &["users", id.as_str(), "presences", PURECLOUD_SOURCE],
         ))
-        .await
+        .await?
+        .json()
     }
 
     /// `PATCH /api/v2/users/{id}/presences/purecloud` with `{"presenceDefinition":{"id":..}}`.
@@ -73,17 +76,18 @@ impl GenesysClient {
         .json(&PresencePatch {
             presence_definition: DefinitionId { id: definition_id },
         })?;
-        self.send_json(request).await
+        self.send(request).await?.json()
     }
 
     /// `DELETE /api/v2/tokens/{userId}`: ends every session of the user (`oauth:token:delete`).
     pub async fn revoke_tokens(&self, id: &UserId) -> Result<(), GenesysError> {
-        self.send_empty(ApiRequest::new(
+        self.send(ApiRequest::new(
             "delete_token",
             Method::DELETE,
             &["tokens", id.as_str()],
         ))
         .await
+        .map(drop)
     }
 }
 

@@ -6,9 +6,10 @@ use std::collections::HashSet;
 use reqwest::Method;
 use serde::Serialize;
 
-use super::batch::answer_batch;
+use super::batch::{answer_batch, coalesce};
+use super::client::GenesysClient;
 use super::error::GenesysError;
-use super::http::{Admission, ApiRequest, GenesysClient, PAGE_SIZE};
+use super::http::{Admission, ApiRequest, PAGE_SIZE};
 use super::models::{
     Listing, MemberBy, QueueMember, RoutingStatus, RoutingStatusValue, UserId, UserQueue,
     UserRoutingLanguage, UserRoutingSkill, UserRoutingSkillPost, UserStations,
@@ -42,11 +43,12 @@ struct SkillListing {
 impl GenesysClient {
     /// `GET /api/v2/users/{id}/routingstatus`.
     pub async fn get_routing_status(&self, id: &UserId) -> Result<RoutingStatus, GenesysError> {
-        self.send_json(ApiRequest::get(
+        self.send(ApiRequest::get(
             "get_user_routingstatus",
             &["users", id.as_str(), "routingstatus"],
         ))
-        .await
+        .await?
+        .json()
     }
 
     /// `PUT /api/v2/users/{id}/routingstatus` with `{"status": ..}`.
@@ -61,7 +63,7 @@ impl GenesysClient {
             &["users", id.as_str(), "routingstatus"],
         )
         .json(&RoutingStatusBody { status: &status })?;
-        self.send_json(request).await
+        self.send(request).await?.json()
     }
 
     /// Every queue the user is a member of: `joined=true` and `joined=false` (a plain GET only
@@ -119,7 +121,7 @@ impl GenesysClient {
             &["users", id.as_str(), "queues"],
         )
         .json(&body)?;
-        let listing: Listing<UserQueue> = self.send_json(request).await?;
+        let listing: Listing<UserQueue> = self.send(request).await?.json()?;
         Ok(listing.entities)
     }
 
@@ -147,7 +149,8 @@ impl GenesysClient {
         queue_id: &str,
         users: &[UserId],
     ) -> Result<(), GenesysError> {
-        self.post_queue_members(queue_id, users, true).await
+        self.post_queue_members(queue_id, users, true, Admission::Wait)
+            .await
     }
 
     /// Removes `user`'s direct membership of one queue. Concurrent removals from the same queue
@@ -159,25 +162,21 @@ impl GenesysClient {
         queue_id: &str,
         user: &UserId,
     ) -> Result<(), GenesysError> {
-        self.coalesce(
-            |inner| &inner.queue_removals,
+        coalesce(
+            self,
+            |client| &client.inner.queue_removals,
             "post_routing_queue_members",
             queue_id.to_owned(),
             user.clone(),
             |client, queue, users| async move {
                 let combined = async {
                     client
-                        .post_queue_members_as(&queue, &users, true, Admission::Admitted)
+                        .post_queue_members(&queue, &users, true, Admission::Admitted)
                         .await?;
                     Ok(Some(users.iter().map(|_| Ok(())).collect()))
                 };
                 answer_batch(&users, "queue removal", combined, |user, admission| {
-                    client.post_queue_members_as(
-                        &queue,
-                        std::slice::from_ref(user),
-                        true,
-                        admission,
-                    )
+                    client.post_queue_members(&queue, std::slice::from_ref(user), true, admission)
                 })
                 .await
             },
@@ -191,20 +190,13 @@ impl GenesysClient {
         queue_id: &str,
         users: &[UserId],
     ) -> Result<(), GenesysError> {
-        self.post_queue_members(queue_id, users, false).await
-    }
-
-    async fn post_queue_members(
-        &self,
-        queue_id: &str,
-        users: &[UserId],
-        delete: bool,
-    ) -> Result<(), GenesysError> {
-        self.post_queue_members_as(queue_id, users, delete, Admission::Wait)
+        self.post_queue_members(queue_id, users, false, Admission::Wait)
             .await
     }
 
-    async fn post_queue_members_as(
+    /// `POST /routing/queues/{q}/members[?delete=true]`, 100 users per request; the first
+    /// request is admitted as `first` says, the others wait for their own slot.
+    async fn post_queue_members(
         &self,
         queue_id: &str,
         users: &[UserId],
@@ -224,7 +216,7 @@ impl GenesysClient {
             if delete {
                 request = request.query("delete", true);
             }
-            self.send_empty_as(request.json(&body)?, first.for_page(page))
+            self.send(request.json(&body)?.admission(first.for_page(page)))
                 .await?;
         }
         Ok(())
@@ -244,12 +236,13 @@ impl GenesysClient {
 
     /// `DELETE /api/v2/users/{id}/routingskills/{skillId}`.
     pub async fn remove_user_skill(&self, id: &UserId, skill_id: &str) -> Result<(), GenesysError> {
-        self.send_empty(ApiRequest::new(
+        self.send(ApiRequest::new(
             "delete_user_routingskill",
             Method::DELETE,
             &["users", id.as_str(), "routingskills", skill_id],
         ))
         .await
+        .map(drop)
     }
 
     /// `PUT /api/v2/users/{id}/routingskills/bulk`: replaces the user's skills (restore).
@@ -264,7 +257,7 @@ impl GenesysClient {
             &["users", id.as_str(), "routingskills", "bulk"],
         )
         .json(skills)?;
-        let listing: SkillListing = self.send_json(request).await?;
+        let listing: SkillListing = self.send(request).await?.json()?;
         Ok(listing.entities)
     }
 
@@ -286,40 +279,44 @@ impl GenesysClient {
         id: &UserId,
         language_id: &str,
     ) -> Result<(), GenesysError> {
-        self.send_empty(ApiRequest::new(
+        self.send(ApiRequest::new(
             "delete_user_routinglanguage",
             Method::DELETE,
             &["users", id.as_str(), "routinglanguages", language_id],
         ))
         .await
+        .map(drop)
     }
 
     /// `GET /api/v2/users/{id}/station`.
     pub async fn get_user_station(&self, id: &UserId) -> Result<UserStations, GenesysError> {
-        self.send_json(ApiRequest::get(
+        self.send(ApiRequest::get(
             "get_user_station",
             &["users", id.as_str(), "station"],
         ))
-        .await
+        .await?
+        .json()
     }
 
     /// `DELETE /api/v2/users/{id}/station/associatedstation` (202, no body).
     pub async fn clear_associated_station(&self, id: &UserId) -> Result<(), GenesysError> {
-        self.send_empty(ApiRequest::new(
+        self.send(ApiRequest::new(
             "delete_user_station_associatedstation",
             Method::DELETE,
             &["users", id.as_str(), "station", "associatedstation"],
         ))
         .await
+        .map(drop)
     }
 
     /// `DELETE /api/v2/users/{id}/station/defaultstation` (202, no body).
     pub async fn clear_default_station(&self, id: &UserId) -> Result<(), GenesysError> {
-        self.send_empty(ApiRequest::new(
+        self.send(ApiRequest::new(
             "delete_user_station_defaultstation",
             Method::DELETE,
             &["users", id.as_str(), "station", "defaultstation"],
         ))
         .await
+        .map(drop)
     }
 }

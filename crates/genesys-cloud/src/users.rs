@@ -8,9 +8,10 @@ use std::collections::{HashMap, HashSet};
 use reqwest::Method;
 use serde::Serialize;
 
-use super::batch::answer_batch;
+use super::batch::{answer_batch, coalesce};
+use super::client::GenesysClient;
 use super::error::GenesysError;
-use super::http::{Admission, ApiRequest, GenesysClient, MAX_PAGES, PAGE_SIZE, too_many_pages};
+use super::http::{Admission, ApiRequest, MAX_PAGES, PAGE_SIZE, too_many_pages};
 use super::models::{EmailMatches, User, UserId, UserState, UserStateInfo, UsersSearchResponse};
 
 /// `UserSearchCriteria`.
@@ -78,8 +79,9 @@ impl GenesysClient {
         &self,
         email: &str,
     ) -> Result<EmailMatches, GenesysError> {
-        self.coalesce(
-            |inner| &inner.email_searches,
+        coalesce(
+            self,
+            |client| &client.inner.email_searches,
             "post_users_search",
             (),
             email.to_owned(),
@@ -153,7 +155,8 @@ impl GenesysClient {
             let request = ApiRequest::new("post_users_search", Method::POST, &["users", "search"])
                 .json(&body)?;
             let admission = first_page.for_page(page);
-            let response: UsersSearchResponse = self.send_json_as(request, admission).await?;
+            let response: UsersSearchResponse =
+                self.send(request.admission(admission)).await?.json()?;
             let count = response.results.len();
             let before = users.len();
             for user in response.results {
@@ -190,8 +193,9 @@ impl GenesysClient {
     /// `GET /api/v2/users?id=…&state=any&expand=…`, which answers each the same way (a deleted
     /// or missing user is `NotFound`).
     pub async fn get_user(&self, id: &UserId, expand: &[&str]) -> Result<User, GenesysError> {
-        self.coalesce(
-            |inner| &inner.users_by_id,
+        coalesce(
+            self,
+            |client| &client.inner.users_by_id,
             "get_user",
             expand.join(","),
             id.clone(),
@@ -211,7 +215,7 @@ impl GenesysClient {
         if !expand.is_empty() {
             request = request.query("expand", expand);
         }
-        self.send_json_as(request, admission).await
+        self.send(request.admission(admission)).await?.json()
     }
 
     /// The reads of a batch of ids, in order.
@@ -225,7 +229,7 @@ impl GenesysClient {
                 request = request.query("expand", expand);
             }
             let found: HashMap<UserId, User> = self
-                .get_all_pages_as::<User>(request, Admission::Admitted)
+                .get_all_pages::<User>(request.admission(Admission::Admitted))
                 .await?
                 .into_iter()
                 .filter(|u| !u.is_state(&UserState::Deleted))
@@ -257,7 +261,11 @@ impl GenesysClient {
     pub async fn get_deleted_user(&self, id: &UserId) -> Result<Option<User>, GenesysError> {
         let request =
             ApiRequest::get("get_user", &["users", id.as_str()]).query("state", "deleted");
-        match self.send_json::<User>(request).await {
+        match self
+            .send(request)
+            .await
+            .and_then(|reply| reply.json::<User>())
+        {
             Ok(user) if user.state.is_none() || user.is_state(&UserState::Deleted) => {
                 Ok(Some(user))
             }
@@ -326,16 +334,17 @@ impl GenesysClient {
                 version,
             },
         )?;
-        self.send_json(request).await
+        self.send(request).await?.json()
     }
 
     /// `GET /api/v2/users/{id}/state` (needs `directory:userStateChange:view`).
     pub async fn get_user_state(&self, id: &UserId) -> Result<UserStateInfo, GenesysError> {
-        self.send_json(ApiRequest::get(
+        self.send(ApiRequest::get(
             "get_user_state",
             &["users", id.as_str(), "state"],
         ))
-        .await
+        .await?
+        .json()
     }
 
     /// `PUT /api/v2/users/{id}/state`: changes state and records `stateChangeReason`.
@@ -350,7 +359,7 @@ impl GenesysClient {
             &["users", id.as_str(), "state"],
         )
         .json(state)?;
-        self.send_json(request).await
+        self.send(request).await?.json()
     }
 }
 
