@@ -5,7 +5,7 @@ If the SDK Genesys ships can log in to the emulator, read users, search them, re
 queues and analytics, and get a 409 on a stale version, then the emulator speaks the real API's
 dialect, not only our own client's.
 
-Usage (tests/sdk.rs runs it; scripts/test installs the SDK into .tools/venv):
+Usage (tests/integration/sdk.rs runs it; scripts/test installs the SDK into .tools/venv):
     .tools/venv/bin/python tests/sdk/sdk_check.py --base-url http://127.0.0.1:8080/ \
         [--client-id demo-client] [--client-secret demo-secret] \
         [--contract contract/genesys-contract.json] [--realistic]

@@ -18,11 +18,10 @@
 //!   holds only GETs, the token request, user searches and analytics queries).
 #![allow(clippy::unwrap_used, clippy::too_many_lines)]
 
-mod support_reconcile;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::support::genesys::{demo_client, demo_org, is_read_only, is_write};
 use async_trait::async_trait;
 use genesys_cloud::GenesysClient;
 use genesys_emulator::{Sim, SimHandle};
@@ -35,7 +34,6 @@ use genesys_offboarding_operator::reconcile::{
 use kube::CustomResourceExt as _;
 use serde::Deserialize as _;
 use serde_json::Value;
-use support_reconcile::{demo_client, demo_org, is_read_only, is_write};
 
 // ---------------------------------------------------------------------------------------------
 // The corpus

@@ -12,13 +12,11 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod support;
-
 use std::path::Path;
 
+use crate::support::contract::{Contract, Exchange, report};
 use genesys_emulator::Sim;
 use genesys_emulator::fixture::{Fixture, Profile};
-use support::contract::{Contract, Exchange, report};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn official_python_sdk_reads_and_deactivates_users_on_the_emulator() {

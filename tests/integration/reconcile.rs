@@ -28,6 +28,13 @@ use secrecy::SecretString;
 use serde_json::Value;
 use tokio::sync::Notify;
 
+use crate::support::genesys::{
+    demo_client, demo_org, is_user_path, is_write, offboarding, succeeded,
+};
+use crate::support::invariants::{
+    invariants, never_deletes_a_user, state_patches_carry_only_state_and_version,
+};
+
 const JANE: &str = "6a1b0c3e-0000-4000-8000-000000000001";
 const OMAR: &str = "6a1b0c3e-0000-4000-8000-000000000002";
 const LI: &str = "6a1b0c3e-0000-4000-8000-000000000003";
@@ -42,14 +49,6 @@ const ESCALATIONS: &str = "9b2e4d60-0000-4000-8000-0000000000b3";
 // ---------------------------------------------------------------------------------------------
 // Fixtures
 // ---------------------------------------------------------------------------------------------
-
-/// The demo org without its request limit, so that many passes in a row never hit a 429 the
-/// test did not ask for.
-fn demo_org() -> Fixture {
-    let mut fixture = Fixture::demo();
-    fixture.requests_per_minute = 0;
-    fixture
-}
 
 /// How long after the emulator starts Omar's live call ends by itself, in
 /// [`demo_org_where_omars_call_ends_soon`].
@@ -69,18 +68,6 @@ fn demo_org_where_omars_call_ends_soon() -> Fixture {
     fixture
 }
 
-/// A resource with the given spec lines (the user, and whatever else the test needs).
-fn offboarding(spec: &str) -> GenesysUserOffboarding {
-    let spec: GenesysUserOffboardingSpec = serde_yaml::from_str(&format!(
-        "credentialsSecretRef: {{name: genesys-credentials}}\nregion: us_east_1\n{spec}"
-    ))
-    .unwrap();
-    let mut resource = GenesysUserOffboarding::new("offboarding", spec);
-    resource.metadata.namespace = Some("default".into());
-    resource.metadata.generation = Some(1);
-    resource
-}
-
 /// An emulator, a client for it, and the status store of one resource.
 struct World {
     sim: SimHandle,
@@ -92,7 +79,7 @@ struct World {
 impl World {
     async fn new(fixture: Fixture) -> Self {
         let sim = Sim::start(fixture).await.unwrap();
-        let clients = FixedClient(client(&sim));
+        let clients = FixedClient(demo_client(&sim));
         Self {
             sim,
             clients,
@@ -128,90 +115,8 @@ impl World {
 
     /// The safety invariants, checked at the end of every test.
     fn check_invariants(&self) {
-        let requests = self.sim.requests();
-        never_deletes_a_user(&requests);
-        state_patches_carry_only_state_and_version(&requests);
-        snapshot_is_persisted_before_the_first_write(&self.store, &requests);
+        invariants(&self.store, &self.sim.requests()).unwrap_or_else(|e| panic!("{e}"));
     }
-}
-
-fn client(sim: &SimHandle) -> GenesysClient {
-    let endpoints = Endpoints::single(sim.base_url()).unwrap();
-    let credentials =
-        ClientCredentials::new("demo-client", SecretString::from("demo-secret".to_owned()));
-    let config = ClientConfig::new(endpoints, credentials)
-        .with_requests_per_minute(60_000)
-        .with_retry_delays(Duration::from_millis(10), Duration::from_millis(50))
-        .with_job_polling(Duration::from_millis(20), Duration::from_secs(30));
-    GenesysClient::new(config).unwrap()
-}
-
-fn is_write(request: &RecordedRequest) -> bool {
-    request.method != "GET"
-        && !request.path.starts_with("/oauth/")
-        && request.path != "/api/v2/users/search"
-        && !request.path.starts_with("/api/v2/analytics/")
-}
-
-fn succeeded(request: &RecordedRequest) -> bool {
-    (200..300).contains(&request.status)
-}
-
-fn is_user_path(path: &str) -> bool {
-    path.strip_prefix("/api/v2/users/")
-        .is_some_and(|rest| !rest.is_empty() && !rest.contains('/'))
-}
-
-fn never_deletes_a_user(requests: &[RecordedRequest]) {
-    for r in requests {
-        assert!(
-            !(r.method == "DELETE" && is_user_path(&r.path)),
-            "a user was deleted: {} {}",
-            r.method,
-            r.path
-        );
-        assert!(
-            !r.path.contains("/gdpr"),
-            "a GDPR request was sent: {}",
-            r.path
-        );
-    }
-}
-
-fn state_patches_carry_only_state_and_version(requests: &[RecordedRequest]) {
-    for r in requests
-        .iter()
-        .filter(|r| r.method == "PATCH" && is_user_path(&r.path))
-    {
-        let body = r.body.as_ref().and_then(Value::as_object).unwrap();
-        let mut keys: Vec<&str> = body.keys().map(String::as_str).collect();
-        keys.sort_unstable();
-        assert_eq!(keys, ["state", "version"], "PATCH {} body {body:?}", r.path);
-    }
-}
-
-fn snapshot_is_persisted_before_the_first_write(store: &MemoryStore, requests: &[RecordedRequest]) {
-    let Some(first_write) = requests.iter().find(|r| is_write(r)) else {
-        return;
-    };
-    let saved = store
-        .history()
-        .into_iter()
-        .find(|s| s.status.snapshot.is_some())
-        .unwrap_or_else(|| {
-            panic!(
-                "{} {} ran with no snapshot saved",
-                first_write.method, first_write.path
-            )
-        });
-    assert!(
-        saved.at <= first_write.time,
-        "the snapshot was saved at {} but {} {} ran at {}",
-        saved.at,
-        first_write.method,
-        first_write.path,
-        first_write.time
-    );
 }
 
 fn status(resource: &GenesysUserOffboarding) -> &GenesysUserOffboardingStatus {
@@ -1323,8 +1228,9 @@ async fn a_stop_after_any_step_then_a_rerun_converges_without_repeating_a_side_e
             first_with_snapshot.at <= first_write.time,
             "stop at {stop_at}"
         );
-        never_deletes_a_user(&world.sim.requests());
-        state_patches_carry_only_state_and_version(&world.sim.requests());
+        never_deletes_a_user(&world.sim.requests()).unwrap_or_else(|e| panic!("{e}"));
+        state_patches_carry_only_state_and_version(&world.sim.requests())
+            .unwrap_or_else(|e| panic!("{e}"));
     }
 }
 
@@ -1444,7 +1350,7 @@ async fn a_batched_drift_check_reports_only_the_users_no_longer_inactive() {
         assert!(read.query.contains("state=any"), "{}", read.query);
     }
     assert_eq!(world.writes().len(), 1, "only the hand-made PATCH");
-    never_deletes_a_user(&world.sim.requests());
+    never_deletes_a_user(&world.sim.requests()).unwrap_or_else(|e| panic!("{e}"));
 }
 
 #[tokio::test]
@@ -2005,8 +1911,8 @@ async fn pointing_a_finished_offboarding_at_another_organization_stalls_and_touc
     let org_a = Sim::start(demo_org()).await.unwrap();
     let org_b = Sim::start(demo_org()).await.unwrap();
     let clients = ByEndpoint(vec![
-        (org_a.base_url().port(), client(&org_a)),
-        (org_b.base_url().port(), client(&org_b)),
+        (org_a.base_url().port(), demo_client(&org_a)),
+        (org_b.base_url().port(), demo_client(&org_b)),
     ]);
     let (owners, store) = (MemoryOwners::new(), MemoryStore::new());
     let mut jane = endpoint_offboarding(&org_a);
