@@ -309,7 +309,9 @@ async fn main() {
         let offboarding = resource(&s, i);
         let seen = sim.requests().len();
         let started = Instant::now();
-        let result = reconcile(&offboarding, &clients, &MemoryOwners::new(), &store).await;
+        let result = reconcile(&offboarding, &clients, &MemoryOwners::new(), &store)
+            .await
+            .into_result();
         let wall = started.elapsed();
         let requests: Vec<RecordedRequest> = sim.requests().into_iter().skip(seen).collect();
         let run = Run {

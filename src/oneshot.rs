@@ -21,7 +21,9 @@ pub mod manifest;
 
 use crate::crd::{GenesysUserOffboarding, condition, parse_duration};
 use crate::reconcile::error::chain;
-use crate::reconcile::{FixedClient, MemoryOwners, MemoryStore, Outcome, OwnerRegistry, reconcile};
+use crate::reconcile::{
+    FixedClient, MemoryOwners, MemoryStore, Outcome, OwnerRegistry, PassResult, reconcile,
+};
 use genesys_cloud::{
     ClientConfig, ClientCredentials, Endpoints, GenesysClient, GenesysError, Region,
 };
@@ -282,7 +284,10 @@ impl Job {
         let name = &self.name;
         self.next = None;
         let pass = reconcile(&self.resource, &self.clients, owners, &self.store);
-        let wait = match tokio::time::timeout_at(deadline, pass).await {
+        let wait = match tokio::time::timeout_at(deadline, pass)
+            .await
+            .map(PassResult::into_result)
+        {
             Err(_) => {
                 self.resource.status = self.store.latest().or(self.resource.status.take());
                 self.failed = true;
@@ -538,6 +543,8 @@ fn spec_endpoints(
         )),
         CredentialsError::Client(e) => OneShotError::Client(e),
         CredentialsError::Missing(what) => OneShotError::Credentials(what),
+        // `endpoints` reads nothing, so this does not come from it.
+        e @ CredentialsError::Unreadable { .. } => OneShotError::Credentials(chain(&e)),
     })
 }
 

@@ -18,15 +18,14 @@
 //! operator repeats nothing); a last life, not killed, must then converge.
 //!
 //! At the end every resource must be `Ready`, every user inactive, and the checks of
-//! `support_k8s` must hold: the successful Genesys writes are those of a clean run (made
+//! `support::k8s` must hold: the successful Genesys writes are those of a clean run (made
 //! in-process first), each once — except token revocations, which nothing in Genesys shows as
 //! done, so a kill between one and the status write recording it repeats it (idempotent); no
 //! user deleted; every state `PATCH` is `{state, version}`; each snapshot stored before the first
 //! write to its user, and never replaced.
 #![allow(clippy::unwrap_used, clippy::too_many_lines)]
 
-mod support_k8s;
-mod support_reconcile;
+mod support;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -37,9 +36,8 @@ use genesys_emulator::fixture::Fixture;
 use genesys_offboarding_operator::controller::{BackoffPolicy, Operator, Settings};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use support_k8s::{
-    World, check_invariants, compare_writes, is_genesys_write, is_offboarded, successful_writes,
-};
+use support::genesys::is_write;
+use support::k8s::{World, check_invariants, compare_writes, is_offboarded, successful_writes};
 use tokio::sync::oneshot;
 
 /// Agents in the fixture, each offboarded by one resource (`agentNN`).
@@ -202,7 +200,7 @@ async fn clean_writes() -> std::collections::BTreeMap<String, usize> {
                 base: Duration::from_millis(100),
                 max: Duration::from_secs(1),
             },
-            allowed_endpoints: support_k8s::allowed_endpoints(),
+            allowed_endpoints: support::k8s::allowed_endpoints(),
             ..Settings::default()
         },
     );
@@ -241,7 +239,7 @@ impl Life {
             .args([
                 "run",
                 "--namespace",
-                support_k8s::NS,
+                support::k8s::NS,
                 "--admin-listen",
                 "127.0.0.1:0",
                 "--genesys-rate-limit",
@@ -249,7 +247,7 @@ impl Life {
                 "--log-level",
                 "info",
                 "--allowed-endpoint",
-                support_k8s::EMULATOR_HOST,
+                support::k8s::EMULATOR_HOST,
             ])
             .env("KUBECONFIG", kubeconfig)
             .env_remove("RUST_LOG")
@@ -311,12 +309,7 @@ impl KillPoint {
 }
 
 fn genesys_writes(world: &World) -> usize {
-    world
-        .sim
-        .requests()
-        .iter()
-        .filter(|r| is_genesys_write(r))
-        .count()
+    world.sim.requests().iter().filter(|r| is_write(r)).count()
 }
 
 fn status_writes(world: &World) -> usize {

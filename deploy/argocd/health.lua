@@ -3,7 +3,7 @@
 -- Argo CD has no generic health for custom resources: install this script in argocd-cm under
 --   resource.customizations.health.offboarding.genesys-operator.io_GenesysUserOffboarding
 -- (the README has the snippet). Lua 5.1, as Argo CD's gopher-lua runs it; `obj` is the resource.
--- tests/gitops.rs runs this file against the status the operator writes in each phase.
+-- tests/integration/gitops.rs runs this file against the status the operator writes in each phase.
 --
 -- In order:
 --   no status, or status.observedGeneration behind metadata.generation  -> Progressing

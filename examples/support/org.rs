@@ -1,7 +1,7 @@
 //! A demo-org-like Genesys Cloud organization of `n` agents for the scale runs
-//! (`examples/bulk.rs`, `tests/drift.rs`): the demo org's queues, skills, roles and presences,
-//! and per agent one direct queue membership, an associated station, a skill, a role and one
-//! past conversation. Agent `i` is `agent{i}@bulk.example.com`.
+//! (`examples/bulk.rs`, `tests/integration/drift.rs`): the demo org's queues, skills, roles and
+//! presences, and per agent one direct queue membership, an associated station, a skill, a role
+//! and one past conversation. Agent `i` is `agent{i}@bulk.example.com`.
 
 use genesys_emulator::fixture::Fixture;
 use serde_json::json;

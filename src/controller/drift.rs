@@ -363,7 +363,8 @@ async fn check_users(
     {
         Ok(Ok(client)) => client,
         Ok(Err(error)) => {
-            // The full pass reports it (Stalled with a reason) and takes them off the watch.
+            // The full pass reports it (Stalled with a reason, or retried with backoff when
+            // the Secret could not be read) and takes them off the watch.
             tracing::warn!(%org, error = %chain(&error), resources = watched.len(), "drift check: no client; reconciling in full");
             return Outcome::NoClient;
         }

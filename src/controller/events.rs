@@ -5,13 +5,11 @@
 //! `PascalCase` reason, the same string as the condition reason and the metric label). Failing to
 //! publish an Event is logged, never fatal. I/O: Kubernetes `POST`/`PATCH` of Events.
 
-use std::collections::HashSet;
-
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::Resource;
 use kube::runtime::events::{Event as KubeEvent, EventType, Recorder};
 
-use crate::crd::{ActionOutcome, ActionRecord};
+use crate::crd::ActionRecord;
 
 /// Events API limit on a note.
 const MAX_NOTE: usize = 1024;
@@ -49,13 +47,9 @@ impl<'a> Publisher<'a> {
         }
     }
 
-    /// One Event per action in `after` that `before` did not hold (steps carried out this pass;
-    /// skipped steps and failures, which get their own Event, are left out).
-    pub async fn steps(&self, before: &[ActionRecord], after: &[ActionRecord], action: &str) {
-        for record in new_actions(before, after) {
-            if record.outcome != ActionOutcome::Succeeded {
-                continue;
-            }
+    /// One Event per step carried out by a pass ([`crate::reconcile::PassResult::steps`]).
+    pub async fn steps(&self, steps: &[ActionRecord], action: &str) {
+        for record in steps {
             let note = match &record.target {
                 Some(target) => format!("{} done ({target})", record.step),
                 None => format!("{} done", record.step),
@@ -64,23 +58,6 @@ impl<'a> Publisher<'a> {
                 .await;
         }
     }
-}
-
-/// The actions of `after` that are not in `before` (the log only grows at its end and drops its
-/// oldest entries).
-pub fn new_actions<'r>(
-    before: &[ActionRecord],
-    after: &'r [ActionRecord],
-) -> Vec<&'r ActionRecord> {
-    let seen: HashSet<String> = before.iter().map(identity).collect();
-    after
-        .iter()
-        .filter(|a| !seen.contains(&identity(a)))
-        .collect()
-}
-
-fn identity(action: &ActionRecord) -> String {
-    serde_json::to_string(action).unwrap_or_default()
 }
 
 fn truncate(note: &str) -> String {
@@ -98,34 +75,6 @@ fn truncate(note: &str) -> String {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-    use k8s_openapi::jiff::Timestamp;
-
-    fn action(step: &str, second: i64) -> ActionRecord {
-        ActionRecord {
-            step: step.parse().unwrap(),
-            target: None,
-            time: Time(Timestamp::from_second(second).unwrap()),
-            outcome: ActionOutcome::Succeeded,
-            message: None,
-            read_back: None,
-        }
-    }
-
-    #[test]
-    fn only_the_actions_appended_by_the_pass_are_new() {
-        let before = vec![action("Snapshot", 1), action("SetOffQueue", 2)];
-        let mut after = before.clone();
-        after.push(action("Deactivate", 3));
-        after.push(action("RevokeSessions", 4));
-
-        let steps: Vec<&str> = new_actions(&before, &after)
-            .iter()
-            .map(|a| a.step.as_str())
-            .collect();
-
-        assert_eq!(steps, ["Deactivate", "RevokeSessions"]);
-    }
 
     #[test]
     fn long_notes_are_cut_to_the_events_api_limit() {

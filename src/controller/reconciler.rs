@@ -56,7 +56,7 @@ use super::claims::ClaimRegistry;
 use super::drift::FullPasses;
 use super::events::Publisher;
 use super::fairness::{OrgKey, OrgSlots, busy_requeue};
-use super::secrets::{LoadError, SecretClientProvider};
+use super::secrets::SecretClientProvider;
 use super::status::KubeStatusStore;
 use super::undecodable::{self, Fresh, Undecodable};
 use crate::crd::{
@@ -64,7 +64,7 @@ use crate::crd::{
     IN_PROGRESS_FINALIZER, condition, reason,
 };
 use crate::reconcile::error::{chain, status_message};
-use crate::reconcile::{self, Outcome, ReconcileError, Reconciled};
+use crate::reconcile::{self, Outcome, PassResult, ReconcileError, Reconciled, Requeue};
 use crate::telemetry::Metrics;
 use genesys_cloud::RetryClass;
 
@@ -119,9 +119,6 @@ pub enum Error {
     /// The resource could not be read.
     #[error("failed to read the resource")]
     Read(#[source] kube::Error),
-    /// The credentials Secret could not be read (an API error, not a missing Secret).
-    #[error("failed to read the credentials Secret")]
-    Secret(#[source] LoadError),
     /// The finalizer could not be added or removed.
     #[error("failed to update the finalizer")]
     Finalizer(#[source] kube::Error),
@@ -145,11 +142,9 @@ impl Error {
         match self {
             Error::Offboard(e) | Error::Restore(e) => e.retry_class(),
             Error::RestoreStalled { .. } | Error::Unnamed => RetryClass::Never,
-            Error::Read(_)
-            | Error::Secret(_)
-            | Error::Finalizer(_)
-            | Error::Report(_)
-            | Error::TimedOut { .. } => RetryClass::Backoff,
+            Error::Read(_) | Error::Finalizer(_) | Error::Report(_) | Error::TimedOut { .. } => {
+                RetryClass::Backoff
+            }
         }
     }
 
@@ -159,7 +154,6 @@ impl Error {
             Error::Offboard(e) | Error::Restore(e) => e.reason(),
             Error::RestoreStalled { reason, .. } => reason,
             Error::Read(_) => "ResourceUnreadable",
-            Error::Secret(_) => "SecretUnreadable",
             Error::Finalizer(_) => "FinalizerNotUpdated",
             Error::Report(_) => "StatusNotPersisted",
             Error::Unnamed => "InvalidResource",
@@ -245,11 +239,9 @@ pub async fn reconcile(
 // The signature is the one `Controller::run` calls.
 #[allow(clippy::needless_pass_by_value)]
 pub fn error_policy(resource: Arc<CachedOffboarding>, error: &Error, ctx: Arc<Context>) -> Action {
-    match error.retry_class() {
-        RetryClass::After(after) => Action::requeue(after.max(MIN_REQUEUE)),
-        RetryClass::Backoff => Action::requeue(ctx.backoffs.next(&key(resource.as_ref()))),
-        RetryClass::Never => Action::await_change(),
-    }
+    requeue(error.retry_class().into(), || {
+        ctx.backoffs.next(&key(resource.as_ref()))
+    })
 }
 
 /// One pass; returns the requeue and the outcome's name (metrics).
@@ -478,42 +470,24 @@ async fn offboard(
     ctx: &Context,
     outcome: &Mutex<&'static str>,
 ) -> Result<(Action, Finished), Error> {
-    // Secret API errors are retried with backoff here; a missing Secret or key goes on to the
-    // reconciler, which stalls with CredentialsMissing (and endpoints the operator does not
-    // allow, with EndpointNotAllowed).
-    if !resource.spec.suspend {
-        match ctx.provider.load(resource).await {
-            Err(e @ LoadError::Api { .. }) => return Err(Error::Secret(e)),
-            Ok(_)
-            | Err(LoadError::Missing(_) | LoadError::Client(_) | LoadError::EndpointNotAllowed) => {
-            }
-        }
-    }
-    let before = resource.status.clone().unwrap_or_default();
-    let result = reconcile::reconcile(
+    let pass = reconcile::reconcile(
         resource,
         ctx.provider.as_ref(),
         ctx.owners.as_ref(),
         ctx.store.as_ref(),
     )
     .await;
-    let publisher = Publisher::new(&ctx.recorder, resource);
-    let after = ctx.store.finish_pass(resource).unwrap_or_default();
-    publisher
-        .steps(&before.actions, &after.actions, "Offboard")
-        .await;
-    observe(ctx, resource, &after);
-    let passed = result.map_err(Error::Offboard)?;
-    for event in &passed.events {
-        publisher
-            .publish(event.warning, event.reason, "Offboard", &event.message)
-            .await;
-    }
+    let next = pass.requeue(Utc::now());
+    let passed = publish(ctx, resource, pass, "Offboard")
+        .await
+        .map_err(Error::Offboard)?;
     if let Outcome::Wait { reason, .. } = &passed.outcome
-        && ready_reason(&before) != Some(*reason)
+        && ready_reason(resource.status.as_ref()) != Some(*reason)
     {
         let note = ready_message(&passed.status).unwrap_or_default();
-        publisher.publish(false, reason, "Offboard", &note).await;
+        Publisher::new(&ctx.recorder, resource)
+            .publish(false, reason, "Offboard", &note)
+            .await;
     }
     ctx.backoffs.reset(&key(resource));
     *lock(outcome) = outcome_name(ctx, &passed.outcome);
@@ -524,7 +498,30 @@ async fn offboard(
         }
         Outcome::Stalled { .. } | Outcome::Suspended => Finished::Blocked,
     };
-    Ok((requeue_of(ctx, resource, &passed), finished))
+    Ok((requeue_of(ctx, resource, &passed, next), finished))
+}
+
+/// Publishes what a pass of `resource` did, from its result alone: an Event per step it carried
+/// out and, when it reached a decision, the reconciler's own Events; and sets the info gauge
+/// from the status it persisted. The store forgets the pass. `action` says what the operator was
+/// doing (`Offboard`, `Restore`). A failure is returned (its Event is the caller's).
+async fn publish(
+    ctx: &Context,
+    resource: &GenesysUserOffboarding,
+    pass: PassResult,
+    action: &str,
+) -> Result<Reconciled, ReconcileError> {
+    ctx.store.finish_pass(resource);
+    let publisher = Publisher::new(&ctx.recorder, resource);
+    publisher.steps(&pass.steps, action).await;
+    observe(ctx, resource, &pass.status);
+    let passed = pass.into_result()?;
+    for event in &passed.events {
+        publisher
+            .publish(event.warning, event.reason, action, &event.message)
+            .await;
+    }
+    Ok(passed)
 }
 
 /// An `Orphan` resource deleted while its offboarding was under way (it holds the in-progress
@@ -678,9 +675,14 @@ pub fn released_note(status: &GenesysUserOffboardingStatus, unfinished: Option<&
     }
 }
 
-/// The requeue of an offboarding pass: none for a resource the batched drift checks watch
-/// (they trigger its next pass when its user drifts), else what the outcome asks for.
-fn requeue_of(ctx: &Context, resource: &GenesysUserOffboarding, passed: &Reconciled) -> Action {
+/// The requeue of an offboarding pass that asked for `next`: none for a resource the batched
+/// drift checks watch (they trigger its next pass when its user drifts), else `next`.
+fn requeue_of(
+    ctx: &Context,
+    resource: &GenesysUserOffboarding,
+    passed: &Reconciled,
+    next: Requeue,
+) -> Action {
     if ctx.batched_drift && matches!(passed.outcome, Outcome::Done { .. }) {
         let mut after = resource.clone();
         after.status = Some(passed.status.clone());
@@ -688,31 +690,21 @@ fn requeue_of(ctx: &Context, resource: &GenesysUserOffboarding, passed: &Reconci
             return Action::await_change();
         }
     }
-    requeue(passed)
+    requeue(next, || ctx.backoffs.next(&key(resource)))
 }
 
 /// The restore pass on deletion (`deletionPolicy: Restore`). Only `Ok` lets the finalizer go.
 async fn restore(resource: &GenesysUserOffboarding, ctx: &Context) -> Result<Action, Error> {
-    let before = resource.status.clone().unwrap_or_default();
-    let result = reconcile::restore(
+    let pass = reconcile::restore(
         resource,
         ctx.provider.as_ref(),
         ctx.owners.as_ref(),
         ctx.store.as_ref(),
     )
     .await;
-    let publisher = Publisher::new(&ctx.recorder, resource);
-    let after = ctx.store.finish_pass(resource).unwrap_or_default();
-    publisher
-        .steps(&before.actions, &after.actions, "Restore")
-        .await;
-    observe(ctx, resource, &after);
-    let passed = result.map_err(Error::Restore)?;
-    for event in &passed.events {
-        publisher
-            .publish(event.warning, event.reason, "Restore", &event.message)
-            .await;
-    }
+    let passed = publish(ctx, resource, pass, "Restore")
+        .await
+        .map_err(Error::Restore)?;
     if let Outcome::Stalled { reason, message } = passed.outcome {
         return Err(Error::RestoreStalled { reason, message });
     }
@@ -720,25 +712,22 @@ async fn restore(resource: &GenesysUserOffboarding, ctx: &Context) -> Result<Act
     Ok(Action::await_change())
 }
 
-/// The requeue an outcome asks for.
-pub fn requeue(passed: &Reconciled) -> Action {
-    match requeue_after(&passed.outcome, Utc::now()) {
-        Some(after) => Action::requeue(after),
-        None => Action::await_change(),
+/// The requeue a pass asks for (see [`PassResult::requeue`]); `backoff` gives this object's
+/// next backoff. Never sooner than [`MIN_REQUEUE`].
+pub fn requeue(next: Requeue, backoff: impl FnOnce() -> Duration) -> Action {
+    match next {
+        Requeue::After(after) => Action::requeue(after.max(MIN_REQUEUE)),
+        Requeue::Backoff => Action::requeue(backoff()),
+        Requeue::OnChange => Action::await_change(),
     }
 }
 
-/// How long after `now` the next pass of an outcome is due (`None`: only on a change).
+/// How long after `now` the next pass of an outcome is due (`None`: only on a change), never
+/// sooner than [`MIN_REQUEUE`].
 pub fn requeue_after(outcome: &Outcome, now: DateTime<Utc>) -> Option<Duration> {
-    match outcome {
-        Outcome::Done { recheck_after } => Some((*recheck_after).max(MIN_REQUEUE)),
-        Outcome::Wait { until, after, .. } => {
-            let wait = until.map_or(*after, |until| {
-                (until - now).to_std().unwrap_or(Duration::ZERO)
-            });
-            Some(wait.max(MIN_REQUEUE))
-        }
-        Outcome::Stalled { .. } | Outcome::Suspended => None,
+    match outcome.requeue(now) {
+        Requeue::After(after) => Some(after.max(MIN_REQUEUE)),
+        Requeue::Backoff | Requeue::OnChange => None,
     }
 }
 
@@ -784,8 +773,8 @@ fn forget(ctx: &Context, uid: Option<String>, namespace: &str, name: &str) {
     }
 }
 
-fn ready_reason(status: &GenesysUserOffboardingStatus) -> Option<&str> {
-    status
+fn ready_reason(status: Option<&GenesysUserOffboardingStatus>) -> Option<&str> {
+    status?
         .condition(condition::READY)
         .map(|c| c.reason.as_str())
 }
@@ -846,12 +835,11 @@ mod tests {
         Arc::new(CachedOffboarding::from(resource))
     }
 
-    fn passed(outcome: Outcome) -> Reconciled {
-        Reconciled {
-            outcome,
-            status: GenesysUserOffboardingStatus::default(),
-            events: Vec::new(),
-        }
+    /// The requeue of a pass that ended with `outcome`.
+    fn requeue_of_outcome(outcome: &Outcome) -> Action {
+        requeue(outcome.requeue(Utc::now()), || {
+            panic!("an outcome never asks for a backoff")
+        })
     }
 
     fn rate_limited(after: u64) -> Error {
@@ -866,9 +854,9 @@ mod tests {
 
     #[test]
     fn a_done_pass_comes_back_after_the_drift_check_interval() {
-        let action = requeue(&passed(Outcome::Done {
+        let action = requeue_of_outcome(&Outcome::Done {
             recheck_after: Duration::from_secs(3600),
-        }));
+        });
         assert_eq!(action, Action::requeue(Duration::from_secs(3600)));
     }
 
@@ -909,17 +897,20 @@ mod tests {
             after > Duration::from_secs(7_000 * 365 * 24 * 3600),
             "{after:?}"
         );
-        assert_ne!(requeue(&passed(wait)), Action::await_change());
+        assert_ne!(requeue_of_outcome(&wait), Action::await_change());
     }
 
     #[test]
     fn stalled_and_suspended_wait_for_a_change() {
-        let stalled = requeue(&passed(Outcome::Stalled {
+        let stalled = requeue_of_outcome(&Outcome::Stalled {
             reason: reason::CREDENTIALS_MISSING,
             message: "no Secret".into(),
-        }));
+        });
         assert_eq!(stalled, Action::await_change());
-        assert_eq!(requeue(&passed(Outcome::Suspended)), Action::await_change());
+        assert_eq!(
+            requeue_of_outcome(&Outcome::Suspended),
+            Action::await_change()
+        );
     }
 
     // kube's client needs a runtime to be built, even if it never sends a request.

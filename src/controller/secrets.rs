@@ -6,6 +6,11 @@
 //! ([`SecretClientProvider::with_allowed_endpoints`]); that is checked before the Secret is read,
 //! so a refused resource never has its Secret read nor anything sent.
 //!
+//! A pass loads its credentials once ([`ClientProvider::client_for`]). A Secret that is missing or
+//! lacks a key stalls the pass (`CredentialsMissing`); an error of the API server reading it
+//! (a 500, a timeout) says nothing about the Secret, so the pass is retried with backoff
+//! (`SecretUnreadable`).
+//!
 //! One [`GenesysClient`] is kept per (namespace, Secret, clientId, endpoints): resources that use
 //! the same OAuth client share its token and its rate-limit budget. A change to a Secret (seen by
 //! the controller's Secret watch, see [`SecretClientProvider::invalidate`]) drops what was cached
@@ -27,32 +32,10 @@ use crate::crd::{
 };
 use crate::reconcile::ClientProvider;
 use crate::reconcile::credentials::endpoints;
-use crate::reconcile::error::{CredentialsError, ENDPOINT_NOT_ALLOWED_MESSAGE};
+use crate::reconcile::error::CredentialsError;
 use genesys_cloud::{
-    AllowedEndpoints, CallObserver, ClientConfig, ClientCredentials, GenesysClient, GenesysError,
+    AllowedEndpoints, CallObserver, ClientConfig, ClientCredentials, GenesysClient,
 };
-
-/// Why no client could be made for a resource.
-#[derive(Debug, thiserror::Error)]
-pub enum LoadError {
-    /// The Secret or a key is missing or unusable (names the key, never a value).
-    #[error("{0}")]
-    Missing(String),
-    /// The spec names custom endpoints the operator does not allow (the Secret was not read).
-    #[error("{ENDPOINT_NOT_ALLOWED_MESSAGE}")]
-    EndpointNotAllowed,
-    /// The Secret could not be read (API error: worth retrying with backoff).
-    #[error("failed to read the Secret {namespace}/{name}")]
-    Api {
-        namespace: String,
-        name: String,
-        #[source]
-        source: kube::Error,
-    },
-    /// The client could not be built (endpoints or credentials rejected by the client).
-    #[error("failed to build the Genesys client")]
-    Client(#[source] GenesysError),
-}
 
 /// The credentials found in a Secret.
 #[derive(Clone)]
@@ -136,30 +119,19 @@ impl SecretClientProvider {
         lock(&self.clients).len()
     }
 
-    /// The client for `resource`, from the cache or built from its Secret.
-    pub async fn load(
-        &self,
-        resource: &GenesysUserOffboarding,
-    ) -> Result<GenesysClient, LoadError> {
-        self.load_for(resource.namespace(), &resource.spec).await
-    }
-
     /// The client for a resource in `namespace` with `spec`, from the cache or built from its
-    /// Secret.
+    /// Secret. A missing Secret or key is [`CredentialsError::Missing`] (a human must act); an
+    /// error of the Kubernetes API reading it is [`CredentialsError::Unreadable`] (retried).
     pub async fn load_for(
         &self,
         namespace: Option<String>,
         spec: &GenesysUserOffboardingSpec,
-    ) -> Result<GenesysClient, LoadError> {
-        let namespace =
-            namespace.ok_or_else(|| LoadError::Missing("the resource has no namespace".into()))?;
+    ) -> Result<GenesysClient, CredentialsError> {
+        let namespace = namespace
+            .ok_or_else(|| CredentialsError::Missing("the resource has no namespace".into()))?;
         let secret = spec.credentials_secret_ref.name.clone();
         // First, before the Secret is read: where the credentials would go.
-        let endpoints = endpoints(spec, &self.allowed_endpoints).map_err(|e| match e {
-            CredentialsError::Client(e) => LoadError::Client(e),
-            CredentialsError::EndpointNotAllowed => LoadError::EndpointNotAllowed,
-            CredentialsError::Missing(what) => LoadError::Missing(what),
-        })?;
+        let endpoints = endpoints(spec, &self.allowed_endpoints)?;
         let credentials = self.credentials(&namespace, &secret).await?;
         let key = ClientKey {
             namespace,
@@ -179,28 +151,34 @@ impl SecretClientProvider {
         if let Some(observer) = &self.observer {
             config = config.with_observer(observer.clone());
         }
-        let client = GenesysClient::new(config).map_err(LoadError::Client)?;
+        let client = GenesysClient::new(config).map_err(CredentialsError::Client)?;
         // Two passes may race to build the same client: keep the first, so both share it.
         Ok(lock(&self.clients).entry(key).or_insert(client).clone())
     }
 
-    async fn credentials(&self, namespace: &str, name: &str) -> Result<Credentials, LoadError> {
+    async fn credentials(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Credentials, CredentialsError> {
         let cache_key = (namespace.to_owned(), name.to_owned());
         if let Some(found) = lock(&self.secrets).get(&cache_key) {
             return Ok(found.clone());
         }
         let api: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
-        let secret = api.get_opt(name).await.map_err(|source| LoadError::Api {
-            namespace: namespace.to_owned(),
-            name: name.to_owned(),
-            source,
-        })?;
+        let secret = api
+            .get_opt(name)
+            .await
+            .map_err(|source| CredentialsError::Unreadable {
+                secret: format!("{namespace}/{name}"),
+                source: Box::new(source),
+            })?;
         let Some(secret) = secret else {
-            return Err(LoadError::Missing(format!(
+            return Err(CredentialsError::Missing(format!(
                 "Secret {namespace}/{name} not found (create it with the keys {SECRET_KEY_CLIENT_ID} and {SECRET_KEY_CLIENT_SECRET})"
             )));
         };
-        let value = |key: &str| -> Result<String, LoadError> {
+        let value = |key: &str| -> Result<String, CredentialsError> {
             let bytes = secret
                 .data
                 .as_ref()
@@ -214,16 +192,16 @@ impl SecretClientProvider {
                         .map(|s| s.clone().into_bytes())
                 })
                 .ok_or_else(|| {
-                    LoadError::Missing(format!("Secret {namespace}/{name} has no key {key}"))
+                    CredentialsError::Missing(format!("Secret {namespace}/{name} has no key {key}"))
                 })?;
             let text = String::from_utf8(bytes).map_err(|_| {
-                LoadError::Missing(format!(
+                CredentialsError::Missing(format!(
                     "Secret {namespace}/{name}: key {key} is not UTF-8 text"
                 ))
             })?;
             let text = text.trim().to_owned();
             if text.is_empty() {
-                return Err(LoadError::Missing(format!(
+                return Err(CredentialsError::Missing(format!(
                     "Secret {namespace}/{name}: key {key} is empty"
                 )));
             }
@@ -240,21 +218,12 @@ impl SecretClientProvider {
 
 #[async_trait]
 impl ClientProvider for SecretClientProvider {
+    /// The pass's one load of its credentials (the Secret is read unless cached).
     async fn client_for(
         &self,
         resource: &GenesysUserOffboarding,
     ) -> Result<GenesysClient, CredentialsError> {
-        match self.load(resource).await {
-            Ok(client) => Ok(client),
-            Err(LoadError::Missing(what)) => Err(CredentialsError::Missing(what)),
-            Err(LoadError::EndpointNotAllowed) => Err(CredentialsError::EndpointNotAllowed),
-            Err(LoadError::Client(e)) => Err(CredentialsError::Client(e)),
-            // The controller reads the Secret before the pass and retries API errors with
-            // backoff; one that slips in between is reported as missing credentials.
-            Err(e @ LoadError::Api { .. }) => Err(CredentialsError::Missing(
-                crate::reconcile::error::chain(&e),
-            )),
-        }
+        self.load_for(resource.namespace(), &resource.spec).await
     }
 }
 
@@ -262,5 +231,58 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     match mutex.lock() {
         Ok(guard) => guard,
         Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use fake_apiserver::{ApiFault, FakeApiServer};
+    use genesys_cloud::RetryClass;
+    use kube::api::PostParams;
+
+    fn offboarding() -> GenesysUserOffboarding {
+        let spec = serde_yaml::from_str(
+            "user: {email: jane.doe@example.com}\ncredentialsSecretRef: {name: genesys}\nregion: us_east_1\n",
+        )
+        .unwrap();
+        let mut resource = GenesysUserOffboarding::new("jane", spec);
+        resource.metadata.namespace = Some("default".into());
+        resource
+    }
+
+    #[tokio::test]
+    async fn a_missing_secret_stalls_and_an_api_error_reading_it_is_retried() {
+        let api = FakeApiServer::start().await.unwrap();
+        let provider = SecretClientProvider::new(api.kube_client(), 300, None);
+        let resource = offboarding();
+
+        let missing = provider.client_for(&resource).await.unwrap_err();
+        let secret: Secret = serde_json::from_value(serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "genesys", "namespace": "default"},
+            "stringData": {"clientId": "demo-client", "clientSecret": "demo-secret"},
+        }))
+        .unwrap();
+        Api::<Secret>::namespaced(api.kube_client(), "default")
+            .create(&PostParams::default(), &secret)
+            .await
+            .unwrap();
+        // A 500: kube's client retries a 503 by itself.
+        api.inject(ApiFault::new("get", "secrets").status(500));
+        let unreadable = provider.client_for(&resource).await.unwrap_err();
+        let loaded = provider.client_for(&resource).await;
+
+        assert_eq!(missing.reason(), "CredentialsMissing");
+        assert_eq!(missing.retry_class(), RetryClass::Never);
+        assert_eq!(unreadable.reason(), "SecretUnreadable");
+        assert_eq!(unreadable.retry_class(), RetryClass::Backoff);
+        assert!(
+            !crate::reconcile::error::chain(&unreadable).contains("demo-secret"),
+            "no secret in the error"
+        );
+        assert!(loaded.is_ok(), "read once the API server answers");
     }
 }

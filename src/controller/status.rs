@@ -89,10 +89,7 @@ impl KubeStatusStore {
 
     /// The status as last persisted for `resource`: what this store wrote during the current
     /// pass, else the resource's own status.
-    pub fn latest(
-        &self,
-        resource: &GenesysUserOffboarding,
-    ) -> Option<GenesysUserOffboardingStatus> {
+    fn latest(&self, resource: &GenesysUserOffboarding) -> Option<GenesysUserOffboardingStatus> {
         let uid = resource.uid()?;
         let persisted = self.lock();
         match persisted.get(&uid) {
@@ -103,20 +100,15 @@ impl KubeStatusStore {
         }
     }
 
-    /// Ends the pass over `resource`: returns the status as last persisted (as
-    /// [`KubeStatusStore::latest`]) and keeps nothing for the object, so the store holds only
-    /// the passes in flight, not a status per resource ever reconciled. The next pass starts
-    /// from the resource as the controller reads it afresh, which includes every write made here.
-    pub fn finish_pass(
-        &self,
-        resource: &GenesysUserOffboarding,
-    ) -> Option<GenesysUserOffboardingStatus> {
-        let latest = self.latest(resource);
+    /// Ends the pass over `resource`: keeps nothing for the object, so the store holds only the
+    /// passes in flight, not a status per resource ever reconciled. The next pass starts from
+    /// the resource as the controller reads it afresh, which includes every write made here (the
+    /// pass itself says what it persisted: [`crate::reconcile::PassResult::status`]).
+    pub fn finish_pass(&self, resource: &GenesysUserOffboarding) {
         if let Some(uid) = resource.uid() {
             // Whether the pass put the in-progress finalizer on is still to be asked.
             self.lock().remove(&uid);
         }
-        latest
     }
 
     /// Forgets a deleted object (or the bookkeeping of an abandoned pass).
@@ -343,12 +335,13 @@ mod tests {
             },
         );
 
-        let last = store.finish_pass(&resource);
+        let last = store.latest(&resource);
+        store.finish_pass(&resource);
 
         assert_eq!(
             last,
             Some(ready(0, 60)),
-            "the pass's last write is returned"
+            "the pass's last write is what the store judges the next write against"
         );
         assert!(store.lock().is_empty(), "nothing is kept after the pass");
         assert_eq!(store.latest(&resource), Some(ready(0, 0)));

@@ -1,8 +1,12 @@
 //! Step 2 of the pipeline, "load credentials": the [`ClientProvider`] trait gives the reconciler
-//! a Genesys client for a resource. The Kubernetes controller will read the Secret named by
-//! `spec.credentialsSecretRef` in the resource's namespace; the one-shot mode and the tests hand
-//! over one ready client ([`FixedClient`]). Building a client does no I/O; the first call to
-//! Genesys fetches the token.
+//! a Genesys client for a resource, asked once per pass. The Kubernetes controller reads the
+//! Secret named by `spec.credentialsSecretRef` in the resource's namespace; the one-shot mode and
+//! the tests hand over one ready client ([`FixedClient`]). Building a client does no I/O; the
+//! first call to Genesys fetches the token.
+//!
+//! What a human must fix (a missing Secret or key, a refused endpoint) stalls the pass; a
+//! failure to read the credentials ([`CredentialsError::Unreadable`], e.g. the Kubernetes API
+//! answering 500) says nothing about them, so the pass is retried with backoff.
 //!
 //! Where a resource's credentials may go is decided by [`endpoints`], before any Secret is read:
 //! a region's hosts always, custom base URLs only when the operator's configuration allows
@@ -17,7 +21,9 @@ use crate::crd::{ApiEndpoints, GenesysUserOffboarding, GenesysUserOffboardingSpe
 use genesys_cloud::{AllowedEndpoints, Endpoints, GenesysClient, GenesysError};
 
 /// Gives the Genesys client to use for a resource. Clones of a client share their token cache
-/// and rate-limit budget, so a provider should hand out clones rather than build anew.
+/// and rate-limit budget, so a provider should hand out clones rather than build anew. An
+/// error reading where the credentials are kept is [`CredentialsError::Unreadable`], never
+/// [`CredentialsError::Missing`].
 #[async_trait]
 pub trait ClientProvider: Send + Sync {
     async fn client_for(

@@ -34,11 +34,25 @@ pub enum CredentialsError {
     /// The client could not be built from what was found.
     #[error("failed to build the Genesys client")]
     Client(#[source] GenesysError),
+    /// Where the credentials are kept did not answer as it should (the Kubernetes API failed
+    /// to read the Secret): nothing is known to be missing, so the pass is retried with backoff.
+    #[error("failed to read the credentials Secret {secret}")]
+    Unreadable {
+        /// `namespace/name`.
+        secret: String,
+        #[source]
+        source: Box<dyn StdError + Send + Sync>,
+    },
 }
 
 impl CredentialsError {
     pub fn retry_class(&self) -> RetryClass {
-        RetryClass::Never
+        match self {
+            CredentialsError::Unreadable { .. } => RetryClass::Backoff,
+            CredentialsError::Missing(_)
+            | CredentialsError::EndpointNotAllowed
+            | CredentialsError::Client(_) => RetryClass::Never,
+        }
     }
 
     pub fn reason(&self) -> &'static str {
@@ -46,6 +60,7 @@ impl CredentialsError {
             CredentialsError::Missing(_) => reason::CREDENTIALS_MISSING,
             CredentialsError::EndpointNotAllowed => reason::ENDPOINT_NOT_ALLOWED,
             CredentialsError::Client(e) => e.reason(),
+            CredentialsError::Unreadable { .. } => "SecretUnreadable",
         }
     }
 }

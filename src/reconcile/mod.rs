@@ -59,7 +59,7 @@ pub use owners::{MemoryOwners, OwnerRegistry, Ownership, UserKey};
 pub use restore::restore;
 pub use store::{MemoryStore, StatusStore};
 
-use crate::crd::{GenesysUserOffboarding, GenesysUserOffboardingStatus};
+use crate::crd::{ActionRecord, GenesysUserOffboarding, GenesysUserOffboardingStatus};
 use error::{chain, status_message};
 use execute::StepContext;
 use genesys_cloud::{GenesysClient, RetryClass};
@@ -95,7 +95,8 @@ pub struct Event {
     pub message: String,
 }
 
-/// The result of one pass: what to do next, the status as persisted, the Events to publish.
+/// A pass that reached a decision: what to do next, the status as persisted, the Events to
+/// publish ([`PassResult::into_result`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reconciled {
     pub outcome: Outcome,
@@ -103,17 +104,90 @@ pub struct Reconciled {
     pub events: Vec<Event>,
 }
 
+/// When the next pass is due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Requeue {
+    /// After this long (a wait, the drift-check interval, a `Retry-After`).
+    After(Duration),
+    /// After a backoff that grows with each failure in a row (the caller keeps the count).
+    Backoff,
+    /// Only when the resource (or its Secret) changes.
+    OnChange,
+}
+
+impl From<RetryClass> for Requeue {
+    fn from(class: RetryClass) -> Self {
+        match class {
+            RetryClass::After(after) => Requeue::After(after),
+            RetryClass::Backoff => Requeue::Backoff,
+            RetryClass::Never => Requeue::OnChange,
+        }
+    }
+}
+
+impl Outcome {
+    /// When the pass after this outcome is due, from `now`.
+    pub fn requeue(&self, now: DateTime<Utc>) -> Requeue {
+        match self {
+            Outcome::Done { recheck_after } => Requeue::After(*recheck_after),
+            Outcome::Wait { until, after, .. } => Requeue::After(until.map_or(*after, |until| {
+                (until - now).to_std().unwrap_or(Duration::ZERO)
+            })),
+            Outcome::Stalled { .. } | Outcome::Suspended => Requeue::OnChange,
+        }
+    }
+}
+
+/// Everything one pass did and decided, whether it reached a decision or failed: the caller
+/// publishes Events, reports the status and schedules the next pass from this alone, without
+/// reading the status back.
+#[derive(Debug)]
+pub struct PassResult {
+    /// The decision, or the failure worth retrying (see [`PassResult::requeue`]).
+    pub result: Result<Outcome, ReconcileError>,
+    /// The status as last persisted by the pass (the resource's own when the pass persisted
+    /// none).
+    pub status: GenesysUserOffboardingStatus,
+    /// The steps this pass carried out, oldest first, as recorded in the actions log: one Event
+    /// each. Steps found already done and failed steps are not in it (a failure has its own
+    /// Event).
+    pub steps: Vec<ActionRecord>,
+    /// The reconciler's own Events (Offboarded, a stall's reason, drift, Restored).
+    pub events: Vec<Event>,
+}
+
+impl PassResult {
+    /// When the next pass is due: what the outcome asks for, or, after a failure, what its
+    /// [`ReconcileError::retry_class`] says.
+    pub fn requeue(&self, now: DateTime<Utc>) -> Requeue {
+        match &self.result {
+            Ok(outcome) => outcome.requeue(now),
+            Err(error) => error.retry_class().into(),
+        }
+    }
+
+    /// The decision with the status and Events, or the failure; the steps carried out are left
+    /// out (for callers that publish no step Events).
+    pub fn into_result(self) -> Result<Reconciled, ReconcileError> {
+        Ok(Reconciled {
+            outcome: self.result?,
+            status: self.status,
+            events: self.events,
+        })
+    }
+}
+
 /// One reconcile pass over `resource`, whose `status` is the one last persisted. Status is
 /// persisted through `store` as the pass goes. `owners` says whether the resource owns the user
-/// it resolves to (a duplicate stalls before anything is written). Returns an error only for
-/// failures worth retrying (its [`ReconcileError::retry_class`] says when); everything a human
+/// it resolves to (a duplicate stalls before anything is written). The result is a failure only
+/// when it is worth retrying (its [`ReconcileError::retry_class`] says when); everything a human
 /// must fix comes back as [`Outcome::Stalled`].
 pub async fn reconcile(
     resource: &GenesysUserOffboarding,
     clients: &dyn ClientProvider,
     owners: &dyn OwnerRegistry,
     store: &dyn StatusStore,
-) -> Result<Reconciled, ReconcileError> {
+) -> PassResult {
     let mut pass = Pass::new(resource, store);
     let result = offboard(&mut pass, clients, owners).await;
     pass.conclude(result).await
@@ -280,31 +354,36 @@ impl<'a> Pass<'a> {
 
     /// Persists the final status of the pass. Failures a human must fix become `Stalled`;
     /// failures worth retrying are reported as such and returned.
-    async fn conclude(
-        mut self,
-        result: Result<Outcome, ReconcileError>,
-    ) -> Result<Reconciled, ReconcileError> {
-        let outcome = match result {
-            Ok(outcome) => outcome,
-            Err(ReconcileError::Store(e)) => return Err(ReconcileError::Store(e)),
+    async fn conclude(mut self, result: Result<Outcome, ReconcileError>) -> PassResult {
+        let result = match result {
+            Ok(outcome) => Ok(outcome),
+            Err(e @ ReconcileError::Store(_)) => return self.finish(Err(e)),
             Err(e) if e.retry_class() == RetryClass::Never => {
                 let unresolved = matches!(e, ReconcileError::Resolve(_));
                 tracing::warn!(reason = e.reason(), error = %chain(&e), "offboarding stalled");
-                self.report
-                    .stalled(e.reason(), status_message(&e), unresolved)
+                Ok(self
+                    .report
+                    .stalled(e.reason(), status_message(&e), unresolved))
             }
             Err(e) => {
                 tracing::warn!(reason = e.reason(), error = %chain(&e), "offboarding pass failed; will retry");
                 self.report.retrying(e.reason(), &status_message(&e));
-                self.save().await?;
-                return Err(e);
+                Err(e)
             }
         };
-        self.save().await?;
-        Ok(Reconciled {
-            outcome,
-            status: self.report.status,
+        // A status that cannot be persisted is the failure: the next pass starts from the last
+        // one that was.
+        let result = self.save().await.and(result);
+        self.finish(result)
+    }
+
+    /// The pass's result, as it stands: no I/O.
+    fn finish(self, result: Result<Outcome, ReconcileError>) -> PassResult {
+        PassResult {
+            result,
+            status: self.persisted,
+            steps: self.report.steps,
             events: self.report.events,
-        })
+        }
     }
 }

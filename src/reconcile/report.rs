@@ -27,10 +27,13 @@ use genesys_cloud::{MemberBy, User, UserState};
 /// How long to wait before looking again at a live conversation.
 pub const CONVERSATION_RECHECK: Duration = Duration::from_secs(60);
 
-/// The status being built during one pass, and the Events to publish.
+/// The status being built during one pass, the steps it carried out, and the Events to publish.
 #[derive(Debug)]
 pub struct Report {
     pub status: GenesysUserOffboardingStatus,
+    /// The actions of this pass that succeeded, in order (the log in `status` also holds earlier
+    /// passes' and may be trimmed).
+    pub steps: Vec<ActionRecord>,
     pub events: Vec<Event>,
     generation: Option<i64>,
     now: DateTime<Utc>,
@@ -51,6 +54,7 @@ impl Report {
         let mut report = Self {
             was_ready: status.is_true(condition::READY),
             status,
+            steps: Vec::new(),
             events: Vec::new(),
             generation,
             now,
@@ -361,7 +365,7 @@ impl Report {
             Ok(_) => (ActionOutcome::Succeeded, None),
             Err(e) => (ActionOutcome::Failed, Some(status_message(e))),
         };
-        self.status.record_action(ActionRecord {
+        self.record(ActionRecord {
             step: step.kind(),
             target: step.target_id(),
             time: to_time(Utc::now()),
@@ -420,15 +424,14 @@ impl Report {
             .collect();
         for n in shown {
             if n.target.is_some() || n.step.is_drain() {
-                self.action(
-                    n.step.clone(),
-                    n.target.clone(),
-                    ActionOutcome::Succeeded,
-                    None,
-                );
-                if let Some(last) = self.status.actions.last_mut() {
-                    last.read_back = Some("a later read shows it done".to_owned());
-                }
+                self.record(ActionRecord {
+                    step: n.step.clone(),
+                    target: n.target.clone(),
+                    time: to_time(Utc::now()),
+                    outcome: ActionOutcome::Succeeded,
+                    message: None,
+                    read_back: Some("a later read shows it done".to_owned()),
+                });
             }
             self.status
                 .not_applied
@@ -439,7 +442,7 @@ impl Report {
     /// A read showed the change of a drain step: it is `Succeeded` (with what was read), leaves
     /// the plan and any `notApplied` entry, and the routing condition follows.
     pub fn confirmed(&mut self, step: &Step, read: &str, policy: &Policy) {
-        self.status.record_action(ActionRecord {
+        self.record(ActionRecord {
             step: step.kind(),
             target: step.target_id(),
             time: to_time(Utc::now()),
@@ -462,7 +465,7 @@ impl Report {
     /// with what was read, counted in `status.notApplied`; the step stays in the plan. Returns
     /// the passes that made it without it showing, this one included.
     pub fn unconfirmed(&mut self, step: &Step, read: &str) -> u32 {
-        self.status.record_action(ActionRecord {
+        self.record(ActionRecord {
             step: step.kind(),
             target: step.target_id(),
             time: to_time(Utc::now()),
@@ -719,7 +722,7 @@ impl Report {
         outcome: ActionOutcome,
         message: Option<String>,
     ) {
-        self.status.record_action(ActionRecord {
+        self.record(ActionRecord {
             step,
             target,
             time: to_time(Utc::now()),
@@ -727,6 +730,15 @@ impl Report {
             message,
             read_back: None,
         });
+    }
+
+    /// Appends to the actions log; a success is also one of this pass's steps.
+    fn record(&mut self, action: ActionRecord) {
+        let succeeded = action.outcome == ActionOutcome::Succeeded;
+        self.status.record_action(action);
+        if succeeded && let Some(recorded) = self.status.actions.last() {
+            self.steps.push(recorded.clone());
+        }
     }
 
     /// `deletionPolicy: Restore` finished: what was put back, and what cannot be (written to

@@ -8,14 +8,12 @@
 
 use std::collections::HashSet;
 
-use chrono::Utc;
-
 use super::error::{ReadError, ReconcileError, ResolveError, StepError, chain, status_message};
 use super::execute::not_applied_before;
 use super::owners::{OwnerRegistry, Ownership, UserKey};
 use super::plan::StepKind;
 use super::report::Report;
-use super::{ClientProvider, Reconciled, StatusStore, check_endpoint, save};
+use super::{ClientProvider, Outcome, Pass, PassResult, StatusStore, check_endpoint};
 use crate::crd::{
     ActionOutcome, GenesysUserOffboarding, NotRestorable, NotRestorableKind, QueueMembership,
     UserSnapshot,
@@ -33,16 +31,29 @@ pub async fn restore(
     clients: &dyn ClientProvider,
     owners: &dyn OwnerRegistry,
     store: &dyn StatusStore,
-) -> Result<Reconciled, ReconcileError> {
-    let mut report = Report::start(resource, Utc::now());
+) -> PassResult {
+    let mut pass = Pass::new(resource, store);
+    let result = restore_pass(&mut pass, clients, owners).await;
+    pass.finish(result)
+}
+
+/// The restore, its final status persisted.
+async fn restore_pass(
+    pass: &mut Pass<'_>,
+    clients: &dyn ClientProvider,
+    owners: &dyn OwnerRegistry,
+) -> Result<Outcome, ReconcileError> {
+    let resource = pass.resource;
     let status = resource.status.clone().unwrap_or_default();
     let (Some(snapshot), Some(user)) = (status.snapshot.clone(), status.user.clone()) else {
-        let outcome = report.restored(&[], Vec::new());
-        return finish(resource, store, report, outcome).await;
+        let outcome = pass.report.restored(&[], Vec::new());
+        pass.save().await?;
+        return Ok(outcome);
     };
     if let Err(e) = check_endpoint(resource) {
-        let outcome = report.stalled(e.reason(), chain(&e), false);
-        return finish(resource, store, report, outcome).await;
+        let outcome = pass.report.stalled(e.reason(), chain(&e), false);
+        pass.save().await?;
+        return Ok(outcome);
     }
     let key = UserKey {
         api: status
@@ -53,50 +64,38 @@ pub async fn restore(
         id: user.id.clone(),
     };
     if let Ownership::Duplicate { owner } = owners.claim(resource, &key).await? {
-        let outcome = report.not_restored(&owner);
-        return finish(resource, store, report, outcome).await;
+        let outcome = pass.report.not_restored(&owner);
+        pass.save().await?;
+        return Ok(outcome);
     }
-    report.restoring();
-    save(store, resource, &mut report.status).await?;
+    pass.report.restoring();
+    pass.save().await?;
 
     let result = put_back(
         resource,
         clients,
         &UserId::new(user.id),
         &snapshot,
-        &mut report,
+        &mut pass.report,
     )
     .await;
     let outcome = match result {
-        Ok((put_back, not_restorable)) => report.restored(&put_back, not_restorable),
+        Ok((put_back, not_restorable)) => pass.report.restored(&put_back, not_restorable),
         Err(e) if e.retry_class() == RetryClass::Never => {
             let unresolved = matches!(e, ReconcileError::Resolve(_));
             // The status gets the public message; the log, the whole cause chain.
             tracing::warn!(reason = e.reason(), error = %chain(&e), "restore stalled");
-            report.stalled(e.reason(), status_message(&e), unresolved)
+            pass.report
+                .stalled(e.reason(), status_message(&e), unresolved)
         }
         Err(e) => {
-            report.retrying(e.reason(), &status_message(&e));
-            save(store, resource, &mut report.status).await?;
+            pass.report.retrying(e.reason(), &status_message(&e));
+            pass.save().await?;
             return Err(e);
         }
     };
-    finish(resource, store, report, outcome).await
-}
-
-/// Persists the final status of a restore.
-async fn finish(
-    resource: &GenesysUserOffboarding,
-    store: &dyn StatusStore,
-    mut report: Report,
-    outcome: super::Outcome,
-) -> Result<Reconciled, ReconcileError> {
-    save(store, resource, &mut report.status).await?;
-    Ok(Reconciled {
-        outcome,
-        status: report.status,
-        events: report.events,
-    })
+    pass.save().await?;
+    Ok(outcome)
 }
 
 /// The restore steps; returns what was put back and what cannot be.

@@ -5,13 +5,15 @@ If the SDK Genesys ships can log in to the emulator, read users, search them, re
 queues and analytics, and get a 409 on a stale version, then the emulator speaks the real API's
 dialect, not only our own client's.
 
-Usage (tests/sdk.rs runs it; scripts/test installs the SDK into .tools/venv):
+Usage (tests/integration/sdk.rs runs it; scripts/test installs the SDK into .tools/venv):
     .tools/venv/bin/python tests/sdk/sdk_check.py --base-url http://127.0.0.1:8080/ \
         [--client-id demo-client] [--client-secret demo-secret] \
-        [--contract contract/genesys-contract.json]
+        [--contract contract/genesys-contract.json] [--realistic]
 The same values may come from GENESYS_SIM_URL, GENESYS_CLIENT_ID and GENESYS_CLIENT_SECRET.
 With --contract it first checks that the contract's models (field names, SDK types, enums) are
-those of the installed SDK, the version the contract says it was generated from.
+those of the installed SDK, the version the contract says it was generated from. With
+--realistic (the emulator serving `profile: realistic`) it also reads what only that profile
+renders: typed memberGroups, a group as a grant's subject, sourceId, PENDING jobs.
 
 Besides each step's own assertions, every object the SDK deserializes is walked afterwards: the
 run fails if any attribute holds the SDK's `outdated_sdk_version` marker (an enum value the SDK
@@ -259,6 +261,62 @@ def search_by_email(users_api, email, states=None):
     return users_api.post_users_search(body)
 
 
+# --- The realistic profile: the shapes only its switches produce ------------------------------
+
+# The demo org's examples of each kind of membership and grant (demo-org.yaml).
+ANA = "6a1b0c3e-0000-4000-8000-00000000000a"  # in Technical Support through her team
+PRIYA = "6a1b0c3e-0000-4000-8000-000000000007"  # holds Tier 2 Specialist through Tier 2
+TECHNICAL_SUPPORT = "9b2e4d60-0000-4000-8000-0000000000b2"
+ESCALATIONS = "9b2e4d60-0000-4000-8000-0000000000b3"
+TIER_2 = "3c4d5e6f-0000-4000-8000-0000000000c1"
+NIGHT_SHIFT = "3c4d5e6f-0000-4000-8000-0000000000c2"
+
+
+def run_realistic(client, checks):
+    """Reads what the emulator renders only with the realistic profile (teams and skill groups
+    among a queue's memberGroups, a grant whose subject is a group, a presence with sourceId, an
+    unknown user's OFF_QUEUE, a details job that is PENDING), so the walk at the end proves the
+    SDK knows every field and enum value."""
+    users_api = gc.UsersApi(client)
+    routing_api = gc.RoutingApi(client)
+    analytics_api = gc.AnalyticsApi(client)
+
+    escalations = routing_api.get_routing_queue(ESCALATIONS)
+    support = routing_api.get_routing_queue(TECHNICAL_SUPPORT)
+    types = sorted(g.type for g in (escalations.member_groups or []) + (support.member_groups or []))
+    checks.ok(types == ["GROUP", "SKILLGROUP", "TEAM"],
+              f"a queue's memberGroups are typed GROUP, TEAM and SKILLGROUP ({types})")
+    members = routing_api.get_routing_queue_members(TECHNICAL_SUPPORT, page_size=25)
+    ana = [m for m in members.entities or [] if m.id == ANA]
+    checks.ok(len(ana) == 1 and ana[0].member_by == "group",
+              "a member through a team is listed with memberBy group")
+    # expand is best effort: one of two answers leaves team out.
+    teams = [users_api.get_user(ANA, expand=["team"]).team for _ in range(2)]
+    checks.ok(any(t is not None and t.id == NIGHT_SHIFT for t in teams),
+              "expand=team names the user's team (in one of two answers)")
+
+    subject = users_api.get_authorization_subject(PRIYA)
+    subjects = {g.subject_id for g in subject.grants or []}
+    checks.ok(subjects == {PRIYA, TIER_2},
+              "a grant through a group shows the group as subjectId, direct ones the user")
+
+    presence = gc.PresenceApi(client).get_user_presence(ANA, "purecloud")
+    checks.ok(presence.source_id == "PURECLOUD", "a presence carries sourceId")
+    unknown = users_api.get_user_routingstatus("00000000-0000-4000-8000-00000000dead")
+    checks.ok(unknown.status == "OFF_QUEUE", "an unknown user's routing status is OFF_QUEUE")
+
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    start = now - datetime.timedelta(days=30)
+    job_query = gc.AsyncConversationQuery()
+    job_query.interval = (f"{start.isoformat().replace('+00:00', 'Z')}/"
+                          f"{now.isoformat().replace('+00:00', 'Z')}")
+    job = analytics_api.post_analytics_conversations_details_jobs(job_query)
+    states = [analytics_api.get_analytics_conversations_details_job(job.job_id).state
+              for _ in range(3)]
+    checks.ok(states == ["QUEUED", "PENDING", "FULFILLED"],
+              f"a details job passes through PENDING ({states})")
+
+
 def run(args):
     checks = Checks()
     if args.contract:
@@ -373,6 +431,9 @@ def run(args):
         after = users_api.get_user(target.id)
         checks.ok(after.state == "inactive", "the stale PATCH changed nothing")
 
+    if args.realistic:
+        run_realistic(client, checks)
+
     # Every object the SDK deserialized, walked against its JSON.
     problems = []
     for response_type, raw, obj in RECORDED:
@@ -396,6 +457,9 @@ def main():
     parser.add_argument("--agent-email", default=DEFAULT_AGENT_EMAIL)
     parser.add_argument("--shared-email", default=DEFAULT_SHARED_EMAIL)
     parser.add_argument("--deactivate-email", default=DEFAULT_DEACTIVATE_EMAIL)
+    parser.add_argument("--realistic", action="store_true",
+                        help="the emulator runs the realistic profile: also read what only it "
+                             "renders")
     args = parser.parse_args()
     if not args.base_url:
         parser.error("give --base-url or set GENESYS_SIM_URL")

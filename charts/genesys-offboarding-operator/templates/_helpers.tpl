@@ -76,7 +76,8 @@ single-namespace mode, else watchNamespaces; empty means every namespace.
 {{- end -}}
 
 {{/*
-What the operator may do where offboardings live. No wildcards: tests/chart.rs checks it.
+What the operator may do where offboardings live. No wildcards: tests/integration/chart.rs
+checks it.
 Secrets: get, list and watch, because a change to a credentials Secret triggers a reconcile.
 */}}
 {{- define "gofb.reconcileRules" -}}

@@ -8,12 +8,13 @@
 //! `count` and `sum` in milliseconds. `queryType` `topN`/`bottomN` rank groups by `sortMetric`
 //! and keep `limit`. Nothing matching answers `{}` (the reference leaves that shape open).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::analytics::{check_sync_interval, interval, session_metrics};
+use super::analytics::{check_sync_interval, interval, session_metrics, visible};
 use super::call::{Call, Reply};
 use super::errors::ApiError;
 use super::filters::{AGGREGATE_DIMENSIONS, Filter, Row};
@@ -266,6 +267,16 @@ type Buckets = BTreeMap<usize, MetricStats>;
 /// Group key (values in `groupBy` order) → buckets.
 type Groups = BTreeMap<Vec<String>, Buckets>;
 
+/// The conversations the caller may see, as they stand at the time of the call.
+fn seen<'o>(org: &'o Org, call: &Call<'_>) -> impl Iterator<Item = Cow<'o, Conversation>> {
+    let divisions = org.client_divisions(&call.caller.client_id);
+    let now = call.now;
+    org.conversations
+        .iter()
+        .filter(move |c| visible(c, divisions))
+        .filter_map(move |c| c.as_of(now))
+}
+
 /// `POST /api/v2/analytics/conversations/aggregates/query`.
 pub fn post_analytics_conversations_aggregates_query(
     org: &mut Org,
@@ -279,7 +290,7 @@ pub fn post_analytics_conversations_aggregates_query(
     let flatten = query.flatten_multivalued_dimensions.unwrap_or(false);
     let mut groups: Groups = BTreeMap::new();
     // Conversations as they stand now: a metric of a segment ending later is not emitted yet.
-    for c in org.conversations.iter().filter_map(|c| c.as_of(call.now)) {
+    for c in seen(org, call) {
         let c: &Conversation = &c;
         for p in &c.participants {
             for s in &p.sessions {

@@ -7,37 +7,39 @@
 //!   when one segment satisfies it; the segment sees its session's and participant's
 //!   dimensions, so `userId` + `purpose` work together). It answers `totalHits` and omits
 //!   `conversations` on an empty page; intervals longer than `behavior.maxSyncIntervalDays`
-//!   and paging past 100 000 results are 400s.
+//!   (or `behavior.maxSyncIntervalDaysUnfiltered` for a query without filters) and paging past
+//!   100 000 results are 400s.
 //! - Jobs take the same filters (no paging), match conversations with activity in the
-//!   interval, answer 202 `{jobId}`, are `QUEUED` at the first status poll and `FULFILLED`
-//!   after, and page results by `cursor` until the cursor is absent.
+//!   interval, answer 202 `{jobId}`, are `QUEUED` at the first status poll, `PENDING` for
+//!   `behavior.detailsJobPendingPolls` polls, `FULFILLED` after, and page results by `cursor`
+//!   until the cursor is absent.
+//! - With `behavior.divisionScopedPermissions`, a client restricted to some divisions sees
+//!   only conversations of those divisions, and only users of them in user details.
 //! - An ongoing conversation has no `conversationEnd` (and open segments no `segmentEnd`).
 //!   Every answer shows conversations as they stand at the time of the request
 //!   ([`Conversation::as_of`]): a fixture `end` in the future (`now+30s`) keeps the
 //!   conversation ongoing until that time passes, then it has ended by itself.
-//! - Two switches make the details reads as unsteady as Genesys describes them (off by
-//!   default): `behavior.detailsPagingDrift` moves a record across a page boundary between
-//!   page reads ([`PagingDrift`]), and `behavior.detailsLateSeconds` keeps a conversation that
+//! - Two switches make the details reads as unsteady as Genesys describes them (off in the
+//!   `default` profile): `behavior.detailsPagingDrift` moves a record across a page boundary between
+//!   page reads ([`PagingDrift`]), and `behavior.detailsLateMs` keeps a conversation that
 //!   just ended out of every details read for a while ([`in_details`]).
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::call::{Call, Page, Reply};
+use super::call::{Call, Page, Reply, decode_cursor, encode_cursor};
 use super::errors::ApiError;
 use super::filters::{
     self, CONVERSATION_DIMENSIONS, Filter, PRESENCE_DIMENSIONS, ROUTING_STATUS_DIMENSIONS, Row,
     SEGMENT_DIMENSIONS, USER_DIMENSIONS,
 };
-use super::state::{Conversation, Org, Participant, Segment, Session, Span, User};
+use super::state::{
+    Conversation, Job, Org, PagingDrift, Participant, Segment, Session, Span, User,
+};
 use super::time::{Interval, format};
-use super::users::{decode_cursor, encode_cursor};
-
-pub use super::aggregates::post_analytics_conversations_aggregates_query;
 
 /// Deepest result a paged details query may reach (§7.1).
 const MAX_PAGED_RESULTS: usize = 100_000;
@@ -82,79 +84,44 @@ enum Matching {
     Activity,
 }
 
-/// A submitted details job.
-#[derive(Debug, Clone)]
-pub struct Job {
-    pub id: String,
-    /// Indexes into `Org::conversations`, in result order.
-    pub results: Vec<usize>,
-    pub submitted: DateTime<Utc>,
-    pub polls: u32,
-    pub completed: Option<DateTime<Utc>>,
-}
-
-/// How the pages of one details query have drifted (`behavior.detailsPagingDrift`).
-#[derive(Debug, Clone, Default)]
-pub struct PagingDrift {
-    /// Requests so far for each page number from 2 on.
-    reads: BTreeMap<usize, u32>,
-    /// Conversation ids that swapped places across a page boundary, in the order they did.
-    swaps: Vec<(String, String)>,
-}
-
-impl PagingDrift {
-    /// The query's hits in their drifted order: every swap so far, applied in turn.
-    fn apply(&self, org: &Org, hits: &mut [usize]) {
-        let at =
-            |hits: &[usize], id: &str| hits.iter().position(|i| org.conversations[*i].id == id);
-        for (a, b) in &self.swaps {
-            if let (Some(x), Some(y)) = (at(hits, a), at(hits, b)) {
-                hits.swap(x, y);
-            }
+/// The query's hits in their drifted order: every swap so far, applied in turn.
+fn apply_drift(org: &Org, drift: &PagingDrift, hits: &mut [usize]) {
+    let at = |hits: &[usize], id: &str| hits.iter().position(|i| org.conversations[*i].id == id);
+    for (a, b) in &drift.swaps {
+        if let (Some(x), Some(y)) = (at(hits, a), at(hits, b)) {
+            hits.swap(x, y);
         }
     }
-
-    /// A request for `page`: its second request finds the page's first record moved to the
-    /// end of the page before (they swap). Returns whether a record moved.
-    fn read(&mut self, org: &Org, hits: &mut [usize], page: &Page) -> bool {
-        if page.number < 2 {
-            return false;
-        }
-        let reads = self.reads.entry(page.number).or_default();
-        *reads += 1;
-        let boundary = page.offset();
-        if *reads != 2 || boundary == 0 || boundary >= hits.len() {
-            return false;
-        }
-        hits.swap(boundary - 1, boundary);
-        self.swaps.push((
-            org.conversations[hits[boundary - 1]].id.clone(),
-            org.conversations[hits[boundary]].id.clone(),
-        ));
-        true
-    }
 }
 
-/// Whether the details reads show `c`, as it stands at `now`: with
-/// `behavior.detailsLateSeconds`, a conversation that ended less than that long ago is not
-/// there yet.
+/// A request for `page` of a drifting query: its second request finds the page's first record
+/// moved to the end of the page before (they swap, for good).
+fn read_drifting(org: &Org, drift: &mut PagingDrift, hits: &mut [usize], page: &Page) {
+    if page.number < 2 {
+        return;
+    }
+    let reads = drift.reads.entry(page.number).or_default();
+    *reads += 1;
+    let boundary = page.offset();
+    if *reads != 2 || boundary == 0 || boundary >= hits.len() {
+        return;
+    }
+    hits.swap(boundary - 1, boundary);
+    drift.swaps.push((
+        org.conversations[hits[boundary - 1]].id.clone(),
+        org.conversations[hits[boundary]].id.clone(),
+    ));
+}
+
+/// Whether the details reads show `c`, as it stands at `now`: with `behavior.detailsLateMs`,
+/// a conversation that ended less than that long ago is not there yet.
 pub fn in_details(org: &Org, c: &Conversation, now: DateTime<Utc>) -> bool {
-    let late = i64::try_from(org.behavior.details_late_seconds).unwrap_or(i64::MAX);
+    let late = i64::try_from(org.behavior.details_late_ms).unwrap_or(i64::MAX);
     late == 0
         || c.end.is_none_or(|end| {
-            end.checked_add_signed(TimeDelta::seconds(late))
+            end.checked_add_signed(TimeDelta::milliseconds(late))
                 .is_some_and(|t| now >= t)
         })
-}
-
-impl Job {
-    fn state(&self) -> &'static str {
-        if self.completed.is_some() {
-            "FULFILLED"
-        } else {
-            "QUEUED"
-        }
-    }
 }
 
 /// Parses and checks the interval.
@@ -177,6 +144,38 @@ pub fn check_sync_interval(org: &Org, interval: &Interval) -> Result<(), ApiErro
         .param("days", org.behavior.max_sync_interval_days.to_string()));
     }
     Ok(())
+}
+
+/// Rejects an unfiltered synchronous details query over a longer interval than
+/// `behavior.maxSyncIntervalDaysUnfiltered` allows.
+fn check_unfiltered_interval(
+    org: &Org,
+    query: &ConversationQuery,
+    interval: &Interval,
+) -> Result<(), ApiError> {
+    let days = org.behavior.max_sync_interval_days_unfiltered;
+    if days == 0 {
+        return Ok(());
+    }
+    let filtered = !query.conversation_filters.is_empty() || !query.segment_filters.is_empty();
+    if !filtered && interval.end - interval.start > TimeDelta::days(i64::from(days)) {
+        return Err(ApiError::bad_request(
+            "The interval is longer than {days} days; add conversationFilters or segmentFilters, or use the asynchronous jobs API",
+        )
+        .param("days", days.to_string()));
+    }
+    Ok(())
+}
+
+/// The divisions the caller may see analytics of (`None`: all).
+fn visible_divisions(org: &Org, call: &Call<'_>) -> Option<Vec<String>> {
+    org.client_divisions(&call.caller.client_id)
+        .map(<[String]>::to_vec)
+}
+
+/// Whether a conversation touches one of the visible divisions.
+pub fn visible(c: &Conversation, divisions: Option<&[String]>) -> bool {
+    divisions.is_none_or(|allowed| c.division_ids.iter().any(|d| allowed.contains(d)))
 }
 
 /// A segment seen with its session, participant and conversation.
@@ -288,6 +287,7 @@ fn select(
     interval: &Interval,
     matching: Matching,
     now: DateTime<Utc>,
+    divisions: Option<&[String]>,
 ) -> Vec<usize> {
     let days = interval.days_touched();
     // Evaluations, surveys and resolutions are not modelled: a filter on them matches nothing.
@@ -301,6 +301,7 @@ fn select(
         .enumerate()
         .filter(|_| !unmodelled)
         .filter_map(|(i, c)| Some((i, c.as_deref()?)))
+        .filter(|(_, c)| visible(c, divisions))
         .filter(|(_, c)| in_details(org, c, now))
         .filter(|(_, c)| match matching {
             Matching::StartDay => days.contains(c.start),
@@ -505,6 +506,7 @@ pub fn post_analytics_conversations_details_query(
     let query: ConversationQuery = call.json()?;
     let interval = interval(query.interval.as_deref())?;
     check_sync_interval(org, &interval)?;
+    check_unfiltered_interval(org, &query, &interval)?;
     validate_query(&query)?;
     let page = match query.paging {
         None => Page::new(25, 1, usize::MAX)?,
@@ -521,7 +523,15 @@ pub fn post_analytics_conversations_details_query(
             "Pagination may not exceed 100000 results.",
         ));
     }
-    let mut hits = select(org, &query, &interval, Matching::StartDay, call.now);
+    let divisions = visible_divisions(org, call);
+    let mut hits = select(
+        org,
+        &query,
+        &interval,
+        Matching::StartDay,
+        call.now,
+        divisions.as_deref(),
+    );
     let mut total = hits.len();
     if org.behavior.details_paging_drift {
         // Keyed by the query without its paging: the pages of one listing drift together.
@@ -529,14 +539,12 @@ pub fn post_analytics_conversations_details_query(
         if let Some(body) = key.as_object_mut() {
             body.remove("paging");
         }
-        let mut drift = org
-            .paging_drift
-            .remove(&key.to_string())
-            .unwrap_or_default();
-        drift.apply(org, &mut hits);
-        drift.read(org, &mut hits, &page);
+        let key = key.to_string();
+        let mut drift = org.paging_drift.remove(&key).unwrap_or_default();
+        apply_drift(org, &drift, &mut hits);
+        read_drifting(org, &mut drift, &mut hits, &page);
         total += drift.swaps.len();
-        org.paging_drift.insert(key.to_string(), drift);
+        org.paging_drift.insert(key, drift);
     }
     let conversations: Vec<Value> = page
         .slice(&hits)
@@ -586,7 +594,15 @@ pub fn post_analytics_conversations_details_jobs(
     } else {
         Matching::Activity
     };
-    let mut results = select(org, &query, &interval, matching, call.now);
+    let divisions = visible_divisions(org, call);
+    let mut results = select(
+        org,
+        &query,
+        &interval,
+        matching,
+        call.now,
+        divisions.as_deref(),
+    );
     if let Some(limit) = query.limit {
         let limit =
             usize::try_from(limit).map_err(|_| ApiError::bad_request("limit must be positive"))?;
@@ -613,14 +629,15 @@ fn job_mut<'o>(org: &'o mut Org, id: &str) -> Result<&'o mut Job, ApiError> {
 }
 
 /// `GET /api/v2/analytics/conversations/details/jobs/{jobId}`: `QUEUED` on the first poll,
-/// then `FULFILLED`.
+/// `PENDING` on the next `behavior.detailsJobPendingPolls`, then `FULFILLED`.
 pub fn get_analytics_conversations_details_job(
     org: &mut Org,
     call: &Call<'_>,
 ) -> Result<Reply, ApiError> {
+    let pending_polls = org.behavior.details_job_pending_polls;
     let job = job_mut(org, call.param("jobId"))?;
     job.polls += 1;
-    if job.polls > 1 && job.completed.is_none() {
+    if job.polls > 1 + pending_polls && job.completed.is_none() {
         job.completed = Some(call.now);
     }
     let mut out = json!({
@@ -861,9 +878,15 @@ pub fn post_analytics_users_details_query(
             usize::MAX,
         )?,
     };
+    let divisions = visible_divisions(org, call);
     let mut details: Vec<(String, Value)> = org
         .users
         .iter()
+        .filter(|u| {
+            divisions
+                .as_ref()
+                .is_none_or(|allowed| allowed.contains(&u.division_id))
+        })
         .filter_map(|u| Some((u.id.clone(), user_detail(org, u, &query, &interval)?)))
         .collect();
     details.sort_by(|a, b| a.0.cmp(&b.0));

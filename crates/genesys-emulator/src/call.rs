@@ -3,12 +3,15 @@
 //! comma-joined), booleans, enums, paging and the `*EntityListing` envelope.
 
 use axum::http::HeaderMap;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
 use super::errors::ApiError;
-use super::ops::Operation;
+use super::fixture::OverMax;
+pub use super::fixture::USER_EXPANDS;
 
 /// A handler's answer.
 #[derive(Debug, Clone, PartialEq)]
@@ -68,9 +71,9 @@ pub struct Caller {
     pub client_id: String,
 }
 
-/// One API call, matched to its operation.
+/// One API call, matched to its operation by the route table (`ops`), which hands a handler
+/// only what it needs: the handler never sees the table, so the table can name the handlers.
 pub struct Call<'a> {
-    pub op: &'static Operation,
     pub path: &'a str,
     pub params: Vec<(&'static str, String)>,
     pub query: Query,
@@ -201,6 +204,20 @@ pub fn descending(query: &Query, name: &str) -> Result<bool, ApiError> {
     }
 }
 
+/// An opaque cursor for an offset (`GET /users/query`, details job results).
+pub fn encode_cursor(offset: usize) -> String {
+    URL_SAFE_NO_PAD.encode(format!("offset:{offset}"))
+}
+
+pub fn decode_cursor(cursor: &str) -> Result<usize, ApiError> {
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| s.strip_prefix("offset:").and_then(|n| n.parse().ok()))
+        .ok_or_else(|| ApiError::bad_request("The cursor is invalid or expired"))
+}
+
 /// `pageSize` / `pageNumber` (1-based).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Page {
@@ -231,6 +248,35 @@ impl Page {
             size: size.min(max.max(1)),
             number,
         })
+    }
+
+    /// From the query; a `pageSize` over `max` is clamped or refused with a 400, per `over`
+    /// (`behavior.pageSizeOverMax`).
+    pub fn from_query_within(
+        query: &Query,
+        default_size: usize,
+        max: usize,
+        over: OverMax,
+    ) -> Result<Self, ApiError> {
+        Self::within(
+            query.int("pageSize", i64::try_from(default_size).unwrap_or(25))?,
+            query.int("pageNumber", 1)?,
+            max,
+            over,
+        )
+    }
+
+    /// As [`Page::new`], with a `pageSize` over `max` clamped or refused per `over`.
+    pub fn within(size: i64, number: i64, max: usize, over: OverMax) -> Result<Self, ApiError> {
+        let too_big = usize::try_from(size).is_ok_and(|s| s > max);
+        if over == OverMax::Reject && too_big {
+            return Err(ApiError::bad_request(
+                "pageSize [{size}] is larger than the largest allowed, [{max}]",
+            )
+            .param("size", size.to_string())
+            .param("max", max.to_string()));
+        }
+        Self::new(size, number, max)
     }
 
     pub fn offset(&self) -> usize {
@@ -299,34 +345,9 @@ pub fn listing(
     Value::Object(out)
 }
 
-/// The `expand` values accepted on user reads (docs/genesys-api.md §3.1, contract `get_user`).
-pub const USER_EXPANDS: &[&str] = &[
-    "routingStatus",
-    "presence",
-    "integrationPresence",
-    "conversationSummary",
-    "outOfOffice",
-    "geolocation",
-    "station",
-    "authorization",
-    "lasttokenissued",
-    "authorization.unusedRoles",
-    "team",
-    "workPlanBidRanks",
-    "externalContactsSettings",
-    "groups",
-    "customAttributes",
-    "profileSkills",
-    "certifications",
-    "locations",
-    "skills",
-    "languages",
-    "languagePreference",
-    "employerInfo",
-    "biography",
-    "dateLastLogin",
-    "dateWelcomeSent",
-];
+/// `integrationPresenceSource` values (user reads and search).
+pub const INTEGRATION_PRESENCE_SOURCES: &[&str] =
+    &["MicrosoftTeams", "ZoomPhone", "EightByEight", "RingCentral"];
 
 /// The set of `expand` values asked for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -93,7 +93,7 @@ async fn user(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Resp
 /// A user's stored state as JSON.
 pub fn stored_user(shared: &Shared, id: &str) -> Option<Value> {
     let mut state = shared.lock();
-    state.org.settle_group_roles(chrono::Utc::now());
+    state.org.settle(chrono::Utc::now());
     state
         .org
         .user(id)

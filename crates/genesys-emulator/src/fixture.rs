@@ -12,44 +12,83 @@ use serde::{Deserialize, Serialize};
 /// `reconcile --sim`. Embedded so the binary works from any directory.
 pub const DEMO_ORG_YAML: &str = include_str!("../demo-org.yaml");
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Fixture {
+/// Declares [`Fixture`] and the form it is read in, which differ only in `behavior`: the
+/// file names the switches it changes ([`BehaviorSpec`]), the fixture holds every switch
+/// resolved against the `profile`.
+macro_rules! fixture {
+    ($( $(#[$meta:meta])* $field:ident: $ty:ty, )*) => {
+        #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+        #[serde(rename_all = "camelCase", from = "FixtureFile")]
+        pub struct Fixture {
+            /// The set of [`Behavior`] switches to start from (`default` or `realistic`).
+            pub profile: Profile,
+            /// The profile's switches, with those the fixture names replaced.
+            pub behavior: Behavior,
+            $( $(#[$meta])* pub $field: $ty, )*
+        }
+
+        /// A fixture as written.
+        #[derive(Debug, Clone, Deserialize)]
+        #[serde(rename_all = "camelCase", deny_unknown_fields)]
+        struct FixtureFile {
+            #[serde(default)]
+            profile: Profile,
+            #[serde(default)]
+            behavior: BehaviorSpec,
+            $( $(#[$meta])* $field: $ty, )*
+        }
+
+        impl From<FixtureFile> for Fixture {
+            fn from(file: FixtureFile) -> Self {
+                Self {
+                    profile: file.profile,
+                    behavior: Behavior::resolve(file.profile, file.behavior),
+                    $( $field: file.$field, )*
+                }
+            }
+        }
+    };
+}
+
+fixture! {
     /// Returned by `GET /api/v2/organizations/me`.
     #[serde(default)]
-    pub organization: Organization,
+    organization: Organization,
     /// Per-token request limit (Genesys default for client credentials: 300 per minute).
     /// `0` turns the limit off.
     #[serde(default = "default_requests_per_minute")]
-    pub requests_per_minute: u32,
+    requests_per_minute: u32,
     /// Latency added to every `/api/v2` and `/oauth` response, in milliseconds (0 = none).
     #[serde(default)]
-    pub latency_ms: u64,
-    /// Behaviour the reference marks UNVERIFIED, made configurable.
+    latency_ms: u64,
     #[serde(default)]
-    pub behavior: Behavior,
+    oauth_clients: Vec<OAuthClient>,
     #[serde(default)]
-    pub oauth_clients: Vec<OAuthClient>,
+    divisions: Vec<NamedEntity>,
     #[serde(default)]
-    pub divisions: Vec<NamedEntity>,
+    presence_definitions: Vec<PresenceDefinition>,
     #[serde(default)]
-    pub presence_definitions: Vec<PresenceDefinition>,
+    queues: Vec<QueueFixture>,
     #[serde(default)]
-    pub queues: Vec<QueueFixture>,
+    skills: Vec<NamedEntity>,
     #[serde(default)]
-    pub skills: Vec<NamedEntity>,
+    languages: Vec<NamedEntity>,
     #[serde(default)]
-    pub languages: Vec<NamedEntity>,
+    roles: Vec<NamedEntity>,
     #[serde(default)]
-    pub roles: Vec<NamedEntity>,
+    groups: Vec<NamedEntity>,
+    /// Teams (`/api/v2/teams`); a user belongs to at most one (`User.team`).
     #[serde(default)]
-    pub groups: Vec<NamedEntity>,
+    teams: Vec<NamedEntity>,
+    /// Skill groups (`/api/v2/routing/skillgroups`).
     #[serde(default)]
-    pub stations: Vec<StationFixture>,
+    skill_groups: Vec<NamedEntity>,
     #[serde(default)]
-    pub users: Vec<UserFixture>,
+    stations: Vec<StationFixture>,
     #[serde(default)]
-    pub conversations: Vec<ConversationFixture>,
+    users: Vec<UserFixture>,
+    #[serde(default)]
+    conversations: Vec<ConversationFixture>,
 }
 
 fn default_requests_per_minute() -> u32 {
@@ -72,87 +111,196 @@ impl Default for Organization {
     }
 }
 
-/// Switches for points where the real API's behaviour is not known for sure
-/// (`docs/genesys-api.md` §12). Defaults are the most plausible reading.
-// Independent switches, not states of one machine.
-#[allow(clippy::struct_excessive_bools)]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Behavior {
+/// How close to the real service the emulator behaves: `default` keeps the behaviour the
+/// emulator always had (switches off, no delays), `realistic` turns on every unkind behaviour
+/// of [`Behavior`] with small delays. Explicit `behavior` entries override the profile.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "camelCase")]
+pub enum Profile {
+    #[default]
+    Default,
+    Realistic,
+}
+
+/// The delay the `realistic` profile gives each asynchronous change, in milliseconds: long
+/// enough that an immediate re-read sees the old state, short enough to keep tests fast.
+pub const REALISTIC_DELAY_MS: u64 = 50;
+
+/// Declares [`Behavior`] once: each switch with its YAML name (camelCase of the field), its
+/// type, its value in the `default` profile and in the `realistic` one. The macro also writes
+/// the all-optional form read from YAML, so a fixture names only the switches it changes.
+macro_rules! behavior {
+    ($(
+        $(#[doc = $doc:literal])*
+        $field:ident: $ty:ty = $default:expr, realistic $realistic:expr;
+    )*) => {
+        /// Switches for behaviour of the real service that is unkind to clients, unverified, or
+        /// both (`docs/genesys-api.md` §12 lists the unverified points). Each documents its
+        /// source; the crate README has the table. [`Profile`] picks a whole set.
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(rename_all = "camelCase", from = "BehaviorSpec")]
+        pub struct Behavior {
+            $( $(#[doc = $doc])* pub $field: $ty, )*
+        }
+
+        /// [`Behavior`] as written in a fixture: every switch optional.
+        #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+        #[serde(rename_all = "camelCase", deny_unknown_fields)]
+        pub struct BehaviorSpec {
+            $( #[serde(default)] pub $field: Option<$ty>, )*
+        }
+
+        impl Behavior {
+            /// The `default` profile: the emulator as it always was.
+            pub fn kind() -> Self {
+                Self { $( $field: $default, )* }
+            }
+
+            /// The `realistic` profile: every unkind behaviour on, delays of
+            /// [`REALISTIC_DELAY_MS`].
+            pub fn realistic() -> Self {
+                Self { $( $field: $realistic, )* }
+            }
+
+            /// A profile's switches with the ones `spec` names replaced.
+            pub fn resolve(profile: Profile, spec: BehaviorSpec) -> Self {
+                let base = Self::for_profile(profile);
+                Self { $( $field: spec.$field.unwrap_or(base.$field), )* }
+            }
+        }
+    };
+}
+
+behavior! {
     /// Whether `POST /users/search` without a `state` criterion also returns inactive users
     /// (§12.2). Deleted users are never returned unless a `state` criterion asks for them.
-    #[serde(default = "yes")]
-    pub search_includes_inactive_by_default: bool,
+    search_includes_inactive_by_default: bool = true, realistic true;
     /// Largest interval, in days, accepted by the synchronous conversation details and
     /// aggregates queries (§12.3); longer intervals get a 400 `bad.request`.
-    #[serde(default = "default_max_sync_interval_days")]
-    pub max_sync_interval_days: u32,
+    max_sync_interval_days: u32 = 31, realistic 31;
+    /// Largest interval, in days, of a synchronous conversation details query that has neither
+    /// `conversationFilters` nor `segmentFilters`; 0 applies `maxSyncIntervalDays` to every
+    /// query. Unverified (§12.3), so both ways are served.
+    max_sync_interval_days_unfiltered: u32 = 0, realistic 7;
     /// Whether `PUT /users/{id}/state` requires and checks `version` (§12.6).
-    #[serde(default)]
-    pub state_put_requires_version: bool,
+    state_put_requires_version: bool = false, realistic false;
     /// How a version mismatch on `PATCH /users/{id}` is reported (§12.7).
-    #[serde(default)]
-    pub version_conflict: VersionConflictStyle,
-    /// Success status of the body-less DELETE/POST operations (§12.4): 200 with `{}`-less body
-    /// or 204.
-    #[serde(default = "default_no_body_status")]
-    pub no_body_status: u16,
-    /// Largest `pageSize` accepted by list and search calls (§12.1); larger is clamped.
-    #[serde(default = "default_max_page_size")]
-    pub max_page_size: u32,
-    /// Whether `GET /users/{id}/queues` lists memberships that come from a group (§12.8).
-    #[serde(default = "yes")]
-    pub user_queues_include_group_memberships: bool,
-    /// Seconds from a user's re-activation until the roles they hold through groups are in
-    /// effect again. Going inactive removes every role; on re-activation Genesys applies the
-    /// group roles again by itself, later (§10); how much later is not documented (§12).
-    #[serde(default = "default_group_roles_return_seconds")]
-    pub group_roles_return_seconds: u64,
-    /// Paging drift in the synchronous details query (§7.1): Genesys says records move between
-    /// pages while data arrives, so a client paging through can see one twice and miss
-    /// another. When on, the second request for a page N ≥ 2 of one query (the same body
-    /// apart from `paging`) finds the first record of page N moved to the end of page N − 1:
-    /// the two swap places, for good, and `totalHits` counts each record that moved twice.
-    #[serde(default)]
-    pub details_paging_drift: bool,
-    /// Late data (§7.1): a conversation that has ended is missing from every details read (the
-    /// query, the jobs, the single conversation) until this many seconds after its end, as a
-    /// conversation that just ended can be. `0` turns it off.
-    #[serde(default)]
-    pub details_late_seconds: u64,
+    version_conflict: VersionConflictStyle = VersionConflictStyle::Conflict409,
+        realistic VersionConflictStyle::Conflict409;
+    /// Success status of the body-less DELETE/POST operations (§12.4).
+    no_body_status: u16 = 204, realistic 204;
+    /// Largest `pageSize` accepted by list and search calls (§12.1).
+    max_page_size: u32 = 500, realistic 500;
+    /// What a `pageSize` above the largest accepted gets: clamped to the largest, or a 400.
+    /// Unverified (§12.1), so both ways are served. Queue members allow at most 100 (SDK
+    /// `routing_api.get_routing_queue_members`: "Max value is 100").
+    page_size_over_max: OverMax = OverMax::Clamp, realistic OverMax::Reject;
+    /// Whether `GET /users/{id}/queues` lists memberships that come from a member group
+    /// (§12.8).
+    user_queues_include_group_memberships: bool = true, realistic true;
+    /// Whether a membership that comes through one of the queue's `memberGroups` (`GROUP`,
+    /// `TEAM` or `SKILLGROUP`, SDK `MemberGroup.type`) survives removing the user from the queue
+    /// directly (`DELETE .../members/{id}`, `POST .../members?delete=true`). SDK
+    /// `Queue.memberGroups`: "Queue membership will update to match group membership
+    /// changes"; docs §6.4 infers it must be removed at the group. Unverified, so both ways.
+    group_members_survive_direct_removal: bool = true, realistic true;
+    /// Whether going inactive (or deleted) also removes role grants that come through a group;
+    /// they come back on reactivation after `groupRolesReturnAfterMs`. Direct grants are
+    /// removed either way and never come back (§10, from the help article "Set a user as
+    /// inactive or active": only roles that come through groups return).
+    deactivation_removes_group_roles: bool = false, realistic true;
+    /// Delay after a reactivation before grants through groups return, in milliseconds.
+    group_roles_return_after_ms: u64 = 0, realistic REALISTIC_DELAY_MS;
+    /// Whether `GET /authorization/subjects/{id}` shows a grant that comes through a group with
+    /// the group as `subjectId` (SDK `AuthzGrant.subjectId`; `authorization_api.
+    /// get_authorization_subject`: subject "user or group", and `includeDuplicates` "Include
+    /// multiple entries with the same role and division but different subjects"), and lists
+    /// one grant per role and division unless `includeDuplicates=true`. Off: every grant shows
+    /// the user as subject.
+    group_grant_subject: bool = false, realistic true;
+    /// `expand` values the user reads (`GET /users/{id}`, `GET /users`, `GET /users/query`)
+    /// may leave out: SDK `users_api.get_user`, `expand`: "resolved with a best effort approach
+    /// and not guaranteed to be returned".
+    dropped_expands: Vec<String> = Vec::new(),
+        realistic ["groups", "team", "authorization", "skills", "languages"]
+            .map(String::from).to_vec();
+    /// One answer in this many that asks for a dropped expand leaves it out (the first, then
+    /// every `n`-th after it); 1 leaves it out of every answer.
+    expand_drop_every: u32 = 2, realistic 2;
+    /// Delay before a bulk `joined` change takes effect, in milliseconds (0 = at once): SDK
+    /// `users_api.patch_user_queues` and `routing_api.patch_routing_queue_members`: "processed
+    /// asynchronously and the response data may not reflect the final state". The answer shows
+    /// the memberships as they were.
+    queue_join_patch_delay_ms: u64 = 0, realistic REALISTIC_DELAY_MS;
+    /// How long user search keeps showing a user as they were before a state change, in
+    /// milliseconds (§8.3: Terraform waits up to 3 minutes for search to reflect a delete).
+    search_index_lag_ms: u64 = 0, realistic REALISTIC_DELAY_MS;
+    /// Whether a presence of system presence `Offline` also takes the user `OFF_QUEUE` (every
+    /// other non-`OnQueue` presence does). Unverified, so both ways.
+    offline_presence_sets_off_queue: bool = true, realistic false;
+    /// Whether an OAuth client's `divisions` restrict it: calls on a user or queue in another
+    /// division get 403 `not.authorized`, analytics rows of other divisions are left out (SDK
+    /// `authorization_api.get_authorization_divisionspermitted_paged_me`; help article
+    /// "Divisions overview": roles grant access per division).
+    division_scoped_permissions: bool = false, realistic true;
+    /// Whether `GET /users/{id}/routingstatus` of an unknown user answers `OFF_QUEUE` instead
+    /// of 404 (SDK `RoutingStatus.status`: "A value of `OFF_QUEUE` will be returned if the
+    /// specified user does not exist").
+    unknown_user_routing_status_off_queue: bool = false, realistic true;
+    /// Whether a `UserPresence` carries `sourceId` (SDK `UserPresence.source`: "Deprecated -
+    /// The sourceID field should be used as a replacement").
+    presence_source_id: bool = false, realistic true;
+    /// Status polls of a details job answered `PENDING` after the first (`QUEUED`) and before
+    /// `FULFILLED` (SDK `AsyncQueryStatus.state`: QUEUED, PENDING, ..., FULFILLED).
+    details_job_pending_polls: u32 = 0, realistic 1;
+    /// Paging drift in the synchronous details query (§7.1; Genesys developer blog "How the
+    /// Analytics Conversation Details Query API Works": `totalHits` is approximate and records
+    /// move between pages while data arrives, so a client paging through can see one twice
+    /// and miss another). On: the second request for a page N ≥ 2 of one query (the same body
+    /// apart from `paging`) finds the first record of page N moved to the end of page N − 1;
+    /// the two swap places for good, and `totalHits` counts each record that moved twice.
+    details_paging_drift: bool = false, realistic true;
+    /// Late data (§7.1, §12): a conversation that has ended is missing from every details
+    /// read (the query, the jobs, the single conversation) until this many milliseconds after
+    /// its end, as a conversation that just ended can be (0 = at once).
+    details_late_ms: u64 = 0, realistic REALISTIC_DELAY_MS;
+}
+
+impl Behavior {
+    /// A profile's switches.
+    pub fn for_profile(profile: Profile) -> Self {
+        match profile {
+            Profile::Default => Self::kind(),
+            Profile::Realistic => Self::realistic(),
+        }
+    }
 }
 
 impl Default for Behavior {
     fn default() -> Self {
-        Self {
-            search_includes_inactive_by_default: true,
-            max_sync_interval_days: default_max_sync_interval_days(),
-            state_put_requires_version: false,
-            version_conflict: VersionConflictStyle::default(),
-            no_body_status: default_no_body_status(),
-            max_page_size: default_max_page_size(),
-            user_queues_include_group_memberships: true,
-            group_roles_return_seconds: default_group_roles_return_seconds(),
-            details_paging_drift: false,
-            details_late_seconds: 0,
-        }
+        Self::kind()
+    }
+}
+
+impl From<BehaviorSpec> for Behavior {
+    fn from(spec: BehaviorSpec) -> Self {
+        Self::resolve(Profile::Default, spec)
     }
 }
 
 fn yes() -> bool {
     true
 }
-fn default_max_sync_interval_days() -> u32 {
-    31
-}
-fn default_no_body_status() -> u16 {
-    204
-}
-fn default_max_page_size() -> u32 {
-    500
-}
-fn default_group_roles_return_seconds() -> u64 {
-    5
+
+/// What a `pageSize` above the largest accepted gets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum OverMax {
+    /// Served with the largest page size.
+    #[default]
+    Clamp,
+    /// 400 `bad.request`.
+    Reject,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -177,6 +325,10 @@ pub struct OAuthClient {
     /// Lifetime of issued tokens in seconds (Genesys answers 86399 by default).
     #[serde(default = "default_token_lifetime")]
     pub token_lifetime_seconds: u64,
+    /// Divisions the client's roles are granted in; absent = every division. Enforced only
+    /// with `behavior.divisionScopedPermissions`.
+    #[serde(default)]
+    pub divisions: Option<Vec<String>>,
 }
 
 fn default_token_lifetime() -> u64 {
@@ -217,9 +369,62 @@ pub struct QueueFixture {
     pub name: String,
     #[serde(default)]
     pub division_id: Option<String>,
-    /// Groups whose members are queue members (`memberBy: group`).
+    /// Groups, teams and skill groups whose members are queue members (`memberBy: group`): a
+    /// group id, or `{id, type: GROUP | TEAM | SKILLGROUP}`.
     #[serde(default)]
-    pub member_groups: Vec<String>,
+    pub member_groups: Vec<MemberGroupRef>,
+}
+
+/// One of a queue's `memberGroups` (SDK `MemberGroup`: `id`, `type` of `TEAM`, `GROUP`,
+/// `SKILLGROUP`). A bare id is a `GROUP`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "MemberGroupForm")]
+pub struct MemberGroupRef {
+    pub id: String,
+    pub r#type: MemberGroupType,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum MemberGroupType {
+    #[default]
+    Group,
+    Team,
+    Skillgroup,
+}
+
+impl MemberGroupType {
+    /// `MemberGroup.type` on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Group => "GROUP",
+            Self::Team => "TEAM",
+            Self::Skillgroup => "SKILLGROUP",
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum MemberGroupForm {
+    Id(String),
+    Typed {
+        id: String,
+        #[serde(default)]
+        r#type: MemberGroupType,
+    },
+}
+
+impl From<MemberGroupForm> for MemberGroupRef {
+    fn from(form: MemberGroupForm) -> Self {
+        match form {
+            MemberGroupForm::Id(id) => Self {
+                id,
+                r#type: MemberGroupType::Group,
+            },
+            MemberGroupForm::Typed { id, r#type } => Self { id, r#type },
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -276,6 +481,12 @@ pub struct UserFixture {
     /// Group ids the user belongs to.
     #[serde(default)]
     pub groups: Vec<String>,
+    /// The team the user belongs to, if any (`User.team`).
+    #[serde(default)]
+    pub team: Option<String>,
+    /// Skill group ids the user belongs to.
+    #[serde(default)]
+    pub skill_groups: Vec<String>,
     /// Whether the user holds live OAuth sessions (cleared by `DELETE /api/v2/tokens/{userId}`).
     #[serde(default = "yes")]
     pub has_sessions: bool,
@@ -331,9 +542,8 @@ pub struct RoleGrant {
     /// Defaults to the user's division.
     #[serde(default)]
     pub division_id: Option<String>,
-    /// Set when the role comes through this group (one of the user's groups). Going inactive
-    /// removes every grant; the group's come back `behavior.groupRolesReturnSeconds` after a
-    /// re-activation, direct ones never (docs/genesys-api.md §10).
+    /// Set when the role comes through this group (one of the user's groups): such grants
+    /// survive deactivation, direct ones are removed (docs/genesys-api.md §10).
     #[serde(default)]
     pub group_id: Option<String>,
 }
@@ -426,17 +636,45 @@ impl Fixture {
     }
 
     pub fn from_yaml(text: &str) -> Result<Self, FixtureError> {
-        let fixture: Self = serde_yaml::from_str(text).map_err(FixtureError::Parse)?;
+        Self::from_yaml_with_profile(text, None)
+    }
+
+    /// Reads a fixture with `profile` in place of the one it names (`sim --profile`); the
+    /// switches it names under `behavior` still override the profile's.
+    pub fn from_yaml_with_profile(
+        text: &str,
+        profile: Option<Profile>,
+    ) -> Result<Self, FixtureError> {
+        let mut file: FixtureFile = serde_yaml::from_str(text).map_err(FixtureError::Parse)?;
+        if let Some(profile) = profile {
+            file.profile = profile;
+        }
+        let fixture = Self::from(file);
         fixture.validate()?;
         Ok(fixture)
     }
 
     pub fn from_file(path: &Path) -> Result<Self, FixtureError> {
+        Self::from_file_with_profile(path, None)
+    }
+
+    pub fn from_file_with_profile(
+        path: &Path,
+        profile: Option<Profile>,
+    ) -> Result<Self, FixtureError> {
         let text = std::fs::read_to_string(path).map_err(|source| FixtureError::Read {
             path: path.display().to_string(),
             source,
         })?;
-        Self::from_yaml(&text)
+        Self::from_yaml_with_profile(&text, profile)
+    }
+
+    /// The same organization with every switch of `profile` (replacing `behavior`).
+    #[must_use]
+    pub fn with_profile(mut self, profile: Profile) -> Self {
+        self.profile = profile;
+        self.behavior = Behavior::for_profile(profile);
+        self
     }
 
     /// Checks references between entities (a membership naming an unknown queue, two users with
@@ -454,6 +692,7 @@ impl Fixture {
             ids(&self.groups),
             ids(&self.divisions),
         );
+        let (teams, skill_groups) = (ids(&self.teams), ids(&self.skill_groups));
         // Without presence definitions the emulator serves the system ones, so their names work.
         let presences: HashSet<_> = if self.presence_definitions.is_empty() {
             SYSTEM_PRESENCES.iter().map(|p| (*p).to_owned()).collect()
@@ -523,12 +762,9 @@ impl Fixture {
                 }
             }
             validate_roles(user, &roles, &divisions)?;
-            for g in &user.groups {
-                if !groups.contains(g) {
-                    return bad("group", g, &user.id);
-                }
-            }
+            validate_groups(user, [&groups, &teams, &skill_groups])?;
         }
+        self.validate_clients(&divisions)?;
         for c in &self.conversations {
             for p in &c.participants {
                 if let Some(u) = &p.user_id
@@ -541,13 +777,30 @@ impl Fixture {
                 }
             }
         }
-        self.validate_queues(&divisions, &groups)
+        self.validate_queues(&divisions, [&groups, &teams, &skill_groups])
+    }
+
+    fn validate_clients(
+        &self,
+        divisions: &std::collections::HashSet<String>,
+    ) -> Result<(), FixtureError> {
+        for c in &self.oauth_clients {
+            for d in c.divisions.iter().flatten() {
+                if !divisions.contains(d) {
+                    return Err(FixtureError::Invalid(format!(
+                        "oauth client {}: unknown division {d}",
+                        c.client_id
+                    )));
+                }
+            }
+        }
+        Ok(())
     }
 
     fn validate_queues(
         &self,
         divisions: &std::collections::HashSet<String>,
-        groups: &std::collections::HashSet<String>,
+        [groups, teams, skill_groups]: [&std::collections::HashSet<String>; 3],
     ) -> Result<(), FixtureError> {
         for q in &self.queues {
             if let Some(d) = &q.division_id
@@ -559,10 +812,15 @@ impl Fixture {
                 )));
             }
             for g in &q.member_groups {
-                if !groups.contains(g) {
+                let (known, what) = match g.r#type {
+                    MemberGroupType::Group => (groups, "group"),
+                    MemberGroupType::Team => (teams, "team"),
+                    MemberGroupType::Skillgroup => (skill_groups, "skill group"),
+                };
+                if !known.contains(&g.id) {
                     return Err(FixtureError::Invalid(format!(
-                        "queue {}: unknown group {g}",
-                        q.id
+                        "queue {}: unknown {what} {}",
+                        q.id, g.id
                     )));
                 }
             }
@@ -583,6 +841,14 @@ impl Fixture {
                 )))
             }
         };
+        for e in &self.behavior.dropped_expands {
+            check("behavior.droppedExpands entry", e, USER_EXPANDS)?;
+        }
+        if self.behavior.expand_drop_every == 0 {
+            return Err(FixtureError::Invalid(
+                "behavior.expandDropEvery must be at least 1".into(),
+            ));
+        }
         if !(200..300).contains(&self.behavior.no_body_status) {
             return Err(FixtureError::Invalid(format!(
                 "behavior.noBodyStatus {} is not a 2xx status",
@@ -616,6 +882,27 @@ impl Fixture {
     }
 }
 
+/// A user's groups, team and skill groups are known ones.
+fn validate_groups(
+    user: &UserFixture,
+    [groups, teams, skill_groups]: [&std::collections::HashSet<String>; 3],
+) -> Result<(), FixtureError> {
+    let known = [
+        ("group", groups, user.groups.as_slice()),
+        ("team", teams, user.team.as_slice()),
+        ("skill group", skill_groups, user.skill_groups.as_slice()),
+    ];
+    for (what, catalogue, held) in known {
+        if let Some(id) = held.iter().find(|id| !catalogue.contains(*id)) {
+            return Err(FixtureError::Invalid(format!(
+                "user {}: unknown {what} {id}",
+                user.id
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// A user's role grants name known roles and divisions, and only groups the user is in.
 fn validate_roles(
     user: &UserFixture,
@@ -645,6 +932,35 @@ fn validate_roles(
     }
     Ok(())
 }
+
+/// The `expand` values accepted on user reads (docs/genesys-api.md §3.1, contract `get_user`).
+pub const USER_EXPANDS: &[&str] = &[
+    "routingStatus",
+    "presence",
+    "integrationPresence",
+    "conversationSummary",
+    "outOfOffice",
+    "geolocation",
+    "station",
+    "authorization",
+    "lasttokenissued",
+    "authorization.unusedRoles",
+    "team",
+    "workPlanBidRanks",
+    "externalContactsSettings",
+    "groups",
+    "customAttributes",
+    "profileSkills",
+    "certifications",
+    "locations",
+    "skills",
+    "languages",
+    "languagePreference",
+    "employerInfo",
+    "biography",
+    "dateLastLogin",
+    "dateWelcomeSent",
+];
 
 /// `OrganizationPresenceDefinition.systemPresence` values.
 pub const SYSTEM_PRESENCES: &[&str] = &[

@@ -4,12 +4,27 @@
 //!
 //! It is an axum server that speaks the Genesys Cloud
 //! Platform API v2 for every operation in `contract/genesys-contract.json` (47 of them), plus
-//! `POST /oauth/token`, against an in-memory organization loaded from a [`Fixture`].
+//! `POST /oauth/token`, against an in-memory organization loaded from a [`fixture::Fixture`].
 //!
 //! Where to start reading: [`ops`] (the route table: op id, method, path, permissions,
 //! handler), then [`server`] (the request pipeline), then the handlers in [`users`],
 //! [`search`], [`routing`], [`org`], [`analytics`] and [`aggregates`]. [`state`] holds the
-//! organization and the lifecycle rules; [`render`] the JSON shapes.
+//! organization and the lifecycle rules; [`render`] the JSON shapes; [`sim`] starts it all.
+//!
+//! Modules depend on each other one way only: each uses only modules of the rows below it, or
+//! to its right in its own row (`tests/layers.rs` checks that no import closes a circle).
+//!
+//! | layer | modules |
+//! |---|---|
+//! | front end | [`cli`] |
+//! | the running server | [`sim`], [`control`], [`server`], [`auth`], [`ratelimit`] |
+//! | the route table | [`ops`] |
+//! | handlers | [`aggregates`], [`analytics`]; [`users`], [`search`], [`routing`], [`org`] |
+//! | shapes and queries | [`render`], [`filters`], [`call`] |
+//! | the organization | [`state`] |
+//! | foundations | [`fixture`], [`faults`], [`errors`], [`time`] |
+//!
+//! This file only declares the modules and re-exports the public face.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), genesys_emulator::SimError> {
@@ -24,8 +39,11 @@
 //! ```
 //!
 //! # Behaviour
-//! Semantics follow docs/genesys-api.md §2–§9; points the reference marks unverified are switches
-//! in `behavior` (see [`fixture::Behavior`]). Every error is an `ErrorBody` with `message`,
+//! Semantics follow docs/genesys-api.md §2–§9; points the reference marks unverified, and the
+//! ways the real service is unkind to clients (asynchronous changes, best-effort expands, roles
+//! that leave on deactivation, memberships through teams and skill groups, ...), are switches
+//! in `behavior` (see [`fixture::Behavior`]). A fixture's `profile` picks a set: `default`, the
+//! emulator as it always was, or `realistic`, every unkind switch on with small delays. Every error is an `ErrorBody` with `message`,
 //! `code`, `status`, `messageWithParams`, `messageParams`, `contextId`, `details`, `errors`.
 //! Tokens expire per client (`tokenLifetimeSeconds`); each token has a sliding 60-second
 //! window of `requestsPerMinute` requests (0 = off), past which the answer is 429
@@ -45,9 +63,9 @@
 //!   first, `"ignoreWrite": true` leaves it unapplied and answers with what a `GET` of the same
 //!   path answers (a `PATCH` of a user's state answered `200` with `state: active`; see
 //!   [`faults`]). `GET` lists pending faults, `DELETE` disarms them.
-//! - `GET /__sim/users/{id}`: the stored user (state, version, roles in effect with their group
-//!   and `withheldGroupRoles`, the group grants withheld since a deactivation,
-//!   queues with `joined`/`direct`/`viaGroup`, station, presence, `hasSessions`, history).
+//! - `GET /__sim/users/{id}`: the stored user (state, version, roles with their group, grants
+//!   through groups waiting for a reactivation, queues with `joined`/`direct`/`viaGroup`,
+//!   station, presence, `hasSessions`, history), as of now (due asynchronous changes applied).
 //! - `POST /__sim/reset`: back to the fixture (same epoch), log, faults and jobs cleared.
 //!
 //! The same operations are methods on [`SimHandle`].
@@ -69,164 +87,11 @@ pub mod render;
 pub mod routing;
 pub mod search;
 pub mod server;
+pub mod sim;
 pub mod state;
 pub mod time;
 pub mod users;
 
-use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::Arc;
-
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
-use url::Url;
-
 pub use faults::Fault;
-use fixture::{Fixture, FixtureError};
-use server::Shared;
-use state::Org;
-
-/// The emulator could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum SimError {
-    #[error("failed to load the emulator's fixture")]
-    Fixture(#[from] FixtureError),
-    #[error("failed to listen on {addr}")]
-    Bind {
-        addr: SocketAddr,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("failed to build the emulator's base URL")]
-    Url(#[source] url::ParseError),
-    #[error("failed to wait for Ctrl-C")]
-    Signal(#[source] std::io::Error),
-}
-
-/// One `/oauth` or `/api/v2` request as the emulator saw it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RecordedRequest {
-    pub method: String,
-    pub path: String,
-    /// The raw query string (empty when none).
-    pub query: String,
-    /// The request body when it was JSON.
-    pub body: Option<Value>,
-    pub status: u16,
-    /// The response body when it was JSON.
-    pub response_body: Option<Value>,
-    pub time: DateTime<Utc>,
-    /// The contract op id the request matched (`patch_user`, ...), if any.
-    pub operation: Option<String>,
-}
-
-/// Starts emulators.
-pub struct Sim;
-
-impl Sim {
-    /// Serves `fixture` on `127.0.0.1` with a free port.
-    pub async fn start(fixture: Fixture) -> Result<SimHandle, SimError> {
-        Self::start_on(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), fixture).await
-    }
-
-    /// Serves `fixture` on `addr`.
-    pub async fn start_on(addr: SocketAddr, fixture: Fixture) -> Result<SimHandle, SimError> {
-        let epoch = Utc::now();
-        let org = Org::from_fixture(&fixture, epoch)?;
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|source| SimError::Bind { addr, source })?;
-        let local = listener
-            .local_addr()
-            .map_err(|source| SimError::Bind { addr, source })?;
-        let base_url = Url::parse(&format!("http://{local}/")).map_err(SimError::Url)?;
-        let shared = Arc::new(Shared::new(fixture, epoch, org));
-        let app = server::router(Arc::clone(&shared));
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await;
-            if let Err(e) = served {
-                tracing::error!(error = %e, "the Genesys Cloud emulator stopped");
-            }
-        });
-        tracing::info!(%base_url, "Genesys Cloud emulator started");
-        Ok(SimHandle {
-            base_url,
-            shared,
-            stop: Some(stop),
-            task: Some(task),
-        })
-    }
-}
-
-/// A running emulator. Dropping it stops the server.
-pub struct SimHandle {
-    base_url: Url,
-    shared: Arc<Shared>,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
-}
-
-impl SimHandle {
-    /// `http://127.0.0.1:<port>/`: both the login and the API base.
-    pub fn base_url(&self) -> Url {
-        self.base_url.clone()
-    }
-
-    /// Every `/oauth` and `/api/v2` request so far (`GET /__sim/requests`).
-    pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.shared.lock().log.iter().cloned().collect()
-    }
-
-    /// Forgets the recorded requests.
-    pub fn clear_requests(&self) {
-        self.shared.lock().log.clear();
-    }
-
-    /// Arms a fault (`POST /__sim/faults`).
-    ///
-    /// # Panics
-    /// When the fault is unusable (no status and no delay, a status outside 100..=599, a
-    /// count of 0, a path not starting with `/`): a test bug, reported loudly.
-    pub fn inject(&self, fault: Fault) {
-        if let Some(why) = fault.problem() {
-            panic!("invalid fault {fault:?}: {why}");
-        }
-        self.shared.lock().faults.add(fault);
-    }
-
-    /// A user's stored state (`GET /__sim/users/{id}`).
-    pub fn user(&self, id: &str) -> Option<Value> {
-        control::stored_user(&self.shared, id)
-    }
-
-    /// Back to the fixture (`POST /__sim/reset`).
-    pub fn reset(&self) {
-        self.shared.reset();
-    }
-
-    /// Stops the server and waits for it.
-    pub async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
-    }
-}
-
-impl Drop for SimHandle {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-}
+pub use server::RecordedRequest;
+pub use sim::{Sim, SimError, SimHandle};

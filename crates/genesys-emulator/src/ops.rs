@@ -7,7 +7,7 @@
 use super::call::{Call, Reply};
 use super::errors::ApiError;
 use super::state::Org;
-use super::{analytics, org, routing, users};
+use super::{aggregates, analytics, org, routing, search, users};
 
 /// Serves one operation against the organization (the lock is held by the caller).
 pub type Handler = fn(&mut Org, &Call<'_>) -> Result<Reply, ApiError>;
@@ -90,14 +90,14 @@ pub static OPERATIONS: &[Operation] = &[
         "POST",
         "/api/v2/users/search",
         Perms::Any(USER_VIEW),
-        users
+        search
     ),
     op!(
         get_users_search,
         "GET",
         "/api/v2/users/search",
         Perms::Any(USER_VIEW),
-        users
+        search
     ),
     op!(
         get_users_query,
@@ -353,7 +353,7 @@ pub static OPERATIONS: &[Operation] = &[
         "POST",
         "/api/v2/analytics/conversations/aggregates/query",
         Perms::Any(&["analytics:conversationAggregate:view"]),
-        analytics
+        aggregates
     ),
     op!(
         post_analytics_conversations_details_jobs,

@@ -3,7 +3,11 @@
 //!
 //! A presence change also moves routing the way Genesys couples them: a presence whose
 //! system presence is `OnQueue` puts an off-queue user `IDLE`; any other presence takes the
-//! user `OFF_QUEUE`.
+//! user `OFF_QUEUE`, except `Offline` when `behavior.offlinePresenceSetsOffQueue` is off.
+//!
+//! With `behavior.groupGrantSubject`, an authorization subject's grants that come through a
+//! group name the group as `subjectId`, and a role granted in one division both directly and
+//! through a group is listed once unless `includeDuplicates=true`.
 
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -11,7 +15,7 @@ use serde_json::{Value, json};
 use super::call::{Call, Reply};
 use super::errors::ApiError;
 use super::render;
-use super::state::{Grant, Org};
+use super::state::{Grant, Org, User};
 
 /// The presence source ids the emulator knows: only Genesys Cloud's own.
 fn check_source(call: &Call<'_>) -> Result<(), ApiError> {
@@ -75,6 +79,7 @@ pub fn patch_user_presence(org: &mut Org, call: &Call<'_>) -> Result<Reply, ApiE
         ));
     }
     let now = call.now;
+    let offline_sets_off_queue = org.behavior.offline_presence_sets_off_queue;
     let user = org.live_user_mut(&id)?;
     match definition {
         Some((def_id, system)) => {
@@ -83,7 +88,7 @@ pub fn patch_user_presence(org: &mut Org, call: &Call<'_>) -> Result<Reply, ApiE
                 if user.routing_status.status == "OFF_QUEUE" {
                     user.set_routing_status("IDLE", now);
                 }
-            } else {
+            } else if system != "Offline" || offline_sets_off_queue {
                 user.set_routing_status("OFF_QUEUE", now);
             }
         }
@@ -167,33 +172,45 @@ pub fn get_user_roles(org: &mut Org, call: &Call<'_>) -> Result<Reply, ApiError>
     Ok(Reply::ok(render::authorization(org, user)))
 }
 
-/// `GET /api/v2/authorization/subjects/{subjectId}`: the grants in effect, each with role and
-/// division. A grant that comes through a group has the group as its `subjectId` (the user's
-/// own grants have the user's id). Without `includeDuplicates` a role and division held both
-/// ways is listed once, as the group's: which entry Genesys keeps is not documented, and this
-/// is the reading that hides a direct grant from a client that does not ask for duplicates.
+/// The grants an authorization subject lists: all of them, or with
+/// `behavior.groupGrantSubject` and without `includeDuplicates` one per role and division (the
+/// direct grant when there is one, else the first).
+fn listed_grants<'u>(org: &Org, user: &'u User, include_duplicates: bool) -> Vec<&'u Grant> {
+    if !org.behavior.group_grant_subject || include_duplicates {
+        return user.roles.iter().collect();
+    }
+    let rank = |i: usize, g: &Grant| (g.group_id.is_some(), i);
+    user.roles
+        .iter()
+        .enumerate()
+        .filter(|(i, g)| {
+            !user.roles.iter().enumerate().any(|(j, o)| {
+                o.role_id == g.role_id && o.division_id == g.division_id && rank(j, o) < rank(*i, g)
+            })
+        })
+        .map(|(_, g)| g)
+        .collect()
+}
+
+/// `GET /api/v2/authorization/subjects/{subjectId}`: grants with role and division.
 pub fn get_authorization_subject(org: &mut Org, call: &Call<'_>) -> Result<Reply, ApiError> {
-    let duplicates = call.query.bool("includeDuplicates", false)?;
+    let include_duplicates = call.query.bool("includeDuplicates", false)?;
     call.query.bool("includeFullRoles", false)?;
     let id = call.param("subjectId");
     let user = org.live_user(id)?;
-    let mut listed: Vec<&Grant> = Vec::new();
-    for g in &user.roles {
-        let same = |l: &&Grant| l.role_id == g.role_id && l.division_id == g.division_id;
-        match listed.iter().position(same) {
-            Some(_) if duplicates => listed.push(g),
-            Some(i) if g.group_id.is_some() => listed[i] = g,
-            Some(_) => {}
-            None => listed.push(g),
-        }
-    }
-    let grants: Vec<Value> = listed
+    let grants: Vec<Value> = listed_grants(org, user, include_duplicates)
         .into_iter()
         .map(|g| {
+            // The subject a grant is held by: the group it comes through, or the user.
+            let subject = g
+                .group_id
+                .as_ref()
+                .filter(|_| org.behavior.group_grant_subject)
+                .unwrap_or(&user.id);
             let role = org.roles.iter().find(|r| r.id == g.role_id);
             let division = org.division_or_home(&g.division_id);
             json!({
-                "subjectId": g.group_id.as_deref().unwrap_or(&user.id),
+                "subjectId": subject,
                 "division": {
                     "id": division.id,
                     "name": division.name,

@@ -6,7 +6,7 @@
 use serde_json::{Map, Value, json};
 
 use super::call::Expand;
-use super::fixture::{NamedEntity, QueueFixture};
+use super::fixture::{MemberGroupRef, MemberGroupType, NamedEntity, QueueFixture};
 use super::state::{Membership, Org, Proficiency, User};
 use super::time::format;
 
@@ -102,6 +102,17 @@ pub fn user(org: &Org, u: &User, expand: &Expand) -> Value {
             .collect();
         out.insert("groups".into(), Value::Array(groups));
     }
+    if expand.has("team")
+        && let Some(t) = u
+            .team
+            .as_ref()
+            .and_then(|t| org.teams.iter().find(|e| e.id == *t))
+    {
+        out.insert(
+            "team".into(),
+            json!({"id": t.id, "name": t.name, "selfUri": format!("/api/v2/teams/{}", t.id)}),
+        );
+    }
     if expand.has("skills") {
         let skills = u.skills.iter().map(|s| skill(org, u, s)).collect();
         out.insert("skills".into(), Value::Array(skills));
@@ -133,7 +144,8 @@ pub fn routing_status(u: &User) -> Value {
     })
 }
 
-/// `UserPresence` of the Genesys Cloud (`PURECLOUD`) source.
+/// `UserPresence` of the Genesys Cloud (`PURECLOUD`) source; with `behavior.presenceSourceId`
+/// it also names the source in `sourceId`, the field that replaces the deprecated `source`.
 pub fn presence(org: &Org, u: &User) -> Option<Value> {
     let p = u.presence.as_ref()?;
     let d = org.presence_definition(&p.definition_id)?;
@@ -150,6 +162,9 @@ pub fn presence(org: &Org, u: &User) -> Option<Value> {
     });
     if let Some(m) = &p.message {
         out["message"] = json!(m);
+    }
+    if org.behavior.presence_source_id {
+        out["sourceId"] = json!("PURECLOUD");
     }
     Some(out)
 }
@@ -250,14 +265,41 @@ pub fn queue(org: &Org, q: &QueueFixture) -> Value {
         let groups: Vec<Value> = q
             .member_groups
             .iter()
-            .filter_map(|g| org.groups.iter().find(|e| e.id == *g))
-            .map(|g: &NamedEntity| {
-                json!({"id": g.id, "name": g.name, "type": "GROUP", "selfUri": format!("/api/v2/groups/{}", g.id)})
-            })
+            .filter_map(|g| member_group(org, g))
             .collect();
         out["memberGroups"] = Value::Array(groups);
     }
     out
+}
+
+/// `MemberGroup`: `id`, `name`, `type`, `memberCount` (users who are not deleted), `selfUri`.
+fn member_group(org: &Org, g: &MemberGroupRef) -> Option<Value> {
+    let live = || org.users.iter().filter(|u| !u.is_deleted());
+    let (catalogue, members, uri): (&[NamedEntity], usize, &str) = match g.r#type {
+        MemberGroupType::Group => (
+            &org.groups,
+            live().filter(|u| u.groups.contains(&g.id)).count(),
+            "/api/v2/groups",
+        ),
+        MemberGroupType::Team => (
+            &org.teams,
+            live().filter(|u| u.team.as_ref() == Some(&g.id)).count(),
+            "/api/v2/teams",
+        ),
+        MemberGroupType::Skillgroup => (
+            &org.skill_groups,
+            live().filter(|u| u.skill_groups.contains(&g.id)).count(),
+            "/api/v2/routing/skillgroups",
+        ),
+    };
+    let named = catalogue.iter().find(|e| e.id == g.id)?;
+    Some(json!({
+        "id": named.id,
+        "name": named.name,
+        "type": g.r#type.as_str(),
+        "memberCount": members,
+        "selfUri": format!("{uri}/{}", named.id),
+    }))
 }
 
 /// `UserQueue`: the queue plus the user's `joined` flag.

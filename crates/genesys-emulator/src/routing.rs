@@ -4,17 +4,22 @@
 //! - `GET /users/{id}/queues` defaults to `joined=true`; `joined=false` lists the others.
 //!   Group memberships are listed per `behavior.userQueuesIncludeGroupMemberships`.
 //! - `POST /routing/queues/{q}/members` adds; with `?delete=true` it removes. At most 100 ids.
-//!   Removal only drops direct membership: a membership through a group stays.
+//!   Removal only drops direct membership: a membership through a group, team or skill group
+//!   stays (unless `behavior.groupMembersSurviveDirectRemoval` is off).
+//! - The bulk `joined` changes (`PATCH`) take effect after `behavior.queueJoinPatchDelayMs`; their answer
+//!   shows the memberships as they were until then.
+//! - `GET /users/{id}/routingstatus` of an unknown user is a 404, or `OFF_QUEUE` with
+//!   `behavior.unknownUserRoutingStatusOffQueue`.
 //! - Body-less successes answer `behavior.noBodyStatus`; station clears answer 202 (§6.6).
 
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::call::{Call, Expand, ListingShape, Page, Reply, descending, listing};
 use super::errors::ApiError;
 use super::fixture::QueueFixture;
 use super::render;
-use super::state::{Membership, Org, Proficiency, ROUTING_STATUSES, User};
+use super::state::{Effect, Membership, Org, Proficiency, ROUTING_STATUSES, User, millis};
 
 /// The most ids a bulk member call takes (§6.4).
 pub const MAX_BULK_MEMBERS: usize = 100;
@@ -30,8 +35,14 @@ fn queue_or_404<'o>(org: &'o Org, id: &str) -> Result<&'o QueueFixture, ApiError
 
 /// `GET /api/v2/users/{userId}/routingstatus`.
 pub fn get_user_routingstatus(org: &mut Org, call: &Call<'_>) -> Result<Reply, ApiError> {
-    let user = org.live_user(call.param("userId"))?;
-    Ok(Reply::ok(render::routing_status(user)))
+    let id = call.param("userId");
+    match org.live_user(id) {
+        Ok(user) => Ok(Reply::ok(render::routing_status(user))),
+        Err(_) if org.behavior.unknown_user_routing_status_off_queue => {
+            Ok(Reply::ok(json!({"userId": id, "status": "OFF_QUEUE"})))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -71,7 +82,12 @@ pub fn get_user_queues(org: &mut Org, call: &Call<'_>) -> Result<Reply, ApiError
     let user = org.live_user(call.param("userId"))?;
     let joined = q.bool("joined", true)?;
     let divisions = q.list("divisionId");
-    let page = Page::from_query(q, 25, org.behavior.max_page_size as usize)?;
+    let page = Page::from_query_within(
+        q,
+        25,
+        org.behavior.max_page_size as usize,
+        org.behavior.page_size_over_max,
+    )?;
     let mut rows: Vec<(&QueueFixture, &Membership)> = listed_memberships(org, user)
         .filter(|m| m.joined == joined)
         .filter_map(|m| org.queue(&m.queue_id).map(|queue| (queue, m)))
@@ -122,12 +138,12 @@ pub fn patch_user_queues(org: &mut Org, call: &Call<'_>) -> Result<Reply, ApiErr
         if !divisions.is_empty() && !in_divisions(org, queue, &divisions) {
             continue;
         }
-        let user = org.live_user_mut(&id)?;
-        if let Some(m) = user.queues.iter_mut().find(|m| m.queue_id == queue_id) {
-            m.joined = joined;
-            changed.push(queue_id);
+        if org.live_user(&id)?.membership(&queue_id).is_some() {
+            changed.push((queue_id, joined));
         }
     }
+    set_joined_later(org, &id, &changed, call);
+    let changed: Vec<String> = changed.into_iter().map(|(q, _)| q).collect();
     let user = org.live_user(&id)?;
     let entities: Vec<Value> = changed
         .iter()
@@ -143,6 +159,23 @@ pub fn patch_user_queues(org: &mut Org, call: &Call<'_>) -> Result<Reply, ApiErr
         entities,
         ListingShape::Full,
     )))
+}
+
+/// Sets `joined` on memberships of a user, after `behavior.queueJoinPatchDelayMs` (at once
+/// when it is 0), as the asynchronous bulk `PATCH` calls do.
+fn set_joined_later(org: &mut Org, user_id: &str, changes: &[(String, bool)], call: &Call<'_>) {
+    let due = call.now + millis(org.behavior.queue_join_patch_delay_ms);
+    for (queue_id, joined) in changes {
+        org.schedule(
+            due,
+            Effect::Join {
+                user_id: user_id.to_owned(),
+                queue_id: queue_id.clone(),
+                joined: *joined,
+            },
+            call.now,
+        );
+    }
 }
 
 /// `PATCH /api/v2/users/{userId}/queues/{queueId}` with `{"joined": bool}`.
@@ -173,7 +206,7 @@ pub fn patch_user_queue(org: &mut Org, call: &Call<'_>) -> Result<Reply, ApiErro
 pub fn get_routing_queue_members(org: &mut Org, call: &Call<'_>) -> Result<Reply, ApiError> {
     let q = &call.query;
     let queue = queue_or_404(org, call.param("queueId"))?;
-    let page = Page::from_query(q, 25, 100)?;
+    let page = Page::from_query_within(q, 25, 100, org.behavior.page_size_over_max)?;
     let desc = q.one_of("sortOrder", &["asc", "desc"], "asc")? == "desc";
     let expand = Expand::from_query(q)?;
     let member_by = q.get("memberBy").map(str::to_owned);
@@ -285,10 +318,11 @@ pub fn post_routing_queue_members(org: &mut Org, call: &Call<'_>) -> Result<Repl
     queue_or_404(org, &queue_id)?;
     let delete = call.query.bool("delete", false)?;
     let ids = bulk_ids(call)?;
+    let survive = org.behavior.group_members_survive_direct_removal;
     if delete {
         for id in &ids {
             if let Ok(user) = org.live_user_mut(id) {
-                remove_direct(user, &queue_id);
+                remove_direct(user, &queue_id, survive);
             }
         }
     } else {
@@ -312,9 +346,12 @@ pub fn post_routing_queue_members(org: &mut Org, call: &Call<'_>) -> Result<Repl
     Ok(no_body(org))
 }
 
-fn remove_direct(user: &mut User, queue_id: &str) {
+/// Drops a user's direct membership of a queue; one through a member group stays when
+/// `survive` (`behavior.groupMembersSurviveDirectRemoval`), else it goes too.
+fn remove_direct(user: &mut User, queue_id: &str, survive: bool) {
     if let Some(m) = user.queues.iter_mut().find(|m| m.queue_id == queue_id) {
         m.direct = false;
+        m.via_group &= survive;
     }
     user.queues.retain(|m| m.direct || m.via_group);
 }
@@ -325,11 +362,12 @@ pub fn delete_routing_queue_member(org: &mut Org, call: &Call<'_>) -> Result<Rep
     let queue_id = call.param("queueId").to_owned();
     let member_id = call.param("memberId").to_owned();
     queue_or_404(org, &queue_id)?;
+    let survive = org.behavior.group_members_survive_direct_removal;
     let user = org.live_user_mut(&member_id)?;
     if user.membership(&queue_id).is_none() {
         return Err(ApiError::not_found("Queue member", &member_id));
     }
-    remove_direct(user, &queue_id);
+    remove_direct(user, &queue_id, survive);
     Ok(no_body(org))
 }
 
@@ -350,11 +388,12 @@ pub fn patch_routing_queue_members(org: &mut Org, call: &Call<'_>) -> Result<Rep
         let (Some(id), Some(joined)) = (item.id, item.joined) else {
             return Err(ApiError::bad_request("Each entry needs an id and joined"));
         };
-        if let Ok(user) = org.live_user_mut(&id)
-            && let Some(m) = user.queues.iter_mut().find(|m| m.queue_id == queue_id)
+        if org
+            .live_user(&id)
+            .is_ok_and(|u| u.membership(&queue_id).is_some())
         {
-            m.joined = joined;
-            changed.push(id);
+            changed.push(id.clone());
+            set_joined_later(org, &id, &[(queue_id.clone(), joined)], call);
         }
     }
     let expand = Expand::default();
@@ -406,7 +445,12 @@ pub fn get_routing_queue(org: &mut Org, call: &Call<'_>) -> Result<Reply, ApiErr
 /// `GET /api/v2/routing/queues`: `name` (with `*` wildcards), `id`, `divisionId` filters.
 pub fn get_routing_queues(org: &mut Org, call: &Call<'_>) -> Result<Reply, ApiError> {
     let q = &call.query;
-    let page = Page::from_query(q, 25, org.behavior.max_page_size as usize)?;
+    let page = Page::from_query_within(
+        q,
+        25,
+        org.behavior.max_page_size as usize,
+        org.behavior.page_size_over_max,
+    )?;
     let desc = q.one_of("sortOrder", &["asc", "desc"], "asc")? == "desc";
     let name = q.get("name").map(str::to_lowercase);
     let ids = q.list("id");
@@ -478,7 +522,12 @@ fn proficiency_listing(
     names: &[super::fixture::NamedEntity],
 ) -> Result<Reply, ApiError> {
     let q = &call.query;
-    let page = Page::from_query(q, 25, org.behavior.max_page_size as usize)?;
+    let page = Page::from_query_within(
+        q,
+        25,
+        org.behavior.max_page_size as usize,
+        org.behavior.page_size_over_max,
+    )?;
     let desc = descending(q, "sortOrder")?;
     let name_of = |p: &Proficiency| {
         names

@@ -4,7 +4,9 @@
 //! with `operator` `AND` (the default) must all match, `NOT` ones must not match, and when
 //! some are `OR` at least one of those must match. `group` nests criteria. Text matching is
 //! case-insensitive. Deleted users are left out unless a criterion names the `state` field;
-//! inactive ones too when `behavior.searchIncludesInactiveByDefault` is false.
+//! inactive ones too when `behavior.searchIncludesInactiveByDefault` is false. Search reads the
+//! index ([`Org::search_view`]): for `behavior.searchIndexLagMs` after a state change it still
+//! matches and shows the user as they were.
 //!
 //! The `q64` page links carry the request as URL-safe base64 JSON (the real service gzips it
 //! first; clients treat it as opaque).
@@ -17,7 +19,7 @@ use regex::RegexBuilder;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::call::{Call, Expand, Page, Reply};
+use super::call::{Call, Expand, INTEGRATION_PRESENCE_SOURCES, Page, Reply};
 use super::errors::ApiError;
 use super::render;
 use super::state::{Org, User, UserState};
@@ -151,21 +153,22 @@ fn run(
     request: &SearchRequest,
     expand_override: Option<Vec<String>>,
 ) -> Result<Reply, ApiError> {
-    let page = Page::new(
+    let page = Page::within(
         request.page_size.unwrap_or(25),
         request.page_number.unwrap_or(1),
         org.behavior.max_page_size as usize,
+        org.behavior.page_size_over_max,
     )?;
     if let Some(order) = &request.sort_order {
         check_sort_order(order)?;
     }
     if let Some(source) = &request.integration_presence_source
-        && !super::users::INTEGRATION_PRESENCE_SOURCES.contains(&source.as_str())
+        && !INTEGRATION_PRESENCE_SOURCES.contains(&source.as_str())
     {
         return Err(ApiError::invalid_value(
             source,
             "integrationPresenceSource",
-            super::users::INTEGRATION_PRESENCE_SOURCES,
+            INTEGRATION_PRESENCE_SOURCES,
         ));
     }
     let expand =
@@ -176,7 +179,7 @@ fn run(
     }
     let names_state = criteria.iter().any(names_state);
     let mut hits: Vec<&User> = Vec::new();
-    for u in &org.users {
+    for u in org.users.iter().map(|live| org.search_view(live)) {
         if !names_state
             && (u.state == UserState::Deleted
                 || (u.state == UserState::Inactive

@@ -1,25 +1,24 @@
-//! The HTTP front: one axum router serving `/oauth/token`, `/api/v2/...` and the `/__sim`
-//! control routes. Every `/oauth` and `/api/v2` request goes through the same steps:
-//! record → fixture latency → injected fault (if any) → token check and rate window →
-//! route table → permission check → handler, all answered with a real `ErrorBody` on failure
-//! and an `ININ-Correlation-Id` header equal to the body's `contextId`.
+//! The request pipeline for `/oauth/token` and `/api/v2/...` (the `/__sim` control routes live
+//! in `control`, which builds on this module). Every request goes through the same steps:
+//! record → fixture latency → injected fault (if any) → due asynchronous changes applied →
+//! token check and rate window → route table → permission check → division check (with
+//! `behavior.divisionScopedPermissions`) → handler, all answered with a real `ErrorBody` on
+//! failure and an `ININ-Correlation-Id` header equal to the body's `contextId`.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::RecordedRequest;
 use super::auth::Tokens;
 use super::call::{Call, Query, Reply, ReplyBody};
-use super::control;
 use super::errors::ApiError;
 use super::faults::{Fault, Faults};
 use super::fixture::Fixture;
@@ -30,6 +29,24 @@ use super::state::Org;
 const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 /// Most requests kept in the log (oldest dropped first).
 pub const MAX_LOGGED_REQUESTS: usize = 100_000;
+
+/// One `/oauth` or `/api/v2` request as the emulator saw it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordedRequest {
+    pub method: String,
+    pub path: String,
+    /// The raw query string (empty when none).
+    pub query: String,
+    /// The request body when it was JSON.
+    pub body: Option<Value>,
+    pub status: u16,
+    /// The response body when it was JSON.
+    pub response_body: Option<Value>,
+    pub time: DateTime<Utc>,
+    /// The contract op id the request matched (`patch_user`, ...), if any.
+    pub operation: Option<String>,
+}
 
 /// Everything behind the lock.
 pub struct SimState {
@@ -90,6 +107,7 @@ impl Shared {
         } = *incoming;
         let mut guard = self.lock();
         let SimState { org, tokens, .. } = &mut *guard;
+        org.settle(now);
         if path == "/oauth/token" {
             if method != "POST" {
                 return Reply::error(&not_found(method, path), context_id);
@@ -109,9 +127,12 @@ impl Shared {
         if let Some(missing) = ops::missing_permissions(op.permissions, granted) {
             return Reply::error(&ApiError::missing_permissions(&missing), context_id);
         }
-        org.settle_group_roles(now);
+        if let Some(allowed) = org.client_divisions(&caller.client_id)
+            && let Some(denied) = outside_divisions(org, &params, allowed)
+        {
+            return Reply::error(&denied, context_id);
+        }
         let call = Call {
-            op,
             path,
             params,
             query: Query::parse(raw_query),
@@ -132,6 +153,41 @@ impl Shared {
     }
 }
 
+/// 403 when a path names a user, queue or conversation in a division the client has no role
+/// in. An unknown entity passes: the handler answers its 404.
+fn outside_divisions(org: &Org, params: &ops::PathParams, allowed: &[String]) -> Option<ApiError> {
+    let divisions = |name: &str, id: &str| -> Vec<&str> {
+        match name {
+            "userId" | "subjectId" | "memberId" => org
+                .user(id)
+                .map(|u| vec![u.division_id.as_str()])
+                .unwrap_or_default(),
+            "queueId" => org
+                .queue(id)
+                .map(|q| vec![org.queue_division(q)])
+                .unwrap_or_default(),
+            "conversationId" => org
+                .conversations
+                .iter()
+                .find(|c| c.id == id)
+                .map(|c| c.division_ids.iter().map(String::as_str).collect())
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        }
+    };
+    params.iter().find_map(|(name, id)| {
+        let held = divisions(name, id);
+        (!held.is_empty() && !held.iter().any(|d| allowed.iter().any(|a| a == d))).then(|| {
+            ApiError::new(
+                403,
+                "not.authorized",
+                "You are not authorized to perform this action in division [{division}].",
+            )
+            .param("division", held.join(", "))
+        })
+    })
+}
+
 /// A request as [`Shared::serve`] needs it.
 #[derive(Clone, Copy)]
 struct Incoming<'a> {
@@ -148,11 +204,6 @@ fn not_found(method: &str, path: &str) -> ApiError {
     ApiError::new(404, "not.found", "No resource at {method} {path}")
         .param("method", method)
         .param("path", path)
-}
-
-/// The router: control routes, then everything else through [`entry`].
-pub fn router(shared: Arc<Shared>) -> Router {
-    control::routes().fallback(entry).with_state(shared)
 }
 
 /// The answer to an injected fault.
@@ -185,7 +236,9 @@ fn fault_reply(fault: &Fault, limit: u32, context_id: &str) -> Reply {
     }
 }
 
-async fn entry(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+/// Serves every request the control routes do not take (the router is assembled in `sim`, so
+/// that the control API may build on this module without this module knowing it).
+pub async fn entry(State(shared): State<Arc<Shared>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let path = parts.uri.path().to_owned();
     let context_id = uuid::Uuid::new_v4().to_string();

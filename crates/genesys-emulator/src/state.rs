@@ -3,9 +3,15 @@
 //! queues, catalogues and resolved conversations. Handlers mutate it under one lock.
 //!
 //! The lifecycle rules of docs/genesys-api.md §4, §5 and §10 live here: going inactive removes
-//! every role grant (the group ones are withheld and come back, later, on re-activation) and
-//! takes the user off queue; a soft delete also moves the user to the Home division and clears
-//! stations and sessions.
+//! directly granted roles (group grants stay, or leave and return after a reactivation, per
+//! `behavior.deactivationRemovesGroupRoles`) and takes the user off queue; a soft delete also
+//! moves the user to the Home division and clears stations and sessions.
+//!
+//! Changes the real service makes asynchronously are [`Pending`] effects with a due time;
+//! [`Org::settle`] applies those that are due before each request is served, so no background
+//! task is needed and a test that waits past the delay sees the change. Search reads users
+//! through [`Org::search_view`], which keeps showing a user as they were before a state change
+//! until `behavior.searchIndexLagMs` has passed.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
@@ -14,11 +20,10 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 
-use super::analytics::{Job, PagingDrift};
 use super::errors::ApiError;
 use super::fixture::{
-    Behavior, Fixture, FixtureError, NamedEntity, OAuthClient, Organization, PresenceDefinition,
-    QueueFixture, StationFixture,
+    Behavior, Fixture, FixtureError, MemberGroupType, NamedEntity, OAuthClient, Organization,
+    PresenceDefinition, QueueFixture, StationFixture,
 };
 use super::time;
 
@@ -82,7 +87,7 @@ pub struct Stations {
 }
 
 /// A queue membership. `direct` comes from the user being added to the queue, `viaGroup` from a
-/// group listed in the queue's `memberGroups`; both can hold at once.
+/// group, team or skill group listed in the queue's `memberGroups`; both can hold at once.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Membership {
@@ -111,8 +116,7 @@ pub struct Proficiency {
 pub struct Grant {
     pub role_id: String,
     pub division_id: String,
-    /// Set when the grant comes through this group: it is the group's grant (its `subjectId`),
-    /// withheld while the user is not active.
+    /// Set when the grant comes through a group: it survives deactivation.
     pub group_id: Option<String>,
     pub granted_at: DateTime<Utc>,
 }
@@ -157,15 +161,13 @@ pub struct User {
     pub queues: Vec<Membership>,
     pub skills: Vec<Proficiency>,
     pub languages: Vec<Proficiency>,
-    /// The grants in effect, direct and through groups.
     pub roles: Vec<Grant>,
-    /// Grants of the user's groups that are not in effect: the user is not active, or was
-    /// re-activated less than `behavior.groupRolesReturnSeconds` ago (see
-    /// [`Org::settle_group_roles`]).
-    pub withheld_group_roles: Vec<Grant>,
-    /// When the withheld group grants come back (set by a re-activation).
-    pub group_roles_return_at: Option<DateTime<Utc>>,
+    /// Grants through groups taken away by a deactivation, waiting for a reactivation
+    /// (`behavior.deactivationRemovesGroupRoles`).
+    pub suspended_group_roles: Vec<Grant>,
     pub groups: Vec<String>,
+    pub team: Option<String>,
+    pub skill_groups: Vec<String>,
     /// Live OAuth sessions; cleared by `DELETE /api/v2/tokens/{userId}`.
     pub has_sessions: bool,
     pub sessions_revoked_at: Option<DateTime<Utc>>,
@@ -321,6 +323,60 @@ impl Segment {
     }
 }
 
+/// A submitted conversation details job (`POST /analytics/conversations/details/jobs`). Kept
+/// with the organization, which owns all state a reset clears.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub id: String,
+    /// Indexes into `Org::conversations`, in result order.
+    pub results: Vec<usize>,
+    pub submitted: DateTime<Utc>,
+    pub polls: u32,
+    pub completed: Option<DateTime<Utc>>,
+}
+
+/// How the pages of one details query have drifted (`behavior.detailsPagingDrift`). Kept with
+/// the organization, which owns all state a reset clears.
+#[derive(Debug, Clone, Default)]
+pub struct PagingDrift {
+    /// Requests so far for each page number from 2 on.
+    pub reads: BTreeMap<usize, u32>,
+    /// Conversation ids that swapped places across a page boundary, in the order they did.
+    pub swaps: Vec<(String, String)>,
+}
+
+impl Job {
+    /// `AsyncQueryStatus.state`: `QUEUED` until polled twice, `PENDING` until completed.
+    pub fn state(&self) -> &'static str {
+        if self.completed.is_some() {
+            "FULFILLED"
+        } else if self.polls > 1 {
+            "PENDING"
+        } else {
+            "QUEUED"
+        }
+    }
+}
+
+/// A change the real service makes some time after the request that causes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pending {
+    pub due: DateTime<Utc>,
+    pub effect: Effect,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// A bulk `joined` PATCH taking effect.
+    Join {
+        user_id: String,
+        queue_id: String,
+        joined: bool,
+    },
+    /// Grants through groups returning after a reactivation (while the user is still active).
+    GroupRolesReturn { user_id: String },
+}
+
 /// The organization the emulator serves.
 #[derive(Debug, Clone)]
 pub struct Org {
@@ -337,16 +393,22 @@ pub struct Org {
     pub languages: Vec<NamedEntity>,
     pub roles: Vec<NamedEntity>,
     pub groups: Vec<NamedEntity>,
+    pub teams: Vec<NamedEntity>,
+    pub skill_groups: Vec<NamedEntity>,
     pub stations: Vec<StationFixture>,
     pub users: Vec<User>,
     user_index: HashMap<String, usize>,
-    /// Users with group grants due back ([`User::group_roles_return_at`]).
-    group_roles_due: Vec<String>,
     pub conversations: Vec<Conversation>,
     pub jobs: BTreeMap<String, Job>,
     /// Per details query (its body without `paging`), how its pages have drifted
     /// (`behavior.detailsPagingDrift`).
     pub paging_drift: BTreeMap<String, PagingDrift>,
+    /// Asynchronous changes not applied yet, oldest first.
+    pub pending: Vec<Pending>,
+    /// Users as search still shows them, until the due time (`behavior.searchIndexLagMs`).
+    pub stale_search: HashMap<String, (User, DateTime<Utc>)>,
+    /// User read answers that asked for an expand of `behavior.droppedExpands` so far.
+    pub expand_answers: u64,
 }
 
 impl Org {
@@ -395,13 +457,17 @@ impl Org {
             languages: fixture.languages.clone(),
             roles: fixture.roles.clone(),
             groups: fixture.groups.clone(),
+            teams: fixture.teams.clone(),
+            skill_groups: fixture.skill_groups.clone(),
             stations: fixture.stations.clone(),
             users: Vec::new(),
             user_index: HashMap::new(),
-            group_roles_due: Vec::new(),
             conversations: Vec::new(),
             jobs: BTreeMap::new(),
             paging_drift: BTreeMap::new(),
+            pending: Vec::new(),
+            stale_search: HashMap::new(),
+            expand_answers: 0,
         };
         for u in &fixture.users {
             let user = org.build_user(u, epoch);
@@ -416,7 +482,8 @@ impl Org {
     }
 
     /// Direct and group memberships of a fixture user: explicit `memberBy: group` entries plus
-    /// the queues whose `memberGroups` hold one of the user's groups.
+    /// the queues whose `memberGroups` hold one of the user's groups, their team or one of
+    /// their skill groups.
     fn memberships(&self, u: &super::fixture::UserFixture) -> Vec<Membership> {
         let mut queues: Vec<Membership> = Vec::new();
         for m in &u.queues {
@@ -433,8 +500,13 @@ impl Org {
                 });
             }
         }
+        let belongs = |g: &super::fixture::MemberGroupRef| match g.r#type {
+            MemberGroupType::Group => u.groups.contains(&g.id),
+            MemberGroupType::Team => u.team.as_ref() == Some(&g.id),
+            MemberGroupType::Skillgroup => u.skill_groups.contains(&g.id),
+        };
         for q in &self.queues {
-            if q.member_groups.iter().any(|g| u.groups.contains(g)) {
+            if q.member_groups.iter().any(belongs) {
                 if let Some(existing) = queues.iter_mut().find(|e| e.queue_id == q.id) {
                     existing.via_group = true;
                 } else {
@@ -468,8 +540,7 @@ impl Org {
             });
         let queues = self.memberships(u);
         let granted_at = epoch - TimeDelta::days(30);
-        // A user who is not active holds no group grant (see `change_state`).
-        let (roles, withheld_group_roles): (Vec<Grant>, Vec<Grant>) = u
+        let roles = u
             .roles
             .iter()
             .map(|r| Grant {
@@ -478,7 +549,7 @@ impl Org {
                 group_id: r.group_id.clone(),
                 granted_at,
             })
-            .partition(|g| state == UserState::Active || g.group_id.is_none());
+            .collect();
         let routing_status = RoutingState {
             status: u.routing_status.clone(),
             start_time: epoch,
@@ -538,9 +609,10 @@ impl Org {
                 })
                 .collect(),
             roles,
-            withheld_group_roles,
-            group_roles_return_at: None,
+            suspended_group_roles: Vec::new(),
             groups: u.groups.clone(),
+            team: u.team.clone(),
+            skill_groups: u.skill_groups.clone(),
             has_sessions: u.has_sessions,
             sessions_revoked_at: None,
             last_token_issued: u.has_sessions.then(|| epoch - TimeDelta::hours(2)),
@@ -679,10 +751,9 @@ impl Org {
     }
 
     /// Moves a user to a lifecycle state with its side effects (§10): going inactive removes
-    /// every role grant (direct ones for good; the group ones are withheld) and takes the user
-    /// off queue; deleting also moves them to Home, clears stations and sessions. Reactivating
-    /// brings back only the group grants, `behavior.groupRolesReturnSeconds` later. Bumps
-    /// `version`.
+    /// direct role grants (and, per `behavior.deactivationRemovesGroupRoles`, the group ones
+    /// until a reactivation) and takes the user off queue; deleting also moves them to Home,
+    /// clears stations and sessions. Reactivating restores no direct grant. Bumps `version`.
     pub fn change_state(
         &mut self,
         id: &str,
@@ -693,25 +764,47 @@ impl Org {
         let offline = self
             .presence_by_id_or_system("Offline")
             .map(|d| d.id.clone());
-        let delay = TimeDelta::seconds(
-            i64::try_from(self.behavior.group_roles_return_seconds).unwrap_or(i64::MAX),
+        let (lag_ms, removes_group_roles, return_after_ms) = (
+            self.behavior.search_index_lag_ms,
+            self.behavior.deactivation_removes_group_roles,
+            self.behavior.group_roles_return_after_ms,
         );
+        let was = self
+            .user(id)
+            .ok_or_else(|| ApiError::not_found("User", id))?
+            .state;
+        if was != to && lag_ms > 0 {
+            // The index shows the user as last indexed until it catches up with this change.
+            let stale = match self.stale_search.remove(id) {
+                Some((indexed, _)) => Some(indexed),
+                None => self.user(id).cloned(),
+            };
+            if let Some(stale) = stale {
+                self.stale_search
+                    .insert(id.to_owned(), (stale, now + millis(lag_ms)));
+            }
+        }
+        if to != UserState::Active && was == UserState::Active {
+            self.pending.retain(
+                |p| !matches!(&p.effect, Effect::GroupRolesReturn { user_id } if user_id == id),
+            );
+        }
         let user = self
             .user_mut(id)
             .ok_or_else(|| ApiError::not_found("User", id))?;
-        let mut due = false;
         if to != UserState::Active && user.state != to {
-            let (group, _direct): (Vec<Grant>, Vec<Grant>) = std::mem::take(&mut user.roles)
-                .into_iter()
-                .partition(|g| g.group_id.is_some());
-            user.withheld_group_roles.extend(group);
-            user.group_roles_return_at = None;
+            let (group, _direct): (Vec<Grant>, Vec<Grant>) =
+                user.roles.drain(..).partition(|g| g.group_id.is_some());
+            if removes_group_roles {
+                user.suspended_group_roles.extend(group);
+            } else {
+                user.roles = group;
+            }
             user.set_routing_status("OFF_QUEUE", now);
         }
-        if to == UserState::Active && user.state != to && !user.withheld_group_roles.is_empty() {
-            user.group_roles_return_at = Some(now.checked_add_signed(delay).unwrap_or(now));
-            due = true;
-        }
+        let returning = to == UserState::Active
+            && user.state != UserState::Active
+            && !user.suspended_group_roles.is_empty();
         if to == UserState::Deleted && user.state != UserState::Deleted {
             user.division_id = home;
             if user.station.associated.is_some() {
@@ -727,37 +820,91 @@ impl Org {
         }
         user.state = to;
         user.version += 1;
-        if due && !self.group_roles_due.iter().any(|u| u == id) {
-            self.group_roles_due.push(id.to_owned());
+        if returning {
+            self.schedule(
+                now + millis(return_after_ms),
+                Effect::GroupRolesReturn {
+                    user_id: id.to_owned(),
+                },
+                now,
+            );
         }
-        self.settle_group_roles(now);
         Ok(())
     }
 
-    /// Puts back the withheld group grants whose time has come (see [`Self::change_state`]):
-    /// called before every request is served, so that time passing is seen by every read.
-    pub fn settle_group_roles(&mut self, now: DateTime<Utc>) {
-        if self.group_roles_due.is_empty() {
+    /// Queues an asynchronous change; one already due is applied at once.
+    pub fn schedule(&mut self, due: DateTime<Utc>, effect: Effect, now: DateTime<Utc>) {
+        self.pending.push(Pending { due, effect });
+        self.settle(now);
+    }
+
+    /// Applies the pending changes due by `now` (oldest first) and lets search catch up with
+    /// state changes older than its lag.
+    pub fn settle(&mut self, now: DateTime<Utc>) {
+        self.stale_search.retain(|_, (_, due)| *due > now);
+        if self.pending.iter().all(|p| p.due > now) {
             return;
         }
-        let due = std::mem::take(&mut self.group_roles_due);
-        for id in due {
-            let Some(user) = self.user_mut(&id) else {
-                continue;
-            };
-            match user.group_roles_return_at {
-                Some(at) if at <= now && user.state == UserState::Active => {
-                    let back = std::mem::take(&mut user.withheld_group_roles);
-                    user.roles.extend(back.into_iter().map(|g| Grant {
-                        granted_at: at,
+        let (due, later): (Vec<Pending>, Vec<Pending>) = std::mem::take(&mut self.pending)
+            .into_iter()
+            .partition(|p| p.due <= now);
+        self.pending = later;
+        let mut due = due;
+        due.sort_by_key(|p| p.due);
+        for p in due {
+            self.apply(p);
+        }
+    }
+
+    fn apply(&mut self, pending: Pending) {
+        match pending.effect {
+            Effect::Join {
+                user_id,
+                queue_id,
+                joined,
+            } => {
+                if let Some(m) = self
+                    .user_mut(&user_id)
+                    .and_then(|u| u.queues.iter_mut().find(|m| m.queue_id == queue_id))
+                {
+                    m.joined = joined;
+                }
+            }
+            Effect::GroupRolesReturn { user_id } => {
+                if let Some(user) = self
+                    .user_mut(&user_id)
+                    .filter(|u| u.state == UserState::Active)
+                {
+                    let returned = std::mem::take(&mut user.suspended_group_roles);
+                    user.roles.extend(returned.into_iter().map(|g| Grant {
+                        granted_at: pending.due,
                         ..g
                     }));
-                    user.group_roles_return_at = None;
                 }
-                Some(_) => self.group_roles_due.push(id),
-                None => {}
             }
         }
+    }
+
+    /// The user as search shows them: as they were before a state change the index has not
+    /// caught up with yet, else as they are.
+    pub fn search_view<'u>(&'u self, user: &'u User) -> &'u User {
+        self.stale_search
+            .get(&user.id)
+            .map_or(user, |(stale, _)| stale)
+    }
+
+    /// The divisions a client may act in, when `behavior.divisionScopedPermissions` is on and
+    /// the client lists some; `None` means every division.
+    pub fn client_divisions(&self, client_id: &str) -> Option<&[String]> {
+        if !self.behavior.division_scoped_permissions {
+            return None;
+        }
+        self.client(client_id).and_then(|c| c.divisions.as_deref())
+    }
+
+    /// A queue's division (Home when the fixture names none).
+    pub fn queue_division<'q>(&'q self, queue: &'q QueueFixture) -> &'q str {
+        queue.division_id.as_deref().unwrap_or(&self.home_division)
     }
 
     /// Home-first division list entry of a user, for rendering.
@@ -770,6 +917,14 @@ impl Org {
                 name: "Home".into(),
             })
     }
+}
+
+/// A delay in milliseconds as a `TimeDelta`.
+pub fn millis(ms: u64) -> TimeDelta {
+    i64::try_from(ms)
+        .ok()
+        .and_then(TimeDelta::try_milliseconds)
+        .unwrap_or(TimeDelta::MAX)
 }
 
 /// A stable UUID-shaped id derived from some parts (participant and session ids stay the
@@ -857,60 +1012,5 @@ mod tests {
     #[test]
     fn a_conversation_that_has_not_started_is_not_there() {
         assert!(call().as_of(t(-1)).is_none());
-    }
-
-    #[test]
-    fn deactivation_strips_every_grant_and_reactivation_brings_back_the_groups_later() {
-        let fixture = Fixture::from_yaml(
-            "behavior: {groupRolesReturnSeconds: 10}\n\
-             roles: [{id: r1, name: Agent}, {id: r2, name: Supervisor}]\n\
-             groups: [{id: g1, name: Tier 2}]\n\
-             users: [{id: u, name: U, email: u@x, groups: [g1], \
-                      roles: [{roleId: r1}, {roleId: r2, groupId: g1}]}]",
-        )
-        .unwrap();
-        let mut org = Org::from_fixture(&fixture, t(0)).unwrap();
-        let roles = |org: &Org| -> Vec<(String, Option<String>)> {
-            org.user("u")
-                .unwrap()
-                .roles
-                .iter()
-                .map(|g| (g.role_id.clone(), g.group_id.clone()))
-                .collect()
-        };
-
-        org.change_state("u", UserState::Inactive, t(1)).unwrap();
-        assert_eq!(roles(&org), []);
-        org.change_state("u", UserState::Active, t(2)).unwrap();
-        org.settle_group_roles(t(11));
-        assert_eq!(roles(&org), [], "not yet");
-        org.settle_group_roles(t(12));
-
-        assert_eq!(roles(&org), [("r2".to_owned(), Some("g1".to_owned()))]);
-        assert!(org.user("u").unwrap().withheld_group_roles.is_empty());
-    }
-
-    #[test]
-    fn a_user_deactivated_again_before_the_group_roles_return_gets_none() {
-        let fixture = Fixture::from_yaml(
-            "roles: [{id: r2, name: Supervisor}]\n\
-             groups: [{id: g1, name: Tier 2}]\n\
-             users: [{id: u, name: U, email: u@x, state: inactive, groups: [g1], \
-                      roles: [{roleId: r2, groupId: g1}]}]",
-        )
-        .unwrap();
-        let mut org = Org::from_fixture(&fixture, t(0)).unwrap();
-        assert!(
-            org.user("u").unwrap().roles.is_empty(),
-            "inactive: withheld"
-        );
-
-        org.change_state("u", UserState::Active, t(1)).unwrap();
-        org.change_state("u", UserState::Inactive, t(2)).unwrap();
-        org.settle_group_roles(t(100));
-
-        let user = org.user("u").unwrap();
-        assert!(user.roles.is_empty());
-        assert_eq!(user.withheld_group_roles.len(), 1);
     }
 }

@@ -1,28 +1,24 @@
 //! Users: read, list, cursor list, update, the state endpoint, soft delete, adjacents
-//! (docs/genesys-api.md §3–§5). Search lives in [`super::search`].
+//! (docs/genesys-api.md §3–§5). Search lives in the `search` module.
 //!
-//! Rules served here: `GET /users/{id}` hides deleted users unless `state=deleted`; a PATCH
+//! Rules served here: `GET /users/{id}` hides deleted users unless `state=deleted`; the three
+//! user reads may leave out expands of `behavior.droppedExpands` (best effort); a PATCH
 //! carrying `state` may carry nothing else but `version`; a stale `version` is a 409
 //! `general.conflict` (or the 400 variant, per `behavior.versionConflict`); every change bumps
 //! `version`; DELETE is a soft delete answering 200 `{}`.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::call::{Call, Expand, ListingShape, Page, Reply, descending, listing};
+use super::call::{
+    Call, Expand, INTEGRATION_PRESENCE_SOURCES, ListingShape, Page, Reply, decode_cursor,
+    descending, encode_cursor, listing,
+};
 use super::errors::ApiError;
 use super::fixture::VersionConflictStyle;
 use super::render;
 use super::state::{Org, StateChange, User, UserState};
 use super::time::format;
-
-pub use super::search::{get_users_search, post_users_search};
-
-/// `integrationPresenceSource` values.
-pub const INTEGRATION_PRESENCE_SOURCES: &[&str] =
-    &["MicrosoftTeams", "ZoomPhone", "EightByEight", "RingCentral"];
 
 /// `UserState.stateChangeReason` values (§4.2).
 pub const STATE_CHANGE_REASONS: &[&str] = &[
@@ -70,13 +66,35 @@ fn check_integration_source(call: &Call<'_>) -> Result<(), ApiError> {
         .map(|_| ())
 }
 
+/// `expand` as served: with `behavior.droppedExpands`, the first answer that asks for one of
+/// them and every `expandDropEvery`-th after it leaves those out ("best effort", SDK
+/// `users_api.get_user`).
+fn best_effort(org: &mut Org, expand: Expand) -> Expand {
+    let dropped = &org.behavior.dropped_expands;
+    if !expand.values().iter().any(|v| dropped.contains(v)) {
+        return expand;
+    }
+    org.expand_answers += 1;
+    let every = u64::from(org.behavior.expand_drop_every.max(1));
+    if !(org.expand_answers - 1).is_multiple_of(every) {
+        return expand;
+    }
+    let kept: Vec<String> = expand
+        .values()
+        .iter()
+        .filter(|v| !org.behavior.dropped_expands.contains(v))
+        .cloned()
+        .collect();
+    Expand::new(kept).unwrap_or_default()
+}
+
 /// `GET /api/v2/users/{userId}`.
 pub fn get_user(org: &mut Org, call: &Call<'_>) -> Result<Reply, ApiError> {
     let id = call.param("userId");
     let wanted = call
         .query
         .one_of("state", &["active", "deleted"], "active")?;
-    let expand = Expand::from_query(&call.query)?;
+    let expand = best_effort(org, Expand::from_query(&call.query)?);
     check_integration_source(call)?;
     let user = org
         .user(id)
@@ -110,9 +128,14 @@ pub fn get_users(org: &mut Org, call: &Call<'_>) -> Result<Reply, ApiError> {
         return Err(ApiError::bad_request("id and jabberId cannot be combined"));
     }
     let wanted = q.one_of("state", &["active", "inactive", "deleted", "any"], "active")?;
-    let expand = Expand::from_query(q)?;
+    let expand = best_effort(org, Expand::from_query(q)?);
     check_integration_source(call)?;
-    let page = Page::from_query(q, 25, org.behavior.max_page_size as usize)?;
+    let page = Page::from_query_within(
+        q,
+        25,
+        org.behavior.max_page_size as usize,
+        org.behavior.page_size_over_max,
+    )?;
     let desc = descending(q, "sortOrder")?;
     let mut users: Vec<&User> = org
         .users
@@ -149,12 +172,13 @@ pub fn get_users_query(org: &mut Org, call: &Call<'_>) -> Result<Reply, ApiError
     let q = &call.query;
     let wanted = q.one_of("state", &["active", "inactive", "deleted", "any"], "active")?;
     let desc = q.one_of("sortOrder", &["ASC", "DESC"], "ASC")? == "DESC";
-    let expand = Expand::from_query(q)?;
+    let expand = best_effort(org, Expand::from_query(q)?);
     check_integration_source(call)?;
-    let size = Page::new(
+    let size = Page::within(
         q.int("pageSize", 25)?,
         1,
         org.behavior.max_page_size as usize,
+        org.behavior.page_size_over_max,
     )?
     .size;
     let offset = match q.get("cursor") {
@@ -193,20 +217,6 @@ pub fn get_users_query(org: &mut Org, call: &Call<'_>) -> Result<Reply, ApiError
         out.insert("cursor".into(), json!(cursor));
     }
     Ok(Reply::ok(Value::Object(out)))
-}
-
-/// An opaque cursor for an offset.
-pub fn encode_cursor(offset: usize) -> String {
-    URL_SAFE_NO_PAD.encode(format!("offset:{offset}"))
-}
-
-pub fn decode_cursor(cursor: &str) -> Result<usize, ApiError> {
-    URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|s| s.strip_prefix("offset:").and_then(|n| n.parse().ok()))
-        .ok_or_else(|| ApiError::bad_request("The cursor is invalid or expired"))
 }
 
 /// `version` as a number, or a string holding one.

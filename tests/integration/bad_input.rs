@@ -18,11 +18,10 @@
 //!   holds only GETs, the token request, user searches and analytics queries).
 #![allow(clippy::unwrap_used, clippy::too_many_lines)]
 
-mod support_reconcile;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::support::genesys::{demo_client, demo_org, is_read_only, is_write};
 use async_trait::async_trait;
 use genesys_cloud::GenesysClient;
 use genesys_emulator::{Sim, SimHandle};
@@ -35,7 +34,6 @@ use genesys_offboarding_operator::reconcile::{
 use kube::CustomResourceExt as _;
 use serde::Deserialize as _;
 use serde_json::Value;
-use support_reconcile::{demo_client, demo_org, is_read_only, is_write};
 
 // ---------------------------------------------------------------------------------------------
 // The corpus
@@ -366,6 +364,7 @@ async fn a_rejected_resource_that_reaches_the_reconciler_stalls_before_any_genes
 
             let pass = reconcile(&resource, &clients, &MemoryOwners::new(), &store)
                 .await
+                .into_result()
                 .unwrap();
 
             let Outcome::Stalled { reason, message } = &pass.outcome else {
@@ -528,6 +527,7 @@ async fn every_resource_that_cannot_proceed_stalls_with_a_clear_reason_and_write
             // Act
             let pass = reconcile(&resource, &provider, &MemoryOwners::new(), &store)
                 .await
+                .into_result()
                 .unwrap();
 
             // Assert: Stalled, with the reason and a message that says why.

@@ -1,7 +1,9 @@
 //! The official Genesys Cloud Python SDK (`purecloudplatformclientv2`, pinned in
 //! `tests/sdk/requirements.txt`) works against the emulator: `tests/sdk/sdk_check.py` logs in,
 //! lists and searches users, reads a user with expand, routing status, queues and analytics, and
-//! gets a 409 on a stale PATCH; nothing may deserialize to `outdated_sdk_version`. It also checks
+//! gets a 409 on a stale PATCH; nothing may deserialize to `outdated_sdk_version`. It runs once
+//! against the default emulator and once against the realistic profile, which renders shapes
+//! the default never does. It also checks
 //! that the contract's models are those of the SDK it names. Afterwards the requests the SDK
 //! made, and the emulator's answers, are checked against the contract too.
 //!
@@ -10,15 +12,31 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod support;
-
 use std::path::Path;
 
-use genesys_emulator::{Sim, fixture::Fixture};
-use support::contract::{Contract, Exchange, report};
+use crate::support::contract::{Contract, Exchange, report};
+use genesys_emulator::Sim;
+use genesys_emulator::fixture::{Fixture, Profile};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn official_python_sdk_reads_and_deactivates_users_on_the_emulator() {
+    sdk_check(Fixture::demo(), &[]).await;
+}
+
+/// The realistic profile renders fields and enum values the default one never does (typed
+/// `memberGroups`, a group as a grant's subject, `sourceId`, `PENDING`); the SDK must know them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn official_python_sdk_reads_the_realistic_emulator() {
+    sdk_check(
+        Fixture::demo().with_profile(Profile::Realistic),
+        &["--realistic"],
+    )
+    .await;
+}
+
+/// Runs `tests/sdk/sdk_check.py` against `fixture`, then checks the SDK's traffic against the
+/// contract.
+async fn sdk_check(fixture: Fixture, extra_args: &[&str]) {
     if std::env::var("GENESYS_SDK_TESTS").as_deref() == Ok("skip") {
         println!("skipped: GENESYS_SDK_TESTS=skip");
         return;
@@ -31,7 +49,7 @@ async fn official_python_sdk_reads_and_deactivates_users_on_the_emulator() {
          Python SDK there (or set GENESYS_SDK_TESTS=skip to skip this test)",
         python.display()
     );
-    let sim = Sim::start(Fixture::demo()).await.unwrap();
+    let sim = Sim::start(fixture).await.unwrap();
     // The SDK reads (and watches) ~/.genesyscloudpython/config: keep a developer's own out.
     let home = tempfile::tempdir().unwrap();
 
@@ -45,6 +63,7 @@ async fn official_python_sdk_reads_and_deactivates_users_on_the_emulator() {
             "--client-secret",
             "demo-secret",
         ])
+        .args(extra_args)
         .env("HOME", home.path())
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .output()

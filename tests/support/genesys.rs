@@ -1,9 +1,7 @@
-//! Shared by `tests/faults.rs`, `tests/bad_input.rs` and `tests/hostile.rs`: the resource and
-//! client builders, the emulator request-log helpers, and the safety invariants every offboarding
-//! test checks (no user deleted, no GDPR call, every state PATCH carries exactly `{state,
-//! version}`, the snapshot persisted before the first Genesys write). Not every test file uses
-//! every helper.
-#![allow(dead_code, clippy::unwrap_used)]
+//! The Genesys side of the tests: the demo org, the resource and client builders, and the
+//! emulator request-log helpers (which requests write, which only read). The safety invariants
+//! built on them are in [`super::invariants`].
+#![allow(clippy::unwrap_used)]
 
 use std::time::Duration;
 
@@ -11,7 +9,6 @@ use genesys_cloud::{ClientConfig, ClientCredentials, Endpoints, GenesysClient};
 use genesys_emulator::fixture::Fixture;
 use genesys_emulator::{RecordedRequest, SimHandle};
 use genesys_offboarding_operator::crd::{GenesysUserOffboarding, GenesysUserOffboardingSpec};
-use genesys_offboarding_operator::reconcile::MemoryStore;
 use secrecy::SecretString;
 use serde_json::Value;
 
@@ -101,70 +98,6 @@ pub fn path_template(path: &str) -> String {
 /// `METHOD /path/template`.
 pub fn operation_of(request: &RecordedRequest) -> String {
     format!("{} {}", request.method, path_template(&request.path))
-}
-
-pub fn never_deletes_a_user(requests: &[RecordedRequest]) -> Result<(), String> {
-    for r in requests {
-        if r.method == "DELETE" && is_user_path(&r.path) {
-            return Err(format!("a user was deleted: {} {}", r.method, r.path));
-        }
-        if r.path.contains("/gdpr") {
-            return Err(format!("a GDPR request was sent: {}", r.path));
-        }
-    }
-    Ok(())
-}
-
-pub fn state_patches_carry_only_state_and_version(
-    requests: &[RecordedRequest],
-) -> Result<(), String> {
-    for r in requests
-        .iter()
-        .filter(|r| r.method == "PATCH" && is_user_path(&r.path))
-    {
-        let keys: Option<Vec<&str>> = r.body.as_ref().and_then(Value::as_object).map(|body| {
-            let mut keys: Vec<&str> = body.keys().map(String::as_str).collect();
-            keys.sort_unstable();
-            keys
-        });
-        if keys.as_deref() != Some(&["state", "version"][..]) {
-            return Err(format!("PATCH {} carried {:?}", r.path, r.body));
-        }
-    }
-    Ok(())
-}
-
-pub fn snapshot_is_persisted_before_the_first_write(
-    store: &MemoryStore,
-    requests: &[RecordedRequest],
-) -> Result<(), String> {
-    let Some(first_write) = requests.iter().find(|r| is_write(r)) else {
-        return Ok(());
-    };
-    let saved = store
-        .history()
-        .into_iter()
-        .find(|s| s.status.snapshot.is_some())
-        .ok_or_else(|| {
-            format!(
-                "{} {} ran with no snapshot saved",
-                first_write.method, first_write.path
-            )
-        })?;
-    if saved.at > first_write.time {
-        return Err(format!(
-            "the snapshot was saved at {} but {} {} ran at {}",
-            saved.at, first_write.method, first_write.path, first_write.time
-        ));
-    }
-    Ok(())
-}
-
-/// Every safety invariant at once.
-pub fn invariants(store: &MemoryStore, requests: &[RecordedRequest]) -> Result<(), String> {
-    never_deletes_a_user(requests)?;
-    state_patches_carry_only_state_and_version(requests)?;
-    snapshot_is_persisted_before_the_first_write(store, requests)
 }
 
 /// The emulator's stored user without the fields that record when things happened.

@@ -8,20 +8,18 @@
 //! the others call [`run`] with `--sim`. Arguments go through clap as on the command line.
 #![allow(clippy::unwrap_used, clippy::too_many_lines)]
 
-mod support_reconcile;
-
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::support::genesys::{JANE, demo_org, is_user_path, is_write};
+use crate::support::invariants::{
+    never_deletes_a_user, state_patches_carry_only_state_and_version,
+};
 use clap::Parser;
 use genesys_emulator::fixture::Fixture;
 use genesys_emulator::{Fault, Sim, SimHandle};
 use genesys_offboarding_operator::crd::{GenesysUserOffboarding, condition};
 use genesys_offboarding_operator::oneshot::{ReconcileArgs, Summary, run};
-use support_reconcile::{
-    JANE, demo_org, is_user_path, is_write, never_deletes_a_user,
-    state_patches_carry_only_state_and_version,
-};
 
 /// The demo org's Jane Doe, valid: the first document of most files here.
 const JANE_DOC: &str = "\

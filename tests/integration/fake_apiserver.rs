@@ -1,11 +1,11 @@
 //! The fake API server against real clients: kube-rs `Api` calls, kube-runtime's watcher,
 //! finalizer helper and event Recorder, kube-lease-manager, and the real `kubectl`.
 //!
-//! The kubectl tests use `.tools/bin/kubectl` when present, else `kubectl` on `PATH` (the
-//! machine image ships 1.32); they are skipped, loudly, when there is no kubectl at all.
+//! The kubectl tests run kubectl through [`Kubectl`]: `$KUBECTL`, else `.tools/bin/kubectl`, else
+//! `kubectl` on `PATH` (the machine image ships 1.32); no kubectl fails them unless
+//! `GENESYS_KUBECTL_TESTS=skip`.
 #![allow(clippy::unwrap_used, clippy::too_many_lines)]
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,7 +23,9 @@ use kube::runtime::{finalizer, watcher};
 use kube::{Client, Resource, ResourceExt};
 use serde_json::{Value, json};
 
-const CRD_YAML: &str = include_str!("../crds/genesysuseroffboardings.yaml");
+use crate::support::kubectl::Kubectl;
+
+const CRD_YAML: &str = include_str!("../../crds/genesysuseroffboardings.yaml");
 const CRD_NAME: &str = "genesysuseroffboardings.offboarding.genesys-operator.io";
 const FINALIZER: &str = "offboarding.genesys-operator.io/restore";
 
@@ -976,91 +978,10 @@ async fn a_real_controller_follows_spec_changes_and_an_unchanged_status_apply_do
 // ---------------------------------------------------------------------------------------------
 // The real kubectl
 
-fn kubectl_binary() -> Option<PathBuf> {
-    let local = Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/bin/kubectl");
-    if local.is_file() {
-        return Some(local);
-    }
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|p| p.join("kubectl"))
-            .find(|p| p.is_file())
-    })
-}
-
-struct Kubectl {
-    binary: PathBuf,
-    dir: tempfile::TempDir,
-}
-
-impl Kubectl {
-    /// kubectl against `server`, or `None` when `GENESYS_KUBECTL_TESTS=skip`. A missing kubectl
-    /// fails the test: a kubectl test that passes without running proves nothing.
-    fn new(server: &FakeApiServerHandle) -> Option<Self> {
-        if std::env::var("GENESYS_KUBECTL_TESTS").is_ok_and(|v| v == "skip") {
-            eprintln!("skipped: GENESYS_KUBECTL_TESTS=skip");
-            return None;
-        }
-        let binary = kubectl_binary().unwrap_or_else(|| {
-            panic!(
-                "no kubectl in .tools/bin or on PATH: run `scripts/test` once, which installs it \
-                 into .tools/ (or set GENESYS_KUBECTL_TESTS=skip to skip the kubectl tests)"
-            )
-        });
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("config"), server.kubeconfig_yaml()).unwrap();
-        Some(Self { binary, dir })
-    }
-
-    fn command(&self, args: &[&str]) -> tokio::process::Command {
-        let mut command = tokio::process::Command::new(&self.binary);
-        command
-            .args(args)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .env("KUBECONFIG", self.dir.path().join("config"))
-            .env("KUBECACHEDIR", self.dir.path().join("cache"))
-            .env("HOME", self.dir.path())
-            .kill_on_drop(true);
-        command
-    }
-
-    /// Runs kubectl and returns stdout; panics with stderr on failure.
-    async fn run(&self, args: &[&str]) -> String {
-        self.run_with_stdin(args, None).await
-    }
-
-    async fn run_with_stdin(&self, args: &[&str], stdin: Option<&str>) -> String {
-        use tokio::io::AsyncWriteExt;
-        let mut command = self.command(args);
-        command
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
-        let mut child = command.spawn().unwrap();
-        let mut input = child.stdin.take().unwrap();
-        input
-            .write_all(stdin.unwrap_or_default().as_bytes())
-            .await
-            .unwrap();
-        drop(input);
-        let output = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
-            .await
-            .unwrap()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-        assert!(
-            output.status.success(),
-            "kubectl {args:?} failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
-        );
-        stdout
-    }
-}
-
 /// The CRD, the Secret and the resource from the examples, applied with kubectl.
 async fn kubectl_setup() -> Option<(FakeApiServerHandle, Kubectl)> {
     let server = FakeApiServer::start().await.unwrap();
-    let kubectl = Kubectl::new(&server)?;
+    let kubectl = Kubectl::for_server(&server)?;
     let out = kubectl
         .run(&["apply", "--server-side", "-f", "crds/"])
         .await;
@@ -1550,7 +1471,7 @@ async fn a_scale_subresource_reads_and_writes_the_spec_replicas_path() {
 #[tokio::test]
 async fn kubectl_scales_a_custom_resource_and_discovery_lists_its_scale_subresource() {
     let (server, widgets) = server_with_widgets().await;
-    let Some(kubectl) = Kubectl::new(&server) else {
+    let Some(kubectl) = Kubectl::for_server(&server) else {
         return;
     };
     widgets
@@ -1694,7 +1615,7 @@ async fn aggregated_discovery_lists_every_resource_with_its_subresources() {
 #[tokio::test]
 async fn kubectl_discovers_through_aggregated_discovery() {
     let (server, widgets) = server_with_widgets().await;
-    let Some(kubectl) = Kubectl::new(&server) else {
+    let Some(kubectl) = Kubectl::for_server(&server) else {
         return;
     };
     widgets

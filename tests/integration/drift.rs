@@ -1,7 +1,7 @@
 //! Batched drift checks proven with the REAL controller
 //! ([`Operator::run`]) against the fake Kubernetes API server and the Genesys Cloud emulator,
-//! over real HTTP on loopback, on tokio's PAUSED clock (see tests/controller.rs's quiet-period
-//! test for why that works with real sockets): an hour of `driftCheckInterval: 1m` takes seconds.
+//! over real HTTP on loopback, on tokio's PAUSED clock (see `controller.rs`'s quiet-period test
+//! for why that works with real sockets): an hour of `driftCheckInterval: 1m` takes seconds.
 //!
 //! What is counted is requests, never time: `Ready` resources cost one
 //! `GET /api/v2/users?id=…&state=any` per 100 users per check, not a full pass each.
@@ -13,9 +13,8 @@
     clippy::cast_sign_loss
 )]
 
-#[path = "../examples/support/org.rs"]
+#[path = "../../examples/support/org.rs"]
 mod org;
-mod support_hanging;
 
 use std::time::Duration;
 
@@ -31,8 +30,10 @@ use k8s_openapi::api::events::v1::Event as KubeEvent;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
 use serde_json::json;
-use support_hanging::Hanging;
 use tokio::sync::oneshot;
+
+use crate::support::hanging::Hanging;
+use crate::support::invariants::never_deletes_a_user;
 
 const NS: &str = "default";
 const SECRET: &str = "genesys-credentials";
@@ -203,15 +204,7 @@ impl World {
     }
 
     fn assert_no_user_was_deleted(&self) {
-        for request in self.sim.requests() {
-            let user = request.path.strip_prefix("/api/v2/users/");
-            assert!(
-                !(request.method == "DELETE" && user.is_some_and(|id| !id.contains('/'))),
-                "a user was deleted: {} {}",
-                request.method,
-                request.path
-            );
-        }
+        never_deletes_a_user(&self.sim.requests()).unwrap_or_else(|e| panic!("{e}"));
     }
 }
 

@@ -8,7 +8,7 @@
 //! docker build -t genesys-offboarding:dev .
 //! kind load docker-image genesys-offboarding:dev --name gofb   # k3d: k3d image import -c gofb ...
 //! kubectl apply --server-side -f crds/
-//! cargo test --test cluster -- --ignored --test-threads=1
+//! cargo test --test integration cluster:: -- --ignored --test-threads=1
 //! ```
 //!
 //! The current kubectl context is used (set `KUBECONFIG` to choose another). Each test works in
@@ -16,7 +16,8 @@
 //! Deployment of the operator's image (`genesys-offboarding sim`), and is reached through
 //! `kubectl port-forward` on 127.0.0.1: the CRD admits plain http only to loopback, so the
 //! operator runs in this test process (the same [`Operator`] the image runs) against the real
-//! API server. Set `GOFB_IMAGE` to use another image and `KUBECTL` another kubectl.
+//! API server. Set `GOFB_IMAGE` to use another image and `KUBECTL` another kubectl (see
+//! [`Kubectl`]; `GENESYS_KUBECTL_TESTS=skip` skips these tests too).
 #![allow(clippy::unwrap_used, clippy::too_many_lines)]
 
 use std::process::Stdio;
@@ -29,16 +30,14 @@ use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
 use serde_json::json;
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::support::kubectl::Kubectl;
+
 const JANE: &str = "6a1b0c3e-0000-4000-8000-000000000001";
 const PATIENCE: Duration = Duration::from_secs(180);
-
-fn kubectl() -> String {
-    std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".to_owned())
-}
 
 fn image() -> String {
     std::env::var("GOFB_IMAGE").unwrap_or_else(|_| "genesys-offboarding:dev".to_owned())
@@ -47,6 +46,7 @@ fn image() -> String {
 /// A namespace with the emulator deployed in it and port-forwarded to 127.0.0.1.
 struct Cluster {
     client: Client,
+    kubectl: Kubectl,
     namespace: String,
     forward: Child,
     sim_url: String,
@@ -54,7 +54,9 @@ struct Cluster {
 }
 
 impl Cluster {
-    async fn new(name: &str) -> Self {
+    /// `None` when `GENESYS_KUBECTL_TESTS=skip`.
+    async fn new(name: &str) -> Option<Self> {
+        let kubectl = Kubectl::for_current_context()?;
         let client = Client::try_default()
             .await
             .expect("a kubectl context (kind/k3d)");
@@ -84,8 +86,8 @@ impl Cluster {
             }),
         )
         .await;
-        let out = Command::new(kubectl())
-            .args([
+        let out = kubectl
+            .command(&[
                 "-n",
                 &namespace,
                 "rollout",
@@ -101,8 +103,8 @@ impl Cluster {
             "the emulator did not roll out (is the image loaded into the cluster?)"
         );
         let port = free_port();
-        let forward = Command::new(kubectl())
-            .args([
+        let forward = kubectl
+            .command(&[
                 "-n",
                 &namespace,
                 "port-forward",
@@ -110,7 +112,6 @@ impl Cluster {
                 &format!("{port}:8080"),
             ])
             .stdout(Stdio::null())
-            .kill_on_drop(true)
             .spawn()
             .unwrap();
         let sim_url = format!("http://127.0.0.1:{port}/");
@@ -134,13 +135,14 @@ impl Cluster {
             "stringData": {"clientId": "demo-client", "clientSecret": "demo-secret"},
         });
         apply(&client, secret).await;
-        Self {
+        Some(Self {
             client,
+            kubectl,
             namespace,
             forward,
             sim_url,
             http,
-        }
+        })
     }
 
     fn offboardings(&self) -> Api<GenesysUserOffboarding> {
@@ -200,8 +202,9 @@ impl Cluster {
 
     async fn teardown(mut self) {
         let _ = self.forward.kill().await;
-        let _ = Command::new(kubectl())
-            .args(["delete", "namespace", &self.namespace, "--wait=false"])
+        let _ = self
+            .kubectl
+            .command(&["delete", "namespace", &self.namespace, "--wait=false"])
             .status()
             .await;
     }
@@ -270,7 +273,9 @@ fn settings(namespace: &str) -> Settings {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a kind/k3d cluster with the image loaded; see the module doc"]
 async fn an_offboarding_reaches_ready_in_a_real_cluster_and_the_user_is_inactive() {
-    let cluster = Cluster::new("ready").await;
+    let Some(cluster) = Cluster::new("ready").await else {
+        return;
+    };
     let operator = start(&cluster.client, settings(&cluster.namespace));
 
     cluster.offboard("jane", "").await;
@@ -287,7 +292,9 @@ async fn an_offboarding_reaches_ready_in_a_real_cluster_and_the_user_is_inactive
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a kind/k3d cluster with the image loaded; see the module doc"]
 async fn deleting_with_restore_in_a_real_cluster_reactivates_the_user() {
-    let cluster = Cluster::new("restore").await;
+    let Some(cluster) = Cluster::new("restore").await else {
+        return;
+    };
     let operator = start(&cluster.client, settings(&cluster.namespace));
 
     cluster.offboard("jane", "deletionPolicy: Restore").await;
@@ -321,7 +328,9 @@ async fn deleting_with_restore_in_a_real_cluster_reactivates_the_user() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a kind/k3d cluster with the image loaded; see the module doc"]
 async fn with_leader_election_in_a_real_cluster_one_replica_holds_the_lease() {
-    let cluster = Cluster::new("lease").await;
+    let Some(cluster) = Cluster::new("lease").await else {
+        return;
+    };
     let replica = |name: &str| Settings {
         instance: name.to_owned(),
         leader_election: Some(LeaderElection::new("gofb-e2e", &cluster.namespace, name)),

@@ -1,5 +1,5 @@
 //! The Kubernetes side fails: the REAL controller
-//! (`Operator::run`, in-process as in `tests/controller.rs`) against the fake API server and the
+//! (`Operator::run`, in-process as in `controller.rs`) against the fake API server and the
 //! Genesys emulator, while the API server refuses status writes with 409 `Conflict`, throttles
 //! them with 429, fails reads of the resource and of its Secret with 500, cuts the watches and
 //! refuses new ones, and restarts — including while a pass sits between two Genesys steps —
@@ -9,7 +9,7 @@
 //! Every case offboards the demo agents jane.doe (direct queues, associated and default
 //! station, skills, languages) and priya.patel (a direct and a group queue, a default station)
 //! with a state-change reason, and must end with both `Ready`/`Offboarded` and inactive in
-//! Genesys, with the checks of `support_k8s` on the two request logs: the successful Genesys
+//! Genesys, with the checks of `support::k8s` on the two request logs: the successful Genesys
 //! writes are exactly those of a clean run (computed once, the first time a case needs it),
 //! none repeated — except that revoking tokens may repeat when a fault (a conflict, a restart)
 //! made the operator lose the status write that recorded it: the one step Genesys gives no way
@@ -18,13 +18,14 @@
 //! before the first write and never replaced.
 #![allow(clippy::unwrap_used, clippy::too_many_lines)]
 
-mod support_k8s;
-mod support_reconcile;
-
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::genesys::is_write;
+use crate::support::k8s::{
+    self, World, check_invariants, compare_writes, successful_writes, touches,
+};
 use fake_apiserver::{ApiFault, RecordedRequest as ApiRequest};
 use genesys_emulator::Fault;
 use genesys_emulator::fixture::Fixture;
@@ -33,7 +34,6 @@ use genesys_offboarding_operator::controller::{
 };
 use genesys_offboarding_operator::telemetry::Metrics;
 use kube::Client;
-use support_k8s::{World, check_invariants, compare_writes, successful_writes, touches};
 use tokio::sync::{OnceCell, oneshot};
 use tokio::task::JoinHandle;
 
@@ -65,7 +65,7 @@ fn settings() -> Settings {
             max: Duration::from_secs(1),
         },
         drain_timeout: Duration::from_secs(5),
-        allowed_endpoints: support_k8s::allowed_endpoints(),
+        allowed_endpoints: k8s::allowed_endpoints(),
         ..Settings::default()
     }
 }
@@ -83,7 +83,8 @@ impl Running {
     }
 
     fn start_with(client: Client, settings: Settings) -> Self {
-        // `RUST_LOG=debug cargo test --test k8s_faults -- --nocapture` shows the operator's logs.
+        // `RUST_LOG=debug cargo test --test integration k8s_faults:: -- --nocapture` shows the
+        // operator's logs.
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
             .with_test_writer()
@@ -305,6 +306,82 @@ async fn server_errors_on_reads_of_the_resource_its_secret_and_the_initial_lists
     operator.stop().await;
 }
 
+/// `(type, status, reason)` of every condition in every status write the API server stored for
+/// `name`, in order.
+fn stored_conditions(world: &World, name: &str) -> Vec<(String, String, String)> {
+    let text =
+        |c: &serde_json::Value, field: &str| c[field].as_str().unwrap_or_default().to_owned();
+    world
+        .api
+        .requests()
+        .iter()
+        .filter(|r| {
+            r.is_status_write()
+                && r.is_on("genesysuseroffboardings")
+                && r.name.as_deref() == Some(name)
+                && (200..300).contains(&r.status)
+        })
+        .filter_map(|r| {
+            r.body
+                .as_ref()?
+                .pointer("/status/conditions")?
+                .as_array()
+                .cloned()
+        })
+        .flatten()
+        .map(|c| (text(&c, "type"), text(&c, "status"), text(&c, "reason")))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_errors_reading_the_secret_during_a_pass_are_retried_as_transient_never_as_missing_credentials()
+ {
+    let world = World::new(fixture(0)).await;
+    // The Secret exists, but the API server fails the first five reads of it. kube's client
+    // retries the 503s by itself; the 500s reach the operator's passes.
+    let secret_read = || ApiFault::new("get", "secrets").name(crate::support::k8s::SECRET);
+    world.api.inject(secret_read().status(500).times(3));
+    world.api.inject(secret_read().status(503).times(2));
+    let operator = Running::start(world.client.clone());
+
+    world.offboard("jane", "jane.doe@example.com", SPEC).await;
+
+    world.wait_until_ready(&["jane"]).await;
+    assert!(world.api.pending_faults().is_empty(), "every fault fired");
+    assert_eq!((injected(&world, 500), injected(&world, 503)), (3, 2));
+    let conditions = stored_conditions(&world, "jane");
+    let seen = |type_: &str, status: &str, reason: &str| {
+        conditions
+            .iter()
+            .any(|c| (c.0.as_str(), c.1.as_str(), c.2.as_str()) == (type_, status, reason))
+    };
+    // Reported as work in progress with a transient reason while the reads failed...
+    assert!(
+        seen("Reconciling", "True", "SecretUnreadable"),
+        "{conditions:?}"
+    );
+    assert!(seen("Ready", "False", "SecretUnreadable"), "{conditions:?}");
+    // ...and never as a stall, nor as missing credentials.
+    assert!(
+        !conditions.iter().any(|c| c.0 == "Stalled" && c.1 == "True"),
+        "{conditions:?}"
+    );
+    assert!(
+        !conditions.iter().any(|c| c.2 == "CredentialsMissing"),
+        "{conditions:?}"
+    );
+    let metrics = operator.metrics.encode().unwrap();
+    assert!(
+        metrics
+            .contains(r#"genesys_offboarding_reconcile_failures_total{reason="SecretUnreadable"}"#),
+        "{metrics}"
+    );
+    assert!(!metrics.contains("CredentialsMissing"), "{metrics}");
+    assert_eq!(world.user_state(JANE), "inactive");
+    check_invariants(&world, &[("jane", JANE)]).await.unwrap();
+    operator.stop().await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Watches cut
 
@@ -316,9 +393,7 @@ async fn watches_cut_mid_offboarding_and_refused_for_a_while_still_converge_and_
     let operator = Running::start(world.client.clone());
     world.offboard("jane", "jane.doe@example.com", SPEC).await;
     world
-        .wait_for_genesys("jane's first write", |r| {
-            support_k8s::is_genesys_write(r) && touches(r, JANE)
-        })
+        .wait_for_genesys("jane's first write", |r| is_write(r) && touches(r, JANE))
         .await;
 
     world.api.disconnect_watches(Duration::from_secs(3));
@@ -400,9 +475,7 @@ async fn repeated_api_server_restarts_mid_offboarding_converge() {
 
     for user in [JANE, PRIYA] {
         world
-            .wait_for_genesys("a write", |r| {
-                support_k8s::is_genesys_write(r) && touches(r, user)
-            })
+            .wait_for_genesys("a write", |r| is_write(r) && touches(r, user))
             .await;
         world.api.restart(Duration::from_millis(700)).await.unwrap();
     }
@@ -416,7 +489,7 @@ async fn repeated_api_server_restarts_mid_offboarding_converge() {
 
 /// Waits until `check` holds.
 async fn eventually(what: &str, check: impl Fn() -> bool) {
-    let deadline = tokio::time::Instant::now() + support_k8s::PATIENCE;
+    let deadline = tokio::time::Instant::now() + k8s::PATIENCE;
     while !check() {
         assert!(tokio::time::Instant::now() < deadline, "never: {what}");
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -432,7 +505,7 @@ async fn a_leader_that_cannot_renew_its_lease_stops_reconciling_before_another_r
         leader_election: Some(LeaderElection {
             lease_duration: Duration::from_secs(3),
             renew_before: Duration::from_secs(1),
-            ..LeaderElection::new("genesys-offboarding-operator", support_k8s::NS, name)
+            ..LeaderElection::new("genesys-offboarding-operator", k8s::NS, name)
         }),
         ..settings()
     };

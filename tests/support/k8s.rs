@@ -1,17 +1,16 @@
-//! Shared by `tests/k8s_faults.rs` and `tests/crash.rs` (each also declares
-//! `mod support_reconcile;`, whose invariants this reuses): a world of the fake Kubernetes API
-//! server (with the committed CRD and the credentials Secret) and the Genesys emulator, the
-//! offboarding resources, and the safety checks every test of the Kubernetes side ends with,
-//! read from the two request logs:
+//! Shared by `tests/integration/k8s_faults.rs` and `tests/crash.rs`: a world of the fake
+//! Kubernetes API server (with the committed CRD and the credentials Secret) and the Genesys
+//! emulator, the offboarding resources, and the safety checks every test of the Kubernetes side
+//! ends with, read from the two request logs:
 //!
-//! - no user is deleted and no GDPR call is made;
-//! - every state PATCH carries exactly `{state, version}`;
+//! - no user is deleted and no GDPR call is made, and every state PATCH carries exactly
+//!   `{state, version}` ([`super::invariants`]);
 //! - for each resource, the snapshot reached the API server (a successful status write holding
 //!   it) before the first Genesys write touching its user;
 //! - the first snapshot persisted is the one the resource ends with;
 //! - the successful Genesys writes are those of a clean run, each as often as there, except
 //!   the idempotent ones the caller allows to repeat.
-#![allow(dead_code, clippy::unwrap_used)]
+#![allow(clippy::unwrap_used)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -27,10 +26,8 @@ use kube::api::{Api, PostParams};
 use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 
-// The invariants the Genesys-side tests check, reused as they are.
-pub use crate::support_reconcile::{
-    never_deletes_a_user, state_patches_carry_only_state_and_version,
-};
+use super::genesys::is_write;
+use super::invariants::{never_deletes_a_user, state_patches_carry_only_state_and_version};
 
 pub const NS: &str = "default";
 /// The emulator's host. It listens on a port of its own choosing, so the operators of these
@@ -177,15 +174,6 @@ pub fn is_offboarded(resource: &GenesysUserOffboarding) -> bool {
         .is_some_and(|c| c.status == "True" && c.reason == "Offboarded")
 }
 
-/// A request that changes Genesys: everything but GETs, the token endpoint, user searches and
-/// analytics queries and jobs.
-pub fn is_genesys_write(request: &RecordedRequest) -> bool {
-    request.method != "GET"
-        && !request.path.starts_with("/oauth/")
-        && request.path != "/api/v2/users/search"
-        && !request.path.starts_with("/api/v2/analytics/")
-}
-
 /// `METHOD path?query body` of every successful Genesys write, counted. A write whose body is
 /// a list (queue members added or removed) counts once per item, so that removals the client
 /// coalesced into one request compare equal to the same removals sent one by one.
@@ -193,7 +181,7 @@ pub fn successful_writes(requests: &[RecordedRequest]) -> BTreeMap<String, usize
     let mut writes = BTreeMap::new();
     for r in requests
         .iter()
-        .filter(|r| is_genesys_write(r) && (200..300).contains(&r.status))
+        .filter(|r| is_write(r) && (200..300).contains(&r.status))
     {
         let bodies: Vec<String> = match &r.body {
             Some(Value::Array(items)) if items.len() > 1 => items
@@ -279,10 +267,7 @@ pub async fn check_invariants(world: &World, users: &[(&str, &str)]) -> Result<(
     for (name, user) in users {
         let (first, stored_at) = first_snapshot(&api_requests, name)
             .ok_or_else(|| format!("{name}: no status write ever carried a snapshot"))?;
-        if let Some(write) = requests
-            .iter()
-            .find(|r| is_genesys_write(r) && touches(r, user))
-        {
+        if let Some(write) = requests.iter().find(|r| is_write(r) && touches(r, user)) {
             let written_at = SystemTime::from(write.time);
             if stored_at > written_at {
                 return Err(format!(

@@ -1,8 +1,8 @@
-//! A Genesys endpoint that never answers, shared by `tests/controller.rs` and `tests/drift.rs`:
-//! a loopback TCP listener that accepts every connection, reads nothing, answers nothing and
-//! holds the connection open, as an unresponsive tenant's endpoint (or a black-holing proxy)
-//! does. It counts the connections it accepted.
-#![allow(dead_code, clippy::unwrap_used)]
+//! A Genesys endpoint that never answers, shared by `tests/integration/controller.rs` and
+//! `tests/integration/drift.rs`: a loopback TCP listener that accepts every connection, reads
+//! nothing, answers nothing and holds the connection open, as an unresponsive tenant's endpoint
+//! (or a black-holing proxy) does. It counts the connections it accepted.
+#![allow(clippy::unwrap_used)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

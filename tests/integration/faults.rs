@@ -21,13 +21,16 @@
 //! `{state, version}`; persist the snapshot before the first write.
 #![allow(clippy::unwrap_used, clippy::too_many_lines)]
 
-mod support_reconcile;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::support::genesys::{
+    JANE, client_config, demo_org, is_write, offboarding, operation_of, path_template, stable_user,
+    succeeded,
+};
+use crate::support::invariants::invariants;
 use genesys_cloud::{CallObserver, GenesysClient, RetryClass};
 use genesys_emulator::fixture::{Fixture, VersionConflictStyle};
 use genesys_emulator::{Fault, RecordedRequest, Sim, SimHandle};
@@ -36,10 +39,6 @@ use genesys_offboarding_operator::reconcile::{
     FixedClient, MemoryOwners, MemoryStore, Outcome, reconcile,
 };
 use serde_json::Value;
-use support_reconcile::{
-    JANE, client_config, demo_org, invariants, is_write, offboarding, operation_of, path_template,
-    stable_user, succeeded,
-};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
@@ -97,7 +96,7 @@ impl Kind {
 
     /// The fault for the first request of `operation` (`METHOD /template`), or `None` where
     /// the fault does not apply: a 401 from the token endpoint means wrong credentials (see
-    /// `tests/bad_input.rs`), and a version conflict exists only for the versioned state PATCH.
+    /// `bad_input.rs`), and a version conflict exists only for the versioned state PATCH.
     fn fault(self, operation: &str) -> Option<Fault> {
         let (method, path) = operation.split_once(' ').unwrap();
         let fault = Fault::new(method, path);
@@ -188,7 +187,10 @@ async fn converge(
     store: &MemoryStore,
 ) -> (usize, Result<(), String>) {
     for pass in 1..=MAX_PASSES {
-        match reconcile(resource, clients, &MemoryOwners::new(), store).await {
+        match reconcile(resource, clients, &MemoryOwners::new(), store)
+            .await
+            .into_result()
+        {
             Ok(reconciled) => {
                 resource.status = Some(reconciled.status);
                 return match reconciled.outcome {

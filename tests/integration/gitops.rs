@@ -25,7 +25,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use mlua::{Lua, Table};
 use serde_json::{Value, json};
 
-const HEALTH_LUA: &str = include_str!("../deploy/argocd/health.lua");
+const HEALTH_LUA: &str = include_str!("../../deploy/argocd/health.lua");
 
 /// One resource per phase, in one file: jane is offboarded, omar is on a live conversation
 /// (`activeConversations: Wait`), alex's email matches two users, maria's `effectiveAt` is far

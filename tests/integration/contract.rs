@@ -11,11 +11,10 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod support;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use crate::support::contract::{Contract, Exchange, Violation, report};
 use chrono::Utc;
 use genesys_cloud::{
     AggregationQuery, ClientConfig, ClientCredentials, ConversationQuery, Endpoints, GenesysClient,
@@ -24,7 +23,6 @@ use genesys_cloud::{
 };
 use genesys_emulator::{Fault, RecordedRequest, Sim, SimHandle, fixture::Fixture};
 use serde_json::{Value, json};
-use support::contract::{Contract, Exchange, Violation, report};
 
 // ---------------------------------------------------------------------------------------------
 // The demo org (crates/genesys-emulator/demo-org.yaml).
@@ -992,7 +990,7 @@ async fn an_emulator_answer_that_breaks_the_contract_is_caught_from_the_request_
 fn contract_copy_matches_the_shared_original() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let shared = root.join("../shared/genesys-contract/contract.json");
-    let ours = support::contract::contract_path();
+    let ours = crate::support::contract::contract_path();
     if !shared.exists() {
         println!(
             "note: {} is absent; skipping the check that {} is an unchanged copy",
@@ -1017,9 +1015,10 @@ fn contract_copy_matches_the_shared_original() {
 fn provenance_note_names_the_sdk_versions_the_contract_was_generated_from() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let note = std::fs::read_to_string(root.join("contract/PROVENANCE.md")).unwrap();
-    let doc: Value =
-        serde_json::from_str(&std::fs::read_to_string(support::contract::contract_path()).unwrap())
-            .unwrap();
+    let doc: Value = serde_json::from_str(
+        &std::fs::read_to_string(crate::support::contract::contract_path()).unwrap(),
+    )
+    .unwrap();
     for key in ["python_sdk", "npm_sdk"] {
         let source = doc["source"][key].as_str().unwrap();
         let (package, version) = source.split_once(' ').unwrap();

@@ -7,11 +7,9 @@
 //! Every test checks the safety invariant that no request to Genesys deletes a user.
 #![allow(clippy::unwrap_used, clippy::too_many_lines)]
 
-mod support_hanging;
-
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -35,9 +33,13 @@ use kube::api::{
 };
 use kube::{Client, ResourceExt};
 use serde_json::json;
-use support_hanging::Hanging;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+
+use crate::support::genesys::is_write;
+use crate::support::hanging::Hanging;
+use crate::support::invariants::never_deletes_a_user;
+use crate::support::kubectl::Kubectl;
 
 const JANE: &str = "6a1b0c3e-0000-4000-8000-000000000001";
 const PRIYA: &str = "6a1b0c3e-0000-4000-8000-000000000007";
@@ -289,12 +291,7 @@ impl World {
         self.sim
             .requests()
             .iter()
-            .filter(|r| r.method != "GET")
-            .filter(|r| {
-                !r.path.starts_with("/oauth/")
-                    && !r.path.starts_with("/api/v2/analytics/")
-                    && !r.path.ends_with("/search")
-            })
+            .filter(|r| is_write(r))
             .map(|r| format!("{} {}", r.method, r.path))
             .collect()
     }
@@ -331,20 +328,7 @@ impl World {
 
     /// Every test ends here: nothing ever deleted a Genesys user.
     fn assert_no_user_was_deleted(&self) {
-        for request in self.sim.requests() {
-            let user = request.path.strip_prefix("/api/v2/users/");
-            assert!(
-                !(request.method == "DELETE" && user.is_some_and(|id| !id.contains('/'))),
-                "a user was deleted: {} {}",
-                request.method,
-                request.path
-            );
-            assert!(
-                !request.path.contains("gdpr"),
-                "a GDPR call: {}",
-                request.path
-            );
-        }
+        never_deletes_a_user(&self.sim.requests()).unwrap_or_else(|e| panic!("{e}"));
     }
 }
 
@@ -429,7 +413,8 @@ struct Running {
 
 impl Running {
     async fn start(client: Client, settings: Settings) -> Self {
-        // `RUST_LOG=debug cargo test --test controller -- --nocapture` shows the operator's logs.
+        // `RUST_LOG=debug cargo test --test integration controller:: -- --nocapture` shows the
+        // operator's logs.
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
             .with_test_writer()
@@ -742,14 +727,6 @@ async fn switching_restore_to_orphan_removes_the_finalizer_and_deletion_leaves_t
     );
     operator.stop().await.unwrap();
     world.assert_no_user_was_deleted();
-}
-
-/// A Genesys request that changes something (not a read sent as POST, not the token).
-fn is_write(r: &genesys_emulator::RecordedRequest) -> bool {
-    r.method != "GET"
-        && !r.path.starts_with("/oauth/")
-        && !r.path.starts_with("/api/v2/analytics/")
-        && !r.path.ends_with("/search")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -2013,57 +1990,13 @@ async fn json_logs_carry_the_object_key_on_every_line_of_a_pass_and_never_a_secr
 // End to end with the real kubectl
 // ---------------------------------------------------------------------------------------------
 
-/// `.tools/bin/kubectl` (1.35, installed by scripts/test) when present, else the machine's.
-fn kubectl_binary() -> Option<PathBuf> {
-    let tools = repo().join(".tools/bin/kubectl");
-    if tools.exists() {
-        return Some(tools);
-    }
-    let system = PathBuf::from("/usr/bin/kubectl");
-    system.exists().then_some(system)
-}
-
-struct Kubectl {
-    binary: PathBuf,
-    kubeconfig: PathBuf,
-}
-
-impl Kubectl {
-    async fn run(&self, args: &[&str]) -> String {
-        let output = tokio::process::Command::new(&self.binary)
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
-            .args(args)
-            .output()
-            .await
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(
-            output.status.success(),
-            "kubectl {args:?} failed:\n{stdout}\n{stderr}"
-        );
-        stdout
-    }
-}
-
-fn write_kubeconfig(dir: &Path, yaml: &str) -> PathBuf {
-    let path = dir.join("kubeconfig");
-    std::fs::write(&path, yaml).unwrap();
-    path
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_the_real_kubectl_an_offboarding_is_applied_waited_for_listed_and_described() {
-    let Some(binary) = kubectl_binary() else {
-        panic!("no kubectl: run scripts/test (installs .tools/bin/kubectl) or install kubectl");
-    };
     let world = World::without_crd().await;
-    let dir = tempfile::tempdir().unwrap();
-    let kubectl = Kubectl {
-        binary,
-        kubeconfig: write_kubeconfig(dir.path(), &world.api.kubeconfig_yaml()),
+    let Some(kubectl) = Kubectl::for_server(&world.api) else {
+        return;
     };
+    let dir = tempfile::tempdir().unwrap();
     let crds = repo().join("crds");
     kubectl
         .run(&["apply", "--server-side", "-f", crds.to_str().unwrap()])

@@ -9,14 +9,13 @@
 //! go through the whole client over HTTP.
 #![allow(clippy::unwrap_used, clippy::too_many_lines)]
 
-mod support_reconcile;
-
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::support::genesys::{JANE, client_config, demo_org};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
@@ -33,7 +32,6 @@ use genesys_cloud::{
 use genesys_emulator::{Fault, Sim, SimHandle};
 use proptest::prelude::*;
 use serde_json::json;
-use support_reconcile::{JANE, client_config, demo_org};
 
 const MIB: usize = 1024 * 1024;
 const BILLING: &str = "9b2e4d60-0000-4000-8000-0000000000b1";
