@@ -383,14 +383,14 @@ fn bringing_group(
         })
     };
     let is_group = |g: &serde_json::Value| field(g, "type").is_none_or(|t| t == "GROUP");
-    let in_group =
+    let user_is_in =
         |g: &serde_json::Value| field(g, "id").is_some_and(|id| user_groups.contains(&id.as_str()));
     // A group the user is in; else the one team or skill group (groups the user is not in
     // cannot be it).
     let others: Vec<&serde_json::Value> = member_groups.iter().filter(|g| !is_group(g)).collect();
     let found = member_groups
         .iter()
-        .find(|g| is_group(g) && in_group(g))
+        .find(|g| is_group(g) && user_is_in(g))
         .or_else(|| (others.len() == 1).then(|| others[0]));
     match found {
         Some(g) => (named(g), field(g, "type")),
