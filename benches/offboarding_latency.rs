@@ -7,7 +7,7 @@
 //! rate budget.
 //!
 //! `cargo bench --bench offboarding_latency -- [--latency-ms MS] [--users N] [--rpm N]
-//! [--lookback-days D] [--queues 0|1|2] [--default-station 0|1]`, or the environment variables
+//! [--lookback-days D] [--queues 0|1|2] [--default-station 0|1] [--realistic]`, or the environment variables
 //! `BENCH_LATENCY_MS`, `BENCH_USERS`, `BENCH_RPM`, `BENCH_LOOKBACK_DAYS`, `BENCH_QUEUES`,
 //! `BENCH_DEFAULT_STATION`. Defaults: 100 ms, 7 agents, 300 requests/minute (the Genesys
 //! default, enforced by the emulator per token), the spec's default lookback (90 days), Jane's
@@ -45,6 +45,8 @@ struct Settings {
     queues: usize,
     /// Whether each agent has a default station besides the associated one.
     default_station: bool,
+    /// `--realistic`: the emulator's realistic profile (every unkind behaviour on).
+    realistic: bool,
 }
 
 fn setting(args: &[String], flag: &str, env: &str) -> Option<u64> {
@@ -71,6 +73,7 @@ fn settings() -> Settings {
             .unwrap_or(2),
         default_station: setting(&args, "--default-station", "BENCH_DEFAULT_STATION").unwrap_or(1)
             != 0,
+        realistic: args.iter().any(|a| a == "--realistic"),
     }
 }
 
@@ -78,6 +81,9 @@ fn settings() -> Settings {
 /// email, queues, station and history).
 fn fixture(s: &Settings) -> Fixture {
     let mut fixture = Fixture::demo();
+    if s.realistic {
+        fixture = fixture.with_profile(genesys_emulator::fixture::Profile::Realistic);
+    }
     fixture.latency_ms = s.latency_ms;
     fixture.requests_per_minute = s.rpm;
     let template = fixture

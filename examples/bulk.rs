@@ -65,6 +65,9 @@ struct Args {
     /// Also run the Python-SDK peer on a fresh emulator and compare.
     #[arg(long)]
     peer: bool,
+    /// Run the emulator on its realistic profile (every unkind behaviour of the real service on).
+    #[arg(long)]
+    realistic: bool,
 }
 
 /// What the emulator saw during one run.
@@ -121,7 +124,10 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let n = args.resources;
-    let fixture = org::fixture(n, args.rate_limit, args.latency_ms)?;
+    let mut fixture = org::fixture(n, args.rate_limit, args.latency_ms)?;
+    if args.realistic {
+        fixture = fixture.with_profile(genesys_emulator::fixture::Profile::Realistic);
+    }
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     println!(
         "bulk: {n} offboardings, rate limit {}/min, latency {} ms, concurrency {}, {cores} cores",

@@ -366,7 +366,7 @@ async fn read_queues(
 }
 
 /// Which of a queue's member groups brings the user in: a `GROUP` the user belongs to, or else
-/// the one member group when there is one (teams and skill groups are not read per user).
+/// the queue's one team or skill group when it has one (they are not read per user).
 fn bringing_group(
     member_groups: &[serde_json::Value],
     user_groups: &[&str],
@@ -382,13 +382,16 @@ fn bringing_group(
             name: field(g, "name"),
         })
     };
+    let is_group = |g: &serde_json::Value| field(g, "type").is_none_or(|t| t == "GROUP");
+    let user_is_in =
+        |g: &serde_json::Value| field(g, "id").is_some_and(|id| user_groups.contains(&id.as_str()));
+    // A group the user is in; else the one team or skill group (groups the user is not in
+    // cannot be it).
+    let others: Vec<&serde_json::Value> = member_groups.iter().filter(|g| !is_group(g)).collect();
     let found = member_groups
         .iter()
-        .find(|g| {
-            field(g, "id").is_some_and(|id| user_groups.contains(&id.as_str()))
-                && field(g, "type").is_none_or(|t| t == "GROUP")
-        })
-        .or_else(|| (member_groups.len() == 1).then(|| &member_groups[0]));
+        .find(|g| is_group(g) && user_is_in(g))
+        .or_else(|| (others.len() == 1).then(|| others[0]));
     match found {
         Some(g) => (named(g), field(g, "type")),
         None => (None, None),

@@ -2842,3 +2842,149 @@ async fn a_queue_removal_that_never_shows_stalls_after_a_bounded_number_of_passe
     assert_ne!(cond(&jane, condition::ROUTING_DRAINED).0, "True");
     world.check_invariants();
 }
+
+// ---------------------------------------------------------------------------------------------
+// The realistic profile: the divergences of the real service
+// ---------------------------------------------------------------------------------------------
+
+const ANA: &str = "6a1b0c3e-0000-4000-8000-00000000000a";
+const FATIMA: &str = "6a1b0c3e-0000-4000-8000-00000000000c";
+const TECHNICAL_SUPPORT: &str = "9b2e4d60-0000-4000-8000-0000000000b2";
+
+async fn realistic() -> World {
+    World::new(demo_org().with_profile(genesys_emulator::fixture::Profile::Realistic)).await
+}
+
+/// One pass after another until the resource is Ready or `passes` ran (a pass may end waiting
+/// for a change to show).
+async fn until_ready(world: &World, resource: &mut GenesysUserOffboarding, passes: usize) {
+    for _ in 0..passes {
+        let result = reconcile(resource, &world.clients, &world.owners, &world.store)
+            .await
+            .into_result();
+        resource.status = world.store.latest();
+        if result.is_ok() && cond(resource, condition::READY).0 == "True" {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "never Ready: {}",
+        serde_yaml::to_string(&resource.status).unwrap()
+    );
+}
+
+// Before: Observe matched only `GROUP` member groups against the user's groups, so a membership
+// through a team was taken for direct: `RemoveFromQueue` "succeeded" every pass while she stayed
+// in the queue, and `RoutingDrained` said she was out of routing.
+#[tokio::test]
+async fn a_queue_membership_through_a_team_is_reported_never_removed_as_direct() {
+    let world = realistic().await;
+    let mut ana = offboarding("user: {email: ana.silva@example.com}\n");
+
+    until_ready(&world, &mut ana, 5).await;
+
+    let removals: Vec<String> = world
+        .writes()
+        .iter()
+        .filter(|r| r.path.contains(TECHNICAL_SUPPORT))
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert!(removals.is_empty(), "{removals:?}");
+    let groups = &status(&ana).group_memberships;
+    assert_eq!(groups.len(), 1, "{groups:?}");
+    assert_eq!(groups[0].queue.id, TECHNICAL_SUPPORT);
+    assert_eq!(groups[0].group_type.as_deref(), Some("TEAM"));
+    let drained = message(&ana, condition::ROUTING_DRAINED);
+    assert!(
+        drained.contains("through a group, team or skill group"),
+        "{drained}"
+    );
+    assert!(
+        status(&ana)
+            .actions
+            .iter()
+            .all(|a| a.target.as_deref() != Some(TECHNICAL_SUPPORT)),
+        "no action on the team's queue"
+    );
+    // Her direct queue is gone, read back.
+    assert!(!queue_ids(&world.user(ANA)).contains(&SALES.to_owned()));
+    world.check_invariants();
+}
+
+#[tokio::test]
+async fn a_queue_membership_through_a_skill_group_is_reported_never_removed_as_direct() {
+    let world = realistic().await;
+    let mut fatima = offboarding("user: {email: fatima.khan@example.com}\n");
+
+    until_ready(&world, &mut fatima, 5).await;
+
+    let groups = &status(&fatima).group_memberships;
+    assert!(
+        groups
+            .iter()
+            .any(|g| g.queue.id == ESCALATIONS && g.group_type.as_deref() == Some("SKILLGROUP")),
+        "{groups:?}"
+    );
+    assert!(
+        world.writes().iter().all(|r| !r.path.contains(ESCALATIONS)),
+        "nothing written to the skill group's queue"
+    );
+    assert_eq!(world.user(FATIMA)["state"], "inactive");
+    world.check_invariants();
+}
+
+// Before: the routing-status PUT was skipped once presence was set to Offline, so with a
+// presence that does not take the agent off queue, status claimed OFF_QUEUE while she was on.
+#[tokio::test]
+async fn when_presence_offline_leaves_the_agent_on_queue_the_routing_status_is_set_and_read_back() {
+    let world = realistic().await;
+    let mut jane = offboarding("user: {email: jane.doe@example.com}\n");
+
+    until_ready(&world, &mut jane, 5).await;
+
+    assert_eq!(world.user(JANE)["routingStatus"]["status"], "OFF_QUEUE");
+    let puts = world
+        .writes()
+        .iter()
+        .filter(|r| r.method == "PUT" && r.path.ends_with("/routingstatus"))
+        .count();
+    assert_eq!(puts, 1, "presence alone did not take her off queue");
+    let set_off_queue = status(&jane)
+        .actions
+        .iter()
+        .rfind(|a| a.step.as_str() == "SetOffQueue")
+        .cloned()
+        .unwrap();
+    assert_eq!(set_off_queue.outcome, ActionOutcome::Succeeded);
+    assert_eq!(
+        set_off_queue.read_back.as_deref(),
+        Some("routing status reads OFF_QUEUE")
+    );
+    assert_eq!(cond(&jane, condition::ROUTING_DRAINED).0, "True");
+    world.check_invariants();
+}
+
+// Every drain action that is `Succeeded` says what was read back, on the realistic profile
+// (expands dropped, queue changes late, search lagging).
+#[tokio::test]
+async fn on_the_realistic_profile_every_succeeded_drain_action_says_what_was_read() {
+    let world = realistic().await;
+    let mut jane = offboarding("user: {email: jane.doe@example.com}\n");
+
+    until_ready(&world, &mut jane, 5).await;
+
+    let drained: Vec<_> = status(&jane)
+        .actions
+        .iter()
+        .filter(|a| a.step.is_drain() && a.outcome == ActionOutcome::Succeeded)
+        .cloned()
+        .collect();
+    assert!(drained.len() >= 4, "{drained:?}");
+    assert!(drained.iter().all(|a| a.read_back.is_some()), "{drained:?}");
+    let stored = world.user(JANE);
+    assert!(queue_ids(&stored).is_empty(), "{stored}");
+    assert!(stored["station"]["associated"].is_null());
+    assert!(stored["station"]["default"].is_null());
+    world.check_invariants();
+}
