@@ -993,17 +993,16 @@ async fn proceed_does_not_wait_for_a_live_conversation() {
 // History that is late or moves between pages
 // ---------------------------------------------------------------------------------------------
 
-const ANA: &str = "6a1b0c3e-0000-4000-8000-00000000000a";
 const ANAS_CALL: &str = "c0a8e001-0000-4000-8000-00000000000a";
-const FATIMA: &str = "6a1b0c3e-0000-4000-8000-00000000000c";
 
 /// How long after the emulator starts Ana's call ends by itself, and how long its details then
 /// stay missing, in [`demo_org_where_anas_call_ends_and_shows_up_late`].
 const ANAS_CALL_LASTS: Duration = Duration::from_secs(2);
 const ANAS_CALL_IS_LATE: Duration = Duration::from_secs(2);
 
-/// The demo org in which Ana's live call ends [`ANAS_CALL_LASTS`] after the emulator starts,
-/// and the details reads miss a conversation for [`ANAS_CALL_IS_LATE`] after it ends.
+/// The demo org in which Ana's last call is live instead, and ends [`ANAS_CALL_LASTS`] after
+/// the emulator starts; the details reads miss a conversation for [`ANAS_CALL_IS_LATE`] after
+/// it ends.
 fn demo_org_where_anas_call_ends_and_shows_up_late() -> Fixture {
     let mut fixture = demo_org();
     fixture.behavior.details_late_ms = u64::try_from(ANAS_CALL_IS_LATE.as_millis()).unwrap();
