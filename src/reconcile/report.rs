@@ -371,7 +371,7 @@ impl Report {
             time: to_time(Utc::now()),
             outcome,
             message,
-            read_back: None,
+            read_back: read_back_of(step, result),
         });
         let Ok(output) = result else { return };
         if step.is_drain() {
@@ -971,6 +971,22 @@ fn shorten_names(status: &mut GenesysUserOffboardingStatus, max: Option<usize>) 
         .not_applied
         .iter_mut()
         .for_each(|n| text(&mut n.observed));
+}
+
+/// What a non-drain write read back (the drain's reads are recorded by [`Report::confirmed`]).
+fn read_back_of(step: &Step, result: &Result<StepOutput, StepError>) -> Option<String> {
+    match (step, result) {
+        (Step::Deactivate, Ok(_)) => Some("state reads inactive".to_owned()),
+        (Step::RecordReason { .. }, Ok(_)) => Some(
+            "answered 2xx; every pass reads the recorded reason and records it again if it differs"
+                .to_owned(),
+        ),
+        (Step::RevokeSessions, Ok(_)) => Some(
+            "nothing to read: no API lists another user's tokens; Genesys answered the revocation 2xx"
+                .to_owned(),
+        ),
+        _ => None,
+    }
 }
 
 /// `language English`, `default station Desk 12`.
