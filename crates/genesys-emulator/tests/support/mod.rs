@@ -57,8 +57,12 @@ pub fn at(offset: TimeDelta) -> String {
         .to_string()
 }
 
+/// An interval relative to one reading of the clock (two readings would make a 31-day interval
+/// a millisecond longer than 31 days).
 pub fn interval(from: TimeDelta, to: TimeDelta) -> String {
-    format!("{}/{}", at(from), at(to))
+    let now = Utc::now();
+    let format = |t: chrono::DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+    format!("{}/{}", format(now + from), format(now + to))
 }
 
 pub fn user_filter(user: &str) -> Value {
