@@ -60,6 +60,12 @@ pub struct ReconcileArgs {
     #[cfg(feature = "emulator")]
     #[arg(long, value_name = "FIXTURE", num_args = 0..=1)]
     pub sim: Option<Option<PathBuf>>,
+    /// The emulator's behaviour with --sim: `realistic` (the default) is as unkind as the real
+    /// service (late queue changes, dropped expands, roles stripped on deactivation, ...);
+    /// `default` is the plain emulator. It replaces the fixture's own `profile`.
+    #[cfg(feature = "emulator")]
+    #[arg(long, value_enum, default_value = "realistic", requires = "sim")]
+    pub sim_profile: genesys_emulator::fixture::Profile,
     /// Genesys API base URL, instead of the resource's region or base URLs (needs --login-url).
     #[arg(long, value_name = "URL", requires = "login_url")]
     #[cfg_attr(feature = "emulator", arg(conflicts_with = "sim"))]
@@ -439,8 +445,9 @@ impl Embedded {
             return Ok(None);
         };
         let fixture = match fixture {
-            Some(path) => Fixture::from_file(path).map_err(OneShotError::Fixture)?,
-            None => Fixture::demo(),
+            Some(path) => Fixture::from_file_with_profile(path, Some(args.sim_profile))
+                .map_err(OneShotError::Fixture)?,
+            None => Fixture::demo().with_profile(args.sim_profile),
         };
         let oauth = fixture
             .oauth_clients

@@ -2515,6 +2515,7 @@ async fn the_readme_command_prints_the_offboarded_resource_with_ready_true() {
     let args = ReconcileArgs {
         file: concat!(env!("CARGO_MANIFEST_DIR"), "/examples/offboarding.yaml").into(),
         sim: Some(None),
+        sim_profile: genesys_emulator::fixture::Profile::Realistic,
         api_url: None,
         login_url: None,
         allowed_endpoints: Vec::new(),
@@ -2641,6 +2642,7 @@ async fn with_sim_the_files_custom_endpoints_are_ignored_and_never_contacted() {
     let args = ReconcileArgs {
         file,
         sim: Some(None),
+        sim_profile: genesys_emulator::fixture::Profile::Realistic,
         api_url: None,
         login_url: None,
         allowed_endpoints: Vec::new(),
@@ -2684,6 +2686,7 @@ async fn in_a_file_with_two_documents_for_one_user_the_second_stalls_as_a_duplic
     let args = ReconcileArgs {
         file,
         sim: Some(None),
+        sim_profile: genesys_emulator::fixture::Profile::Realistic,
         api_url: None,
         login_url: None,
         allowed_endpoints: Vec::new(),
