@@ -226,8 +226,10 @@ pub mod reason {
     pub const DRAINED: &str = "Drained";
     /// Deactivated=True.
     pub const USER_INACTIVE: &str = "UserInactive";
-    /// SessionsRevoked=True.
-    pub const TOKENS_REVOKED: &str = "TokensRevoked";
+    /// SessionsRevoked=Unknown: Genesys Cloud answered the revocation of every OAuth token of the
+    /// user with 2xx. No API lists another user's tokens, so it cannot be read back, and the
+    /// condition never claims `True`; the user reads inactive, and inactive users cannot sign in.
+    pub const REVOCATION_ACCEPTED: &str = "RevocationAccepted";
     /// HistoryVerified=True: every conversation counted before is still found.
     pub const HISTORY_PRESERVED: &str = "HistoryPreserved";
     /// HistoryVerified=True: the user had no conversation in the lookback window.
@@ -1336,6 +1338,9 @@ pub enum ActionOutcome {
     /// Genesys Cloud accepted the change, but no read has shown it yet (see `readBack`); it is
     /// read again, and becomes `Succeeded` once a read shows it.
     Unconfirmed,
+    /// Genesys Cloud answered 2xx, and no API can read the result back (another user's OAuth
+    /// tokens cannot be listed): done as far as anyone can tell, never claimed `Succeeded`.
+    Accepted,
 }
 
 /// One thing the operator did.
@@ -1350,7 +1355,8 @@ pub struct ActionRecord {
     pub target: Option<String>,
     /// When.
     pub time: Time,
-    /// `Succeeded`, `Skipped` or `Failed`.
+    /// `Succeeded` (a read confirmed it), `Skipped`, `Failed`, `Unconfirmed` (accepted, not
+    /// read yet) or `Accepted` (accepted, and nothing can read it back).
     pub outcome: ActionOutcome,
     /// Details, e.g. the error.
     #[serde(default, skip_serializing_if = "Option::is_none")]

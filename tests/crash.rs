@@ -172,7 +172,10 @@ stations:
             .unwrap();
         }
     }
-    Fixture::from_yaml(&yaml).unwrap()
+    // The realistic profile: asynchronous queue changes, a lagging search index, dropped expands.
+    Fixture::from_yaml(&yaml)
+        .unwrap()
+        .with_profile(genesys_emulator::fixture::Profile::Realistic)
 }
 
 async fn offboard_all(world: &World) {

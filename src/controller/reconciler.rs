@@ -645,7 +645,13 @@ pub fn released_note(status: &GenesysUserOffboardingStatus, unfinished: Option<&
     let done: Vec<String> = status
         .actions
         .iter()
-        .filter(|a| a.outcome == ActionOutcome::Succeeded)
+        // Accepted: Genesys answered 2xx and nothing can read it back (token revocation).
+        .filter(|a| {
+            matches!(
+                a.outcome,
+                ActionOutcome::Succeeded | ActionOutcome::Accepted
+            )
+        })
         .map(|a| step(a.step.as_str(), a.target.as_ref()))
         .collect();
     let done = if done.is_empty() {

@@ -93,9 +93,7 @@ pub async fn run(cx: &StepContext<'_>, step: &Step) -> Result<StepOutput, StepEr
         Step::RemoveSkill { skill } => ensure_skill_removed(client, user, skill).await,
         Step::RemoveLanguage { language } => ensure_language_removed(client, user, language).await,
         Step::Deactivate => ensure_inactive(cx, step).await,
-        Step::RecordReason { reason } => {
-            ensure_reason_recorded(client, user, reason, cx.version).await
-        }
+        Step::RecordReason { reason } => ensure_reason_recorded(cx, step, reason).await,
         Step::RevokeSessions => ensure_sessions_revoked(client, user).await,
     }
 }
@@ -245,13 +243,13 @@ pub fn not_applied_before(status: &GenesysUserOffboardingStatus, step: &StepKind
 /// reason. On a version conflict, the recorded state is read before writing again: a PUT whose
 /// answer was lost may have gone through, and then the reason is there already.
 async fn ensure_reason_recorded(
-    client: &GenesysClient,
-    user: &UserId,
+    cx: &StepContext<'_>,
+    step: &Step,
     reason: &StateChangeReason,
-    version: Option<i64>,
 ) -> Result<StepOutput, StepError> {
+    let (client, user) = (cx.client, cx.user);
     let what = "record the user's state change reason";
-    let mut known = version;
+    let mut known = cx.version;
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -272,7 +270,10 @@ async fn ensure_reason_recorded(
             state_change_date: None,
         };
         match client.put_user_state(user, &body).await {
-            Ok(info) => return Ok(StepOutput::NewVersion(info.version.or(version))),
+            Ok(info) if shows_reason(&info, reason) => {
+                return Ok(StepOutput::NewVersion(info.version.or(version)));
+            }
+            Ok(info) => return reason_read_back(cx, step, reason, info.version.or(version)).await,
             Err(e) if e.is_version_conflict() && attempt < REASON_CONFLICT_ATTEMPTS => {
                 tracing::info!(user = %user, attempt, "version conflict recording the reason; re-reading");
                 match client.get_user_state(user).await {
@@ -291,6 +292,46 @@ async fn ensure_reason_recorded(
             Err(e) => return Err(StepError::genesys(what)(e)),
         }
     }
+}
+
+/// Whether a state record reads `inactive` with `reason`.
+fn shows_reason(info: &UserStateInfo, reason: &StateChangeReason) -> bool {
+    info.state == Some(UserState::Inactive) && info.state_change_reason.as_ref() == Some(reason)
+}
+
+/// The PUT answered without the reason: read the recorded state before claiming anything.
+/// Without `directory:userStateChange:view` nothing can read it, and the step stays
+/// unconfirmed (the next pass reads the reason again through [`super::observe`]).
+async fn reason_read_back(
+    cx: &StepContext<'_>,
+    step: &Step,
+    reason: &StateChangeReason,
+    version: Option<i64>,
+) -> Result<StepOutput, StepError> {
+    let read = match cx.client.get_user_state(cx.user).await {
+        Ok(read) => read,
+        Err(GenesysError::Forbidden { .. }) => {
+            return Err(StepError::NotApplied {
+                step: step.kind(),
+                observed: "the answer holds no reason, and reading it is forbidden".to_owned(),
+                attempts: not_applied_before(cx.persisted, &step.kind()) + 1,
+            });
+        }
+        Err(e) => return Err(StepError::genesys("read the user's state change reason")(e)),
+    };
+    if shows_reason(&read, reason) {
+        return Ok(StepOutput::NewVersion(read.version.or(version)));
+    }
+    let observed = match (&read.state, &read.state_change_reason) {
+        (Some(state), Some(found)) => format!("state {} with reason {found}", state.as_str()),
+        (Some(state), None) => format!("state {} with no reason", state.as_str()),
+        (None, _) => "no state".to_owned(),
+    };
+    Err(StepError::NotApplied {
+        step: step.kind(),
+        observed,
+        attempts: not_applied_before(cx.persisted, &step.kind()) + 1,
+    })
 }
 
 async fn ensure_sessions_revoked(

@@ -18,7 +18,7 @@ use super::plan::{Lifecycle, Membership, Named, Observed, Policy, Progress, Step
 use super::verify::{self, Conversations};
 use crate::crd::{
     ActionOutcome, GenesysUserOffboardingStatus, GroupMembership, HistoryStatus, NamedRef,
-    QueueMembership, UserRef, condition,
+    QueueMembership, UserRef, condition, reason,
 };
 use genesys_cloud::{
     AnalyticsConversation, AuthzSubject, EntityRef, GenesysClient, GenesysError, Interval,
@@ -160,7 +160,7 @@ pub async fn read(
         stations,
         skills,
         languages,
-        (queues, via_groups),
+        (queues, via_groups, read_groups),
         grants,
         before,
         recorded_reason,
@@ -175,6 +175,11 @@ pub async fn read(
         read_history_before(client, &user.id, cx, !progress.history_before_counted),
         read_reason(client, &user.id, cx.policy, cx.status),
     )?;
+    let mut user = user;
+    if user.groups.is_none() {
+        user.groups = read_groups;
+    }
+    let user = with_groups_for_grants(client, user, grants.as_ref()).await?;
     let (history_before, ongoing_conversations, history_slices) = match before {
         Some((history, conversations)) => (
             Some(history),
@@ -289,10 +294,15 @@ pub(super) async fn read_languages(
 /// direct membership; otherwise the queue's direct members are listed to tell (a user can be
 /// both, and then counts as direct, as Genesys reports it). The user's groups (from the expanded
 /// user, or read when the expand left them out) name the group that brings them in.
-async fn read_queues(
-    client: &GenesysClient,
-    user: &User,
-) -> Result<(Vec<QueueMembership>, Vec<GroupMembership>), ReadError> {
+/// The user's queue memberships, those through groups, and the user's groups when the expand
+/// left them out and they had to be read apart.
+type QueueReading = (
+    Vec<QueueMembership>,
+    Vec<GroupMembership>,
+    Option<Vec<EntityRef>>,
+);
+
+async fn read_queues(client: &GenesysClient, user: &User) -> Result<QueueReading, ReadError> {
     // Both halves at once (`joined=true`, `joined=false`), each queue once, joined first.
     let (joined, unjoined) = futures::try_join!(
         client.get_user_queues_where(&user.id, true),
@@ -362,7 +372,7 @@ async fn read_queues(
             }),
         });
     }
-    Ok((memberships, via_groups))
+    Ok((memberships, via_groups, read_groups))
 }
 
 /// Which of a queue's member groups brings the user in: a `GROUP` the user belongs to, or else
@@ -399,6 +409,31 @@ fn bringing_group(
 }
 
 /// The user's role grants with their divisions, for the snapshot; only while none is taken.
+/// The snapshot names the groups that grants come through from the user's `groups`; when the
+/// expand left them out and some grant comes through a group, they are read with their own call
+/// (once: an answer without them again leaves the group's name unknown, its id is enough).
+async fn with_groups_for_grants(
+    client: &GenesysClient,
+    mut user: User,
+    grants: Option<&AuthzSubject>,
+) -> Result<User, ReadError> {
+    let through_group = grants.is_some_and(|s| {
+        s.grants.iter().any(|g| {
+            g.subject_id
+                .as_deref()
+                .is_some_and(|id| id != user.id.as_str())
+        })
+    });
+    if user.groups.is_none() && through_group {
+        user.groups = client
+            .get_user(&user.id, &["groups"])
+            .await
+            .map_err(ReadError::new("read the user's groups"))?
+            .groups;
+    }
+    Ok(user)
+}
+
 async fn read_grants(
     client: &GenesysClient,
     id: &UserId,
@@ -571,7 +606,12 @@ pub fn progress(status: &GenesysUserOffboardingStatus) -> Progress {
             .history
             .as_ref()
             .is_some_and(|h| h.conversations_before.is_some()),
-        sessions_revoked: status.is_true(condition::SESSIONS_REVOKED),
+        // Revocation can only be accepted, never read back (`RevocationAccepted`, Unknown); an
+        // older status may still say True.
+        sessions_revoked: status.is_true(condition::SESSIONS_REVOKED)
+            || status
+                .condition(condition::SESSIONS_REVOKED)
+                .is_some_and(|c| c.reason == reason::REVOCATION_ACCEPTED),
         history_verified: status.is_true(condition::HISTORY_VERIFIED),
         deactivated_before: status.is_true(condition::DEACTIVATED),
     }

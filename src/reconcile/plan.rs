@@ -495,15 +495,17 @@ pub fn plan(policy: &Policy, observed: &Observed) -> Plan {
 /// station, then the optional skills and languages.
 fn drain_steps(policy: &Policy, observed: &Observed) -> Vec<Step> {
     let mut steps = Vec::new();
-    // A presence other than On Queue takes the user off queue ("the usual way to take an agent
-    // off queue is a presence change", docs/genesys-api.md §6.1; the emulator models it): the
-    // routing status is PUT only when the presence is Offline already and the user is still
-    // on queue. A pass that sees the user on queue after the presence change PUTs it then.
+    // Nothing guarantees that presence Offline takes the agent off queue (docs/genesys-api.md
+    // §6.1; the emulator's realistic profile leaves them on queue), so a user read on queue gets
+    // the routing-status PUT too, before the presence change: both writes are then confirmed by
+    // one read of the user, where a PUT sent only after a read showed the presence change left
+    // them on queue costs a second read.
     if policy.set_off_queue {
+        if !observed.off_queue {
+            steps.push(Step::SetOffQueue);
+        }
         if !observed.presence_offline {
             steps.push(Step::SetPresenceOffline);
-        } else if !observed.off_queue {
-            steps.push(Step::SetOffQueue);
         }
     }
     if policy.remove_from_queues {
@@ -706,6 +708,7 @@ mod tests {
                 vec![
                     "TakeSnapshot",
                     "CountHistoryBefore",
+                    "SetOffQueue",
                     "SetPresenceOffline",
                     "RemoveFromQueue:Billing (q-billing)",
                     "RemoveFromQueue:Sales (q-sales)",
@@ -723,6 +726,7 @@ mod tests {
                 vec![
                     "TakeSnapshot",
                     "CountHistoryBefore",
+                    "SetOffQueue",
                     "SetPresenceOffline",
                     "RemoveFromQueue:Billing (q-billing)",
                     "RemoveFromQueue:Sales (q-sales)",

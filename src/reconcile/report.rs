@@ -269,7 +269,12 @@ impl Report {
                 reason::PENDING,
                 "tokens not revoked yet",
             );
-        } else if !self.status.is_true(condition::SESSIONS_REVOKED) {
+        } else if !self.status.is_true(condition::SESSIONS_REVOKED)
+            && !self
+                .status
+                .condition(condition::SESSIONS_REVOKED)
+                .is_some_and(|c| c.reason == reason::REVOCATION_ACCEPTED)
+        {
             if policy.revoke_sessions {
                 self.set(
                     condition::SESSIONS_REVOKED,
@@ -362,6 +367,8 @@ impl Report {
                 (ActionOutcome::Skipped, Some("already done".to_owned()))
             }
             Ok(_) if step.is_drain() => (ActionOutcome::Unconfirmed, None),
+            // Nothing can read another user's tokens: accepted is all that can be said.
+            Ok(_) if *step == Step::RevokeSessions => (ActionOutcome::Accepted, None),
             Ok(_) => (ActionOutcome::Succeeded, None),
             Err(e) => (ActionOutcome::Failed, Some(status_message(e))),
         };
@@ -546,9 +553,11 @@ impl Report {
             Step::RevokeSessions => {
                 self.set(
                     condition::SESSIONS_REVOKED,
-                    true,
-                    reason::TOKENS_REVOKED,
-                    "every OAuth token of the user was revoked",
+                    ConditionStatus::Unknown,
+                    reason::REVOCATION_ACCEPTED,
+                    "Genesys Cloud accepted the revocation of every OAuth token of the user; no API \
+                     lists another user's tokens, so it cannot be read back (the user reads inactive \
+                     and cannot sign in)",
                 );
             }
             s if s.is_drain() => self.routing_condition(policy),
@@ -977,10 +986,7 @@ fn shorten_names(status: &mut GenesysUserOffboardingStatus, max: Option<usize>) 
 fn read_back_of(step: &Step, result: &Result<StepOutput, StepError>) -> Option<String> {
     match (step, result) {
         (Step::Deactivate, Ok(_)) => Some("state reads inactive".to_owned()),
-        (Step::RecordReason { .. }, Ok(_)) => Some(
-            "answered 2xx; every pass reads the recorded reason and records it again if it differs"
-                .to_owned(),
-        ),
+        (Step::RecordReason { reason }, Ok(_)) => Some(format!("state reads inactive with reason {reason}")),
         (Step::RevokeSessions, Ok(_)) => Some(
             "nothing to read: no API lists another user's tokens; Genesys answered the revocation 2xx"
                 .to_owned(),

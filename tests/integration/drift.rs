@@ -56,9 +56,13 @@ impl World {
         .unwrap();
         api.load_yaml(&crd).unwrap();
         let client = api.kube_client();
-        let sim = Sim::start(org::fixture(users, 0, 0).unwrap())
-            .await
-            .unwrap();
+        let sim = Sim::start(
+            org::fixture(users, 0, 0)
+                .unwrap()
+                .with_profile(genesys_emulator::fixture::Profile::Realistic),
+        )
+        .await
+        .unwrap();
         let secret: Secret = serde_json::from_value(json!({
             "apiVersion": "v1", "kind": "Secret",
             "metadata": {"name": SECRET, "namespace": NS},

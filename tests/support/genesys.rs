@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use genesys_cloud::{ClientConfig, ClientCredentials, Endpoints, GenesysClient};
-use genesys_emulator::fixture::Fixture;
+use genesys_emulator::fixture::{Fixture, Profile};
 use genesys_emulator::{RecordedRequest, SimHandle};
 use genesys_offboarding_operator::crd::{GenesysUserOffboarding, GenesysUserOffboardingSpec};
 use secrecy::SecretString;
@@ -14,9 +14,20 @@ use serde_json::Value;
 
 pub const JANE: &str = "6a1b0c3e-0000-4000-8000-000000000001";
 
-/// The demo org without its request limit, so that many passes in a row never hit a 429 the
-/// test did not ask for.
+/// The demo org on the emulator's realistic profile (every unkind behaviour of the real service
+/// on: asynchronous queue changes, a lagging search index, dropped expands, memberships through
+/// teams and skill groups, presence that leaves the agent on queue...), without its request
+/// limit, so that many passes in a row never hit a 429 the test did not ask for. The suites run
+/// on it: a kind emulator would make every green test a lie.
 pub fn demo_org() -> Fixture {
+    let mut fixture = Fixture::demo().with_profile(Profile::Realistic);
+    fixture.requests_per_minute = 0;
+    fixture
+}
+
+/// The demo org on the emulator's default (kind) profile, for the few tests about what the
+/// realistic profile changes.
+pub fn kind_demo_org() -> Fixture {
     let mut fixture = Fixture::demo();
     fixture.requests_per_minute = 0;
     fixture
