@@ -1,6 +1,6 @@
 //! `GitOps` health: what Argo CD and Flux make of an offboarding in each phase.
 //!
-//! - Argo CD: `deploy/argocd/health.lua` runs in Lua 5.1 (mlua; Argo CD's gopher-lua speaks the
+//! - Argo CD: `resource_customizations/offboarding.genesys-operator.io/GenesysUserOffboarding/health.lua` runs in Lua 5.1 (mlua; Argo CD's gopher-lua speaks the
 //!   same dialect) with `obj` set to the resource, as Argo CD runs it.
 //! - Flux: [`kstatus`] implements the kstatus rules (`sigs.k8s.io/cli-utils/pkg/kstatus`) that
 //!   Flux's `wait` and `healthChecks` apply.
@@ -25,7 +25,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use mlua::{Lua, Table};
 use serde_json::{Value, json};
 
-const HEALTH_LUA: &str = include_str!("../../deploy/argocd/health.lua");
+const HEALTH_LUA: &str = include_str!("../../resource_customizations/offboarding.genesys-operator.io/GenesysUserOffboarding/health.lua");
 
 /// One resource per phase, in one file: jane is offboarded, omar is on a live conversation
 /// (`activeConversations: Wait`), alex's email matches two users, maria's `effectiveAt` is far
@@ -111,13 +111,13 @@ fn phase(name: &str) -> Value {
 
 // --- What Argo CD and Flux compute -------------------------------------------------------------
 
-/// Runs `deploy/argocd/health.lua` with `obj` = `resource`; Argo CD's (status, message).
+/// Runs `resource_customizations/offboarding.genesys-operator.io/GenesysUserOffboarding/health.lua` with `obj` = `resource`; Argo CD's (status, message).
 fn argo_health(resource: &Value) -> (String, String) {
     let lua = Lua::new();
     lua.globals().set("obj", to_lua(&lua, resource)).unwrap();
     let hs: Table = lua
         .load(HEALTH_LUA)
-        .set_name("deploy/argocd/health.lua")
+        .set_name("resource_customizations/offboarding.genesys-operator.io/GenesysUserOffboarding/health.lua")
         .eval()
         .unwrap();
     (hs.get("status").unwrap(), hs.get("message").unwrap())
