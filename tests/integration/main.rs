@@ -1,6 +1,7 @@
 //! The integration tests of the operator, one module per subject, in one test binary: each test
 //! binary links the whole operator and its dependencies, so one link replaces seventeen (see
-//! README "Build and binary"). `cargo test --test integration reconcile::` runs one module.
+//! docs/performance.md, "Build and binary"). `cargo test --test integration reconcile::` runs
+//! one module.
 //!
 //! `tests/crash.rs` stays a binary of its own: its one test kills and restarts the real operator
 //! binary at points drawn from request counts and short delays, and runs alone so that no other
