@@ -28,8 +28,9 @@ mod drift;
 mod fake_apiserver;
 mod k8s_faults;
 
-// What ships besides the code, checked offline: CRD, chart, health checks, crate borders.
+// What ships besides the code, checked offline: CRD, chart, health checks, crate borders, docs.
 mod borders;
 mod chart;
 mod crd;
+mod docs;
 mod gitops;
