@@ -94,10 +94,21 @@ fn without_code_spans(line: &str) -> String {
     out
 }
 
-/// The targets of the inline links (`[text](target)`, images too) and `href`s of `line`, which
-/// holds no code span.
+/// The targets of the inline links (`[text](target)`, images too), of a reference definition
+/// (`[label]: target`) and of the `href`s of `line`, which holds no code span.
 fn link_targets(line: &str) -> Vec<String> {
     let mut targets = Vec::new();
+    if let Some(definition) = line.trim_start().strip_prefix('[')
+        && let Some((_, target)) = definition.split_once("]: ")
+        && let Some(target) = target.split_whitespace().next()
+    {
+        targets.push(
+            target
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_owned(),
+        );
+    }
     let mut rest = line;
     while let Some(at) = rest.find("](") {
         let after = &rest[at + 2..];
@@ -318,7 +329,7 @@ fn the_readme_links_every_page_of_docs() {
 
     assert!(
         unlinked.is_empty(),
-        "docs pages the README does not link: {unlinked:?}"
+        "docs pages the README does not link (add a row to its Documentation table): {unlinked:?}"
     );
 }
 
@@ -440,6 +451,8 @@ fn the_checker_reports_a_missing_file_and_a_missing_anchor_and_nothing_else() {
          [a reason](docs/guide.md#reason-historylost), [here](#quick-start) and\n\
          [a file](docs/data.yaml#L3-L5) or [the site](https://example.com/missing.md).\n\
          Broken: [gone](docs/gone.md) and [no anchor](docs/guide.md#part-three).\n\
+         [by reference][ref]\n\n\
+         [ref]: docs/also-gone.md\n\
          Not links: `[code](docs/nowhere.md)` and\n\n\
          ```md\n[fenced](docs/nowhere.md)\n```\n",
     )
@@ -464,6 +477,7 @@ fn the_checker_reports_a_missing_file_and_a_missing_anchor_and_nothing_else() {
         [
             "README.md:8: docs/gone.md: no such file",
             "README.md:8: docs/guide.md#part-three: no such anchor",
+            "README.md:11: docs/also-gone.md: no such file",
         ]
     );
 }
