@@ -31,7 +31,7 @@ COPY --from=builder /out/genesys-offboarding /usr/local/bin/genesys-offboarding
 # glibc malloc: two arenas instead of one per busy thread, and a fixed mmap threshold (128 KiB)
 # so that large short-lived buffers (a 500-object list page) go back to the system when freed
 # instead of raising the threshold and fragmenting the heap. With 10,000 resources watched
-# (README, Performance): peak 37.0 MiB, 32.3 MiB settled; 44 MiB with glibc's defaults.
+# (docs/performance.md): peak 37.0 MiB, 32.3 MiB settled; 44 MiB with glibc's defaults.
 ENV MALLOC_ARENA_MAX=2 \
     MALLOC_MMAP_THRESHOLD_=131072
 USER 65532:65532

@@ -183,7 +183,7 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    /// A fresh registry with every metric registered (names in the README's metrics reference).
+    /// A fresh registry with every metric registered (names in docs/monitoring.md).
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix(METRIC_PREFIX);
         let reconciles = Family::<OutcomeLabels, Counter>::default();

@@ -56,7 +56,7 @@ fn minimal() -> Value {
     offboardings_in("examples/offboarding.yaml").remove(0)
 }
 
-fn schema_errors(object: &Value) -> Vec<String> {
+pub(crate) fn schema_errors(object: &Value) -> Vec<String> {
     let validator = jsonschema::options()
         .should_validate_formats(true)
         .build(&schema())

@@ -338,7 +338,7 @@ async fn ready_resources_are_checked_in_batches_of_a_hundred_and_only_drift_runs
 
 /// For comparison, the per-resource full pass (batched checks off, `drift_sweep: None`): every
 /// `Ready` resource re-reads everything each `driftCheckInterval`. Prints the requests one such
-/// pass costs (the README's "before" figure).
+/// pass costs (the "before" figure of docs/performance.md).
 #[tokio::test(start_paused = true)]
 async fn without_batched_checks_every_ready_resource_runs_a_full_pass_each_interval() {
     const N: usize = 20;

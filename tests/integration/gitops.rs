@@ -1,7 +1,10 @@
 //! `GitOps` health: what Argo CD and Flux make of an offboarding in each phase.
 //!
-//! - Argo CD: `deploy/argocd/health.lua` runs in Lua 5.1 (mlua; Argo CD's gopher-lua speaks the
-//!   same dialect) with `obj` set to the resource, as Argo CD runs it.
+//! - Argo CD: the check in Argo CD's own layout, [`ARGO_DIR`] (`health.lua`, `health_test.yaml`,
+//!   `testdata/`), runs in Lua 5.1 (mlua's vendored interpreter; Argo CD's gopher-lua speaks the
+//!   same dialect) with `obj` set to the resource and the libraries Argo CD opens for a script of
+//!   `argocd-cm`. `health_test.yaml` is run as Argo CD's own test (`util/lua/health_test.go`)
+//!   runs it: each `inputPath` object must get exactly its `healthStatus`.
 //! - Flux: [`kstatus`] implements the kstatus rules (`sigs.k8s.io/cli-utils/pkg/kstatus`) that
 //!   Flux's `wait` and `healthChecks` apply.
 //!
@@ -25,7 +28,12 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use mlua::{Lua, Table};
 use serde_json::{Value, json};
 
-const HEALTH_LUA: &str = include_str!("../../deploy/argocd/health.lua");
+/// Where Argo CD keeps the checks it ships: `resource_customizations/<group>/<Kind>/`.
+const ARGO_DIR: &str =
+    "resource_customizations/offboarding.genesys-operator.io/GenesysUserOffboarding";
+const HEALTH_LUA: &str = include_str!(
+    "../../resource_customizations/offboarding.genesys-operator.io/GenesysUserOffboarding/health.lua"
+);
 
 /// One resource per phase, in one file: jane is offboarded, omar is on a live conversation
 /// (`activeConversations: Wait`), alex's email matches two users, maria's `effectiveAt` is far
@@ -111,16 +119,42 @@ fn phase(name: &str) -> Value {
 
 // --- What Argo CD and Flux compute -------------------------------------------------------------
 
-/// Runs `deploy/argocd/health.lua` with `obj` = `resource`; Argo CD's (status, message).
+/// Runs `health.lua` with `obj` = `resource`; Argo CD's (status, message).
 fn argo_health(resource: &Value) -> (String, String) {
-    let lua = Lua::new();
-    lua.globals().set("obj", to_lua(&lua, resource)).unwrap();
-    let hs: Table = lua
-        .load(HEALTH_LUA)
-        .set_name("deploy/argocd/health.lua")
-        .eval()
-        .unwrap();
-    (hs.get("status").unwrap(), hs.get("message").unwrap())
+    run_health_script(HEALTH_LUA, resource).unwrap()
+}
+
+/// The health statuses Argo CD accepts from a script; any other becomes `Unknown`.
+const ARGO_HEALTH_CODES: [&str; 6] = [
+    "Unknown",
+    "Progressing",
+    "Suspended",
+    "Healthy",
+    "Degraded",
+    "Missing",
+];
+
+/// Runs a health `script` as Argo CD's `ExecuteHealthLua` does for a script of `argocd-cm`: the
+/// base, package and table libraries only (no `string`, `io` or `debug`: a check that needs them
+/// would fail in Argo CD unless `useOpenLibs` is set), `obj` a global, the returned table read as
+/// `{status, message}`, and a status Argo CD does not know replaced by `Unknown`.
+fn run_health_script(script: &str, resource: &Value) -> Result<(String, String), mlua::Error> {
+    let lua = Lua::new_with(
+        mlua::StdLib::TABLE | mlua::StdLib::PACKAGE,
+        mlua::LuaOptions::new(),
+    )?;
+    lua.globals().set("obj", to_lua(&lua, resource))?;
+    let hs: Table = lua.load(script).set_name("health.lua").eval()?;
+    let status: Option<String> = hs.get("status")?;
+    let message: Option<String> = hs.get("message")?;
+    let status = status.unwrap_or_default();
+    if !ARGO_HEALTH_CODES.contains(&status.as_str()) {
+        return Ok((
+            "Unknown".to_owned(),
+            "Lua returned an invalid health status".to_owned(),
+        ));
+    }
+    Ok((status, message.unwrap_or_default()))
 }
 
 /// JSON to Lua the way Argo CD hands `obj` over: objects and arrays become tables (arrays
@@ -432,6 +466,224 @@ fn suspend_wins_over_a_finished_offboarding_for_argo() {
     resource["spec"]["suspend"] = json!(true);
 
     assert_eq!(argo_health(&resource).0, "Suspended");
+}
+
+// --- Argo CD's own test file --------------------------------------------------------------------
+
+/// `health_test.yaml`, as Argo CD's `TestStructure` reads it.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ArgoHealthTests {
+    tests: Vec<ArgoHealthTest>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ArgoHealthTest {
+    health_status: ArgoHealthStatus,
+    input_path: String,
+}
+
+/// Argo CD's `health.HealthStatus`: both fields are compared, an absent message is empty.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ArgoHealthStatus {
+    status: String,
+    #[serde(default)]
+    message: String,
+}
+
+fn read_in(dir: &Path, relative: &str) -> String {
+    let path = dir.join(relative);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+}
+
+fn argo_tests(dir: &Path) -> ArgoHealthTests {
+    serde_yaml::from_str(&read_in(dir, "health_test.yaml")).unwrap()
+}
+
+/// An `inputPath` object as Argo CD's test loads it (YAML to JSON to the Lua `obj`).
+fn argo_testdata(dir: &Path, input_path: &str) -> Value {
+    serde_yaml::from_str(&read_in(dir, input_path)).unwrap()
+}
+
+/// Runs every case of `dir/health_test.yaml` against `dir/health.lua` as Argo CD's
+/// `TestLuaHealthScript` does; one line per case whose status or message differs, or whose
+/// script failed.
+fn argo_test_failures(dir: &Path) -> Vec<String> {
+    let script = read_in(dir, "health.lua");
+    let mut failures = Vec::new();
+    for test in argo_tests(dir).tests {
+        let object = argo_testdata(dir, &test.input_path);
+        let expected = (test.health_status.status, test.health_status.message);
+        match run_health_script(&script, &object) {
+            Ok(got) if got == expected => {}
+            Ok(got) => failures.push(format!(
+                "{}: expected {expected:?}, got {got:?}",
+                test.input_path
+            )),
+            Err(error) => failures.push(format!("{}: the script failed: {error}", test.input_path)),
+        }
+    }
+    failures
+}
+
+fn argo_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(ARGO_DIR)
+}
+
+#[test]
+fn every_case_of_the_argo_cd_health_test_file_gets_exactly_its_status_and_message() {
+    let dir = argo_dir();
+    assert!(
+        argo_tests(&dir).tests.len() >= 10,
+        "health_test.yaml holds too few cases to cover the phases"
+    );
+
+    let failures = argo_test_failures(&dir);
+
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn the_argo_cd_test_file_covers_each_health_and_uses_every_testdata_file_once() {
+    let dir = argo_dir();
+    let tests = argo_tests(&dir).tests;
+    let healths: std::collections::BTreeSet<&str> = tests
+        .iter()
+        .map(|t| t.health_status.status.as_str())
+        .collect();
+    let mut inputs: Vec<String> = tests.iter().map(|t| t.input_path.clone()).collect();
+    inputs.sort();
+    let mut files: Vec<String> = std::fs::read_dir(dir.join("testdata"))
+        .unwrap()
+        .map(|e| format!("testdata/{}", e.unwrap().file_name().to_string_lossy()))
+        .collect();
+    files.sort();
+
+    assert_eq!(
+        healths,
+        ["Degraded", "Healthy", "Progressing", "Suspended"].into()
+    );
+    assert_eq!(
+        inputs, files,
+        "each testdata file is one case, and only once"
+    );
+    // The phases a reader looks for: nothing reported yet, an edit not yet seen, a change held
+    // until a read confirms it, a live conversation, a schedule, a retry, a stall, a dry run.
+    for case in [
+        "testdata/progressing_noStatus.yaml",
+        "testdata/progressing_generationNotObserved.yaml",
+        "testdata/progressing_awaitingConfirmation.yaml",
+        "testdata/progressing_waitingForActiveConversation.yaml",
+        "testdata/progressing_scheduled.yaml",
+        "testdata/progressing_retryingTransientError.yaml",
+        "testdata/degraded_historyLost.yaml",
+        "testdata/healthy_observing.yaml",
+    ] {
+        assert!(inputs.iter().any(|i| i == case), "no case {case}");
+    }
+}
+
+#[test]
+fn every_argo_cd_testdata_object_is_an_offboarding_the_api_server_would_store() {
+    let dir = argo_dir();
+    for test in argo_tests(&dir).tests {
+        let object = argo_testdata(&dir, &test.input_path);
+
+        let errors = crate::crd::schema_errors(&object);
+        assert!(errors.is_empty(), "{}: {errors:?}", test.input_path);
+        let decoded: Result<genesys_offboarding_operator::crd::GenesysUserOffboarding, _> =
+            serde_json::from_value(object);
+        assert!(decoded.is_ok(), "{}: {decoded:?}", test.input_path);
+    }
+}
+
+#[test]
+fn the_argo_cd_testdata_of_real_phases_carry_the_conditions_the_operator_writes() {
+    // Taken from a run of the operator and trimmed; the conditions must stay what it writes.
+    let conditions = |resource: &Value| -> Vec<(String, String, String)> {
+        resource["status"]["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["type"].as_str().unwrap().to_owned(),
+                    c["status"].as_str().unwrap().to_owned(),
+                    c["reason"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let dir = argo_dir();
+    for (file, phase_name) in [
+        ("testdata/healthy_offboarded.yaml", "done"),
+        ("testdata/healthy_observing.yaml", "observed"),
+        (
+            "testdata/progressing_waitingForActiveConversation.yaml",
+            "waiting",
+        ),
+        ("testdata/progressing_scheduled.yaml", "scheduled"),
+        ("testdata/degraded_ambiguousUser.yaml", "ambiguous"),
+        ("testdata/suspended.yaml", "suspended"),
+    ] {
+        assert_eq!(
+            conditions(&argo_testdata(&dir, file)),
+            conditions(&phase(phase_name)),
+            "{file}"
+        );
+    }
+}
+
+#[test]
+fn the_argo_cd_test_runner_reports_a_wrong_expectation_and_a_script_argo_cd_could_not_run() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("testdata")).unwrap();
+    std::fs::write(
+        dir.path().join("testdata/done.yaml"),
+        read_in(&argo_dir(), "testdata/healthy_offboarded.yaml"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("health_test.yaml"),
+        "tests:\n- healthStatus: {status: Healthy, message: Offboarded}\n  inputPath: testdata/done.yaml\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("health.lua"), HEALTH_LUA).unwrap();
+
+    let wrong_message = argo_test_failures(dir.path());
+
+    assert_eq!(wrong_message.len(), 1, "{wrong_message:?}");
+    assert!(
+        wrong_message[0].starts_with("testdata/done.yaml: expected (\"Healthy\", \"Offboarded\"), got (\"Healthy\", \"Offboarded: Jane Doe"),
+        "{wrong_message:?}"
+    );
+
+    // Argo CD opens no string library for a script of argocd-cm.
+    std::fs::write(
+        dir.path().join("health.lua"),
+        "return {status = \"Healthy\", message = string.format(\"%s\", \"Offboarded\")}",
+    )
+    .unwrap();
+
+    let no_string_library = argo_test_failures(dir.path());
+
+    assert_eq!(no_string_library.len(), 1, "{no_string_library:?}");
+    assert!(
+        no_string_library[0].contains("the script failed"),
+        "{no_string_library:?}"
+    );
+
+    // A status Argo CD does not know becomes Unknown, as in Argo CD.
+    let odd = run_health_script("return {status = \"Fine\"}", &json!({})).unwrap();
+    assert_eq!(
+        odd,
+        (
+            "Unknown".to_owned(),
+            "Lua returned an invalid health status".to_owned()
+        )
+    );
 }
 
 // --- The shipped examples ----------------------------------------------------------------------

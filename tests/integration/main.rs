@@ -1,6 +1,7 @@
 //! The integration tests of the operator, one module per subject, in one test binary: each test
 //! binary links the whole operator and its dependencies, so one link replaces seventeen (see
-//! README "Build and binary"). `cargo test --test integration reconcile::` runs one module.
+//! docs/performance.md, "Build and binary"). `cargo test --test integration reconcile::` runs
+//! one module.
 //!
 //! `tests/crash.rs` stays a binary of its own: its one test kills and restarts the real operator
 //! binary at points drawn from request counts and short delays, and runs alone so that no other
@@ -27,8 +28,9 @@ mod drift;
 mod fake_apiserver;
 mod k8s_faults;
 
-// What ships besides the code, checked offline: CRD, chart, health checks, crate borders.
+// What ships besides the code, checked offline: CRD, chart, health checks, crate borders, docs.
 mod borders;
 mod chart;
 mod crd;
+mod docs;
 mod gitops;

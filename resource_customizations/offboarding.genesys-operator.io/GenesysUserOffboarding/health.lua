@@ -1,16 +1,17 @@
 -- Argo CD health check for offboarding.genesys-operator.io/GenesysUserOffboarding.
 --
--- Argo CD has no generic health for custom resources: install this script in argocd-cm under
+-- Outside Argo CD's built-in checks, install it in argocd-cm under
 --   resource.customizations.health.offboarding.genesys-operator.io_GenesysUserOffboarding
--- (the README has the snippet). Lua 5.1, as Argo CD's gopher-lua runs it; `obj` is the resource.
--- tests/integration/gitops.rs runs this file against the status the operator writes in each phase.
+-- Lua 5.1 without the string library, as Argo CD runs scripts from argocd-cm; `obj` is the
+-- resource. The operator reports kstatus conditions (Ready, Reconciling, Stalled) and
+-- status.observedGeneration; health_test.yaml and testdata/ hold one case per phase.
 --
 -- In order:
 --   no status, or status.observedGeneration behind metadata.generation  -> Progressing
 --   spec.suspend is true                                                -> Suspended
 --   Stalled=True (ambiguous user, bad credentials, invalid spec, ...)   -> Degraded
 --   Ready=True (offboarded, or the plan reported in Observe mode)       -> Healthy
---   Reconciling=True (working, Scheduled, WaitingForActiveConversation,
+--   Reconciling=True (working, Scheduled, WaitingForActiveConversation, AwaitingConfirmation,
 --     Restoring, retrying after a transient error)                     -> Progressing
 --   Ready=False while not reconciling (DriftDetected in Observe mode)   -> Degraded
 --   anything else (the operator has not reported yet)                   -> Progressing
