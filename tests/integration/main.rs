@@ -27,8 +27,10 @@ mod drift;
 mod fake_apiserver;
 mod k8s_faults;
 
-// What ships besides the code, checked offline: CRD, chart, health checks, crate borders.
+// What ships besides the code, checked offline: CRD, chart, health checks, crate borders;
+// the chart's dashboard and alert rules with the real Prometheus tools.
 mod borders;
 mod chart;
 mod crd;
 mod gitops;
+mod prometheus;
