@@ -2,7 +2,7 @@
 //! `helm template` for the default values and each toggle, every rendered manifest and the CRD
 //! validated with `kubernetes-validate --strict` for Kubernetes 1.33 and 1.37, the values schema
 //! refusing bad values, the pod security settings, the RBAC verbs (no wildcards), the CRD copy
-//! in the chart, and the Grafana dashboard and PrometheusRule toggles (their content is checked
+//! in the chart, and the Grafana dashboard and `PrometheusRule` toggles (their content is checked
 //! with the real Prometheus tools in `prometheus.rs`).
 //!
 //! helm 4.1 and kubernetes-validate come from `scripts/test`, which installs them into `.tools/`.

@@ -1,7 +1,7 @@
 //! The chart's Grafana dashboard and alert rules, checked with the real Prometheus tools:
-//! `promtool check rules` on the PrometheusRule as helm renders it, `promtool test rules` with
+//! `promtool check rules` on the `PrometheusRule` as helm renders it, `promtool test rules` with
 //! `tests/prometheus/alerts_test.yaml` (each alert fired and silenced on synthetic series), every
-//! dashboard expression checked as PromQL by promtool, and the Prometheus server scraping an
+//! dashboard expression checked as `PromQL` by promtool, and the Prometheus server scraping an
 //! operator that runs against the fake API server and the emulator: every metric the dashboard
 //! and the rules name has data, every dashboard query runs, every rule evaluates, and a stall
 //! fires its alert with the troubleshooting link of its reason.
@@ -10,6 +10,8 @@
 //! unpacks into `.tools/prometheus`; helm from `.tools/bin`. Without them these tests fail and
 //! say so; `GENESYS_PROMETHEUS_TESTS=skip` skips them on purpose. Start at [`rules`] and
 //! [`dashboard`], which every test goes through.
+
+#![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -27,7 +29,7 @@ use crate::support::k8s::{self, NS, PATIENCE, World};
 const CHART: &str = "charts/genesys-offboarding-operator";
 const DASHBOARD: &str = "charts/genesys-offboarding-operator/dashboards/offboarding.json";
 const ALERT_TESTS: &str = "tests/prometheus/alerts_test.yaml";
-/// The job of the chart's ServiceMonitor for release `gofb` (the Service's name), which the
+/// The job of the chart's `ServiceMonitor` for release `gofb` (the Service's name), which the
 /// rules select on; the Prometheus of these tests scrapes the operator under the same name.
 const JOB: &str = "gofb-genesys-offboarding-operator";
 /// The values `tests/prometheus/alerts_test.yaml` is written for (its header repeats them).
@@ -87,8 +89,8 @@ fn report(out: &Output) -> String {
     )
 }
 
-/// The rule groups of the chart's PrometheusRule rendered with `sets`, as a Prometheus rule
-/// file (the PrometheusRule's `spec`, which is what the Prometheus Operator hands Prometheus).
+/// The rule groups of the chart's `PrometheusRule` rendered with `sets`, as a Prometheus rule
+/// file (the `PrometheusRule`'s `spec`, which is what the Prometheus Operator hands Prometheus).
 fn rules(tools: &Tools, sets: &[&str]) -> String {
     // Keep helm away from the developer's own config, cache and plugins.
     let home = Path::new(env!("CARGO_TARGET_TMPDIR")).join("helm-home");
@@ -144,7 +146,7 @@ fn dashboard() -> Json {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{DASHBOARD} is not JSON: {e}"))
 }
 
-/// Every PromQL expression of the dashboard's panels (rows' nested panels included), with its
+/// Every `PromQL` expression of the dashboard's panels (rows' nested panels included), with its
 /// panel title.
 fn dashboard_expressions(dashboard: &Json) -> Vec<(String, String)> {
     fn walk(panels: &[Json], found: &mut Vec<(String, String)>) {
@@ -453,58 +455,134 @@ where
     }
 }
 
+/// The operator against the fake API server and the emulator with its admin server on a free
+/// port, and one offboarding that finished (`jane`) and one that stalled (`ghost`, no such user).
+struct Scene {
+    // Held, not read: the API server and the emulator live as long as it does.
+    _world: World,
+    admin: std::net::SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    running:
+        tokio::task::JoinHandle<Result<(), genesys_offboarding_operator::controller::RunError>>,
+}
+
+impl Scene {
+    async fn start() -> Self {
+        let world = World::new(demo_org()).await;
+        let operator = Operator::new(
+            world.client.clone(),
+            Settings {
+                genesys_rate_limit: 1_000_000,
+                backoff: BackoffPolicy {
+                    base: Duration::from_millis(100),
+                    max: Duration::from_secs(1),
+                },
+                drain_timeout: Duration::from_secs(5),
+                allowed_endpoints: k8s::allowed_endpoints(),
+                ..Settings::default()
+            },
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let admin = listener.local_addr().unwrap();
+        tokio::spawn(genesys_offboarding_operator::admin::serve(
+            listener,
+            operator.metrics(),
+            operator.health(),
+            std::future::pending(),
+        ));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let running = tokio::spawn(operator.run(async move {
+            let _ = stopped.await;
+        }));
+        world
+            .offboard("jane", "jane.doe@example.com", "reason: Voluntary\n")
+            .await;
+        world
+            .offboard("ghost", "nobody.here@example.com", "reason: Voluntary\n")
+            .await;
+        world.wait_until_ready(&["jane"]).await;
+        let resources: Api<genesys_offboarding_operator::crd::GenesysUserOffboarding> =
+            world.offboardings();
+        eventually("ghost stalled", || async {
+            let ghost = resources.get("ghost").await.map_err(|e| e.to_string())?;
+            let status = ghost.status.ok_or("no status")?;
+            if status.is_true(genesys_offboarding_operator::crd::condition::STALLED) {
+                Ok(())
+            } else {
+                Err(format!("{:?}", status.conditions))
+            }
+        })
+        .await;
+        Self {
+            _world: world,
+            admin,
+            stop,
+            running,
+        }
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        tokio::time::timeout(Duration::from_secs(30), self.running)
+            .await
+            .expect("the operator did not stop")
+            .unwrap()
+            .unwrap();
+    }
+}
+
+/// Every rule of the chart evaluates without error, the stall fires with its reason's
+/// runbook, and nothing else fires (the leader is there).
+async fn the_rules_evaluate_and_only_the_stall_fires(server: &Server) {
+    eventually("the rules evaluated and the stall alert firing", || async {
+        let rules = server.get("/api/v1/rules", &[]).await.ok_or("no answer")?;
+        let groups = rules["data"]["groups"].as_array().ok_or("no groups")?;
+        let evaluated: Vec<&Json> = groups
+            .iter()
+            .flat_map(|g| g["rules"].as_array().into_iter().flatten())
+            .collect();
+        if evaluated.len() != 6 || evaluated.iter().any(|r| r["health"] != "ok") {
+            return Err(format!("rules not all evaluated ok: {rules}"));
+        }
+        let alerts = server.get("/api/v1/alerts", &[]).await.ok_or("no answer")?;
+        let firing: Vec<&Json> = alerts["data"]["alerts"]
+            .as_array()
+            .ok_or("no alerts")?
+            .iter()
+            .filter(|a| a["state"] == "firing")
+            .collect();
+        let stall = firing
+            .iter()
+            .find(|a| a["labels"]["alertname"] == "GenesysOffboardingStalled");
+        match stall {
+            Some(alert) => {
+                assert_eq!(alert["labels"]["name"], "ghost", "{alert}");
+                assert_eq!(
+                    alert["annotations"]["runbook_url"],
+                    "https://docs.example.com/gofb/docs/troubleshooting.md#reason-usernotfound"
+                );
+                let others: Vec<&Json> = firing
+                    .iter()
+                    .filter(|a| a["labels"]["alertname"] != "GenesysOffboardingStalled")
+                    .copied()
+                    .collect();
+                assert!(others.is_empty(), "nothing else is wrong: {others:?}");
+                Ok(())
+            }
+            None => Err(format!("no stall alert firing: {alerts}")),
+        }
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prometheus_scraping_the_operator_has_data_for_every_metric_the_dashboard_and_alerts_read()
 {
     let Some(tools) = tools() else { return };
     // Arrange: the operator against the fake API server and the emulator, with one offboarding
     // that finishes and one that stalls (no such user).
-    let world = World::new(demo_org()).await;
-    let operator = Operator::new(
-        world.client.clone(),
-        Settings {
-            genesys_rate_limit: 1_000_000,
-            backoff: BackoffPolicy {
-                base: Duration::from_millis(100),
-                max: Duration::from_secs(1),
-            },
-            drain_timeout: Duration::from_secs(5),
-            allowed_endpoints: k8s::allowed_endpoints(),
-            ..Settings::default()
-        },
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let admin = listener.local_addr().unwrap();
-    tokio::spawn(genesys_offboarding_operator::admin::serve(
-        listener,
-        operator.metrics(),
-        operator.health(),
-        std::future::pending(),
-    ));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(operator.run(async move {
-        let _ = stopped.await;
-    }));
-    world
-        .offboard("jane", "jane.doe@example.com", "reason: Voluntary\n")
-        .await;
-    world
-        .offboard("ghost", "nobody.here@example.com", "reason: Voluntary\n")
-        .await;
-    world.wait_until_ready(&["jane"]).await;
-    let resources: Api<genesys_offboarding_operator::crd::GenesysUserOffboarding> =
-        world.offboardings();
-    eventually("ghost stalled", || async {
-        let ghost = resources.get("ghost").await.map_err(|e| e.to_string())?;
-        let status = ghost.status.ok_or("no status")?;
-        if status.is_true(genesys_offboarding_operator::crd::condition::STALLED) {
-            Ok(())
-        } else {
-            Err(format!("{:?}", status.conditions))
-        }
-    })
-    .await;
-
+    let scene = Scene::start().await;
+    let admin = scene.admin;
     // Prometheus scrapes the operator every second and evaluates the chart's rules, rendered
     // with a stall threshold of 0s so that the stall fires at once.
     let dir = tempfile::tempdir().unwrap();
@@ -607,52 +685,7 @@ async fn prometheus_scraping_the_operator_has_data_for_every_metric_the_dashboar
         jobs["data"].as_array().unwrap().contains(&Json::from(JOB)),
         "{jobs}"
     );
-    // Every rule evaluates without error, the stall fires with its reason's runbook, and the
-    // leader is there.
-    eventually("the rules evaluated and the stall alert firing", || async {
-        let rules = server.get("/api/v1/rules", &[]).await.ok_or("no answer")?;
-        let groups = rules["data"]["groups"].as_array().ok_or("no groups")?;
-        let evaluated: Vec<&Json> = groups
-            .iter()
-            .flat_map(|g| g["rules"].as_array().into_iter().flatten())
-            .collect();
-        if evaluated.len() != 6 || evaluated.iter().any(|r| r["health"] != "ok") {
-            return Err(format!("rules not all evaluated ok: {rules}"));
-        }
-        let alerts = server.get("/api/v1/alerts", &[]).await.ok_or("no answer")?;
-        let firing: Vec<&Json> = alerts["data"]["alerts"]
-            .as_array()
-            .ok_or("no alerts")?
-            .iter()
-            .filter(|a| a["state"] == "firing")
-            .collect();
-        let stall = firing
-            .iter()
-            .find(|a| a["labels"]["alertname"] == "GenesysOffboardingStalled");
-        match stall {
-            Some(alert) => {
-                assert_eq!(alert["labels"]["name"], "ghost", "{alert}");
-                assert_eq!(
-                    alert["annotations"]["runbook_url"],
-                    "https://docs.example.com/gofb/docs/troubleshooting.md#reason-usernotfound"
-                );
-                let others: Vec<&Json> = firing
-                    .iter()
-                    .filter(|a| a["labels"]["alertname"] != "GenesysOffboardingStalled")
-                    .copied()
-                    .collect();
-                assert!(others.is_empty(), "nothing else is wrong: {others:?}");
-                Ok(())
-            }
-            None => Err(format!("no stall alert firing: {alerts}")),
-        }
-    })
-    .await;
+    the_rules_evaluate_and_only_the_stall_fires(&server).await;
 
-    let _ = stop.send(());
-    tokio::time::timeout(Duration::from_secs(30), running)
-        .await
-        .expect("the operator did not stop")
-        .unwrap()
-        .unwrap();
+    scene.stop().await;
 }
