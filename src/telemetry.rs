@@ -159,6 +159,7 @@ pub struct Metrics {
     rate_limit_wait_seconds: Counter<f64, std::sync::atomic::AtomicU64>,
     resources: Family<ResourceLabels, Gauge>,
     leader: Gauge,
+    drift_corrections: Counter,
     series: Mutex<Series>,
 }
 
@@ -266,6 +267,12 @@ impl Metrics {
             "1 while this replica runs the controller (always 1 without leader election)",
             leader.clone(),
         );
+        let drift_corrections = Counter::default();
+        registry.register(
+            "drift_corrections",
+            "Offboarded users found re-activated outside the operator and deactivated again (Enforce mode)",
+            drift_corrections.clone(),
+        );
         Self {
             registry,
             reconciles,
@@ -276,6 +283,7 @@ impl Metrics {
             rate_limit_wait_seconds,
             resources,
             leader,
+            drift_corrections,
             series: Mutex::new(Series::default()),
         }
     }
@@ -377,6 +385,12 @@ impl Metrics {
             self.resources.remove(labels);
             false
         });
+    }
+
+    /// A pass deactivated again a user re-activated outside the operator. The Event says which;
+    /// the counter lets an alert see it, since in Enforce mode no condition stays behind.
+    pub fn drift_corrected(&self) {
+        self.drift_corrections.inc();
     }
 
     /// Whether this replica leads (runs the controller).
@@ -514,6 +528,24 @@ mod tests {
         assert!(
             text.contains("genesys_offboarding_genesys_rate_limit_waits_total 1"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn drift_corrections_are_counted_and_exported_before_the_first() {
+        let metrics = Metrics::new();
+        let before = metrics.encode().unwrap();
+
+        metrics.drift_corrected();
+        let after = metrics.encode().unwrap();
+
+        assert!(
+            before.contains("genesys_offboarding_drift_corrections_total 0"),
+            "{before}"
+        );
+        assert!(
+            after.contains("genesys_offboarding_drift_corrections_total 1"),
+            "{after}"
         );
     }
 

@@ -518,6 +518,9 @@ async fn publish(
     observe(ctx, resource, &pass.status);
     let passed = pass.into_result()?;
     for event in &passed.events {
+        if event.reason == reason::DRIFT_CORRECTED {
+            ctx.metrics.drift_corrected();
+        }
         publisher
             .publish(event.warning, event.reason, action, &event.message)
             .await;

@@ -1092,6 +1092,7 @@ fn every_alert_links_its_runbook_and_selects_the_service_monitors_job() {
             "GenesysOffboardingStalled",
             "GenesysOffboardingHistoryLost",
             "GenesysOffboardingDriftDetected",
+            "GenesysOffboardingDriftCorrected",
             "GenesysOffboardingReconcileErrors",
             "GenesysOffboardingRateLimited",
             "GenesysOffboardingNoLeader",

@@ -250,7 +250,7 @@ fn the_alert_unit_tests_fire_and_silence_every_alert() {
         .flat_map(|t| t["alert_rule_test"].as_sequence().unwrap())
         .collect();
     let names: BTreeSet<String> = alerts(&rule_file).into_iter().map(|(n, _)| n).collect();
-    assert_eq!(names.len(), 6, "{names:?}");
+    assert_eq!(names.len(), 7, "{names:?}");
     for name in names {
         let of_alert = || cases.iter().filter(|c| c["alertname"] == name.as_str());
         let fired = of_alert().any(|c| !c["exp_alerts"].as_sequence().unwrap().is_empty());
@@ -541,7 +541,7 @@ async fn the_rules_evaluate_and_only_the_stall_fires(server: &Server) {
             .iter()
             .flat_map(|g| g["rules"].as_array().into_iter().flatten())
             .collect();
-        if evaluated.len() != 6 || evaluated.iter().any(|r| r["health"] != "ok") {
+        if evaluated.len() != 7 || evaluated.iter().any(|r| r["health"] != "ok") {
             return Err(format!("rules not all evaluated ok: {rules}"));
         }
         let alerts = server.get("/api/v1/alerts", &[]).await.ok_or("no answer")?;
