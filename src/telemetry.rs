@@ -110,10 +110,42 @@ struct CallLabels {
 struct ResourceLabels {
     namespace: String,
     name: String,
+    /// Where the offboarding stands, from its kstatus conditions (see [`ResourceState`]).
+    state: String,
     /// The `Ready` condition's status: `True`, `False` or `Unknown`.
     ready: String,
     /// The `Ready` condition's reason.
     reason: String,
+}
+
+/// Where one offboarding stands, as the `state` label of the info gauge: what a dashboard groups
+/// by and what an alert on a stall needs, since `Ready=False` alone does not tell a stall from
+/// a retry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResourceState {
+    /// `Ready=True`: offboarded (or, in Observe mode, the plan is reported).
+    Ready,
+    /// `Reconciling=True`: steps are under way, waiting or being retried.
+    Reconciling,
+    /// `Stalled=True`: nothing goes on without a human; the reason says why.
+    Stalled,
+    /// `spec.suspend` is true: nothing is read or written.
+    Suspended,
+    /// None of the above, e.g. drift reported in Observe mode.
+    NotReady,
+}
+
+impl ResourceState {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ready => "Ready",
+            Self::Reconciling => "Reconciling",
+            Self::Stalled => "Stalled",
+            Self::Suspended => "Suspended",
+            Self::NotReady => "NotReady",
+        }
+    }
 }
 
 /// The operator's metrics and their registry. Cheap to share behind an `Arc`.
@@ -127,6 +159,7 @@ pub struct Metrics {
     rate_limit_wait_seconds: Counter<f64, std::sync::atomic::AtomicU64>,
     resources: Family<ResourceLabels, Gauge>,
     leader: Gauge,
+    drift_corrections: Counter,
     series: Mutex<Series>,
 }
 
@@ -225,7 +258,7 @@ impl Metrics {
         let resources = Family::<ResourceLabels, Gauge>::default();
         registry.register(
             "resource_info",
-            "One series per GenesysUserOffboarding (value 1), labelled with its Ready status and reason",
+            "One series per GenesysUserOffboarding (value 1), labelled with its state (Ready, Reconciling, Stalled, Suspended, NotReady) and its Ready status and reason",
             resources.clone(),
         );
         let leader = Gauge::default();
@@ -233,6 +266,12 @@ impl Metrics {
             "leader",
             "1 while this replica runs the controller (always 1 without leader election)",
             leader.clone(),
+        );
+        let drift_corrections = Counter::default();
+        registry.register(
+            "drift_corrections",
+            "Offboarded users found re-activated outside the operator and deactivated again (Enforce mode)",
+            drift_corrections.clone(),
         );
         Self {
             registry,
@@ -244,6 +283,7 @@ impl Metrics {
             rate_limit_wait_seconds,
             resources,
             leader,
+            drift_corrections,
             series: Mutex::new(Series::default()),
         }
     }
@@ -292,10 +332,18 @@ impl Metrics {
 
     /// Sets the info series of one resource, replacing its previous one; ignored when the
     /// resource was forgotten during the pass in flight (see [`Metrics::pass`]).
-    pub fn resource(&self, namespace: &str, name: &str, ready: &str, reason: &str) {
+    pub fn resource(
+        &self,
+        namespace: &str,
+        name: &str,
+        state: ResourceState,
+        ready: &str,
+        reason: &str,
+    ) {
         let labels = ResourceLabels {
             namespace: namespace.to_owned(),
             name: name.to_owned(),
+            state: state.as_str().to_owned(),
             ready: ready.to_owned(),
             reason: reason.to_owned(),
         };
@@ -339,6 +387,12 @@ impl Metrics {
         });
     }
 
+    /// A pass deactivated again a user re-activated outside the operator. The Event says which;
+    /// the counter lets an alert see it, since in Enforce mode no condition stays behind.
+    pub fn drift_corrected(&self) {
+        self.drift_corrections.inc();
+    }
+
     /// Whether this replica leads (runs the controller).
     pub fn set_leader(&self, leading: bool) {
         self.leader.set(i64::from(leading));
@@ -378,12 +432,25 @@ mod tests {
     fn the_info_gauge_keeps_one_series_per_resource_and_forgets_deleted_ones() {
         let metrics = Metrics::new();
 
-        metrics.resource("hr", "jane", "Unknown", "Progressing");
-        metrics.resource("hr", "jane", "True", "Offboarded");
-        metrics.resource("hr", "john", "False", "CredentialsMissing");
+        metrics.resource(
+            "hr",
+            "jane",
+            ResourceState::Reconciling,
+            "Unknown",
+            "Progressing",
+        );
+        metrics.resource("hr", "jane", ResourceState::Ready, "True", "Offboarded");
+        metrics.resource(
+            "hr",
+            "john",
+            ResourceState::Stalled,
+            "False",
+            "CredentialsMissing",
+        );
         let text = metrics.encode().unwrap();
 
-        assert!(text.contains(r#"genesys_offboarding_resource_info{namespace="hr",name="jane",ready="True",reason="Offboarded"} 1"#), "{text}");
+        assert!(text.contains(r#"genesys_offboarding_resource_info{namespace="hr",name="jane",state="Ready",ready="True",reason="Offboarded"} 1"#), "{text}");
+        assert!(text.contains(r#"genesys_offboarding_resource_info{namespace="hr",name="john",state="Stalled",ready="False",reason="CredentialsMissing"} 1"#), "{text}");
         assert!(!text.contains("Progressing"), "{text}");
         metrics.forget("hr", "jane");
         metrics.retain(Some("hr"), |_, name| name != "john");
@@ -395,11 +462,23 @@ mod tests {
     #[test]
     fn a_pass_that_ends_after_its_resource_was_deleted_does_not_bring_its_series_back() {
         let metrics = Metrics::new();
-        metrics.resource("hr", "jane", "Unknown", "Progressing");
+        metrics.resource(
+            "hr",
+            "jane",
+            ResourceState::Reconciling,
+            "Unknown",
+            "Progressing",
+        );
 
         let pass = metrics.pass("hr", "jane");
         metrics.forget("hr", "jane");
-        metrics.resource("hr", "jane", "False", "StatusNotPersisted");
+        metrics.resource(
+            "hr",
+            "jane",
+            ResourceState::Reconciling,
+            "False",
+            "StatusNotPersisted",
+        );
         drop(pass);
 
         let text = metrics.encode().unwrap();
@@ -415,11 +494,11 @@ mod tests {
         drop(old);
 
         let _new = metrics.pass("hr", "jane");
-        metrics.resource("hr", "jane", "True", "Offboarded");
+        metrics.resource("hr", "jane", ResourceState::Ready, "True", "Offboarded");
 
         let text = metrics.encode().unwrap();
         assert!(
-            text.contains(r#"genesys_offboarding_resource_info{namespace="hr",name="jane",ready="True",reason="Offboarded"} 1"#),
+            text.contains(r#"genesys_offboarding_resource_info{namespace="hr",name="jane",state="Ready",ready="True",reason="Offboarded"} 1"#),
             "{text}"
         );
     }
@@ -449,6 +528,24 @@ mod tests {
         assert!(
             text.contains("genesys_offboarding_genesys_rate_limit_waits_total 1"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn drift_corrections_are_counted_and_exported_before_the_first() {
+        let metrics = Metrics::new();
+        let before = metrics.encode().unwrap();
+
+        metrics.drift_corrected();
+        let after = metrics.encode().unwrap();
+
+        assert!(
+            before.contains("genesys_offboarding_drift_corrections_total 0"),
+            "{before}"
+        );
+        assert!(
+            after.contains("genesys_offboarding_drift_corrections_total 1"),
+            "{after}"
         );
     }
 

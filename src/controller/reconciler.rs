@@ -65,7 +65,7 @@ use crate::crd::{
 };
 use crate::reconcile::error::{chain, status_message};
 use crate::reconcile::{self, Outcome, PassResult, ReconcileError, Reconciled, Requeue};
-use crate::telemetry::Metrics;
+use crate::telemetry::{Metrics, ResourceState};
 use genesys_cloud::RetryClass;
 
 /// The shortest requeue: an outcome asking for "now" must not spin.
@@ -342,6 +342,7 @@ async fn report_undecodable(
     ctx.metrics.resource(
         object.metadata.namespace.as_deref().unwrap_or_default(),
         object.metadata.name.as_deref().unwrap_or_default(),
+        ResourceState::Stalled,
         "False",
         reason::UNDECODABLE,
     );
@@ -517,6 +518,9 @@ async fn publish(
     observe(ctx, resource, &pass.status);
     let passed = pass.into_result()?;
     for event in &passed.events {
+        if event.reason == reason::DRIFT_CORRECTED {
+            ctx.metrics.drift_corrected();
+        }
         publisher
             .publish(event.warning, event.reason, action, &event.message)
             .await;
@@ -764,9 +768,30 @@ fn observe(
     ctx.metrics.resource(
         &resource.namespace().unwrap_or_default(),
         &resource.name_any(),
+        state_of(status),
         ready,
         why,
     );
+}
+
+/// Where the offboarding stands for the info gauge, from its kstatus conditions. Suspension
+/// comes first: a suspended resource keeps the Stalled condition of its last pass, but nothing
+/// happens to it until a human lifts the suspension.
+fn state_of(status: &GenesysUserOffboardingStatus) -> ResourceState {
+    let suspended = status
+        .condition(condition::RECONCILING)
+        .is_some_and(|c| c.reason == reason::SUSPENDED);
+    if suspended {
+        ResourceState::Suspended
+    } else if status.is_true(condition::STALLED) {
+        ResourceState::Stalled
+    } else if status.is_true(condition::READY) {
+        ResourceState::Ready
+    } else if status.is_true(condition::RECONCILING) {
+        ResourceState::Reconciling
+    } else {
+        ResourceState::NotReady
+    }
 }
 
 fn forget(ctx: &Context, uid: Option<String>, namespace: &str, name: &str) {
@@ -1044,5 +1069,60 @@ mod tests {
             &[FINALIZER],
             false
         )));
+    }
+
+    fn status_with(conditions: &[(&str, &str, &str)]) -> GenesysUserOffboardingStatus {
+        let mut status = GenesysUserOffboardingStatus::default();
+        let now = k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+            "2026-01-01T00:00:00Z".parse().unwrap(),
+        );
+        for (type_, value, why) in conditions {
+            let value = match *value {
+                "True" => crate::crd::ConditionStatus::True,
+                "False" => crate::crd::ConditionStatus::False,
+                _ => crate::crd::ConditionStatus::Unknown,
+            };
+            status.set_condition(type_, value, why, "", Some(1), &now);
+        }
+        status
+    }
+
+    #[test]
+    fn the_info_gauge_state_tells_a_stall_from_a_retry_and_a_suspension() {
+        let stalled = status_with(&[
+            (condition::READY, "False", reason::HISTORY_LOST),
+            (condition::RECONCILING, "False", reason::IDLE),
+            (condition::STALLED, "True", reason::HISTORY_LOST),
+        ]);
+        let retrying = status_with(&[
+            (condition::READY, "False", "RateLimited"),
+            (condition::RECONCILING, "True", "RateLimited"),
+            (condition::STALLED, "False", reason::IDLE),
+        ]);
+        let suspended_after_a_stall = status_with(&[
+            (condition::READY, "Unknown", reason::SUSPENDED),
+            (condition::RECONCILING, "False", reason::SUSPENDED),
+            (condition::STALLED, "True", reason::CREDENTIALS_MISSING),
+        ]);
+        let offboarded = status_with(&[
+            (condition::READY, "True", reason::OFFBOARDED),
+            (condition::RECONCILING, "False", reason::IDLE),
+            (condition::STALLED, "False", reason::IDLE),
+        ]);
+        let drift_observed = status_with(&[
+            (condition::READY, "False", reason::DRIFT_DETECTED),
+            (condition::RECONCILING, "False", reason::IDLE),
+            (condition::STALLED, "False", reason::IDLE),
+        ]);
+
+        assert_eq!(state_of(&stalled), ResourceState::Stalled);
+        assert_eq!(state_of(&retrying), ResourceState::Reconciling);
+        assert_eq!(state_of(&suspended_after_a_stall), ResourceState::Suspended);
+        assert_eq!(state_of(&offboarded), ResourceState::Ready);
+        assert_eq!(state_of(&drift_observed), ResourceState::NotReady);
+        assert_eq!(
+            state_of(&GenesysUserOffboardingStatus::default()),
+            ResourceState::NotReady
+        );
     }
 }

@@ -1,8 +1,9 @@
 //! The Helm chart (`charts/genesys-offboarding-operator`), checked offline: `helm lint` and
 //! `helm template` for the default values and each toggle, every rendered manifest and the CRD
 //! validated with `kubernetes-validate --strict` for Kubernetes 1.33 and 1.37, the values schema
-//! refusing bad values, the pod security settings, the RBAC verbs (no wildcards) and the CRD copy
-//! in the chart.
+//! refusing bad values, the pod security settings, the RBAC verbs (no wildcards), the CRD copy
+//! in the chart, and the Grafana dashboard and `PrometheusRule` toggles (their content is checked
+//! with the real Prometheus tools in `prometheus.rs`).
 //!
 //! helm 4.1 and kubernetes-validate come from `scripts/test`, which installs them into `.tools/`.
 //! Without them these tests fail and say so; `GENESYS_CHART_TESTS=skip` skips the ones that need
@@ -24,7 +25,7 @@ const KUBERNETES_VERSIONS: [&str; 2] = ["1.33.0", "1.37.0"];
 const GROUP: &str = "offboarding.genesys-operator.io";
 
 /// The toggles the proof covers, as `--set` lists: each renders and lints on its own.
-const TOGGLES: [(&str, &[&str]); 6] = [
+const TOGGLES: [(&str, &[&str]); 8] = [
     ("default values", &[]),
     (
         "leader election",
@@ -37,6 +38,8 @@ const TOGGLES: [(&str, &[&str]); 6] = [
     ),
     ("ServiceMonitor", &["serviceMonitor.enabled=true"]),
     ("NetworkPolicy", &["networkPolicy.enabled=true"]),
+    ("PrometheusRule", &["prometheusRule.enabled=true"]),
+    ("Grafana dashboard", &["grafana.dashboard.enabled=true"]),
 ];
 
 fn root() -> &'static Path {
@@ -338,6 +341,9 @@ fn every_rendered_manifest_and_the_crds_pass_strict_validation_for_kubernetes_1_
         "networkPolicy.enabled=true",
         "networkPolicy.apiServer.cidrs={10.0.0.10/32}",
         "networkPolicy.genesys.except={10.0.0.0/8}",
+        "prometheusRule.enabled=true",
+        "prometheusRule.stalledForByReason.CredentialsMissing=2h",
+        "grafana.dashboard.enabled=true",
         "image.digest=sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
     ];
     let all_toggles = ("everything at once", &everything[..]);
@@ -368,13 +374,14 @@ fn every_rendered_manifest_and_the_crds_pass_strict_validation_for_kubernetes_1_
         out.status.success(),
         "kubernetes-validate failed:\n{report}"
     );
-    // Kinds without a schema are only warned about. The one expected is ServiceMonitor (a
-    // Prometheus Operator CRD, which kubernetes-validate has no schema for); anything else
-    // unvalidated is a failure.
+    // Kinds without a schema are only warned about. The ones expected are ServiceMonitor and
+    // PrometheusRule (Prometheus Operator CRDs, which kubernetes-validate has no schema for;
+    // promtool checks the rules in prometheus.rs); anything else unvalidated is a failure.
     let unvalidated: Vec<&str> = report
         .lines()
         .filter(|l| l.contains("Couldn't find schema"))
         .filter(|l| !l.contains("kind ServiceMonitor with api version monitoring.coreos.com/v1"))
+        .filter(|l| !l.contains("kind PrometheusRule with api version monitoring.coreos.com/v1"))
         .collect();
     assert!(
         unvalidated.is_empty(),
@@ -390,6 +397,7 @@ fn every_rendered_manifest_and_the_crds_pass_strict_validation_for_kubernetes_1_
             "role/gofb-genesys-offboarding-operator-leader-election",
             "networkpolicy/gofb-genesys-offboarding-operator",
             "poddisruptionbudget/gofb-genesys-offboarding-operator",
+            "configmap/gofb-genesys-offboarding-operator-dashboard",
         ] {
             let line = format!("passed for resource {resource} against version {version}");
             assert!(report.contains(&line), "no `{line}` in:\n{report}");
@@ -420,7 +428,7 @@ fn the_validator_rejects_an_unknown_field_so_a_pass_means_something() {
 #[test]
 fn the_values_schema_rejects_bad_values() {
     let Some(tools) = tools() else { return };
-    let cases: [(&[&str], &str); 20] = [
+    let cases: [(&[&str], &str); 26] = [
         (&["replicaCount=2"], "/leaderElection/enabled"),
         (
             &["genesys.allowedEndpoints={https://proxy.example.com}"],
@@ -454,6 +462,30 @@ fn the_values_schema_rejects_bad_values() {
         (
             &["serviceMonitor.interval=often"],
             "/serviceMonitor/interval",
+        ),
+        (
+            &["prometheusRule.stalledFor=half an hour"],
+            "/prometheusRule/stalledFor",
+        ),
+        (
+            &["prometheusRule.stalledForByReason.credentials-missing=2h"],
+            "invalid propertyName 'credentials-missing'",
+        ),
+        (
+            &["prometheusRule.runbookBaseUrl=docs.example.com"],
+            "/prometheusRule/runbookBaseUrl",
+        ),
+        (
+            &["prometheusRule.metricSelector={job=\"x\"}"],
+            "/prometheusRule/metricSelector",
+        ),
+        (
+            &["prometheusRule.rateLimitWaits.secondsPerSecond=0"],
+            "/prometheusRule/rateLimitWaits/secondsPerSecond",
+        ),
+        (
+            &["grafana.dashboard.label=not a label"],
+            "/grafana/dashboard/label",
         ),
         // A typo is an error, not a silently ignored value.
         (&["leaderElection.enable=true"], "'enable' not allowed"),
@@ -978,4 +1010,119 @@ fn the_install_notes_walk_through_a_first_offboarding() {
             "NOTES lack `{expected}`:\n{notes}"
         );
     }
+}
+
+// --- Grafana dashboard and PrometheusRule --------------------------------------------------------
+
+#[test]
+fn the_dashboard_and_the_alert_rules_are_off_by_default() {
+    let Some(tools) = tools() else { return };
+    let docs = render(&tools, &[]);
+
+    assert!(of_kind(&docs, "ConfigMap").is_empty());
+    assert!(of_kind(&docs, "PrometheusRule").is_empty());
+}
+
+#[test]
+fn the_dashboard_configmap_carries_the_sidecar_label_and_the_dashboard_file() {
+    let Some(tools) = tools() else { return };
+    let file =
+        std::fs::read_to_string(root().join(CHART).join("dashboards/offboarding.json")).unwrap();
+
+    let docs = render(&tools, &["grafana.dashboard.enabled=true"]);
+    let configmap = one(&docs, "ConfigMap");
+    let custom = render(
+        &tools,
+        &[
+            "grafana.dashboard.enabled=true",
+            "grafana.dashboard.label=dashboards.example.com/load",
+            "grafana.dashboard.labelValue=yes",
+            "grafana.dashboard.namespace=monitoring",
+            "grafana.dashboard.annotations.grafana_folder=Operators",
+        ],
+    );
+    let custom = one(&custom, "ConfigMap");
+
+    assert_eq!(configmap["metadata"]["labels"]["grafana_dashboard"], "1");
+    assert_eq!(configmap["metadata"]["namespace"], NAMESPACE);
+    assert_eq!(
+        configmap["data"]["genesys-offboarding.json"]
+            .as_str()
+            .unwrap(),
+        file.trim_end(),
+        "the ConfigMap holds the dashboard file as it is"
+    );
+    assert_eq!(
+        custom["metadata"]["labels"]["dashboards.example.com/load"],
+        "yes"
+    );
+    assert!(custom["metadata"]["labels"]["grafana_dashboard"].is_null());
+    assert_eq!(custom["metadata"]["namespace"], "monitoring");
+    assert_eq!(
+        custom["metadata"]["annotations"]["grafana_folder"],
+        "Operators"
+    );
+}
+
+#[test]
+fn every_alert_links_its_runbook_and_selects_the_service_monitors_job() {
+    let Some(tools) = tools() else { return };
+    let docs = render(
+        &tools,
+        &[
+            "prometheusRule.enabled=true",
+            "prometheusRule.labels.release=kube-prometheus-stack",
+            "prometheusRule.runbookBaseUrl=https://docs.example.com/gofb/docs/",
+        ],
+    );
+    let rule = one(&docs, "PrometheusRule");
+    let alerts = rule["spec"]["groups"][0]["rules"].as_sequence().unwrap();
+
+    assert_eq!(
+        rule["metadata"]["labels"]["release"],
+        "kube-prometheus-stack"
+    );
+    let names: Vec<&str> = alerts
+        .iter()
+        .map(|a| a["alert"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "GenesysOffboardingStalled",
+            "GenesysOffboardingHistoryLost",
+            "GenesysOffboardingDriftDetected",
+            "GenesysOffboardingDriftCorrected",
+            "GenesysOffboardingReconcileErrors",
+            "GenesysOffboardingRateLimited",
+            "GenesysOffboardingNoLeader",
+        ]
+    );
+    for alert in alerts {
+        let name = alert["alert"].as_str().unwrap();
+        let runbook = alert["annotations"]["runbook_url"].as_str().unwrap();
+        assert!(
+            runbook.starts_with("https://docs.example.com/gofb/docs/troubleshooting.md#reason-")
+                || runbook
+                    .starts_with("https://docs.example.com/gofb/docs/dashboards-and-alerts.md#"),
+            "{name}: {runbook}"
+        );
+        for annotation in ["summary", "description"] {
+            assert!(
+                alert["annotations"][annotation].is_string(),
+                "{name}: no {annotation}"
+            );
+        }
+        let expr = alert["expr"].as_str().unwrap();
+        assert!(
+            expr.contains(&format!(r#"job="{FULLNAME}""#)),
+            "{name} selects the ServiceMonitor's job: {expr}"
+        );
+    }
+    let service_monitor = render(&tools, &["serviceMonitor.enabled=true"]);
+    let endpoint = &one(&service_monitor, "ServiceMonitor")["spec"]["endpoints"][0];
+    assert_eq!(
+        endpoint["honorLabels"], true,
+        "resource_info's namespace label must survive the scrape"
+    );
 }

@@ -1615,7 +1615,7 @@ async fn the_metrics_endpoint_shows_the_counters_and_the_info_gauge_and_forgets_
         .wait_for(NS, "jane", "Ready=True", ready_with("Offboarded"))
         .await;
     // The pass is counted once it returns, a moment after its last status write.
-    let info = r#"genesys_offboarding_resource_info{namespace="default",name="jane",ready="True",reason="Offboarded"}"#;
+    let info = r#"genesys_offboarding_resource_info{namespace="default",name="jane",state="Ready",ready="True",reason="Offboarded"}"#;
     eventually("the pass counted and the info gauge set", || async {
         let text = operator.get("/metrics").await.1;
         metric(&text, info) == 1
@@ -1755,7 +1755,7 @@ async fn an_undecodable_resource_is_reported_on_itself_and_holds_up_no_other_res
         })
     })
     .await;
-    let info = r#"genesys_offboarding_resource_info{namespace="default",name="maria",ready="False",reason="Undecodable"}"#;
+    let info = r#"genesys_offboarding_resource_info{namespace="default",name="maria",state="Stalled",ready="False",reason="Undecodable"}"#;
     eventually("the info gauge says so", || async {
         metric(&operator.get("/metrics").await.1, info) == 1
     })
@@ -1867,7 +1867,7 @@ async fn an_operator_started_with_an_undecodable_resource_stored_becomes_ready_a
         operator.get("/readyz").await.0 == 200
     })
     .await;
-    let info = r#"genesys_offboarding_resource_info{namespace="default",name="maria",ready="False",reason="Undecodable"}"#;
+    let info = r#"genesys_offboarding_resource_info{namespace="default",name="maria",state="Stalled",ready="False",reason="Undecodable"}"#;
     eventually("the undecodable resource's pass ran", || async {
         metric(&operator.get("/metrics").await.1, info) == 1
     })

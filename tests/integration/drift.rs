@@ -311,6 +311,11 @@ async fn ready_resources_are_checked_in_batches_of_a_hundred_and_only_drift_runs
         reasons.iter().any(|r| r == "DriftCorrected"),
         "a DriftCorrected Event: {reasons:?}"
     );
+    let text = metrics.encode().unwrap();
+    assert!(
+        text.contains("genesys_offboarding_drift_corrections_total 1"),
+        "the correction is counted once: {text}"
+    );
     let corrected = world.requests().len();
     tokio::time::sleep(Duration::from_secs(120)).await;
     assert!(

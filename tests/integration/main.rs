@@ -28,9 +28,11 @@ mod drift;
 mod fake_apiserver;
 mod k8s_faults;
 
-// What ships besides the code, checked offline: CRD, chart, health checks, crate borders, docs.
+// What ships besides the code, checked offline: CRD, chart, health checks, crate borders, docs;
+// the chart's dashboard and alert rules with the real Prometheus tools.
 mod borders;
 mod chart;
 mod crd;
 mod docs;
 mod gitops;
+mod prometheus;

@@ -110,3 +110,20 @@ Secrets: get, list and watch, because a change to a credentials Secret triggers 
 {{- fail "podDisruptionBudget.minAvailable must be below replicaCount, or no node could ever be drained" -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+The label matchers that pick this release's metrics out of everything Prometheus scrapes: the
+ServiceMonitor's job is the Service's name unless prometheusRule.metricSelector says otherwise.
+*/}}
+{{- define "gofb.metricSelector" -}}
+{{- .Values.prometheusRule.metricSelector | default (printf "job=%q" (include "gofb.fullname" .)) -}}
+{{- end }}
+
+{{/*
+Where an alert's runbook lives: prometheusRule.runbookBaseUrl (the URL of the docs/ folder)
+followed by a page and anchor; without a base URL, the path inside the repository.
+*/}}
+{{- define "gofb.runbook" -}}
+{{- $base := .root.Values.prometheusRule.runbookBaseUrl | default "docs" | trimSuffix "/" -}}
+{{- printf "%s/%s" $base .page -}}
+{{- end }}
