@@ -30,5 +30,7 @@ mod k8s_faults;
 // What ships besides the code, checked offline: CRD, chart, health checks, crate borders.
 mod borders;
 mod chart;
+// The command-line companion as a person uses it: `plan`, and the kubectl plugin.
+mod cli;
 mod crd;
 mod gitops;
