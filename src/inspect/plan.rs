@@ -212,9 +212,10 @@ async fn plan_resources(
     deadline: Instant,
     notes: &mut (dyn Write + Send),
 ) -> Result<Vec<View>, OneShotError> {
-    let cluster = match args.from_cluster {
-        true => Some(cluster_credentials(args).await?),
-        false => None,
+    let cluster = if args.from_cluster {
+        Some(cluster_credentials(args).await?)
+    } else {
+        None
     };
     // Every client is configured before the first pass, as in `reconcile -f`.
     let mut observed = Vec::new();
