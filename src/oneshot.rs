@@ -519,7 +519,9 @@ pub(crate) enum Embedded {}
 #[cfg(not(feature = "emulator"))]
 impl Embedded {
     #[allow(clippy::unused_async)]
-    async fn start_if_asked(_args: &ReconcileArgs) -> Result<Option<Self>, OneShotError> {
+    pub(crate) async fn start_if_asked(
+        _args: &ReconcileArgs,
+    ) -> Result<Option<Self>, OneShotError> {
         Ok(None)
     }
 

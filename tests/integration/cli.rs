@@ -100,9 +100,8 @@ fn kubectl_offboard(
 }
 
 /// The times of the run: RFC 3339 timestamps of today (the history window, `takenAt`, ...).
-static RUN_TIMES: LazyLock<regex::Regex> = LazyLock::new(|| {
-    regex::Regex::new(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z").unwrap()
-});
+static RUN_TIMES: LazyLock<regex::Regex> =
+    LazyLock::new(|| regex::Regex::new(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z").unwrap());
 
 /// `actual` compared with `tests/cli/snapshots/<name>`, or written there with
 /// `UPDATE_SNAPSHOTS=1`. `run_times` replaces the times of the run by `<time>` first, except
@@ -162,7 +161,13 @@ const EFFECTIVE_AT: &str = "2030-01-31T17:00:00Z";
 
 #[tokio::test]
 async fn plan_prints_the_user_the_steps_the_schedule_and_what_is_only_reported() {
-    let ran = output(binary(&["plan", "--sim", "-f", "tests/cli/offboardings.yaml"])).await;
+    let ran = output(binary(&[
+        "plan",
+        "--sim",
+        "-f",
+        "tests/cli/offboardings.yaml",
+    ]))
+    .await;
 
     assert_eq!(ran.code, Some(0), "stderr:\n{}", ran.stderr);
     assert_eq!(ran.stderr, "", "nothing but the plan is printed");
@@ -239,7 +244,8 @@ async fn plan_without_credentials_exits_1_and_says_where_they_come_from() {
     assert_eq!(ran.code, Some(1));
     assert_eq!(ran.stdout, "");
     assert!(
-        ran.stderr.contains("GENESYS_CLIENT_ID is not set (or use --sim)"),
+        ran.stderr
+            .contains("GENESYS_CLIENT_ID is not set (or use --sim)"),
         "{}",
         ran.stderr
     );
@@ -322,7 +328,11 @@ async fn plan_from_the_cluster_reads_the_named_secret_and_writes_nothing_to_gene
         .filter(|r| is_write(r))
         .map(|r| format!("{} {}", r.method, r.path))
         .collect();
-    assert_eq!(writes, Vec::<String>::new(), "a plan never writes to Genesys");
+    assert_eq!(
+        writes,
+        Vec::<String>::new(),
+        "a plan never writes to Genesys"
+    );
     assert!(
         !ran.stdout.contains("demo-secret") && !ran.stderr.contains("demo-secret"),
         "the Secret's value is never printed"
@@ -424,7 +434,13 @@ async fn kubectl_offboard_plan_prints_what_genesys_offboarding_plan_prints() {
     let ran = output(kubectl_offboard(
         &kubectl,
         &plugins,
-        &["offboard", "plan", "--sim", "-f", "tests/cli/offboardings.yaml"],
+        &[
+            "offboard",
+            "plan",
+            "--sim",
+            "-f",
+            "tests/cli/offboardings.yaml",
+        ],
     ))
     .await;
 
