@@ -2,7 +2,8 @@
 //! against the embedded emulator (`--sim`, realistic profile, the quick-start default) and
 //! against a cluster's Secret (`--from-cluster`), and the kubectl plugin found on `PATH` by the
 //! real kubectl (`kubectl offboard plan`, `kubectl offboard status`) against the fake API
-//! server.
+//! server; and once in a terminal (tmux), where the screen must show the plan and nothing else
+//! (tmux from `.tools/bin` or `PATH`; `GENESYS_TMUX_TESTS=skip` skips that test on purpose).
 //!
 //! Outputs are compared, exactly, with the snapshot files in `tests/cli/snapshots/`. The plan's
 //! times of the run (the history window) are replaced by `<time>` first; the status snapshots
@@ -446,4 +447,110 @@ async fn kubectl_offboard_plan_prints_what_genesys_offboarding_plan_prints() {
 
     assert_eq!(ran.code, Some(0), "stderr:\n{}", ran.stderr);
     snapshot("plan.txt", &ran.stdout, true, &[EFFECTIVE_AT]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// In a terminal
+// ---------------------------------------------------------------------------------------------
+
+/// tmux: `.tools/bin/tmux`, else `tmux` on `PATH`; `None` when `GENESYS_TMUX_TESTS=skip`.
+/// Panics when there is none, since a terminal test that passes without a terminal proves
+/// nothing.
+fn tmux() -> Option<std::path::PathBuf> {
+    if std::env::var("GENESYS_TMUX_TESTS").is_ok_and(|v| v == "skip") {
+        eprintln!("skipped: GENESYS_TMUX_TESTS=skip");
+        return None;
+    }
+    let local = repo().join(".tools/bin/tmux");
+    if local.is_file() {
+        return Some(local);
+    }
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("tmux"))
+            .find(|p| p.is_file())
+    });
+    Some(found.unwrap_or_else(|| {
+        panic!(
+            "no tmux in .tools/bin or on PATH: install tmux (or set GENESYS_TMUX_TESTS=skip to \
+             skip the terminal test)"
+        )
+    }))
+}
+
+/// A tmux server of the test's own (its own socket, no configuration read), killed when
+/// dropped.
+struct Terminal {
+    tmux: std::path::PathBuf,
+    socket: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Terminal {
+    fn command(&self, args: &[&str]) -> std::process::Command {
+        let mut command = std::process::Command::new(&self.tmux);
+        command
+            .arg("-S")
+            .arg(&self.socket)
+            .args(["-f", "/dev/null"]);
+        command.args(args);
+        command
+    }
+
+    fn screen(&self) -> String {
+        let output = self.command(&["capture-pane", "-p"]).output().unwrap();
+        String::from_utf8(output.stdout).unwrap()
+    }
+}
+
+impl Drop for Terminal {
+    fn drop(&mut self) {
+        let _ = self.command(&["kill-server"]).output();
+    }
+}
+
+#[tokio::test]
+async fn in_a_terminal_plan_shows_the_plan_and_nothing_else() {
+    let Some(tmux) = tmux() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let terminal = Terminal {
+        tmux,
+        socket: dir.path().join("tmux.sock"),
+        _dir: dir,
+    };
+    // What a person types, in a terminal 200 columns wide (no line of the plan wraps), without
+    // the developer's log settings or credentials.
+    let typed = format!(
+        "env -u RUST_LOG -u GENESYS_CLIENT_ID -u GENESYS_CLIENT_SECRET -u GENESYS_REGION \
+         '{BINARY}' plan --sim -f tests/cli/offboardings.yaml; echo EXIT=$?; sleep 600"
+    );
+    let started = terminal
+        .command(&["new-session", "-d", "-x", "200", "-y", "100", "-c"])
+        .arg(repo())
+        .arg(&typed)
+        .env_remove("TMUX")
+        .status()
+        .unwrap();
+    assert!(started.success(), "tmux new-session failed");
+
+    let deadline = tokio::time::Instant::now() + HUNG;
+    let screen = loop {
+        let screen = terminal.screen();
+        if screen.lines().any(|line| line.starts_with("EXIT=")) {
+            break screen;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the plan did not finish in the terminal:\n{screen}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+
+    let lines: Vec<&str> = screen.lines().map(str::trim_end).collect();
+    let exit = lines.iter().position(|l| l.starts_with("EXIT=")).unwrap();
+    assert_eq!(lines[exit], "EXIT=0", "{screen}");
+    // The screen holds the plan as printed to a pipe: no log line, no colour code, no wrap.
+    let mut shown = lines[..exit].join("\n");
+    shown.push('\n');
+    snapshot("plan.txt", &shown, true, &[EFFECTIVE_AT]);
 }
