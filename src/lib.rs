@@ -6,6 +6,8 @@
 //! - [`controller`]: the Kubernetes front end (`genesys-offboarding run`): the
 //!   `kube_runtime::Controller`, Secrets, status, Events, leader election.
 //! - [`oneshot`]: the file front end (`genesys-offboarding reconcile -f FILE`), no cluster.
+//! - [`inspect`]: what a person reads: `genesys-offboarding plan -f FILE`, and the kubectl
+//!   plugin `kubectl offboard` (`plan`, `status NAME`).
 //! - [`telemetry`] and [`admin`]: metrics, logs, `/metrics`, `/livez`, `/readyz`.
 //!
 //! Beside it, in `crates/`: `genesys-cloud`, the Genesys Cloud API client (never imports kube);
@@ -17,6 +19,7 @@
 pub mod admin;
 pub mod controller;
 pub mod crd;
+pub mod inspect;
 pub mod oneshot;
 pub mod reconcile;
 pub mod telemetry;

@@ -100,7 +100,7 @@ pub struct ReconcileArgs {
     pub max_wait: Duration,
 }
 
-fn parse_wait(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_wait(text: &str) -> Result<Duration, String> {
     match parse_duration(text) {
         None => Err(format!("{text:?} is not a duration such as 30s, 2m or 1h")),
         // No pass fits in no time: every resource would be printed untouched.
@@ -190,9 +190,7 @@ pub async fn run(
     let sim = Embedded::start_if_asked(args).await?;
     // Every client is configured before the first pass: a bad setting for the last resource
     // must not leave the first one offboarded.
-    let mut jobs = Vec::new();
-    // One owner per user among the file's resources: a later one for the same user stalls.
-    let owners = MemoryOwners::new();
+    let mut resources = Vec::new();
     for mut resource in loaded.resources {
         if args.dry_run {
             resource.spec.management_policy = crate::crd::ManagementPolicy::Observe;
@@ -201,16 +199,48 @@ pub async fn run(
             Some(sim) => sim.client()?,
             None => env_client(args, &resource)?,
         };
-        jobs.push(Job::new(resource, client));
+        resources.push((resource, client));
     }
-    drive(&mut jobs, &owners, deadline, args.max_wait, notes).await;
-    let summaries = jobs.iter().map(Job::summary).collect();
-    let printed: Vec<GenesysUserOffboarding> = jobs.into_iter().map(|j| j.resource).collect();
+    let driven = drive_resources(resources, deadline, args.max_wait, Events::Noted, notes).await;
+    let (printed, summaries): (Vec<GenesysUserOffboarding>, Vec<Summary>) =
+        driven.into_iter().unzip();
     print(&printed, args.output, out)?;
     if let Some(sim) = sim {
         sim.shutdown().await;
     }
     Ok(summaries)
+}
+
+/// Whether the Events of the passes are written to the notes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Events {
+    /// As `event Normal Reason: message` lines.
+    Noted,
+    /// Left out: the caller prints the outcome itself (`plan`).
+    Omitted,
+}
+
+/// Drives each resource with its client (see [`drive`]), one owner per user among them (a later
+/// resource for the same user stalls), and returns each with the status it ended with.
+pub(crate) async fn drive_resources(
+    resources: Vec<(GenesysUserOffboarding, GenesysClient)>,
+    deadline: Instant,
+    max_wait: Duration,
+    events: Events,
+    notes: &mut (dyn Write + Send),
+) -> Vec<(GenesysUserOffboarding, Summary)> {
+    let owners = MemoryOwners::new();
+    let mut jobs: Vec<Job> = resources
+        .into_iter()
+        .map(|(resource, client)| Job::new(resource, client, events))
+        .collect();
+    drive(&mut jobs, &owners, deadline, max_wait, notes).await;
+    jobs.into_iter()
+        .map(|job| {
+            let summary = job.summary();
+            (job.resource, summary)
+        })
+        .collect()
 }
 
 /// [`run`] on stdout and stderr. True when no resource stalled, failed or was cut short by
@@ -264,10 +294,11 @@ struct Job {
     /// once the resource needs no more passes in this run.
     next: Option<(Instant, Option<&'static str>)>,
     failed: bool,
+    events: Events,
 }
 
 impl Job {
-    fn new(resource: GenesysUserOffboarding, client: GenesysClient) -> Self {
+    fn new(resource: GenesysUserOffboarding, client: GenesysClient, events: Events) -> Self {
         Self {
             name: resource.metadata.name.clone().unwrap_or_default(),
             resource,
@@ -275,6 +306,7 @@ impl Job {
             store: MemoryStore::new(),
             next: Some((Instant::now(), None)),
             failed: false,
+            events,
         }
     }
 
@@ -308,7 +340,7 @@ impl Job {
             }
             Ok(Ok(pass)) => {
                 self.resource.status = Some(pass.status);
-                for event in pass.events {
+                for event in pass.events.iter().filter(|_| self.events == Events::Noted) {
                     let kind = if event.warning { "Warning" } else { "Normal" };
                     note(
                         notes,
@@ -430,7 +462,7 @@ pub fn load(path: &Path) -> Result<Loaded, OneShotError> {
 
 /// The embedded emulator of `--sim`, with the OAuth client the passes use.
 #[cfg(feature = "emulator")]
-struct Embedded {
+pub(crate) struct Embedded {
     handle: SimHandle,
     credentials: ClientCredentials,
 }
@@ -440,7 +472,7 @@ impl Embedded {
     /// With `--sim`: starts the emulator with the demo org or the given fixture; the
     /// credentials are the fixture's first unrestricted OAuth client (`demo-client` in the demo
     /// org).
-    async fn start_if_asked(args: &ReconcileArgs) -> Result<Option<Self>, OneShotError> {
+    pub(crate) async fn start_if_asked(args: &ReconcileArgs) -> Result<Option<Self>, OneShotError> {
         let Some(fixture) = &args.sim else {
             return Ok(None);
         };
@@ -466,7 +498,7 @@ impl Embedded {
         }))
     }
 
-    fn client(&self) -> Result<GenesysClient, OneShotError> {
+    pub(crate) fn client(&self) -> Result<GenesysClient, OneShotError> {
         let endpoints = Endpoints::single(self.handle.base_url()).map_err(OneShotError::Client)?;
         // The emulator finishes analytics jobs at once: poll them quickly. Everything else (the
         // rate budget included) stays as against a real org.
@@ -475,35 +507,37 @@ impl Embedded {
         GenesysClient::new(config).map_err(OneShotError::Client)
     }
 
-    async fn shutdown(self) {
+    pub(crate) async fn shutdown(self) {
         self.handle.shutdown().await;
     }
 }
 
 /// Built without the `emulator` feature there is no `--sim`: nothing is ever embedded.
 #[cfg(not(feature = "emulator"))]
-enum Embedded {}
+pub(crate) enum Embedded {}
 
 #[cfg(not(feature = "emulator"))]
 impl Embedded {
     #[allow(clippy::unused_async)]
-    async fn start_if_asked(_args: &ReconcileArgs) -> Result<Option<Self>, OneShotError> {
+    pub(crate) async fn start_if_asked(
+        _args: &ReconcileArgs,
+    ) -> Result<Option<Self>, OneShotError> {
         Ok(None)
     }
 
-    fn client(&self) -> Result<GenesysClient, OneShotError> {
+    pub(crate) fn client(&self) -> Result<GenesysClient, OneShotError> {
         match *self {}
     }
 
     #[allow(clippy::unused_async)]
-    async fn shutdown(self) {
+    pub(crate) async fn shutdown(self) {
         match self {}
     }
 }
 
 /// Credentials from the environment; endpoints from `--api-url`/`--login-url`, else
 /// `GENESYS_REGION`, else the resource's `region` or base URLs.
-fn env_client(
+pub(crate) fn env_client(
     args: &ReconcileArgs,
     resource: &GenesysUserOffboarding,
 ) -> Result<GenesysClient, OneShotError> {

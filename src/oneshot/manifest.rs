@@ -62,6 +62,17 @@ pub struct Refusal {
     pub problem: String,
 }
 
+/// How a refusal by the spec rules begins: the operator stalls such a resource as
+/// `InvalidSpec`, while a schema refusal is the API server's alone.
+const INVALID_SPEC: &str = "invalid spec";
+
+impl Refusal {
+    /// Refused by the spec rules (the operator's `InvalidSpec`), not by the schema.
+    pub fn is_invalid_spec(&self) -> bool {
+        self.problem.starts_with(INVALID_SPEC)
+    }
+}
+
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.document, self.problem)
@@ -256,7 +267,7 @@ fn typed(object: Value, document: &Document) -> Result<GenesysUserOffboarding, S
     resource
         .spec
         .validate()
-        .map_err(|e| format!("invalid spec: {e}"))?;
+        .map_err(|e| format!("{INVALID_SPEC}: {e}"))?;
     resource.metadata.generation.get_or_insert(1);
     Ok(resource)
 }

@@ -32,6 +32,8 @@ mod k8s_faults;
 // the chart's dashboard and alert rules with the real Prometheus tools.
 mod borders;
 mod chart;
+// The command-line companion as a person uses it: `plan`, and the kubectl plugin.
+mod cli;
 mod crd;
 mod docs;
 mod gitops;
