@@ -164,5 +164,6 @@ fn outcome(outcome: ActionOutcome) -> &'static str {
         ActionOutcome::Skipped => "Skipped",
         ActionOutcome::Failed => "Failed",
         ActionOutcome::Unconfirmed => "Unconfirmed",
+        ActionOutcome::Accepted => "Accepted",
     }
 }

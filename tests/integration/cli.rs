@@ -313,7 +313,7 @@ async fn plan_from_the_cluster_reads_the_named_secret_and_writes_nothing_to_gene
     assert_eq!(jane["namespace"], "default");
     assert_eq!(jane["verdict"], "Ready", "{jane:#}");
     assert_eq!(jane["user"]["id"], crate::support::genesys::JANE);
-    assert_eq!(jane["steps"].as_array().unwrap().len(), 8, "{jane:#}");
+    assert_eq!(jane["steps"].as_array().unwrap().len(), 9, "{jane:#}");
     assert_eq!(li["verdict"], "Stalled");
     assert_eq!(li["reason"], "CredentialsMissing");
     assert!(
