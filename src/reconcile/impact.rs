@@ -112,10 +112,24 @@ impl Pass<'_> {
         self.report.impact_read(impact);
         let held = match gate {
             Gate::Open => None,
-            Gate::Held { message } => Some(
-                self.report
-                    .awaiting_impact_acknowledgement(message, IMPACT_RECHECK),
-            ),
+            Gate::Held { message } => {
+                // The Event once per hold (and per new message), not on every recheck: compared
+                // with the status the pass started from.
+                let announced = self
+                    .resource
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.condition(crate::crd::condition::RECONCILING))
+                    .is_some_and(|c| {
+                        c.reason == crate::crd::reason::AWAITING_IMPACT_ACKNOWLEDGEMENT
+                            && c.message == message
+                    });
+                Some(self.report.awaiting_impact_acknowledgement(
+                    message,
+                    IMPACT_RECHECK,
+                    !announced,
+                ))
+            }
         };
         self.save().await?;
         Ok(held)

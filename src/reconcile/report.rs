@@ -214,21 +214,17 @@ impl Report {
     }
 
     /// Held by the impact acknowledgement gate: Reconciling (progressing, not failed), nothing
-    /// written. The Event is published when the hold starts or its message changes (a new
-    /// digest), not on every recheck.
+    /// written. `announce`: publish the Event (the hold is new, or its message changed).
     pub fn awaiting_impact_acknowledgement(
         &mut self,
         message: String,
         recheck: Duration,
+        announce: bool,
     ) -> Outcome {
         let message = bounded_owned(message);
         let reason = reason::AWAITING_IMPACT_ACKNOWLEDGEMENT;
-        let already = self
-            .status
-            .condition(condition::RECONCILING)
-            .is_some_and(|c| c.reason == reason && c.message == message);
         self.kstatus((false, reason, &message), Some((reason, &message)), None);
-        if !already {
+        if announce {
             self.event(false, reason, message);
         }
         Outcome::Wait {

@@ -352,6 +352,67 @@ async fn drive_every_client_method(client: &GenesysClient, f: &mut Findings) {
             GenesysError::is_version_conflict,
         );
     }
+
+    // what depends on a user (the impact preflight)
+    if let Some(flows) = f.expect(
+        "get_resources_consuming_user(jane)",
+        client.get_resources_consuming_user(&jane).await,
+    ) {
+        f.check(flows.len() == 2, "two flows reference Jane");
+    }
+    if let Some(seat) = f.expect(
+        "get_agent_management_unit(jane)",
+        client.get_agent_management_unit(&jane).await,
+    ) {
+        f.check(seat.is_some(), "Jane has a WFM seat");
+    }
+    f.expect(
+        "get_agent_management_unit(tom)",
+        client.get_agent_management_unit(&UserId::from(TOM)).await,
+    );
+    if let Some(licenses) = f.expect(
+        "get_user_licenses(jane)",
+        client.get_user_licenses(&jane).await,
+    ) {
+        f.check(licenses.len() == 2, "Jane has two licences");
+    }
+    if let Some(org) = f.expect(
+        "get_org_dependents",
+        client.get_org_dependents(Duration::from_secs(60)).await,
+    ) {
+        f.check(
+            org.alert_rules
+                .as_ref()
+                .is_ok_and(|r| r.iter().any(|r| r.notifies(&jane))),
+            "an alert rule notifies Jane",
+        );
+        f.check(
+            org.oauth_clients.as_ref().is_ok_and(|c| c.len() == 2),
+            "two OAuth clients",
+        );
+        f.check(
+            org.retention_policies
+                .as_ref()
+                .is_ok_and(|p| p.iter().any(|p| p.users.iter().any(|(u, _)| u == JANE))),
+            "a recording policy names Jane",
+        );
+        f.check(
+            org.dids
+                .as_ref()
+                .is_ok_and(|d| d.iter().any(|d| d.owned_by(&jane))),
+            "Jane owns a DID",
+        );
+        f.check(
+            org.extensions
+                .as_ref()
+                .is_ok_and(|e| e.iter().any(|e| e.owned_by(&jane))),
+            "Jane owns an extension",
+        );
+        f.check(
+            org.phones.as_ref().is_ok_and(|p| p.len() == 2),
+            "two phones",
+        );
+    }
 }
 
 /// Raw HTTP with a token of its own, for the routes the client does not use and for errors.
@@ -617,6 +678,25 @@ async fn provoke_error_responses(sim: &SimHandle, raw: &Raw, f: &mut Findings) {
             Some(json!({"state": "inactive", "version": 2})),
         )
         .await;
+    readonly
+        .expect(f, 403, "GET", "/api/v2/oauth/clients", None)
+        .await;
+    raw.expect(
+        f,
+        400,
+        "POST",
+        "/api/v2/alerting/rules/query",
+        Some(json!({"ruleType": "Everything", "queryType": "Info"})),
+    )
+    .await;
+    raw.expect(
+        f,
+        404,
+        "GET",
+        &format!("/api/v2/workforcemanagement/agents/{TOM}/managementunit"),
+        None,
+    )
+    .await;
     // Past the per-token limit (300 a minute in the demo org) with a fresh token.
     let hammer = Raw::login(sim, "demo-client", "demo-secret").await;
     let mut limited = None;
@@ -875,6 +955,7 @@ fn demo_path_params() -> Vec<(&'static str, &'static str)> {
         ("sourceId", "purecloud"),
         ("conversationId", FINISHED_CONVERSATION),
         ("jobId", "00000000-0000-4000-8000-0000000000f0"),
+        ("agentId", JANE),
     ]
 }
 
@@ -1014,17 +1095,28 @@ fn contract_copy_extends_the_shared_original_unchanged() {
             .unwrap()
             .iter()
             .map(|o| {
-                let key = format!("{} {}", o["method"].as_str().unwrap(), o["path"].as_str().unwrap());
+                let key = format!(
+                    "{} {}",
+                    o["method"].as_str().unwrap(),
+                    o["path"].as_str().unwrap()
+                );
                 (key, o.clone())
             })
             .collect()
     };
     let (shared_ops, our_ops) = (ops(&original), ops(&copy));
     for (key, op) in &shared_ops {
-        assert_eq!(our_ops.get(key), Some(op), "{key} differs from the shared original");
+        assert_eq!(
+            our_ops.get(key),
+            Some(op),
+            "{key} differs from the shared original"
+        );
     }
     for (name, model) in original["models"].as_object().unwrap() {
-        assert_eq!(&copy["models"][name], model, "model {name} differs from the shared original");
+        assert_eq!(
+            &copy["models"][name], model,
+            "model {name} differs from the shared original"
+        );
     }
     for key in our_ops.keys().filter(|k| !shared_ops.contains_key(*k)) {
         let (method, path) = key.split_once(' ').unwrap();
@@ -1084,7 +1176,7 @@ fn problems_at(found: &[Violation]) -> Vec<&str> {
 #[test]
 fn contract_loads_with_every_operation_and_type_resolved() {
     let c = contract();
-    assert_eq!(c.operations.len(), 47);
+    assert_eq!(c.operations.len(), 56);
     assert!(c.models.contains_key("ErrorBody"));
     assert!(c.operation_by_id("patch_user").is_some());
 }
