@@ -472,7 +472,7 @@ pub struct HandoffPolicy {
     /// The queue that takes over what a queue can hold (workitems, colleagues' direct-routing
     /// backup) when there is no successor, by id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fallback_queue: Option<NamedRef>,
+    pub fallback_queue: Option<QueueRef>,
     /// Agent-owned scheduled callbacks. Default true.
     #[serde(default = "default_true")]
     pub callbacks: bool,
@@ -509,6 +509,24 @@ impl Default for HandoffPolicy {
     }
 }
 
+/// A queue, by id.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct QueueRef {
+    /// The queue id (a UUID).
+    #[schemars(
+        length(max = 36),
+        regex(
+            pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+        )
+    )]
+    pub id: String,
+    /// Its display name, for people reading the resource (not looked up).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 256))]
+    pub name: Option<String>,
+}
+
 /// The impact preflight: before its first write to Genesys Cloud (and in Observe mode too) the
 /// operator lists in `status.impact` what depends on the user. With `requireAcknowledgement`
 /// nothing is written until `acknowledgedDigest` names the listed impact's digest.
@@ -523,7 +541,7 @@ pub struct ImpactPolicy {
     /// The `status.impact.digest` a human reviewed, e.g. `sha256:3f1c...`. When the impact
     /// changes, its digest changes and the offboarding is held again until acknowledged anew.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^sha256:[0-9a-f]{64}$"))]
+    #[schemars(length(max = 71), regex(pattern = r"^sha256:[0-9a-f]{64}$"))]
     pub acknowledged_digest: Option<String>,
 }
 
@@ -1137,6 +1155,10 @@ pub struct ImpactStatus {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ImpactItem {
+    /// What it is: `ArchitectFlow`, `AlertRule`, `OAuthClient`, `RecordingPolicy`,
+    /// `WfmManagementUnit`, `License`, `Did`, `Extension`, `WebRtcPhone`, `Group`, `Team`, or a
+    /// kind of work `spec.handoff` moves (`Callback`, `Workitem`, `Evaluation`, `Calibration`,
+    /// `DirectReport`, `DirectRoutingBackup`, `Voicemail`).
     pub kind: ImpactKind,
     /// The object's id in Genesys Cloud (the licence name for a licence, the number's id for a
     /// DID or extension); empty when the source could not be read.
@@ -1144,6 +1166,8 @@ pub struct ImpactItem {
     /// Its name, when Genesys Cloud gives one.
     #[serde(default)]
     pub name: String,
+    /// `HandedOff` (`spec.handoff` moves it) or `ReportedOnly` (listed for a human; the
+    /// operator does not change it).
     pub action: ImpactAction,
     /// How it depends on the user (the user's role in a recording policy, the flow type, the
     /// number), or why the source could not be read.

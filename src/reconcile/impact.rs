@@ -410,7 +410,7 @@ pub fn gate(policy: Option<&ImpactPolicy>, impact: &ImpactStatus) -> Gate {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::crd::{NamedRef, UserRef};
+    use crate::crd::{QueueRef, UserRef};
 
     fn item(kind: ImpactKind, id: &str, name: &str) -> ImpactItem {
         ImpactItem {
@@ -429,8 +429,8 @@ mod tests {
             ImpactAction::ReportedOnly
         );
         let queue_only = HandoffPolicy {
-            fallback_queue: Some(NamedRef {
-                id: "q".into(),
+            fallback_queue: Some(QueueRef {
+                id: "9b2e4d60-0000-4000-8000-0000000000b1".into(),
                 name: None,
             }),
             ..HandoffPolicy::default()

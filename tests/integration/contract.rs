@@ -681,12 +681,15 @@ async fn provoke_error_responses(sim: &SimHandle, raw: &Raw, f: &mut Findings) {
     readonly
         .expect(f, 403, "GET", "/api/v2/oauth/clients", None)
         .await;
+    let too_many_users: Vec<String> = (0..101)
+        .map(|i| format!("6a1b0c3e-0000-4000-8000-{i:012}"))
+        .collect();
     raw.expect(
         f,
         400,
         "POST",
-        "/api/v2/alerting/rules/query",
-        Some(json!({"ruleType": "Everything", "queryType": "Info"})),
+        "/api/v2/license/users",
+        Some(json!(too_many_users)),
     )
     .await;
     raw.expect(
