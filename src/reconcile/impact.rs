@@ -19,6 +19,7 @@
 //! acknowledgement covers the fact that this source is unknown. Any other failure of a read
 //! fails the pass, to be retried: an impact half read is never reported as complete.
 
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use super::spec::to_time;
@@ -32,7 +33,7 @@ use crate::crd::{
     GenesysUserOffboardingStatus, HandoffPolicy, ImpactAction, ImpactItem, ImpactKind,
     ImpactPolicy, ImpactStatus,
 };
-use genesys_cloud::{GenesysClient, GenesysError, Unreadable, User};
+use genesys_cloud::{GenesysClient, GenesysError, OrgDependents, Unreadable, User, UserId};
 
 /// How long the org-wide listings read for one offboarding serve the others of a wave.
 pub const ORG_LISTINGS_MAX_AGE: Duration = Duration::from_secs(60);
@@ -190,6 +191,89 @@ fn per_user<T>(
     }
 }
 
+impl Items<'_> {
+    /// The items of the org-wide listings that name `id`.
+    fn org_wide(&mut self, org: &OrgDependents, id: &UserId) {
+        let out = self;
+        match &org.alert_rules {
+            Ok(rules) => {
+                for r in rules.iter().filter(|r| r.notifies(id)) {
+                    out.add(
+                        ImpactKind::AlertRule,
+                        &r.id,
+                        r.name.as_deref(),
+                        Some("notifies the user".to_owned()),
+                    );
+                }
+            }
+            Err(why) => out.unreadable(ImpactKind::AlertRule, why),
+        }
+        match &org.oauth_clients {
+            Ok(clients) => {
+                let created = clients.iter().filter(|c| {
+                    c.created_by.as_ref().and_then(|r| r.id.as_deref()) == Some(id.as_str())
+                });
+                for c in created {
+                    out.add(
+                        ImpactKind::OAuthClient,
+                        &c.id,
+                        c.name.as_deref(),
+                        c.authorized_grant_type
+                            .as_ref()
+                            .map(|g| format!("created by the user; grant {g}")),
+                    );
+                }
+            }
+            Err(why) => out.unreadable(ImpactKind::OAuthClient, why),
+        }
+        match &org.retention_policies {
+            Ok(policies) => {
+                for p in policies {
+                    let roles: Vec<&str> = p
+                        .users
+                        .iter()
+                        .filter(|(u, _)| u == id.as_str())
+                        .map(|(_, role)| *role)
+                        .collect();
+                    if !roles.is_empty() {
+                        out.add(
+                            ImpactKind::RecordingPolicy,
+                            &p.id,
+                            p.name.as_deref(),
+                            Some(format!("names the user as {}", roles.join(", "))),
+                        );
+                    }
+                }
+            }
+            Err(why) => out.unreadable(ImpactKind::RecordingPolicy, why),
+        }
+        for (kind, source) in [
+            (ImpactKind::Did, &org.dids),
+            (ImpactKind::Extension, &org.extensions),
+        ] {
+            match source {
+                Ok(numbers) => {
+                    for n in numbers.iter().filter(|n| n.owned_by(id)) {
+                        out.add(kind, &n.id, Some(&n.number), None);
+                    }
+                }
+                Err(why) => out.unreadable(kind, why),
+            }
+        }
+        match &org.phones {
+            Ok(phones) => {
+                let of_user = phones.iter().filter(|p| {
+                    p.web_rtc_user.as_ref().and_then(|r| r.id.as_deref()) == Some(id.as_str())
+                });
+                for p in of_user {
+                    out.add(ImpactKind::WebRtcPhone, &p.id, p.name.as_deref(), None);
+                }
+            }
+            Err(why) => out.unreadable(ImpactKind::WebRtcPhone, why),
+        }
+    }
+}
+
 /// Reads what depends on `user` (the user as this pass read it, with its groups and team).
 pub async fn preflight(
     client: &GenesysClient,
@@ -226,58 +310,7 @@ pub async fn preflight(
         }
         Err(why) => out.unreadable(ImpactKind::ArchitectFlow, why),
     }
-    match &org.alert_rules {
-        Ok(rules) => {
-            for r in rules.iter().filter(|r| r.notifies(id)) {
-                out.add(
-                    ImpactKind::AlertRule,
-                    &r.id,
-                    r.name.as_deref(),
-                    Some("notifies the user".to_owned()),
-                );
-            }
-        }
-        Err(why) => out.unreadable(ImpactKind::AlertRule, why),
-    }
-    match &org.oauth_clients {
-        Ok(clients) => {
-            let created = clients.iter().filter(|c| {
-                c.created_by.as_ref().and_then(|r| r.id.as_deref()) == Some(id.as_str())
-            });
-            for c in created {
-                out.add(
-                    ImpactKind::OAuthClient,
-                    &c.id,
-                    c.name.as_deref(),
-                    c.authorized_grant_type
-                        .as_ref()
-                        .map(|g| format!("created by the user; grant {g}")),
-                );
-            }
-        }
-        Err(why) => out.unreadable(ImpactKind::OAuthClient, why),
-    }
-    match &org.retention_policies {
-        Ok(policies) => {
-            for p in policies {
-                let roles: Vec<&str> = p
-                    .users
-                    .iter()
-                    .filter(|(u, _)| u == id.as_str())
-                    .map(|(_, role)| *role)
-                    .collect();
-                if !roles.is_empty() {
-                    out.add(
-                        ImpactKind::RecordingPolicy,
-                        &p.id,
-                        p.name.as_deref(),
-                        Some(format!("names the user as {}", roles.join(", "))),
-                    );
-                }
-            }
-        }
-        Err(why) => out.unreadable(ImpactKind::RecordingPolicy, why),
-    }
+    out.org_wide(&org, id);
     match &seat {
         Ok(Some(seat)) => out.add(
             ImpactKind::WfmManagementUnit,
@@ -297,30 +330,6 @@ pub async fn preflight(
             }
         }
         Err(why) => out.unreadable(ImpactKind::License, why),
-    }
-    for (kind, source) in [
-        (ImpactKind::Did, &org.dids),
-        (ImpactKind::Extension, &org.extensions),
-    ] {
-        match source {
-            Ok(numbers) => {
-                for n in numbers.iter().filter(|n| n.owned_by(id)) {
-                    out.add(kind, &n.id, Some(&n.number), None);
-                }
-            }
-            Err(why) => out.unreadable(kind, why),
-        }
-    }
-    match &org.phones {
-        Ok(phones) => {
-            let of_user = phones.iter().filter(|p| {
-                p.web_rtc_user.as_ref().and_then(|r| r.id.as_deref()) == Some(id.as_str())
-            });
-            for p in of_user {
-                out.add(ImpactKind::WebRtcPhone, &p.id, p.name.as_deref(), None);
-            }
-        }
-        Err(why) => out.unreadable(ImpactKind::WebRtcPhone, why),
     }
     for g in user.groups.iter().flatten() {
         if let Some(gid) = &g.id {
@@ -362,7 +371,10 @@ pub fn digest(items: &[ImpactItem]) -> String {
         text.push_str(&line);
     }
     let hash = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
-    let hex: String = hash.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    let hex = hash.as_ref().iter().fold(String::new(), |mut hex, b| {
+        let _ = write!(hex, "{b:02x}");
+        hex
+    });
     format!("sha256:{hex}")
 }
 

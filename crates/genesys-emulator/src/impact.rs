@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 
 use super::call::{Call, ListingShape, Page, Reply, listing};
 use super::errors::ApiError;
-use super::fixture::{ImpactFixture, NamedEntity, NumberFixture};
+use super::fixture::{AlertRuleFixture, ImpactFixture, NamedEntity, NumberFixture};
 use super::state::Org;
 use super::time;
 
@@ -258,24 +258,7 @@ pub fn post_alerting_rules_query(org: &mut Org, call: &Call<'_>) -> Result<Reply
     } else {
         page.slice(&rules)
             .into_iter()
-            .map(|r| {
-                let created = when(org, &r.date_created);
-                json!({
-                    "id": r.id,
-                    "name": r.name,
-                    "enabled": r.enabled,
-                    "type": r.r#type,
-                    "inAlarm": false,
-                    "notifications": r.recipients.iter().map(|u| json!({
-                        "recipient": u,
-                        "notificationTypes": ["Email", "Sms"],
-                    })).collect::<Vec<_>>(),
-                    "version": 1,
-                    "dateCreated": created,
-                    "dateLastModified": created,
-                    "selfUri": format!("/api/v2/alerting/rules/{}", r.id),
-                })
-            })
+            .map(|r| render_rule(org, r))
             .collect()
     };
     Ok(Reply::ok(listing(
@@ -286,6 +269,26 @@ pub fn post_alerting_rules_query(org: &mut Org, call: &Call<'_>) -> Result<Reply
         entities,
         ListingShape::Full,
     )))
+}
+
+/// A `CommonRule`.
+fn render_rule(org: &Org, r: &AlertRuleFixture) -> Value {
+    let created = when(org, &r.date_created);
+    json!({
+        "id": r.id,
+        "name": r.name,
+        "enabled": r.enabled,
+        "type": r.r#type,
+        "inAlarm": false,
+        "notifications": r.recipients.iter().map(|u| json!({
+            "recipient": u,
+            "notificationTypes": ["Email", "Sms"],
+        })).collect::<Vec<_>>(),
+        "version": 1,
+        "dateCreated": created,
+        "dateLastModified": created,
+        "selfUri": format!("/api/v2/alerting/rules/{}", r.id),
+    })
 }
 
 /// `GET /api/v2/oauth/clients`: every OAuth client of the org in one answer (the API pages
@@ -456,7 +459,7 @@ pub fn post_license_users(org: &mut Org, call: &Call<'_>) -> Result<Reply, ApiEr
     Ok(Reply::ok(Value::Object(out)))
 }
 
-fn sort_numbers<'a>(numbers: &mut Vec<&'a NumberFixture>, call: &Call<'_>) -> Result<(), ApiError> {
+fn sort_numbers(numbers: &mut [&NumberFixture], call: &Call<'_>) -> Result<(), ApiError> {
     let q = &call.query;
     let by = q.one_of("sortBy", &["number", "id"], "number")?;
     let desc = q.one_of("sortOrder", &["ASC", "DESC", "asc", "desc"], "ASC")?;
