@@ -1139,7 +1139,8 @@ pub struct GenesysUserOffboardingStatus {
 #[serde(rename_all = "camelCase")]
 pub struct ImpactStatus {
     /// `sha256:` and the hex SHA-256 of the items (kind, id, action and detail, sorted; names
-    /// are left out so a rename does not ask for a new acknowledgement). Copy it into
+    /// are left out so a rename does not ask for a new acknowledgement, and so are groups and
+    /// the team, which Genesys returns on a best-effort basis). Copy it into
     /// `spec.impact.acknowledgedDigest` to acknowledge this impact.
     pub digest: String,
     /// What depends on the user. A source the operator could not read (its OAuth client lacks
