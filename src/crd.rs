@@ -216,6 +216,10 @@ pub mod reason {
     /// changes are processed asynchronously); it is read again with backoff, and after
     /// [`super::MAX_NOT_APPLIED_ATTEMPTS`] passes the resource stalls with `ChangeNotApplied`.
     pub const AWAITING_CONFIRMATION: &str = "AwaitingConfirmation";
+    /// Ready=False (Reconciling): `spec.impact.requireAcknowledgement` is true and
+    /// `spec.impact.acknowledgedDigest` does not name `status.impact.digest` (missing, or
+    /// acknowledging an impact that has since changed); nothing is written until it does.
+    pub const AWAITING_IMPACT_ACKNOWLEDGEMENT: &str = "AwaitingImpactAcknowledgement";
     /// SessionsRevoked=False: the user was already inactive when the operator first saw them, so
     /// the operator did not deactivate them and revoked nothing (an inactive user cannot sign in).
     pub const ALREADY_INACTIVE: &str = "AlreadyInactive";
@@ -437,6 +441,110 @@ pub struct GenesysUserOffboardingSpec {
         }])
     )]
     pub drift_check_interval: String,
+
+    /// What the agent's work is handed to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handoff: Option<HandoffPolicy>,
+
+    /// What depends on the user, and whether a human must acknowledge it first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub impact: Option<ImpactPolicy>,
+}
+
+/// Who takes over the departing agent's work, and which work moves. Everything is handed off
+/// while the user is still active (before the routing drain and the deactivation): an
+/// agent-owned callback whose owner is unavailable is lost, and the lists that name the work
+/// (a user's direct reports, the colleagues they back up, their voicemail) are read from the
+/// user. Each kind is switched on by default.
+// One bool per kind is the API users write, as for `RoutingPolicy`.
+#[allow(clippy::struct_excessive_bools)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [{
+    "rule": "has(self.successor) || has(self.fallbackQueue)",
+    "message": "set handoff.successor, handoff.fallbackQueue, or both",
+    "reason": "FieldValueRequired"
+}]))]
+pub struct HandoffPolicy {
+    /// The user who takes over, by email address, id, or both; resolved like `spec.user`
+    /// (never ambiguous) and it must be active. An unresolvable successor stalls the offboarding
+    /// before anything is written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub successor: Option<UserRef>,
+    /// The queue that takes over what a queue can hold (workitems, colleagues' direct-routing
+    /// backup) when there is no successor, by id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_queue: Option<QueueRef>,
+    /// Agent-owned scheduled callbacks. Default true.
+    #[serde(default = "default_true")]
+    pub callbacks: bool,
+    /// Open workitems assigned to the user. Default true.
+    #[serde(default = "default_true")]
+    pub workitems: bool,
+    /// Pending quality evaluations and calibrations. Default true.
+    #[serde(default = "default_true")]
+    pub evaluations: bool,
+    /// The manager of the user's direct reports becomes the successor. Default true.
+    #[serde(default = "default_true")]
+    pub direct_reports: bool,
+    /// Colleagues whose direct-routing backup is the user get the successor (or the queue).
+    /// Default true.
+    #[serde(default = "default_true")]
+    pub direct_routing_backup: bool,
+    /// The user's voicemail messages are copied to the successor. Default true.
+    #[serde(default = "default_true")]
+    pub voicemail: bool,
+}
+
+impl Default for HandoffPolicy {
+    fn default() -> Self {
+        Self {
+            successor: None,
+            fallback_queue: None,
+            callbacks: true,
+            workitems: true,
+            evaluations: true,
+            direct_reports: true,
+            direct_routing_backup: true,
+            voicemail: true,
+        }
+    }
+}
+
+/// A queue, by id.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct QueueRef {
+    /// The queue id (a UUID).
+    #[schemars(
+        length(max = 36),
+        regex(
+            pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+        )
+    )]
+    pub id: String,
+    /// Its display name, for people reading the resource (not looked up).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 256))]
+    pub name: Option<String>,
+}
+
+/// The impact preflight: before its first write to Genesys Cloud (and in Observe mode too) the
+/// operator lists in `status.impact` what depends on the user. With `requireAcknowledgement`
+/// nothing is written until `acknowledgedDigest` names the listed impact's digest.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ImpactPolicy {
+    /// Hold the offboarding (Reconciling, reason `AwaitingImpactAcknowledgement`; nothing is
+    /// written to Genesys Cloud) until `acknowledgedDigest` equals `status.impact.digest`.
+    /// Default false.
+    #[serde(default)]
+    pub require_acknowledgement: bool,
+    /// The `status.impact.digest` a human reviewed, e.g. `sha256:3f1c...`. When the impact
+    /// changes, its digest changes and the offboarding is held again until acknowledged anew.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 71), regex(pattern = r"^sha256:[0-9a-f]{64}$"))]
+    pub acknowledged_digest: Option<String>,
 }
 
 /// The Genesys Cloud user to offboard.
@@ -614,6 +722,16 @@ fn default_true() -> bool {
     true
 }
 
+/// Whether `text` has the form of `status.impact.digest`: `sha256:` and 64 lowercase hex digits.
+pub fn is_impact_digest(text: &str) -> bool {
+    text.strip_prefix("sha256:").is_some_and(|hex| {
+        hex.len() == 64
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
 // The schema rules of `spec.effectiveAt`, built from the constants the operator's own checks use.
 fn effective_at_rules(schema: &mut schemars::Schema) {
     schema.insert("pattern".to_owned(), EFFECTIVE_AT_PATTERN.into());
@@ -686,6 +804,11 @@ pub enum SpecError {
         /// error reaches status, Events and logs.
         value: String,
     },
+    /// `impact.acknowledgedDigest` is not a digest the operator writes.
+    #[error(
+        "impact.acknowledgedDigest {0:?} is not a digest of status.impact (sha256: and 64 lowercase hex digits)"
+    )]
+    InvalidAcknowledgedDigest(String),
     /// `history.lookbackDays` out of range.
     #[error("history.lookbackDays must be between 1 and 1825, got {0}")]
     LookbackOutOfRange(u32),
@@ -714,6 +837,16 @@ impl GenesysUserOffboardingSpec {
             return Err(SpecError::LookbackOutOfRange(self.history.lookback_days));
         }
         self.drift_check_interval()?;
+        if let Some(digest) = self
+            .impact
+            .as_ref()
+            .and_then(|i| i.acknowledged_digest.as_deref())
+            && !is_impact_digest(digest)
+        {
+            return Err(SpecError::InvalidAcknowledgedDigest(
+                digest.chars().take(80).collect(),
+            ));
+        }
         Ok(())
     }
 
@@ -995,6 +1128,107 @@ pub struct GenesysUserOffboardingStatus {
     /// When the operator will check for drift next.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_drift_check: Option<Time>,
+
+    /// What depends on the user elsewhere in Genesys Cloud, read before the first write (and in
+    /// every pass of Observe mode), with what the operator does about each. Kept as it was read
+    /// once the first write is made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub impact: Option<ImpactStatus>,
+}
+
+/// The impact preflight's result.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ImpactStatus {
+    /// `sha256:` and the hex SHA-256 of the items (kind, id, action and detail, sorted; names
+    /// are left out so a rename does not ask for a new acknowledgement, and so are groups and
+    /// the team, which Genesys returns on a best-effort basis). Copy it into
+    /// `spec.impact.acknowledgedDigest` to acknowledge this impact.
+    pub digest: String,
+    /// What depends on the user. A source the operator could not read (its OAuth client lacks
+    /// the permission) is one item with an empty `id` and the reason in `detail`.
+    #[serde(default)]
+    pub items: Vec<ImpactItem>,
+    /// When the impact was read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_at: Option<Time>,
+}
+
+/// One thing that depends on the user.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ImpactItem {
+    /// What it is: `ArchitectFlow`, `AlertRule`, `OAuthClient`, `RecordingPolicy`,
+    /// `WfmManagementUnit`, `License`, `Did`, `Extension`, `WebRtcPhone`, `Group`, `Team`, or a
+    /// kind of work `spec.handoff` moves (`Callback`, `Workitem`, `Evaluation`, `Calibration`,
+    /// `DirectReport`, `DirectRoutingBackup`, `Voicemail`).
+    pub kind: ImpactKind,
+    /// The object's id in Genesys Cloud (the licence name for a licence, the number's id for a
+    /// DID or extension); empty when the source could not be read.
+    pub id: String,
+    /// Its name, when Genesys Cloud gives one.
+    #[serde(default)]
+    pub name: String,
+    /// `HandedOff` (`spec.handoff` moves it) or `ReportedOnly` (listed for a human; the
+    /// operator does not change it).
+    pub action: ImpactAction,
+    /// How it depends on the user (the user's role in a recording policy, the flow type, the
+    /// number), or why the source could not be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+// What depends on the user. No `///`, as for `Region`.
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema,
+)]
+pub enum ImpactKind {
+    /// An Architect flow that references the user (dependency tracking, object type `USER`).
+    ArchitectFlow,
+    /// An alert rule that notifies the user.
+    AlertRule,
+    /// An OAuth client the user created.
+    OAuthClient,
+    /// A recording / media retention policy that names the user (evaluator, calibrator, or a
+    /// user whose calls it covers).
+    RecordingPolicy,
+    /// The user's WFM management unit seat.
+    WfmManagementUnit,
+    /// A licence assigned to the user.
+    License,
+    /// A DID owned by the user.
+    Did,
+    /// An extension owned by the user.
+    Extension,
+    /// A WebRTC phone of the user.
+    WebRtcPhone,
+    /// A group the user is a member of.
+    Group,
+    /// The team the user is a member of.
+    Team,
+    /// An agent-owned scheduled callback.
+    Callback,
+    /// An open workitem assigned to the user.
+    Workitem,
+    /// A pending quality evaluation the user is to do.
+    Evaluation,
+    /// A pending calibration.
+    Calibration,
+    /// A user whose manager is the departing user.
+    DirectReport,
+    /// A colleague whose direct-routing backup is the departing user.
+    DirectRoutingBackup,
+    /// A voicemail message of the user.
+    Voicemail,
+}
+
+// What the operator does about an impact item. No `///`, as for `Region`.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
+pub enum ImpactAction {
+    /// `spec.handoff` moves it to the successor (or the fallback queue).
+    HandedOff,
+    /// Listed for a human to deal with; the operator does not change it.
+    ReportedOnly,
 }
 
 /// A condition status.

@@ -25,6 +25,8 @@ pub fn fixture(n: usize, requests_per_minute: u32, latency_ms: u64) -> anyhow::R
     let skill = fixture.skills[0].id.clone();
     let role = fixture.roles[0].id.clone();
     fixture.users.clear();
+    // The demo org's impact objects name its own users, who are not in this org.
+    fixture.impact = genesys_emulator::fixture::ImpactFixture::default();
     fixture.conversations.clear();
     fixture.stations.clear();
     for i in 0..n {

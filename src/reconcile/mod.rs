@@ -1,7 +1,8 @@
 //! The reconciler of one `GenesysUserOffboarding`: observe → plan → execute → report.
 //!
 //! Start at [`reconcile`]: it reads as the table of contents of the pipeline (validate,
-//! credentials, resolve, effectiveAt, snapshot, history before, active-conversation guard, drain
+//! credentials, resolve, effectiveAt, snapshot, history before, impact preflight and its
+//! acknowledgement gate, active-conversation guard, drain
 //! routing, deactivate, record the reason, revoke tokens, verify, Ready). Each stage lives in its
 //! own module and says whether it does I/O:
 //!
@@ -11,6 +12,7 @@
 //! | [`plan`] | the ordered steps that remain, or a hold | none (pure) |
 //! | [`snapshot`] | the pre-change snapshot, from the reading | none (a read if grants are missing) |
 //! | [`execute`] | one step, as an idempotent `ensure_*` | Genesys reads and writes |
+//! | [`impact`] | what depends on the user, before the first write; the acknowledgement gate | Genesys reads |
 //! | [`verify`] | history before and after | Genesys analytics reads |
 //! | [`report`] | conditions, plan, actions, outcome, Events | none (pure) |
 //! | [`restore`] | `deletionPolicy: Restore`: put the snapshot back | Genesys reads and writes |
@@ -39,6 +41,7 @@ pub mod credentials;
 pub mod drift;
 pub mod error;
 pub mod execute;
+pub mod impact;
 pub mod observe;
 pub mod owners;
 pub mod plan;
@@ -261,7 +264,16 @@ async fn offboard(
     // 5–10. Snapshot, history before, drain, deactivate, reason, revoke, verify: each step
     // persisted before the next one starts.
     // The drain's writes are read back before anything is claimed ([`confirm`]).
-    Box::pin(pass.run_steps(&client, &reading, &policy, plan.runnable())).await?;
+    let steps = plan.runnable();
+    let (reads, writes) =
+        steps.split_at(steps.iter().position(Step::is_write).unwrap_or(steps.len()));
+    Box::pin(pass.run_steps(&client, &reading, &policy, reads)).await?;
+    // The impact preflight, once the snapshot is persisted and before the first write (in
+    // Observe mode, every pass); with a required acknowledgement not given, nothing is written.
+    if let Some(held) = Box::pin(pass.impact(&client, &reading, &plan, !writes.is_empty())).await? {
+        return Ok(held);
+    }
+    Box::pin(pass.run_steps(&client, &reading, &policy, writes)).await?;
     // 11. Ready (or the reason why not).
     Ok(pass.report.finish(&plan, drift_check))
 }

@@ -31,7 +31,8 @@ use genesys_cloud::{
 pub const ACTIVE_CONVERSATION_WINDOW_DAYS: i64 = 30;
 
 /// The `expand` used when reading the user: everything the plan and the snapshot need that the
-/// user endpoint can carry (groups tell direct queue memberships from group ones). Role grants
+/// user endpoint can carry (groups tell direct queue memberships from group ones; groups and
+/// the team are also listed by the impact preflight). Role grants
 /// are not among them: `authorization` names roles without their divisions, which restore needs.
 pub const USER_EXPAND: &[&str] = &[
     "routingStatus",
@@ -40,6 +41,7 @@ pub const USER_EXPAND: &[&str] = &[
     "skills",
     "languages",
     "groups",
+    "team",
 ];
 
 /// Everything read from Genesys in one pass, as the client returned it.

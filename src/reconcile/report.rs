@@ -208,6 +208,32 @@ impl Report {
         }
     }
 
+    /// The impact preflight's result (`status.impact`).
+    pub fn impact_read(&mut self, impact: crate::crd::ImpactStatus) {
+        self.status.impact = Some(impact);
+    }
+
+    /// Held by the impact acknowledgement gate: Reconciling (progressing, not failed), nothing
+    /// written. `announce`: publish the Event (the hold is new, or its message changed).
+    pub fn awaiting_impact_acknowledgement(
+        &mut self,
+        message: String,
+        recheck: Duration,
+        announce: bool,
+    ) -> Outcome {
+        let message = bounded_owned(message);
+        let reason = reason::AWAITING_IMPACT_ACKNOWLEDGEMENT;
+        self.kstatus((false, reason, &message), Some((reason, &message)), None);
+        if announce {
+            self.event(false, reason, message);
+        }
+        Outcome::Wait {
+            reason,
+            until: None,
+            after: recheck,
+        }
+    }
+
     /// The plan is known: the remaining steps, group memberships and step conditions.
     pub fn planned(&mut self, plan: &Plan, policy: &Policy, reading: &Reading) {
         self.status.plan = plan.steps.iter().map(planned_step).collect();

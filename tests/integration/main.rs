@@ -17,6 +17,7 @@ mod client_api;
 mod contract;
 mod faults;
 mod hostile;
+mod impact;
 mod oneshot;
 mod reconcile;
 mod sdk;

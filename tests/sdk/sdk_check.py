@@ -2,8 +2,9 @@
 """Drive the Genesys Cloud emulator with the official Python SDK (purecloudplatformclientv2).
 
 If the SDK Genesys ships can log in to the emulator, read users, search them, read routing state,
-queues and analytics, and get a 409 on a stale version, then the emulator speaks the real API's
-dialect, not only our own client's.
+queues and analytics, read what the impact preflight reads (flow dependencies, alert rules, OAuth
+clients, retention policies, the WFM seat, licences, DIDs, extensions, phones), and get a 409 on a
+stale version, then the emulator speaks the real API's dialect, not only our own client's.
 
 Usage (tests/integration/sdk.rs runs it; scripts/test installs the SDK into .tools/venv):
     .tools/venv/bin/python tests/sdk/sdk_check.py --base-url http://127.0.0.1:8080/ \
@@ -317,6 +318,48 @@ def run_realistic(client, checks):
               f"a details job passes through PENDING ({states})")
 
 
+def run_impact(client, agent_id, checks):
+    """The read-only operations of the impact preflight, through the SDK's own API classes."""
+    consumers = gc.ArchitectApi(client).get_architect_dependencytracking_consumingresources(
+        agent_id, "USER", page_size=25, page_number=1)
+    checks.ok(consumers.total == 2 and all(c.type for c in consumers.entities),
+              f"GET dependencytracking/consumingresources finds the flows that reference the "
+              f"agent ({consumers.total})")
+    query = gc.GetRulesQuery()
+    query.rule_type = "All"
+    query.query_type = "Info"
+    query.page_size = 50
+    rules = gc.AlertingApi(client).post_alerting_rules_query(body=query)
+    checks.ok(any(n.recipient == agent_id for r in rules.entities for n in r.notifications or []),
+              "POST /api/v2/alerting/rules/query lists a rule that notifies the agent")
+    clients = gc.OAuthApi(client).get_oauth_clients()
+    checks.ok(any(c.created_by and c.created_by.id == agent_id for c in clients.entities),
+              "GET /api/v2/oauth/clients names the agent as a client's creator")
+    policies = gc.RecordingApi(client).get_recording_mediaretentionpolicies(page_size=25)
+    checks.ok(any(a.user and a.user.id == agent_id
+                  for p in policies.entities if p.media_policies and p.media_policies.call_policy
+                  for a in p.media_policies.call_policy.actions.assign_evaluations or []),
+              "GET /api/v2/recording/mediaretentionpolicies names the agent as an evaluator")
+    seat = gc.WorkforceManagementApi(client).get_workforcemanagement_agent_managementunit(
+        agent_id)
+    checks.ok(seat.management_unit is not None and seat.business_unit is not None,
+              "GET /api/v2/workforcemanagement/agents/{agentId}/managementunit")
+    licenses = gc.LicenseApi(client).post_license_users(body=[agent_id])
+    checks.ok(isinstance(licenses, dict) and len(licenses.get(agent_id) or []) > 0,
+              "POST /api/v2/license/users maps the agent to their licences")
+    edges = gc.TelephonyProvidersEdgeApi(client)
+    dids = edges.get_telephony_providers_edges_dids(owner_id=agent_id, page_size=25)
+    checks.ok(dids.total == 1 and dids.entities[0].owner_type == "USER",
+              "GET /api/v2/telephony/providers/edges/dids?owner.id= finds the agent's DID")
+    extensions = edges.get_telephony_providers_edges_extensions(page_size=25)
+    checks.ok(any(e.owner and e.owner.id == agent_id for e in extensions.entities),
+              "GET /api/v2/telephony/providers/edges/extensions lists the agent's extension")
+    phones = edges.get_telephony_providers_edges_phones(web_rtc_user_id=agent_id, page_size=25)
+    checks.ok(len(phones.entities) == 1 and phones.entities[0].web_rtc_user.id == agent_id,
+              "GET /api/v2/telephony/providers/edges/phones?webRtcUser.id= finds the agent's "
+              "WebRTC phone")
+
+
 def run(args):
     checks = Checks()
     if args.contract:
@@ -430,6 +473,8 @@ def run(args):
                       "the 409 carries an ErrorBody with code general.conflict")
         after = users_api.get_user(target.id)
         checks.ok(after.state == "inactive", "the stale PATCH changed nothing")
+
+    run_impact(client, agent.id, checks)
 
     if args.realistic:
         run_realistic(client, checks)

@@ -409,6 +409,8 @@ pub struct Org {
     pub stale_search: HashMap<String, (User, DateTime<Utc>)>,
     /// User read answers that asked for an expand of `behavior.droppedExpands` so far.
     pub expand_answers: u64,
+    /// What names users elsewhere in the org (flows, alert rules, ...); read-only.
+    pub impact: super::fixture::ImpactFixture,
 }
 
 impl Org {
@@ -468,6 +470,7 @@ impl Org {
             pending: Vec::new(),
             stale_search: HashMap::new(),
             expand_answers: 0,
+            impact: fixture.impact.clone(),
         };
         for u in &fixture.users {
             let user = org.build_user(u, epoch);
