@@ -435,6 +435,176 @@ pub struct GenesysUserOffboardingSpec {
         }])
     )]
     pub drift_check_interval: String,
+
+    /// What the agent's work is handed to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handoff: Option<HandoffPolicy>,
+}
+
+/// Who takes over the departing agent's work, and which work moves. Everything is handed off
+/// while the user is still active (before the routing drain and the deactivation): an
+/// agent-owned callback whose owner is unavailable is lost, and the lists that name the work
+/// (a user's direct reports, the colleagues they back up, their voicemail) are read from the
+/// user. Each kind is switched on by default.
+// One bool per kind is the API users write, as for `RoutingPolicy`.
+#[allow(clippy::struct_excessive_bools)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [{
+    "rule": "has(self.successor) || has(self.fallbackQueue)",
+    "message": "set handoff.successor, handoff.fallbackQueue, or both",
+    "reason": "FieldValueRequired"
+}]))]
+pub struct HandoffPolicy {
+    /// The user who takes over, by email address, id, or both; resolved like `spec.user`
+    /// (never ambiguous) and it must be active. An unresolvable successor stalls the offboarding
+    /// before anything is written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub successor: Option<UserRef>,
+    /// The queue that takes over what a queue can hold (workitems, colleagues' direct-routing
+    /// backup) when there is no successor, by id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_queue: Option<NamedRef>,
+    /// Agent-owned scheduled callbacks. Default true.
+    #[serde(default = "default_true")]
+    pub callbacks: bool,
+    /// Open workitems assigned to the user. Default true.
+    #[serde(default = "default_true")]
+    pub workitems: bool,
+    /// Pending quality evaluations and calibrations. Default true.
+    #[serde(default = "default_true")]
+    pub evaluations: bool,
+    /// The manager of the user's direct reports becomes the successor. Default true.
+    #[serde(default = "default_true")]
+    pub direct_reports: bool,
+    /// Colleagues whose direct-routing backup is the user get the successor (or the queue).
+    /// Default true.
+    #[serde(default = "default_true")]
+    pub direct_routing_backup: bool,
+    /// The user's voicemail messages are copied to the successor. Default true.
+    #[serde(default = "default_true")]
+    pub voicemail: bool,
+}
+
+impl Default for HandoffPolicy {
+    fn default() -> Self {
+        Self {
+            successor: None,
+            fallback_queue: None,
+            callbacks: true,
+            workitems: true,
+            evaluations: true,
+            direct_reports: true,
+            direct_routing_backup: true,
+            voicemail: true,
+        }
+    }
+}
+
+// What kind of work is handed off. No `///`, as for `Region`.
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema,
+)]
+pub enum HandoffKind {
+    /// An agent-owned scheduled callback.
+    Callback,
+    /// An open workitem assigned to the user.
+    Workitem,
+    /// A pending quality evaluation the user is to do.
+    Evaluation,
+    /// A pending calibration.
+    Calibration,
+    /// A user whose manager is the departing user.
+    DirectReport,
+    /// A colleague whose direct-routing backup is the departing user.
+    DirectRoutingBackup,
+    /// A voicemail message of the user.
+    Voicemail,
+}
+
+impl HandoffKind {
+    /// The wire value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HandoffKind::Callback => "Callback",
+            HandoffKind::Workitem => "Workitem",
+            HandoffKind::Evaluation => "Evaluation",
+            HandoffKind::Calibration => "Calibration",
+            HandoffKind::DirectReport => "DirectReport",
+            HandoffKind::DirectRoutingBackup => "DirectRoutingBackup",
+            HandoffKind::Voicemail => "Voicemail",
+        }
+    }
+}
+
+/// One piece of work found before the first write, and where it goes: recorded in the snapshot
+/// so that a pass after a crash moves exactly this list (read back from Genesys Cloud first, so
+/// nothing moves twice) and `deletionPolicy: Restore` knows what was there before.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HandoffItem {
+    /// What kind of work.
+    pub kind: HandoffKind,
+    /// Its Genesys Cloud id (the workitem, the direct report, the colleague, the message).
+    pub id: String,
+    /// Its display name, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Where it goes: the successor's user id, or the fallback queue's id. Unset: it cannot be
+    /// moved (see `status.handoff`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// Whether `to` is a queue (else a user).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub to_queue: bool,
+    /// Why it cannot be moved, when it cannot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_movable: Option<String>,
+}
+
+/// The handoff of the agent's work, per kind.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HandoffStatus {
+    /// The successor the spec resolved to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub successor: Option<ResolvedUser>,
+    /// One entry per kind handed off.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kinds: Vec<HandoffKindStatus>,
+}
+
+/// The handoff of one kind of work: `moved` counts only what a read of Genesys Cloud showed at
+/// its new owner.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HandoffKindStatus {
+    /// What kind of work.
+    pub kind: HandoffKind,
+    /// How many were found before the first write.
+    pub found: u32,
+    /// How many a read shows at their new owner.
+    pub moved: u32,
+    /// Those that cannot be moved, each with the reason.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_movable: Vec<NotMovable>,
+}
+
+impl HandoffKindStatus {
+    /// Every item found is moved or known not movable.
+    pub fn is_complete(&self) -> bool {
+        self.moved as usize + self.not_movable.len() >= self.found as usize
+    }
+}
+
+/// A piece of work the handoff cannot move.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NotMovable {
+    /// Its Genesys Cloud id (or what names it when there is no id).
+    pub id: String,
+    /// Why.
+    pub reason: String,
 }
 
 /// The Genesys Cloud user to offboard.
@@ -986,6 +1156,10 @@ pub struct GenesysUserOffboardingStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub not_applied: Vec<NotApplied>,
 
+    /// The handoff of the agent's work to `spec.handoff` (successor, per kind counts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handoff: Option<HandoffStatus>,
+
     /// When the operator last checked a finished offboarding for drift.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_drift_check: Option<Time>,
@@ -1230,6 +1404,9 @@ pub struct UserSnapshot {
     /// Groups the user belongs to.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub groups: Vec<NamedRef>,
+    /// The work `spec.handoff` found before the first write, and where each piece goes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub handoff: Vec<HandoffItem>,
     /// When the snapshot was taken.
     pub taken_at: Time,
 }

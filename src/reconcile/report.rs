@@ -353,6 +353,10 @@ impl Report {
     /// Records one executed step: the actions log, the remaining plan, the data it produced and
     /// the step conditions.
     pub fn step(&mut self, step: &Step, result: &Result<StepOutput, StepError>, policy: &Policy) {
+        if let Ok(StepOutput::Handoff(handoff)) = result {
+            self.handed_off(step, handoff);
+            return;
+        }
         if let Err(e) = result {
             self.not_applied(e);
         }
@@ -405,6 +409,50 @@ impl Report {
                 self.changed = true;
                 self.write_done(step, policy);
             }
+            // Recorded by `handed_off` above.
+            StepOutput::Handoff(_) => {}
+        }
+    }
+
+    /// The handoff step's counts: `Succeeded` once every piece is moved (as read back) or known
+    /// not movable, `Unconfirmed` (and still planned) while some move no read shows yet.
+    fn handed_off(&mut self, step: &Step, handoff: &crate::crd::HandoffStatus) {
+        let complete = handoff
+            .kinds
+            .iter()
+            .all(crate::crd::HandoffKindStatus::is_complete);
+        let summary: Vec<String> = handoff
+            .kinds
+            .iter()
+            .map(|k| {
+                let mut line = format!("{} {} of {} moved", k.kind.as_str(), k.moved, k.found);
+                if !k.not_movable.is_empty() {
+                    line.push_str(&format!(", {} not movable", k.not_movable.len()));
+                }
+                line
+            })
+            .collect();
+        self.record(ActionRecord {
+            step: step.kind(),
+            target: None,
+            time: to_time(Utc::now()),
+            outcome: if complete {
+                ActionOutcome::Succeeded
+            } else {
+                ActionOutcome::Unconfirmed
+            },
+            message: None,
+            read_back: Some(if summary.is_empty() {
+                "nothing to hand off".to_owned()
+            } else {
+                summary.join("; ")
+            }),
+        });
+        self.status.handoff = Some(handoff.clone());
+        if complete {
+            self.changed = true;
+            let planned = planned_step(step);
+            self.status.plan.retain(|p| *p != planned);
         }
     }
 
@@ -1178,6 +1226,7 @@ mod tests {
                 roles: vec![],
                 group_roles: vec![],
                 groups: vec![],
+                handoff: vec![],
                 taken_at: to_time(Utc::now()),
             }),
             plan: (0..3000)

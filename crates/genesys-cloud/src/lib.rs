@@ -28,6 +28,7 @@ mod batch;
 mod client;
 mod config;
 mod error;
+mod handoff;
 mod http;
 mod models;
 mod org;
@@ -44,6 +45,7 @@ pub use config::{
     InvalidAllowedEndpoint, Region, UnknownRegion, redact_url,
 };
 pub use error::{ErrorBody, ErrorDetail, ErrorLimit, GenesysError, RetryClass, classify};
+pub use handoff::{DirectRoutingBackup, VoicemailCopyRecord, VoicemailMessage, Workitem};
 pub use models::{
     AggregateData, AggregateDataContainer, AggregateMetric, AggregateQueryResponse,
     AggregationQuery, AnalyticsConversation, AnalyticsParticipant, AnalyticsSegment,

@@ -89,6 +89,9 @@ fixture! {
     users: Vec<UserFixture>,
     #[serde(default)]
     conversations: Vec<ConversationFixture>,
+    /// Managers, direct-routing backups, workitems and voicemail.
+    #[serde(default)]
+    handoff: super::handoff::HandoffFixture,
 }
 
 fn default_requests_per_minute() -> u32 {

@@ -409,6 +409,8 @@ pub struct Org {
     pub stale_search: HashMap<String, (User, DateTime<Utc>)>,
     /// User read answers that asked for an expand of `behavior.droppedExpands` so far.
     pub expand_answers: u64,
+    /// Direct-routing backups, workitems and voicemail (the work a departing agent hands off).
+    pub handoff: super::handoff::HandoffState,
 }
 
 impl Org {
@@ -468,11 +470,17 @@ impl Org {
             pending: Vec::new(),
             stale_search: HashMap::new(),
             expand_answers: 0,
+            handoff: super::handoff::HandoffState::from_fixture(&fixture.handoff, epoch),
         };
         for u in &fixture.users {
             let user = org.build_user(u, epoch);
             org.user_index.insert(user.id.clone(), org.users.len());
             org.users.push(user);
+        }
+        for m in &fixture.handoff.managers {
+            if let Some(user) = org.user_mut(&m.user_id) {
+                user.manager_id = Some(m.manager_id.clone());
+            }
         }
         for c in &fixture.conversations {
             let conversation = org.build_conversation(c, epoch)?;
