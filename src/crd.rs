@@ -1607,6 +1607,13 @@ pub enum NotRestorableKind {
     Language,
     /// The user's default station.
     DefaultStation,
+    /// A direct report whose manager changed again after the handoff (someone else's choice).
+    DirectReportManager,
+    /// A colleague whose direct-routing backup changed again after the handoff.
+    DirectRoutingBackup,
+    /// A workitem handed to the successor or the queue: it stays with its new owner, who may
+    /// have worked on it.
+    Workitem,
 }
 
 impl NotRestorableKind {
@@ -1615,6 +1622,9 @@ impl NotRestorableKind {
         match self {
             NotRestorableKind::Language => "Language",
             NotRestorableKind::DefaultStation => "DefaultStation",
+            NotRestorableKind::DirectReportManager => "DirectReportManager",
+            NotRestorableKind::DirectRoutingBackup => "DirectRoutingBackup",
+            NotRestorableKind::Workitem => "Workitem",
         }
     }
 }
@@ -1623,7 +1633,8 @@ impl NotRestorableKind {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NotRestorable {
-    /// `Language` (a routing language) or `DefaultStation`.
+    /// `Language` (a routing language), `DefaultStation`, `DirectReportManager`,
+    /// `DirectRoutingBackup` or `Workitem`.
     pub what: NotRestorableKind,
     /// Its Genesys Cloud id.
     pub id: String,

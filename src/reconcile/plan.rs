@@ -350,6 +350,8 @@ step_kinds! {
     RestoreDefaultStation,
     /// Give a direct report their manager back (the successor took over).
     RestoreManager,
+    /// Give a colleague the user back as their direct-routing backup.
+    RestoreDirectRoutingBackup,
 }
 
 impl StepKind {

@@ -1042,6 +1042,9 @@ fn describe(item: &NotRestorable) -> String {
     let kind = match item.what {
         NotRestorableKind::Language => "language",
         NotRestorableKind::DefaultStation => "default station",
+        NotRestorableKind::DirectReportManager => "manager of",
+        NotRestorableKind::DirectRoutingBackup => "direct-routing backup of",
+        NotRestorableKind::Workitem => "workitem",
     };
     format!("{kind} {}", item.name.as_deref().unwrap_or(&item.id))
 }

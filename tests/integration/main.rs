@@ -15,6 +15,7 @@ mod bad_input;
 mod client_api;
 mod contract;
 mod faults;
+mod handoff;
 mod hostile;
 mod oneshot;
 mod reconcile;

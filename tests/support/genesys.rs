@@ -51,14 +51,18 @@ pub fn demo_client(sim: &SimHandle) -> GenesysClient {
     GenesysClient::new(client_config(sim, "demo-client", "demo-secret")).unwrap()
 }
 
-/// A request that changes Genesys: everything but GETs, the token endpoint, user searches and
-/// analytics queries and jobs.
+/// A request that changes Genesys: everything but GETs, the token endpoint, user searches,
+/// workitem queries and analytics queries and jobs.
 pub fn is_write(request: &RecordedRequest) -> bool {
     request.method != "GET"
         && !request.path.starts_with("/oauth/")
         && request.path != "/api/v2/users/search"
+        && request.path != WORKITEM_QUERY
         && !request.path.starts_with("/api/v2/analytics/")
 }
+
+/// `POST /api/v2/taskmanagement/workitems/query`: a read.
+const WORKITEM_QUERY: &str = "/api/v2/taskmanagement/workitems/query";
 
 /// The only requests a resource that cannot proceed may make: GETs, the token endpoint, user
 /// searches and synchronous analytics queries.
@@ -70,6 +74,7 @@ pub fn is_read_only(request: &RecordedRequest) -> bool {
         || (request.method == "POST"
             && (request.path == "/oauth/token"
                 || request.path == "/api/v2/users/search"
+                || request.path == WORKITEM_QUERY
                 || analytics_query))
 }
 

@@ -91,7 +91,7 @@ fixture! {
     conversations: Vec<ConversationFixture>,
     /// Managers, direct-routing backups, workitems and voicemail.
     #[serde(default)]
-    handoff: super::handoff::HandoffFixture,
+    handoff: HandoffFixture,
 }
 
 fn default_requests_per_minute() -> u32 {
@@ -1101,4 +1101,63 @@ mod tests {
         .unwrap_err();
         assert!(err.to_string().contains("purpose"), "{err}");
     }
+}
+
+/// The fixture's handoff section.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HandoffFixture {
+    /// Who manages whom.
+    #[serde(default)]
+    pub managers: Vec<ManagerFixture>,
+    /// Users' direct-routing backup settings.
+    #[serde(default)]
+    pub direct_routing_backups: Vec<BackupFixture>,
+    #[serde(default)]
+    pub workitems: Vec<WorkitemFixture>,
+    #[serde(default)]
+    pub voicemail: Vec<VoicemailFixture>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ManagerFixture {
+    pub user_id: String,
+    pub manager_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BackupFixture {
+    pub user_id: String,
+    #[serde(default)]
+    pub backup_user_id: Option<String>,
+    #[serde(default)]
+    pub backup_queue_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WorkitemFixture {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub assignee_id: Option<String>,
+    #[serde(default)]
+    pub queue_id: Option<String>,
+    #[serde(default = "open")]
+    pub status_category: String,
+}
+
+fn open() -> String {
+    "Open".into()
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VoicemailFixture {
+    pub id: String,
+    pub user_id: String,
+    #[serde(default)]
+    pub caller_address: Option<String>,
 }

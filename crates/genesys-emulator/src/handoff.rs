@@ -3,16 +3,12 @@
 //! 269's (`AgentDirectRoutingBackupSettings`, `WorkitemQueryPostRequest`, `Workitem`,
 //! `WorkitemUpdate`, `VoicemailMessage`, `CopyVoicemailMessage`).
 
-use std::collections::BTreeMap;
-
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::call::{Call, Expand, ListingShape, Page, Reply, decode_cursor, encode_cursor, listing};
 use super::errors::ApiError;
 use super::render;
-use super::state::Org;
+use super::state::{Backup, Org, VoicemailState, WorkitemState};
 use super::time::format as rfc3339;
 
 /// The largest `pageSize` of a workitem query.
@@ -34,152 +30,6 @@ const OPERATORS: &[&str] = &[
     "BETWEEN",
     "BEGINS_WITH",
 ];
-
-/// The fixture's handoff section.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct HandoffFixture {
-    /// Who manages whom.
-    #[serde(default)]
-    pub managers: Vec<ManagerFixture>,
-    /// Users' direct-routing backup settings.
-    #[serde(default)]
-    pub direct_routing_backups: Vec<BackupFixture>,
-    #[serde(default)]
-    pub workitems: Vec<WorkitemFixture>,
-    #[serde(default)]
-    pub voicemail: Vec<VoicemailFixture>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ManagerFixture {
-    pub user_id: String,
-    pub manager_id: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct BackupFixture {
-    pub user_id: String,
-    #[serde(default)]
-    pub backup_user_id: Option<String>,
-    #[serde(default)]
-    pub backup_queue_id: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct WorkitemFixture {
-    pub id: String,
-    pub name: String,
-    #[serde(default)]
-    pub assignee_id: Option<String>,
-    #[serde(default)]
-    pub queue_id: Option<String>,
-    #[serde(default = "open")]
-    pub status_category: String,
-}
-
-fn open() -> String {
-    "Open".into()
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct VoicemailFixture {
-    pub id: String,
-    pub user_id: String,
-    #[serde(default)]
-    pub caller_address: Option<String>,
-}
-
-/// A direct-routing backup setting.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Backup {
-    pub user_id: Option<String>,
-    pub queue_id: Option<String>,
-    pub wait_for_agent: Option<bool>,
-    pub agent_wait_seconds: Option<i64>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct WorkitemState {
-    pub id: String,
-    pub name: String,
-    pub assignee_id: Option<String>,
-    pub queue_id: Option<String>,
-    pub status_category: String,
-    pub modified: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct VoicemailState {
-    pub id: String,
-    pub user_id: String,
-    pub caller_address: Option<String>,
-    pub created: DateTime<Utc>,
-    pub copied_from: Option<String>,
-    /// (user id, when) of each copy made.
-    pub copied_to: Vec<(String, DateTime<Utc>)>,
-}
-
-/// The organization's handoff-related state.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct HandoffState {
-    pub backups: BTreeMap<String, Backup>,
-    pub workitems: Vec<WorkitemState>,
-    pub voicemail: Vec<VoicemailState>,
-    /// Voicemail copies made so far (their ids).
-    pub copies: u64,
-}
-
-impl HandoffState {
-    pub fn from_fixture(fixture: &HandoffFixture, epoch: DateTime<Utc>) -> Self {
-        Self {
-            backups: fixture
-                .direct_routing_backups
-                .iter()
-                .map(|b| {
-                    (
-                        b.user_id.clone(),
-                        Backup {
-                            user_id: b.backup_user_id.clone(),
-                            queue_id: b.backup_queue_id.clone(),
-                            wait_for_agent: Some(false),
-                            agent_wait_seconds: Some(30),
-                        },
-                    )
-                })
-                .collect(),
-            workitems: fixture
-                .workitems
-                .iter()
-                .map(|w| WorkitemState {
-                    id: w.id.clone(),
-                    name: w.name.clone(),
-                    assignee_id: w.assignee_id.clone(),
-                    queue_id: w.queue_id.clone(),
-                    status_category: w.status_category.clone(),
-                    modified: epoch,
-                })
-                .collect(),
-            voicemail: fixture
-                .voicemail
-                .iter()
-                .map(|v| VoicemailState {
-                    id: v.id.clone(),
-                    user_id: v.user_id.clone(),
-                    caller_address: v.caller_address.clone(),
-                    created: epoch - chrono::TimeDelta::hours(2),
-                    copied_from: None,
-                    copied_to: Vec::new(),
-                })
-                .collect(),
-            copies: 0,
-        }
-    }
-}
 
 fn user_ref(org: &Org, id: &str) -> Value {
     let mut out = Map::new();
