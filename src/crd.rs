@@ -464,7 +464,7 @@ pub struct HandoffPolicy {
     /// The queue that takes over what a queue can hold (workitems, colleagues' direct-routing
     /// backup) when there is no successor, by id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fallback_queue: Option<NamedRef>,
+    pub fallback_queue: Option<QueueRef>,
     /// Agent-owned scheduled callbacks. Default true.
     #[serde(default = "default_true")]
     pub callbacks: bool,
@@ -535,6 +535,24 @@ impl HandoffKind {
             HandoffKind::Voicemail => "Voicemail",
         }
     }
+}
+
+/// A queue, by id.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct QueueRef {
+    /// The queue id (a UUID).
+    #[schemars(
+        length(max = 36),
+        regex(
+            pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+        )
+    )]
+    pub id: String,
+    /// Its display name, for people reading the resource (not looked up).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 256))]
+    pub name: Option<String>,
 }
 
 /// One piece of work found before the first write, and where it goes: recorded in the snapshot
