@@ -159,6 +159,8 @@ KNOWN_CONTRACT_GAPS = {
     ("Queue", "description"),
     ("Team", "description"),
     ("UserQueue", "description"),
+    ("Workitem", "description"),
+    ("WorkitemUpdate", "description"),
 }
 
 
