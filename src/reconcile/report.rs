@@ -425,11 +425,17 @@ impl Report {
             .kinds
             .iter()
             .map(|k| {
-                let mut line = format!("{} {} of {} moved", k.kind.as_str(), k.moved, k.found);
-                if !k.not_movable.is_empty() {
-                    line.push_str(&format!(", {} not movable", k.not_movable.len()));
-                }
-                line
+                let not_movable = if k.not_movable.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {} not movable", k.not_movable.len())
+                };
+                format!(
+                    "{} {} of {} moved{not_movable}",
+                    k.kind.as_str(),
+                    k.moved,
+                    k.found
+                )
             })
             .collect();
         self.record(ActionRecord {
