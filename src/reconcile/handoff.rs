@@ -84,13 +84,37 @@ pub struct Prepared {
     pub items: Option<Vec<HandoffItem>>,
 }
 
-/// Whether the status shows the handoff finished: the step ran and every kind it found is moved
-/// or known not movable.
+/// Whether the status shows the handoff finished: every piece of work found is moved (as a read
+/// showed) or known not movable.
 pub fn done(status: &crate::crd::GenesysUserOffboardingStatus) -> bool {
     status
         .handoff
         .as_ref()
         .is_some_and(|h| h.kinds.iter().all(HandoffKindStatus::is_complete))
+}
+
+/// The counts of `items` before anything moved: found per kind, and those known not movable.
+pub fn found(items: &[HandoffItem]) -> HandoffStatus {
+    let mut kinds: BTreeMap<HandoffKind, HandoffKindStatus> = BTreeMap::new();
+    for item in items {
+        let entry = kinds.entry(item.kind).or_insert_with(|| HandoffKindStatus {
+            kind: item.kind,
+            found: 0,
+            moved: 0,
+            not_movable: Vec::new(),
+        });
+        entry.found += 1;
+        if let Some(reason) = &item.not_movable {
+            entry.not_movable.push(NotMovable {
+                id: item.id.clone(),
+                reason: reason.clone(),
+            });
+        }
+    }
+    HandoffStatus {
+        successor: None,
+        kinds: kinds.into_values().collect(),
+    }
 }
 
 /// Resolves the successor and, when `discover`, finds the work. Reads only.

@@ -395,6 +395,10 @@ impl Report {
                 if self.status.snapshot.is_none() {
                     self.status.snapshot = Some((**snapshot).clone());
                 }
+                // What the handoff will move, counted before any write (Observe shows it too).
+                if !snapshot.handoff.is_empty() && self.status.handoff.is_none() {
+                    self.status.handoff = Some(super::handoff::found(&snapshot.handoff));
+                }
             }
             StepOutput::HistoryBefore(history) => self.status.history = Some(history.clone()),
             StepOutput::HistoryAfter(history) => self.history_verified(history),

@@ -198,7 +198,6 @@ async fn a_crash_after_the_moves_converges_without_moving_anything_twice() {
         .rev()
         .find(|s| {
             s.status.snapshot.is_some()
-                && s.status.handoff.is_none()
                 && s.status.plan.iter().any(|p| p.step.as_str() == "HandOff")
         })
         .unwrap()
@@ -302,6 +301,9 @@ async fn observe_mode_lists_the_work_and_moves_nothing() {
     let items = &status(&jane).snapshot.as_ref().unwrap().handoff;
     assert_eq!(items.len(), 5, "{items:?}");
     assert!(items.iter().all(|i| i.to.as_deref() == Some(MARIA)));
+    // Counted before any write: found, none moved yet.
+    assert_eq!(counts(&kind(&jane, HandoffKind::Voicemail)), (2, 0, 0));
+    assert_eq!(counts(&kind(&jane, HandoffKind::DirectReport)), (1, 0, 0));
     assert!(world.sim.requests().iter().all(|r| !is_write(r)));
     assert_eq!(world.manager_of(TOM).await.as_deref(), Some(JANE));
 }
