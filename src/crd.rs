@@ -465,13 +465,15 @@ pub struct HandoffPolicy {
     /// backup) when there is no successor, by id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fallback_queue: Option<QueueRef>,
-    /// Agent-owned scheduled callbacks. Default true.
+    /// Agent-owned scheduled callbacks. Default true. This version finds none yet (the API
+    /// lists callbacks by owner only through analytics; see docs/handoff.md).
     #[serde(default = "default_true")]
     pub callbacks: bool,
     /// Open workitems assigned to the user. Default true.
     #[serde(default = "default_true")]
     pub workitems: bool,
-    /// Pending quality evaluations and calibrations. Default true.
+    /// Pending quality evaluations and calibrations. Default true. This version finds none yet
+    /// (see docs/handoff.md).
     #[serde(default = "default_true")]
     pub evaluations: bool,
     /// The manager of the user's direct reports becomes the successor. Default true.
