@@ -475,13 +475,15 @@ pub struct HandoffPolicy {
     /// backup) when there is no successor, by id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fallback_queue: Option<QueueRef>,
-    /// Agent-owned scheduled callbacks. Default true.
+    /// Agent-owned scheduled callbacks. Default true. This version finds none yet (the API
+    /// lists callbacks by owner only through analytics; see docs/handoff.md).
     #[serde(default = "default_true")]
     pub callbacks: bool,
     /// Open workitems assigned to the user. Default true.
     #[serde(default = "default_true")]
     pub workitems: bool,
-    /// Pending quality evaluations and calibrations. Default true.
+    /// Pending quality evaluations and calibrations. Default true. This version finds none yet
+    /// (see docs/handoff.md).
     #[serde(default = "default_true")]
     pub evaluations: bool,
     /// The manager of the user's direct reports becomes the successor. Default true.
@@ -507,6 +509,42 @@ impl Default for HandoffPolicy {
             direct_reports: true,
             direct_routing_backup: true,
             voicemail: true,
+        }
+    }
+}
+
+// What kind of work is handed off. No `///`, as for `Region`.
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema,
+)]
+pub enum HandoffKind {
+    /// An agent-owned scheduled callback.
+    Callback,
+    /// An open workitem assigned to the user.
+    Workitem,
+    /// A pending quality evaluation the user is to do.
+    Evaluation,
+    /// A pending calibration.
+    Calibration,
+    /// A user whose manager is the departing user.
+    DirectReport,
+    /// A colleague whose direct-routing backup is the departing user.
+    DirectRoutingBackup,
+    /// A voicemail message of the user.
+    Voicemail,
+}
+
+impl HandoffKind {
+    /// The wire value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HandoffKind::Callback => "Callback",
+            HandoffKind::Workitem => "Workitem",
+            HandoffKind::Evaluation => "Evaluation",
+            HandoffKind::Calibration => "Calibration",
+            HandoffKind::DirectReport => "DirectReport",
+            HandoffKind::DirectRoutingBackup => "DirectRoutingBackup",
+            HandoffKind::Voicemail => "Voicemail",
         }
     }
 }
@@ -545,6 +583,76 @@ pub struct ImpactPolicy {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 71), regex(pattern = r"^sha256:[0-9a-f]{64}$"))]
     pub acknowledged_digest: Option<String>,
+}
+
+/// One piece of work found before the first write, and where it goes: recorded in the snapshot
+/// so that a pass after a crash moves exactly this list (read back from Genesys Cloud first, so
+/// nothing moves twice) and `deletionPolicy: Restore` knows what was there before.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HandoffItem {
+    /// What kind of work.
+    pub kind: HandoffKind,
+    /// Its Genesys Cloud id (the workitem, the direct report, the colleague, the message).
+    pub id: String,
+    /// Its display name, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Where it goes: the successor's user id, or the fallback queue's id. Unset: it cannot be
+    /// moved (see `status.handoff`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// Whether `to` is a queue (else a user).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub to_queue: bool,
+    /// Why it cannot be moved, when it cannot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_movable: Option<String>,
+}
+
+/// The handoff of the agent's work, per kind.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HandoffStatus {
+    /// The successor the spec resolved to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub successor: Option<ResolvedUser>,
+    /// One entry per kind handed off.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kinds: Vec<HandoffKindStatus>,
+}
+
+/// The handoff of one kind of work: `moved` counts only what a read of Genesys Cloud showed at
+/// its new owner.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HandoffKindStatus {
+    /// What kind of work.
+    pub kind: HandoffKind,
+    /// How many were found before the first write.
+    pub found: u32,
+    /// How many a read shows at their new owner.
+    pub moved: u32,
+    /// Those that cannot be moved, each with the reason.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_movable: Vec<NotMovable>,
+}
+
+impl HandoffKindStatus {
+    /// Every item found is moved or known not movable.
+    pub fn is_complete(&self) -> bool {
+        self.moved as usize + self.not_movable.len() >= self.found as usize
+    }
+}
+
+/// A piece of work the handoff cannot move.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NotMovable {
+    /// Its Genesys Cloud id (or what names it when there is no id).
+    pub id: String,
+    /// Why.
+    pub reason: String,
 }
 
 /// The Genesys Cloud user to offboard.
@@ -1121,6 +1229,10 @@ pub struct GenesysUserOffboardingStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub not_applied: Vec<NotApplied>,
 
+    /// The handoff of the agent's work to `spec.handoff` (successor, per kind counts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handoff: Option<HandoffStatus>,
+
     /// When the operator last checked a finished offboarding for drift.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_drift_check: Option<Time>,
@@ -1466,6 +1578,9 @@ pub struct UserSnapshot {
     /// Groups the user belongs to.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub groups: Vec<NamedRef>,
+    /// The work `spec.handoff` found before the first write, and where each piece goes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub handoff: Vec<HandoffItem>,
     /// When the snapshot was taken.
     pub taken_at: Time,
 }
@@ -1670,6 +1785,13 @@ pub enum NotRestorableKind {
     Language,
     /// The user's default station.
     DefaultStation,
+    /// A direct report whose manager changed again after the handoff (someone else's choice).
+    DirectReportManager,
+    /// A colleague whose direct-routing backup changed again after the handoff.
+    DirectRoutingBackup,
+    /// A workitem handed to the successor or the queue: it stays with its new owner, who may
+    /// have worked on it.
+    Workitem,
 }
 
 impl NotRestorableKind {
@@ -1678,6 +1800,9 @@ impl NotRestorableKind {
         match self {
             NotRestorableKind::Language => "Language",
             NotRestorableKind::DefaultStation => "DefaultStation",
+            NotRestorableKind::DirectReportManager => "DirectReportManager",
+            NotRestorableKind::DirectRoutingBackup => "DirectRoutingBackup",
+            NotRestorableKind::Workitem => "Workitem",
         }
     }
 }
@@ -1686,7 +1811,8 @@ impl NotRestorableKind {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NotRestorable {
-    /// `Language` (a routing language) or `DefaultStation`.
+    /// `Language` (a routing language), `DefaultStation`, `DirectReportManager`,
+    /// `DirectRoutingBackup` or `Workitem`.
     pub what: NotRestorableKind,
     /// Its Genesys Cloud id.
     pub id: String,

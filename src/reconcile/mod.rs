@@ -41,6 +41,7 @@ pub mod credentials;
 pub mod drift;
 pub mod error;
 pub mod execute;
+pub mod handoff;
 pub mod impact;
 pub mod observe;
 pub mod owners;
@@ -251,8 +252,23 @@ async fn offboard(
         lookback: spec.history_lookback(),
         now: pass.now,
     };
+    // The successor is resolved (and, before the snapshot, the work to hand off found) while
+    // nothing is written: an ambiguous or inactive successor stalls here.
+    let handoff = match &spec.handoff {
+        Some(handoff) if !handoff::done(&pass.report.status) => Some(
+            handoff::prepare(
+                &client,
+                handoff,
+                &user,
+                pass.report.status.snapshot.is_none(),
+            )
+            .await?,
+        ),
+        _ => None,
+    };
     // Boxed: nine concurrent reads make a large future.
     let mut reading = Box::pin(observe::read(&client, user, &cx)).await?;
+    reading.handoff = handoff;
     let mut plan = plan::plan(&policy, &observe::observed(&reading, &pass.report.status));
     if reading.ongoing_conversations.is_none() && plan::needs_conversation_guard(&policy, &plan) {
         let ongoing = observe::ongoing_conversations(&client, &reading.user.id, pass.now).await?;
@@ -360,6 +376,24 @@ impl<'a> Pass<'a> {
         let result = execute::run(&cx, step).await;
         self.report.step(step, &result, policy);
         self.save().await?;
+        // A handoff some read does not show yet holds the pass here: nothing after it (the
+        // drain, the deactivation) runs before the work is with its new owner.
+        if let Ok(execute::StepOutput::Handoff(handoff)) = &result {
+            let pending: Vec<&str> = handoff
+                .kinds
+                .iter()
+                .filter(|k| !k.is_complete())
+                .map(|k| k.kind.as_str())
+                .collect();
+            if !pending.is_empty() {
+                return Err(error::StepError::Unconfirmed {
+                    count: pending.len(),
+                    what: format!("the handoff of {}", pending.join(", ")),
+                    attempts: 1,
+                }
+                .into());
+            }
+        }
         result?;
         Ok(())
     }

@@ -413,6 +413,64 @@ async fn drive_every_client_method(client: &GenesysClient, f: &mut Findings) {
             "two phones",
         );
     }
+    drive_the_handoff_methods(client, f).await;
+}
+
+/// The handoff calls: Jane's direct report, the colleague she backs up, her workitems and her
+/// voicemail, handed to Maria.
+async fn drive_the_handoff_methods(client: &GenesysClient, f: &mut Findings) {
+    let (jane, tom, ken) = (UserId::from(JANE), UserId::from(TOM), UserId::from(KEN));
+    if let Some(reports) = f.expect("get_direct_reports", client.get_direct_reports(&jane).await) {
+        f.check(
+            reports.iter().map(|u| u.id.as_str()).collect::<Vec<_>>() == [TOM],
+            "Jane's direct report is Tom",
+        );
+    }
+    if let Some(version) = f
+        .expect("get_user(tom)", client.get_user(&tom, &[]).await)
+        .and_then(|u| u.version)
+    {
+        f.expect(
+            "set_manager",
+            client.set_manager(&tom, MARIA, version).await,
+        );
+    }
+    if let Some(settings) = f.expect(
+        "get_direct_routing_backup(jane)",
+        client.get_direct_routing_backup(&jane).await,
+    ) {
+        f.check(settings.backed_up_users == [KEN], "Jane backs up Ken");
+    }
+    let backup = genesys_cloud::DirectRoutingBackup {
+        user_id: Some(MARIA.to_owned()),
+        ..genesys_cloud::DirectRoutingBackup::default()
+    };
+    f.expect(
+        "put_direct_routing_backup(ken)",
+        client.put_direct_routing_backup(&ken, &backup).await,
+    );
+    if let Some(items) = f.expect(
+        "open_workitems_of(jane)",
+        client.open_workitems_of(&[JANE]).await,
+    ) {
+        f.check(items.len() == 1, "Jane has one open workitem");
+        for w in items {
+            f.expect("get_workitem", client.get_workitem(&w.id).await);
+            f.expect(
+                "reassign_workitem",
+                client.reassign_workitem(&w.id, Some(MARIA), None).await,
+            );
+        }
+    }
+    if let Some(messages) = f.expect(
+        "get_user_voicemail(jane)",
+        client.get_user_voicemail(&jane).await,
+    ) {
+        f.check(messages.len() == 2, "Jane has two voicemails");
+        if let Some(m) = messages.first() {
+            f.expect("copy_voicemail", client.copy_voicemail(&m.id, MARIA).await);
+        }
+    }
 }
 
 /// Raw HTTP with a token of its own, for the routes the client does not use and for errors.
@@ -959,6 +1017,7 @@ fn demo_path_params() -> Vec<(&'static str, &'static str)> {
         ("conversationId", FINISHED_CONVERSATION),
         ("jobId", "00000000-0000-4000-8000-0000000000f0"),
         ("agentId", JANE),
+        ("workitemId", "7d8e9f00-0000-4000-8000-000000000301"),
     ]
 }
 
@@ -1179,7 +1238,7 @@ fn problems_at(found: &[Violation]) -> Vec<&str> {
 #[test]
 fn contract_loads_with_every_operation_and_type_resolved() {
     let c = contract();
-    assert_eq!(c.operations.len(), 56);
+    assert_eq!(c.operations.len(), 64);
     assert!(c.models.contains_key("ErrorBody"));
     assert!(c.operation_by_id("patch_user").is_some());
 }

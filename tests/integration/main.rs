@@ -16,6 +16,7 @@ mod bad_input;
 mod client_api;
 mod contract;
 mod faults;
+mod handoff;
 mod hostile;
 mod impact;
 mod oneshot;

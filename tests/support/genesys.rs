@@ -66,14 +66,18 @@ pub fn demo_client(sim: &SimHandle) -> GenesysClient {
 pub const READ_ONLY_POSTS: &[&str] = &["/api/v2/alerting/rules/query", "/api/v2/license/users"];
 
 /// A request that changes Genesys: everything but GETs, the token endpoint, user searches,
-/// analytics queries and jobs, and the impact preflight's read-only `POST`s.
+/// workitem queries, analytics queries and jobs, and the impact preflight's read-only `POST`s.
 pub fn is_write(request: &RecordedRequest) -> bool {
     request.method != "GET"
         && !request.path.starts_with("/oauth/")
         && request.path != "/api/v2/users/search"
+        && request.path != WORKITEM_QUERY
         && !request.path.starts_with("/api/v2/analytics/")
         && !READ_ONLY_POSTS.contains(&request.path.as_str())
 }
+
+/// `POST /api/v2/taskmanagement/workitems/query`: a read.
+const WORKITEM_QUERY: &str = "/api/v2/taskmanagement/workitems/query";
 
 /// The only requests a resource that cannot proceed may make: GETs, the token endpoint, user
 /// searches and synchronous analytics queries.
@@ -86,6 +90,7 @@ pub fn is_read_only(request: &RecordedRequest) -> bool {
             && (request.path == "/oauth/token"
                 || request.path == "/api/v2/users/search"
                 || READ_ONLY_POSTS.contains(&request.path.as_str())
+                || request.path == WORKITEM_QUERY
                 || analytics_query))
 }
 

@@ -28,6 +28,7 @@ mod batch;
 mod client;
 mod config;
 mod error;
+mod handoff;
 mod http;
 mod impact;
 mod models;
@@ -49,6 +50,7 @@ pub use impact::{
     AgentManagementUnit, AlertNotification, AlertRule, ConsumingResource, OAuthClientInfo,
     OrgDependents, Phone, RetentionPolicy, Source, TelephonyNumber, Unreadable,
 };
+pub use handoff::{DirectRoutingBackup, VoicemailCopyRecord, VoicemailMessage, Workitem};
 pub use models::{
     AggregateData, AggregateDataContainer, AggregateMetric, AggregateQueryResponse,
     AggregationQuery, AnalyticsConversation, AnalyticsParticipant, AnalyticsSegment,

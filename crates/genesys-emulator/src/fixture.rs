@@ -93,6 +93,9 @@ fixture! {
     /// policies, WFM seats, licences, numbers and phones (served by `impact`).
     #[serde(default)]
     impact: ImpactFixture,
+    /// Managers, direct-routing backups, workitems and voicemail.
+    #[serde(default)]
+    handoff: HandoffFixture,
 }
 
 fn default_requests_per_minute() -> u32 {
@@ -1133,6 +1136,22 @@ pub struct ImpactFixture {
     pub phones: Vec<PhoneFixture>,
 }
 
+/// The fixture's handoff section.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HandoffFixture {
+    /// Who manages whom.
+    #[serde(default)]
+    pub managers: Vec<ManagerFixture>,
+    /// Users' direct-routing backup settings.
+    #[serde(default)]
+    pub direct_routing_backups: Vec<BackupFixture>,
+    #[serde(default)]
+    pub workitems: Vec<WorkitemFixture>,
+    #[serde(default)]
+    pub voicemail: Vec<VoicemailFixture>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FlowFixture {
@@ -1197,6 +1216,40 @@ pub struct RetentionPolicyFixture {
     #[serde(default)]
     pub evaluators: Vec<String>,
     pub evaluation_form: Option<NamedEntity>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ManagerFixture {
+    pub user_id: String,
+    pub manager_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BackupFixture {
+    pub user_id: String,
+    #[serde(default)]
+    pub backup_user_id: Option<String>,
+    #[serde(default)]
+    pub backup_queue_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WorkitemFixture {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub assignee_id: Option<String>,
+    #[serde(default)]
+    pub queue_id: Option<String>,
+    #[serde(default = "open")]
+    pub status_category: String,
+}
+
+fn open() -> String {
+    "Open".into()
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1305,3 +1358,12 @@ pub const ALERT_RULE_TYPES: &[&str] = &[
     "OperationalConsole",
     "Anomaly",
 ];
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VoicemailFixture {
+    pub id: String,
+    pub user_id: String,
+    #[serde(default)]
+    pub caller_address: Option<String>,
+}

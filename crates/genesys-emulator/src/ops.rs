@@ -7,7 +7,7 @@
 use super::call::{Call, Reply};
 use super::errors::ApiError;
 use super::state::Org;
-use super::{aggregates, analytics, impact, org, routing, search, users};
+use super::{aggregates, analytics, handoff, impact, org, routing, search, users};
 
 /// Serves one operation against the organization (the lock is held by the caller).
 pub type Handler = fn(&mut Org, &Call<'_>) -> Result<Reply, ApiError>;
@@ -84,7 +84,7 @@ macro_rules! op {
     };
 }
 
-/// All 56 operations.
+/// All 64 operations.
 pub static OPERATIONS: &[Operation] = &[
     // users
     op!(
@@ -471,6 +471,63 @@ pub static OPERATIONS: &[Operation] = &[
         Perms::Any(&["telephony:plugin:all"]),
         impact
     ),
+    // handoff
+    op!(
+        get_user_directreports,
+        "GET",
+        "/api/v2/users/{userId}/directreports",
+        Perms::None,
+        handoff
+    ),
+    op!(
+        get_routing_user_directroutingbackup_settings,
+        "GET",
+        "/api/v2/routing/users/{userId}/directroutingbackup/settings",
+        Perms::Any(&["routing:directRoutingBackup:view"]),
+        handoff
+    ),
+    op!(
+        put_routing_user_directroutingbackup_settings,
+        "PUT",
+        "/api/v2/routing/users/{userId}/directroutingbackup/settings",
+        Perms::Any(&["routing:directRoutingBackup:edit"]),
+        handoff
+    ),
+    op!(
+        post_taskmanagement_workitems_query,
+        "POST",
+        "/api/v2/taskmanagement/workitems/query",
+        Perms::Any(&["workitems:workitem:view"]),
+        handoff
+    ),
+    op!(
+        get_taskmanagement_workitem,
+        "GET",
+        "/api/v2/taskmanagement/workitems/{workitemId}",
+        Perms::Any(&["workitems:workitem:view"]),
+        handoff
+    ),
+    op!(
+        patch_taskmanagement_workitem,
+        "PATCH",
+        "/api/v2/taskmanagement/workitems/{workitemId}",
+        Perms::Any(&["workitems:workitem:edit", "workitems:workitem:accept"]),
+        handoff
+    ),
+    op!(
+        get_voicemail_user_messages,
+        "GET",
+        "/api/v2/voicemail/users/{userId}/messages",
+        Perms::Any(&["voicemail:voicemail:viewOther"]),
+        handoff
+    ),
+    op!(
+        post_voicemail_messages,
+        "POST",
+        "/api/v2/voicemail/messages",
+        Perms::None,
+        handoff
+    ),
 ];
 
 /// Path parameters by template name.
@@ -558,11 +615,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_table_has_56_distinct_operations() {
+    fn the_table_has_64_distinct_operations() {
         let mut ids: Vec<_> = OPERATIONS.iter().map(|o| o.id).collect();
         ids.sort_unstable();
         ids.dedup();
-        assert_eq!(ids.len(), 56);
+        assert_eq!(ids.len(), 64);
     }
 
     #[test]
