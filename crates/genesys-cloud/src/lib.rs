@@ -46,11 +46,11 @@ pub use config::{
     InvalidAllowedEndpoint, Region, UnknownRegion, redact_url,
 };
 pub use error::{ErrorBody, ErrorDetail, ErrorLimit, GenesysError, RetryClass, classify};
+pub use handoff::{DirectRoutingBackup, VoicemailCopyRecord, VoicemailMessage, Workitem};
 pub use impact::{
     AgentManagementUnit, AlertNotification, AlertRule, ConsumingResource, OAuthClientInfo,
     OrgDependents, Phone, RetentionPolicy, Source, TelephonyNumber, Unreadable,
 };
-pub use handoff::{DirectRoutingBackup, VoicemailCopyRecord, VoicemailMessage, Workitem};
 pub use models::{
     AggregateData, AggregateDataContainer, AggregateMetric, AggregateQueryResponse,
     AggregationQuery, AnalyticsConversation, AnalyticsParticipant, AnalyticsSegment,
