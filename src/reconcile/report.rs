@@ -270,10 +270,10 @@ impl Report {
                 "tokens not revoked yet",
             );
         } else if !self.status.is_true(condition::SESSIONS_REVOKED)
-            && !self
+            && self
                 .status
                 .condition(condition::SESSIONS_REVOKED)
-                .is_some_and(|c| c.reason == reason::REVOCATION_ACCEPTED)
+                .is_none_or(|c| c.reason != reason::REVOCATION_ACCEPTED)
         {
             if policy.revoke_sessions {
                 self.set(
@@ -738,6 +738,23 @@ impl Report {
             outcome,
             message,
             read_back: None,
+        });
+    }
+
+    /// Records a write by what a read showed after it: `Succeeded` when the read shows the
+    /// change, else `Unconfirmed`; `read` goes to `readBack`.
+    pub fn read_back(&mut self, step: StepKind, target: Option<String>, shows: bool, read: String) {
+        self.record(ActionRecord {
+            step,
+            target,
+            time: to_time(Utc::now()),
+            outcome: if shows {
+                ActionOutcome::Succeeded
+            } else {
+                ActionOutcome::Unconfirmed
+            },
+            message: None,
+            read_back: Some(read),
         });
     }
 
