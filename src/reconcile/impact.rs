@@ -30,8 +30,8 @@ use super::observe::Reading;
 use super::plan::{Hold, Plan, StepKind};
 use super::{Outcome, Pass};
 use crate::crd::{
-    GenesysUserOffboardingStatus, HandoffPolicy, ImpactAction, ImpactItem, ImpactKind,
-    ImpactPolicy, ImpactStatus,
+    GenesysUserOffboardingStatus, HandoffItem, HandoffKind, HandoffPolicy, ImpactAction,
+    ImpactItem, ImpactKind, ImpactPolicy, ImpactStatus,
 };
 use genesys_cloud::{GenesysClient, GenesysError, OrgDependents, Unreadable, User, UserId};
 
@@ -76,6 +76,19 @@ pub fn planned_action(kind: &ImpactKind, handoff: Option<&HandoffPolicy>) -> Imp
     }
 }
 
+/// The impact kind of a kind of work the handoff moves (the same names).
+pub fn impact_kind(kind: HandoffKind) -> ImpactKind {
+    match kind {
+        HandoffKind::Callback => ImpactKind::Callback,
+        HandoffKind::Workitem => ImpactKind::Workitem,
+        HandoffKind::Evaluation => ImpactKind::Evaluation,
+        HandoffKind::Calibration => ImpactKind::Calibration,
+        HandoffKind::DirectReport => ImpactKind::DirectReport,
+        HandoffKind::DirectRoutingBackup => ImpactKind::DirectRoutingBackup,
+        HandoffKind::Voicemail => ImpactKind::Voicemail,
+    }
+}
+
 /// Whether a write to Genesys Cloud was recorded (attempted or done): from then on the impact
 /// stays as it was read before it, and the gate, passed once, does not hold again.
 pub fn wrote(status: &GenesysUserOffboardingStatus) -> bool {
@@ -103,7 +116,21 @@ impl Pass<'_> {
             return Ok(None);
         }
         let spec = &self.resource.spec;
-        let impact = preflight(client, &reading.user, spec.handoff.as_ref(), self.now).await?;
+        // The work the handoff found is in the snapshot, persisted by now.
+        let handoff_items = self
+            .report
+            .status
+            .snapshot
+            .as_ref()
+            .map_or(&[][..], |s| s.handoff.as_slice());
+        let impact = preflight(
+            client,
+            &reading.user,
+            spec.handoff.as_ref(),
+            handoff_items,
+            self.now,
+        )
+        .await?;
         let gate = if before_first_write {
             gate(spec.impact.as_ref(), &impact)
         } else {
@@ -152,6 +179,22 @@ impl Items<'_> {
             action: planned_action(&kind, self.handoff),
             detail,
         });
+    }
+
+    /// A piece of work the handoff found: handed off as `spec.handoff` says, unless it was found
+    /// not movable (then reported only, with the reason).
+    fn handoff_item(&mut self, item: &HandoffItem) {
+        let kind = impact_kind(item.kind);
+        match &item.not_movable {
+            Some(reason) => self.items.push(ImpactItem {
+                kind,
+                id: item.id.clone(),
+                name: item.name.clone().unwrap_or_default(),
+                action: ImpactAction::ReportedOnly,
+                detail: Some(format!("not movable: {reason}")),
+            }),
+            None => self.add(kind, &item.id, item.name.as_deref(), None),
+        }
     }
 
     fn unreadable(&mut self, kind: ImpactKind, why: &Unreadable) {
@@ -274,11 +317,13 @@ impl Items<'_> {
     }
 }
 
-/// Reads what depends on `user` (the user as this pass read it, with its groups and team).
+/// Reads what depends on `user` (the user as this pass read it, with its groups and team), and
+/// lists the work `spec.handoff` found (`handoff_items`, from the snapshot: no read of its own).
 pub async fn preflight(
     client: &GenesysClient,
     user: &User,
     handoff: Option<&HandoffPolicy>,
+    handoff_items: &[HandoffItem],
     now: DateTime<Utc>,
 ) -> Result<ImpactStatus, ReconcileError> {
     let id = &user.id;
@@ -340,6 +385,9 @@ pub async fn preflight(
         && let Some(tid) = &team.id
     {
         out.add(ImpactKind::Team, tid, team.name.as_deref(), None);
+    }
+    for item in handoff_items {
+        out.handoff_item(item);
     }
     Ok(impact_status(out.items, now))
 }
@@ -489,6 +537,55 @@ mod tests {
                 ImpactAction::ReportedOnly
             );
         }
+    }
+
+    #[test]
+    fn work_the_handoff_found_is_listed_handed_off_unless_it_was_found_not_movable() {
+        let successor = HandoffPolicy {
+            successor: Some(UserRef {
+                email: Some("sam@example.com".into()),
+                id: None,
+            }),
+            ..HandoffPolicy::default()
+        };
+        let found = |kind, id: &str, not_movable: Option<&str>| HandoffItem {
+            kind,
+            id: id.into(),
+            name: Some(format!("{id} name")),
+            to: not_movable.is_none().then(|| "sam".to_owned()),
+            to_queue: false,
+            not_movable: not_movable.map(str::to_owned),
+        };
+        let mut out = Items {
+            items: Vec::new(),
+            handoff: Some(&successor),
+        };
+        out.handoff_item(&found(HandoffKind::DirectReport, "tom", None));
+        out.handoff_item(&found(
+            HandoffKind::Workitem,
+            "w1",
+            Some("closed since the snapshot"),
+        ));
+
+        assert_eq!(
+            out.items,
+            vec![
+                ImpactItem {
+                    kind: ImpactKind::DirectReport,
+                    id: "tom".into(),
+                    name: "tom name".into(),
+                    action: ImpactAction::HandedOff,
+                    detail: None,
+                },
+                ImpactItem {
+                    kind: ImpactKind::Workitem,
+                    id: "w1".into(),
+                    name: "w1 name".into(),
+                    action: ImpactAction::ReportedOnly,
+                    detail: Some("not movable: closed since the snapshot".into()),
+                },
+            ]
+        );
     }
 
     #[test]

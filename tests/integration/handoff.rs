@@ -8,7 +8,7 @@ use genesys_cloud::{GenesysClient, UserId};
 use genesys_emulator::{Fault, RecordedRequest, Sim, SimHandle};
 use genesys_offboarding_operator::crd::{
     GenesysUserOffboarding, GenesysUserOffboardingStatus, HandoffKind, HandoffKindStatus,
-    NotRestorableKind, condition,
+    ImpactAction, ImpactKind, NotRestorableKind, condition,
 };
 use genesys_offboarding_operator::reconcile::{
     FixedClient, MemoryOwners, MemoryStore, Outcome, reconcile, restore,
@@ -306,6 +306,38 @@ async fn observe_mode_lists_the_work_and_moves_nothing() {
     assert_eq!(counts(&kind(&jane, HandoffKind::DirectReport)), (1, 0, 0));
     assert!(world.sim.requests().iter().all(|r| !is_write(r)));
     assert_eq!(world.manager_of(TOM).await.as_deref(), Some(JANE));
+    // The impact lists the same work, each piece to be handed off.
+    let handed_off = impact_of(&jane, ImpactAction::HandedOff);
+    for (kind, id) in [
+        (ImpactKind::DirectReport, TOM),
+        (ImpactKind::DirectRoutingBackup, KEN),
+        (ImpactKind::Workitem, REFUND),
+    ] {
+        assert!(
+            handed_off.contains(&(kind, id.to_owned())),
+            "{kind:?} {id} not in {handed_off:?}"
+        );
+    }
+    assert_eq!(
+        handed_off
+            .iter()
+            .filter(|(k, _)| *k == ImpactKind::Voicemail)
+            .count(),
+        2
+    );
+}
+
+/// The `(kind, id)` of the impact items of `resource` with `action`, for the kinds of work.
+fn impact_of(resource: &GenesysUserOffboarding, action: ImpactAction) -> Vec<(ImpactKind, String)> {
+    status(resource)
+        .impact
+        .as_ref()
+        .expect("status.impact")
+        .items
+        .iter()
+        .filter(|i| i.action == action)
+        .map(|i| (i.kind, i.id.clone()))
+        .collect()
 }
 
 #[tokio::test]
@@ -324,6 +356,20 @@ async fn without_a_successor_the_queue_takes_what_a_queue_can_hold() {
     );
     assert_eq!(counts(&kind(&jane, HandoffKind::DirectReport)), (1, 0, 1));
     assert_eq!(counts(&kind(&jane, HandoffKind::Voicemail)), (2, 0, 2));
+    // The impact read before the first write says the same: a queue takes the workitem and the
+    // backup; the direct report and the voicemail, which need a person, are only reported.
+    let handed_off = impact_of(&jane, ImpactAction::HandedOff);
+    assert!(handed_off.contains(&(ImpactKind::Workitem, REFUND.to_owned())));
+    assert!(handed_off.contains(&(ImpactKind::DirectRoutingBackup, KEN.to_owned())));
+    let reported = impact_of(&jane, ImpactAction::ReportedOnly);
+    assert!(reported.contains(&(ImpactKind::DirectReport, TOM.to_owned())));
+    assert_eq!(
+        reported
+            .iter()
+            .filter(|(k, _)| *k == ImpactKind::Voicemail)
+            .count(),
+        2
+    );
     let workitem = world.client.get_workitem(REFUND).await.unwrap();
     assert!(workitem.assignee.is_none());
     assert_eq!(
