@@ -284,6 +284,7 @@ async fn offboard(
     let (reads, writes) =
         steps.split_at(steps.iter().position(Step::is_write).unwrap_or(steps.len()));
     Box::pin(pass.run_steps(&client, &reading, &policy, reads)).await?;
+    pass.report.handoff_successor(reading.handoff.as_ref());
     // The impact preflight, once the snapshot is persisted and before the first write (in
     // Observe mode, every pass); with a required acknowledgement not given, nothing is written.
     if let Some(held) = Box::pin(pass.impact(&client, &reading, &plan, !writes.is_empty())).await? {

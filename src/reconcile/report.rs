@@ -208,6 +208,17 @@ impl Report {
         }
     }
 
+    /// The successor this pass resolved, on the handoff's counts once the work is found (so
+    /// Observe mode shows who would take it over); a read resolved it.
+    pub fn handoff_successor(&mut self, prepared: Option<&super::handoff::Prepared>) {
+        if let (Some(status), Some(successor)) = (
+            self.status.handoff.as_mut(),
+            prepared.and_then(|p| p.successor.as_ref()),
+        ) {
+            status.successor = Some(successor.clone());
+        }
+    }
+
     /// The impact preflight's result (`status.impact`).
     pub fn impact_read(&mut self, impact: crate::crd::ImpactStatus) {
         self.status.impact = Some(impact);

@@ -306,6 +306,15 @@ async fn observe_mode_lists_the_work_and_moves_nothing() {
     assert_eq!(counts(&kind(&jane, HandoffKind::DirectReport)), (1, 0, 0));
     assert!(world.sim.requests().iter().all(|r| !is_write(r)));
     assert_eq!(world.manager_of(TOM).await.as_deref(), Some(JANE));
+    // Who would take it over is claimed already: the successor was resolved by a read.
+    assert_eq!(
+        status(&jane)
+            .handoff
+            .as_ref()
+            .and_then(|h| h.successor.as_ref())
+            .map(|s| s.id.as_str()),
+        Some(MARIA)
+    );
     // The impact lists the same work, each piece to be handed off.
     let handed_off = impact_of(&jane, ImpactAction::HandedOff);
     for (kind, id) in [
