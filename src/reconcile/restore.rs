@@ -337,26 +337,18 @@ async fn ensure_queues(
     .await?;
     for queue in differing {
         let shows = joined_as_before(&after, queue);
-        let read = format!(
-            "queue {} reads joined={}",
-            name_of(queue),
-            if shows { queue.joined } else { !queue.joined }
-        );
-        report.read_back(
-            StepKind::RestoreQueueJoined,
-            Some(queue.id.clone()),
+        let verdict = Verdict {
+            step: StepKind::RestoreQueueJoined,
+            target: queue.id.clone(),
+            read: format!(
+                "queue {} reads joined={}",
+                name_of(queue),
+                if shows { queue.joined } else { !queue.joined }
+            ),
+            done: format!("joined={} in queue {}", queue.joined, name_of(queue)),
             shows,
-            read.clone(),
-        );
-        if !shows {
-            unconfirmed.push(format!("RestoreQueueJoined ({read})"));
-            continue;
-        }
-        put_back.push(format!(
-            "joined={} in queue {}",
-            queue.joined,
-            name_of(queue)
-        ));
+        };
+        verdict.record(report, put_back, unconfirmed);
     }
     Ok(())
 }
@@ -372,22 +364,58 @@ fn record_added_queues(
     for queue in added {
         let shows = current.iter().any(|c| c.id == queue.id);
         let name = name_of(queue);
-        let read = if shows {
-            format!("the user's queues list {name}")
-        } else {
-            format!("the user's queues do not list {name} yet")
-        };
-        report.read_back(
-            StepKind::RestoreQueue,
-            Some(queue.id.clone()),
+        let verdict = Verdict {
+            step: StepKind::RestoreQueue,
+            target: queue.id.clone(),
+            read: listed("the user's queues list", name, shows),
+            done: format!("queue {name}"),
             shows,
-            read.clone(),
+        };
+        verdict.record(report, put_back, unconfirmed);
+    }
+}
+
+/// What a read after one restore write showed.
+struct Verdict {
+    step: StepKind,
+    target: String,
+    shows: bool,
+    /// What was read (`readBack`).
+    read: String,
+    /// The line for the list of what was put back.
+    done: String,
+}
+
+impl Verdict {
+    /// `Succeeded` and put back when the read shows the change, else `Unconfirmed` and listed
+    /// for the retry.
+    fn record(
+        self,
+        report: &mut Report,
+        put_back: &mut Vec<String>,
+        unconfirmed: &mut Vec<String>,
+    ) {
+        report.read_back(
+            self.step.clone(),
+            Some(self.target),
+            self.shows,
+            self.read.clone(),
         );
-        if shows {
-            put_back.push(format!("queue {name}"));
+        if self.shows {
+            put_back.push(self.done);
         } else {
-            unconfirmed.push(format!("RestoreQueue ({read})"));
+            unconfirmed.push(format!("{} ({})", self.step.as_str(), self.read));
         }
+    }
+}
+
+/// `the user's skills list Retention`, or `the user's skills do not list Retention yet`.
+fn listed(list: &str, name: &str, shows: bool) -> String {
+    if shows {
+        format!("{list} {name}")
+    } else {
+        let (whose, verb) = list.rsplit_once(' ').unwrap_or((list, "list"));
+        format!("{whose} do not {verb} {name} yet")
     }
 }
 
@@ -450,22 +478,14 @@ async fn ensure_skills(
     for skill in missing {
         let name = skill.name.as_deref().unwrap_or(&skill.id);
         let shows = after.iter().any(|n| n.id == skill.id);
-        let read = if shows {
-            format!("the user's skills list {name}")
-        } else {
-            format!("the user's skills do not list {name} yet")
-        };
-        report.read_back(
-            StepKind::RestoreSkill,
-            Some(skill.id.clone()),
+        let verdict = Verdict {
+            step: StepKind::RestoreSkill,
+            target: skill.id.clone(),
+            read: listed("the user's skills list", name, shows),
+            done: format!("skill {name}"),
             shows,
-            read.clone(),
-        );
-        if shows {
-            put_back.push(format!("skill {name}"));
-        } else {
-            unconfirmed.push(format!("RestoreSkill ({read})"));
-        }
+        };
+        verdict.record(report, put_back, unconfirmed);
     }
     Ok(())
 }
@@ -583,22 +603,14 @@ async fn confirm_roles(
             role.division_name.as_deref().unwrap_or(&role.division_id)
         );
         let shows = own.contains(&(role.role_id.clone(), role.division_id.clone()));
-        let read = if shows {
-            format!("the user's grants hold {name}")
-        } else {
-            format!("the user's grants do not hold {name} yet")
-        };
-        report.read_back(
-            StepKind::RestoreRole,
-            Some(format!("{}@{}", role.role_id, role.division_id)),
+        let verdict = Verdict {
+            step: StepKind::RestoreRole,
+            target: format!("{}@{}", role.role_id, role.division_id),
+            read: listed("the user's grants hold", &name, shows),
+            done: name,
             shows,
-            read.clone(),
-        );
-        if shows {
-            put_back.push(name);
-        } else {
-            unconfirmed.push(format!("RestoreRole ({read})"));
-        }
+        };
+        verdict.record(report, put_back, unconfirmed);
     }
     Ok(())
 }
