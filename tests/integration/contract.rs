@@ -471,6 +471,111 @@ async fn drive_the_handoff_methods(client: &GenesysClient, f: &mut Findings) {
             f.expect("copy_voicemail", client.copy_voicemail(&m.id, MARIA).await);
         }
     }
+    drive_the_callback_and_quality_methods(client, f).await;
+}
+
+/// Jane's scheduled callbacks, the evaluation she is to do and the calibration she runs, handed
+/// to Maria.
+async fn drive_the_callback_and_quality_methods(client: &GenesysClient, f: &mut Findings) {
+    let jane = UserId::from(JANE);
+    let now = chrono::Utc::now();
+    let window = genesys_cloud::Interval::new(now - chrono::TimeDelta::days(31), now);
+    if let Some(callbacks) = f.expect(
+        "owned_callbacks_of(jane)",
+        client.owned_callbacks_of(&jane, window).await,
+    ) {
+        f.check(callbacks.len() == 2, "Jane owns two scheduled callbacks");
+        for c in callbacks {
+            f.expect(
+                "get_callback",
+                client.get_callback(&c.conversation_id).await,
+            );
+            f.expect(
+                "reassign_callback",
+                client.reassign_callback(&c.conversation_id, MARIA).await,
+            );
+        }
+    }
+    if let Some(evaluations) = f.expect(
+        "pending_evaluations_of(jane)",
+        client.pending_evaluations_of(&jane).await,
+    ) {
+        f.check(evaluations.len() == 1, "Jane has one evaluation to do");
+        for e in evaluations {
+            let conversation = e.conversation_id().unwrap_or_default().to_owned();
+            if let Some(read) = f.expect(
+                "get_evaluation",
+                client.get_evaluation(&conversation, &e.id).await,
+            ) {
+                f.expect(
+                    "reassign_evaluation",
+                    client.reassign_evaluation(&read, MARIA).await,
+                );
+            }
+        }
+    }
+    if let Some(calibrations) =
+        f.expect("calibrations_of(jane)", client.calibrations_of(&jane).await)
+    {
+        f.check(calibrations.len() == 1, "Jane runs one calibration");
+        for c in calibrations {
+            if let Some(read) = f.expect("get_calibration", client.get_calibration(&c.id).await) {
+                f.expect(
+                    "replace_calibration_evaluator",
+                    client
+                        .replace_calibration_evaluator(&read, JANE, MARIA)
+                        .await,
+                );
+            }
+        }
+    }
+}
+
+/// The errors of the callback and quality operations.
+async fn provoke_handoff_errors(raw: &Raw, f: &mut Findings) {
+    raw.expect(
+        f,
+        404,
+        "PATCH",
+        "/api/v2/conversations/callbacks",
+        Some(json!({"conversationId": "00000000-0000-4000-8000-00000000dead", "agentId": MARIA})),
+    )
+    .await;
+    raw.expect(
+        f,
+        404,
+        "GET",
+        "/api/v2/quality/calibrations/00000000-0000-4000-8000-00000000dead",
+        None,
+    )
+    .await;
+    // The evaluations query needs a user or a conversation to look at.
+    raw.expect(
+        f,
+        400,
+        "GET",
+        "/api/v2/quality/evaluations/query?evaluationState=PENDING",
+        None,
+    )
+    .await;
+    // A finished evaluation cannot be reassigned.
+    raw.expect(
+        f,
+        400,
+        "PUT",
+        "/api/v2/quality/conversations/c0a8e001-0000-4000-8000-000000000005/evaluations/e7a1b2c3-0000-4000-8000-000000000602",
+        Some(json!({"assignee": {"id": MARIA}})),
+    )
+    .await;
+    // A conversation that is not a callback cannot be patched as one.
+    raw.expect(
+        f,
+        400,
+        "PATCH",
+        "/api/v2/conversations/callbacks",
+        Some(json!({"conversationId": "c0a8e001-0000-4000-8000-000000000001", "agentId": MARIA})),
+    )
+    .await;
 }
 
 /// Raw HTTP with a token of its own, for the routes the client does not use and for errors.
@@ -723,6 +828,7 @@ async fn provoke_error_responses(sim: &SimHandle, raw: &Raw, f: &mut Findings) {
     .await;
     raw.expect(f, 404, "GET", "/api/v2/routing/queues/no-such-queue", None)
         .await;
+    provoke_handoff_errors(raw, f).await;
     raw.with_token("not-a-token")
         .expect(f, 401, "GET", "/api/v2/organizations/me", None)
         .await;
@@ -1018,6 +1124,8 @@ fn demo_path_params() -> Vec<(&'static str, &'static str)> {
         ("jobId", "00000000-0000-4000-8000-0000000000f0"),
         ("agentId", JANE),
         ("workitemId", "7d8e9f00-0000-4000-8000-000000000301"),
+        ("evaluationId", "e7a1b2c3-0000-4000-8000-000000000601"),
+        ("calibrationId", "ca1b0000-0000-4000-8000-000000000701"),
     ]
 }
 
@@ -1238,7 +1346,7 @@ fn problems_at(found: &[Violation]) -> Vec<&str> {
 #[test]
 fn contract_loads_with_every_operation_and_type_resolved() {
     let c = contract();
-    assert_eq!(c.operations.len(), 64);
+    assert_eq!(c.operations.len(), 72);
     assert!(c.models.contains_key("ErrorBody"));
     assert!(c.operation_by_id("patch_user").is_some());
 }

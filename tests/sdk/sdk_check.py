@@ -373,6 +373,9 @@ def run_handoff(client, checks, users_api, agent):
     if not checks.ok(successor is not None, f"{SUCCESSOR_EMAIL} is found"):
         return
 
+    run_callbacks(client, checks, agent, successor)
+    run_quality(client, checks, agent, successor)
+
     reports = users_api.get_user_directreports(agent.id)
     checks.ok(isinstance(reports, list) and len(reports) == 1 and reports[0].id,
               "GET /api/v2/users/{id}/directreports lists the agent's direct report")
@@ -451,6 +454,136 @@ def run_handoff(client, checks, users_api, agent):
                   for c in m.copied_to or []]
         checks.ok(any(c.user and c.user.id == successor.id for c in copies),
                   "the original lists the copy in copiedTo")
+
+
+def run_callbacks(client, checks, agent, successor):
+    """The agent's scheduled agent-owned callbacks, found with the analytics details query and
+    handed to the successor with PATCH /api/v2/conversations/callbacks."""
+    analytics_api = gc.AnalyticsApi(client)
+    conversations_api = gc.ConversationsApi(client)
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    start = now - datetime.timedelta(days=31)
+
+    def dimension(name, value):
+        predicate = gc.SegmentDetailQueryPredicate()
+        predicate.type = "dimension"
+        predicate.dimension = name
+        predicate.operator = "matches"
+        predicate.value = value
+        return predicate
+
+    segment_filter = gc.SegmentDetailQueryFilter()
+    segment_filter.type = "and"
+    segment_filter.predicates = [dimension("mediaType", "callback"),
+                                 dimension("agentOwned", "true"),
+                                 dimension("scoredAgentId", agent.id)]
+    open_only = gc.ConversationDetailQueryPredicate()
+    open_only.type = "dimension"
+    open_only.dimension = "conversationEnd"
+    open_only.operator = "notExists"
+    conversation_filter = gc.ConversationDetailQueryFilter()
+    conversation_filter.type = "and"
+    conversation_filter.predicates = [open_only]
+    paging = gc.PagingSpec()
+    paging.page_size = 100
+    paging.page_number = 1
+    query = gc.ConversationQuery()
+    query.interval = (f"{start.isoformat().replace('+00:00', 'Z')}/"
+                      f"{now.isoformat().replace('+00:00', 'Z')}")
+    query.conversation_filters = [conversation_filter]
+    query.segment_filters = [segment_filter]
+    query.paging = paging
+    found = analytics_api.post_analytics_conversations_details_query(query).conversations or []
+    sessions = [s for c in found for p in c.participants or [] for s in p.sessions or []
+                if s.media_type == "callback" and s.agent_owned]
+    checks.ok(len(found) == 2 and len(sessions) == 2
+              and all(s.callback_scheduled_time and s.callback_user_name for s in sessions)
+              and all(any(a.scored_agent_id == agent.id for g in s.segments or []
+                          for a in g.scored_agents or []) for s in sessions),
+              "the details query finds the agent's two scheduled agent-owned callbacks")
+    if not found:
+        return
+    conversation_id = found[0].conversation_id
+    callback = conversations_api.get_conversations_callback(conversation_id)
+    owners = [a.agent.id for p in callback.participants or []
+              if p.conversation_routing_data for a in p.conversation_routing_data.scored_agents or []]
+    checks.ok(owners == [agent.id] and all(p.end_time is None for p in callback.participants),
+              "GET /api/v2/conversations/callbacks/{id} shows the scheduled callback routed to "
+              "the agent")
+    patch = gc.PatchCallbackRequest()
+    patch.conversation_id = conversation_id
+    patch.agent_id = successor.id
+    patched = conversations_api.patch_conversations_callbacks(patch)
+    checks.ok(patched.conversation is not None and patched.conversation.id == conversation_id
+              and all(i.type in ("ACD", "EXTERNAL", "DIALER")
+                      for i in patched.callback_identifiers or []),
+              "PATCH /api/v2/conversations/callbacks {conversationId, agentId} is accepted")
+    after = conversations_api.get_conversations_callback(conversation_id)
+    owners = [a.agent.id for p in after.participants or []
+              if p.conversation_routing_data for a in p.conversation_routing_data.scored_agents or []]
+    checks.ok(owners == [successor.id], "the callback is routed to the successor")
+    try:
+        conversations_api.get_conversations_callback("00000000-0000-4000-8000-00000000dead")
+        checks.ok(False, "an unknown callback is a 404")
+    except ApiException as e:
+        checks.ok(e.status == 404, f"an unknown callback is a 404 (got {e.status})")
+
+
+def run_quality(client, checks, agent, successor):
+    """The evaluation the agent is to do is assigned to the successor (a PUT of the whole
+    evaluation), and the successor takes her place in the calibration she runs."""
+    quality_api = gc.QualityApi(client)
+    found = quality_api.get_quality_evaluations_query(assignee_user_id=agent.id,
+                                                      evaluation_state=["PENDING", "INPROGRESS"],
+                                                      page_size=25, page_number=1)
+    pending = found.entities or []
+    checks.ok(len(pending) == 1 and pending[0].status == "PENDING"
+              and pending[0].assignee and pending[0].assignee.id == agent.id,
+              "GET /api/v2/quality/evaluations/query finds the agent's pending evaluation")
+    if pending:
+        e = quality_api.get_quality_conversation_evaluation(pending[0].conversation.id,
+                                                            pending[0].id)
+        body = gc.Evaluation()
+        body.id = e.id
+        body.conversation = e.conversation
+        body.evaluator = e.evaluator
+        body.agent = e.agent
+        body.status = e.status
+        body.version = e.version
+        body.assignee = gc.User()
+        body.assignee.id = successor.id
+        put = quality_api.put_quality_conversation_evaluation(e.conversation.id, e.id, body)
+        checks.ok(put.assignee is not None and put.assignee.id == successor.id
+                  and put.version > e.version,
+                  "PUT .../evaluations/{id} assigns the evaluation to the successor")
+    calibrations = quality_api.get_quality_calibrations(agent.id, page_size=25, page_number=1)
+    entities = calibrations.entities or []
+    checks.ok(len(entities) == 1 and entities[0].calibrator.id == agent.id,
+              "GET /api/v2/quality/calibrations?calibratorId= lists the agent's calibration")
+    if entities:
+        c = quality_api.get_quality_calibration(entities[0].id)
+        # A new body: the objects read stay as the SDK deserialized them (the walk checks them).
+        body = gc.Calibration()
+        body.id = c.id
+        body.calibrator = c.calibrator
+        body.agent = c.agent
+        body.conversation = c.conversation
+        evaluators = []
+        for u in c.evaluators or []:
+            ref = gc.User()
+            ref.id = successor.id if u.id == agent.id else u.id
+            evaluators.append(ref)
+        body.evaluators = evaluators
+        expert = gc.User()
+        expert.id = successor.id
+        body.expert_evaluator = expert
+        put = quality_api.put_quality_calibration(c.id, body)
+        ids = [u.id for u in put.evaluators or []]
+        checks.ok(successor.id in ids and agent.id not in ids
+                  and put.expert_evaluator.id == successor.id
+                  and put.calibrator.id == agent.id,
+                  "PUT /api/v2/quality/calibrations/{id} replaces the agent among the "
+                  "evaluators (the calibrator stays)")
 
 
 def run(args):

@@ -1,7 +1,8 @@
 //! Handing a departing agent's work to a successor: their direct reports, the colleagues they
-//! are the direct-routing backup of, their open workitems and their voicemail. Every path, query
-//! parameter and body field here is the Python SDK 269's (`UsersApi`, `RoutingApi`,
-//! `TaskManagementApi`, `VoicemailApi`), as recorded in `contract/genesys-contract.json`.
+//! are the direct-routing backup of, their open workitems, their voicemail and the callbacks
+//! they own. Every path, query parameter and body field here is the Python SDK 269's
+//! (`UsersApi`, `RoutingApi`, `TaskManagementApi`, `VoicemailApi`, `ConversationsApi`,
+//! `AnalyticsApi`), as recorded in `contract/genesys-contract.json`.
 
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
@@ -9,7 +10,9 @@ use serde::{Deserialize, Serialize};
 use super::client::GenesysClient;
 use super::error::GenesysError;
 use super::http::{ApiRequest, MAX_PAGES, too_many_pages};
-use super::models::{EntityRef, Listing, User, UserId};
+use super::models::{
+    ConversationQuery, EntityRef, Interval, Listing, QueryFilter, QueryPredicate, User, UserId,
+};
 
 /// Workitems asked for per page of `POST /taskmanagement/workitems/query` (the SDK's
 /// `WorkitemQueryPostRequest.pageSize`; Genesys allows up to 200).
@@ -136,7 +139,172 @@ struct ManagerPatch<'a> {
     version: i64,
 }
 
+/// A scheduled callback the user owns, as the analytics details show it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OwnedCallback {
+    /// The callback's conversation id (what `PATCH /conversations/callbacks` names).
+    pub conversation_id: String,
+    /// The customer to call back (`callbackUserName`), when known.
+    pub customer: Option<String>,
+}
+
+/// `CallbackConversation`, the fields a handoff reads.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallbackConversation {
+    pub id: String,
+    #[serde(default)]
+    pub participants: Vec<CallbackParticipant>,
+}
+
+/// `CallbackMediaParticipant`, the fields a handoff reads.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallbackParticipant {
+    #[serde(default)]
+    pub purpose: Option<String>,
+    #[serde(default)]
+    pub end_time: Option<String>,
+    #[serde(default)]
+    pub callback_scheduled_time: Option<String>,
+    #[serde(default)]
+    pub queue: Option<EntityRef>,
+    #[serde(default)]
+    pub conversation_routing_data: Option<CallbackRoutingData>,
+}
+
+/// `ConversationRoutingData`, its scored agents.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallbackRoutingData {
+    #[serde(default)]
+    pub scored_agents: Vec<ScoredAgent>,
+}
+
+/// `ScoredAgent`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScoredAgent {
+    #[serde(default)]
+    pub agent: Option<EntityRef>,
+}
+
+impl CallbackConversation {
+    /// The participant holding the scheduled callback (the one with `callbackScheduledTime`).
+    fn callback(&self) -> Option<&CallbackParticipant> {
+        self.participants
+            .iter()
+            .find(|p| p.callback_scheduled_time.is_some())
+    }
+
+    /// The agents the callback is routed to (its owner, when agent-owned).
+    pub fn routed_to(&self) -> Vec<&str> {
+        self.callback()
+            .and_then(|p| p.conversation_routing_data.as_ref())
+            .map(|r| {
+                r.scored_agents
+                    .iter()
+                    .filter_map(|a| a.agent.as_ref().and_then(|a| a.id.as_deref()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Whether the callback is still to be made: its participants have not ended.
+    pub fn is_scheduled(&self) -> bool {
+        self.callback().is_some() && self.participants.iter().all(|p| p.end_time.is_none())
+    }
+}
+
+/// `PatchCallbackRequest`: `conversationId` and `agentId` are required (the SDK's typings), so a
+/// callback is always handed to a user.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CallbackPatch<'a> {
+    conversation_id: &'a str,
+    agent_id: &'a str,
+}
+
+/// `PatchCallbackResponse`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallbackPatched {
+    #[serde(default)]
+    pub conversation: Option<EntityRef>,
+}
+
 impl GenesysClient {
+    /// The scheduled callbacks `user` owns that were created during `interval`: the analytics
+    /// details query (`POST /api/v2/analytics/conversations/details/query`) for conversations
+    /// without an end (`conversationEnd notExists`) with a segment of an agent-owned callback
+    /// session scored for the user (`mediaType callback`, `agentOwned true`,
+    /// `scoredAgentId user`). No other operation lists callbacks by owner:
+    /// `GET /api/v2/conversations/callbacks` lists the calling user's own, and a client
+    /// credentials token has no user. `interval` stays within `max_sync_interval`.
+    pub async fn owned_callbacks_of(
+        &self,
+        user: &UserId,
+        interval: Interval,
+    ) -> Result<Vec<OwnedCallback>, GenesysError> {
+        let mut query = ConversationQuery::new(interval);
+        query.conversation_filters = vec![QueryFilter::and(vec![QueryPredicate {
+            kind: Some("dimension".into()),
+            dimension: Some("conversationEnd".into()),
+            operator: Some("notExists".into()),
+            ..QueryPredicate::default()
+        }])];
+        query.segment_filters = vec![QueryFilter::and(vec![
+            QueryPredicate::dimension("mediaType", "callback"),
+            QueryPredicate::dimension("agentOwned", "true"),
+            QueryPredicate::dimension("scoredAgentId", user.as_str()),
+        ])];
+        let conversations = self.query_conversation_details(&query).await?;
+        Ok(conversations
+            .into_iter()
+            .filter(|c| c.conversation_end.is_none())
+            .map(|c| OwnedCallback {
+                customer: c
+                    .participants
+                    .iter()
+                    .flat_map(|p| &p.sessions)
+                    .find_map(|s| s.callback_user_name.clone()),
+                conversation_id: c.conversation_id,
+            })
+            .collect())
+    }
+
+    /// `GET /api/v2/conversations/callbacks/{conversationId}`.
+    pub async fn get_callback(
+        &self,
+        conversation: &str,
+    ) -> Result<CallbackConversation, GenesysError> {
+        self.send(ApiRequest::get(
+            "get_conversations_callback",
+            &["conversations", "callbacks", conversation],
+        ))
+        .await?
+        .json()
+    }
+
+    /// `PATCH /api/v2/conversations/callbacks` with `conversationId` and `agentId`: the callback
+    /// is routed to `agent` (its owner, when agent-owned), in the queue it was in.
+    pub async fn reassign_callback(
+        &self,
+        conversation: &str,
+        agent: &str,
+    ) -> Result<CallbackPatched, GenesysError> {
+        let request = ApiRequest::new(
+            "patch_conversations_callbacks",
+            Method::PATCH,
+            &["conversations", "callbacks"],
+        )
+        .json(&CallbackPatch {
+            conversation_id: conversation,
+            agent_id: agent,
+        })?;
+        self.send(request).await?.json()
+    }
+
     /// `GET /api/v2/users/{userId}/directreports`: the users whose manager is `id` (one list,
     /// not paged).
     pub async fn get_direct_reports(&self, id: &UserId) -> Result<Vec<User>, GenesysError> {

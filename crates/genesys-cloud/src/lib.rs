@@ -34,6 +34,7 @@ mod impact;
 mod models;
 mod org;
 mod presence;
+mod quality;
 mod ratelimit;
 mod retry;
 mod routing;
@@ -46,7 +47,10 @@ pub use config::{
     InvalidAllowedEndpoint, Region, UnknownRegion, redact_url,
 };
 pub use error::{ErrorBody, ErrorDetail, ErrorLimit, GenesysError, RetryClass, classify};
-pub use handoff::{DirectRoutingBackup, VoicemailCopyRecord, VoicemailMessage, Workitem};
+pub use handoff::{
+    CallbackConversation, CallbackPatched, DirectRoutingBackup, OwnedCallback, VoicemailCopyRecord,
+    VoicemailMessage, Workitem,
+};
 pub use impact::{
     AgentManagementUnit, AlertNotification, AlertRule, ConsumingResource, OAuthClientInfo,
     OrgDependents, Phone, RetentionPolicy, Source, TelephonyNumber, Unreadable,
@@ -62,6 +66,7 @@ pub use models::{
     UserAuthorization, UserId, UserPresence, UserQueue, UserRoutingLanguage, UserRoutingSkill,
     UserRoutingSkillPost, UserState, UserStateInfo, UserStation, UserStations,
 };
+pub use quality::{Calibration, Evaluation, PENDING_STATES};
 
 /// Result of a Genesys call.
 pub type Result<T, E = GenesysError> = std::result::Result<T, E>;

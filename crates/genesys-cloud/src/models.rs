@@ -827,6 +827,12 @@ pub struct AnalyticsSession {
     pub direction: Option<String>,
     pub selected_agent_id: Option<String>,
     pub assigner_id: Option<String>,
+    /// A callback session: routed to its scored agent only.
+    pub agent_owned: Option<bool>,
+    /// A callback session: the name of the customer to call back.
+    pub callback_user_name: Option<String>,
+    /// A callback session: when the customer is called back.
+    pub callback_scheduled_time: Option<DateTime<Utc>>,
     pub segments: Vec<AnalyticsSegment>,
 }
 

@@ -200,6 +200,18 @@ impl Row for SegmentRow<'_> {
             "wrapUpCode" => one(self.segment.wrap_up_code.as_ref()),
             "segmentEnd" => self.segment.end.map(format).into_iter().collect(),
             "conversationId" => vec![self.conversation.id.clone()],
+            "agentOwned" => self
+                .session
+                .callback
+                .iter()
+                .map(|c| c.agent_owned.to_string())
+                .collect(),
+            "scoredAgentId" => self
+                .session
+                .callback
+                .iter()
+                .flat_map(|c| c.scored_agent_ids.iter().cloned())
+                .collect(),
             _ => Vec::new(),
         }
     }
@@ -452,6 +464,16 @@ pub fn render_conversation(c: &Conversation) -> Value {
                                 v.insert("wrapUpCode".into(), json!(w));
                             }
                             v.insert("conference".into(), json!(false));
+                            if let Some(cb) = &s.callback
+                                && !cb.scored_agent_ids.is_empty()
+                            {
+                                let scored: Vec<Value> = cb
+                                    .scored_agent_ids
+                                    .iter()
+                                    .map(|a| json!({"scoredAgentId": a, "agentScore": 100}))
+                                    .collect();
+                                v.insert("scoredAgents".into(), Value::Array(scored));
+                            }
                             Value::Object(v)
                         })
                         .collect();
@@ -461,6 +483,18 @@ pub fn render_conversation(c: &Conversation) -> Value {
                         "direction": s.direction,
                         "segments": segments,
                     });
+                    if let Some(cb) = &s.callback {
+                        v["agentOwned"] = json!(cb.agent_owned);
+                        if let Some(at) = cb.scheduled {
+                            v["callbackScheduledTime"] = json!(format(at));
+                        }
+                        if let Some(name) = &cb.user_name {
+                            v["callbackUserName"] = json!(name);
+                        }
+                        if !cb.numbers.is_empty() {
+                            v["callbackNumbers"] = json!(cb.numbers);
+                        }
+                    }
                     let metrics: Vec<Value> = session_metrics(p, s)
                         .into_iter()
                         .map(|(name, value, at)| json!({"name": name, "value": value, "emitDate": format(at)}))

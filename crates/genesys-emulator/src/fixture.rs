@@ -600,6 +600,29 @@ pub struct SessionFixture {
     pub media_type: String,
     #[serde(default)]
     pub segments: Vec<SegmentFixture>,
+    /// The scheduled callback of a `callback` session.
+    #[serde(default)]
+    pub callback: Option<CallbackFixture>,
+}
+
+/// A scheduled callback: served by the analytics details (`agentOwned`, `scoredAgents`, ...)
+/// and by `GET/PATCH /api/v2/conversations/callbacks`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CallbackFixture {
+    /// Routed to the scored agent only (an agent-owned callback).
+    #[serde(default)]
+    pub agent_owned: bool,
+    /// When the customer is called back, in the forms of `start`.
+    #[serde(default)]
+    pub scheduled_time: Option<String>,
+    #[serde(default)]
+    pub user_name: Option<String>,
+    #[serde(default)]
+    pub numbers: Vec<String>,
+    /// The agents it is routed to (the owner of an agent-owned callback).
+    #[serde(default)]
+    pub scored_agent_ids: Vec<String>,
 }
 
 fn default_media_type() -> String {
@@ -1150,6 +1173,48 @@ pub struct HandoffFixture {
     pub workitems: Vec<WorkitemFixture>,
     #[serde(default)]
     pub voicemail: Vec<VoicemailFixture>,
+    /// Quality evaluations (pending ones are handed off).
+    #[serde(default)]
+    pub evaluations: Vec<EvaluationFixture>,
+    /// Calibrations.
+    #[serde(default)]
+    pub calibrations: Vec<CalibrationFixture>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EvaluationFixture {
+    pub id: String,
+    pub conversation_id: String,
+    #[serde(default)]
+    pub form: Option<NamedEntity>,
+    pub evaluator_id: String,
+    pub agent_id: String,
+    /// Who is to do it now; the evaluator when absent.
+    #[serde(default)]
+    pub assignee_id: Option<String>,
+    /// `PENDING`, `INPROGRESS`, `FINISHED`, `INREVIEW` or `RETRACTED`.
+    #[serde(default = "pending")]
+    pub status: String,
+    #[serde(default)]
+    pub calibration_id: Option<String>,
+}
+
+fn pending() -> String {
+    "PENDING".into()
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CalibrationFixture {
+    pub id: String,
+    pub conversation_id: String,
+    pub calibrator_id: String,
+    pub agent_id: String,
+    #[serde(default)]
+    pub evaluator_ids: Vec<String>,
+    #[serde(default)]
+    pub expert_evaluator_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -476,3 +476,182 @@ pub fn post_voicemail_messages(org: &mut Org, call: &Call<'_>) -> Result<Reply, 
     org.handoff.voicemail.push(copy.clone());
     Ok(Reply::ok(voicemail_json(org, &copy)))
 }
+
+/// The conversation `id` and, in it, the participant and session holding its scheduled
+/// callback; 404 when there is no such conversation, 400 when it holds no callback.
+fn callback_of(org: &Org, id: &str) -> Result<(usize, usize, usize), ApiError> {
+    let c = org
+        .conversations
+        .iter()
+        .position(|c| c.id == id)
+        .ok_or_else(|| ApiError::not_found("Conversation", id))?;
+    for (p, participant) in org.conversations[c].participants.iter().enumerate() {
+        if let Some(s) = participant
+            .sessions
+            .iter()
+            .position(|s| s.callback.is_some())
+        {
+            return Ok((c, p, s));
+        }
+    }
+    Err(
+        ApiError::bad_request("The conversation [{id}] is not a callback conversation")
+            .param("id", id),
+    )
+}
+
+/// `CallbackConversation`: each participant as a `CallbackMediaParticipant`; the one holding the
+/// callback carries its schedule, its queue and, in `conversationRoutingData.scoredAgents`, the
+/// agents it is routed to.
+fn callback_json(org: &Org, c: &super::state::Conversation) -> Value {
+    let participants: Vec<Value> = c
+        .participants
+        .iter()
+        .map(|p| {
+            let mut out = Map::new();
+            out.insert("id".into(), json!(p.id));
+            if let Some(name) = &p.name {
+                out.insert("name".into(), json!(name));
+            }
+            out.insert("purpose".into(), json!(p.purpose));
+            out.insert(
+                "state".into(),
+                json!(if c.end.is_some() {
+                    "disconnected"
+                } else {
+                    "connected"
+                }),
+            );
+            out.insert("direction".into(), json!(c.originating_direction));
+            out.insert("startTime".into(), json!(rfc3339(c.start)));
+            if let Some(end) = c.end {
+                out.insert("endTime".into(), json!(rfc3339(end)));
+                out.insert("disconnectType".into(), json!("endpoint"));
+            }
+            if let Some(user) = &p.user_id {
+                out.insert("user".into(), user_ref(org, user));
+            }
+            let session = p.sessions.iter().find(|s| s.callback.is_some());
+            if let Some((s, cb)) = session.and_then(|s| Some((s, s.callback.as_ref()?))) {
+                let queue = s.segments.iter().rev().find_map(|g| g.queue_id.clone());
+                let mut routing = Map::new();
+                if let Some(q) = &queue {
+                    let queue_ref =
+                        json!({"id": q, "selfUri": format!("/api/v2/routing/queues/{q}")});
+                    out.insert("queue".into(), queue_ref.clone());
+                    routing.insert("queue".into(), queue_ref);
+                }
+                let scored: Vec<Value> = cb
+                    .scored_agent_ids
+                    .iter()
+                    .map(|a| json!({"agent": user_ref(org, a), "score": 100}))
+                    .collect();
+                routing.insert("scoredAgents".into(), Value::Array(scored));
+                out.insert("conversationRoutingData".into(), Value::Object(routing));
+                if let Some(at) = cb.scheduled {
+                    out.insert("callbackScheduledTime".into(), json!(rfc3339(at)));
+                }
+                if let Some(name) = &cb.user_name {
+                    out.insert("callbackUserName".into(), json!(name));
+                }
+                out.insert("callbackNumbers".into(), json!(cb.numbers));
+            }
+            Value::Object(out)
+        })
+        .collect();
+    json!({
+        "id": c.id,
+        "participants": participants,
+        "selfUri": format!("/api/v2/conversations/callbacks/{}", c.id),
+    })
+}
+
+/// `GET /api/v2/conversations/callbacks/{conversationId}`, as the conversation stands now.
+pub fn get_conversations_callback(org: &mut Org, call: &Call<'_>) -> Result<Reply, ApiError> {
+    let id = call.param("conversationId");
+    let (c, _, _) = callback_of(org, id)?;
+    let conversation = org.conversations[c]
+        .as_of(call.now)
+        .ok_or_else(|| ApiError::not_found("Conversation", id))?;
+    Ok(Reply::ok(callback_json(org, &conversation)))
+}
+
+/// `PATCH /api/v2/conversations/callbacks` (`PatchCallbackRequest`): `conversationId` and
+/// `agentId` are required; the agent (an active user) becomes the one the callback is routed to
+/// (its owner, when agent-owned), `queueId` (an existing queue) moves it to that queue, and
+/// `callbackScheduledTime` reschedules it. A callback whose conversation ended cannot change.
+pub fn patch_conversations_callbacks(org: &mut Org, call: &Call<'_>) -> Result<Reply, ApiError> {
+    let body = call.json_value()?;
+    let text = |name: &str| -> Result<Option<String>, ApiError> {
+        match body.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(ApiError::bad_request("{name} must be a string").param("name", name)),
+        }
+    };
+    let Some(id) = text("conversationId")? else {
+        return Err(ApiError::bad_request("conversationId is required"));
+    };
+    let Some(agent) = text("agentId")? else {
+        return Err(ApiError::bad_request("agentId is required"));
+    };
+    let queue = text("queueId")?;
+    let scheduled = match text("callbackScheduledTime")? {
+        None => None,
+        Some(t) => Some(
+            chrono::DateTime::parse_from_rfc3339(&t)
+                .map_err(|_| {
+                    ApiError::bad_request("callbackScheduledTime [{t}] is not an ISO-8601 time")
+                        .param("t", t.as_str())
+                })?
+                .with_timezone(&chrono::Utc),
+        ),
+    };
+    let (c, p, s) = callback_of(org, &id)?;
+    if org.conversations[c]
+        .as_of(call.now)
+        .is_none_or(|now| now.end.is_some())
+    {
+        return Err(ApiError::bad_request(
+            "The callback [{id}] is no longer scheduled: its conversation ended",
+        )
+        .param("id", id.as_str()));
+    }
+    let user = org.live_user(&agent)?;
+    if user.state != super::state::UserState::Active {
+        return Err(
+            ApiError::bad_request("The agent [{id}] is not an active user").param("id", agent),
+        );
+    }
+    if let Some(q) = &queue
+        && !org.queues.iter().any(|x| x.id == *q)
+    {
+        return Err(ApiError::not_found("Queue", q));
+    }
+    let session = &mut org.conversations[c].participants[p].sessions[s];
+    if let Some(q) = queue
+        && let Some(last) = session.segments.last_mut()
+    {
+        last.queue_id = Some(q);
+    }
+    if let Some(cb) = session.callback.as_mut() {
+        cb.scored_agent_ids = vec![agent];
+        if let Some(at) = scheduled {
+            cb.scheduled = Some(at);
+        }
+    }
+    let conversation = &org.conversations[c];
+    let identifiers: Vec<Value> = conversation
+        .participants
+        .iter()
+        .filter_map(|x| match x.purpose.as_str() {
+            "acd" => Some(json!({"type": "ACD", "id": x.id})),
+            "customer" | "external" => Some(json!({"type": "EXTERNAL", "id": x.id})),
+            _ => None,
+        })
+        .collect();
+    Ok(Reply::ok(json!({
+        "conversation": {"id": id, "selfUri": format!("/api/v2/conversations/{id}")},
+        "callbackIdentifiers": identifiers,
+    })))
+}

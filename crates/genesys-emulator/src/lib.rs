@@ -84,6 +84,7 @@ pub mod handoff;
 pub mod impact;
 pub mod ops;
 pub mod org;
+pub mod quality;
 pub mod ratelimit;
 pub mod render;
 pub mod routing;

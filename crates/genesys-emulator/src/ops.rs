@@ -7,7 +7,7 @@
 use super::call::{Call, Reply};
 use super::errors::ApiError;
 use super::state::Org;
-use super::{aggregates, analytics, handoff, impact, org, routing, search, users};
+use super::{aggregates, analytics, handoff, impact, org, quality, routing, search, users};
 
 /// Serves one operation against the organization (the lock is held by the caller).
 pub type Handler = fn(&mut Org, &Call<'_>) -> Result<Reply, ApiError>;
@@ -528,6 +528,70 @@ pub static OPERATIONS: &[Operation] = &[
         Perms::None,
         handoff
     ),
+    op!(
+        get_conversations_callback,
+        "GET",
+        "/api/v2/conversations/callbacks/{conversationId}",
+        Perms::None,
+        handoff
+    ),
+    op!(
+        patch_conversations_callbacks,
+        "PATCH",
+        "/api/v2/conversations/callbacks",
+        Perms::Any(&["conversation:callback:edit"]),
+        handoff
+    ),
+    op!(
+        get_quality_evaluations_query,
+        "GET",
+        "/api/v2/quality/evaluations/query",
+        Perms::Any(&["quality:evaluation:view"]),
+        quality
+    ),
+    op!(
+        get_quality_conversation_evaluation,
+        "GET",
+        "/api/v2/quality/conversations/{conversationId}/evaluations/{evaluationId}",
+        Perms::Any(&[
+            "quality:evaluation:view",
+            "quality:evaluation:assign",
+            "quality:evaluation:release"
+        ]),
+        quality
+    ),
+    op!(
+        put_quality_conversation_evaluation,
+        "PUT",
+        "/api/v2/quality/conversations/{conversationId}/evaluations/{evaluationId}",
+        Perms::Any(&[
+            "quality:evaluation:edit",
+            "quality:evaluation:editScore",
+            "quality:evaluation:editAgentSignoff"
+        ]),
+        quality
+    ),
+    op!(
+        get_quality_calibrations,
+        "GET",
+        "/api/v2/quality/calibrations",
+        Perms::Any(&["quality:calibration:view"]),
+        quality
+    ),
+    op!(
+        get_quality_calibration,
+        "GET",
+        "/api/v2/quality/calibrations/{calibrationId}",
+        Perms::Any(&["quality:calibration:view"]),
+        quality
+    ),
+    op!(
+        put_quality_calibration,
+        "PUT",
+        "/api/v2/quality/calibrations/{calibrationId}",
+        Perms::Any(&["quality:calibration:edit"]),
+        quality
+    ),
 ];
 
 /// Path parameters by template name.
@@ -615,11 +679,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_table_has_64_distinct_operations() {
+    fn the_table_has_72_distinct_operations() {
         let mut ids: Vec<_> = OPERATIONS.iter().map(|o| o.id).collect();
         ids.sort_unstable();
         ids.dedup();
-        assert_eq!(ids.len(), 64);
+        assert_eq!(ids.len(), 72);
     }
 
     #[test]

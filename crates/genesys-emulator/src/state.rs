@@ -306,6 +306,21 @@ pub struct Session {
     pub media_type: String,
     pub direction: String,
     pub segments: Vec<Segment>,
+    /// The scheduled callback a `callback` session holds.
+    pub callback: Option<CallbackSession>,
+}
+
+/// A scheduled callback (`AnalyticsSession.agentOwned`, `callbackScheduledTime`,
+/// `callbackUserName`, `callbackNumbers`; `AnalyticsConversationSegment.scoredAgents`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallbackSession {
+    /// Agent-owned: routed to the scored agent only.
+    pub agent_owned: bool,
+    pub scheduled: Option<DateTime<Utc>>,
+    pub user_name: Option<String>,
+    pub numbers: Vec<String>,
+    /// The agents the callback is routed to (the owner of an agent-owned callback).
+    pub scored_agent_ids: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -657,6 +672,7 @@ impl Org {
                         queue_id: None,
                         wrap_up_code: None,
                     }],
+                    callback: None,
                 });
             }
             for (si, s) in p.sessions.iter().enumerate() {
@@ -670,11 +686,22 @@ impl Org {
                         wrap_up_code: seg.wrap_up_code.clone(),
                     });
                 }
+                let callback = match &s.callback {
+                    Some(cb) => Some(CallbackSession {
+                        agent_owned: cb.agent_owned,
+                        scheduled: cb.scheduled_time.as_deref().map(at).transpose()?,
+                        user_name: cb.user_name.clone(),
+                        numbers: cb.numbers.clone(),
+                        scored_agent_ids: cb.scored_agent_ids.clone(),
+                    }),
+                    None => None,
+                };
                 sessions.push(Session {
                     id: stable_uuid(&[&c.id, "session", &pi.to_string(), &si.to_string()]),
                     media_type: s.media_type.clone(),
                     direction: c.originating_direction.clone(),
                     segments,
+                    callback,
                 });
             }
             participants.push(Participant {
@@ -993,6 +1020,7 @@ mod tests {
                         segment("interact", 0, Some(50)),
                         segment("wrapup", 50, Some(60)),
                     ],
+                    callback: None,
                 }],
             }],
         }
@@ -1056,6 +1084,38 @@ pub struct VoicemailState {
     pub copied_to: Vec<(String, DateTime<Utc>)>,
 }
 
+/// A quality evaluation (`Evaluation`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvaluationState {
+    pub id: String,
+    pub conversation_id: String,
+    pub form: Option<(String, String)>,
+    pub evaluator_id: String,
+    pub agent_id: String,
+    /// Who is to do it now (the evaluator, unless reassigned).
+    pub assignee_id: Option<String>,
+    /// `PENDING`, `INPROGRESS`, `FINISHED`, `INREVIEW` or `RETRACTED`.
+    pub status: String,
+    /// The calibration it belongs to, if any.
+    pub calibration_id: Option<String>,
+    pub version: i64,
+    pub assigned: DateTime<Utc>,
+    pub changed: DateTime<Utc>,
+    pub assignee_changed: Option<DateTime<Utc>>,
+}
+
+/// A calibration (`Calibration`): its evaluations are those whose `calibration_id` names it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CalibrationState {
+    pub id: String,
+    pub conversation_id: String,
+    pub calibrator_id: String,
+    pub agent_id: String,
+    pub evaluator_ids: Vec<String>,
+    pub expert_evaluator_id: Option<String>,
+    pub created: DateTime<Utc>,
+}
+
 /// The organization's handoff-related state.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct HandoffState {
@@ -1064,6 +1124,8 @@ pub struct HandoffState {
     pub voicemail: Vec<VoicemailState>,
     /// Voicemail copies made so far (their ids).
     pub copies: u64,
+    pub evaluations: Vec<EvaluationState>,
+    pub calibrations: Vec<CalibrationState>,
 }
 
 impl HandoffState {
@@ -1109,6 +1171,41 @@ impl HandoffState {
                 })
                 .collect(),
             copies: 0,
+            evaluations: fixture
+                .evaluations
+                .iter()
+                .map(|e| EvaluationState {
+                    id: e.id.clone(),
+                    conversation_id: e.conversation_id.clone(),
+                    form: e.form.as_ref().map(|f| (f.id.clone(), f.name.clone())),
+                    evaluator_id: e.evaluator_id.clone(),
+                    agent_id: e.agent_id.clone(),
+                    assignee_id: Some(
+                        e.assignee_id
+                            .clone()
+                            .unwrap_or_else(|| e.evaluator_id.clone()),
+                    ),
+                    status: e.status.clone(),
+                    calibration_id: e.calibration_id.clone(),
+                    version: 1,
+                    assigned: epoch - chrono::TimeDelta::days(1),
+                    changed: epoch - chrono::TimeDelta::days(1),
+                    assignee_changed: None,
+                })
+                .collect(),
+            calibrations: fixture
+                .calibrations
+                .iter()
+                .map(|c| CalibrationState {
+                    id: c.id.clone(),
+                    conversation_id: c.conversation_id.clone(),
+                    calibrator_id: c.calibrator_id.clone(),
+                    agent_id: c.agent_id.clone(),
+                    evaluator_ids: c.evaluator_ids.clone(),
+                    expert_evaluator_id: c.expert_evaluator_id.clone(),
+                    created: epoch - chrono::TimeDelta::days(2),
+                })
+                .collect(),
         }
     }
 }
