@@ -216,6 +216,11 @@ pub mod reason {
     /// changes are processed asynchronously); it is read again with backoff, and after
     /// [`super::MAX_NOT_APPLIED_ATTEMPTS`] passes the resource stalls with `ChangeNotApplied`.
     pub const AWAITING_CONFIRMATION: &str = "AwaitingConfirmation";
+    /// Stalled=True: Genesys Cloud accepted handoff moves (`spec.handoff`) that no read showed at
+    /// the new owner in [`super::MAX_NOT_APPLIED_ATTEMPTS`] passes; the message and
+    /// `status.notApplied` (step `HandOff`) name them. The user is still active and in routing:
+    /// nothing after the handoff ran.
+    pub const HANDOFF_NOT_APPLIED: &str = "HandoffNotApplied";
     /// Ready=False (Reconciling): `spec.impact.requireAcknowledgement` is true and
     /// `spec.impact.acknowledgedDigest` does not name `status.impact.digest` (missing, or
     /// acknowledging an impact that has since changed); nothing is written until it does.
@@ -475,15 +480,17 @@ pub struct HandoffPolicy {
     /// backup) when there is no successor, by id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fallback_queue: Option<QueueRef>,
-    /// Agent-owned scheduled callbacks. Default true. This version finds none yet (the API
-    /// lists callbacks by owner only through analytics; see docs/handoff.md).
+    /// Agent-owned scheduled callbacks go to the successor (found with the analytics details
+    /// query; the API hands a callback to a user only, so without a successor each is listed
+    /// not movable). Default true.
     #[serde(default = "default_true")]
     pub callbacks: bool,
     /// Open workitems assigned to the user. Default true.
     #[serde(default = "default_true")]
     pub workitems: bool,
-    /// Pending quality evaluations and calibrations. Default true. This version finds none yet
-    /// (see docs/handoff.md).
+    /// Pending quality evaluations the user is to do are assigned to the successor, and the
+    /// successor takes the user's place among the evaluators of the unfinished calibrations
+    /// they run. Needs a successor. Default true.
     #[serde(default = "default_true")]
     pub evaluations: bool,
     /// The manager of the user's direct reports becomes the successor. Default true.
@@ -593,7 +600,9 @@ pub struct ImpactPolicy {
 pub struct HandoffItem {
     /// What kind of work.
     pub kind: HandoffKind,
-    /// Its Genesys Cloud id (the workitem, the direct report, the colleague, the message).
+    /// Its Genesys Cloud id (the callback's conversation, the workitem, the direct report, the
+    /// colleague, the message, the calibration; an evaluation is `conversationId/evaluationId`,
+    /// since reading it takes both).
     pub id: String,
     /// Its display name, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1792,6 +1801,13 @@ pub enum NotRestorableKind {
     /// A workitem handed to the successor or the queue: it stays with its new owner, who may
     /// have worked on it.
     Workitem,
+    /// An agent-owned callback handed to the successor: it stays with them, who may have made
+    /// or rescheduled it.
+    Callback,
+    /// An evaluation assigned to the successor: it stays with them, who may have started it.
+    Evaluation,
+    /// A calibration the successor took the user's place in.
+    Calibration,
 }
 
 impl NotRestorableKind {
@@ -1803,6 +1819,9 @@ impl NotRestorableKind {
             NotRestorableKind::DirectReportManager => "DirectReportManager",
             NotRestorableKind::DirectRoutingBackup => "DirectRoutingBackup",
             NotRestorableKind::Workitem => "Workitem",
+            NotRestorableKind::Callback => "Callback",
+            NotRestorableKind::Evaluation => "Evaluation",
+            NotRestorableKind::Calibration => "Calibration",
         }
     }
 }
@@ -1812,7 +1831,7 @@ impl NotRestorableKind {
 #[serde(rename_all = "camelCase")]
 pub struct NotRestorable {
     /// `Language` (a routing language), `DefaultStation`, `DirectReportManager`,
-    /// `DirectRoutingBackup` or `Workitem`.
+    /// `DirectRoutingBackup`, `Workitem`, `Callback`, `Evaluation` or `Calibration`.
     pub what: NotRestorableKind,
     /// Its Genesys Cloud id.
     pub id: String,

@@ -168,6 +168,18 @@ pub enum StepError {
         /// The most passes any of them was made without showing, this one included.
         attempts: u32,
     },
+    /// Genesys Cloud accepted handoff moves that no read shows yet: the work is not with its new
+    /// owner, so the drain and the deactivation wait.
+    #[error(
+        "Genesys Cloud accepted {count} handoff move(s) that no read shows at the new owner: {what} \
+         (pass {attempts} of {MAX_NOT_APPLIED_ATTEMPTS}; see status.notApplied)"
+    )]
+    HandoffUnconfirmed {
+        count: usize,
+        what: String,
+        /// Passes that made them without a read showing them, this one included.
+        attempts: u32,
+    },
 }
 
 impl StepError {
@@ -180,12 +192,16 @@ impl StepError {
             StepError::Genesys { source, .. } => source.retry_class(),
             StepError::Read(e) => e.retry_class(),
             StepError::SnapshotNotPersisted(_) | StepError::BadInterval(_) => RetryClass::Never,
-            StepError::NotApplied { attempts, .. } | StepError::Unconfirmed { attempts, .. }
+            StepError::NotApplied { attempts, .. }
+            | StepError::Unconfirmed { attempts, .. }
+            | StepError::HandoffUnconfirmed { attempts, .. }
                 if *attempts >= MAX_NOT_APPLIED_ATTEMPTS =>
             {
                 RetryClass::Never
             }
-            StepError::NotApplied { .. } | StepError::Unconfirmed { .. } => RetryClass::Backoff,
+            StepError::NotApplied { .. }
+            | StepError::Unconfirmed { .. }
+            | StepError::HandoffUnconfirmed { .. } => RetryClass::Backoff,
         }
     }
 
@@ -199,7 +215,14 @@ impl StepError {
             StepError::Unconfirmed { attempts, .. } if *attempts >= MAX_NOT_APPLIED_ATTEMPTS => {
                 reason::CHANGE_NOT_APPLIED
             }
-            StepError::Unconfirmed { .. } => reason::AWAITING_CONFIRMATION,
+            StepError::HandoffUnconfirmed { attempts, .. }
+                if *attempts >= MAX_NOT_APPLIED_ATTEMPTS =>
+            {
+                reason::HANDOFF_NOT_APPLIED
+            }
+            StepError::Unconfirmed { .. } | StepError::HandoffUnconfirmed { .. } => {
+                reason::AWAITING_CONFIRMATION
+            }
         }
     }
 }

@@ -9,7 +9,7 @@ use super::error::StepError;
 use super::observe::Reading;
 use super::plan::{Named, Step, StepKind};
 use super::{handoff, snapshot, verify};
-use crate::crd::{GenesysUserOffboardingStatus, HandoffStatus, HistoryStatus, UserSnapshot};
+use crate::crd::{GenesysUserOffboardingStatus, HistoryStatus, UserSnapshot};
 use genesys_cloud::{
     GenesysClient, GenesysError, RoutingStatusValue, StateChangeReason, UserId, UserState,
     UserStateInfo,
@@ -30,8 +30,9 @@ pub enum StepOutput {
     NewVersion(Option<i64>),
     /// A write whose target state already held.
     AlreadyDone,
-    /// The handoff's counts, per kind (complete or not: see [`HandoffStatus`]).
-    Handoff(HandoffStatus),
+    /// The handoff's counts, per kind (complete or not: see [`crate::crd::HandoffStatus`]), and the moves
+    /// no read shows yet.
+    Handoff(handoff::Handed),
 }
 
 /// What a step needs besides the client.

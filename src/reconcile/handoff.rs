@@ -4,8 +4,9 @@
 //! Three stages, each with its own I/O:
 //! - [`prepare`] (every pass until the handoff is done; reads only): resolves the successor like
 //!   `spec.user` (ambiguous, missing, deleted or inactive → Stalled, nothing written) and, while
-//!   no snapshot is persisted, finds the work: direct reports, colleagues the user backs up for
-//!   direct routing, open workitems, voicemail. What it finds, with where each piece goes, is
+//!   no snapshot is persisted, finds the work: agent-owned callbacks, pending evaluations and
+//!   calibrations, direct reports, colleagues the user backs up for direct routing, open
+//!   workitems, voicemail. What it finds, with where each piece goes, is
 //!   recorded in the snapshot (`snapshot.handoff`), persisted before the first write.
 //! - [`run`] (the `HandOff` step, before the routing drain and the deactivation): moves exactly
 //!   the snapshot's list. Each move reads first and writes only what is not at its new owner
@@ -19,7 +20,10 @@
 
 use std::collections::BTreeMap;
 
-use genesys_cloud::{DirectRoutingBackup, GenesysClient, GenesysError, User, UserId, UserState};
+use chrono::{DateTime, Utc};
+use genesys_cloud::{
+    DirectRoutingBackup, GenesysClient, GenesysError, Interval, User, UserId, UserState,
+};
 
 use super::error::{ResolveError, StepError};
 use super::observe;
@@ -123,6 +127,7 @@ pub async fn prepare(
     policy: &HandoffPolicy,
     user: &User,
     discover: bool,
+    now: DateTime<Utc>,
 ) -> Result<Prepared, HandoffError> {
     let successor = match &policy.successor {
         Some(reference) => {
@@ -160,6 +165,7 @@ pub async fn prepare(
                 policy,
                 &user.id,
                 successor.as_ref().map(|s| s.id.as_str()),
+                now,
             )
             .await?,
         )
@@ -175,9 +181,16 @@ async fn find(
     policy: &HandoffPolicy,
     user: &UserId,
     successor: Option<&str>,
+    now: DateTime<Utc>,
 ) -> Result<Vec<HandoffItem>, HandoffError> {
     let queue = policy.fallback_queue.as_ref().map(|q| q.id.as_str());
     let mut items = Vec::new();
+    if policy.callbacks {
+        find_callbacks(client, user, successor, now, &mut items).await?;
+    }
+    if policy.evaluations {
+        find_evaluations(client, user, successor, &mut items).await?;
+    }
     if policy.direct_reports {
         let reports = client
             .get_direct_reports(user)
@@ -271,6 +284,115 @@ async fn find(
     Ok(items)
 }
 
+/// The scheduled callbacks the user owns, found with the analytics details query.
+async fn find_callbacks(
+    client: &GenesysClient,
+    user: &UserId,
+    successor: Option<&str>,
+    now: DateTime<Utc>,
+    items: &mut Vec<HandoffItem>,
+) -> Result<(), HandoffError> {
+    // Callbacks scheduled within the synchronous details query's longest window.
+    let window = chrono::TimeDelta::from_std(client.config().max_sync_interval)
+        .unwrap_or(chrono::TimeDelta::days(31));
+    let owned = client
+        .owned_callbacks_of(user, Interval::new(now - window, now))
+        .await
+        .map_err(read("query the callbacks the user owns"))?;
+    for callback in owned {
+        items.push(HandoffItem {
+            kind: HandoffKind::Callback,
+            id: callback.conversation_id,
+            name: callback.customer,
+            to: successor.map(str::to_owned),
+            to_queue: false,
+            not_movable: successor.is_none().then(|| CALLBACK_NEEDS_AGENT.to_owned()),
+        });
+    }
+    Ok(())
+}
+
+/// The evaluations `user` is to do and the calibrations they run that are not finished.
+async fn find_evaluations(
+    client: &GenesysClient,
+    user: &UserId,
+    successor: Option<&str>,
+    items: &mut Vec<HandoffItem>,
+) -> Result<(), HandoffError> {
+    let evaluations = client
+        .pending_evaluations_of(user)
+        .await
+        .map_err(read("query the evaluations the user is to do"))?;
+    for e in evaluations {
+        let Some(conversation) = e.conversation_id() else {
+            continue;
+        };
+        items.push(HandoffItem {
+            kind: HandoffKind::Evaluation,
+            id: format!("{conversation}/{}", e.id),
+            name: describe_evaluation(&e),
+            to: successor.map(str::to_owned),
+            to_queue: false,
+            not_movable: successor
+                .is_none()
+                .then(|| EVALUATION_NEEDS_USER.to_owned()),
+        });
+    }
+    let calibrations = client
+        .calibrations_of(user)
+        .await
+        .map_err(read("read the calibrations the user runs"))?;
+    for c in calibrations
+        .into_iter()
+        .filter(genesys_cloud::Calibration::is_pending)
+    {
+        let not_movable = if successor.is_none() {
+            Some(EVALUATION_NEEDS_USER.to_owned())
+        } else if !c.involves(user.as_str()) {
+            Some(CALIBRATOR_STAYS.to_owned())
+        } else {
+            None
+        };
+        items.push(HandoffItem {
+            kind: HandoffKind::Calibration,
+            id: c.id.clone(),
+            name: c
+                .agent
+                .as_ref()
+                .and_then(|a| a.name.as_deref())
+                .map(|agent| format!("calibration of {agent}'s conversation")),
+            to: not_movable
+                .is_none()
+                .then(|| successor.map(str::to_owned))
+                .flatten(),
+            to_queue: false,
+            not_movable,
+        });
+    }
+    Ok(())
+}
+
+/// `Billing QA of Omar Haddad`: the form and the agent evaluated, as far as the read names them.
+fn describe_evaluation(e: &genesys_cloud::Evaluation) -> Option<String> {
+    let form = e.evaluation_form.as_ref().and_then(|f| f.name.as_deref());
+    let agent = e.agent.as_ref().and_then(|a| a.name.as_deref());
+    match (form, agent) {
+        (Some(form), Some(agent)) => Some(format!("{form} of {agent}")),
+        (None, Some(agent)) => Some(format!("evaluation of {agent}")),
+        (Some(form), None) => Some(form.to_owned()),
+        (None, None) => None,
+    }
+}
+
+/// Why an evaluation or a calibration needs a successor.
+const EVALUATION_NEEDS_USER: &str =
+    "evaluations and calibrations are done by a user, not a queue: set handoff.successor";
+/// Why a calibration the user only runs stays with them.
+const CALIBRATOR_STAYS: &str = "the user is only its calibrator, which Genesys does not let a PUT change (evaluators, expertEvaluator and scoringIndex only); its evaluators can still finish it";
+
+/// Why a callback cannot go to the fallback queue.
+const CALLBACK_NEEDS_AGENT: &str = "a callback is handed to a user (PATCH /api/v2/conversations/callbacks requires agentId): set handoff.successor";
+
 /// The outcome of one item's move.
 enum Moved {
     /// A read shows it at its new owner.
@@ -281,15 +403,25 @@ enum Moved {
     Pending,
 }
 
+/// What one `HandOff` step did: the per-kind counts, and the moves Genesys accepted that no
+/// read shows yet.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Handed {
+    pub status: HandoffStatus,
+    /// `Kind id` of each item written (or found half-moved) that no read shows at its new owner.
+    pub pending: Vec<String>,
+}
+
 /// The `HandOff` step: moves the snapshot's items, reading each before and after. Returns the
-/// per-kind counts; an item no read confirms yet leaves its kind incomplete (the caller stops
-/// the pass before the drain and retries).
+/// per-kind counts; an item no read confirms yet leaves its kind incomplete and is named in
+/// `pending` (the caller stops the pass before the drain and retries).
 pub async fn run(
     client: &GenesysClient,
     user: &UserId,
     items: &[HandoffItem],
     successor: Option<ResolvedUser>,
-) -> Result<HandoffStatus, StepError> {
+) -> Result<Handed, StepError> {
+    let mut pending = Vec::new();
     let mut kinds: BTreeMap<HandoffKind, HandoffKindStatus> = BTreeMap::new();
     let mut voicemail = None;
     for item in items {
@@ -310,9 +442,9 @@ pub async fn run(
                 HandoffKind::Voicemail => {
                     copy_voicemail(client, user, item, to, &mut voicemail).await?
                 }
-                HandoffKind::Callback | HandoffKind::Evaluation | HandoffKind::Calibration => {
-                    Moved::NotMovable("this operator version does not move this kind".into())
-                }
+                HandoffKind::Callback => move_callback(client, user, item, to).await?,
+                HandoffKind::Evaluation => move_evaluation(client, user, item, to).await?,
+                HandoffKind::Calibration => move_calibration(client, user, item, to).await?,
             },
         };
         match outcome {
@@ -321,17 +453,161 @@ pub async fn run(
                 id: item.id.clone(),
                 reason,
             }),
-            Moved::Pending => {}
+            Moved::Pending => pending.push(format!("{} {}", item.kind.as_str(), item.id)),
         }
     }
-    Ok(HandoffStatus {
-        successor,
-        kinds: kinds.into_values().collect(),
+    Ok(Handed {
+        status: HandoffStatus {
+            successor,
+            kinds: kinds.into_values().collect(),
+        },
+        pending,
     })
 }
 
 fn step_error(what: &'static str) -> impl FnOnce(GenesysError) -> StepError {
     StepError::genesys(what)
+}
+
+/// The callback is routed to the successor (`PATCH /conversations/callbacks` with `agentId`),
+/// read before and after with `GET /conversations/callbacks/{id}` (`scoredAgents`).
+async fn move_callback(
+    client: &GenesysClient,
+    user: &UserId,
+    item: &HandoffItem,
+    to: &str,
+) -> Result<Moved, StepError> {
+    let holds = |c: &genesys_cloud::CallbackConversation| {
+        let routed = c.routed_to();
+        routed.contains(&to) && !routed.contains(&user.as_str())
+    };
+    let current = match client.get_callback(&item.id).await {
+        Ok(c) => c,
+        Err(e) if e.is_not_found() => {
+            return Ok(Moved::NotMovable("the callback no longer exists".into()));
+        }
+        Err(e) => return Err(step_error("read a callback")(e)),
+    };
+    if holds(&current) {
+        return Ok(Moved::Confirmed);
+    }
+    if !current.is_scheduled() {
+        return Ok(Moved::NotMovable(
+            "the callback ended since the snapshot (made or cancelled)".into(),
+        ));
+    }
+    if !current.routed_to().contains(&user.as_str()) {
+        // Someone gave it to another agent since the snapshot: theirs to keep.
+        return Ok(Moved::NotMovable(
+            "the callback's owner changed since the snapshot".into(),
+        ));
+    }
+    client
+        .reassign_callback(&item.id, to)
+        .await
+        .map_err(step_error("reassign a callback"))?;
+    let after = client
+        .get_callback(&item.id)
+        .await
+        .map_err(step_error("read a callback back"))?;
+    Ok(if holds(&after) {
+        Moved::Confirmed
+    } else {
+        Moved::Pending
+    })
+}
+
+/// The evaluation is assigned to the successor: `PUT` of the whole evaluation as read, with the
+/// new `assignee`, read back with `GET`.
+async fn move_evaluation(
+    client: &GenesysClient,
+    user: &UserId,
+    item: &HandoffItem,
+    to: &str,
+) -> Result<Moved, StepError> {
+    let Some((conversation, id)) = item.id.split_once('/') else {
+        return Ok(Moved::NotMovable(
+            "not a conversationId/evaluationId pair".into(),
+        ));
+    };
+    let current = match client.get_evaluation(conversation, id).await {
+        Ok(e) => e,
+        Err(e) if e.is_not_found() => {
+            return Ok(Moved::NotMovable("the evaluation no longer exists".into()));
+        }
+        Err(e) => return Err(step_error("read an evaluation")(e)),
+    };
+    if current.assignee_id() == Some(to) {
+        return Ok(Moved::Confirmed);
+    }
+    if !current.is_pending() {
+        return Ok(Moved::NotMovable(format!(
+            "{} since the snapshot",
+            current.status.as_deref().unwrap_or("changed")
+        )));
+    }
+    if current.assignee_id() != Some(user.as_str()) {
+        return Ok(Moved::NotMovable(
+            "assigned to someone else since the snapshot".into(),
+        ));
+    }
+    client
+        .reassign_evaluation(&current, to)
+        .await
+        .map_err(step_error("reassign an evaluation"))?;
+    let after = client
+        .get_evaluation(conversation, id)
+        .await
+        .map_err(step_error("read an evaluation back"))?;
+    Ok(if after.assignee_id() == Some(to) {
+        Moved::Confirmed
+    } else {
+        Moved::Pending
+    })
+}
+
+/// The successor takes the user's place among the calibration's evaluators and as its expert
+/// evaluator: `PUT` of the whole calibration as read, read back with `GET`.
+async fn move_calibration(
+    client: &GenesysClient,
+    user: &UserId,
+    item: &HandoffItem,
+    to: &str,
+) -> Result<Moved, StepError> {
+    let holds = |c: &genesys_cloud::Calibration| {
+        !c.involves(user.as_str()) && (c.evaluator_ids().contains(&to) || c.expert_id() == Some(to))
+    };
+    let current = match client.get_calibration(&item.id).await {
+        Ok(c) => c,
+        Err(e) if e.is_not_found() => {
+            return Ok(Moved::NotMovable("the calibration no longer exists".into()));
+        }
+        Err(e) => return Err(step_error("read a calibration")(e)),
+    };
+    if holds(&current) {
+        return Ok(Moved::Confirmed);
+    }
+    if !current.involves(user.as_str()) {
+        return Ok(Moved::NotMovable(
+            "the user is no longer among its evaluators since the snapshot".into(),
+        ));
+    }
+    if !current.is_pending() {
+        return Ok(Moved::NotMovable("finished since the snapshot".into()));
+    }
+    client
+        .replace_calibration_evaluator(&current, user.as_str(), to)
+        .await
+        .map_err(step_error("hand over a calibration"))?;
+    let after = client
+        .get_calibration(&item.id)
+        .await
+        .map_err(step_error("read a calibration back"))?;
+    Ok(if holds(&after) {
+        Moved::Confirmed
+    } else {
+        Moved::Pending
+    })
 }
 
 /// The report's manager becomes the successor: `PATCH /users/{id}` with `manager` and the

@@ -51,7 +51,8 @@ pub fn planned_action(kind: &ImpactKind, handoff: Option<&HandoffPolicy>) -> Imp
     let person = h.successor.is_some();
     let anyone = person || h.fallback_queue.is_some();
     let moved = match kind {
-        ImpactKind::Callback => h.callbacks && anyone,
+        // The API hands a callback to a user only (`agentId` is required).
+        ImpactKind::Callback => h.callbacks && person,
         ImpactKind::Workitem => h.workitems && anyone,
         ImpactKind::DirectRoutingBackup => h.direct_routing_backup && anyone,
         ImpactKind::Evaluation | ImpactKind::Calibration => h.evaluations && person,

@@ -261,6 +261,7 @@ async fn offboard(
                 handoff,
                 &user,
                 pass.report.status.snapshot.is_none(),
+                pass.now,
             )
             .await?,
         ),
@@ -378,19 +379,15 @@ impl<'a> Pass<'a> {
         self.report.step(step, &result, policy);
         self.save().await?;
         // A handoff some read does not show yet holds the pass here: nothing after it (the
-        // drain, the deactivation) runs before the work is with its new owner.
-        if let Ok(execute::StepOutput::Handoff(handoff)) = &result {
-            let pending: Vec<&str> = handoff
-                .kinds
-                .iter()
-                .filter(|k| !k.is_complete())
-                .map(|k| k.kind.as_str())
-                .collect();
-            if !pending.is_empty() {
-                return Err(error::StepError::Unconfirmed {
-                    count: pending.len(),
-                    what: format!("the handoff of {}", pending.join(", ")),
-                    attempts: 1,
+        // drain, the deactivation) runs before the work is with its new owner. Retried with
+        // backoff; after `MAX_NOT_APPLIED_ATTEMPTS` passes it stalls, naming the moves.
+        if let Ok(execute::StepOutput::Handoff(handed)) = &result {
+            let incomplete = handed.status.kinds.iter().any(|k| !k.is_complete());
+            if incomplete {
+                return Err(error::StepError::HandoffUnconfirmed {
+                    count: handed.pending.len(),
+                    what: handed.pending.join(", "),
+                    attempts: self.report.handoff_attempts().max(1),
                 }
                 .into());
             }

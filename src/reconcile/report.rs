@@ -395,8 +395,8 @@ impl Report {
     /// Records one executed step: the actions log, the remaining plan, the data it produced and
     /// the step conditions.
     pub fn step(&mut self, step: &Step, result: &Result<StepOutput, StepError>, policy: &Policy) {
-        if let Ok(StepOutput::Handoff(handoff)) = result {
-            self.handed_off(step, handoff);
+        if let Ok(StepOutput::Handoff(handed)) = result {
+            self.handed_off(step, handed);
             return;
         }
         if let Err(e) = result {
@@ -463,8 +463,11 @@ impl Report {
     }
 
     /// The handoff step's counts: `Succeeded` once every piece is moved (as read back) or known
-    /// not movable, `Unconfirmed` (and still planned) while some move no read shows yet.
-    fn handed_off(&mut self, step: &Step, handoff: &crate::crd::HandoffStatus) {
+    /// not movable, `Unconfirmed` (and still planned) while some move no read shows yet; those
+    /// moves are counted in `status.notApplied` (one `HandOff` entry naming them, its
+    /// `attempts` the passes that made them without a read showing them).
+    fn handed_off(&mut self, step: &Step, handed: &super::handoff::Handed) {
+        let handoff = &handed.status;
         let complete = handoff
             .kinds
             .iter()
@@ -507,7 +510,42 @@ impl Report {
             self.changed = true;
             let planned = planned_step(step);
             self.status.plan.retain(|p| *p != planned);
+            self.status.not_applied.retain(|n| n.step != step.kind());
+        } else {
+            let observed = if handed.pending.is_empty() {
+                "some moves are not read back yet".to_owned()
+            } else {
+                format!("not at the new owner yet: {}", handed.pending.join(", "))
+            };
+            let now = to_time(self.now);
+            match self
+                .status
+                .not_applied
+                .iter_mut()
+                .find(|n| n.step == step.kind())
+            {
+                Some(entry) => {
+                    entry.attempts += 1;
+                    entry.observed = observed;
+                }
+                None => self.status.not_applied.push(NotApplied {
+                    step: step.kind(),
+                    target: None,
+                    observed,
+                    attempts: 1,
+                    since: now,
+                }),
+            }
         }
+    }
+
+    /// The passes that made handoff moves no read shows yet, this one included (0 when none).
+    pub fn handoff_attempts(&self) -> u32 {
+        self.status
+            .not_applied
+            .iter()
+            .find(|n| n.step == StepKind::HandOff)
+            .map_or(0, |n| n.attempts)
     }
 
     /// Changes that no read showed before and that this pass's read shows (a late one, or made
@@ -1115,6 +1153,9 @@ fn describe(item: &NotRestorable) -> String {
         NotRestorableKind::DirectReportManager => "manager of",
         NotRestorableKind::DirectRoutingBackup => "direct-routing backup of",
         NotRestorableKind::Workitem => "workitem",
+        NotRestorableKind::Callback => "callback for",
+        NotRestorableKind::Evaluation => "evaluation",
+        NotRestorableKind::Calibration => "calibration",
     };
     format!("{kind} {}", item.name.as_deref().unwrap_or(&item.id))
 }

@@ -699,7 +699,8 @@ async fn missing_default_station(
 /// successor gets the user back as manager, a colleague whose direct-routing backup is still
 /// the successor (or the fallback queue) gets the user back as backup; each is read first and
 /// read back after. One changed again since the handoff is someone's later choice and is
-/// listed instead, as are the workitems (the successor may have worked on them). Voicemail was
+/// listed instead, as are the workitems, callbacks, evaluations and calibrations (the successor
+/// may have worked on them). Voicemail was
 /// copied, never moved: the user's mailbox still holds it.
 async fn ensure_handoff_undone(
     client: &GenesysClient,
@@ -728,10 +729,29 @@ async fn ensure_handoff_undone(
                     "handed to {to}; it stays with its new owner, who may have worked on it"
                 ),
             }),
-            HandoffKind::Voicemail
-            | HandoffKind::Callback
-            | HandoffKind::Evaluation
-            | HandoffKind::Calibration => {}
+            HandoffKind::Callback => not_restorable.push(NotRestorable {
+                what: NotRestorableKind::Callback,
+                id: item.id.clone(),
+                name: item.name.clone(),
+                why: format!(
+                    "handed to {to}; it stays with its new owner, who may have made or rescheduled it"
+                ),
+            }),
+            HandoffKind::Evaluation => not_restorable.push(NotRestorable {
+                what: NotRestorableKind::Evaluation,
+                id: item.id.clone(),
+                name: item.name.clone(),
+                why: format!("assigned to {to}; it stays with them, who may have started it"),
+            }),
+            HandoffKind::Calibration => not_restorable.push(NotRestorable {
+                what: NotRestorableKind::Calibration,
+                id: item.id.clone(),
+                name: item.name.clone(),
+                why: format!(
+                    "{to} took the user's place among its evaluators; left with them, who may have evaluated it"
+                ),
+            }),
+            HandoffKind::Voicemail => {}
         }
     }
     Ok(())

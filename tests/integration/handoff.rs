@@ -22,7 +22,20 @@ const MARIA: &str = "6a1b0c3e-0000-4000-8000-000000000008";
 const TOM: &str = "6a1b0c3e-0000-4000-8000-000000000009";
 const KEN: &str = "6a1b0c3e-0000-4000-8000-00000000000b";
 const ANA: &str = "6a1b0c3e-0000-4000-8000-00000000000a";
+const OMAR: &str = "6a1b0c3e-0000-4000-8000-000000000002";
 const REFUND: &str = "7d8e9f00-0000-4000-8000-000000000301";
+/// Jane's two agent-owned scheduled callbacks, and one of Omar's.
+const JANES_CALLBACKS: [&str; 2] = [
+    "cb0a8e00-0000-4000-8000-000000000501",
+    "cb0a8e00-0000-4000-8000-000000000502",
+];
+const OMARS_CALLBACK: &str = "cb0a8e00-0000-4000-8000-000000000503";
+const PRIYA: &str = "6a1b0c3e-0000-4000-8000-000000000007";
+/// The call of Omar's that Jane is to evaluate, and the evaluation.
+const OMARS_CALL: &str = "c0a8e001-0000-4000-8000-000000000005";
+const PENDING_EVALUATION: &str = "e7a1b2c3-0000-4000-8000-000000000601";
+/// The calibration Jane runs, with Priya and herself as evaluators and herself as the expert.
+const CALIBRATION: &str = "ca1b0000-0000-4000-8000-000000000701";
 const TECH_SUPPORT: &str = "9b2e4d60-0000-4000-8000-0000000000b2";
 
 const JANE_TO_MARIA: &str = "user: {email: jane.doe@example.com}\nhandoff: {successor: {email: maria.garcia@example.com}}\n";
@@ -47,6 +60,19 @@ impl World {
         }
     }
 
+    /// A pass that may fail (retried by the controller): its error's reason, or its outcome.
+    async fn try_pass(
+        &self,
+        resource: &mut GenesysUserOffboarding,
+    ) -> Result<Outcome, &'static str> {
+        let result = reconcile(resource, &self.clients, &self.owners, &self.store).await;
+        resource.status = Some(result.status.clone());
+        result
+            .into_result()
+            .map(|r| r.outcome)
+            .map_err(|e| e.reason())
+    }
+
     async fn pass(&self, resource: &mut GenesysUserOffboarding) -> Outcome {
         let result = reconcile(resource, &self.clients, &self.owners, &self.store).await;
         resource.status = Some(result.status.clone());
@@ -54,6 +80,18 @@ impl World {
             .into_result()
             .unwrap_or_else(|e| panic!("the pass failed: {e:?}"))
             .outcome
+    }
+
+    /// The agents a callback is routed to, as `GET /conversations/callbacks/{id}` shows them.
+    async fn callback_owners(&self, id: &str) -> Vec<String> {
+        self.client
+            .get_callback(id)
+            .await
+            .unwrap()
+            .routed_to()
+            .into_iter()
+            .map(str::to_owned)
+            .collect()
     }
 
     async fn manager_of(&self, id: &str) -> Option<String> {
@@ -116,7 +154,24 @@ async fn the_demo_agents_work_goes_to_her_successor_before_she_leaves_routing() 
     // The closed workitem is not open work: it is not found.
     assert_eq!(counts(&kind(&jane, HandoffKind::Workitem)), (1, 1, 0));
     assert_eq!(counts(&kind(&jane, HandoffKind::Voicemail)), (2, 2, 0));
+    assert_eq!(counts(&kind(&jane, HandoffKind::Callback)), (2, 2, 0));
     // Genesys, read with the client, shows each piece at its new owner.
+    for callback in JANES_CALLBACKS {
+        assert_eq!(world.callback_owners(callback).await, [MARIA]);
+    }
+    // Omar's callback is his: not found, not touched.
+    assert_eq!(world.callback_owners(OMARS_CALLBACK).await, [OMAR]);
+    assert_eq!(counts(&kind(&jane, HandoffKind::Evaluation)), (1, 1, 0));
+    assert_eq!(counts(&kind(&jane, HandoffKind::Calibration)), (1, 1, 0));
+    let evaluation = world
+        .client
+        .get_evaluation(OMARS_CALL, PENDING_EVALUATION)
+        .await
+        .unwrap();
+    assert_eq!(evaluation.assignee_id(), Some(MARIA));
+    let calibration = world.client.get_calibration(CALIBRATION).await.unwrap();
+    assert_eq!(calibration.evaluator_ids(), [MARIA, PRIYA]);
+    assert_eq!(calibration.expert_id(), Some(MARIA));
     assert_eq!(world.manager_of(TOM).await.as_deref(), Some(MARIA));
     let backup = world
         .client
@@ -143,6 +198,9 @@ async fn the_demo_agents_work_goes_to_her_successor_before_she_leaves_routing() 
         .position(|r| r.operation.as_deref() == Some("patch_user_presence"))
         .unwrap();
     for op in [
+        "patch_conversations_callbacks",
+        "put_quality_conversation_evaluation",
+        "put_quality_calibration",
         "patch_taskmanagement_workitem",
         "put_routing_user_directroutingbackup_settings",
         "post_voicemail_messages",
@@ -176,6 +234,9 @@ async fn a_second_pass_moves_nothing_again() {
         "put_routing_user_directroutingbackup_settings",
         "post_voicemail_messages",
         "post_taskmanagement_workitems_query",
+        "patch_conversations_callbacks",
+        "put_quality_conversation_evaluation",
+        "put_quality_calibration",
     ];
     for op in handoff_ops {
         assert!(world.requests_of(op).is_empty(), "{op} sent again");
@@ -208,6 +269,14 @@ async fn a_crash_after_the_moves_converges_without_moving_anything_twice() {
     world.pass(&mut rerun).await;
 
     assert_eq!(world.requests_of("post_voicemail_messages").len(), 2);
+    assert_eq!(world.requests_of("patch_conversations_callbacks").len(), 2);
+    assert_eq!(
+        world
+            .requests_of("put_quality_conversation_evaluation")
+            .len(),
+        1
+    );
+    assert_eq!(world.requests_of("put_quality_calibration").len(), 1);
     assert_eq!(world.requests_of("patch_taskmanagement_workitem").len(), 1);
     assert_eq!(
         world
@@ -223,6 +292,7 @@ async fn a_crash_after_the_moves_converges_without_moving_anything_twice() {
     assert_eq!(manager_patches, 1);
     assert_eq!(counts(&kind(&rerun, HandoffKind::Voicemail)), (2, 2, 0));
     assert_eq!(counts(&kind(&rerun, HandoffKind::DirectReport)), (1, 1, 0));
+    assert_eq!(counts(&kind(&rerun, HandoffKind::Callback)), (2, 2, 0));
 }
 
 #[tokio::test]
@@ -299,11 +369,14 @@ async fn observe_mode_lists_the_work_and_moves_nothing() {
     world.pass(&mut jane).await;
 
     let items = &status(&jane).snapshot.as_ref().unwrap().handoff;
-    assert_eq!(items.len(), 5, "{items:?}");
+    assert_eq!(items.len(), 9, "{items:?}");
     assert!(items.iter().all(|i| i.to.as_deref() == Some(MARIA)));
     // Counted before any write: found, none moved yet.
     assert_eq!(counts(&kind(&jane, HandoffKind::Voicemail)), (2, 0, 0));
     assert_eq!(counts(&kind(&jane, HandoffKind::DirectReport)), (1, 0, 0));
+    assert_eq!(counts(&kind(&jane, HandoffKind::Callback)), (2, 0, 0));
+    assert_eq!(counts(&kind(&jane, HandoffKind::Evaluation)), (1, 0, 0));
+    assert_eq!(counts(&kind(&jane, HandoffKind::Calibration)), (1, 0, 0));
     assert!(world.sim.requests().iter().all(|r| !is_write(r)));
     assert_eq!(world.manager_of(TOM).await.as_deref(), Some(JANE));
     // Who would take it over is claimed already: the successor was resolved by a read.
@@ -365,6 +438,20 @@ async fn without_a_successor_the_queue_takes_what_a_queue_can_hold() {
     );
     assert_eq!(counts(&kind(&jane, HandoffKind::DirectReport)), (1, 0, 1));
     assert_eq!(counts(&kind(&jane, HandoffKind::Voicemail)), (2, 0, 2));
+    // A callback is handed to a user (the API requires an agent): not to a queue, and the
+    // status says why.
+    let callbacks = kind(&jane, HandoffKind::Callback);
+    assert_eq!(counts(&callbacks), (2, 0, 2));
+    assert!(
+        callbacks.not_movable[0].reason.contains("requires agentId"),
+        "{callbacks:?}"
+    );
+    for callback in JANES_CALLBACKS {
+        assert_eq!(world.callback_owners(callback).await, [JANE]);
+    }
+    // So are evaluations and calibrations: they are done by a person.
+    assert_eq!(counts(&kind(&jane, HandoffKind::Evaluation)), (1, 0, 1));
+    assert_eq!(counts(&kind(&jane, HandoffKind::Calibration)), (1, 0, 1));
     // The impact read before the first write says the same: a queue takes the workitem and the
     // backup; the direct report and the voicemail, which need a person, are only reported.
     let handed_off = impact_of(&jane, ImpactAction::HandedOff);
@@ -410,11 +497,12 @@ async fn an_agent_with_nothing_to_hand_off_costs_a_few_reads() {
 
     let with = world.sim.requests().len();
     let without = baseline_world.sim.requests().len();
-    // Successor search and read, then one read per kind: direct reports, direct-routing backup,
-    // open workitems, voicemail.
+    // Successor search and read, then one read per kind: owned callbacks (one analytics details
+    // page), pending evaluations, calibrations, direct reports, direct-routing backup, open
+    // workitems, voicemail.
     assert_eq!(
         with - without,
-        6,
+        9,
         "{:#?}",
         world
             .sim
@@ -453,5 +541,164 @@ async fn restore_gives_back_the_manager_and_the_backup_and_lists_the_workitem() 
         listed.contains(&(NotRestorableKind::Workitem, REFUND)),
         "{listed:?}"
     );
+    for callback in JANES_CALLBACKS {
+        assert!(
+            listed.contains(&(NotRestorableKind::Callback, callback)),
+            "{listed:?}"
+        );
+    }
+    let evaluation = format!("{OMARS_CALL}/{PENDING_EVALUATION}");
+    assert!(
+        listed.contains(&(NotRestorableKind::Evaluation, evaluation.as_str())),
+        "{listed:?}"
+    );
+    assert!(
+        listed.contains(&(NotRestorableKind::Calibration, CALIBRATION)),
+        "{listed:?}"
+    );
+    world.check_invariants();
+}
+
+#[tokio::test]
+async fn a_move_genesys_accepts_but_never_applies_is_counted_and_stalls_naming_it() {
+    let world = World::demo().await;
+    let mut jane = offboarding(JANE_TO_MARIA);
+    // Genesys answers the workitem's PATCH 2xx (with the workitem as it is) and never applies it.
+    world.sim.inject(
+        Fault::new("PATCH", "/api/v2/taskmanagement/workitems/*")
+            .ignore_write()
+            .times(100),
+    );
+
+    // Each pass writes again (no read shows the move), counts the pass, and stops before the
+    // drain; the fifth stalls, naming the workitem.
+    for attempt in 1..=4 {
+        let result = world.try_pass(&mut jane).await;
+        assert_eq!(result, Err("AwaitingConfirmation"), "pass {attempt}");
+        let entry = status(&jane)
+            .not_applied
+            .iter()
+            .find(|n| n.step.as_str() == "HandOff")
+            .unwrap_or_else(|| panic!("pass {attempt}: no HandOff in status.notApplied"))
+            .clone();
+        assert_eq!(entry.attempts, attempt);
+        assert!(entry.observed.contains(REFUND), "{}", entry.observed);
+    }
+    let stalled = world.try_pass(&mut jane).await;
+
+    match stalled {
+        Ok(Outcome::Stalled { reason, message }) => {
+            assert_eq!(reason, "HandoffNotApplied");
+            assert!(message.contains(&format!("Workitem {REFUND}")), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let entry = status(&jane)
+        .not_applied
+        .iter()
+        .find(|n| n.step.as_str() == "HandOff")
+        .unwrap()
+        .clone();
+    assert_eq!(entry.attempts, 5);
+    // The rest moved once, in the first pass, and was never written again.
+    assert_eq!(world.requests_of("patch_conversations_callbacks").len(), 2);
+    assert_eq!(world.requests_of("post_voicemail_messages").len(), 2);
+    assert_eq!(counts(&kind(&jane, HandoffKind::Workitem)), (1, 0, 0));
+    assert_eq!(counts(&kind(&jane, HandoffKind::Callback)), (2, 2, 0));
+    // Nothing after the handoff ran: Jane is active and was never drained.
+    assert_eq!(
+        world.sim.user(JANE).unwrap()["state"].as_str(),
+        Some("active")
+    );
+    assert!(world.requests_of("patch_user_presence").is_empty());
+    world.check_invariants();
+}
+
+#[tokio::test]
+async fn a_move_that_shows_late_clears_its_count_and_the_offboarding_goes_on() {
+    let world = World::demo().await;
+    let mut jane = offboarding(JANE_TO_MARIA);
+    world.sim.inject(
+        Fault::new("PATCH", "/api/v2/taskmanagement/workitems/*")
+            .ignore_write()
+            .times(2),
+    );
+
+    assert_eq!(world.try_pass(&mut jane).await, Err("AwaitingConfirmation"));
+    assert_eq!(world.try_pass(&mut jane).await, Err("AwaitingConfirmation"));
+    let outcome = world.pass(&mut jane).await;
+
+    assert!(matches!(outcome, Outcome::Done { .. }), "{outcome:?}");
+    assert!(
+        status(&jane)
+            .not_applied
+            .iter()
+            .all(|n| n.step.as_str() != "HandOff"),
+        "{:?}",
+        status(&jane).not_applied
+    );
+    assert_eq!(counts(&kind(&jane, HandoffKind::Workitem)), (1, 1, 0));
+    world.check_invariants();
+}
+
+#[tokio::test]
+async fn a_crash_between_two_moves_converges_without_moving_anything_twice() {
+    let world = World::demo().await;
+    let mut jane = offboarding(JANE_TO_MARIA);
+    // The evaluation's PUT is applied but no answer ever arrives, through every retry of the
+    // client (the pass ends there, as a process dying between two moves would): the callbacks
+    // before it are moved, the calibration and everything after are not.
+    world.sim.inject(
+        Fault::new("PUT", "/api/v2/quality/conversations/*/evaluations/*")
+            .after_serve()
+            .reset()
+            .times(20),
+    );
+    let crashed = world.try_pass(&mut jane).await;
+    assert!(crashed.is_err(), "{crashed:?}");
+    assert_eq!(world.requests_of("patch_conversations_callbacks").len(), 2);
+    assert_eq!(world.requests_of("put_quality_calibration").len(), 0);
+    // The evaluation's move took effect though its answer was lost.
+    let evaluation = world
+        .client
+        .get_evaluation(OMARS_CALL, PENDING_EVALUATION)
+        .await
+        .unwrap();
+    assert_eq!(evaluation.assignee_id(), Some(MARIA));
+    // The next run starts from the last status persisted before the HandOff step.
+    let before_handoff = world
+        .store
+        .history()
+        .into_iter()
+        .rev()
+        .find(|s| {
+            s.status.snapshot.is_some()
+                && s.status.plan.iter().any(|p| p.step.as_str() == "HandOff")
+        })
+        .unwrap()
+        .status;
+    let mut rerun = offboarding(JANE_TO_MARIA);
+    rerun.status = Some(before_handoff);
+    world.sim.clear_requests();
+
+    let outcome = world.pass(&mut rerun).await;
+
+    assert!(matches!(outcome, Outcome::Done { .. }), "{outcome:?}");
+    let sent = |operation: &str| {
+        world
+            .sim
+            .requests()
+            .into_iter()
+            .filter(|r| r.operation.as_deref() == Some(operation))
+            .count()
+    };
+    // The rerun read every piece first: what had moved is not written again, the rest once.
+    assert_eq!(sent("patch_conversations_callbacks"), 0);
+    assert_eq!(sent("put_quality_conversation_evaluation"), 0);
+    assert_eq!(sent("put_quality_calibration"), 1);
+    assert_eq!(sent("patch_taskmanagement_workitem"), 1);
+    assert_eq!(sent("post_voicemail_messages"), 2);
+    assert_eq!(counts(&kind(&rerun, HandoffKind::Evaluation)), (1, 1, 0));
+    assert_eq!(counts(&kind(&rerun, HandoffKind::Callback)), (2, 2, 0));
     world.check_invariants();
 }
