@@ -127,6 +127,8 @@ pub struct Metrics {
     rate_limit_wait_seconds: Counter<f64, std::sync::atomic::AtomicU64>,
     resources: Family<ResourceLabels, Gauge>,
     leader: Gauge,
+    guardrail_holds: Family<ReasonLabels, Counter>,
+    deactivations_admitted: Counter,
     series: Mutex<Series>,
 }
 
@@ -234,6 +236,18 @@ impl Metrics {
             "1 while this replica runs the controller (always 1 without leader election)",
             leader.clone(),
         );
+        let guardrail_holds = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "guardrail_holds",
+            "Passes a guardrail held back, by reason (DeactivationCapReached, ProtectedUser, AwaitingApproval)",
+            guardrail_holds.clone(),
+        );
+        let deactivations_admitted = Counter::default();
+        registry.register(
+            "deactivations_admitted",
+            "Offboardings the deactivation cap admitted (each counts against its organization's window)",
+            deactivations_admitted.clone(),
+        );
         Self {
             registry,
             reconciles,
@@ -244,6 +258,8 @@ impl Metrics {
             rate_limit_wait_seconds,
             resources,
             leader,
+            guardrail_holds,
+            deactivations_admitted,
             series: Mutex::new(Series::default()),
         }
     }
@@ -263,6 +279,20 @@ impl Metrics {
             })
             .inc();
         self.duration.observe(elapsed.as_secs_f64());
+    }
+
+    /// A guardrail held a pass back with `reason`.
+    pub fn guardrail_held(&self, reason: &str) {
+        self.guardrail_holds
+            .get_or_create(&ReasonLabels {
+                reason: reason.to_owned(),
+            })
+            .inc();
+    }
+
+    /// The deactivation cap admitted an offboarding.
+    pub fn deactivation_admitted(&self) {
+        self.deactivations_admitted.inc();
     }
 
     /// A pass failed or stalled with `reason`.

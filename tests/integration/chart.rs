@@ -24,7 +24,7 @@ const KUBERNETES_VERSIONS: [&str; 2] = ["1.33.0", "1.37.0"];
 const GROUP: &str = "offboarding.genesys-operator.io";
 
 /// The toggles the proof covers, as `--set` lists: each renders and lints on its own.
-const TOGGLES: [(&str, &[&str]); 6] = [
+const TOGGLES: [(&str, &[&str]); 7] = [
     ("default values", &[]),
     (
         "leader election",
@@ -37,6 +37,15 @@ const TOGGLES: [(&str, &[&str]); 6] = [
     ),
     ("ServiceMonitor", &["serviceMonitor.enabled=true"]),
     ("NetworkPolicy", &["networkPolicy.enabled=true"]),
+    (
+        "guardrails",
+        &[
+            "guardrails.deactivationCap.max=25",
+            "guardrails.protected.emails={ceo@example.com}",
+            "guardrails.approval.enabled=true",
+            "guardrails.approval.approverGroups={offboarding-approvers}",
+        ],
+    ),
 ];
 
 fn root() -> &'static Path {
@@ -339,6 +348,9 @@ fn every_rendered_manifest_and_the_crds_pass_strict_validation_for_kubernetes_1_
         "networkPolicy.apiServer.cidrs={10.0.0.10/32}",
         "networkPolicy.genesys.except={10.0.0.0/8}",
         "image.digest=sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        "guardrails.deactivationCap.max=25",
+        "guardrails.approval.enabled=true",
+        "guardrails.approval.approverGroups={offboarding-approvers}",
     ];
     let all_toggles = ("everything at once", &everything[..]);
     for (i, (name, sets)) in TOGGLES.iter().chain([&all_toggles]).enumerate() {
@@ -390,6 +402,8 @@ fn every_rendered_manifest_and_the_crds_pass_strict_validation_for_kubernetes_1_
             "role/gofb-genesys-offboarding-operator-leader-election",
             "networkpolicy/gofb-genesys-offboarding-operator",
             "poddisruptionbudget/gofb-genesys-offboarding-operator",
+            "validatingadmissionpolicy/genesys-offboarding-gofb-genesys-offboarding-operator-approval",
+            "validatingadmissionpolicybinding/genesys-offboarding-gofb-genesys-offboarding-operator-approval",
         ] {
             let line = format!("passed for resource {resource} against version {version}");
             assert!(report.contains(&line), "no `{line}` in:\n{report}");

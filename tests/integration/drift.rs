@@ -14,7 +14,7 @@
 )]
 
 #[path = "../../examples/support/org.rs"]
-mod org;
+pub(crate) mod org;
 
 use std::time::Duration;
 
