@@ -52,6 +52,11 @@ pub struct RunArgs {
         default_value = "default"
     )]
     pub lease_namespace: String,
+    /// How long the Lease stays valid without a renewal (whole seconds, at least 3s); the holder
+    /// renews a third of it before expiry. A standby takes over this long after a leader dies
+    /// without releasing the Lease (a SIGKILL, a lost node).
+    #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = lease_duration)]
+    pub lease_duration: Duration,
     /// Requests per minute per Genesys OAuth client (shared by every resource using it).
     #[arg(long, value_name = "N", default_value_t = 300, value_parser = clap::value_parser!(u32).range(1..))]
     pub genesys_rate_limit: u32,
@@ -151,9 +156,11 @@ impl RunArgs {
             genesys_rate_limit: self.genesys_rate_limit,
             max_passes_per_org: self.max_passes_per_org,
             pass_timeout: self.pass_timeout,
-            leader_election: self
-                .leader_election
-                .then(|| LeaderElection::new(&self.lease_name, &self.lease_namespace, &instance)),
+            leader_election: self.leader_election.then(|| LeaderElection {
+                lease_duration: self.lease_duration,
+                renew_before: self.lease_duration / 3,
+                ..LeaderElection::new(&self.lease_name, &self.lease_namespace, &instance)
+            }),
             instance,
             allowed_endpoints: self.allowed_endpoints.iter().cloned().collect(),
             guardrails: GuardrailSettings {
@@ -182,6 +189,15 @@ fn pass_timeout(value: &str) -> Result<Duration, String> {
     }
 }
 
+/// `--lease-duration`: whole seconds (the Lease counts in seconds), at least 3 s.
+fn lease_duration(value: &str) -> Result<Duration, String> {
+    match crate::crd::parse_duration(value) {
+        Some(d) if d >= Duration::from_secs(3) && d.subsec_nanos() == 0 => Ok(d),
+        Some(_) => Err("must be whole seconds, at least 3s".to_owned()),
+        None => Err("expected a duration such as 15s or 1m".to_owned()),
+    }
+}
+
 /// `--deactivation-cap-window`: a duration of at least a minute.
 fn cap_window(value: &str) -> Result<Duration, String> {
     match crate::crd::parse_duration(value) {
@@ -193,8 +209,21 @@ fn cap_window(value: &str) -> Result<Duration, String> {
 
 /// Runs the operator until SIGTERM or Ctrl-C.
 pub async fn run(args: RunArgs) -> Result<(), CliError> {
-    let client = kube::Client::try_default().await.map_err(CliError::Kube)?;
-    let operator = Operator::new(client, args.settings());
+    let settings = args.settings();
+    let mut config = kube::Config::infer()
+        .await
+        .map_err(|e| CliError::Kube(kube::Error::InferConfig(e)))?;
+    // The replica names itself in every request, so the API server's audit log tells which
+    // replica wrote what.
+    if let Ok(agent) = axum::http::HeaderValue::from_str(&format!(
+        "genesys-offboarding-operator/{} ({})",
+        env!("CARGO_PKG_VERSION"),
+        settings.instance
+    )) {
+        config.headers.push((axum::http::header::USER_AGENT, agent));
+    }
+    let client = kube::Client::try_from(config).map_err(CliError::Kube)?;
+    let operator = Operator::new(client, settings);
     let listener = TcpListener::bind(args.admin_listen)
         .await
         .map_err(|e| CliError::Listen(args.admin_listen, e))?;

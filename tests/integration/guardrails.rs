@@ -14,9 +14,9 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::drift::org;
 use crate::support::genesys::is_write;
 use crate::support::k8s::{self, NS, World, check_invariants, is_offboarded, touches};
+use crate::support::org;
 use genesys_offboarding_operator::controller::{
     BackoffPolicy, DeactivationCapSettings, GuardrailSettings, Operator, RunError, Settings,
 };
