@@ -394,6 +394,22 @@ mod tests {
     }
 
     #[test]
+    fn the_lease_lasts_15_s_unless_set_and_is_renewed_a_third_of_it_before_expiry() {
+        let default = settings(&["--leader-election"]).unwrap();
+        let election = default.leader_election.unwrap();
+        assert_eq!(election.lease_duration, Duration::from_secs(15));
+        assert_eq!(election.renew_before, Duration::from_secs(5));
+
+        let short = settings(&["--leader-election", "--lease-duration=6s"]).unwrap();
+        let election = short.leader_election.unwrap();
+        assert_eq!(election.lease_duration, Duration::from_secs(6));
+        assert_eq!(election.renew_before, Duration::from_secs(2));
+        for bad in ["--lease-duration=2s", "--lease-duration=soon"] {
+            assert!(settings(&[bad]).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn bad_fairness_limits_are_refused() {
         for bad in [
             "--max-passes-per-org=0",

@@ -30,11 +30,9 @@ use fake_apiserver::ApiFault;
 use genesys_emulator::Fault;
 use genesys_emulator::fixture::{Fixture, Profile};
 use genesys_offboarding_operator::controller::{BackoffPolicy, Operator, Settings};
-use genesys_offboarding_operator::crd::GenesysUserOffboarding;
 use kube::api::ListParams;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use serde_json::Value;
 use tokio::sync::oneshot;
 
 use super::invariants::never_deletes_a_user;
@@ -605,11 +603,18 @@ fn leader_only(world: &World) -> Result<usize, String> {
             continue;
         }
         if r.resource == "leases" && r.is_write() {
-            if let Some(body) = &r.body
-                && let Some(spec) = body.get("spec")
-            {
-                let holder = spec.get("holderIdentity").and_then(Value::as_str);
-                lease = holder.map(|h| (h.to_owned(), r.time));
+            // Taking or releasing the Lease names the holder (null: released); a renewal
+            // carries only the new renewTime, and only the holder renews.
+            if let Some(spec) = r.body.as_ref().and_then(|b| b.get("spec")) {
+                if let Some(holder) = spec.get("holderIdentity") {
+                    lease = holder.as_str().map(|h| (h.to_owned(), r.time));
+                } else if spec.get("renewTime").is_some_and(|t| !t.is_null())
+                    && let Some((holder, renewed)) = &mut lease
+                {
+                    if agent(r).as_deref() == Some(holder.as_str()) {
+                        *renewed = r.time;
+                    }
+                }
             }
             continue;
         }
@@ -639,14 +644,4 @@ fn leader_only(world: &World) -> Result<usize, String> {
         }
     }
     Ok(checked)
-}
-
-/// The resources as they are now (for messages).
-pub async fn statuses(world: &World) -> Vec<GenesysUserOffboarding> {
-    world
-        .offboardings()
-        .list(&ListParams::default())
-        .await
-        .map(|l| l.items)
-        .unwrap_or_default()
 }
