@@ -610,10 +610,9 @@ fn leader_only(world: &World) -> Result<usize, String> {
                     lease = holder.as_str().map(|h| (h.to_owned(), r.time));
                 } else if spec.get("renewTime").is_some_and(|t| !t.is_null())
                     && let Some((holder, renewed)) = &mut lease
+                    && agent(r).as_deref() == Some(holder.as_str())
                 {
-                    if agent(r).as_deref() == Some(holder.as_str()) {
-                        *renewed = r.time;
-                    }
+                    *renewed = r.time;
                 }
             }
             continue;
