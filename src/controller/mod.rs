@@ -16,6 +16,7 @@
 //! | [`drift`] | batched drift checks of `Ready` resources, 100 users per request | Genesys |
 //! | [`backoff`] | per-object capped exponential backoff with jitter | none |
 //! | [`fairness`] | passes per Genesys organization at once (the deadline of a pass is in [`reconciler`]) | none |
+//! | [`guardrails`] | the deactivation cap per organization, counted from the resources' status | none |
 //! | [`leader`] | leader election with a Lease | Kubernetes |
 //! | [`cli`] | the `run` subcommand's flags and process wiring | signals, TCP |
 //!
@@ -39,6 +40,7 @@ pub mod cli;
 pub mod drift;
 pub mod events;
 pub mod fairness;
+pub mod guardrails;
 pub mod leader;
 pub mod reconciler;
 pub mod secrets;
@@ -128,6 +130,27 @@ pub struct Settings {
     /// offboarding that had already started writing to Genesys (default 5 min). Then it lets the
     /// resource go anyway, with an Event saying what was done and what was not.
     pub deletion_grace: Duration,
+    /// Guardrails against a bad HR feed: protected users, the approval gate, the cap.
+    pub guardrails: GuardrailSettings,
+}
+
+/// The guardrails' configuration (`--deactivation-cap`, `--protected-*`,
+/// `--require-approval`); the default holds nothing back.
+#[derive(Debug, Clone, Default)]
+pub struct GuardrailSettings {
+    /// At most this many deactivations per window per Genesys organization.
+    pub deactivation_cap: Option<DeactivationCapSettings>,
+    /// Users never offboarded (`Stalled`, `ProtectedUser`).
+    pub protected: crate::reconcile::ProtectedUsers,
+    /// No Genesys call before an approval by someone other than the requester.
+    pub require_approval: bool,
+}
+
+/// `--deactivation-cap` and `--deactivation-cap-window`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeactivationCapSettings {
+    pub cap: u32,
+    pub window: Duration,
 }
 
 impl Settings {
@@ -157,6 +180,7 @@ impl Default for Settings {
             pass_timeout: Duration::from_secs(120),
             drift_check_timeout: Duration::from_secs(60),
             deletion_grace: Duration::from_secs(300),
+            guardrails: GuardrailSettings::default(),
         }
     }
 }
@@ -276,6 +300,7 @@ impl Operator {
             pass_timeout = ?self.settings.pass_timeout,
             leader_election = self.settings.leader_election.is_some(),
             allowed_endpoints = %self.settings.allowed_endpoints,
+            guardrails = ?self.settings.guardrails,
             "CRD found; starting"
         );
         match &self.settings.leader_election {
@@ -303,6 +328,19 @@ impl Operator {
     /// `stop`; then in-flight passes get `drain_timeout` to finish.
     async fn controllers(&self, stop: Stop) {
         let observer: Arc<dyn CallObserver> = self.metrics.clone();
+        // Counted afresh each term: the stores of this term's controllers are what it counts.
+        let budget = self
+            .settings
+            .guardrails
+            .deactivation_cap
+            .map(|c| Arc::new(guardrails::DeactivationBudget::new(c.cap, c.window)));
+        let guards = crate::reconcile::Guardrails {
+            protected: self.settings.guardrails.protected.clone(),
+            require_approval: self.settings.guardrails.require_approval,
+            cap: budget
+                .clone()
+                .map(|b| b as Arc<dyn crate::reconcile::DeactivationCap>),
+        };
         let ctx = Arc::new(reconciler::Context {
             client: self.client.clone(),
             provider: Arc::new(
@@ -330,6 +368,7 @@ impl Operator {
             deletion_grace: self.settings.deletion_grace,
             batched_drift: self.settings.drift_sweep.is_some(),
             full_passes: Arc::default(),
+            guards,
         });
         let scopes: Vec<Option<String>> = if self.settings.namespaces.is_empty() {
             vec![None]
@@ -340,6 +379,9 @@ impl Operator {
         let mut runs = Vec::new();
         for scope in scopes {
             let (reader, run) = controller(&ctx, scope, &self.settings, &stop);
+            if let Some(budget) = &budget {
+                budget.watch(reader.clone());
+            }
             readers.push(reader);
             runs.push(run);
         }
@@ -470,8 +512,8 @@ fn controller(
     (reader, run)
 }
 
-/// The predicate of the resource watch: what changed is the spec (generation), the finalizers or
-/// the deletion timestamp. Status-only updates (this operator's own writes) hash the same, and
+/// The predicate of the resource watch: what changed is the spec (generation), the finalizers,
+/// the deletion timestamp or the approval annotations (the only ones the cache keeps). Status-only updates (this operator's own writes) hash the same, and
 /// so does the in-progress finalizer, which a pass adds and removes itself (it asks for no pass
 /// of its own; the deletion it holds up changes the deletion timestamp, which does).
 // A predicate returns an Option (None: "cannot tell, let it through").
@@ -489,6 +531,8 @@ fn spec_or_lifecycle(resource: &CachedOffboarding) -> Option<u64> {
         .deletion_timestamp
         .is_some()
         .hash(&mut hasher);
+    // An approval (or its withdrawal) lets a resource awaiting it go on at once.
+    resource.metadata.annotations.hash(&mut hasher);
     Some(hasher.finish())
 }
 

@@ -68,6 +68,13 @@ use crate::reconcile::{self, Outcome, PassResult, ReconcileError, Reconciled, Re
 use crate::telemetry::{Metrics, ResourceState};
 use genesys_cloud::RetryClass;
 
+/// The reasons of the guardrails' holds (counted by `guardrail_holds`).
+const GUARDRAIL_REASONS: [&str; 3] = [
+    reason::DEACTIVATION_CAP_REACHED,
+    reason::PROTECTED_USER,
+    reason::AWAITING_APPROVAL,
+];
+
 /// The shortest requeue: an outcome asking for "now" must not spin.
 const MIN_REQUEUE: Duration = Duration::from_secs(1);
 
@@ -96,6 +103,8 @@ pub struct Context {
     pub batched_drift: bool,
     /// Full passes asked for by the drift checks and the Secret watch.
     pub full_passes: Arc<FullPasses>,
+    /// Protected users, the approval gate and the deactivation cap.
+    pub guards: reconcile::Guardrails,
 }
 
 /// A pass of the controller that did not reach a decision.
@@ -471,14 +480,21 @@ async fn offboard(
     ctx: &Context,
     outcome: &Mutex<&'static str>,
 ) -> Result<(Action, Finished), Error> {
-    let pass = reconcile::reconcile(
+    let pass = reconcile::reconcile_guarded(
         resource,
         ctx.provider.as_ref(),
         ctx.owners.as_ref(),
         ctx.store.as_ref(),
+        &ctx.guards,
     )
     .await;
     let next = pass.requeue(Utc::now());
+    let admitted_now = resource
+        .status
+        .as_ref()
+        .and_then(|s| s.deactivation_admitted_at.as_ref())
+        .is_none()
+        && pass.status.deactivation_admitted_at.is_some();
     let passed = publish(ctx, resource, pass, "Offboard")
         .await
         .map_err(Error::Offboard)?;
@@ -489,6 +505,17 @@ async fn offboard(
         Publisher::new(&ctx.recorder, resource)
             .publish(false, reason, "Offboard", &note)
             .await;
+    }
+    if admitted_now {
+        ctx.metrics.deactivation_admitted();
+    }
+    match &passed.outcome {
+        Outcome::Wait { reason, .. } | Outcome::Stalled { reason, .. }
+            if GUARDRAIL_REASONS.contains(reason) =>
+        {
+            ctx.metrics.guardrail_held(reason);
+        }
+        _ => {}
     }
     ctx.backoffs.reset(&key(resource));
     *lock(outcome) = outcome_name(ctx, &passed.outcome);
@@ -852,6 +879,7 @@ mod tests {
             deletion_grace: Duration::from_secs(300),
             batched_drift: false,
             full_passes: Arc::default(),
+            guards: reconcile::Guardrails::default(),
             client,
         })
     }

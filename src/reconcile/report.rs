@@ -208,6 +208,25 @@ impl Report {
         }
     }
 
+    /// A guardrail holds the offboarding back (approval, deactivation cap): nothing was written
+    /// to Genesys Cloud, and the next pass is at `until`, else after `after`. The Event is the
+    /// controller's (one per change of reason, not one per pass).
+    pub fn held(
+        &mut self,
+        reason: &'static str,
+        message: String,
+        until: Option<DateTime<Utc>>,
+        after: Duration,
+    ) -> Outcome {
+        let message = bounded_owned(message);
+        self.kstatus((false, reason, &message), Some((reason, &message)), None);
+        Outcome::Wait {
+            reason,
+            until,
+            after,
+        }
+    }
+
     /// The plan is known: the remaining steps, group memberships and step conditions.
     pub fn planned(&mut self, plan: &Plan, policy: &Policy, reading: &Reading) {
         self.status.plan = plan.steps.iter().map(planned_step).collect();

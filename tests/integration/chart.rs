@@ -25,7 +25,7 @@ const KUBERNETES_VERSIONS: [&str; 2] = ["1.33.0", "1.37.0"];
 const GROUP: &str = "offboarding.genesys-operator.io";
 
 /// The toggles the proof covers, as `--set` lists: each renders and lints on its own.
-const TOGGLES: [(&str, &[&str]); 8] = [
+const TOGGLES: [(&str, &[&str]); 9] = [
     ("default values", &[]),
     (
         "leader election",
@@ -40,6 +40,15 @@ const TOGGLES: [(&str, &[&str]); 8] = [
     ("NetworkPolicy", &["networkPolicy.enabled=true"]),
     ("PrometheusRule", &["prometheusRule.enabled=true"]),
     ("Grafana dashboard", &["grafana.dashboard.enabled=true"]),
+    (
+        "guardrails",
+        &[
+            "guardrails.deactivationCap.max=25",
+            "guardrails.protected.emails={ceo@example.com}",
+            "guardrails.approval.enabled=true",
+            "guardrails.approval.approverGroups={offboarding-approvers}",
+        ],
+    ),
 ];
 
 fn root() -> &'static Path {
@@ -345,6 +354,9 @@ fn every_rendered_manifest_and_the_crds_pass_strict_validation_for_kubernetes_1_
         "prometheusRule.stalledForByReason.CredentialsMissing=2h",
         "grafana.dashboard.enabled=true",
         "image.digest=sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        "guardrails.deactivationCap.max=25",
+        "guardrails.approval.enabled=true",
+        "guardrails.approval.approverGroups={offboarding-approvers}",
     ];
     let all_toggles = ("everything at once", &everything[..]);
     for (i, (name, sets)) in TOGGLES.iter().chain([&all_toggles]).enumerate() {
@@ -398,6 +410,8 @@ fn every_rendered_manifest_and_the_crds_pass_strict_validation_for_kubernetes_1_
             "networkpolicy/gofb-genesys-offboarding-operator",
             "poddisruptionbudget/gofb-genesys-offboarding-operator",
             "configmap/gofb-genesys-offboarding-operator-dashboard",
+            "validatingadmissionpolicy/genesys-offboarding-gofb-genesys-offboarding-operator-approval",
+            "validatingadmissionpolicybinding/genesys-offboarding-gofb-genesys-offboarding-operator-approval",
         ] {
             let line = format!("passed for resource {resource} against version {version}");
             assert!(report.contains(&line), "no `{line}` in:\n{report}");

@@ -26,6 +26,7 @@ mod cluster;
 mod controller;
 mod drift;
 mod fake_apiserver;
+mod guardrails;
 mod k8s_faults;
 
 // What ships besides the code, checked offline: CRD, chart, health checks, crate borders, docs;
