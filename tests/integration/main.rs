@@ -24,6 +24,7 @@ mod sdk;
 mod cluster;
 mod controller;
 mod drift;
+mod fairness;
 mod fake_apiserver;
 mod k8s_faults;
 
