@@ -34,6 +34,8 @@
 // A benchmark: long straight-line mains, counts printed as floats.
 #![allow(clippy::too_many_lines, clippy::cast_precision_loss)]
 
+// The organizations are built from parts of the one the other examples use whole.
+#[allow(dead_code)]
 #[path = "support/org.rs"]
 mod org;
 

@@ -106,8 +106,12 @@ async fn template_status(
 }
 
 /// The release binary of the operator (`cargo build --release --bin genesys-offboarding`), in
-/// `CARGO_TARGET_DIR` when set, else in the workspace's `target/`.
+/// `CARGO_TARGET_DIR` when set, else in the workspace's `target/`; `OPERATOR_BINARY` names
+/// another one (e.g. a debug build, when the release build is not at hand).
 pub fn operator_binary() -> anyhow::Result<PathBuf> {
+    if let Some(binary) = std::env::var_os("OPERATOR_BINARY") {
+        return Ok(PathBuf::from(binary));
+    }
     let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
         || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"),
         PathBuf::from,
