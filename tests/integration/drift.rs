@@ -13,8 +13,9 @@
     clippy::cast_sign_loss
 )]
 
+// The examples' organization of N agents; `fairness` builds its organizations from it too.
 #[path = "../../examples/support/org.rs"]
-mod org;
+pub(crate) mod org;
 
 use std::time::Duration;
 

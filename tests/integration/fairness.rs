@@ -6,11 +6,6 @@
 //! What is asserted is who finished before whom and how many, never how long anything took.
 #![allow(clippy::unwrap_used)]
 
-// The examples' organization; this test builds its organizations from parts of it.
-#[allow(dead_code)]
-#[path = "../../examples/support/org.rs"]
-mod org;
-
 use std::time::Duration;
 
 use fake_apiserver::{FakeApiServer, FakeApiServerHandle};
@@ -23,6 +18,7 @@ use kube::Client;
 use kube::api::{Api, ListParams, PostParams};
 use serde_json::json;
 
+use crate::drift::org;
 use crate::support::invariants::never_deletes_a_user;
 use crate::support::k8s::{NS, PATIENCE, allowed_endpoints, repo};
 
