@@ -55,7 +55,7 @@ use super::cache::CachedOffboarding;
 use super::claims::ClaimRegistry;
 use super::drift::FullPasses;
 use super::events::Publisher;
-use super::fairness::{OrgKey, OrgSlots, busy_requeue};
+use super::fairness::{OrgKey, OrgSlots, OrgsWithWork, busy_requeue};
 use super::secrets::SecretClientProvider;
 use super::status::KubeStatusStore;
 use super::undecodable::{self, Fresh, Undecodable};
@@ -90,8 +90,11 @@ pub struct Context {
     pub backoffs: Backoffs,
     /// `--concurrency`: passes running at once across every watched namespace.
     pub permits: Semaphore,
-    /// `--max-passes-per-org`: passes of one Genesys organization running at once.
+    /// `--max-passes-per-org`: passes of one Genesys organization running at once (at most its
+    /// share of the workers among the organizations with work).
     pub orgs: OrgSlots,
+    /// The organizations with unfinished offboardings, from the resource caches.
+    pub orgs_with_work: OrgsWithWork,
     /// `--pass-timeout`: how long one pass may run before it is abandoned.
     pub pass_timeout: Duration,
     /// How long after an `Orphan` resource's deletion an offboarding under way may take to
@@ -200,9 +203,10 @@ pub async fn reconcile(
         // A pass that waited here for its organization would hold one of the controller's
         // workers all the same: it comes back later instead.
         let org = OrgKey::of_resource(&resource);
-        let Some(_slot) = ctx.orgs.try_take(org.clone()) else {
+        let with_work = ctx.orgs_with_work.count();
+        let Some(_slot) = ctx.orgs.try_take(org.clone(), with_work) else {
             let after = busy_requeue();
-            tracing::debug!(%org, cap = ctx.orgs.cap(), ?after, "the organization runs as many passes as it may; requeued");
+            tracing::debug!(%org, limit = ctx.orgs.limit(with_work), ?after, "the organization runs as many passes as it may; requeued");
             ctx.metrics.reconciled("OrgBusy", Duration::ZERO);
             return Ok(Action::requeue(after));
         };
@@ -874,7 +878,8 @@ mod tests {
                 max: Duration::from_secs(8),
             }),
             permits: Semaphore::new(1),
-            orgs: OrgSlots::new(1),
+            orgs: OrgSlots::new(1, 1),
+            orgs_with_work: OrgsWithWork::default(),
             pass_timeout: Duration::from_secs(120),
             deletion_grace: Duration::from_secs(300),
             batched_drift: false,

@@ -25,6 +25,7 @@ mod sdk;
 mod cluster;
 mod controller;
 mod drift;
+mod fairness;
 mod fake_apiserver;
 mod guardrails;
 mod k8s_faults;
