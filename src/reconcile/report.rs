@@ -289,10 +289,10 @@ impl Report {
                 "tokens not revoked yet",
             );
         } else if !self.status.is_true(condition::SESSIONS_REVOKED)
-            && !self
+            && self
                 .status
                 .condition(condition::SESSIONS_REVOKED)
-                .is_some_and(|c| c.reason == reason::REVOCATION_ACCEPTED)
+                .is_none_or(|c| c.reason != reason::REVOCATION_ACCEPTED)
         {
             if policy.revoke_sessions {
                 self.set(

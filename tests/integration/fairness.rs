@@ -18,9 +18,9 @@ use kube::Client;
 use kube::api::{Api, ListParams, PostParams};
 use serde_json::json;
 
-use crate::support::org;
 use crate::support::invariants::never_deletes_a_user;
 use crate::support::k8s::{NS, PATIENCE, allowed_endpoints, repo};
+use crate::support::org;
 
 /// Offboardings per organization.
 const PER_ORG: usize = 4;
