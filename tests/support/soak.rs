@@ -45,7 +45,7 @@ use super::k8s::{
 /// is harmless. A repeat happens when the write committed but the operator never learned it
 /// (an answer lost after the write: a 5xx or a reset after it committed, a SIGKILL before the
 /// status write recording it) and nothing Genesys shows proves it done yet.
-pub const REPEATABLE: [(&str, &str); 5] = [
+pub const REPEATABLE: [(&str, &str); 6] = [
     (
         "DELETE /api/v2/tokens/",
         "revoking a user's tokens leaves no trace Genesys shows; revoking twice leaves no session either way",
@@ -65,6 +65,10 @@ pub const REPEATABLE: [(&str, &str); 5] = [
     (
         "/members",
         "a queue membership removed again after its removal's answer was lost: removing a member that is gone leaves it gone",
+    ),
+    (
+        "/station/",
+        "an associated or default station cleared again after the answer to its DELETE was lost (a 5xx or a reset after the commit, which the client retries like any idempotent request): clearing a cleared station leaves it cleared",
     ),
 ];
 
