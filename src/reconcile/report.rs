@@ -760,6 +760,23 @@ impl Report {
         });
     }
 
+    /// Records a write by what a read showed after it: `Succeeded` when the read shows the
+    /// change, else `Unconfirmed`; `read` goes to `readBack`.
+    pub fn read_back(&mut self, step: StepKind, target: Option<String>, shows: bool, read: String) {
+        self.record(ActionRecord {
+            step,
+            target,
+            time: to_time(Utc::now()),
+            outcome: if shows {
+                ActionOutcome::Succeeded
+            } else {
+                ActionOutcome::Unconfirmed
+            },
+            message: None,
+            read_back: Some(read),
+        });
+    }
+
     /// Appends to the actions log; a success is also one of this pass's steps.
     fn record(&mut self, action: ActionRecord) {
         let succeeded = action.outcome == ActionOutcome::Succeeded;

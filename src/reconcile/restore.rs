@@ -7,7 +7,9 @@
 //! Genesys reads and writes; status through the [`StatusStore`].
 
 use std::collections::HashSet;
+use std::future::Future;
 
+use super::confirm::CONFIRM_BACKOFF;
 use super::error::{ReadError, ReconcileError, ResolveError, StepError, chain, status_message};
 use super::execute::not_applied_before;
 use super::owners::{OwnerRegistry, Ownership, UserKey};
@@ -118,16 +120,85 @@ async fn put_back(
             .map_err(ReadError::new("read the user"))?;
         if !user.is_state(&UserState::Active) {
             ensure_active(&client, id, resource, report).await?;
-            report.action(StepKind::RestoreState, None, ActionOutcome::Succeeded, None);
+            // `ensure_active` returns only once the answer or a read shows the user active.
+            report.read_back(
+                StepKind::RestoreState,
+                None,
+                true,
+                "state reads active".into(),
+            );
             put_back.push("state active".to_owned());
         }
     }
-    ensure_queues(&client, id, snapshot, report, &mut put_back).await?;
-    ensure_skills(&client, id, snapshot, report, &mut put_back).await?;
-    ensure_roles(&client, id, snapshot, report, &mut put_back).await?;
+    let mut unconfirmed = Vec::new();
+    ensure_queues(
+        &client,
+        id,
+        snapshot,
+        report,
+        &mut put_back,
+        &mut unconfirmed,
+    )
+    .await?;
+    ensure_skills(
+        &client,
+        id,
+        snapshot,
+        report,
+        &mut put_back,
+        &mut unconfirmed,
+    )
+    .await?;
+    ensure_roles(
+        &client,
+        id,
+        snapshot,
+        report,
+        &mut put_back,
+        &mut unconfirmed,
+    )
+    .await?;
     missing_languages(&client, id, snapshot, report, &mut not_restorable).await?;
     missing_default_station(&client, id, snapshot, report, &mut not_restorable).await?;
+    if !unconfirmed.is_empty() {
+        // Put back, not yet read back: the next pass reads again (and writes only what is
+        // still missing); after a bounded number of passes the restore stalls.
+        let status = resource.status.clone().unwrap_or_default();
+        let earlier = status
+            .actions
+            .iter()
+            .filter(|a| {
+                a.outcome == ActionOutcome::Unconfirmed && a.step.as_str().starts_with("Restore")
+            })
+            .count()
+            / unconfirmed.len();
+        let attempts = u32::try_from(earlier).unwrap_or(u32::MAX).saturating_add(1);
+        return Err(StepError::Unconfirmed {
+            count: unconfirmed.len(),
+            what: unconfirmed.join("; "),
+            attempts,
+        }
+        .into());
+    }
     Ok((put_back, not_restorable))
+}
+
+/// Reads with `read` until `shows` holds of the answer or [`CONFIRM_BACKOFF`] is spent (a
+/// write Genesys processes asynchronously shows late); returns the last answer.
+async fn settle<T, F, Fut>(read: F, shows: impl Fn(&T) -> bool) -> Result<T, ReadError>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<T, ReadError>>,
+{
+    let mut last = read().await?;
+    for wait in CONFIRM_BACKOFF {
+        if shows(&last) {
+            break;
+        }
+        tokio::time::sleep(wait).await;
+        last = read().await?;
+    }
+    Ok(last)
 }
 
 /// Re-activates the user; done only when Genesys shows the user active (the answer, or else a
@@ -189,6 +260,7 @@ async fn ensure_queues(
     snapshot: &UserSnapshot,
     report: &mut Report,
     put_back: &mut Vec<String>,
+    unconfirmed: &mut Vec<String>,
 ) -> Result<(), ReconcileError> {
     let read = || ReadError::new("read the user's queues");
     let mut current = client.get_user_queues(id).await.map_err(read())?;
@@ -207,17 +279,20 @@ async fn ensure_queues(
             .add_queue_members(&queue.id, std::slice::from_ref(id))
             .await
             .map_err(StepError::genesys("add the user back to a queue"))?;
-        report.action(
-            StepKind::RestoreQueue,
-            Some(queue.id.clone()),
-            ActionOutcome::Succeeded,
-            None,
-        );
-        put_back.push(format!("queue {}", name_of(queue)));
     }
     if !missing.is_empty() {
-        // A member is added with whatever `joined` Genesys chooses: read it back.
-        current = client.get_user_queues(id).await.map_err(read())?;
+        // Queue changes are processed asynchronously, and a member is added with whatever
+        // `joined` Genesys chooses: read the list back until it shows them.
+        current = settle(
+            || async { client.get_user_queues(id).await.map_err(read()) },
+            |now: &Vec<_>| {
+                missing
+                    .iter()
+                    .all(|q| now.iter().any(|c: &genesys_cloud::UserQueue| c.id == q.id))
+            },
+        )
+        .await?;
+        record_added_queues(&missing, &current, report, put_back, unconfirmed);
     }
     // A membership not listed (yet) is left out: the PATCH would ignore it anyway (docs/genesys-api.md §6.3).
     let differing: Vec<_> = direct
@@ -239,13 +314,35 @@ async fn ensure_queues(
         .map_err(StepError::genesys(
             "restore the user's joined flag in queues",
         ))?;
+    if differing.is_empty() {
+        return Ok(());
+    }
+    let joined_as_before = |now: &[genesys_cloud::UserQueue], q: &QueueMembership| {
+        now.iter()
+            .any(|c| c.id == q.id && c.joined == Some(q.joined))
+    };
+    let after = settle(
+        || async { client.get_user_queues(id).await.map_err(read()) },
+        |now: &Vec<_>| differing.iter().all(|q| joined_as_before(now, q)),
+    )
+    .await?;
     for queue in differing {
-        report.action(
+        let shows = joined_as_before(&after, queue);
+        let read = format!(
+            "queue {} reads joined={}",
+            name_of(queue),
+            if shows { queue.joined } else { !queue.joined }
+        );
+        report.read_back(
             StepKind::RestoreQueueJoined,
             Some(queue.id.clone()),
-            ActionOutcome::Succeeded,
-            Some(format!("joined={}", queue.joined)),
+            shows,
+            read.clone(),
         );
+        if !shows {
+            unconfirmed.push(format!("RestoreQueueJoined ({read})"));
+            continue;
+        }
         put_back.push(format!(
             "joined={} in queue {}",
             queue.joined,
@@ -253,6 +350,36 @@ async fn ensure_queues(
         ));
     }
     Ok(())
+}
+
+/// Records each queue added back by whether the user's queue list, read after, shows it.
+fn record_added_queues(
+    added: &[&&QueueMembership],
+    current: &[genesys_cloud::UserQueue],
+    report: &mut Report,
+    put_back: &mut Vec<String>,
+    unconfirmed: &mut Vec<String>,
+) {
+    for queue in added {
+        let shows = current.iter().any(|c| c.id == queue.id);
+        let name = name_of(queue);
+        let read = if shows {
+            format!("the user's queues list {name}")
+        } else {
+            format!("the user's queues do not list {name} yet")
+        };
+        report.read_back(
+            StepKind::RestoreQueue,
+            Some(queue.id.clone()),
+            shows,
+            read.clone(),
+        );
+        if shows {
+            put_back.push(format!("queue {name}"));
+        } else {
+            unconfirmed.push(format!("RestoreQueue ({read})"));
+        }
+    }
 }
 
 fn name_of(queue: &QueueMembership) -> &str {
@@ -265,6 +392,7 @@ async fn ensure_skills(
     snapshot: &UserSnapshot,
     report: &mut Report,
     put_back: &mut Vec<String>,
+    unconfirmed: &mut Vec<String>,
 ) -> Result<(), ReconcileError> {
     let current = client
         .get_user_skills(id)
@@ -295,17 +423,40 @@ async fn ensure_skills(
         .set_user_skills(id, &skills)
         .await
         .map_err(StepError::genesys("put the user's skills back"))?;
+    let after = settle(
+        || async {
+            client
+                .get_user_skills(id)
+                .await
+                .map_err(ReadError::new("read the user's skills back"))
+        },
+        |now: &Vec<_>| {
+            missing.iter().all(|s| {
+                now.iter()
+                    .any(|n: &genesys_cloud::UserRoutingSkill| n.id == s.id)
+            })
+        },
+    )
+    .await?;
     for skill in missing {
-        report.action(
+        let name = skill.name.as_deref().unwrap_or(&skill.id);
+        let shows = after.iter().any(|n| n.id == skill.id);
+        let read = if shows {
+            format!("the user's skills list {name}")
+        } else {
+            format!("the user's skills do not list {name} yet")
+        };
+        report.read_back(
             StepKind::RestoreSkill,
             Some(skill.id.clone()),
-            ActionOutcome::Succeeded,
-            None,
+            shows,
+            read.clone(),
         );
-        put_back.push(format!(
-            "skill {}",
-            skill.name.as_deref().unwrap_or(&skill.id)
-        ));
+        if shows {
+            put_back.push(format!("skill {name}"));
+        } else {
+            unconfirmed.push(format!("RestoreSkill ({read})"));
+        }
     }
     Ok(())
 }
@@ -320,6 +471,7 @@ async fn ensure_roles(
     snapshot: &UserSnapshot,
     report: &mut Report,
     put_back: &mut Vec<String>,
+    unconfirmed: &mut Vec<String>,
 ) -> Result<(), ReconcileError> {
     let subject = client
         .get_authorization_subject(id)
@@ -373,18 +525,71 @@ async fn ensure_roles(
         .grant_roles(id, &grants)
         .await
         .map_err(StepError::genesys("grant the user's roles back"))?;
+    confirm_roles(client, id, &missing, report, put_back, unconfirmed).await
+}
+
+/// Reads the grants back after granting `missing` and records each role by what the read shows.
+async fn confirm_roles(
+    client: &GenesysClient,
+    id: &UserId,
+    missing: &[&crate::crd::RoleGrant],
+    report: &mut Report,
+    put_back: &mut Vec<String>,
+    unconfirmed: &mut Vec<String>,
+) -> Result<(), ReconcileError> {
+    // The user's own grants as a read shows them now.
+    let own = |subject: &genesys_cloud::AuthzSubject| -> HashSet<(String, String)> {
+        subject
+            .grants
+            .iter()
+            .filter(|g| g.through(id).is_none())
+            .filter_map(|g| {
+                Some((
+                    g.role.as_ref()?.id.clone()?,
+                    g.division.as_ref()?.id.clone()?,
+                ))
+            })
+            .collect()
+    };
+    let after = settle(
+        || async {
+            client
+                .get_authorization_subject(id)
+                .await
+                .map_err(ReadError::new("read the user's role grants back"))
+        },
+        |subject| {
+            let own = own(subject);
+            missing
+                .iter()
+                .all(|r| own.contains(&(r.role_id.clone(), r.division_id.clone())))
+        },
+    )
+    .await?;
+    let own = own(&after);
     for role in missing {
-        report.action(
-            StepKind::RestoreRole,
-            Some(format!("{}@{}", role.role_id, role.division_id)),
-            ActionOutcome::Succeeded,
-            None,
-        );
-        put_back.push(format!(
+        let name = format!(
             "role {} in {}",
             role.role_name.as_deref().unwrap_or(&role.role_id),
             role.division_name.as_deref().unwrap_or(&role.division_id)
-        ));
+        );
+        let shows = own.contains(&(role.role_id.clone(), role.division_id.clone()));
+        let read = if shows {
+            format!("the user's grants hold {name}")
+        } else {
+            format!("the user's grants do not hold {name} yet")
+        };
+        report.read_back(
+            StepKind::RestoreRole,
+            Some(format!("{}@{}", role.role_id, role.division_id)),
+            shows,
+            read.clone(),
+        );
+        if shows {
+            put_back.push(name);
+        } else {
+            unconfirmed.push(format!("RestoreRole ({read})"));
+        }
     }
     Ok(())
 }

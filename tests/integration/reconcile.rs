@@ -2998,3 +2998,53 @@ async fn on_the_realistic_profile_every_succeeded_drain_action_says_what_was_rea
     assert!(stored["station"]["default"].is_null());
     world.check_invariants();
 }
+
+// Before the restore read its changes back, a 2xx on the re-add counted as put back: the
+// action was `Succeeded` and the restore done while Genesys did not list her in the queue.
+#[tokio::test]
+async fn a_restore_whose_queue_add_does_not_show_is_awaiting_confirmation_then_confirmed() {
+    let world = World::demo().await;
+    let mut jane = offboarding("user: {email: jane.doe@example.com}\ndeletionPolicy: Restore\n");
+    until_ready(&world, &mut jane, 5).await;
+    assert!(!queue_ids(&world.user(JANE)).contains(&BILLING.to_owned()));
+    // Genesys answers the re-add 2xx without applying it, once.
+    world.sim.inject(
+        Fault::new("POST", &format!("/api/v2/routing/queues/{BILLING}/members"))
+            .ignore_write()
+            .times(1),
+    );
+
+    let first = restore(&jane, &world.clients, &world.owners, &world.store)
+        .await
+        .into_result();
+    let error = first.expect_err("nothing shows the queue back: the restore is not done");
+    assert_eq!(error.reason(), "AwaitingConfirmation", "{error}");
+    jane.status = world.store.latest();
+    let billing = actions_of(&jane, "RestoreQueue", BILLING);
+    let (outcome, read) = billing.last().unwrap();
+    assert_eq!(*outcome, ActionOutcome::Unconfirmed, "{billing:?}");
+    assert!(read.as_deref().unwrap().contains("do not list"), "{read:?}");
+
+    // The next pass adds her again (nothing showed it) and reads it back.
+    let second = restore(&jane, &world.clients, &world.owners, &world.store)
+        .await
+        .into_result()
+        .unwrap();
+    jane.status = Some(second.status.clone());
+    assert!(matches!(second.outcome, Outcome::Done { .. }));
+    assert!(queue_ids(&world.user(JANE)).contains(&BILLING.to_owned()));
+    let billing = actions_of(&jane, "RestoreQueue", BILLING);
+    let (outcome, read) = billing.last().unwrap();
+    assert_eq!(*outcome, ActionOutcome::Succeeded, "{billing:?}");
+    assert!(read.as_deref().unwrap().contains("list"), "{read:?}");
+    for action in &status(&jane).actions {
+        if action.step.as_str().starts_with("Restore") && action.outcome == ActionOutcome::Succeeded
+        {
+            assert!(
+                action.read_back.is_some(),
+                "{action:?} claims what no read showed"
+            );
+        }
+    }
+    world.check_invariants();
+}
