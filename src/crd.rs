@@ -216,6 +216,10 @@ pub mod reason {
     /// changes are processed asynchronously); it is read again with backoff, and after
     /// [`super::MAX_NOT_APPLIED_ATTEMPTS`] passes the resource stalls with `ChangeNotApplied`.
     pub const AWAITING_CONFIRMATION: &str = "AwaitingConfirmation";
+    /// Ready=False (Reconciling): `spec.impact.requireAcknowledgement` is true and
+    /// `spec.impact.acknowledgedDigest` does not name `status.impact.digest` (missing, or
+    /// acknowledging an impact that has since changed); nothing is written until it does.
+    pub const AWAITING_IMPACT_ACKNOWLEDGEMENT: &str = "AwaitingImpactAcknowledgement";
     /// SessionsRevoked=False: the user was already inactive when the operator first saw them, so
     /// the operator did not deactivate them and revoked nothing (an inactive user cannot sign in).
     pub const ALREADY_INACTIVE: &str = "AlreadyInactive";
@@ -460,6 +464,218 @@ pub struct GenesysUserOffboardingSpec {
         }])
     )]
     pub drift_check_interval: String,
+
+    /// What the agent's work is handed to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handoff: Option<HandoffPolicy>,
+
+    /// What depends on the user, and whether a human must acknowledge it first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub impact: Option<ImpactPolicy>,
+}
+
+/// Who takes over the departing agent's work, and which work moves. Everything is handed off
+/// while the user is still active (before the routing drain and the deactivation): an
+/// agent-owned callback whose owner is unavailable is lost, and the lists that name the work
+/// (a user's direct reports, the colleagues they back up, their voicemail) are read from the
+/// user. Each kind is switched on by default.
+// One bool per kind is the API users write, as for `RoutingPolicy`.
+#[allow(clippy::struct_excessive_bools)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [{
+    "rule": "has(self.successor) || has(self.fallbackQueue)",
+    "message": "set handoff.successor, handoff.fallbackQueue, or both",
+    "reason": "FieldValueRequired"
+}]))]
+pub struct HandoffPolicy {
+    /// The user who takes over, by email address, id, or both; resolved like `spec.user`
+    /// (never ambiguous) and it must be active. An unresolvable successor stalls the offboarding
+    /// before anything is written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub successor: Option<UserRef>,
+    /// The queue that takes over what a queue can hold (workitems, colleagues' direct-routing
+    /// backup) when there is no successor, by id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_queue: Option<QueueRef>,
+    /// Agent-owned scheduled callbacks. Default true. This version finds none yet (the API
+    /// lists callbacks by owner only through analytics; see docs/handoff.md).
+    #[serde(default = "default_true")]
+    pub callbacks: bool,
+    /// Open workitems assigned to the user. Default true.
+    #[serde(default = "default_true")]
+    pub workitems: bool,
+    /// Pending quality evaluations and calibrations. Default true. This version finds none yet
+    /// (see docs/handoff.md).
+    #[serde(default = "default_true")]
+    pub evaluations: bool,
+    /// The manager of the user's direct reports becomes the successor. Default true.
+    #[serde(default = "default_true")]
+    pub direct_reports: bool,
+    /// Colleagues whose direct-routing backup is the user get the successor (or the queue).
+    /// Default true.
+    #[serde(default = "default_true")]
+    pub direct_routing_backup: bool,
+    /// The user's voicemail messages are copied to the successor. Default true.
+    #[serde(default = "default_true")]
+    pub voicemail: bool,
+}
+
+impl Default for HandoffPolicy {
+    fn default() -> Self {
+        Self {
+            successor: None,
+            fallback_queue: None,
+            callbacks: true,
+            workitems: true,
+            evaluations: true,
+            direct_reports: true,
+            direct_routing_backup: true,
+            voicemail: true,
+        }
+    }
+}
+
+// What kind of work is handed off. No `///`, as for `Region`.
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema,
+)]
+pub enum HandoffKind {
+    /// An agent-owned scheduled callback.
+    Callback,
+    /// An open workitem assigned to the user.
+    Workitem,
+    /// A pending quality evaluation the user is to do.
+    Evaluation,
+    /// A pending calibration.
+    Calibration,
+    /// A user whose manager is the departing user.
+    DirectReport,
+    /// A colleague whose direct-routing backup is the departing user.
+    DirectRoutingBackup,
+    /// A voicemail message of the user.
+    Voicemail,
+}
+
+impl HandoffKind {
+    /// The wire value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HandoffKind::Callback => "Callback",
+            HandoffKind::Workitem => "Workitem",
+            HandoffKind::Evaluation => "Evaluation",
+            HandoffKind::Calibration => "Calibration",
+            HandoffKind::DirectReport => "DirectReport",
+            HandoffKind::DirectRoutingBackup => "DirectRoutingBackup",
+            HandoffKind::Voicemail => "Voicemail",
+        }
+    }
+}
+
+/// A queue, by id.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct QueueRef {
+    /// The queue id (a UUID).
+    #[schemars(
+        length(max = 36),
+        regex(
+            pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+        )
+    )]
+    pub id: String,
+    /// Its display name, for people reading the resource (not looked up).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 256))]
+    pub name: Option<String>,
+}
+
+/// The impact preflight: before its first write to Genesys Cloud (and in Observe mode too) the
+/// operator lists in `status.impact` what depends on the user. With `requireAcknowledgement`
+/// nothing is written until `acknowledgedDigest` names the listed impact's digest.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ImpactPolicy {
+    /// Hold the offboarding (Reconciling, reason `AwaitingImpactAcknowledgement`; nothing is
+    /// written to Genesys Cloud) until `acknowledgedDigest` equals `status.impact.digest`.
+    /// Default false.
+    #[serde(default)]
+    pub require_acknowledgement: bool,
+    /// The `status.impact.digest` a human reviewed, e.g. `sha256:3f1c...`. When the impact
+    /// changes, its digest changes and the offboarding is held again until acknowledged anew.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 71), regex(pattern = r"^sha256:[0-9a-f]{64}$"))]
+    pub acknowledged_digest: Option<String>,
+}
+
+/// One piece of work found before the first write, and where it goes: recorded in the snapshot
+/// so that a pass after a crash moves exactly this list (read back from Genesys Cloud first, so
+/// nothing moves twice) and `deletionPolicy: Restore` knows what was there before.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HandoffItem {
+    /// What kind of work.
+    pub kind: HandoffKind,
+    /// Its Genesys Cloud id (the workitem, the direct report, the colleague, the message).
+    pub id: String,
+    /// Its display name, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Where it goes: the successor's user id, or the fallback queue's id. Unset: it cannot be
+    /// moved (see `status.handoff`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// Whether `to` is a queue (else a user).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub to_queue: bool,
+    /// Why it cannot be moved, when it cannot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_movable: Option<String>,
+}
+
+/// The handoff of the agent's work, per kind.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HandoffStatus {
+    /// The successor the spec resolved to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub successor: Option<ResolvedUser>,
+    /// One entry per kind handed off.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kinds: Vec<HandoffKindStatus>,
+}
+
+/// The handoff of one kind of work: `moved` counts only what a read of Genesys Cloud showed at
+/// its new owner.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HandoffKindStatus {
+    /// What kind of work.
+    pub kind: HandoffKind,
+    /// How many were found before the first write.
+    pub found: u32,
+    /// How many a read shows at their new owner.
+    pub moved: u32,
+    /// Those that cannot be moved, each with the reason.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_movable: Vec<NotMovable>,
+}
+
+impl HandoffKindStatus {
+    /// Every item found is moved or known not movable.
+    pub fn is_complete(&self) -> bool {
+        self.moved as usize + self.not_movable.len() >= self.found as usize
+    }
+}
+
+/// A piece of work the handoff cannot move.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NotMovable {
+    /// Its Genesys Cloud id (or what names it when there is no id).
+    pub id: String,
+    /// Why.
+    pub reason: String,
 }
 
 /// The Genesys Cloud user to offboard.
@@ -637,6 +853,16 @@ fn default_true() -> bool {
     true
 }
 
+/// Whether `text` has the form of `status.impact.digest`: `sha256:` and 64 lowercase hex digits.
+pub fn is_impact_digest(text: &str) -> bool {
+    text.strip_prefix("sha256:").is_some_and(|hex| {
+        hex.len() == 64
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
 // The schema rules of `spec.effectiveAt`, built from the constants the operator's own checks use.
 fn effective_at_rules(schema: &mut schemars::Schema) {
     schema.insert("pattern".to_owned(), EFFECTIVE_AT_PATTERN.into());
@@ -709,6 +935,11 @@ pub enum SpecError {
         /// error reaches status, Events and logs.
         value: String,
     },
+    /// `impact.acknowledgedDigest` is not a digest the operator writes.
+    #[error(
+        "impact.acknowledgedDigest {0:?} is not a digest of status.impact (sha256: and 64 lowercase hex digits)"
+    )]
+    InvalidAcknowledgedDigest(String),
     /// `history.lookbackDays` out of range.
     #[error("history.lookbackDays must be between 1 and 1825, got {0}")]
     LookbackOutOfRange(u32),
@@ -737,6 +968,16 @@ impl GenesysUserOffboardingSpec {
             return Err(SpecError::LookbackOutOfRange(self.history.lookback_days));
         }
         self.drift_check_interval()?;
+        if let Some(digest) = self
+            .impact
+            .as_ref()
+            .and_then(|i| i.acknowledged_digest.as_deref())
+            && !is_impact_digest(digest)
+        {
+            return Err(SpecError::InvalidAcknowledgedDigest(
+                digest.chars().take(80).collect(),
+            ));
+        }
         Ok(())
     }
 
@@ -1011,6 +1252,10 @@ pub struct GenesysUserOffboardingStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub not_applied: Vec<NotApplied>,
 
+    /// The handoff of the agent's work to `spec.handoff` (successor, per kind counts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handoff: Option<HandoffStatus>,
+
     /// When the operator last checked a finished offboarding for drift.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_drift_check: Option<Time>,
@@ -1024,6 +1269,106 @@ pub struct GenesysUserOffboardingStatus {
     /// resource of the organization, so the cap holds across restarts and replicas.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deactivation_admitted_at: Option<Time>,
+    /// What depends on the user elsewhere in Genesys Cloud, read before the first write (and in
+    /// every pass of Observe mode), with what the operator does about each. Kept as it was read
+    /// once the first write is made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub impact: Option<ImpactStatus>,
+}
+
+/// The impact preflight's result.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ImpactStatus {
+    /// `sha256:` and the hex SHA-256 of the items (kind, id, action and detail, sorted; names
+    /// are left out so a rename does not ask for a new acknowledgement, and so are groups and
+    /// the team, which Genesys returns on a best-effort basis). Copy it into
+    /// `spec.impact.acknowledgedDigest` to acknowledge this impact.
+    pub digest: String,
+    /// What depends on the user. A source the operator could not read (its OAuth client lacks
+    /// the permission) is one item with an empty `id` and the reason in `detail`.
+    #[serde(default)]
+    pub items: Vec<ImpactItem>,
+    /// When the impact was read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_at: Option<Time>,
+}
+
+/// One thing that depends on the user.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ImpactItem {
+    /// What it is: `ArchitectFlow`, `AlertRule`, `OAuthClient`, `RecordingPolicy`,
+    /// `WfmManagementUnit`, `License`, `Did`, `Extension`, `WebRtcPhone`, `Group`, `Team`, or a
+    /// kind of work `spec.handoff` moves (`Callback`, `Workitem`, `Evaluation`, `Calibration`,
+    /// `DirectReport`, `DirectRoutingBackup`, `Voicemail`).
+    pub kind: ImpactKind,
+    /// The object's id in Genesys Cloud (the licence name for a licence, the number's id for a
+    /// DID or extension); empty when the source could not be read.
+    pub id: String,
+    /// Its name, when Genesys Cloud gives one.
+    #[serde(default)]
+    pub name: String,
+    /// `HandedOff` (`spec.handoff` moves it) or `ReportedOnly` (listed for a human; the
+    /// operator does not change it).
+    pub action: ImpactAction,
+    /// How it depends on the user (the user's role in a recording policy, the flow type, the
+    /// number), or why the source could not be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+// What depends on the user. No `///`, as for `Region`.
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema,
+)]
+pub enum ImpactKind {
+    /// An Architect flow that references the user (dependency tracking, object type `USER`).
+    ArchitectFlow,
+    /// An alert rule that notifies the user.
+    AlertRule,
+    /// An OAuth client the user created.
+    OAuthClient,
+    /// A recording / media retention policy that names the user (evaluator, calibrator, or a
+    /// user whose calls it covers).
+    RecordingPolicy,
+    /// The user's WFM management unit seat.
+    WfmManagementUnit,
+    /// A licence assigned to the user.
+    License,
+    /// A DID owned by the user.
+    Did,
+    /// An extension owned by the user.
+    Extension,
+    /// A WebRTC phone of the user.
+    WebRtcPhone,
+    /// A group the user is a member of.
+    Group,
+    /// The team the user is a member of.
+    Team,
+    /// An agent-owned scheduled callback.
+    Callback,
+    /// An open workitem assigned to the user.
+    Workitem,
+    /// A pending quality evaluation the user is to do.
+    Evaluation,
+    /// A pending calibration.
+    Calibration,
+    /// A user whose manager is the departing user.
+    DirectReport,
+    /// A colleague whose direct-routing backup is the departing user.
+    DirectRoutingBackup,
+    /// A voicemail message of the user.
+    Voicemail,
+}
+
+// What the operator does about an impact item. No `///`, as for `Region`.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
+pub enum ImpactAction {
+    /// `spec.handoff` moves it to the successor (or the fallback queue).
+    HandedOff,
+    /// Listed for a human to deal with; the operator does not change it.
+    ReportedOnly,
 }
 
 /// A condition status.
@@ -1261,6 +1606,9 @@ pub struct UserSnapshot {
     /// Groups the user belongs to.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub groups: Vec<NamedRef>,
+    /// The work `spec.handoff` found before the first write, and where each piece goes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub handoff: Vec<HandoffItem>,
     /// When the snapshot was taken.
     pub taken_at: Time,
 }
@@ -1465,6 +1813,13 @@ pub enum NotRestorableKind {
     Language,
     /// The user's default station.
     DefaultStation,
+    /// A direct report whose manager changed again after the handoff (someone else's choice).
+    DirectReportManager,
+    /// A colleague whose direct-routing backup changed again after the handoff.
+    DirectRoutingBackup,
+    /// A workitem handed to the successor or the queue: it stays with its new owner, who may
+    /// have worked on it.
+    Workitem,
 }
 
 impl NotRestorableKind {
@@ -1473,6 +1828,9 @@ impl NotRestorableKind {
         match self {
             NotRestorableKind::Language => "Language",
             NotRestorableKind::DefaultStation => "DefaultStation",
+            NotRestorableKind::DirectReportManager => "DirectReportManager",
+            NotRestorableKind::DirectRoutingBackup => "DirectRoutingBackup",
+            NotRestorableKind::Workitem => "Workitem",
         }
     }
 }
@@ -1481,7 +1839,8 @@ impl NotRestorableKind {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NotRestorable {
-    /// `Language` (a routing language) or `DefaultStation`.
+    /// `Language` (a routing language), `DefaultStation`, `DirectReportManager`,
+    /// `DirectRoutingBackup` or `Workitem`.
     pub what: NotRestorableKind,
     /// Its Genesys Cloud id.
     pub id: String,

@@ -35,6 +35,8 @@ pub fn fixture_of(
     let skill = fixture.skills[0].id.clone();
     let role = fixture.roles[0].id.clone();
     fixture.users.clear();
+    // The demo org's impact objects name its own users, who are not in this org.
+    fixture.impact = genesys_emulator::fixture::ImpactFixture::default();
     fixture.conversations.clear();
     fixture.stations.clear();
     for i in agents {

@@ -23,8 +23,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use serde::Serialize;
 
 use crate::crd::{
-    GenesysUserOffboarding, GroupMembership, HistoryResult, HistoryStatus, NamedRef, PlannedStep,
-    ResolvedEndpoint, ResolvedUser, condition,
+    GenesysUserOffboarding, GroupMembership, HandoffStatus, HistoryResult, HistoryStatus,
+    ImpactAction, ImpactStatus, NamedRef, PlannedStep, ResolvedEndpoint, ResolvedUser, condition,
 };
 
 /// How a resource stands, in one word.
@@ -66,6 +66,10 @@ pub struct View {
     pub group_memberships: Vec<GroupMembership>,
     /// `status.history`.
     pub history: Option<HistoryStatus>,
+    /// `status.impact`: what depends on the user, and what the operator does about each.
+    pub impact: Option<ImpactStatus>,
+    /// `status.handoff`: the successor, and per kind of work what was found and moved.
+    pub handoff: Option<HandoffStatus>,
 }
 
 impl View {
@@ -94,6 +98,8 @@ impl View {
             steps: status.plan,
             group_memberships: status.group_memberships,
             history: status.history,
+            impact: status.impact,
+            handoff: status.handoff,
         }
     }
 
@@ -116,6 +122,8 @@ pub const SECTIONS: &[Section] = &[
     schedule_section,
     steps_section,
     reported_section,
+    impact_section,
+    handoff_section,
     history_section,
 ];
 
@@ -226,6 +234,79 @@ fn reported_section(view: &View, out: &mut String) {
         })
         .collect();
     indented(&table(None, &rows), out);
+}
+
+fn impact_section(view: &View, out: &mut String) {
+    let Some(impact) = &view.impact else { return };
+    let _ = writeln!(
+        out,
+        "Impact ({} item(s), digest {})",
+        impact.items.len(),
+        impact.digest
+    );
+    let rows: Vec<Vec<String>> = impact
+        .items
+        .iter()
+        .map(|i| {
+            let object = match (i.id.is_empty(), i.name.is_empty()) {
+                (true, _) => String::new(),
+                (false, true) => i.id.clone(),
+                (false, false) if i.name == i.id => i.name.clone(),
+                (false, false) => format!("{} ({})", i.name, i.id),
+            };
+            vec![
+                format!("{:?}", i.kind),
+                match i.action {
+                    ImpactAction::HandedOff => "handed off",
+                    ImpactAction::ReportedOnly => "reported only",
+                }
+                .to_owned(),
+                object,
+                i.detail.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    indented(&table(None, &rows), out);
+}
+
+fn handoff_section(view: &View, out: &mut String) {
+    let Some(handoff) = &view.handoff else { return };
+    out.push_str(
+        "Handoff
+",
+    );
+    let successor = handoff.successor.as_ref().map_or_else(
+        || "-".to_owned(),
+        |s| match &s.name {
+            Some(name) => format!("{name} ({})", s.id),
+            None => s.id.clone(),
+        },
+    );
+    fields(&[("Successor", successor)], out);
+    if handoff.kinds.is_empty() {
+        out.push_str("  nothing to hand off was found\n");
+        return;
+    }
+    let rows: Vec<Vec<String>> = handoff
+        .kinds
+        .iter()
+        .map(|k| {
+            vec![
+                k.kind.as_str().to_owned(),
+                k.found.to_string(),
+                k.moved.to_string(),
+                k.not_movable
+                    .iter()
+                    .map(|n| format!("{}: {}", n.id, n.reason))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ]
+        })
+        .collect();
+    indented(
+        &table(Some(&["KIND", "FOUND", "MOVED", "NOT MOVABLE"]), &rows),
+        out,
+    );
 }
 
 fn history_section(view: &View, out: &mut String) {

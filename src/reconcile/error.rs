@@ -235,6 +235,8 @@ pub enum ReconcileError {
     EndpointChanged { recorded: String, spec: String },
     #[error(transparent)]
     Ownership(#[from] OwnershipError),
+    #[error(transparent)]
+    Handoff(#[from] super::handoff::HandoffError),
 }
 
 impl ReconcileError {
@@ -246,6 +248,7 @@ impl ReconcileError {
             ReconcileError::Step(e) => e.retry_class(),
             ReconcileError::Store(_) | ReconcileError::Ownership(_) => RetryClass::Backoff,
             ReconcileError::Spec(_) | ReconcileError::EndpointChanged { .. } => RetryClass::Never,
+            ReconcileError::Handoff(e) => e.retry_class(),
         }
     }
 
@@ -259,6 +262,7 @@ impl ReconcileError {
             ReconcileError::Spec(e) => e.reason(),
             ReconcileError::EndpointChanged { .. } => reason::ENDPOINT_CHANGED,
             ReconcileError::Ownership(_) => "OwnershipUnknown",
+            ReconcileError::Handoff(e) => e.reason(),
         }
     }
 

@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use super::error::StepError;
 use super::observe::Reading;
 use super::plan::{Named, Step, StepKind};
-use super::{snapshot, verify};
-use crate::crd::{GenesysUserOffboardingStatus, HistoryStatus, UserSnapshot};
+use super::{handoff, snapshot, verify};
+use crate::crd::{GenesysUserOffboardingStatus, HandoffStatus, HistoryStatus, UserSnapshot};
 use genesys_cloud::{
     GenesysClient, GenesysError, RoutingStatusValue, StateChangeReason, UserId, UserState,
     UserStateInfo,
@@ -30,6 +30,8 @@ pub enum StepOutput {
     NewVersion(Option<i64>),
     /// A write whose target state already held.
     AlreadyDone,
+    /// The handoff's counts, per kind (complete or not: see [`HandoffStatus`]).
+    Handoff(HandoffStatus),
 }
 
 /// What a step needs besides the client.
@@ -83,6 +85,24 @@ pub async fn run(cx: &StepContext<'_>, step: &Step) -> Result<StepOutput, StepEr
                     cx.now,
                 )
                 .await?,
+            ))
+        }
+        Step::HandOff => {
+            // The list is the snapshot's, persisted before any write: a rerun moves the same
+            // pieces, each read before it is written.
+            let items = cx
+                .persisted
+                .snapshot
+                .as_ref()
+                .map(|s| s.handoff.as_slice())
+                .unwrap_or_default();
+            let successor = cx
+                .reading
+                .handoff
+                .as_ref()
+                .and_then(|h| h.successor.clone());
+            Ok(StepOutput::Handoff(
+                handoff::run(client, user, items, successor).await?,
             ))
         }
         Step::SetOffQueue => ensure_off_queue(client, user).await,

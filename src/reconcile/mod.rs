@@ -1,7 +1,8 @@
 //! The reconciler of one `GenesysUserOffboarding`: observe → plan → execute → report.
 //!
 //! Start at [`reconcile`]: it reads as the table of contents of the pipeline (validate,
-//! credentials, resolve, effectiveAt, snapshot, history before, active-conversation guard, drain
+//! credentials, resolve, effectiveAt, snapshot, history before, impact preflight and its
+//! acknowledgement gate, active-conversation guard, drain
 //! routing, deactivate, record the reason, revoke tokens, verify, Ready). Each stage lives in its
 //! own module and says whether it does I/O:
 //!
@@ -11,6 +12,7 @@
 //! | [`plan`] | the ordered steps that remain, or a hold | none (pure) |
 //! | [`snapshot`] | the pre-change snapshot, from the reading | none (a read if grants are missing) |
 //! | [`execute`] | one step, as an idempotent `ensure_*` | Genesys reads and writes |
+//! | [`impact`] | what depends on the user, before the first write; the acknowledgement gate | Genesys reads |
 //! | [`verify`] | history before and after | Genesys analytics reads |
 //! | [`report`] | conditions, plan, actions, outcome, Events | none (pure) |
 //! | [`restore`] | `deletionPolicy: Restore`: put the snapshot back | Genesys reads and writes |
@@ -40,6 +42,8 @@ pub mod drift;
 pub mod error;
 pub mod execute;
 pub mod guard;
+pub mod handoff;
+pub mod impact;
 pub mod observe;
 pub mod owners;
 pub mod plan;
@@ -285,8 +289,23 @@ async fn offboard(
         lookback: spec.history_lookback(),
         now: pass.now,
     };
+    // The successor is resolved (and, before the snapshot, the work to hand off found) while
+    // nothing is written: an ambiguous or inactive successor stalls here.
+    let handoff = match &spec.handoff {
+        Some(handoff) if !handoff::done(&pass.report.status) => Some(
+            handoff::prepare(
+                &client,
+                handoff,
+                &user,
+                pass.report.status.snapshot.is_none(),
+            )
+            .await?,
+        ),
+        _ => None,
+    };
     // Boxed: nine concurrent reads make a large future.
     let mut reading = Box::pin(observe::read(&client, user, &cx)).await?;
+    reading.handoff = handoff;
     let mut plan = plan::plan(&policy, &observe::observed(&reading, &pass.report.status));
     if reading.ongoing_conversations.is_none() && plan::needs_conversation_guard(&policy, &plan) {
         let ongoing = observe::ongoing_conversations(&client, &reading.user.id, pass.now).await?;
@@ -312,7 +331,17 @@ async fn offboard(
     // 5–10. Snapshot, history before, drain, deactivate, reason, revoke, verify: each step
     // persisted before the next one starts.
     // The drain's writes are read back before anything is claimed ([`confirm`]).
-    Box::pin(pass.run_steps(&client, &reading, &policy, plan.runnable())).await?;
+    let steps = plan.runnable();
+    let (reads, writes) =
+        steps.split_at(steps.iter().position(Step::is_write).unwrap_or(steps.len()));
+    Box::pin(pass.run_steps(&client, &reading, &policy, reads)).await?;
+    pass.report.handoff_successor(reading.handoff.as_ref());
+    // The impact preflight, once the snapshot is persisted and before the first write (in
+    // Observe mode, every pass); with a required acknowledgement not given, nothing is written.
+    if let Some(held) = Box::pin(pass.impact(&client, &reading, &plan, !writes.is_empty())).await? {
+        return Ok(held);
+    }
+    Box::pin(pass.run_steps(&client, &reading, &policy, writes)).await?;
     // 11. Ready (or the reason why not).
     Ok(pass.report.finish(&plan, drift_check))
 }
@@ -444,6 +473,24 @@ impl<'a> Pass<'a> {
         let result = execute::run(&cx, step).await;
         self.report.step(step, &result, policy);
         self.save().await?;
+        // A handoff some read does not show yet holds the pass here: nothing after it (the
+        // drain, the deactivation) runs before the work is with its new owner.
+        if let Ok(execute::StepOutput::Handoff(handoff)) = &result {
+            let pending: Vec<&str> = handoff
+                .kinds
+                .iter()
+                .filter(|k| !k.is_complete())
+                .map(|k| k.kind.as_str())
+                .collect();
+            if !pending.is_empty() {
+                return Err(error::StepError::Unconfirmed {
+                    count: pending.len(),
+                    what: format!("the handoff of {}", pending.join(", ")),
+                    attempts: 1,
+                }
+                .into());
+            }
+        }
         result?;
         Ok(())
     }

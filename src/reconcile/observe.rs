@@ -31,7 +31,8 @@ use genesys_cloud::{
 pub const ACTIVE_CONVERSATION_WINDOW_DAYS: i64 = 30;
 
 /// The `expand` used when reading the user: everything the plan and the snapshot need that the
-/// user endpoint can carry (groups tell direct queue memberships from group ones). Role grants
+/// user endpoint can carry (groups tell direct queue memberships from group ones; groups and
+/// the team are also listed by the impact preflight). Role grants
 /// are not among them: `authorization` names roles without their divisions, which restore needs.
 pub const USER_EXPAND: &[&str] = &[
     "routingStatus",
@@ -40,6 +41,7 @@ pub const USER_EXPAND: &[&str] = &[
     "skills",
     "languages",
     "groups",
+    "team",
 ];
 
 /// Everything read from Genesys in one pass, as the client returned it.
@@ -69,6 +71,9 @@ pub struct Reading {
     /// The slices of the history window that held conversations, when this pass counted them
     /// (the verification reads only those again).
     pub history_slices: Option<Vec<Interval>>,
+    /// The successor and, while no snapshot is persisted, the work to hand off
+    /// ([`super::handoff::prepare`]); `None` without `spec.handoff` or once it is done.
+    pub handoff: Option<super::handoff::Prepared>,
 }
 
 /// Step 2: exactly one live user for `spec.user`, or why not. Reads only: an ambiguous, deleted,
@@ -205,6 +210,7 @@ pub async fn read(
         history_before,
         ongoing_conversations,
         history_slices,
+        handoff: None,
     })
 }
 
@@ -614,6 +620,7 @@ pub fn progress(status: &GenesysUserOffboardingStatus) -> Progress {
                 .is_some_and(|c| c.reason == reason::REVOCATION_ACCEPTED),
         history_verified: status.is_true(condition::HISTORY_VERIFIED),
         deactivated_before: status.is_true(condition::DEACTIVATED),
+        handed_off: super::handoff::done(status),
     }
 }
 
@@ -654,6 +661,7 @@ mod tests {
             history_before: None,
             ongoing_conversations: Some(vec!["c9".into()]),
             history_slices: None,
+            handoff: None,
         }
     }
 
@@ -692,6 +700,7 @@ mod tests {
                 roles: vec![],
                 group_roles: vec![],
                 groups: vec![],
+                handoff: vec![],
                 taken_at: now.clone(),
             }),
             history: Some(HistoryStatus {
@@ -722,6 +731,7 @@ mod tests {
                 sessions_revoked: true,
                 history_verified: false,
                 deactivated_before: true,
+                handed_off: false,
             }
         );
     }

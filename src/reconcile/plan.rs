@@ -42,6 +42,8 @@ pub struct Policy {
     /// The `stateChangeReason` to record in Genesys.
     pub reason: Option<StateChangeReason>,
     pub effective_at: Option<DateTime<Utc>>,
+    /// `spec.handoff` is set: the agent's work is handed off before the drain.
+    pub handoff: bool,
 }
 
 impl Default for Policy {
@@ -57,6 +59,7 @@ impl Default for Policy {
             revoke_sessions: true,
             reason: None,
             effective_at: None,
+            handoff: false,
         }
     }
 }
@@ -140,6 +143,8 @@ pub struct Progress {
     pub history_verified: bool,
     /// An earlier pass saw the user deactivated (so an active user now is drift).
     pub deactivated_before: bool,
+    /// The handoff ran and every piece of work it found is moved or known not movable.
+    pub handed_off: bool,
 }
 
 /// One step of the offboarding, in the order they run.
@@ -150,6 +155,9 @@ pub enum Step {
     TakeSnapshot,
     /// Count the user's conversations over the lookback window (read only).
     CountHistoryBefore,
+    /// Hand the agent's work (the snapshot's `handoff` list) to the successor or the fallback
+    /// queue, each move read back (`reconcile::handoff`).
+    HandOff,
     /// `PUT /users/{id}/routingstatus` `OFF_QUEUE`.
     SetOffQueue,
     /// `PATCH /users/{id}/presences/purecloud` with the Offline definition.
@@ -188,6 +196,7 @@ impl Step {
         match self {
             Step::TakeSnapshot => StepKind::TakeSnapshot,
             Step::CountHistoryBefore => StepKind::CountHistoryBefore,
+            Step::HandOff => StepKind::HandOff,
             Step::SetOffQueue => StepKind::SetOffQueue,
             Step::SetPresenceOffline => StepKind::SetPresenceOffline,
             Step::RemoveFromQueue { .. } => StepKind::RemoveFromQueue,
@@ -235,6 +244,9 @@ impl Step {
             Step::TakeSnapshot => "record what the user has before any change".into(),
             Step::CountHistoryBefore => {
                 "count the user's conversations in the lookback window".into()
+            }
+            Step::HandOff => {
+                "hand the agent's work to the successor while the user is still active".into()
             }
             Step::SetOffQueue => "set the routing status to OFF_QUEUE".into(),
             Step::SetPresenceOffline => "set the presence to Offline".into(),
@@ -309,6 +321,7 @@ macro_rules! step_kinds {
 step_kinds! {
     TakeSnapshot,
     CountHistoryBefore,
+    HandOff,
     SetOffQueue,
     SetPresenceOffline,
     RemoveFromQueue,
@@ -335,6 +348,10 @@ step_kinds! {
     RestoreLanguage,
     /// Not restorable: listed in `status.notRestorable`.
     RestoreDefaultStation,
+    /// Give a direct report their manager back (the successor took over).
+    RestoreManager,
+    /// Give a colleague the user back as their direct-routing backup.
+    RestoreDirectRoutingBackup,
 }
 
 impl StepKind {
@@ -444,6 +461,10 @@ pub fn plan(policy: &Policy, observed: &Observed) -> Plan {
     }
     if !progress.history_before_counted {
         steps.push(Step::CountHistoryBefore);
+    }
+    // Before the drain: an agent-owned callback whose owner is unavailable is lost.
+    if policy.handoff && !progress.handed_off {
+        steps.push(Step::HandOff);
     }
     steps.extend(drain_steps(policy, observed));
     if active {
@@ -608,6 +629,7 @@ mod tests {
                 sessions_revoked: true,
                 history_verified: true,
                 deactivated_before: true,
+                handed_off: true,
             },
             ..fresh_agent()
         }

@@ -227,6 +227,43 @@ impl Report {
         }
     }
 
+    /// The successor this pass resolved, on the handoff's counts once the work is found (so
+    /// Observe mode shows who would take it over); a read resolved it.
+    pub fn handoff_successor(&mut self, prepared: Option<&super::handoff::Prepared>) {
+        if let (Some(status), Some(successor)) = (
+            self.status.handoff.as_mut(),
+            prepared.and_then(|p| p.successor.as_ref()),
+        ) {
+            status.successor = Some(successor.clone());
+        }
+    }
+
+    /// The impact preflight's result (`status.impact`).
+    pub fn impact_read(&mut self, impact: crate::crd::ImpactStatus) {
+        self.status.impact = Some(impact);
+    }
+
+    /// Held by the impact acknowledgement gate: Reconciling (progressing, not failed), nothing
+    /// written. `announce`: publish the Event (the hold is new, or its message changed).
+    pub fn awaiting_impact_acknowledgement(
+        &mut self,
+        message: String,
+        recheck: Duration,
+        announce: bool,
+    ) -> Outcome {
+        let message = bounded_owned(message);
+        let reason = reason::AWAITING_IMPACT_ACKNOWLEDGEMENT;
+        self.kstatus((false, reason, &message), Some((reason, &message)), None);
+        if announce {
+            self.event(false, reason, message);
+        }
+        Outcome::Wait {
+            reason,
+            until: None,
+            after: recheck,
+        }
+    }
+
     /// The plan is known: the remaining steps, group memberships and step conditions.
     pub fn planned(&mut self, plan: &Plan, policy: &Policy, reading: &Reading) {
         self.status.plan = plan.steps.iter().map(planned_step).collect();
@@ -377,6 +414,10 @@ impl Report {
     /// Records one executed step: the actions log, the remaining plan, the data it produced and
     /// the step conditions.
     pub fn step(&mut self, step: &Step, result: &Result<StepOutput, StepError>, policy: &Policy) {
+        if let Ok(StepOutput::Handoff(handoff)) = result {
+            self.handed_off(step, handoff);
+            return;
+        }
         if let Err(e) = result {
             self.not_applied(e);
         }
@@ -417,6 +458,10 @@ impl Report {
                 if self.status.snapshot.is_none() {
                     self.status.snapshot = Some((**snapshot).clone());
                 }
+                // What the handoff will move, counted before any write (Observe shows it too).
+                if !snapshot.handoff.is_empty() && self.status.handoff.is_none() {
+                    self.status.handoff = Some(super::handoff::found(&snapshot.handoff));
+                }
             }
             StepOutput::HistoryBefore(history) => self.status.history = Some(history.clone()),
             StepOutput::HistoryAfter(history) => self.history_verified(history),
@@ -431,6 +476,56 @@ impl Report {
                 self.changed = true;
                 self.write_done(step, policy);
             }
+            // Recorded by `handed_off` above.
+            StepOutput::Handoff(_) => {}
+        }
+    }
+
+    /// The handoff step's counts: `Succeeded` once every piece is moved (as read back) or known
+    /// not movable, `Unconfirmed` (and still planned) while some move no read shows yet.
+    fn handed_off(&mut self, step: &Step, handoff: &crate::crd::HandoffStatus) {
+        let complete = handoff
+            .kinds
+            .iter()
+            .all(crate::crd::HandoffKindStatus::is_complete);
+        let summary: Vec<String> = handoff
+            .kinds
+            .iter()
+            .map(|k| {
+                let not_movable = if k.not_movable.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {} not movable", k.not_movable.len())
+                };
+                format!(
+                    "{} {} of {} moved{not_movable}",
+                    k.kind.as_str(),
+                    k.moved,
+                    k.found
+                )
+            })
+            .collect();
+        self.record(ActionRecord {
+            step: step.kind(),
+            target: None,
+            time: to_time(Utc::now()),
+            outcome: if complete {
+                ActionOutcome::Succeeded
+            } else {
+                ActionOutcome::Unconfirmed
+            },
+            message: None,
+            read_back: Some(if summary.is_empty() {
+                "nothing to hand off".to_owned()
+            } else {
+                summary.join("; ")
+            }),
+        });
+        self.status.handoff = Some(handoff.clone());
+        if complete {
+            self.changed = true;
+            let planned = planned_step(step);
+            self.status.plan.retain(|p| *p != planned);
         }
     }
 
@@ -1036,6 +1131,9 @@ fn describe(item: &NotRestorable) -> String {
     let kind = match item.what {
         NotRestorableKind::Language => "language",
         NotRestorableKind::DefaultStation => "default station",
+        NotRestorableKind::DirectReportManager => "manager of",
+        NotRestorableKind::DirectRoutingBackup => "direct-routing backup of",
+        NotRestorableKind::Workitem => "workitem",
     };
     format!("{kind} {}", item.name.as_deref().unwrap_or(&item.id))
 }
@@ -1220,6 +1318,7 @@ mod tests {
                 roles: vec![],
                 group_roles: vec![],
                 groups: vec![],
+                handoff: vec![],
                 taken_at: to_time(Utc::now()),
             }),
             plan: (0..3000)

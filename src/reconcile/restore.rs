@@ -17,8 +17,8 @@ use super::plan::StepKind;
 use super::report::Report;
 use super::{ClientProvider, Outcome, Pass, PassResult, StatusStore, check_endpoint};
 use crate::crd::{
-    ActionOutcome, GenesysUserOffboarding, NotRestorable, NotRestorableKind, QueueMembership,
-    UserSnapshot,
+    ActionOutcome, GenesysUserOffboarding, HandoffItem, HandoffKind, NotRestorable,
+    NotRestorableKind, QueueMembership, UserSnapshot,
 };
 use genesys_cloud::{
     GenesysClient, MemberBy, RetryClass, RoleDivision, UserId, UserRoutingSkillPost, UserState,
@@ -160,6 +160,15 @@ async fn put_back(
     .await?;
     missing_languages(&client, id, snapshot, report, &mut not_restorable).await?;
     missing_default_station(&client, id, snapshot, report, &mut not_restorable).await?;
+    ensure_handoff_undone(
+        &client,
+        id,
+        snapshot,
+        report,
+        &mut put_back,
+        &mut not_restorable,
+    )
+    .await?;
     if !unconfirmed.is_empty() {
         // Put back, not yet read back: the next pass reads again (and writes only what is
         // still missing); after a bounded number of passes the restore stalls.
@@ -328,26 +337,18 @@ async fn ensure_queues(
     .await?;
     for queue in differing {
         let shows = joined_as_before(&after, queue);
-        let read = format!(
-            "queue {} reads joined={}",
-            name_of(queue),
-            if shows { queue.joined } else { !queue.joined }
-        );
-        report.read_back(
-            StepKind::RestoreQueueJoined,
-            Some(queue.id.clone()),
+        let verdict = Verdict {
+            step: StepKind::RestoreQueueJoined,
+            target: queue.id.clone(),
+            read: format!(
+                "queue {} reads joined={}",
+                name_of(queue),
+                if shows { queue.joined } else { !queue.joined }
+            ),
+            done: format!("joined={} in queue {}", queue.joined, name_of(queue)),
             shows,
-            read.clone(),
-        );
-        if !shows {
-            unconfirmed.push(format!("RestoreQueueJoined ({read})"));
-            continue;
-        }
-        put_back.push(format!(
-            "joined={} in queue {}",
-            queue.joined,
-            name_of(queue)
-        ));
+        };
+        verdict.record(report, put_back, unconfirmed);
     }
     Ok(())
 }
@@ -363,22 +364,58 @@ fn record_added_queues(
     for queue in added {
         let shows = current.iter().any(|c| c.id == queue.id);
         let name = name_of(queue);
-        let read = if shows {
-            format!("the user's queues list {name}")
-        } else {
-            format!("the user's queues do not list {name} yet")
-        };
-        report.read_back(
-            StepKind::RestoreQueue,
-            Some(queue.id.clone()),
+        let verdict = Verdict {
+            step: StepKind::RestoreQueue,
+            target: queue.id.clone(),
+            read: listed("the user's queues list", name, shows),
+            done: format!("queue {name}"),
             shows,
-            read.clone(),
+        };
+        verdict.record(report, put_back, unconfirmed);
+    }
+}
+
+/// What a read after one restore write showed.
+struct Verdict {
+    step: StepKind,
+    target: String,
+    shows: bool,
+    /// What was read (`readBack`).
+    read: String,
+    /// The line for the list of what was put back.
+    done: String,
+}
+
+impl Verdict {
+    /// `Succeeded` and put back when the read shows the change, else `Unconfirmed` and listed
+    /// for the retry.
+    fn record(
+        self,
+        report: &mut Report,
+        put_back: &mut Vec<String>,
+        unconfirmed: &mut Vec<String>,
+    ) {
+        report.read_back(
+            self.step.clone(),
+            Some(self.target),
+            self.shows,
+            self.read.clone(),
         );
-        if shows {
-            put_back.push(format!("queue {name}"));
+        if self.shows {
+            put_back.push(self.done);
         } else {
-            unconfirmed.push(format!("RestoreQueue ({read})"));
+            unconfirmed.push(format!("{} ({})", self.step.as_str(), self.read));
         }
+    }
+}
+
+/// `the user's skills list Retention`, or `the user's skills do not list Retention yet`.
+fn listed(list: &str, name: &str, shows: bool) -> String {
+    if shows {
+        format!("{list} {name}")
+    } else {
+        let (whose, verb) = list.rsplit_once(' ').unwrap_or((list, "list"));
+        format!("{whose} do not {verb} {name} yet")
     }
 }
 
@@ -441,22 +478,14 @@ async fn ensure_skills(
     for skill in missing {
         let name = skill.name.as_deref().unwrap_or(&skill.id);
         let shows = after.iter().any(|n| n.id == skill.id);
-        let read = if shows {
-            format!("the user's skills list {name}")
-        } else {
-            format!("the user's skills do not list {name} yet")
-        };
-        report.read_back(
-            StepKind::RestoreSkill,
-            Some(skill.id.clone()),
+        let verdict = Verdict {
+            step: StepKind::RestoreSkill,
+            target: skill.id.clone(),
+            read: listed("the user's skills list", name, shows),
+            done: format!("skill {name}"),
             shows,
-            read.clone(),
-        );
-        if shows {
-            put_back.push(format!("skill {name}"));
-        } else {
-            unconfirmed.push(format!("RestoreSkill ({read})"));
-        }
+        };
+        verdict.record(report, put_back, unconfirmed);
     }
     Ok(())
 }
@@ -574,22 +603,14 @@ async fn confirm_roles(
             role.division_name.as_deref().unwrap_or(&role.division_id)
         );
         let shows = own.contains(&(role.role_id.clone(), role.division_id.clone()));
-        let read = if shows {
-            format!("the user's grants hold {name}")
-        } else {
-            format!("the user's grants do not hold {name} yet")
-        };
-        report.read_back(
-            StepKind::RestoreRole,
-            Some(format!("{}@{}", role.role_id, role.division_id)),
+        let verdict = Verdict {
+            step: StepKind::RestoreRole,
+            target: format!("{}@{}", role.role_id, role.division_id),
+            read: listed("the user's grants hold", &name, shows),
+            done: name,
             shows,
-            read.clone(),
-        );
-        if shows {
-            put_back.push(name);
-        } else {
-            unconfirmed.push(format!("RestoreRole ({read})"));
-        }
+        };
+        verdict.record(report, put_back, unconfirmed);
     }
     Ok(())
 }
@@ -671,5 +692,177 @@ async fn missing_default_station(
         name: default.name.clone(),
         why,
     });
+    Ok(())
+}
+
+/// What the handoff moved and can be moved back: a direct report whose manager is still the
+/// successor gets the user back as manager, a colleague whose direct-routing backup is still
+/// the successor (or the fallback queue) gets the user back as backup; each is read first and
+/// read back after. One changed again since the handoff is someone's later choice and is
+/// listed instead, as are the workitems (the successor may have worked on them). Voicemail was
+/// copied, never moved: the user's mailbox still holds it.
+async fn ensure_handoff_undone(
+    client: &GenesysClient,
+    id: &UserId,
+    snapshot: &UserSnapshot,
+    report: &mut Report,
+    put_back: &mut Vec<String>,
+    not_restorable: &mut Vec<NotRestorable>,
+) -> Result<(), ReconcileError> {
+    for item in &snapshot.handoff {
+        let Some(to) = item.to.as_deref() else {
+            continue;
+        };
+        match item.kind {
+            HandoffKind::DirectReport => {
+                restore_manager(client, id, item, to, report, put_back, not_restorable).await?;
+            }
+            HandoffKind::DirectRoutingBackup => {
+                restore_backup(client, id, item, to, report, put_back, not_restorable).await?;
+            }
+            HandoffKind::Workitem => not_restorable.push(NotRestorable {
+                what: NotRestorableKind::Workitem,
+                id: item.id.clone(),
+                name: item.name.clone(),
+                why: format!(
+                    "handed to {to}; it stays with its new owner, who may have worked on it"
+                ),
+            }),
+            HandoffKind::Voicemail
+            | HandoffKind::Callback
+            | HandoffKind::Evaluation
+            | HandoffKind::Calibration => {}
+        }
+    }
+    Ok(())
+}
+
+/// A direct report whose manager is still the successor gets the user back as manager.
+async fn restore_manager(
+    client: &GenesysClient,
+    id: &UserId,
+    item: &HandoffItem,
+    to: &str,
+    report: &mut Report,
+    put_back: &mut Vec<String>,
+    not_restorable: &mut Vec<NotRestorable>,
+) -> Result<(), ReconcileError> {
+    let name = || item.name.clone().unwrap_or_else(|| item.id.clone());
+    let report_id = UserId::new(item.id.as_str());
+    let manager = |u: &genesys_cloud::User| u.manager.as_ref().and_then(|m| m.id.clone());
+    let current = match client.get_user(&report_id, &[]).await {
+        Ok(u) => u,
+        Err(e) if e.is_not_found() => return Ok(()),
+        Err(e) => return Err(ReadError::new("read a direct report")(e).into()),
+    };
+    match manager(&current).as_deref() {
+        Some(m) if m == id.as_str() => {}
+        Some(m) if m == to => {
+            let version = current.version.unwrap_or_default();
+            client
+                .set_manager(&report_id, id.as_str(), version)
+                .await
+                .map_err(StepError::genesys(
+                    "give a direct report their manager back",
+                ))?;
+            let after = client
+                .get_user(&report_id, &[])
+                .await
+                .map_err(ReadError::new("read a direct report back"))?;
+            let confirmed = manager(&after).as_deref() == Some(id.as_str());
+            report.action(
+                StepKind::RestoreManager,
+                Some(item.id.clone()),
+                if confirmed {
+                    ActionOutcome::Succeeded
+                } else {
+                    ActionOutcome::Unconfirmed
+                },
+                None,
+            );
+            if confirmed {
+                put_back.push(format!("manager of {}", name()));
+            }
+        }
+        _ => not_restorable.push(NotRestorable {
+            what: NotRestorableKind::DirectReportManager,
+            id: item.id.clone(),
+            name: item.name.clone(),
+            why: "their manager changed again after the handoff; left as it is".into(),
+        }),
+    }
+    Ok(())
+}
+
+/// A colleague whose direct-routing backup is still the successor (or the queue) gets the user
+/// back as backup.
+async fn restore_backup(
+    client: &GenesysClient,
+    id: &UserId,
+    item: &HandoffItem,
+    to: &str,
+    report: &mut Report,
+    put_back: &mut Vec<String>,
+    not_restorable: &mut Vec<NotRestorable>,
+) -> Result<(), ReconcileError> {
+    let name = || item.name.clone().unwrap_or_else(|| item.id.clone());
+    let colleague = UserId::new(item.id.as_str());
+    let current = match client.get_direct_routing_backup(&colleague).await {
+        Ok(s) => s,
+        Err(e) if e.is_not_found() => return Ok(()),
+        Err(e) => {
+            return Err(ReadError::new("read a colleague's direct-routing backup")(e).into());
+        }
+    };
+    let holds_handoff = if item.to_queue {
+        current.queue_id.as_deref() == Some(to) && current.user_id.is_none()
+    } else {
+        current.user_id.as_deref() == Some(to)
+    };
+    if current.user_id.as_deref() == Some(id.as_str()) {
+        return Ok(());
+    }
+    if !holds_handoff {
+        not_restorable.push(NotRestorable {
+            what: NotRestorableKind::DirectRoutingBackup,
+            id: item.id.clone(),
+            name: item.name.clone(),
+            why: "their direct-routing backup changed again after the handoff; left as it is"
+                .into(),
+        });
+        return Ok(());
+    }
+    let wanted = genesys_cloud::DirectRoutingBackup {
+        user_id: Some(id.to_string()),
+        queue_id: if item.to_queue {
+            None
+        } else {
+            current.queue_id.clone()
+        },
+        wait_for_agent: current.wait_for_agent,
+        agent_wait_seconds: current.agent_wait_seconds,
+        backed_up_users: Vec::new(),
+    };
+    client
+        .put_direct_routing_backup(&colleague, &wanted)
+        .await
+        .map_err(StepError::genesys(
+            "give a colleague their direct-routing backup back",
+        ))?;
+    let after = client
+        .get_direct_routing_backup(&colleague)
+        .await
+        .map_err(ReadError::new(
+            "read a colleague's direct-routing backup back",
+        ))?;
+    if after.user_id.as_deref() == Some(id.as_str()) {
+        report.action(
+            StepKind::RestoreDirectRoutingBackup,
+            Some(item.id.clone()),
+            ActionOutcome::Succeeded,
+            None,
+        );
+        put_back.push(format!("direct-routing backup of {}", name()));
+    }
     Ok(())
 }

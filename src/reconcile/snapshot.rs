@@ -109,6 +109,11 @@ pub fn build(reading: &Reading, subject: &AuthzSubject, now: DateTime<Utc>) -> U
             })
             .collect(),
         groups,
+        handoff: reading
+            .handoff
+            .as_ref()
+            .and_then(|h| h.items.clone())
+            .unwrap_or_default(),
         taken_at: to_time(now),
     }
 }
@@ -174,6 +179,7 @@ mod tests {
             history_before: None,
             ongoing_conversations: None,
             history_slices: None,
+            handoff: None,
         };
         let subject: AuthzSubject = serde_json::from_str(
             r#"{"grants":[{"subjectId":"u1","role":{"id":"r1","name":"Agent"},"division":{"id":"d1","name":"Home"}},
@@ -266,6 +272,7 @@ mod tests {
             history_before: None,
             ongoing_conversations: None,
             history_slices: None,
+            handoff: None,
         }
     }
 }

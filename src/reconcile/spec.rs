@@ -29,6 +29,7 @@ pub fn policy(spec: &GenesysUserOffboardingSpec) -> Policy {
         revoke_sessions: spec.revoke_sessions,
         reason: spec.reason.map(StateChangeReason::from),
         effective_at: spec.effective_at.as_ref().map(from_time),
+        handoff: spec.handoff.is_some(),
     }
 }
 
@@ -95,6 +96,7 @@ mod tests {
                 revoke_sessions: false,
                 reason: Some(StateChangeReason::Seasonal),
                 effective_at: Some("2030-01-02T03:04:05Z".parse().unwrap()),
+                handoff: false,
             }
         );
     }

@@ -391,8 +391,12 @@ fn status_with(
 }
 
 #[test]
-fn restoring_on_delete_and_retrying_a_transient_error_are_progressing() {
-    for why in [reason::RESTORING, "RateLimited"] {
+fn restoring_retrying_and_awaiting_an_impact_acknowledgement_are_progressing() {
+    for why in [
+        reason::RESTORING,
+        "RateLimited",
+        reason::AWAITING_IMPACT_ACKNOWLEDGEMENT,
+    ] {
         let resource = resource_with(&status_with(
             (ConditionStatus::False, why),
             (true, why),

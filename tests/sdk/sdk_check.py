@@ -2,8 +2,9 @@
 """Drive the Genesys Cloud emulator with the official Python SDK (purecloudplatformclientv2).
 
 If the SDK Genesys ships can log in to the emulator, read users, search them, read routing state,
-queues and analytics, and get a 409 on a stale version, then the emulator speaks the real API's
-dialect, not only our own client's.
+queues and analytics, read what the impact preflight reads (flow dependencies, alert rules, OAuth
+clients, retention policies, the WFM seat, licences, DIDs, extensions, phones), and get a 409 on a
+stale version, then the emulator speaks the real API's dialect, not only our own client's.
 
 Usage (tests/integration/sdk.rs runs it; scripts/test installs the SDK into .tools/venv):
     .tools/venv/bin/python tests/sdk/sdk_check.py --base-url http://127.0.0.1:8080/ \
@@ -40,6 +41,7 @@ OUTDATED = "outdated_sdk_version"
 DEFAULT_AGENT_EMAIL = "jane.doe@example.com"  # a normal agent with history and queues
 DEFAULT_SHARED_EMAIL = "alex.morgan@example.com"  # two users, one active and one inactive
 DEFAULT_DEACTIVATE_EMAIL = "ken.sato@example.com"  # an ordinary agent this script deactivates
+SUCCESSOR_EMAIL = "maria.garcia@example.com"  # Jane's successor in the handoff
 
 
 class Checks:
@@ -158,6 +160,8 @@ KNOWN_CONTRACT_GAPS = {
     ("Queue", "description"),
     ("Team", "description"),
     ("UserQueue", "description"),
+    ("Workitem", "description"),
+    ("WorkitemUpdate", "description"),
 }
 
 
@@ -317,6 +321,138 @@ def run_realistic(client, checks):
               f"a details job passes through PENDING ({states})")
 
 
+def run_impact(client, agent_id, checks):
+    """The read-only operations of the impact preflight, through the SDK's own API classes."""
+    consumers = gc.ArchitectApi(client).get_architect_dependencytracking_consumingresources(
+        agent_id, "USER", page_size=25, page_number=1)
+    checks.ok(consumers.total == 2 and all(c.type for c in consumers.entities),
+              f"GET dependencytracking/consumingresources finds the flows that reference the "
+              f"agent ({consumers.total})")
+    query = gc.GetRulesQuery()
+    query.rule_type = "All"
+    query.query_type = "Info"
+    query.page_size = 50
+    rules = gc.AlertingApi(client).post_alerting_rules_query(body=query)
+    checks.ok(any(n.recipient == agent_id for r in rules.entities for n in r.notifications or []),
+              "POST /api/v2/alerting/rules/query lists a rule that notifies the agent")
+    clients = gc.OAuthApi(client).get_oauth_clients()
+    checks.ok(any(c.created_by and c.created_by.id == agent_id for c in clients.entities),
+              "GET /api/v2/oauth/clients names the agent as a client's creator")
+    policies = gc.RecordingApi(client).get_recording_mediaretentionpolicies(page_size=25)
+    checks.ok(any(a.user and a.user.id == agent_id
+                  for p in policies.entities if p.media_policies and p.media_policies.call_policy
+                  for a in p.media_policies.call_policy.actions.assign_evaluations or []),
+              "GET /api/v2/recording/mediaretentionpolicies names the agent as an evaluator")
+    seat = gc.WorkforceManagementApi(client).get_workforcemanagement_agent_managementunit(
+        agent_id)
+    checks.ok(seat.management_unit is not None and seat.business_unit is not None,
+              "GET /api/v2/workforcemanagement/agents/{agentId}/managementunit")
+    licenses = gc.LicenseApi(client).post_license_users(body=[agent_id])
+    checks.ok(isinstance(licenses, dict) and len(licenses.get(agent_id) or []) > 0,
+              "POST /api/v2/license/users maps the agent to their licences")
+    edges = gc.TelephonyProvidersEdgeApi(client)
+    dids = edges.get_telephony_providers_edges_dids(owner_id=agent_id, page_size=25)
+    checks.ok(dids.total == 1 and dids.entities[0].owner_type == "USER",
+              "GET /api/v2/telephony/providers/edges/dids?owner.id= finds the agent's DID")
+    extensions = edges.get_telephony_providers_edges_extensions(page_size=25)
+    checks.ok(any(e.owner and e.owner.id == agent_id for e in extensions.entities),
+              "GET /api/v2/telephony/providers/edges/extensions lists the agent's extension")
+    phones = edges.get_telephony_providers_edges_phones(web_rtc_user_id=agent_id, page_size=25)
+    checks.ok(len(phones.entities) == 1 and phones.entities[0].web_rtc_user.id == agent_id,
+              "GET /api/v2/telephony/providers/edges/phones?webRtcUser.id= finds the agent's "
+              "WebRTC phone")
+
+
+def run_handoff(client, checks, users_api, agent):
+    """The handoff operations, as the SDK calls them: the agent's direct reports, the colleagues
+    she backs up for direct routing, her open workitems and her voicemail go to the successor."""
+    routing_api = gc.RoutingApi(client)
+    tasks_api = gc.TaskManagementApi(client)
+    voicemail_api = gc.VoicemailApi(client)
+    successor = (search_by_email(users_api, SUCCESSOR_EMAIL).results or [None])[0]
+    if not checks.ok(successor is not None, f"{SUCCESSOR_EMAIL} is found"):
+        return
+
+    reports = users_api.get_user_directreports(agent.id)
+    checks.ok(isinstance(reports, list) and len(reports) == 1 and reports[0].id,
+              "GET /api/v2/users/{id}/directreports lists the agent's direct report")
+    if reports:
+        report = users_api.get_user(reports[0].id)
+        update = gc.UpdateUser()
+        update.manager = successor.id
+        update.version = report.version
+        users_api.patch_user(report.id, update)
+        after = users_api.get_user(report.id)
+        checks.ok(after.manager is not None and after.manager.id == successor.id,
+                  "PATCH /api/v2/users/{id} {manager, version} makes the successor the manager")
+
+    settings = routing_api.get_routing_user_directroutingbackup_settings(agent.id)
+    backed_up = settings.backed_up_users or []
+    checks.ok(len(backed_up) == 1,
+              "GET .../directroutingbackup/settings lists the colleague the agent backs up")
+    if backed_up:
+        colleague = backed_up[0]
+        current = routing_api.get_routing_user_directroutingbackup_settings(colleague)
+        checks.ok(current.user_id == agent.id, "the colleague's backup is the agent")
+        body = gc.AgentDirectRoutingBackupSettings()
+        body.user_id = successor.id
+        body.wait_for_agent = current.wait_for_agent
+        body.agent_wait_seconds = current.agent_wait_seconds
+        put = routing_api.put_routing_user_directroutingbackup_settings(colleague, body)
+        checks.ok(put.user_id == successor.id,
+                  "PUT .../directroutingbackup/settings sets the successor as backup")
+        again = routing_api.get_routing_user_directroutingbackup_settings(agent.id)
+        checks.ok(not again.backed_up_users, "the agent backs up nobody any more")
+
+    assignee = gc.WorkitemFilter()
+    assignee.name = "assigneeId"
+    assignee.type = "String"
+    assignee.operator = "EQ"
+    assignee.values = [agent.id]
+    query = gc.WorkitemQueryPostRequest()
+    query.filters = [assignee]
+    query.page_size = 25
+    found = tasks_api.post_taskmanagement_workitems_query(query)
+    items = found.entities or []
+    checks.ok(len(items) == 2 and all(w.assignee and w.assignee.id == agent.id for w in items),
+              "POST /api/v2/taskmanagement/workitems/query finds the agent's workitems")
+    open_items = [w for w in items if w.status_category != "Closed"]
+    if open_items:
+        update = gc.WorkitemUpdate()
+        update.assignee_id = successor.id
+        tasks_api.patch_taskmanagement_workitem(open_items[0].id, update)
+        read = tasks_api.get_taskmanagement_workitem(open_items[0].id)
+        checks.ok(read.assignee is not None and read.assignee.id == successor.id,
+                  "PATCH /api/v2/taskmanagement/workitems/{id} assigns it to the successor")
+    closed = [w for w in items if w.status_category == "Closed"]
+    if closed:
+        update = gc.WorkitemUpdate()
+        update.assignee_id = successor.id
+        try:
+            tasks_api.patch_taskmanagement_workitem(closed[0].id, update)
+            checks.ok(False, "a closed workitem cannot be reassigned")
+        except ApiException as e:
+            checks.ok(e.status == 400, f"a closed workitem cannot be reassigned (got {e.status})")
+
+    messages = voicemail_api.get_voicemail_user_messages(agent.id, page_size=25, page_number=1)
+    entities = messages.entities or []
+    checks.ok(len(entities) == 2 and messages.total == 2,
+              "GET /api/v2/voicemail/users/{id}/messages lists the agent's voicemail")
+    if entities:
+        copy = gc.CopyVoicemailMessage()
+        copy.voicemail_message_id = entities[0].id
+        copy.user_id = successor.id
+        copied = voicemail_api.post_voicemail_messages(body=copy)
+        checks.ok(copied.id != entities[0].id and copied.copied_from is not None,
+                  "POST /api/v2/voicemail/messages copies a message to the successor")
+        original = voicemail_api.get_voicemail_user_messages(agent.id, page_size=25,
+                                                             page_number=1)
+        copies = [c for m in original.entities or [] if m.id == entities[0].id
+                  for c in m.copied_to or []]
+        checks.ok(any(c.user and c.user.id == successor.id for c in copies),
+                  "the original lists the copy in copiedTo")
+
+
 def run(args):
     checks = Checks()
     if args.contract:
@@ -431,8 +567,12 @@ def run(args):
         after = users_api.get_user(target.id)
         checks.ok(after.state == "inactive", "the stale PATCH changed nothing")
 
+    run_impact(client, agent.id, checks)
+
     if args.realistic:
         run_realistic(client, checks)
+    else:
+        run_handoff(client, checks, users_api, agent)
 
     # Every object the SDK deserialized, walked against its JSON.
     problems = []

@@ -62,14 +62,22 @@ pub fn demo_client(sim: &SimHandle) -> GenesysClient {
     GenesysClient::new(client_config(sim, "demo-client", "demo-secret")).unwrap()
 }
 
-/// A request that changes Genesys: everything but GETs, the token endpoint, user searches and
-/// analytics queries and jobs.
+/// `POST`s that only read: the alert rules query and the licence batch of the impact preflight.
+pub const READ_ONLY_POSTS: &[&str] = &["/api/v2/alerting/rules/query", "/api/v2/license/users"];
+
+/// A request that changes Genesys: everything but GETs, the token endpoint, user searches,
+/// workitem queries, analytics queries and jobs, and the impact preflight's read-only `POST`s.
 pub fn is_write(request: &RecordedRequest) -> bool {
     request.method != "GET"
         && !request.path.starts_with("/oauth/")
         && request.path != "/api/v2/users/search"
+        && request.path != WORKITEM_QUERY
         && !request.path.starts_with("/api/v2/analytics/")
+        && !READ_ONLY_POSTS.contains(&request.path.as_str())
 }
+
+/// `POST /api/v2/taskmanagement/workitems/query`: a read.
+const WORKITEM_QUERY: &str = "/api/v2/taskmanagement/workitems/query";
 
 /// The only requests a resource that cannot proceed may make: GETs, the token endpoint, user
 /// searches and synchronous analytics queries.
@@ -81,6 +89,8 @@ pub fn is_read_only(request: &RecordedRequest) -> bool {
         || (request.method == "POST"
             && (request.path == "/oauth/token"
                 || request.path == "/api/v2/users/search"
+                || READ_ONLY_POSTS.contains(&request.path.as_str())
+                || request.path == WORKITEM_QUERY
                 || analytics_query))
 }
 

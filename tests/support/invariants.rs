@@ -29,7 +29,8 @@ pub fn never_deletes_a_user(requests: &[RecordedRequest]) -> Result<(), String> 
     Ok(())
 }
 
-/// Every `PATCH /api/v2/users/{id}` carried a body of exactly `state` and `version`.
+/// Every `PATCH /api/v2/users/{id}` carried a body of exactly `state` and `version`, or, for
+/// the handoff of a direct report (or its restore), exactly `manager` and `version`.
 pub fn state_patches_carry_only_state_and_version(
     requests: &[RecordedRequest],
 ) -> Result<(), String> {
@@ -42,7 +43,9 @@ pub fn state_patches_carry_only_state_and_version(
             keys.sort_unstable();
             keys
         });
-        if keys.as_deref() != Some(&["state", "version"][..]) {
+        if keys.as_deref() != Some(&["state", "version"][..])
+            && keys.as_deref() != Some(&["manager", "version"][..])
+        {
             return Err(format!("PATCH {} carried {:?}", r.path, r.body));
         }
     }

@@ -10,7 +10,7 @@
 //! - [`ClientConfig`] (`config.rs`): regions and endpoints, credentials, limits and timeouts.
 //! - [`GenesysError`] (`error.rs`): what can fail, with a retry class and a `PascalCase` reason.
 //! - The calls, one module per area: `users`, `routing`, `presence`, `authorization`,
-//!   `analytics`, `org`; their bodies are in `models`.
+//!   `analytics`, `org`, `impact` (what depends on a user, read-only); their bodies are in `models`.
 //! - `batch.rs`: concurrent reads of users by id, email searches, users' conversations over
 //!   one window, and removals from one queue are coalesced into one request each (a wave of
 //!   offboardings costs fewer calls; a lone call is sent at once, as before).
@@ -28,7 +28,9 @@ mod batch;
 mod client;
 mod config;
 mod error;
+mod handoff;
 mod http;
+mod impact;
 mod models;
 mod org;
 mod presence;
@@ -44,6 +46,11 @@ pub use config::{
     InvalidAllowedEndpoint, Region, UnknownRegion, redact_url,
 };
 pub use error::{ErrorBody, ErrorDetail, ErrorLimit, GenesysError, RetryClass, classify};
+pub use handoff::{DirectRoutingBackup, VoicemailCopyRecord, VoicemailMessage, Workitem};
+pub use impact::{
+    AgentManagementUnit, AlertNotification, AlertRule, ConsumingResource, OAuthClientInfo,
+    OrgDependents, Phone, RetentionPolicy, Source, TelephonyNumber, Unreadable,
+};
 pub use models::{
     AggregateData, AggregateDataContainer, AggregateMetric, AggregateQueryResponse,
     AggregationQuery, AnalyticsConversation, AnalyticsParticipant, AnalyticsSegment,

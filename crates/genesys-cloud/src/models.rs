@@ -292,6 +292,9 @@ pub struct User {
     pub authorization: Option<UserAuthorization>,
     #[serde(default)]
     pub groups: Option<Vec<EntityRef>>,
+    /// The user's team (`expand=team`); a user is in at most one.
+    #[serde(default)]
+    pub team: Option<EntityRef>,
     #[serde(default)]
     pub skills: Option<Vec<UserRoutingSkill>>,
     #[serde(default)]

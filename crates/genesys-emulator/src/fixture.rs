@@ -89,6 +89,13 @@ fixture! {
     users: Vec<UserFixture>,
     #[serde(default)]
     conversations: Vec<ConversationFixture>,
+    /// What depends on users elsewhere in the org: flows, alert rules, OAuth clients, recording
+    /// policies, WFM seats, licences, numbers and phones (served by `impact`).
+    #[serde(default)]
+    impact: ImpactFixture,
+    /// Managers, direct-routing backups, workitems and voicemail.
+    #[serde(default)]
+    handoff: HandoffFixture,
 }
 
 fn default_requests_per_minute() -> u32 {
@@ -777,6 +784,7 @@ impl Fixture {
                 }
             }
         }
+        self.impact.validate(&user_ids)?;
         self.validate_queues(&divisions, [&groups, &teams, &skill_groups])
     }
 
@@ -1098,4 +1106,264 @@ mod tests {
         .unwrap_err();
         assert!(err.to_string().contains("purpose"), "{err}");
     }
+}
+
+/// Objects elsewhere in the org that name users: what an offboarding's impact preflight reads.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ImpactFixture {
+    /// Architect flows; each consumes the users it names (dependency tracking, object type `USER`).
+    #[serde(default)]
+    pub flows: Vec<FlowFixture>,
+    #[serde(default)]
+    pub alert_rules: Vec<AlertRuleFixture>,
+    /// OAuth clients as `GET /api/v2/oauth/clients` lists them (not the credentials the emulator
+    /// accepts at `/oauth/token`, which are `oauthClients` at the top level).
+    #[serde(default)]
+    pub oauth_clients: Vec<OAuthClientEntityFixture>,
+    #[serde(default)]
+    pub retention_policies: Vec<RetentionPolicyFixture>,
+    #[serde(default)]
+    pub management_units: Vec<ManagementUnitFixture>,
+    /// Licences per user id.
+    #[serde(default)]
+    pub licenses: std::collections::BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    pub dids: Vec<NumberFixture>,
+    #[serde(default)]
+    pub extensions: Vec<NumberFixture>,
+    #[serde(default)]
+    pub phones: Vec<PhoneFixture>,
+}
+
+/// The fixture's handoff section.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HandoffFixture {
+    /// Who manages whom.
+    #[serde(default)]
+    pub managers: Vec<ManagerFixture>,
+    /// Users' direct-routing backup settings.
+    #[serde(default)]
+    pub direct_routing_backups: Vec<BackupFixture>,
+    #[serde(default)]
+    pub workitems: Vec<WorkitemFixture>,
+    #[serde(default)]
+    pub voicemail: Vec<VoicemailFixture>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FlowFixture {
+    pub id: String,
+    pub name: String,
+    /// A dependency-tracking type (`INBOUNDCALLFLOW`, `INQUEUECALLFLOW`, ...).
+    pub r#type: String,
+    /// The flow's latest version, e.g. `"3.0"`.
+    pub version: String,
+    /// Published (else only checked in).
+    #[serde(default = "yes")]
+    pub published: bool,
+    /// Users the flow consumes (transfers to, for example).
+    pub users: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AlertRuleFixture {
+    pub id: String,
+    pub name: String,
+    /// `CommonRule.type`: `ConversationMetrics`, `UserPresence`, `WorkforceManagement`, ...
+    pub r#type: String,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// User ids notified (`notifications[].recipient`).
+    pub recipients: Vec<String>,
+    /// Relative or RFC 3339.
+    pub date_created: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OAuthClientEntityFixture {
+    pub id: String,
+    pub name: String,
+    /// `CLIENT-CREDENTIALS`, `CODE`, `TOKEN`, `SAML2-BEARER` or `PASSWORD`.
+    pub authorized_grant_type: String,
+    /// The user who created it.
+    pub created_by: Option<String>,
+    /// Relative or RFC 3339.
+    pub date_created: String,
+    #[serde(default = "active")]
+    pub state: String,
+}
+
+fn active() -> String {
+    "active".into()
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RetentionPolicyFixture {
+    pub id: String,
+    pub name: String,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Users whose calls the policy covers (`conditions.forUsers`).
+    #[serde(default)]
+    pub for_users: Vec<String>,
+    /// Evaluators it assigns evaluations to, with the form.
+    #[serde(default)]
+    pub evaluators: Vec<String>,
+    pub evaluation_form: Option<NamedEntity>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ManagerFixture {
+    pub user_id: String,
+    pub manager_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BackupFixture {
+    pub user_id: String,
+    #[serde(default)]
+    pub backup_user_id: Option<String>,
+    #[serde(default)]
+    pub backup_queue_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WorkitemFixture {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub assignee_id: Option<String>,
+    #[serde(default)]
+    pub queue_id: Option<String>,
+    #[serde(default = "open")]
+    pub status_category: String,
+}
+
+fn open() -> String {
+    "Open".into()
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ManagementUnitFixture {
+    pub id: String,
+    pub business_unit_id: String,
+    pub agents: Vec<String>,
+}
+
+/// A DID or an extension.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NumberFixture {
+    pub id: String,
+    /// The E.164 number of a DID, the digits of an extension.
+    pub number: String,
+    /// The owner's id; with `ownerType: USER`, a user.
+    pub owner: Option<String>,
+    pub owner_type: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PhoneFixture {
+    pub id: String,
+    pub name: String,
+    /// The user of a WebRTC phone.
+    pub web_rtc_user: Option<String>,
+    pub site: NamedEntity,
+    pub phone_base_settings: NamedEntity,
+}
+
+impl ImpactFixture {
+    /// Every user named must exist, every enum value must be one the API knows.
+    fn validate(&self, users: &std::collections::HashSet<String>) -> Result<(), FixtureError> {
+        let user = |what: &str, id: &str| {
+            if users.contains(id) {
+                Ok(())
+            } else {
+                Err(FixtureError::Invalid(format!("{what}: unknown user {id}")))
+            }
+        };
+        let one_of = |what: &str, v: &str, allowed: &[&str]| {
+            if allowed.contains(&v) {
+                Ok(())
+            } else {
+                Err(FixtureError::Invalid(format!(
+                    "{what}: {v} is not one of {}",
+                    allowed.join(", ")
+                )))
+            }
+        };
+        for f in &self.flows {
+            f.users.iter().try_for_each(|u| user(&f.id, u))?;
+        }
+        for r in &self.alert_rules {
+            one_of(&r.id, &r.r#type, ALERT_RULE_TYPES)?;
+            r.recipients.iter().try_for_each(|u| user(&r.id, u))?;
+        }
+        for c in &self.oauth_clients {
+            one_of(
+                &c.id,
+                &c.authorized_grant_type,
+                &[
+                    "CODE",
+                    "TOKEN",
+                    "SAML2-BEARER",
+                    "PASSWORD",
+                    "CLIENT-CREDENTIALS",
+                ],
+            )?;
+            one_of(&c.id, &c.state, &["active", "disabled", "inactive"])?;
+            c.created_by.iter().try_for_each(|u| user(&c.id, u))?;
+        }
+        for p in &self.retention_policies {
+            p.for_users
+                .iter()
+                .chain(&p.evaluators)
+                .try_for_each(|u| user(&p.id, u))?;
+        }
+        for m in &self.management_units {
+            m.agents.iter().try_for_each(|u| user(&m.id, u))?;
+        }
+        self.licenses.keys().try_for_each(|u| user("licenses", u))?;
+        for n in self.dids.iter().chain(&self.extensions) {
+            if let Some(t) = &n.owner_type {
+                one_of(&n.id, t, &["USER", "PHONE", "IVR_CONFIG", "GROUP"])?;
+                if t == "USER" {
+                    n.owner.iter().try_for_each(|u| user(&n.id, u))?;
+                }
+            }
+        }
+        for p in &self.phones {
+            p.web_rtc_user.iter().try_for_each(|u| user(&p.id, u))?;
+        }
+        Ok(())
+    }
+}
+
+/// `CommonRule.type` values.
+pub const ALERT_RULE_TYPES: &[&str] = &[
+    "ConversationMetrics",
+    "UserPresence",
+    "WorkforceManagement",
+    "OperationalConsole",
+    "Anomaly",
+];
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VoicemailFixture {
+    pub id: String,
+    pub user_id: String,
+    #[serde(default)]
+    pub caller_address: Option<String>,
 }

@@ -3,7 +3,7 @@
 //! (`genesys-cloud`), `kube` or `k8s-openapi`, so it stays an independent oracle of the API.
 //!
 //! It is an axum server that speaks the Genesys Cloud
-//! Platform API v2 for every operation in `contract/genesys-contract.json` (47 of them), plus
+//! Platform API v2 for every operation in `contract/genesys-contract.json` (64 of them), plus
 //! `POST /oauth/token`, against an in-memory organization loaded from a [`fixture::Fixture`].
 //!
 //! Where to start reading: [`ops`] (the route table: op id, method, path, permissions,
@@ -19,7 +19,7 @@
 //! | front end | [`cli`] |
 //! | the running server | [`sim`], [`control`], [`server`], [`auth`], [`ratelimit`] |
 //! | the route table | [`ops`] |
-//! | handlers | [`aggregates`], [`analytics`]; [`users`], [`search`], [`routing`], [`org`] |
+//! | handlers | [`aggregates`], [`analytics`]; [`users`], [`search`], [`routing`], [`org`], [`impact`] |
 //! | shapes and queries | [`render`], [`filters`], [`call`] |
 //! | the organization | [`state`] |
 //! | foundations | [`fixture`], [`faults`], [`errors`], [`time`] |
@@ -80,6 +80,8 @@ pub mod errors;
 pub mod faults;
 pub mod filters;
 pub mod fixture;
+pub mod handoff;
+pub mod impact;
 pub mod ops;
 pub mod org;
 pub mod ratelimit;

@@ -7,7 +7,7 @@
 use super::call::{Call, Reply};
 use super::errors::ApiError;
 use super::state::Org;
-use super::{aggregates, analytics, org, routing, search, users};
+use super::{aggregates, analytics, handoff, impact, org, routing, search, users};
 
 /// Serves one operation against the organization (the lock is held by the caller).
 pub type Handler = fn(&mut Org, &Call<'_>) -> Result<Reply, ApiError>;
@@ -62,6 +62,16 @@ const DETAILS_VIEW: &[&str] = &[
     "analytics:agentConversationDetail:view",
 ];
 
+const WFM_AGENT_VIEW: &[&str] = &[
+    "wfm:agent:view",
+    "wfm:publishedSchedule:view",
+    "wfm:schedule:view",
+    "coaching:appointment:add",
+    "coaching:appointment:edit",
+    "learning:assignment:add",
+    "learning:assignment:reschedule",
+];
+
 macro_rules! op {
     ($id:ident, $method:literal, $path:literal, $perms:expr, $module:ident) => {
         Operation {
@@ -74,7 +84,7 @@ macro_rules! op {
     };
 }
 
-/// All 47 operations.
+/// All 64 operations.
 pub static OPERATIONS: &[Operation] = &[
     // users
     op!(
@@ -397,6 +407,127 @@ pub static OPERATIONS: &[Operation] = &[
         Perms::Any(&["analytics:userDetail:view"]),
         analytics
     ),
+    // impact preflight: what names a user elsewhere in the org (read-only)
+    op!(
+        get_architect_dependencytracking_consumingresources,
+        "GET",
+        "/api/v2/architect/dependencytracking/consumingresources",
+        Perms::All(&["architect:dependencyTracking:view"]),
+        impact
+    ),
+    op!(
+        post_alerting_rules_query,
+        "POST",
+        "/api/v2/alerting/rules/query",
+        Perms::All(&["alerting:rule:view"]),
+        impact
+    ),
+    op!(
+        get_oauth_clients,
+        "GET",
+        "/api/v2/oauth/clients",
+        Perms::Any(&["oauth:client:view"]),
+        impact
+    ),
+    op!(
+        get_recording_mediaretentionpolicies,
+        "GET",
+        "/api/v2/recording/mediaretentionpolicies",
+        Perms::Any(&["recording:retentionPolicy:view"]),
+        impact
+    ),
+    op!(
+        get_workforcemanagement_agent_managementunit,
+        "GET",
+        "/api/v2/workforcemanagement/agents/{agentId}/managementunit",
+        Perms::Any(WFM_AGENT_VIEW),
+        impact
+    ),
+    op!(
+        post_license_users,
+        "POST",
+        "/api/v2/license/users",
+        Perms::Any(&["authorization:grant:add", "authorization:license:view"]),
+        impact
+    ),
+    op!(
+        get_telephony_providers_edges_dids,
+        "GET",
+        "/api/v2/telephony/providers/edges/dids",
+        Perms::Any(&["telephony:plugin:all"]),
+        impact
+    ),
+    op!(
+        get_telephony_providers_edges_extensions,
+        "GET",
+        "/api/v2/telephony/providers/edges/extensions",
+        Perms::Any(&["telephony:extensionPool:view"]),
+        impact
+    ),
+    op!(
+        get_telephony_providers_edges_phones,
+        "GET",
+        "/api/v2/telephony/providers/edges/phones",
+        Perms::Any(&["telephony:plugin:all"]),
+        impact
+    ),
+    // handoff
+    op!(
+        get_user_directreports,
+        "GET",
+        "/api/v2/users/{userId}/directreports",
+        Perms::None,
+        handoff
+    ),
+    op!(
+        get_routing_user_directroutingbackup_settings,
+        "GET",
+        "/api/v2/routing/users/{userId}/directroutingbackup/settings",
+        Perms::Any(&["routing:directRoutingBackup:view"]),
+        handoff
+    ),
+    op!(
+        put_routing_user_directroutingbackup_settings,
+        "PUT",
+        "/api/v2/routing/users/{userId}/directroutingbackup/settings",
+        Perms::Any(&["routing:directRoutingBackup:edit"]),
+        handoff
+    ),
+    op!(
+        post_taskmanagement_workitems_query,
+        "POST",
+        "/api/v2/taskmanagement/workitems/query",
+        Perms::Any(&["workitems:workitem:view"]),
+        handoff
+    ),
+    op!(
+        get_taskmanagement_workitem,
+        "GET",
+        "/api/v2/taskmanagement/workitems/{workitemId}",
+        Perms::Any(&["workitems:workitem:view"]),
+        handoff
+    ),
+    op!(
+        patch_taskmanagement_workitem,
+        "PATCH",
+        "/api/v2/taskmanagement/workitems/{workitemId}",
+        Perms::Any(&["workitems:workitem:edit", "workitems:workitem:accept"]),
+        handoff
+    ),
+    op!(
+        get_voicemail_user_messages,
+        "GET",
+        "/api/v2/voicemail/users/{userId}/messages",
+        Perms::Any(&["voicemail:voicemail:viewOther"]),
+        handoff
+    ),
+    op!(
+        post_voicemail_messages,
+        "POST",
+        "/api/v2/voicemail/messages",
+        Perms::None,
+        handoff
+    ),
 ];
 
 /// Path parameters by template name.
@@ -484,11 +615,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_table_has_47_distinct_operations() {
+    fn the_table_has_64_distinct_operations() {
         let mut ids: Vec<_> = OPERATIONS.iter().map(|o| o.id).collect();
         ids.sort_unstable();
         ids.dedup();
-        assert_eq!(ids.len(), 47);
+        assert_eq!(ids.len(), 64);
     }
 
     #[test]

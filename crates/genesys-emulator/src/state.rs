@@ -409,6 +409,10 @@ pub struct Org {
     pub stale_search: HashMap<String, (User, DateTime<Utc>)>,
     /// User read answers that asked for an expand of `behavior.droppedExpands` so far.
     pub expand_answers: u64,
+    /// What names users elsewhere in the org (flows, alert rules, ...); read-only.
+    pub impact: super::fixture::ImpactFixture,
+    /// Direct-routing backups, workitems and voicemail (the work a departing agent hands off).
+    pub handoff: HandoffState,
 }
 
 impl Org {
@@ -468,11 +472,18 @@ impl Org {
             pending: Vec::new(),
             stale_search: HashMap::new(),
             expand_answers: 0,
+            impact: fixture.impact.clone(),
+            handoff: HandoffState::from_fixture(&fixture.handoff, epoch),
         };
         for u in &fixture.users {
             let user = org.build_user(u, epoch);
             org.user_index.insert(user.id.clone(), org.users.len());
             org.users.push(user);
+        }
+        for m in &fixture.handoff.managers {
+            if let Some(user) = org.user_mut(&m.user_id) {
+                user.manager_id = Some(m.manager_id.clone());
+            }
         }
         for c in &fixture.conversations {
             let conversation = org.build_conversation(c, epoch)?;
@@ -1012,5 +1023,92 @@ mod tests {
     #[test]
     fn a_conversation_that_has_not_started_is_not_there() {
         assert!(call().as_of(t(-1)).is_none());
+    }
+}
+
+/// A direct-routing backup setting.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Backup {
+    pub user_id: Option<String>,
+    pub queue_id: Option<String>,
+    pub wait_for_agent: Option<bool>,
+    pub agent_wait_seconds: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkitemState {
+    pub id: String,
+    pub name: String,
+    pub assignee_id: Option<String>,
+    pub queue_id: Option<String>,
+    pub status_category: String,
+    pub modified: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct VoicemailState {
+    pub id: String,
+    pub user_id: String,
+    pub caller_address: Option<String>,
+    pub created: DateTime<Utc>,
+    pub copied_from: Option<String>,
+    /// (user id, when) of each copy made.
+    pub copied_to: Vec<(String, DateTime<Utc>)>,
+}
+
+/// The organization's handoff-related state.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HandoffState {
+    pub backups: BTreeMap<String, Backup>,
+    pub workitems: Vec<WorkitemState>,
+    pub voicemail: Vec<VoicemailState>,
+    /// Voicemail copies made so far (their ids).
+    pub copies: u64,
+}
+
+impl HandoffState {
+    pub fn from_fixture(fixture: &super::fixture::HandoffFixture, epoch: DateTime<Utc>) -> Self {
+        Self {
+            backups: fixture
+                .direct_routing_backups
+                .iter()
+                .map(|b| {
+                    (
+                        b.user_id.clone(),
+                        Backup {
+                            user_id: b.backup_user_id.clone(),
+                            queue_id: b.backup_queue_id.clone(),
+                            wait_for_agent: Some(false),
+                            agent_wait_seconds: Some(30),
+                        },
+                    )
+                })
+                .collect(),
+            workitems: fixture
+                .workitems
+                .iter()
+                .map(|w| WorkitemState {
+                    id: w.id.clone(),
+                    name: w.name.clone(),
+                    assignee_id: w.assignee_id.clone(),
+                    queue_id: w.queue_id.clone(),
+                    status_category: w.status_category.clone(),
+                    modified: epoch,
+                })
+                .collect(),
+            voicemail: fixture
+                .voicemail
+                .iter()
+                .map(|v| VoicemailState {
+                    id: v.id.clone(),
+                    user_id: v.user_id.clone(),
+                    caller_address: v.caller_address.clone(),
+                    created: epoch - chrono::TimeDelta::hours(2),
+                    copied_from: None,
+                    copied_to: Vec::new(),
+                })
+                .collect(),
+            copies: 0,
+        }
     }
 }

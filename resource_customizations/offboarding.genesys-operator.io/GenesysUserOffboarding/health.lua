@@ -12,7 +12,8 @@
 --   Stalled=True (ambiguous user, bad credentials, invalid spec, ...)   -> Degraded
 --   Ready=True (offboarded, or the plan reported in Observe mode)       -> Healthy
 --   Reconciling=True (working, Scheduled, WaitingForActiveConversation, AwaitingConfirmation,
---     Restoring, retrying after a transient error)                     -> Progressing
+--     AwaitingImpactAcknowledgement, Restoring, retrying after a
+--     transient error)                                                 -> Progressing
 --   Ready=False while not reconciling (DriftDetected in Observe mode)   -> Degraded
 --   anything else (the operator has not reported yet)                   -> Progressing
 

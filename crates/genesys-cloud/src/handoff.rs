@@ -1,0 +1,316 @@
+//! Handing a departing agent's work to a successor: their direct reports, the colleagues they
+//! are the direct-routing backup of, their open workitems and their voicemail. Every path, query
+//! parameter and body field here is the Python SDK 269's (`UsersApi`, `RoutingApi`,
+//! `TaskManagementApi`, `VoicemailApi`), as recorded in `contract/genesys-contract.json`.
+
+use reqwest::Method;
+use serde::{Deserialize, Serialize};
+
+use super::client::GenesysClient;
+use super::error::GenesysError;
+use super::http::{ApiRequest, MAX_PAGES, too_many_pages};
+use super::models::{EntityRef, Listing, User, UserId};
+
+/// Workitems asked for per page of `POST /taskmanagement/workitems/query` (the SDK's
+/// `WorkitemQueryPostRequest.pageSize`; Genesys allows up to 200).
+const WORKITEM_PAGE_SIZE: u32 = 200;
+
+/// `AgentDirectRoutingBackupSettings`: who takes a user's direct-routed interactions when they
+/// cannot, and (read only) whom the user backs up.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DirectRoutingBackup {
+    /// The backup queue (secondary when `userId` is set too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_id: Option<String>,
+    /// The backup user (primary).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_for_agent: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_wait_seconds: Option<i64>,
+    /// The users this user is a backup for (Genesys computes it; never sent).
+    #[serde(default, skip_serializing)]
+    pub backed_up_users: Vec<String>,
+}
+
+/// `Workitem`, the fields a handoff reads.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Workitem {
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub assignee: Option<EntityRef>,
+    #[serde(default)]
+    pub queue: Option<EntityRef>,
+    /// `Open`, `InProgress`, `Waiting`, `Closed` or `Unknown`.
+    #[serde(default)]
+    pub status_category: Option<String>,
+}
+
+/// `WorkitemFilter`.
+#[derive(Debug, Serialize)]
+struct WorkitemFilter<'a> {
+    name: &'a str,
+    #[serde(rename = "type")]
+    kind: &'a str,
+    operator: &'a str,
+    values: Vec<&'a str>,
+}
+
+/// `WorkitemQueryPostRequest`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct WorkitemQuery<'a> {
+    filters: Vec<WorkitemFilter<'a>>,
+    page_size: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    after: Option<String>,
+}
+
+/// `WorkitemPostQueryEntityListing`: cursor paging (`after`).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WorkitemPage {
+    #[serde(default)]
+    entities: Vec<Workitem>,
+    #[serde(default)]
+    after: Option<String>,
+}
+
+/// `WorkitemUpdate`, the assignment fields. `assigneeId: null` takes the assignee away (a
+/// workitem handed to a queue is assigned by routing again).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct WorkitemAssignment<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    queue_id: Option<&'a str>,
+    assignee_id: Option<&'a str>,
+}
+
+/// `VoicemailMessage`, the fields a handoff reads.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VoicemailMessage {
+    pub id: String,
+    #[serde(default)]
+    pub caller_address: Option<String>,
+    #[serde(default)]
+    pub copied_to: Vec<VoicemailCopyRecord>,
+}
+
+impl VoicemailMessage {
+    /// Whether a copy of this message went to `user`.
+    pub fn copied_to_user(&self, user: &str) -> bool {
+        self.copied_to
+            .iter()
+            .any(|c| c.user.as_ref().and_then(|u| u.id.as_deref()) == Some(user))
+    }
+}
+
+/// `VoicemailCopyRecord`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VoicemailCopyRecord {
+    #[serde(default)]
+    pub user: Option<EntityRef>,
+    #[serde(default)]
+    pub group: Option<EntityRef>,
+}
+
+/// `CopyVoicemailMessage`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CopyVoicemail<'a> {
+    voicemail_message_id: &'a str,
+    user_id: &'a str,
+}
+
+/// `UpdateUser` with the manager (a user id) and the version only.
+#[derive(Debug, Serialize)]
+struct ManagerPatch<'a> {
+    manager: &'a str,
+    version: i64,
+}
+
+impl GenesysClient {
+    /// `GET /api/v2/users/{userId}/directreports`: the users whose manager is `id` (one list,
+    /// not paged).
+    pub async fn get_direct_reports(&self, id: &UserId) -> Result<Vec<User>, GenesysError> {
+        self.send(ApiRequest::get(
+            "get_user_directreports",
+            &["users", id.as_str(), "directreports"],
+        ))
+        .await?
+        .json()
+    }
+
+    /// `PATCH /api/v2/users/{userId}` with `manager` and `version` only.
+    pub async fn set_manager(
+        &self,
+        id: &UserId,
+        manager: &str,
+        version: i64,
+    ) -> Result<User, GenesysError> {
+        let request = ApiRequest::new("patch_user", Method::PATCH, &["users", id.as_str()])
+            .json(&ManagerPatch { manager, version })?;
+        self.send(request).await?.json()
+    }
+
+    /// `GET /api/v2/routing/users/{userId}/directroutingbackup/settings`.
+    pub async fn get_direct_routing_backup(
+        &self,
+        id: &UserId,
+    ) -> Result<DirectRoutingBackup, GenesysError> {
+        self.send(ApiRequest::get(
+            "get_routing_user_directroutingbackup_settings",
+            &[
+                "routing",
+                "users",
+                id.as_str(),
+                "directroutingbackup",
+                "settings",
+            ],
+        ))
+        .await?
+        .json()
+    }
+
+    /// `PUT /api/v2/routing/users/{userId}/directroutingbackup/settings` (the whole settings).
+    pub async fn put_direct_routing_backup(
+        &self,
+        id: &UserId,
+        settings: &DirectRoutingBackup,
+    ) -> Result<DirectRoutingBackup, GenesysError> {
+        let request = ApiRequest::new(
+            "put_routing_user_directroutingbackup_settings",
+            Method::PUT,
+            &[
+                "routing",
+                "users",
+                id.as_str(),
+                "directroutingbackup",
+                "settings",
+            ],
+        )
+        .json(settings)?;
+        self.send(request).await?.json()
+    }
+
+    /// `POST /api/v2/taskmanagement/workitems/query`: the workitems assigned to any of `users`
+    /// that are not closed, every page (cursor `after`). One query covers a whole wave.
+    pub async fn open_workitems_of(&self, users: &[&str]) -> Result<Vec<Workitem>, GenesysError> {
+        let mut all = Vec::new();
+        let mut after = None;
+        for _ in 0..MAX_PAGES {
+            let body = WorkitemQuery {
+                filters: vec![
+                    WorkitemFilter {
+                        name: "assigneeId",
+                        kind: "String",
+                        operator: "IN",
+                        values: users.to_vec(),
+                    },
+                    WorkitemFilter {
+                        name: "statusCategory",
+                        kind: "String",
+                        operator: "IN",
+                        values: vec!["Open", "InProgress", "Waiting"],
+                    },
+                ],
+                page_size: WORKITEM_PAGE_SIZE,
+                after: after.take(),
+            };
+            let request = ApiRequest::new(
+                "post_taskmanagement_workitems_query",
+                Method::POST,
+                &["taskmanagement", "workitems", "query"],
+            )
+            .json(&body)?;
+            let page: WorkitemPage = self.send(request).await?.json()?;
+            all.extend(page.entities);
+            match page.after {
+                Some(next) if !next.is_empty() => after = Some(next),
+                _ => return Ok(all),
+            }
+        }
+        Err(too_many_pages("post_taskmanagement_workitems_query"))
+    }
+
+    /// `GET /api/v2/taskmanagement/workitems/{workitemId}`.
+    pub async fn get_workitem(&self, id: &str) -> Result<Workitem, GenesysError> {
+        self.send(ApiRequest::get(
+            "get_taskmanagement_workitem",
+            &["taskmanagement", "workitems", id],
+        ))
+        .await?
+        .json()
+    }
+
+    /// `PATCH /api/v2/taskmanagement/workitems/{workitemId}`: assigned to `user`, or handed to
+    /// `queue` without an assignee.
+    pub async fn reassign_workitem(
+        &self,
+        id: &str,
+        user: Option<&str>,
+        queue: Option<&str>,
+    ) -> Result<Workitem, GenesysError> {
+        let request = ApiRequest::new(
+            "patch_taskmanagement_workitem",
+            Method::PATCH,
+            &["taskmanagement", "workitems", id],
+        )
+        .json(&WorkitemAssignment {
+            queue_id: queue,
+            assignee_id: user,
+        })?;
+        self.send(request).await?.json()
+    }
+
+    /// `GET /api/v2/voicemail/users/{userId}/messages`, every page.
+    pub async fn get_user_voicemail(
+        &self,
+        id: &UserId,
+    ) -> Result<Vec<VoicemailMessage>, GenesysError> {
+        let mut all: Vec<VoicemailMessage> = Vec::new();
+        for page in 1..=MAX_PAGES {
+            let request = ApiRequest::get(
+                "get_voicemail_user_messages",
+                &["voicemail", "users", id.as_str(), "messages"],
+            )
+            .query("pageSize", 100)
+            .query("pageNumber", page);
+            let listing: Listing<VoicemailMessage> = self.send(request).await?.json()?;
+            let count = listing.entities.len();
+            all.extend(listing.entities);
+            let last = listing
+                .page_count
+                .map_or(count < 100, |pages| i64::from(page) >= pages);
+            if last || count == 0 {
+                return Ok(all);
+            }
+        }
+        Err(too_many_pages("get_voicemail_user_messages"))
+    }
+
+    /// `POST /api/v2/voicemail/messages`: copies a message to `user`'s mailbox.
+    pub async fn copy_voicemail(
+        &self,
+        message: &str,
+        user: &str,
+    ) -> Result<VoicemailMessage, GenesysError> {
+        let request = ApiRequest::new(
+            "post_voicemail_messages",
+            Method::POST,
+            &["voicemail", "messages"],
+        )
+        .json(&CopyVoicemail {
+            voicemail_message_id: message,
+            user_id: user,
+        })?;
+        self.send(request).await?.json()
+    }
+}

@@ -1,0 +1,457 @@
+//! `spec.handoff` against the emulator: the demo agent's direct report, the colleague she backs
+//! up, her open workitem and her voicemail go to her successor before she leaves routing, each
+//! move read back; reruns and a crash between moves move nothing twice; an unusable successor
+//! stalls before any write; Restore gives back what can be given back and lists the rest.
+#![allow(clippy::unwrap_used, clippy::too_many_lines)]
+
+use genesys_cloud::{GenesysClient, UserId};
+use genesys_emulator::{Fault, RecordedRequest, Sim, SimHandle};
+use genesys_offboarding_operator::crd::{
+    GenesysUserOffboarding, GenesysUserOffboardingStatus, HandoffKind, HandoffKindStatus,
+    ImpactAction, ImpactKind, NotRestorableKind, condition,
+};
+use genesys_offboarding_operator::reconcile::{
+    FixedClient, MemoryOwners, MemoryStore, Outcome, reconcile, restore,
+};
+
+use crate::support::genesys::{demo_client, demo_org, is_write, offboarding};
+use crate::support::invariants::invariants;
+
+const JANE: &str = "6a1b0c3e-0000-4000-8000-000000000001";
+const MARIA: &str = "6a1b0c3e-0000-4000-8000-000000000008";
+const TOM: &str = "6a1b0c3e-0000-4000-8000-000000000009";
+const KEN: &str = "6a1b0c3e-0000-4000-8000-00000000000b";
+const ANA: &str = "6a1b0c3e-0000-4000-8000-00000000000a";
+const REFUND: &str = "7d8e9f00-0000-4000-8000-000000000301";
+const TECH_SUPPORT: &str = "9b2e4d60-0000-4000-8000-0000000000b2";
+
+const JANE_TO_MARIA: &str = "user: {email: jane.doe@example.com}\nhandoff: {successor: {email: maria.garcia@example.com}}\n";
+
+struct World {
+    sim: SimHandle,
+    clients: FixedClient,
+    owners: MemoryOwners,
+    store: MemoryStore,
+    client: GenesysClient,
+}
+
+impl World {
+    async fn demo() -> Self {
+        let sim = Sim::start(demo_org()).await.unwrap();
+        Self {
+            clients: FixedClient(demo_client(&sim)),
+            client: demo_client(&sim),
+            sim,
+            owners: MemoryOwners::new(),
+            store: MemoryStore::new(),
+        }
+    }
+
+    async fn pass(&self, resource: &mut GenesysUserOffboarding) -> Outcome {
+        let result = reconcile(resource, &self.clients, &self.owners, &self.store).await;
+        resource.status = Some(result.status.clone());
+        result
+            .into_result()
+            .unwrap_or_else(|e| panic!("the pass failed: {e:?}"))
+            .outcome
+    }
+
+    async fn manager_of(&self, id: &str) -> Option<String> {
+        self.client
+            .get_user(&UserId::new(id), &[])
+            .await
+            .unwrap()
+            .manager
+            .and_then(|m| m.id)
+    }
+
+    fn requests_of(&self, operation: &str) -> Vec<RecordedRequest> {
+        self.sim
+            .requests()
+            .into_iter()
+            .filter(|r| r.operation.as_deref() == Some(operation) && r.status < 300)
+            .collect()
+    }
+
+    fn check_invariants(&self) {
+        invariants(&self.store, &self.sim.requests()).unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
+fn status(resource: &GenesysUserOffboarding) -> &GenesysUserOffboardingStatus {
+    resource.status.as_ref().unwrap()
+}
+
+fn kind(resource: &GenesysUserOffboarding, kind: HandoffKind) -> HandoffKindStatus {
+    status(resource)
+        .handoff
+        .as_ref()
+        .unwrap()
+        .kinds
+        .iter()
+        .find(|k| k.kind == kind)
+        .unwrap_or_else(|| panic!("no {kind:?} in status.handoff"))
+        .clone()
+}
+
+fn counts(k: &HandoffKindStatus) -> (u32, u32, usize) {
+    (k.found, k.moved, k.not_movable.len())
+}
+
+#[tokio::test]
+async fn the_demo_agents_work_goes_to_her_successor_before_she_leaves_routing() {
+    let world = World::demo().await;
+    let mut jane = offboarding(JANE_TO_MARIA);
+
+    let outcome = world.pass(&mut jane).await;
+
+    assert!(matches!(outcome, Outcome::Done { .. }), "{outcome:?}");
+    let handoff = status(&jane).handoff.as_ref().unwrap();
+    assert_eq!(handoff.successor.as_ref().unwrap().id, MARIA);
+    assert_eq!(counts(&kind(&jane, HandoffKind::DirectReport)), (1, 1, 0));
+    assert_eq!(
+        counts(&kind(&jane, HandoffKind::DirectRoutingBackup)),
+        (1, 1, 0)
+    );
+    // The closed workitem is not open work: it is not found.
+    assert_eq!(counts(&kind(&jane, HandoffKind::Workitem)), (1, 1, 0));
+    assert_eq!(counts(&kind(&jane, HandoffKind::Voicemail)), (2, 2, 0));
+    // Genesys, read with the client, shows each piece at its new owner.
+    assert_eq!(world.manager_of(TOM).await.as_deref(), Some(MARIA));
+    let backup = world
+        .client
+        .get_direct_routing_backup(&UserId::new(KEN))
+        .await
+        .unwrap();
+    assert_eq!(backup.user_id.as_deref(), Some(MARIA));
+    let workitem = world.client.get_workitem(REFUND).await.unwrap();
+    assert_eq!(workitem.assignee.and_then(|a| a.id).as_deref(), Some(MARIA));
+    let marias = world
+        .client
+        .get_user_voicemail(&UserId::new(MARIA))
+        .await
+        .unwrap();
+    assert_eq!(marias.len(), 2, "both messages copied once: {marias:?}");
+    assert_eq!(
+        world.sim.user(JANE).unwrap()["state"].as_str(),
+        Some("inactive")
+    );
+    // Every handoff write came before the first routing write (the presence change).
+    let requests = world.sim.requests();
+    let first_drain = requests
+        .iter()
+        .position(|r| r.operation.as_deref() == Some("patch_user_presence"))
+        .unwrap();
+    for op in [
+        "patch_taskmanagement_workitem",
+        "put_routing_user_directroutingbackup_settings",
+        "post_voicemail_messages",
+    ] {
+        let at = requests
+            .iter()
+            .position(|r| r.operation.as_deref() == Some(op))
+            .unwrap();
+        assert!(at < first_drain, "{op} ran after the drain began");
+    }
+    let manager_patch = requests
+        .iter()
+        .position(|r| r.operation.as_deref() == Some("patch_user") && r.path.ends_with(TOM))
+        .unwrap();
+    assert!(manager_patch < first_drain);
+    world.check_invariants();
+}
+
+#[tokio::test]
+async fn a_second_pass_moves_nothing_again() {
+    let world = World::demo().await;
+    let mut jane = offboarding(JANE_TO_MARIA);
+    world.pass(&mut jane).await;
+    world.sim.clear_requests();
+
+    world.pass(&mut jane).await;
+
+    let handoff_ops = [
+        "get_user_directreports",
+        "patch_taskmanagement_workitem",
+        "put_routing_user_directroutingbackup_settings",
+        "post_voicemail_messages",
+        "post_taskmanagement_workitems_query",
+    ];
+    for op in handoff_ops {
+        assert!(world.requests_of(op).is_empty(), "{op} sent again");
+    }
+    assert!(world.sim.requests().iter().all(|r| !is_write(r)));
+    world.check_invariants();
+}
+
+#[tokio::test]
+async fn a_crash_after_the_moves_converges_without_moving_anything_twice() {
+    let world = World::demo().await;
+    let mut jane = offboarding(JANE_TO_MARIA);
+    // A first run moves everything, then "dies" before the handoff's result is persisted: the
+    // next run starts from the status saved just before the HandOff step.
+    world.pass(&mut jane).await;
+    let before_handoff = world
+        .store
+        .history()
+        .into_iter()
+        .rev()
+        .find(|s| {
+            s.status.snapshot.is_some()
+                && s.status.plan.iter().any(|p| p.step.as_str() == "HandOff")
+        })
+        .unwrap()
+        .status;
+    let mut rerun = offboarding(JANE_TO_MARIA);
+    rerun.status = Some(before_handoff);
+
+    world.pass(&mut rerun).await;
+
+    assert_eq!(world.requests_of("post_voicemail_messages").len(), 2);
+    assert_eq!(world.requests_of("patch_taskmanagement_workitem").len(), 1);
+    assert_eq!(
+        world
+            .requests_of("put_routing_user_directroutingbackup_settings")
+            .len(),
+        1
+    );
+    let manager_patches = world
+        .requests_of("patch_user")
+        .into_iter()
+        .filter(|r| r.path.ends_with(TOM))
+        .count();
+    assert_eq!(manager_patches, 1);
+    assert_eq!(counts(&kind(&rerun, HandoffKind::Voicemail)), (2, 2, 0));
+    assert_eq!(counts(&kind(&rerun, HandoffKind::DirectReport)), (1, 1, 0));
+}
+
+#[tokio::test]
+async fn a_move_that_fails_midway_is_finished_by_the_next_pass_and_nothing_moves_twice() {
+    let world = World::demo().await;
+    let mut jane = offboarding(JANE_TO_MARIA);
+    world.sim.inject(
+        Fault::new("PATCH", "/api/v2/taskmanagement/workitems/*")
+            .status(400)
+            .times(1),
+    );
+
+    // Genesys refuses the workitem's move: the pass stalls with Genesys's reason.
+    let refused = world.pass(&mut jane).await;
+    assert!(
+        matches!(refused, Outcome::Stalled { .. }),
+        "the workitem move was refused: {refused:?}"
+    );
+    // The pass stopped at the handoff: Jane is still active and in routing.
+    assert_eq!(
+        world.sim.user(JANE).unwrap()["state"].as_str(),
+        Some("active")
+    );
+    assert!(world.requests_of("patch_user_presence").is_empty());
+
+    let outcome = world.pass(&mut jane).await;
+
+    assert!(matches!(outcome, Outcome::Done { .. }), "{outcome:?}");
+    assert_eq!(world.requests_of("patch_taskmanagement_workitem").len(), 1);
+    assert_eq!(
+        world
+            .requests_of("put_routing_user_directroutingbackup_settings")
+            .len(),
+        1
+    );
+    assert_eq!(counts(&kind(&jane, HandoffKind::Workitem)), (1, 1, 0));
+    world.check_invariants();
+}
+
+#[tokio::test]
+async fn an_ambiguous_or_inactive_successor_stalls_before_anything_is_written() {
+    for (successor, reason) in [
+        ("alex.morgan@example.com", "SuccessorUnresolved"),
+        ("li.wei@example.com", "SuccessorInactive"),
+        ("nobody@example.com", "SuccessorUnresolved"),
+        ("jane.doe@example.com", "SuccessorIsUser"),
+    ] {
+        let world = World::demo().await;
+        let mut jane = offboarding(&format!(
+            "user: {{email: jane.doe@example.com}}\nhandoff: {{successor: {{email: {successor}}}}}\n"
+        ));
+
+        let outcome = world.pass(&mut jane).await;
+
+        match outcome {
+            Outcome::Stalled { reason: got, .. } => assert_eq!(got, reason, "{successor}"),
+            other => panic!("{successor}: {other:?}"),
+        }
+        let stalled = status(&jane).condition(condition::STALLED).unwrap();
+        assert_eq!(stalled.reason, reason);
+        assert!(
+            world.sim.requests().iter().all(|r| !is_write(r)),
+            "{successor}: nothing is written"
+        );
+        assert!(status(&jane).snapshot.is_none());
+    }
+}
+
+#[tokio::test]
+async fn observe_mode_lists_the_work_and_moves_nothing() {
+    let world = World::demo().await;
+    let mut jane = offboarding(&format!("{JANE_TO_MARIA}managementPolicy: Observe\n"));
+
+    world.pass(&mut jane).await;
+
+    let items = &status(&jane).snapshot.as_ref().unwrap().handoff;
+    assert_eq!(items.len(), 5, "{items:?}");
+    assert!(items.iter().all(|i| i.to.as_deref() == Some(MARIA)));
+    // Counted before any write: found, none moved yet.
+    assert_eq!(counts(&kind(&jane, HandoffKind::Voicemail)), (2, 0, 0));
+    assert_eq!(counts(&kind(&jane, HandoffKind::DirectReport)), (1, 0, 0));
+    assert!(world.sim.requests().iter().all(|r| !is_write(r)));
+    assert_eq!(world.manager_of(TOM).await.as_deref(), Some(JANE));
+    // Who would take it over is claimed already: the successor was resolved by a read.
+    assert_eq!(
+        status(&jane)
+            .handoff
+            .as_ref()
+            .and_then(|h| h.successor.as_ref())
+            .map(|s| s.id.as_str()),
+        Some(MARIA)
+    );
+    // The impact lists the same work, each piece to be handed off.
+    let handed_off = impact_of(&jane, ImpactAction::HandedOff);
+    for (kind, id) in [
+        (ImpactKind::DirectReport, TOM),
+        (ImpactKind::DirectRoutingBackup, KEN),
+        (ImpactKind::Workitem, REFUND),
+    ] {
+        assert!(
+            handed_off.contains(&(kind, id.to_owned())),
+            "{kind:?} {id} not in {handed_off:?}"
+        );
+    }
+    assert_eq!(
+        handed_off
+            .iter()
+            .filter(|(k, _)| *k == ImpactKind::Voicemail)
+            .count(),
+        2
+    );
+}
+
+/// The `(kind, id)` of the impact items of `resource` with `action`, for the kinds of work.
+fn impact_of(resource: &GenesysUserOffboarding, action: ImpactAction) -> Vec<(ImpactKind, String)> {
+    status(resource)
+        .impact
+        .as_ref()
+        .expect("status.impact")
+        .items
+        .iter()
+        .filter(|i| i.action == action)
+        .map(|i| (i.kind, i.id.clone()))
+        .collect()
+}
+
+#[tokio::test]
+async fn without_a_successor_the_queue_takes_what_a_queue_can_hold() {
+    let world = World::demo().await;
+    let mut jane = offboarding(&format!(
+        "user: {{email: jane.doe@example.com}}\nhandoff: {{fallbackQueue: {{id: {TECH_SUPPORT}}}}}\n"
+    ));
+
+    world.pass(&mut jane).await;
+
+    assert_eq!(counts(&kind(&jane, HandoffKind::Workitem)), (1, 1, 0));
+    assert_eq!(
+        counts(&kind(&jane, HandoffKind::DirectRoutingBackup)),
+        (1, 1, 0)
+    );
+    assert_eq!(counts(&kind(&jane, HandoffKind::DirectReport)), (1, 0, 1));
+    assert_eq!(counts(&kind(&jane, HandoffKind::Voicemail)), (2, 0, 2));
+    // The impact read before the first write says the same: a queue takes the workitem and the
+    // backup; the direct report and the voicemail, which need a person, are only reported.
+    let handed_off = impact_of(&jane, ImpactAction::HandedOff);
+    assert!(handed_off.contains(&(ImpactKind::Workitem, REFUND.to_owned())));
+    assert!(handed_off.contains(&(ImpactKind::DirectRoutingBackup, KEN.to_owned())));
+    let reported = impact_of(&jane, ImpactAction::ReportedOnly);
+    assert!(reported.contains(&(ImpactKind::DirectReport, TOM.to_owned())));
+    assert_eq!(
+        reported
+            .iter()
+            .filter(|(k, _)| *k == ImpactKind::Voicemail)
+            .count(),
+        2
+    );
+    let workitem = world.client.get_workitem(REFUND).await.unwrap();
+    assert!(workitem.assignee.is_none());
+    assert_eq!(
+        workitem.queue.and_then(|q| q.id).as_deref(),
+        Some(TECH_SUPPORT)
+    );
+    let backup = world
+        .client
+        .get_direct_routing_backup(&UserId::new(KEN))
+        .await
+        .unwrap();
+    assert_eq!(backup.queue_id.as_deref(), Some(TECH_SUPPORT));
+    assert_eq!(backup.user_id, None);
+    assert_eq!(world.manager_of(TOM).await.as_deref(), Some(JANE));
+    world.check_invariants();
+}
+
+#[tokio::test]
+async fn an_agent_with_nothing_to_hand_off_costs_a_few_reads() {
+    let world = World::demo().await;
+    let mut ana = offboarding(
+        "user: {email: ana.silva@example.com}\nhandoff: {successor: {email: maria.garcia@example.com}}\n",
+    );
+    let mut plain = offboarding("user: {email: ana.silva@example.com}\n");
+    let baseline_world = World::demo().await;
+
+    world.pass(&mut ana).await;
+    baseline_world.pass(&mut plain).await;
+
+    let with = world.sim.requests().len();
+    let without = baseline_world.sim.requests().len();
+    // Successor search and read, then one read per kind: direct reports, direct-routing backup,
+    // open workitems, voicemail.
+    assert_eq!(
+        with - without,
+        6,
+        "{:#?}",
+        world
+            .sim
+            .requests()
+            .iter()
+            .map(|r| r.operation.clone())
+            .collect::<Vec<_>>()
+    );
+    assert!(status(&ana).handoff.as_ref().unwrap().kinds.is_empty());
+    assert!(world.sim.user(ANA).is_some());
+}
+
+#[tokio::test]
+async fn restore_gives_back_the_manager_and_the_backup_and_lists_the_workitem() {
+    let world = World::demo().await;
+    let mut jane = offboarding(&format!("{JANE_TO_MARIA}deletionPolicy: Restore\n"));
+    world.pass(&mut jane).await;
+
+    let restored = restore(&jane, &world.clients, &world.owners, &world.store).await;
+
+    let status = restored.status;
+    assert!(restored.result.is_ok(), "{:?}", restored.result);
+    assert_eq!(world.manager_of(TOM).await.as_deref(), Some(JANE));
+    let backup = world
+        .client
+        .get_direct_routing_backup(&UserId::new(KEN))
+        .await
+        .unwrap();
+    assert_eq!(backup.user_id.as_deref(), Some(JANE));
+    let listed: Vec<(NotRestorableKind, &str)> = status
+        .not_restorable
+        .iter()
+        .map(|n| (n.what, n.id.as_str()))
+        .collect();
+    assert!(
+        listed.contains(&(NotRestorableKind::Workitem, REFUND)),
+        "{listed:?}"
+    );
+    world.check_invariants();
+}
