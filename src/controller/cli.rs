@@ -10,7 +10,8 @@ use clap::Args;
 use tokio::net::TcpListener;
 
 use super::{
-    DeactivationCapSettings, GuardrailSettings, LeaderElection, Operator, RunError, Settings, Stop,
+    BackoffPolicy, DeactivationCapSettings, GuardrailSettings, LeaderElection, Operator, RunError,
+    Settings, Stop,
 };
 use crate::reconcile::ProtectedUsers;
 use crate::telemetry::LogFormat;
@@ -81,6 +82,13 @@ pub struct RunArgs {
     /// slower than this.
     #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = pass_timeout)]
     pub pass_timeout: Duration,
+    /// The wait after a resource's first failed pass (e.g. `5s`); each further consecutive
+    /// failure doubles it, up to `--backoff-max`, jittered down by up to half.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = backoff)]
+    pub backoff_base: Duration,
+    /// The longest wait between two failed passes of one resource (e.g. `5m`).
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = backoff)]
+    pub backoff_max: Duration,
     /// Guardrail: at most N offboardings that deactivate their user start per
     /// `--deactivation-cap-window` per Genesys organization (namespace, credentials Secret and
     /// endpoints); the rest wait with `DeactivationCapReached`. Unset: no cap.
@@ -156,6 +164,11 @@ impl RunArgs {
             genesys_rate_limit: self.genesys_rate_limit,
             max_passes_per_org: self.max_passes_per_org,
             pass_timeout: self.pass_timeout,
+            backoff: BackoffPolicy {
+                base: self.backoff_base,
+                // Never shorter than the first wait.
+                max: self.backoff_max.max(self.backoff_base),
+            },
             leader_election: self.leader_election.then(|| LeaderElection {
                 lease_duration: self.lease_duration,
                 renew_before: self.lease_duration / 3,
@@ -186,6 +199,15 @@ fn pass_timeout(value: &str) -> Result<Duration, String> {
         Some(timeout) if timeout >= Duration::from_secs(10) => Ok(timeout),
         Some(_) => Err("must be at least 10s".to_owned()),
         None => Err("expected a duration such as 90s, 2m or 1h30m".to_owned()),
+    }
+}
+
+/// `--backoff-base`, `--backoff-max`: a duration of at least a second.
+fn backoff(value: &str) -> Result<Duration, String> {
+    match crate::crd::parse_duration(value) {
+        Some(d) if d >= Duration::from_secs(1) => Ok(d),
+        Some(_) => Err("must be at least 1s".to_owned()),
+        None => Err("expected a duration such as 5s or 5m".to_owned()),
     }
 }
 
@@ -353,6 +375,23 @@ mod tests {
             2,
             "never more than --concurrency"
         );
+    }
+
+    #[test]
+    fn the_backoff_defaults_to_5s_doubling_to_5m_and_is_set_by_its_flags() {
+        assert_eq!(settings(&[]).unwrap().backoff, BackoffPolicy::default());
+        let set = settings(&["--backoff-base=1s", "--backoff-max=8s"]).unwrap();
+        assert_eq!(
+            set.backoff,
+            BackoffPolicy {
+                base: Duration::from_secs(1),
+                max: Duration::from_secs(8)
+            }
+        );
+        let inverted = settings(&["--backoff-base=30s", "--backoff-max=10s"]).unwrap();
+        assert_eq!(inverted.backoff.max, Duration::from_secs(30));
+        assert!(settings(&["--backoff-base=0s"]).is_err());
+        assert!(settings(&["--backoff-max=soon"]).is_err());
     }
 
     #[test]
