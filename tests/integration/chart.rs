@@ -442,7 +442,7 @@ fn the_validator_rejects_an_unknown_field_so_a_pass_means_something() {
 #[test]
 fn the_values_schema_rejects_bad_values() {
     let Some(tools) = tools() else { return };
-    let cases: [(&[&str], &str); 26] = [
+    let cases: [(&[&str], &str); 27] = [
         (&["replicaCount=2"], "/leaderElection/enabled"),
         (
             &["genesys.allowedEndpoints={https://proxy.example.com}"],
