@@ -7,8 +7,11 @@
 //!   same thing.
 //! - [`OrgSlots`]: at most `cap` passes of one organization run at once (`--max-passes-per-org`,
 //!   by default half of `--concurrency`, rounded up), and at most a fair share of the workers
-//!   (`--concurrency` ÷ the organizations with unfinished offboardings, rounded up, counted by
-//!   [`OrgsWithWork`] from the resource caches). The share matters with many organizations:
+//!   (`--concurrency` ÷ the organizations with unfinished offboardings, rounded down and at least
+//!   one, counted by [`OrgsWithWork`] from the resource caches). Rounded down, the shares add up
+//!   to no more than the workers, so an organization with work always finds one free: rounded
+//!   up, three organizations sharing four workers could hold two each, and once one of them was
+//!   done the two troubled ones held all four. The share matters with many organizations:
 //!   half the workers each is no bound at all once two organizations are throttled (a 429 with
 //!   a long `Retry-After`, which the client waits out inside the pass) or answer slowly, and
 //!   every other organization would then wait for their passes to end. The share is known
@@ -111,7 +114,7 @@ impl OrgSlots {
     /// The passes one organization may run at once when `with_work` organizations (this one
     /// included) have unfinished offboardings: `cap`, or fewer, its share of the workers.
     pub fn limit(&self, with_work: usize) -> usize {
-        self.cap.min(self.workers.div_ceil(with_work.max(1))).max(1)
+        self.cap.min(self.workers / with_work.max(1)).max(1)
     }
 
     /// A slot of `org`, or `None` when it already runs as many passes as it may while
@@ -274,8 +277,8 @@ mod tests {
         let slots = OrgSlots::new(16, 32);
         assert_eq!(slots.limit(1), 16, "alone: the cap");
         assert_eq!(slots.limit(2), 16);
-        assert_eq!(slots.limit(3), 11);
-        assert_eq!(slots.limit(10), 4);
+        assert_eq!(slots.limit(3), 10);
+        assert_eq!(slots.limit(10), 3);
         assert_eq!(slots.limit(100), 1, "never none");
 
         // Three organizations with work share six workers: two each, whoever came first.
@@ -288,6 +291,29 @@ mod tests {
         // When the others are done, a may run up to its cap again.
         assert!(slots.try_take(org("a"), 1).is_some());
         drop(a);
+    }
+
+    #[test]
+    fn the_shares_of_the_organizations_with_work_leave_a_worker_for_each_of_them() {
+        // Four workers, three organizations with work: two organizations at their share leave
+        // two workers, so the third is never locked out (rounded up, they would hold all four).
+        for workers in 1..=64 {
+            let slots = OrgSlots::new(workers, workers);
+            for with_work in 1..=workers {
+                let others = (with_work - 1) * slots.limit(with_work);
+                assert!(
+                    others < workers,
+                    "{workers} workers, {with_work} organizations: the others hold {others}"
+                );
+            }
+        }
+        let slots = OrgSlots::new(2, 4);
+        let troubled: Vec<_> = ["throttled", "throttled", "failing", "failing"]
+            .into_iter()
+            .filter_map(|name| slots.try_take(org(name), 3))
+            .collect();
+        assert_eq!(troubled.len(), 2, "one pass each");
+        assert!(slots.try_take(org("healthy"), 3).is_some());
     }
 
     #[test]

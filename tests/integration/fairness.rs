@@ -93,6 +93,37 @@ impl Org {
             .count()
     }
 
+    /// Its offboardings not yet `Ready`/`Offboarded`, each with its conditions, for a failure
+    /// message that says where they stand.
+    async fn unfinished(&self, resources: &Api<GenesysUserOffboarding>) -> Vec<String> {
+        let prefix = format!("{}-", self.name);
+        resources
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter(|r| r.metadata.name.as_deref().unwrap().starts_with(&prefix))
+            .filter_map(|r| {
+                let status = r.status.unwrap_or_default();
+                let ready = status.condition(condition::READY);
+                if ready.is_some_and(|c| c.status == "True" && c.reason == "Offboarded") {
+                    return None;
+                }
+                let conditions: Vec<String> = status
+                    .conditions
+                    .iter()
+                    .map(|c| format!("{}={} {}: {}", c.type_, c.status, c.reason, c.message))
+                    .collect();
+                Some(format!(
+                    "{} [{}]",
+                    r.metadata.name.unwrap(),
+                    conditions.join("; ")
+                ))
+            })
+            .collect()
+    }
+
     /// API answers with `status` so far.
     fn answered(&self, status: u16) -> usize {
         self.sim
@@ -185,13 +216,16 @@ async fn a_throttled_and_a_failing_organization_do_not_hold_up_the_others() {
         if done == [PER_ORG, PER_ORG] {
             break;
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the healthy organizations finished {done:?} of {PER_ORG} each within {PATIENCE:?} \
-             (throttled: {} × 429, failing: {} × 503)",
-            throttled.answered(429),
-            failing.answered(503)
-        );
+        if tokio::time::Instant::now() >= deadline {
+            let mut unfinished = healthy[0].unfinished(&resources).await;
+            unfinished.extend(healthy[1].unfinished(&resources).await);
+            panic!(
+                "the healthy organizations finished {done:?} of {PER_ORG} each within \
+                 {PATIENCE:?} (throttled: {} × 429, failing: {} × 503); not finished: {unfinished:#?}",
+                throttled.answered(429),
+                failing.answered(503)
+            );
+        }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
