@@ -1360,6 +1360,35 @@ async fn a_failed_combined_read_answers_every_caller_with_the_error() {
 }
 
 #[tokio::test]
+async fn reads_arriving_while_one_of_their_kind_is_in_flight_go_together_in_the_next_request() {
+    // Each request takes 300 ms, and the budget is far from spent: before a batch waited for the
+    // one in flight, each of these reads took a slot the moment it arrived and went alone.
+    let mut fixture = Fixture::demo();
+    fixture.latency_ms = 300;
+    let env = Env::with(fixture, |c| c).await;
+    let client = env.client.clone();
+    let first = tokio::spawn(async move { client.get_user(&id(JANE), &[]).await });
+    let mut later = Vec::new();
+    for user in [OMAR, LI, PRIYA] {
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        let client = env.client.clone();
+        later.push(tokio::spawn(
+            async move { client.get_user(&id(user), &[]).await },
+        ));
+    }
+    assert_eq!(first.await.unwrap().unwrap().id, id(JANE));
+    for (user, read) in [OMAR, LI, PRIYA].iter().zip(later) {
+        assert_eq!(read.await.unwrap().unwrap().id, id(user));
+    }
+    assert_eq!(env.recorder.count("get_user"), 1, "the first, alone");
+    assert_eq!(
+        env.recorder.count("get_users"),
+        1,
+        "the three that came while it was in flight, together"
+    );
+}
+
+#[tokio::test]
 async fn coalescing_can_be_turned_off() {
     let env = Env::with(Fixture::demo(), |c| c.with_max_batch(1)).await;
     let reads = futures::future::join_all(
