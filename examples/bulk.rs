@@ -70,7 +70,15 @@ struct Args {
     /// Run the emulator on its realistic profile (every unkind behaviour of the real service on).
     #[arg(long)]
     realistic: bool,
+    /// Every offboarding hands the agent's work to one successor (`spec.handoff.successor`, a
+    /// user of the org who is not offboarded); the agents have nothing to hand off, so this
+    /// measures what looking for it costs.
+    #[arg(long)]
+    handoff: bool,
 }
+
+/// The successor of `--handoff`.
+const SUCCESSOR_EMAIL: &str = "successor@bulk.example.com";
 
 /// What the emulator saw during one run.
 struct Calls {
@@ -130,10 +138,21 @@ async fn main() -> anyhow::Result<()> {
     if args.realistic {
         fixture = fixture.with_profile(genesys_emulator::fixture::Profile::Realistic);
     }
+    if args.handoff {
+        fixture.users.push(serde_json::from_value(json!({
+            "id": "6b000000-0000-4000-8000-5cce55000000",
+            "name": "Successor",
+            "email": SUCCESSOR_EMAIL,
+            "version": 1,
+        }))?);
+    }
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     println!(
-        "bulk: {n} offboardings, rate limit {}/min, latency {} ms, concurrency {}, {cores} cores",
-        args.rate_limit, args.latency_ms, args.concurrency
+        "bulk: {n} offboardings, rate limit {}/min, latency {} ms, concurrency {}, {cores} cores{}",
+        args.rate_limit,
+        args.latency_ms,
+        args.concurrency,
+        if args.handoff { ", handoff to one successor" } else { "" }
     );
 
     // Arrange: the API server with the CRD and the Secret, the emulator, the operator.
@@ -162,12 +181,15 @@ async fn main() -> anyhow::Result<()> {
     // Act: apply N offboardings, wait until every one is Ready.
     let started = Instant::now();
     let base = sim.base_url().to_string();
+    let handoff = args
+        .handoff
+        .then(|| json!({"successor": {"email": SUCCESSOR_EMAIL}}));
     let resources: Api<GenesysUserOffboarding> = Api::namespaced(client.clone(), NS);
     futures::stream::iter(0..n)
         .map(|i| {
-            let (resources, base) = (&resources, &base);
+            let (resources, base, handoff) = (&resources, &base, &handoff);
             async move {
-                let resource: GenesysUserOffboarding = serde_json::from_value(json!({
+                let mut resource = json!({
                     "apiVersion": "offboarding.genesys-operator.io/v1alpha1",
                     "kind": "GenesysUserOffboarding",
                     "metadata": {"name": format!("agent-{i}"), "namespace": NS},
@@ -176,7 +198,11 @@ async fn main() -> anyhow::Result<()> {
                         "credentialsSecretRef": {"name": SECRET},
                         "apiBaseUrl": base, "loginBaseUrl": base,
                     },
-                }))?;
+                });
+                if let Some(handoff) = handoff {
+                    resource["spec"]["handoff"] = handoff.clone();
+                }
+                let resource: GenesysUserOffboarding = serde_json::from_value(resource)?;
                 resources.create(&PostParams::default(), &resource).await?;
                 anyhow::Ok(())
             }

@@ -1389,6 +1389,52 @@ async fn reads_arriving_while_one_of_their_kind_is_in_flight_go_together_in_the_
 }
 
 #[tokio::test]
+async fn concurrent_read_backs_of_one_queue_share_one_listing_of_its_direct_members() {
+    let env = Env::start().await;
+    let members = env
+        .client
+        .get_queue_members(BILLING, Some(MemberBy::User))
+        .await
+        .unwrap();
+    let leaving: Vec<UserId> = members
+        .iter()
+        .map(|m| UserId::new(m.id.as_str()))
+        .take(2)
+        .collect();
+    assert_eq!(leaving.len(), 2, "the demo queue has two direct members");
+    env.client
+        .remove_queue_member(BILLING, &leaving[0])
+        .await
+        .unwrap();
+    let listings_before = env.recorder.count("get_routing_queue_members");
+
+    // One has left, the other has not: one listing tells both, and no user's queue list is read.
+    let reads = futures::future::join_all(
+        leaving
+            .iter()
+            .map(|u| async { env.client.is_direct_queue_member(BILLING, u, true).await }),
+    )
+    .await;
+    let reads: Vec<bool> = reads.into_iter().map(Result::unwrap).collect();
+    assert_eq!(reads, [false, true]);
+    assert_eq!(
+        env.recorder.count("get_routing_queue_members") - listings_before,
+        1,
+        "one listing for both"
+    );
+    assert_eq!(env.recorder.count("get_user_queues"), 0);
+
+    // Alone, the user's own queue list is read, as before there were read-backs to share.
+    let alone = env
+        .client
+        .is_direct_queue_member(BILLING, &leaving[1], true)
+        .await
+        .unwrap();
+    assert!(alone);
+    assert_eq!(env.recorder.count("get_user_queues"), 1);
+}
+
+#[tokio::test]
 async fn coalescing_can_be_turned_off() {
     let env = Env::with(Fixture::demo(), |c| c.with_max_batch(1)).await;
     let reads = futures::future::join_all(
