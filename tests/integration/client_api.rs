@@ -1435,6 +1435,34 @@ async fn concurrent_read_backs_of_one_queue_share_one_listing_of_its_direct_memb
 }
 
 #[tokio::test]
+async fn concurrent_workitem_queries_share_one_query_and_each_user_gets_their_own() {
+    let env = Env::start().await;
+    let users = [JANE, OMAR, PRIYA];
+    let together = futures::future::join_all(
+        users
+            .iter()
+            .map(|u| async { env.client.open_workitems_of_user(&id(u)).await }),
+    )
+    .await;
+    let queries = env.api_requests("POST", "/api/v2/taskmanagement/workitems/query");
+    assert_eq!(queries.len(), 1, "one query for three users");
+    let values = &queries[0].2.as_ref().unwrap()["filters"][0]["values"];
+    assert_eq!(values.as_array().unwrap().len(), 3);
+    for (user, read) in users.iter().zip(together) {
+        let read: Vec<String> = read.unwrap().into_iter().map(|w| w.id).collect();
+        let alone: Vec<String> = env
+            .client
+            .open_workitems_of(&[user])
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|w| w.id)
+            .collect();
+        assert_eq!(read, alone, "{user}");
+    }
+}
+
+#[tokio::test]
 async fn coalescing_can_be_turned_off() {
     let env = Env::with(Fixture::demo(), |c| c.with_max_batch(1)).await;
     let reads = futures::future::join_all(
