@@ -25,6 +25,8 @@
 
 #[path = "support/org.rs"]
 mod org;
+#[path = "support/ready.rs"]
+mod ready;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -33,13 +35,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use clap::Parser;
 use fake_apiserver::FakeApiServer;
-use futures::{StreamExt, TryStreamExt};
-use genesys_cloud::{AllowedEndpoint, AllowedEndpoints};
+use genesys_cloud::AllowedEndpoint;
 use genesys_emulator::Sim;
-use genesys_offboarding_operator::controller::{Operator, Settings};
-use genesys_offboarding_operator::crd::{GenesysUserOffboarding, condition};
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::api::{Api, PostParams};
 use serde_json::json;
 
 const NS: &str = "default";
@@ -73,13 +72,7 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let binary = repo().join("target/release/genesys-offboarding");
-    if !binary.exists() {
-        bail!(
-            "{} is missing: cargo build --release --bin genesys-offboarding",
-            binary.display()
-        );
-    }
+    let binary = ready::operator_binary()?;
     let sim = Sim::start(org::fixture(1, 0, 0)?).await?;
     let api = FakeApiServer::start().await?;
     api.load_yaml(&std::fs::read_to_string(
@@ -94,7 +87,6 @@ async fn main() -> anyhow::Result<()> {
     Api::<Secret>::namespaced(client.clone(), NS)
         .create(&PostParams::default(), &secret)
         .await?;
-    let resources: Api<GenesysUserOffboarding> = Api::namespaced(client.clone(), NS);
     let base = sim.base_url().to_string();
     let spec = json!({
         "user": {"email": org::email(0)},
@@ -102,40 +94,9 @@ async fn main() -> anyhow::Result<()> {
         "apiBaseUrl": base, "loginBaseUrl": base,
     });
 
-    // A genuine Ready status: offboard agent 0 with the operator in this process.
-    let status = template_status(&client, &resources, &spec).await?;
-
-    // Arrange: N offboardings with that status, the next drift check a month away.
+    // Arrange: N offboardings with a genuine Ready status, the next drift check a month away.
     let started = Instant::now();
-    let next_check = (chrono::Utc::now() + chrono::Duration::days(30))
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    futures::stream::iter(1..args.resources)
-        .map(|i| {
-            let (resources, spec, status, next_check) = (&resources, &spec, &status, &next_check);
-            async move {
-                let name = format!("agent-{i}");
-                let resource: GenesysUserOffboarding = serde_json::from_value(json!({
-                    "apiVersion": "offboarding.genesys-operator.io/v1alpha1",
-                    "kind": "GenesysUserOffboarding",
-                    "metadata": {"name": name, "namespace": NS},
-                    "spec": spec,
-                }))?;
-                resources.create(&PostParams::default(), &resource).await?;
-                let mut status = status.clone();
-                status["nextDriftCheck"] = json!(next_check);
-                resources
-                    .patch_status(
-                        &name,
-                        &PatchParams::default(),
-                        &Patch::Merge(json!({"status": status})),
-                    )
-                    .await?;
-                anyhow::Ok(())
-            }
-        })
-        .buffer_unordered(16)
-        .try_collect::<Vec<()>>()
-        .await?;
+    ready::create(&client, NS, &spec, args.resources).await?;
     println!(
         "memory: {} Ready offboardings created in {:.1} s",
         args.resources,
@@ -217,96 +178,27 @@ async fn main() -> anyhow::Result<()> {
     let synced = launched.elapsed();
     // Let the initial triggers (one per resource) drain.
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let (rss, hwm) = memory(pid)?;
+    let (rss, hwm) = ready::memory(pid)?;
     println!(
         "synced after {:.1} s: VmRSS {:.1} MiB, VmHWM {:.1} MiB",
         synced.as_secs_f64(),
-        mib(rss),
-        mib(hwm)
+        ready::mib(rss),
+        ready::mib(hwm)
     );
     tokio::time::sleep(Duration::from_secs(args.settle_secs)).await;
-    let (rss, hwm) = memory(pid)?;
+    let (rss, hwm) = ready::memory(pid)?;
     let genesys = sim.requests().len() - before;
     let _ = child.start_kill();
     let _ = child.wait().await;
     println!(
         "after {} s more: VmRSS {:.1} MiB, VmHWM {:.1} MiB",
         args.settle_secs,
-        mib(rss),
-        mib(hwm)
+        ready::mib(rss),
+        ready::mib(hwm)
     );
     println!("Genesys requests by the operator: {genesys}");
-    println!("target: < 64 MiB; peak RSS: {:.1} MiB", mib(hwm));
+    println!("target: < 64 MiB; peak RSS: {:.1} MiB", ready::mib(hwm));
     Ok(())
-}
-
-/// Offboards agent 0 (resource `agent-0`, kept as one of the N) with an in-process operator
-/// and returns its `Ready` status.
-async fn template_status(
-    client: &kube::Client,
-    resources: &Api<GenesysUserOffboarding>,
-    spec: &serde_json::Value,
-) -> anyhow::Result<serde_json::Value> {
-    let operator = Operator::new(
-        client.clone(),
-        Settings {
-            genesys_rate_limit: 100_000,
-            allowed_endpoints: AllowedEndpoints::parse(["127.0.0.1"])?,
-            ..Settings::default()
-        },
-    );
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(operator.run(async move {
-        let _ = stopped.await;
-    }));
-    let resource: GenesysUserOffboarding = serde_json::from_value(json!({
-        "apiVersion": "offboarding.genesys-operator.io/v1alpha1",
-        "kind": "GenesysUserOffboarding",
-        "metadata": {"name": "agent-0", "namespace": NS},
-        "spec": spec,
-    }))?;
-    resources.create(&PostParams::default(), &resource).await?;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        let current = resources.get("agent-0").await?;
-        if let Some(status) = &current.status
-            && status
-                .condition(condition::READY)
-                .is_some_and(|c| c.status == "True")
-        {
-            break serde_json::to_value(status)?;
-        }
-        if Instant::now() > deadline {
-            bail!("the template offboarding never became Ready");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    let _ = stop.send(());
-    let _ = tokio::time::timeout(Duration::from_secs(30), running).await;
-    Ok(status)
-}
-
-/// `VmRSS` and `VmHWM` of a process, in bytes.
-fn memory(pid: u32) -> anyhow::Result<(u64, u64)> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let field = |name: &str| -> anyhow::Result<u64> {
-        let line = text
-            .lines()
-            .find(|l| l.starts_with(name))
-            .with_context(|| format!("no {name} in /proc/{pid}/status"))?;
-        let kib: u64 = line
-            .split_whitespace()
-            .nth(1)
-            .context("no value")?
-            .parse()?;
-        Ok(kib * 1024)
-    };
-    Ok((field("VmRSS:")?, field("VmHWM:")?))
-}
-
-#[allow(clippy::cast_precision_loss)]
-fn mib(bytes: u64) -> f64 {
-    bytes as f64 / (1024.0 * 1024.0)
 }
 
 fn repo() -> PathBuf {

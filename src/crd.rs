@@ -263,6 +263,29 @@ pub mod reason {
     /// the offboarding could not be finished (stalled, suspended, Observe, or not within the
     /// deletion grace); the note lists the steps done and those not done.
     pub const DELETED_UNFINISHED: &str = "DeletedUnfinished";
+
+    /// Ready=False (Reconciling): the organization has used its deactivation budget
+    /// (`--deactivation-cap` per `--deactivation-cap-window`); nothing was written to Genesys
+    /// Cloud, and the offboarding starts when the window lets it or the cap is raised.
+    pub const DEACTIVATION_CAP_REACHED: &str = "DeactivationCapReached";
+    /// Stalled=True: the user is protected (`--protected-user-id`, `--protected-email`,
+    /// `--protected-division`); nothing was written to Genesys Cloud.
+    pub const PROTECTED_USER: &str = "ProtectedUser";
+    /// Ready=False (Reconciling): approvals are required (`--require-approval`) and the
+    /// resource has no approval by someone other than its requester; nothing was read from or
+    /// written to Genesys Cloud.
+    pub const AWAITING_APPROVAL: &str = "AwaitingApproval";
+}
+
+/// Annotations of the approval gate (`--require-approval`). The chart's
+/// `ValidatingAdmissionPolicy` makes the API server, not the operator, check who sets them.
+pub mod annotation {
+    /// Who wrote the spec: set on create and on every spec change, and the API server admits
+    /// only the name of the user making the request.
+    pub const REQUESTED_BY: &str = "offboarding.genesys-operator.io/requested-by";
+    /// Who approved the offboarding: the API server admits only the name of the user making
+    /// the request, who must be in an approver group and must not be the requester.
+    pub const APPROVED_BY: &str = "offboarding.genesys-operator.io/approved-by";
 }
 
 /// Which Genesys Cloud user to offboard, where their organization is, and how to offboard them.
@@ -1250,6 +1273,11 @@ pub struct GenesysUserOffboardingStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_drift_check: Option<Time>,
 
+    /// When the deactivation cap (`--deactivation-cap`) admitted this offboarding, persisted
+    /// before its first write to Genesys Cloud. The operator counts these times across every
+    /// resource of the organization, so the cap holds across restarts and replicas.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deactivation_admitted_at: Option<Time>,
     /// What depends on the user elsewhere in Genesys Cloud, read before the first write (and in
     /// every pass of Observe mode), with what the operator does about each. Kept as it was read
     /// once the first write is made.

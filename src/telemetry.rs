@@ -160,6 +160,8 @@ pub struct Metrics {
     resources: Family<ResourceLabels, Gauge>,
     leader: Gauge,
     drift_corrections: Counter,
+    guardrail_holds: Family<ReasonLabels, Counter>,
+    deactivations_admitted: Counter,
     series: Mutex<Series>,
 }
 
@@ -273,6 +275,18 @@ impl Metrics {
             "Offboarded users found re-activated outside the operator and deactivated again (Enforce mode)",
             drift_corrections.clone(),
         );
+        let guardrail_holds = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "guardrail_holds",
+            "Passes a guardrail held back, by reason (DeactivationCapReached, ProtectedUser, AwaitingApproval)",
+            guardrail_holds.clone(),
+        );
+        let deactivations_admitted = Counter::default();
+        registry.register(
+            "deactivations_admitted",
+            "Offboardings the deactivation cap admitted (each counts against its organization's window)",
+            deactivations_admitted.clone(),
+        );
         Self {
             registry,
             reconciles,
@@ -284,6 +298,8 @@ impl Metrics {
             resources,
             leader,
             drift_corrections,
+            guardrail_holds,
+            deactivations_admitted,
             series: Mutex::new(Series::default()),
         }
     }
@@ -303,6 +319,20 @@ impl Metrics {
             })
             .inc();
         self.duration.observe(elapsed.as_secs_f64());
+    }
+
+    /// A guardrail held a pass back with `reason`.
+    pub fn guardrail_held(&self, reason: &str) {
+        self.guardrail_holds
+            .get_or_create(&ReasonLabels {
+                reason: reason.to_owned(),
+            })
+            .inc();
+    }
+
+    /// The deactivation cap admitted an offboarding.
+    pub fn deactivation_admitted(&self) {
+        self.deactivations_admitted.inc();
     }
 
     /// A pass failed or stalled with `reason`.

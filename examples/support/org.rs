@@ -18,6 +18,16 @@ pub fn email(i: usize) -> String {
 
 /// The organization, with the emulator's per-token limit and added latency.
 pub fn fixture(n: usize, requests_per_minute: u32, latency_ms: u64) -> anyhow::Result<Fixture> {
+    fixture_of(0..n, requests_per_minute, latency_ms)
+}
+
+/// An organization of the agents `agents` only (one of several organizations sharing the
+/// numbering, so that agent `i` is the same person whichever organization serves them).
+pub fn fixture_of(
+    agents: impl IntoIterator<Item = usize>,
+    requests_per_minute: u32,
+    latency_ms: u64,
+) -> anyhow::Result<Fixture> {
     let mut fixture = Fixture::demo();
     fixture.requests_per_minute = requests_per_minute;
     fixture.latency_ms = latency_ms;
@@ -29,7 +39,7 @@ pub fn fixture(n: usize, requests_per_minute: u32, latency_ms: u64) -> anyhow::R
     fixture.impact = genesys_emulator::fixture::ImpactFixture::default();
     fixture.conversations.clear();
     fixture.stations.clear();
-    for i in 0..n {
+    for i in agents {
         let station = format!("4c000000-0000-4000-8000-{i:012}");
         fixture.stations.push(serde_json::from_value(
             json!({"id": station, "name": format!("WebRTC Agent {i}")}),

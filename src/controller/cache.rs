@@ -9,8 +9,8 @@
 //! ([`crate::reconcile::drift::watched_user`], worked out once per watch event),
 //! `status.nextDriftCheck`, and the user its status claims
 //! ([`crate::reconcile::owners::persisted_claim`]). The type deserializes straight from the API
-//! server's JSON and skips the rest while parsing: `managedFields`, annotations (a client-side
-//! `kubectl apply` copies the whole object there), the snapshot, plan, actions and history are
+//! server's JSON and skips the rest while parsing: `managedFields`, annotations but the approval
+//! gate's two (a client-side `kubectl apply` copies the whole object into one), the snapshot, plan, actions and history are
 //! never built, not even for one list page. A cached resource takes about 0.6 KiB instead of the
 //! full type's 1.3 KiB (before its strings), and a list page of 500 no longer holds 500 copies
 //! of every status.
@@ -37,7 +37,7 @@ use serde_json::Value;
 use super::undecodable::Undecodable;
 use crate::crd::{
     GenesysUserOffboarding, GenesysUserOffboardingSpec, GenesysUserOffboardingStatus,
-    ResolvedEndpoint, ResolvedUser, condition,
+    ResolvedEndpoint, ResolvedUser, annotation, condition,
 };
 use crate::reconcile::owners::UserKey;
 use genesys_cloud::UserId;
@@ -59,6 +59,9 @@ pub struct CachedOffboarding {
     /// The user the resource's status claims ([`crate::reconcile::owners::persisted_claim`]):
     /// the controller's [`super::claims::ClaimRegistry`] reads who owns which user here.
     pub claim: Option<UserKey>,
+    /// `status.deactivationAdmittedAt`: when the deactivation cap admitted the offboarding
+    /// ([`super::guardrails::DeactivationBudget`] counts these per organization).
+    pub deactivation_admitted_at: Option<Time>,
 }
 
 impl From<GenesysUserOffboarding> for CachedOffboarding {
@@ -80,14 +83,27 @@ impl From<GenesysUserOffboarding> for CachedOffboarding {
                 finalizers: metadata.finalizers,
                 deletion_timestamp: metadata.deletion_timestamp,
                 creation_timestamp: metadata.creation_timestamp,
+                annotations: approval_annotations(metadata.annotations),
                 ..ObjectMeta::default()
             },
             spec: Ok(spec),
             watched_user,
-            next_drift_check: status.and_then(|s| s.next_drift_check),
+            next_drift_check: status.as_ref().and_then(|s| s.next_drift_check.clone()),
             claim,
+            deactivation_admitted_at: status.and_then(|s| s.deactivation_admitted_at),
         }
     }
+}
+
+/// The approval gate's annotations of `all` (the trigger of a resource awaiting approval).
+fn approval_annotations(
+    all: Option<std::collections::BTreeMap<String, String>>,
+) -> Option<std::collections::BTreeMap<String, String>> {
+    let kept: std::collections::BTreeMap<String, String> = all?
+        .into_iter()
+        .filter(|(k, _)| k == annotation::REQUESTED_BY || k == annotation::APPROVED_BY)
+        .collect();
+    (!kept.is_empty()).then_some(kept)
 }
 
 impl<'de> Deserialize<'de> for CachedOffboarding {
@@ -105,14 +121,21 @@ impl<'de> Deserialize<'de> for CachedOffboarding {
         };
         Ok(match spec {
             Ok(spec) => Self::from(into_offboarding(metadata, spec, status)),
-            Err(why) => Self {
-                metadata: metadata.into_meta(),
-                spec: Err(why),
-                watched_user: None,
-                next_drift_check: status.and_then(|s| s.next_drift_check.0),
-                // Its pass only reports it; its user is claimed again once it decodes.
-                claim: None,
-            },
+            Err(why) => {
+                let (next_drift_check, deactivation_admitted_at) = status
+                    .map(|s| (s.next_drift_check.0, s.deactivation_admitted_at.0))
+                    .unwrap_or_default();
+                Self {
+                    metadata: metadata.into_meta(),
+                    spec: Err(why),
+                    watched_user: None,
+                    next_drift_check,
+                    // Its pass only reports it; its user is claimed again once it decodes.
+                    claim: None,
+                    // Admitted before the spec became undecodable: it still counts.
+                    deactivation_admitted_at,
+                }
+            }
         })
     }
 }
@@ -170,11 +193,50 @@ struct WireMeta {
     finalizers: Option<Vec<String>>,
     deletion_timestamp: Option<Time>,
     creation_timestamp: Option<Time>,
+    annotations: Approval,
+}
+
+/// Of the annotations only the approval gate's: the others (a client-side `kubectl apply`
+/// copies the whole object into one) are skipped while parsing.
+#[derive(Default)]
+struct Approval(Option<std::collections::BTreeMap<String, String>>);
+
+impl<'de> Deserialize<'de> for Approval {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Approval;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a map of annotations")
+            }
+            fn visit_unit<E>(self) -> Result<Approval, E> {
+                Ok(Approval(None))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Approval, A::Error> {
+                let mut kept = std::collections::BTreeMap::new();
+                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                    if key == annotation::REQUESTED_BY || key == annotation::APPROVED_BY {
+                        if let Some(value) = map.next_value::<Option<String>>()? {
+                            kept.insert(key.into_owned(), value);
+                        }
+                    } else {
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                    }
+                }
+                Ok(Approval((!kept.is_empty()).then_some(kept)))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
 }
 
 impl WireMeta {
     fn into_meta(self) -> ObjectMeta {
         ObjectMeta {
+            annotations: self.annotations.0,
             name: self.name,
             namespace: self.namespace,
             uid: self.uid,
@@ -198,6 +260,7 @@ struct WireStatus {
     user: Lenient<WireUser>,
     endpoint: Lenient<ResolvedEndpoint>,
     next_drift_check: Lenient<Time>,
+    deactivation_admitted_at: Lenient<Time>,
 }
 
 /// A value decoded if it can be, else absent. Buffered as JSON first: only for small fields.
@@ -269,6 +332,7 @@ fn into_offboarding(
             }),
             endpoint: status.endpoint.0,
             next_drift_check: status.next_drift_check.0,
+            deactivation_admitted_at: status.deactivation_admitted_at.0,
             ..GenesysUserOffboardingStatus::default()
         }),
     }
@@ -357,6 +421,23 @@ mod tests {
 
         assert!(cached.metadata.managed_fields.is_none());
         assert!(cached.metadata.annotations.is_none());
+    }
+
+    #[test]
+    fn the_approval_annotations_are_kept_for_the_trigger_and_nothing_else() {
+        let mut json = listed(&ready(2));
+        json["metadata"]["annotations"][annotation::REQUESTED_BY] = json!("alice");
+        json["metadata"]["annotations"][annotation::APPROVED_BY] = json!("bob");
+        json["status"]["deactivationAdmittedAt"] = json!("2025-01-01T00:00:00Z");
+        let full: GenesysUserOffboarding = serde_json::from_value(json.clone()).unwrap();
+
+        let cached: CachedOffboarding = serde_json::from_value(json).unwrap();
+
+        let kept = cached.metadata.annotations.as_ref().unwrap();
+        assert_eq!(kept.len(), 2);
+        assert_eq!(kept[annotation::APPROVED_BY], "bob");
+        assert!(cached.deactivation_admitted_at.is_some());
+        assert_eq!(cached, CachedOffboarding::from(full));
     }
 
     #[test]

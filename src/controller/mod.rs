@@ -16,6 +16,7 @@
 //! | [`drift`] | batched drift checks of `Ready` resources, 100 users per request | Genesys |
 //! | [`backoff`] | per-object capped exponential backoff with jitter | none |
 //! | [`fairness`] | passes per Genesys organization at once (the deadline of a pass is in [`reconciler`]) | none |
+//! | [`guardrails`] | the deactivation cap per organization, counted from the resources' status | none |
 //! | [`leader`] | leader election with a Lease | Kubernetes |
 //! | [`cli`] | the `run` subcommand's flags and process wiring | signals, TCP |
 //!
@@ -39,12 +40,14 @@ pub mod cli;
 pub mod drift;
 pub mod events;
 pub mod fairness;
+pub mod guardrails;
 pub mod leader;
 pub mod reconciler;
 pub mod secrets;
 pub mod status;
 pub mod undecodable;
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
@@ -60,7 +63,7 @@ use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{PredicateConfig, WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{Semaphore, broadcast, watch};
 
 pub use backoff::{BackoffPolicy, Backoffs};
 pub use cache::CachedOffboarding;
@@ -82,6 +85,10 @@ pub const CRD_NAME: &str = "genesysuseroffboardings.offboarding.genesys-operator
 
 /// How often readiness re-checks whether the resource caches have synced.
 const SYNC_POLL: Duration = Duration::from_millis(200);
+
+/// Watch events buffered for a term's controller before it falls behind (then it takes the
+/// store again).
+const TRIGGER_BUFFER: usize = 1024;
 
 /// The resource's plural, as discovery lists it.
 const PLURAL: &str = "genesysuseroffboardings";
@@ -128,6 +135,27 @@ pub struct Settings {
     /// offboarding that had already started writing to Genesys (default 5 min). Then it lets the
     /// resource go anyway, with an Event saying what was done and what was not.
     pub deletion_grace: Duration,
+    /// Guardrails against a bad HR feed: protected users, the approval gate, the cap.
+    pub guardrails: GuardrailSettings,
+}
+
+/// The guardrails' configuration (`--deactivation-cap`, `--protected-*`,
+/// `--require-approval`); the default holds nothing back.
+#[derive(Debug, Clone, Default)]
+pub struct GuardrailSettings {
+    /// At most this many deactivations per window per Genesys organization.
+    pub deactivation_cap: Option<DeactivationCapSettings>,
+    /// Users never offboarded (`Stalled`, `ProtectedUser`).
+    pub protected: crate::reconcile::ProtectedUsers,
+    /// No Genesys call before an approval by someone other than the requester.
+    pub require_approval: bool,
+}
+
+/// `--deactivation-cap` and `--deactivation-cap-window`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeactivationCapSettings {
+    pub cap: u32,
+    pub window: Duration,
 }
 
 impl Settings {
@@ -157,6 +185,7 @@ impl Default for Settings {
             pass_timeout: Duration::from_secs(120),
             drift_check_timeout: Duration::from_secs(60),
             deletion_grace: Duration::from_secs(300),
+            guardrails: GuardrailSettings::default(),
         }
     }
 }
@@ -276,12 +305,22 @@ impl Operator {
             pass_timeout = ?self.settings.pass_timeout,
             leader_election = self.settings.leader_election.is_some(),
             allowed_endpoints = %self.settings.allowed_endpoints,
+            guardrails = ?self.settings.guardrails,
             "CRD found; starting"
         );
+        // The resource watches run for the whole life of the process, on a standby too: a
+        // replica that takes over then starts reconciling from a synced cache instead of
+        // listing every resource first (10,000 take about 16 s), which would add that much to a
+        // failover. The cost is the standby's memory, the same as the leader's cache.
+        let watched: Vec<Watched> = self
+            .scopes()
+            .into_iter()
+            .map(|scope| self.watch(scope, &stop))
+            .collect();
         match &self.settings.leader_election {
             None => {
                 self.metrics.set_leader(true);
-                self.controllers(stop).await;
+                self.controllers(stop, &watched).await;
             }
             Some(election) => {
                 leader::lead(
@@ -290,7 +329,7 @@ impl Operator {
                     &self.health,
                     &self.metrics,
                     stop,
-                    |term| self.controllers(term),
+                    |term| self.controllers(term, &watched),
                 )
                 .await?;
             }
@@ -299,10 +338,102 @@ impl Operator {
         Ok(())
     }
 
+    /// The scopes watched: each namespace named, or every namespace at once.
+    fn scopes(&self) -> Vec<Option<String>> {
+        if self.settings.namespaces.is_empty() {
+            vec![None]
+        } else {
+            self.settings.namespaces.iter().cloned().map(Some).collect()
+        }
+    }
+
+    /// Starts the resource watch of one scope: it fills the scope's store and hands what needs
+    /// a pass to the controller of the current term, until `stop`.
+    fn watch(&self, scope: Option<String>, stop: &Stop) -> Watched {
+        let client = self.client.clone();
+        let resources: Api<CachedOffboarding> = match &scope {
+            Some(namespace) => Api::namespaced(client, namespace),
+            None => Api::all(client),
+        };
+        let (reader, writer) = reflector::store();
+        let (events, _) = broadcast::channel(TRIGGER_BUFFER);
+        let batched_drift = self.settings.drift_sweep.is_some();
+        let metrics = self.metrics.clone();
+        let known = reader.clone();
+        let triggers = watcher(resources, watcher::Config::default())
+            .default_backoff()
+            .reflect(writer)
+            .inspect(move |event| match event {
+                // A deleted resource's info series goes; after a relist, so do those of resources
+                // deleted while the watch was down.
+                Ok(watcher::Event::Delete(resource)) => {
+                    metrics.forget(
+                        &resource.namespace().unwrap_or_default(),
+                        &resource.name_any(),
+                    );
+                }
+                Ok(watcher::Event::InitDone) => metrics
+                    .retain(scope.as_deref(), |namespace, name| {
+                        known.get(&ObjectRef::new(name).within(namespace)).is_some()
+                    }),
+                _ => {}
+            })
+            .applied_objects()
+            .predicate_filter(spec_or_lifecycle, PredicateConfig::default())
+            // What the batched drift checks watch needs no pass for its own events (the predicate
+            // has seen them first, so its cache stays true): a restart's initial list of 10,000
+            // finished offboardings then schedules nothing, instead of 10,000 skipped passes whose
+            // queue would keep its size for good. A full pass the drift checks or the Secret watch
+            // ask for comes with its own trigger.
+            .try_filter(move |resource| {
+                std::future::ready(!(batched_drift && reconciler::drift_checks_watch(resource)))
+            });
+        let sender = events.clone();
+        let stopped = stop.wait();
+        tokio::spawn(async move {
+            let mut triggers = std::pin::pin!(triggers);
+            let mut stopped = std::pin::pin!(stopped);
+            loop {
+                tokio::select! {
+                    () = &mut stopped => break,
+                    next = triggers.next() => match next {
+                        // No receiver (a standby, or between terms): the store keeps the change,
+                        // and the next term starts from the store.
+                        Some(Ok(resource)) => { let _ = sender.send(resource); }
+                        Some(Err(error)) => {
+                            tracing::warn!(error = %crate::reconcile::error::chain(&error), "resource watch error");
+                        }
+                        None => break,
+                    },
+                }
+            }
+        });
+        Watched {
+            reader,
+            events,
+            batched_drift,
+        }
+    }
+
     /// One controller per watched namespace (one for all namespaces when none is named), until
     /// `stop`; then in-flight passes get `drain_timeout` to finish.
-    async fn controllers(&self, stop: Stop) {
+    async fn controllers(&self, stop: Stop, watched: &[Watched]) {
         let observer: Arc<dyn CallObserver> = self.metrics.clone();
+        // A new budget each term, counting from the watched stores (kept warm across terms): the
+        // admissions it counts are in the resources' status, so a new leader counts what the old
+        // one admitted.
+        let budget = self
+            .settings
+            .guardrails
+            .deactivation_cap
+            .map(|c| Arc::new(guardrails::DeactivationBudget::new(c.cap, c.window)));
+        let guards = crate::reconcile::Guardrails {
+            protected: self.settings.guardrails.protected.clone(),
+            require_approval: self.settings.guardrails.require_approval,
+            cap: budget
+                .clone()
+                .map(|b| b as Arc<dyn crate::reconcile::DeactivationCap>),
+        };
         let ctx = Arc::new(reconciler::Context {
             client: self.client.clone(),
             provider: Arc::new(
@@ -325,23 +456,31 @@ impl Operator {
             metrics: self.metrics.clone(),
             backoffs: Backoffs::new(self.settings.backoff),
             permits: Semaphore::new(usize::from(self.settings.concurrency.max(1))),
-            orgs: fairness::OrgSlots::new(usize::from(self.settings.passes_per_org())),
+            orgs: fairness::OrgSlots::new(
+                usize::from(self.settings.passes_per_org()),
+                usize::from(self.settings.concurrency.max(1)),
+            ),
+            orgs_with_work: fairness::OrgsWithWork::default(),
             pass_timeout: self.settings.pass_timeout,
             deletion_grace: self.settings.deletion_grace,
             batched_drift: self.settings.drift_sweep.is_some(),
             full_passes: Arc::default(),
+            guards,
         });
-        let scopes: Vec<Option<String>> = if self.settings.namespaces.is_empty() {
-            vec![None]
-        } else {
-            self.settings.namespaces.iter().cloned().map(Some).collect()
-        };
         let mut readers = Vec::new();
         let mut runs = Vec::new();
-        for scope in scopes {
-            let (reader, run) = controller(&ctx, scope, &self.settings, &stop);
-            readers.push(reader);
-            runs.push(run);
+        for (scope, watched) in self.scopes().iter().zip(watched) {
+            if let Some(budget) = &budget {
+                budget.watch(watched.reader.clone());
+            }
+            readers.push(watched.reader.clone());
+            runs.push(controller(
+                &ctx,
+                scope.as_deref(),
+                watched,
+                &self.settings,
+                &stop,
+            ));
         }
         let health = self.health.clone();
         let synced = tokio::spawn(async move {
@@ -374,77 +513,114 @@ impl Operator {
     }
 }
 
-/// Builds the controller of one scope (a namespace, or all of them); returns its store and the
+/// The resource watch of one scope, running for the life of the process ([`Operator::watch`]).
+struct Watched {
+    /// The scope's reflector store.
+    reader: Store<CachedOffboarding>,
+    /// The resources whose watch events need a pass, as they come.
+    events: broadcast::Sender<CachedOffboarding>,
+    batched_drift: bool,
+}
+
+impl Watched {
+    /// What needs a pass now, taken from the store: every resource the batched drift checks do
+    /// not watch (as a fresh start's initial list would give them).
+    fn pending(&self) -> Vec<CachedOffboarding> {
+        self.reader
+            .state()
+            .iter()
+            .filter(|r| !(self.batched_drift && reconciler::drift_checks_watch(r)))
+            .map(|r| r.as_ref().clone())
+            .collect()
+    }
+
+    /// The controller's trigger stream for one term: once the store has synced, what needs a
+    /// pass now, then the watch's events as they come. Events missed by a slow term (the
+    /// buffer overflowed) are made up for by taking the store again.
+    fn triggers(
+        &self,
+    ) -> impl futures::Stream<Item = Result<CachedOffboarding, watcher::Error>> + Send + use<> {
+        let (reader, events, batched_drift) =
+            (self.reader.clone(), self.events.clone(), self.batched_drift);
+        futures::stream::once(async move {
+            let watched = Watched {
+                reader,
+                events,
+                batched_drift,
+            };
+            // The store wakes only its most recent waiter (readiness waits too), so poll.
+            loop {
+                match tokio::time::timeout(SYNC_POLL, watched.reader.wait_until_ready()).await {
+                    Ok(Ok(())) => break,
+                    Ok(Err(_)) => return futures::stream::empty().left_stream(),
+                    Err(_) => {}
+                }
+            }
+            // Subscribe first, then take the store: a change in between comes twice, which
+            // the controller's scheduler merges; none is lost.
+            let receiver = watched.events.subscribe();
+            let now = watched.pending();
+            let later = futures::stream::unfold(
+                (watched, receiver),
+                |(watched, mut receiver)| async move {
+                    let next = match receiver.recv().await {
+                        Ok(resource) => vec![resource],
+                        Err(broadcast::error::RecvError::Lagged(missed)) => {
+                            tracing::debug!(
+                                missed,
+                                "resource events missed: taking the store again"
+                            );
+                            watched.pending()
+                        }
+                        Err(broadcast::error::RecvError::Closed) => return None,
+                    };
+                    Some((next, (watched, receiver)))
+                },
+            )
+            .flat_map(futures::stream::iter);
+            futures::stream::iter(now).chain(later).right_stream()
+        })
+        .flatten()
+        .map(Ok)
+    }
+}
+
+/// Builds the controller of one scope (a namespace, or all of them) over its watch; returns the
 /// future that runs it.
 fn controller(
     ctx: &Arc<reconciler::Context>,
-    scope: Option<String>,
+    scope: Option<&str>,
+    watched: &Watched,
     settings: &Settings,
     stop: &Stop,
-) -> (Store<CachedOffboarding>, impl Future<Output = ()> + use<>) {
+) -> impl Future<Output = ()> + use<> {
     let (concurrency, drift_sweep) = (settings.concurrency, settings.drift_sweep);
     let client = ctx.client.clone();
     // Secrets by their metadata only (`PartialObjectMeta`): the index needs their namespace and
     // name, and a metadata watch sees every change all the same (a new resourceVersion). Their
     // data (credentials, and in a cluster-wide watch every Helm release, up to 1 MiB each) never
     // reaches the operator through the watch, not even one list page of it.
-    let (resources, secrets): (Api<CachedOffboarding>, Api<PartialObjectMeta<Secret>>) =
-        match &scope {
-            Some(namespace) => (
-                Api::namespaced(client.clone(), namespace),
-                Api::namespaced(client, namespace),
-            ),
-            None => (Api::all(client.clone()), Api::all(client)),
-        };
-    let (reader, writer) = reflector::store();
+    let secrets: Api<PartialObjectMeta<Secret>> = match scope {
+        Some(namespace) => Api::namespaced(client, namespace),
+        None => Api::all(client),
+    };
+    let reader = watched.reader.clone();
     ctx.owners.watch(reader.clone());
-    let batched_drift = drift_sweep.is_some();
-    let metrics = ctx.metrics.clone();
-    let known = reader.clone();
-    let trigger = watcher(resources, watcher::Config::default())
-        .default_backoff()
-        .reflect(writer)
-        .inspect(move |event| match event {
-            // A deleted resource's info series goes; after a relist, so do those of resources
-            // deleted while the watch was down.
-            Ok(watcher::Event::Delete(resource)) => {
-                metrics.forget(
-                    &resource.namespace().unwrap_or_default(),
-                    &resource.name_any(),
-                );
-            }
-            Ok(watcher::Event::InitDone) => metrics.retain(scope.as_deref(), |namespace, name| {
-                known.get(&ObjectRef::new(name).within(namespace)).is_some()
-            }),
-            _ => {}
-        })
-        .applied_objects()
-        .predicate_filter(spec_or_lifecycle, PredicateConfig::default())
-        // What the batched drift checks watch needs no pass for its own events (the predicate
-        // has seen them first, so its cache stays true): a restart's initial list of 10,000
-        // finished offboardings then schedules nothing, instead of 10,000 skipped passes whose
-        // queue would keep its size for good. A full pass the drift checks or the Secret watch
-        // ask for comes with its own trigger.
-        .try_filter(move |resource| {
-            std::future::ready(!(batched_drift && reconciler::drift_checks_watch(resource)))
-        });
+    ctx.orgs_with_work.watch(reader.clone());
+    let trigger = watched.triggers();
     let index = reader.clone();
     let provider = ctx.provider.clone();
     let full = ctx.full_passes.clone();
     let mut controller = Controller::for_stream(trigger, reader.clone())
         .with_config(ControllerConfig::default().concurrency(concurrency.max(1)))
-        .watches(
-            secrets,
-            watcher::Config::default(),
-            move |secret: PartialObjectMeta<Secret>| {
-                let users = users_of_secret(&index, &provider, &secret);
-                // Credentials changed: a full pass, even where the drift checks stand in.
-                for reference in &users {
-                    full.request(reference);
-                }
-                users
-            },
-        );
+        .reconcile_on(secret_changes(secrets).flat_map(move |secret| {
+            let users = users_of_secret(&index, &provider, &secret);
+            // Credentials changed: a full pass, even where the drift checks stand in.
+            for reference in &users {
+                full.request(reference);
+            }
+            futures::stream::iter(users)
+        }));
     if let Some(every) = drift_sweep {
         // Ready resources are not requeued (see `reconciler::requeue_of`): these checks stand in.
         controller = controller.reconcile_on(drift::triggers(
@@ -455,7 +631,7 @@ fn controller(
             settings.drift_check_timeout,
         ));
     }
-    let run = controller
+    controller
         .graceful_shutdown_on(stop.wait())
         .run(reconciler::reconcile, reconciler::error_policy, ctx.clone())
         .for_each(|result| async move {
@@ -466,12 +642,52 @@ fn controller(
                     tracing::warn!(error = %crate::reconcile::error::chain(&error), "controller error");
                 }
             }
-        });
-    (reader, run)
+        })
 }
 
-/// The predicate of the resource watch: what changed is the spec (generation), the finalizers or
-/// the deletion timestamp. Status-only updates (this operator's own writes) hash the same, and
+/// The Secrets that changed (a new resourceVersion, created or deleted) while this watch ran.
+/// The first list is what the Secrets already were when the term started, not a change: on a
+/// replica taking over with every resource cached, it would otherwise ask for a full pass of
+/// every resource (10,000 resources of one Secret, 10,000 passes). What needs a pass at the
+/// start of a term is in the resource store ([`Watched::pending`]); a relist after the watch
+/// was down reports the Secrets that changed or appeared meanwhile.
+fn secret_changes(
+    secrets: Api<PartialObjectMeta<Secret>>,
+) -> impl futures::Stream<Item = PartialObjectMeta<Secret>> + Send + use<> {
+    let mut versions: HashMap<(String, String), String> = HashMap::new();
+    let mut listed = false;
+    watcher(secrets, watcher::Config::default())
+        .default_backoff()
+        .filter_map(move |event| {
+            let key = |secret: &PartialObjectMeta<Secret>| {
+                (secret.namespace().unwrap_or_default(), secret.name_any())
+            };
+            let changed = match event {
+                Ok(watcher::Event::Apply(secret) | watcher::Event::InitApply(secret)) => {
+                    let version = secret.resource_version().unwrap_or_default();
+                    let before = versions.insert(key(&secret), version.clone());
+                    (listed && before.as_ref() != Some(&version)).then_some(secret)
+                }
+                Ok(watcher::Event::Delete(secret)) => {
+                    versions.remove(&key(&secret));
+                    Some(secret)
+                }
+                Ok(watcher::Event::InitDone) => {
+                    listed = true;
+                    None
+                }
+                Ok(watcher::Event::Init) => None,
+                Err(error) => {
+                    tracing::warn!(error = %crate::reconcile::error::chain(&error), "secret watch error");
+                    None
+                }
+            };
+            std::future::ready(changed)
+        })
+}
+
+/// The predicate of the resource watch: what changed is the spec (generation), the finalizers,
+/// the deletion timestamp or the approval annotations (the only ones the cache keeps). Status-only updates (this operator's own writes) hash the same, and
 /// so does the in-progress finalizer, which a pass adds and removes itself (it asks for no pass
 /// of its own; the deletion it holds up changes the deletion timestamp, which does).
 // A predicate returns an Option (None: "cannot tell, let it through").
@@ -489,6 +705,8 @@ fn spec_or_lifecycle(resource: &CachedOffboarding) -> Option<u64> {
         .deletion_timestamp
         .is_some()
         .hash(&mut hasher);
+    // An approval (or its withdrawal) lets a resource awaiting it go on at once.
+    resource.metadata.annotations.hash(&mut hasher);
     Some(hasher.finish())
 }
 

@@ -55,7 +55,7 @@ use super::cache::CachedOffboarding;
 use super::claims::ClaimRegistry;
 use super::drift::FullPasses;
 use super::events::Publisher;
-use super::fairness::{OrgKey, OrgSlots, busy_requeue};
+use super::fairness::{OrgKey, OrgSlots, OrgsWithWork, busy_requeue};
 use super::secrets::SecretClientProvider;
 use super::status::KubeStatusStore;
 use super::undecodable::{self, Fresh, Undecodable};
@@ -67,6 +67,13 @@ use crate::reconcile::error::{chain, status_message};
 use crate::reconcile::{self, Outcome, PassResult, ReconcileError, Reconciled, Requeue};
 use crate::telemetry::{Metrics, ResourceState};
 use genesys_cloud::RetryClass;
+
+/// The reasons of the guardrails' holds (counted by `guardrail_holds`).
+const GUARDRAIL_REASONS: [&str; 3] = [
+    reason::DEACTIVATION_CAP_REACHED,
+    reason::PROTECTED_USER,
+    reason::AWAITING_APPROVAL,
+];
 
 /// The shortest requeue: an outcome asking for "now" must not spin.
 const MIN_REQUEUE: Duration = Duration::from_secs(1);
@@ -83,8 +90,11 @@ pub struct Context {
     pub backoffs: Backoffs,
     /// `--concurrency`: passes running at once across every watched namespace.
     pub permits: Semaphore,
-    /// `--max-passes-per-org`: passes of one Genesys organization running at once.
+    /// `--max-passes-per-org`: passes of one Genesys organization running at once (at most its
+    /// share of the workers among the organizations with work).
     pub orgs: OrgSlots,
+    /// The organizations with unfinished offboardings, from the resource caches.
+    pub orgs_with_work: OrgsWithWork,
     /// `--pass-timeout`: how long one pass may run before it is abandoned.
     pub pass_timeout: Duration,
     /// How long after an `Orphan` resource's deletion an offboarding under way may take to
@@ -96,6 +106,8 @@ pub struct Context {
     pub batched_drift: bool,
     /// Full passes asked for by the drift checks and the Secret watch.
     pub full_passes: Arc<FullPasses>,
+    /// Protected users, the approval gate and the deactivation cap.
+    pub guards: reconcile::Guardrails,
 }
 
 /// A pass of the controller that did not reach a decision.
@@ -191,9 +203,10 @@ pub async fn reconcile(
         // A pass that waited here for its organization would hold one of the controller's
         // workers all the same: it comes back later instead.
         let org = OrgKey::of_resource(&resource);
-        let Some(_slot) = ctx.orgs.try_take(org.clone()) else {
+        let with_work = ctx.orgs_with_work.count();
+        let Some(_slot) = ctx.orgs.try_take(org.clone(), with_work) else {
             let after = busy_requeue();
-            tracing::debug!(%org, cap = ctx.orgs.cap(), ?after, "the organization runs as many passes as it may; requeued");
+            tracing::debug!(%org, limit = ctx.orgs.limit(with_work), ?after, "the organization runs as many passes as it may; requeued");
             ctx.metrics.reconciled("OrgBusy", Duration::ZERO);
             return Ok(Action::requeue(after));
         };
@@ -471,14 +484,21 @@ async fn offboard(
     ctx: &Context,
     outcome: &Mutex<&'static str>,
 ) -> Result<(Action, Finished), Error> {
-    let pass = reconcile::reconcile(
+    let pass = reconcile::reconcile_guarded(
         resource,
         ctx.provider.as_ref(),
         ctx.owners.as_ref(),
         ctx.store.as_ref(),
+        &ctx.guards,
     )
     .await;
     let next = pass.requeue(Utc::now());
+    let admitted_now = resource
+        .status
+        .as_ref()
+        .and_then(|s| s.deactivation_admitted_at.as_ref())
+        .is_none()
+        && pass.status.deactivation_admitted_at.is_some();
     let passed = publish(ctx, resource, pass, "Offboard")
         .await
         .map_err(Error::Offboard)?;
@@ -489,6 +509,17 @@ async fn offboard(
         Publisher::new(&ctx.recorder, resource)
             .publish(false, reason, "Offboard", &note)
             .await;
+    }
+    if admitted_now {
+        ctx.metrics.deactivation_admitted();
+    }
+    match &passed.outcome {
+        Outcome::Wait { reason, .. } | Outcome::Stalled { reason, .. }
+            if GUARDRAIL_REASONS.contains(reason) =>
+        {
+            ctx.metrics.guardrail_held(reason);
+        }
+        _ => {}
     }
     ctx.backoffs.reset(&key(resource));
     *lock(outcome) = outcome_name(ctx, &passed.outcome);
@@ -847,11 +878,13 @@ mod tests {
                 max: Duration::from_secs(8),
             }),
             permits: Semaphore::new(1),
-            orgs: OrgSlots::new(1),
+            orgs: OrgSlots::new(1, 1),
+            orgs_with_work: OrgsWithWork::default(),
             pass_timeout: Duration::from_secs(120),
             deletion_grace: Duration::from_secs(300),
             batched_drift: false,
             full_passes: Arc::default(),
+            guards: reconcile::Guardrails::default(),
             client,
         })
     }

@@ -2,8 +2,9 @@
 //! membership changes are "processed asynchronously", a presence change does not promise to
 //! take the agent off queue, and an `expand` may come back without the field asked for
 //! (`docs/genesys-api.md`). So after the drain's writes, one read of what they touched (the user
-//! with [`USER_EXPAND`], which concurrent passes share, and the halves of the user's queue list
-//! that held the queues left) says for each step whether it took effect, and what was read.
+//! with [`USER_EXPAND`], which concurrent passes share, and for each queue left the half of the
+//! user's queue list that held it, or in a wave one listing of the queue's direct members shared
+//! by everyone who left it) says for each step whether it took effect, and what was read.
 //! A read that does not show it yet is repeated with backoff within the pass; what still does not
 //! show is reported by the caller as awaiting confirmation. I/O: Genesys reads only.
 
@@ -14,7 +15,7 @@ use super::error::{ReadError, StepError};
 use super::observe::{self, Reading, USER_EXPAND};
 use super::plan::{Named, Policy, Step};
 use crate::crd::QueueMembership;
-use genesys_cloud::{GenesysClient, MemberBy as ApiMemberBy, RoutingStatusValue, User, UserId};
+use genesys_cloud::{GenesysClient, RoutingStatusValue, User, UserId};
 
 /// The waits between reads of one pass while a change does not show yet (the first read is
 /// immediate): 1.75 s in all, short enough for a pass; a longer lag is read again next pass.
@@ -180,62 +181,33 @@ impl UserRead {
     }
 }
 
-/// The removed queues in which the user is still a direct member. The user's queue list is read
-/// only for the halves (`joined` true or false) that held a removed queue; a queue still listed
-/// there may be a membership through one of its member groups, so its direct members are read
-/// to tell.
+/// The removed queues in which the user is still a direct member, each read back on its own
+/// (concurrently): alone, from the half of the user's queue list (`joined` true or false) the
+/// queue was in, and the queue's direct members when it has member groups; in a wave, the
+/// client answers the read-backs of one queue with one listing of its direct members
+/// ([`GenesysClient::is_direct_queue_member`]).
 async fn still_direct_members(
     client: &GenesysClient,
     id: &UserId,
     queues: &[QueueMembership],
     removed: &[&Named],
 ) -> Result<Vec<String>, ReadError> {
-    if removed.is_empty() {
-        return Ok(Vec::new());
-    }
     let joined_of = |q: &Named| {
         queues
             .iter()
             .find(|m| m.id == q.id)
             .is_none_or(|m| m.joined)
     };
-    let want_joined = removed.iter().any(|q| joined_of(q));
-    let want_unjoined = removed.iter().any(|q| !joined_of(q));
-    let (joined, unjoined) = tokio::try_join!(
-        async {
-            if want_joined {
-                client.get_user_queues_where(id, true).await
-            } else {
-                Ok(Vec::new())
-            }
-        },
-        async {
-            if want_unjoined {
-                client.get_user_queues_where(id, false).await
-            } else {
-                Ok(Vec::new())
-            }
-        },
-    )
-    .map_err(ReadError::new("read the user's queues back"))?;
-    let mut still = Vec::new();
-    for queue in joined.iter().chain(&unjoined) {
-        if !removed.iter().any(|r| r.id == queue.id) || still.contains(&queue.id) {
-            continue;
-        }
-        let has_member_groups = queue.member_groups.as_ref().is_some_and(|g| !g.is_empty());
-        let direct = !has_member_groups
-            || client
-                .get_queue_members(&queue.id, Some(ApiMemberBy::User))
-                .await
-                .map_err(ReadError::new("read a queue's direct members back"))?
-                .iter()
-                .any(|m| m.id == id.as_str());
-        if direct {
-            still.push(queue.id.clone());
-        }
-    }
-    Ok(still)
+    let reads = removed.iter().map(|queue| async move {
+        client
+            .is_direct_queue_member(&queue.id, id, joined_of(queue))
+            .await
+            .map(|still| still.then(|| queue.id.clone()))
+    });
+    let still = futures::future::try_join_all(reads)
+        .await
+        .map_err(ReadError::new("read the user's queues back"))?;
+    Ok(still.into_iter().flatten().collect())
 }
 
 fn check(step: &Step, read: &UserRead, still_direct: &[String]) -> Check {

@@ -244,7 +244,7 @@ async fn find(
     }
     if policy.workitems {
         let open = client
-            .open_workitems_of(&[user.as_str()])
+            .open_workitems_of_user(user)
             .await
             .map_err(read("query the user's open workitems"))?;
         for w in open {

@@ -41,6 +41,7 @@ pub mod credentials;
 pub mod drift;
 pub mod error;
 pub mod execute;
+pub mod guard;
 pub mod handoff;
 pub mod impact;
 pub mod observe;
@@ -59,11 +60,12 @@ use chrono::{DateTime, Utc};
 
 pub use credentials::{ClientProvider, FixedClient};
 pub use error::ReconcileError;
+pub use guard::{Admission, DeactivationCap, Guardrails, ProtectedUsers};
 pub use owners::{MemoryOwners, OwnerRegistry, Ownership, UserKey};
 pub use restore::restore;
 pub use store::{MemoryStore, StatusStore};
 
-use crate::crd::{ActionRecord, GenesysUserOffboarding, GenesysUserOffboardingStatus};
+use crate::crd::{ActionRecord, GenesysUserOffboarding, GenesysUserOffboardingStatus, reason};
 use error::{chain, status_message};
 use execute::StepContext;
 use genesys_cloud::{GenesysClient, RetryClass};
@@ -192,10 +194,26 @@ pub async fn reconcile(
     owners: &dyn OwnerRegistry,
     store: &dyn StatusStore,
 ) -> PassResult {
+    reconcile_guarded(resource, clients, owners, store, &Guardrails::default()).await
+}
+
+/// [`reconcile`] with the operator's guardrails ([`guard`]): an approval gate before any
+/// Genesys call, protected users stalled after the user is resolved, and the deactivation cap
+/// asked before the first write (its admission persisted with the snapshot's plan).
+pub async fn reconcile_guarded(
+    resource: &GenesysUserOffboarding,
+    clients: &dyn ClientProvider,
+    owners: &dyn OwnerRegistry,
+    store: &dyn StatusStore,
+    guards: &Guardrails,
+) -> PassResult {
     let mut pass = Pass::new(resource, store);
-    let result = offboard(&mut pass, clients, owners).await;
+    let result = offboard(&mut pass, clients, owners, guards).await;
     pass.conclude(result).await
 }
+
+/// How often a resource awaiting approval is looked at again besides on its own changes.
+pub const APPROVAL_RECHECK: Duration = Duration::from_secs(15);
 
 /// The organization the spec names, unless the user was resolved in another one
 /// (`status.endpoint`): then nothing may be read or written there.
@@ -215,6 +233,7 @@ async fn offboard(
     pass: &mut Pass<'_>,
     clients: &dyn ClientProvider,
     owners: &dyn OwnerRegistry,
+    guards: &Guardrails,
 ) -> Result<Outcome, ReconcileError> {
     let resource = pass.resource;
     let spec = &resource.spec;
@@ -226,6 +245,17 @@ async fn offboard(
     let policy = spec::policy(spec);
     let drift_check = spec.drift_check_interval()?;
     check_endpoint(resource)?;
+    // An offboarding that has not started writing waits for its approval before any Genesys
+    // call (one whose snapshot was taken began before approvals were required).
+    if guards.require_approval
+        && !spec.is_observe_only()
+        && pass.report.status.snapshot.is_none()
+        && let Some(why) = guard::unapproved(resource)
+    {
+        return Ok(pass
+            .report
+            .held(reason::AWAITING_APPROVAL, why, None, APPROVAL_RECHECK));
+    }
     // 2. Load credentials.
     let client = clients.client_for(resource).await?;
     // 3. Resolve the user (reads only; ambiguous, missing, deleted or mismatched → Stalled),
@@ -240,6 +270,13 @@ async fn offboard(
         return Ok(pass.report.duplicate(&owner, &key));
     }
     pass.report.resolved(&user, endpoint);
+    // A protected user is never offboarded: stall before anything is written.
+    if let Some(why) = guards.protected.protects(&user) {
+        let message = format!(
+            "{why} (--protected-user-id, --protected-email, --protected-division): the operator never offboards this user; nothing was changed"
+        );
+        return Ok(pass.report.stalled(reason::PROTECTED_USER, message, false));
+    }
     // 4. effectiveAt in the future → wait, zero writes.
     if let Some(until) = plan::scheduled_until(&policy, pass.now) {
         return Ok(pass.report.scheduled(until));
@@ -277,7 +314,21 @@ async fn offboard(
         plan = plan::plan(&policy, &observe::observed(&reading, &pass.report.status));
     }
     pass.report.planned(&plan, &policy, &reading);
-    pass.save().await?;
+    // The deactivation cap is asked before the first write; its admission is persisted with
+    // the plan, before that write, so every replica and restart counts it.
+    let admitted = match admit(pass, guards, &plan) {
+        Ok(admitted) => admitted,
+        Err(held) => {
+            pass.save().await?;
+            return Ok(held);
+        }
+    };
+    if let Err(e) = pass.save().await {
+        if admitted && let Some(cap) = &guards.cap {
+            cap.release(resource);
+        }
+        return Err(e);
+    }
     // 5–10. Snapshot, history before, drain, deactivate, reason, revoke, verify: each step
     // persisted before the next one starts.
     // The drain's writes are read back before anything is claimed ([`confirm`]).
@@ -294,6 +345,51 @@ async fn offboard(
     Box::pin(pass.run_steps(&client, &reading, &policy, writes)).await?;
     // 11. Ready (or the reason why not).
     Ok(pass.report.finish(&plan, drift_check))
+}
+
+/// Asks the deactivation cap whether an offboarding about to deactivate its user may start:
+/// `Ok(true)` admitted now (recorded in the status being built), `Ok(false)` no need to ask
+/// (no cap, nothing to deactivate, a hold, or admitted before), `Err` the outcome of a hold.
+fn admit(pass: &mut Pass<'_>, guards: &Guardrails, plan: &plan::Plan) -> Result<bool, Outcome> {
+    let Some(cap) = &guards.cap else {
+        return Ok(false);
+    };
+    let deactivates = plan.hold.is_none()
+        && plan.runnable().iter().any(Step::is_write)
+        && plan.steps.iter().any(|s| matches!(s, Step::Deactivate));
+    if !deactivates || pass.report.status.deactivation_admitted_at.is_some() {
+        return Ok(false);
+    }
+    match cap.admit(pass.resource, Utc::now()) {
+        Admission::Admitted { at } => {
+            pass.report.status.deactivation_admitted_at = Some(spec::to_time(at));
+            Ok(true)
+        }
+        Admission::Full {
+            used,
+            cap,
+            window,
+            retry_at,
+        } => {
+            let message = format!(
+                "the organization has deactivated {used} users in the last {} (--deactivation-cap {cap}); nothing was changed. This offboarding starts at {} or when the cap is raised",
+                guard::human(window),
+                retry_at.to_rfc3339()
+            );
+            Err(pass.report.held(
+                reason::DEACTIVATION_CAP_REACHED,
+                message,
+                Some(retry_at),
+                Duration::ZERO,
+            ))
+        }
+        Admission::Unknown { after } => {
+            let message = "the operator is still reading the organization's recent deactivations to apply --deactivation-cap; nothing was changed".to_owned();
+            Err(pass
+                .report
+                .held(reason::DEACTIVATION_CAP_REACHED, message, None, after))
+        }
+    }
 }
 
 /// Persists `status`, trimmed to fit [`crate::crd::MAX_STATUS_BYTES`] first ([`report::fit`]). A

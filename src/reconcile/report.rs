@@ -208,6 +208,25 @@ impl Report {
         }
     }
 
+    /// A guardrail holds the offboarding back (approval, deactivation cap): nothing was written
+    /// to Genesys Cloud, and the next pass is at `until`, else after `after`. The Event is the
+    /// controller's (one per change of reason, not one per pass).
+    pub fn held(
+        &mut self,
+        reason: &'static str,
+        message: String,
+        until: Option<DateTime<Utc>>,
+        after: Duration,
+    ) -> Outcome {
+        let message = bounded_owned(message);
+        self.kstatus((false, reason, &message), Some((reason, &message)), None);
+        Outcome::Wait {
+            reason,
+            until,
+            after,
+        }
+    }
+
     /// The successor this pass resolved, on the handoff's counts once the work is found (so
     /// Observe mode shows who would take it over); a read resolved it.
     pub fn handoff_successor(&mut self, prepared: Option<&super::handoff::Prepared>) {

@@ -25,7 +25,7 @@ const KUBERNETES_VERSIONS: [&str; 2] = ["1.33.0", "1.37.0"];
 const GROUP: &str = "offboarding.genesys-operator.io";
 
 /// The toggles the proof covers, as `--set` lists: each renders and lints on its own.
-const TOGGLES: [(&str, &[&str]); 8] = [
+const TOGGLES: [(&str, &[&str]); 9] = [
     ("default values", &[]),
     (
         "leader election",
@@ -40,6 +40,15 @@ const TOGGLES: [(&str, &[&str]); 8] = [
     ("NetworkPolicy", &["networkPolicy.enabled=true"]),
     ("PrometheusRule", &["prometheusRule.enabled=true"]),
     ("Grafana dashboard", &["grafana.dashboard.enabled=true"]),
+    (
+        "guardrails",
+        &[
+            "guardrails.deactivationCap.max=25",
+            "guardrails.protected.emails={ceo@example.com}",
+            "guardrails.approval.enabled=true",
+            "guardrails.approval.approverGroups={offboarding-approvers}",
+        ],
+    ),
 ];
 
 fn root() -> &'static Path {
@@ -345,6 +354,9 @@ fn every_rendered_manifest_and_the_crds_pass_strict_validation_for_kubernetes_1_
         "prometheusRule.stalledForByReason.CredentialsMissing=2h",
         "grafana.dashboard.enabled=true",
         "image.digest=sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        "guardrails.deactivationCap.max=25",
+        "guardrails.approval.enabled=true",
+        "guardrails.approval.approverGroups={offboarding-approvers}",
     ];
     let all_toggles = ("everything at once", &everything[..]);
     for (i, (name, sets)) in TOGGLES.iter().chain([&all_toggles]).enumerate() {
@@ -398,6 +410,8 @@ fn every_rendered_manifest_and_the_crds_pass_strict_validation_for_kubernetes_1_
             "networkpolicy/gofb-genesys-offboarding-operator",
             "poddisruptionbudget/gofb-genesys-offboarding-operator",
             "configmap/gofb-genesys-offboarding-operator-dashboard",
+            "validatingadmissionpolicy/genesys-offboarding-gofb-genesys-offboarding-operator-approval",
+            "validatingadmissionpolicybinding/genesys-offboarding-gofb-genesys-offboarding-operator-approval",
         ] {
             let line = format!("passed for resource {resource} against version {version}");
             assert!(report.contains(&line), "no `{line}` in:\n{report}");
@@ -428,7 +442,7 @@ fn the_validator_rejects_an_unknown_field_so_a_pass_means_something() {
 #[test]
 fn the_values_schema_rejects_bad_values() {
     let Some(tools) = tools() else { return };
-    let cases: [(&[&str], &str); 26] = [
+    let cases: [(&[&str], &str); 27] = [
         (&["replicaCount=2"], "/leaderElection/enabled"),
         (
             &["genesys.allowedEndpoints={https://proxy.example.com}"],
@@ -442,6 +456,7 @@ fn the_values_schema_rejects_bad_values() {
         (&["concurrency=0"], "/concurrency"),
         (&["maxPassesPerOrg=0"], "/maxPassesPerOrg"),
         (&["passTimeout=two minutes"], "/passTimeout"),
+        (&["backoff.base=soon"], "/backoff/base"),
         (&["genesys.rateLimit=-5"], "/genesys/rateLimit"),
         (&["genesys.rateLimit=fast"], "/genesys/rateLimit"),
         (&["logging.format=xml"], "/logging/format"),
@@ -634,6 +649,8 @@ fn the_operator_gets_the_pinned_command_line_from_values() {
             "--concurrency=8",
             "--genesys-rate-limit=300",
             "--pass-timeout=2m",
+            "--backoff-base=5s",
+            "--backoff-max=5m",
             "--log-format=text",
             "--log-level=info",
         ]
@@ -645,6 +662,8 @@ fn the_operator_gets_the_pinned_command_line_from_values() {
                 "concurrency=3",
                 "maxPassesPerOrg=2",
                 "passTimeout=5m",
+                "backoff.base=2s",
+                "backoff.max=1m",
                 "genesys.rateLimit=120",
                 "logging.format=json",
                 "logging.level=debug",
@@ -660,6 +679,8 @@ fn the_operator_gets_the_pinned_command_line_from_values() {
             "--concurrency=3",
             "--genesys-rate-limit=120",
             "--pass-timeout=5m",
+            "--backoff-base=2s",
+            "--backoff-max=1m",
             "--max-passes-per-org=2",
             "--log-format=json",
             "--log-level=debug",

@@ -1360,6 +1360,109 @@ async fn a_failed_combined_read_answers_every_caller_with_the_error() {
 }
 
 #[tokio::test]
+async fn reads_arriving_while_one_of_their_kind_is_in_flight_go_together_in_the_next_request() {
+    // Each request takes 300 ms, and the budget is far from spent: before a batch waited for the
+    // one in flight, each of these reads took a slot the moment it arrived and went alone.
+    let mut fixture = Fixture::demo();
+    fixture.latency_ms = 300;
+    let env = Env::with(fixture, |c| c).await;
+    let client = env.client.clone();
+    let first = tokio::spawn(async move { client.get_user(&id(JANE), &[]).await });
+    let mut later = Vec::new();
+    for user in [OMAR, LI, PRIYA] {
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        let client = env.client.clone();
+        later.push(tokio::spawn(async move {
+            client.get_user(&id(user), &[]).await
+        }));
+    }
+    assert_eq!(first.await.unwrap().unwrap().id, id(JANE));
+    for (user, read) in [OMAR, LI, PRIYA].iter().zip(later) {
+        assert_eq!(read.await.unwrap().unwrap().id, id(user));
+    }
+    assert_eq!(env.recorder.count("get_user"), 1, "the first, alone");
+    assert_eq!(
+        env.recorder.count("get_users"),
+        1,
+        "the three that came while it was in flight, together"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_read_backs_of_one_queue_share_one_listing_of_its_direct_members() {
+    let env = Env::start().await;
+    let members = env
+        .client
+        .get_queue_members(BILLING, Some(MemberBy::User))
+        .await
+        .unwrap();
+    let leaving: Vec<UserId> = members
+        .iter()
+        .map(|m| UserId::new(m.id.as_str()))
+        .take(2)
+        .collect();
+    assert_eq!(leaving.len(), 2, "the demo queue has two direct members");
+    env.client
+        .remove_queue_member(BILLING, &leaving[0])
+        .await
+        .unwrap();
+    let listings_before = env.recorder.count("get_routing_queue_members");
+
+    // One has left, the other has not: one listing tells both, and no user's queue list is read.
+    let reads = futures::future::join_all(
+        leaving
+            .iter()
+            .map(|u| async { env.client.is_direct_queue_member(BILLING, u, true).await }),
+    )
+    .await;
+    let reads: Vec<bool> = reads.into_iter().map(Result::unwrap).collect();
+    assert_eq!(reads, [false, true]);
+    assert_eq!(
+        env.recorder.count("get_routing_queue_members") - listings_before,
+        1,
+        "one listing for both"
+    );
+    assert_eq!(env.recorder.count("get_user_queues"), 0);
+
+    // Alone, the user's own queue list is read, as before there were read-backs to share.
+    let alone = env
+        .client
+        .is_direct_queue_member(BILLING, &leaving[1], true)
+        .await
+        .unwrap();
+    assert!(alone);
+    assert_eq!(env.recorder.count("get_user_queues"), 1);
+}
+
+#[tokio::test]
+async fn concurrent_workitem_queries_share_one_query_and_each_user_gets_their_own() {
+    let env = Env::start().await;
+    let users = [JANE, OMAR, PRIYA];
+    let together = futures::future::join_all(
+        users
+            .iter()
+            .map(|u| async { env.client.open_workitems_of_user(&id(u)).await }),
+    )
+    .await;
+    let queries = env.api_requests("POST", "/api/v2/taskmanagement/workitems/query");
+    assert_eq!(queries.len(), 1, "one query for three users");
+    let values = &queries[0].2.as_ref().unwrap()["filters"][0]["values"];
+    assert_eq!(values.as_array().unwrap().len(), 3);
+    for (user, read) in users.iter().zip(together) {
+        let read: Vec<String> = read.unwrap().into_iter().map(|w| w.id).collect();
+        let alone: Vec<String> = env
+            .client
+            .open_workitems_of(&[user])
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|w| w.id)
+            .collect();
+        assert_eq!(read, alone, "{user}");
+    }
+}
+
+#[tokio::test]
 async fn coalescing_can_be_turned_off() {
     let env = Env::with(Fixture::demo(), |c| c.with_max_batch(1)).await;
     let reads = futures::future::join_all(

@@ -13,8 +13,7 @@
     clippy::cast_sign_loss
 )]
 
-#[path = "../../examples/support/org.rs"]
-mod org;
+use crate::support::org;
 
 use std::time::Duration;
 

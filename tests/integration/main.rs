@@ -27,7 +27,9 @@ mod sdk;
 mod cluster;
 mod controller;
 mod drift;
+mod fairness;
 mod fake_apiserver;
+mod guardrails;
 mod k8s_faults;
 
 // What ships besides the code, checked offline: CRD, chart, health checks, crate borders, docs;

@@ -10,6 +10,8 @@
 //!   from both request logs;
 //! - [`hanging`]: a Genesys endpoint that never answers;
 //! - [`kubectl`]: the one way to run the real `kubectl`;
+//! - [`org`]: the bulk-like organization of N agents (`examples/support/org.rs`);
+//! - [`soak`]: the chaos soak (`tests/soak.rs`, `examples/soak.rs`);
 //! - [`contract`]: validates Genesys Cloud API traffic against `contract/genesys-contract.json`.
 
 // Each test binary compiles this module on its own and uses only part of it.
@@ -21,3 +23,6 @@ pub mod hanging;
 pub mod invariants;
 pub mod k8s;
 pub mod kubectl;
+#[path = "../../examples/support/org.rs"]
+pub mod org;
+pub mod soak;

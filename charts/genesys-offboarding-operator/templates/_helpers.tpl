@@ -103,6 +103,9 @@ Secrets: get, list and watch, because a change to a credentials Secret triggers 
 {{- if and (gt (int .Values.replicaCount) 1) (not .Values.leaderElection.enabled) -}}
 {{- fail "replicaCount > 1 needs leaderElection.enabled=true: two active operators would offboard the same users twice" -}}
 {{- end -}}
+{{- if and .Values.guardrails.approval.enabled (not .Values.guardrails.approval.approverGroups) -}}
+{{- fail "guardrails.approval.enabled needs guardrails.approval.approverGroups: without approvers nothing could ever be approved" -}}
+{{- end -}}
 {{- if and .Values.singleNamespace .Values.watchNamespaces -}}
 {{- fail "singleNamespace=true watches the release namespace only: leave watchNamespaces empty" -}}
 {{- end -}}
@@ -127,3 +130,14 @@ followed by a page and anchor; without a base URL, the path inside the repositor
 {{- $base := .root.Values.prometheusRule.runbookBaseUrl | default "docs" | trimSuffix "/" -}}
 {{- printf "%s/%s" $base .page -}}
 {{- end }}
+
+{{/*
+The approval gate's annotations of an object, as CEL (empty string when absent). Plain
+expressions, no policy variables, so that tests evaluate each rule as written.
+*/}}
+{{- define "gofb.requestedBy" -}}
+(has({{ . }}.metadata.annotations) && 'offboarding.genesys-operator.io/requested-by' in {{ . }}.metadata.annotations ? {{ . }}.metadata.annotations['offboarding.genesys-operator.io/requested-by'] : '')
+{{- end -}}
+{{- define "gofb.approvedBy" -}}
+(has({{ . }}.metadata.annotations) && 'offboarding.genesys-operator.io/approved-by' in {{ . }}.metadata.annotations ? {{ . }}.metadata.annotations['offboarding.genesys-operator.io/approved-by'] : '')
+{{- end -}}

@@ -12,15 +12,24 @@
 //! - when the slot is granted the batch is sealed, sent as one request (a batch of one is sent
 //!   as the ordinary single read) and every caller gets its own answer.
 //!
+//! - one batch of a group is in flight at a time: a batch opened while the previous one of its
+//!   group is still answering waits for that answer before it asks for its slot.
+//!
 //! An idle client gets its slot at once, so a lone read is sent at once, exactly as before; a
-//! saturated client waits for its slot anyway, and the batch grows meanwhile. The request runs
-//! on its own task, so a caller that gives up (a reconcile pass cancelled, a sibling read
+//! saturated client waits for its slot anyway, and the batch grows meanwhile. A client that is
+//! busy without being saturated (many passes at once, each waiting on its own reads, or a
+//! machine short of CPU) coalesces too: callers of a group that arrive while its request is in
+//! flight go together in the next one, instead of each taking a slot the moment it is free (a
+//! wave then made as many requests as callers, though the rate limit was far off). The request
+//! runs on its own task, so a caller that gives up (a reconcile pass cancelled, a sibling read
 //! failed) never strands the others.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::hash::Hash;
 use std::sync::Mutex;
+
+use std::sync::Arc;
 
 use tokio::sync::oneshot;
 
@@ -43,6 +52,9 @@ struct Batches<G, K, V> {
     open: HashMap<G, (u64, Waiting<K, V>)>,
     /// Batches that filled up before their slot was granted.
     full: HashMap<u64, Waiting<K, V>>,
+    /// Per group, the turn of the batch in flight: held from before its slot is asked for until
+    /// every caller is answered. Removed when no batch holds or awaits it.
+    turns: HashMap<G, Arc<tokio::sync::Mutex<()>>>,
 }
 
 impl<G: Eq + Hash + Clone, K, V> Coalescer<G, K, V> {
@@ -54,6 +66,7 @@ impl<G: Eq + Hash + Clone, K, V> Coalescer<G, K, V> {
                 next_id: 0,
                 open: HashMap::new(),
                 full: HashMap::new(),
+                turns: HashMap::new(),
             }),
         }
     }
@@ -89,6 +102,25 @@ impl<G: Eq + Hash + Clone, K, V> Coalescer<G, K, V> {
             batches.open.insert(group.clone(), (id, waiting));
         }
         (Some(id), answer)
+    }
+
+    /// The turn of `group`'s batches (see [`Batches::turns`]).
+    fn turn(&self, group: &G) -> Arc<tokio::sync::Mutex<()>> {
+        Arc::clone(self.lock().turns.entry(group.clone()).or_default())
+    }
+
+    /// Forgets `group`'s turn when no other batch holds or awaits it (`turn` is the caller's
+    /// own handle, dropped after this).
+    fn end_turn(&self, group: &G, turn: &Arc<tokio::sync::Mutex<()>>) {
+        let mut batches = self.lock();
+        // The map's handle and the caller's: nobody else is in line.
+        let mine = batches
+            .turns
+            .get(group)
+            .is_some_and(|t| Arc::ptr_eq(t, turn));
+        if mine && Arc::strong_count(turn) <= 2 {
+            batches.turns.remove(group);
+        }
     }
 
     /// Closes batch `id` of `group` to newcomers and hands over its callers.
@@ -174,17 +206,22 @@ where
     if let Some(id) = opened {
         let client = client.clone();
         tokio::spawn(async move {
+            // While the group's previous batch is in flight, this one stays open and grows.
+            let turn = pick(&client).turn(&group);
+            let held = turn.lock().await;
             let admitted = client.admit(operation).await;
             let waiting = pick(&client).seal(&group, id);
             let (keys, replies): (Vec<K>, Vec<Reply<V>>) = waiting.into_iter().unzip();
             let answers = match admitted {
-                Ok(()) => run(client.clone(), group, keys).await,
+                Ok(()) => run(client.clone(), group.clone(), keys).await,
                 Err(e) => replies.iter().map(|_| Err(e.clone())).collect(),
             };
             for (reply, answer) in replies.into_iter().zip(answers) {
                 // A caller that gave up has dropped its receiver: nothing to do.
                 let _ = reply.send(answer);
             }
+            drop(held);
+            pick(&client).end_turn(&group, &turn);
         });
     }
     answer.await.unwrap_or_else(|_| {

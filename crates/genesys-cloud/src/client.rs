@@ -50,6 +50,10 @@ pub(crate) struct Inner {
     pub conversations: Coalescer<Interval, UserId, Vec<AnalyticsConversation>>,
     /// Direct queue memberships being removed, by queue.
     pub queue_removals: Coalescer<String, UserId, ()>,
+    /// Read-backs of removed direct queue memberships, by queue: `(user, joined)`.
+    pub member_checks: Coalescer<String, (UserId, bool), bool>,
+    /// Open workitems by assignee, for the handoff.
+    pub workitem_queries: Coalescer<(), UserId, Vec<super::handoff::Workitem>>,
     /// Users' licences, read in batches (`POST /api/v2/license/users`).
     pub license_batches: Coalescer<(), UserId, Vec<String>>,
     /// The impact preflight's org-wide listings, shared for a short time.
@@ -103,6 +107,8 @@ impl GenesysClient {
                 email_searches: Coalescer::new(max_batch),
                 conversations: Coalescer::new(max_batch),
                 queue_removals: Coalescer::new(max_batch),
+                member_checks: Coalescer::new(max_batch),
+                workitem_queries: Coalescer::new(max_batch),
                 license_batches: Coalescer::new(max_batch.min(super::impact::LICENSE_BATCH)),
                 org_dependents: super::impact::OrgDependentsCache::default(),
             }),

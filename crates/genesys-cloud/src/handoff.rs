@@ -7,9 +7,10 @@
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 
+use super::batch::{answer_batch, coalesce};
 use super::client::GenesysClient;
 use super::error::GenesysError;
-use super::http::{ApiRequest, MAX_PAGES, too_many_pages};
+use super::http::{Admission, ApiRequest, MAX_PAGES, too_many_pages};
 use super::models::{
     ConversationQuery, EntityRef, Interval, Listing, QueryFilter, QueryPredicate, User, UserId,
 };
@@ -371,9 +372,55 @@ impl GenesysClient {
     /// `POST /api/v2/taskmanagement/workitems/query`: the workitems assigned to any of `users`
     /// that are not closed, every page (cursor `after`). One query covers a whole wave.
     pub async fn open_workitems_of(&self, users: &[&str]) -> Result<Vec<Workitem>, GenesysError> {
+        self.workitems_query(users, Admission::Wait).await
+    }
+
+    /// The open workitems assigned to `user`. Concurrent callers (a wave looking for work to hand
+    /// off) share one query naming them all, and each gets the workitems assigned to them; when a
+    /// result names no assignee or one nobody asked about, or the combined query is refused, each
+    /// user is queried alone.
+    pub async fn open_workitems_of_user(
+        &self,
+        user: &UserId,
+    ) -> Result<Vec<Workitem>, GenesysError> {
+        coalesce(
+            self,
+            |client| &client.inner.workitem_queries,
+            "post_taskmanagement_workitems_query",
+            (),
+            user.clone(),
+            |client, (), users| async move {
+                let ids: Vec<&str> = users.iter().map(UserId::as_str).collect();
+                let combined = async {
+                    let items = client.workitems_query(&ids, Admission::Admitted).await?;
+                    let mut per_user: Vec<Vec<Workitem>> =
+                        users.iter().map(|_| Vec::new()).collect();
+                    for item in items {
+                        let assignee = item.assignee.as_ref().and_then(|a| a.id.as_deref());
+                        let Some(at) = ids.iter().position(|id| Some(*id) == assignee) else {
+                            return Ok(None);
+                        };
+                        per_user[at].push(item);
+                    }
+                    Ok(Some(per_user.into_iter().map(Ok).collect()))
+                };
+                answer_batch(&ids, "workitem query", combined, |user, admission| {
+                    client.workitems_query(std::slice::from_ref(user), admission)
+                })
+                .await
+            },
+        )
+        .await
+    }
+
+    async fn workitems_query(
+        &self,
+        users: &[&str],
+        first: Admission,
+    ) -> Result<Vec<Workitem>, GenesysError> {
         let mut all = Vec::new();
         let mut after = None;
-        for _ in 0..MAX_PAGES {
+        for page in 1..=MAX_PAGES {
             let body = WorkitemQuery {
                 filters: vec![
                     WorkitemFilter {
@@ -397,10 +444,11 @@ impl GenesysClient {
                 Method::POST,
                 &["taskmanagement", "workitems", "query"],
             )
-            .json(&body)?;
-            let page: WorkitemPage = self.send(request).await?.json()?;
-            all.extend(page.entities);
-            match page.after {
+            .json(&body)?
+            .admission(first.for_page(page));
+            let listing: WorkitemPage = self.send(request).await?.json()?;
+            all.extend(listing.entities);
+            match listing.after {
                 Some(next) if !next.is_empty() => after = Some(next),
                 _ => return Ok(all),
             }

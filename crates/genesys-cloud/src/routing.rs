@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::batch::{answer_batch, coalesce};
 use super::client::GenesysClient;
 use super::error::GenesysError;
-use super::http::{Admission, ApiRequest, PAGE_SIZE};
+use super::http::{Admission, ApiRequest, MAX_PAGES, PAGE_SIZE};
 use super::models::{
     Listing, MemberBy, QueueMember, RoutingStatus, RoutingStatusValue, UserId, UserQueue,
     UserRoutingLanguage, UserRoutingSkill, UserRoutingSkillPost, UserStations,
@@ -182,6 +182,115 @@ impl GenesysClient {
             },
         )
         .await
+    }
+
+    /// Whether `user` is still a direct member of `queue_id`: the read-back of a removal.
+    /// `joined` is the half of the user's queue list (`joined` true or false) the queue was in.
+    ///
+    /// Alone, the user's queue list of that half is read, and when it still lists the queue and
+    /// the queue has member groups, the queue's direct members tell. Concurrent read-backs of
+    /// one queue (a team leaving together) are coalesced into one listing of the queue's direct
+    /// members (`memberBy=user`) that answers them all, when that listing takes no more pages
+    /// than there are callers; a longer one is abandoned after its first page, and each user is
+    /// read alone.
+    pub async fn is_direct_queue_member(
+        &self,
+        queue_id: &str,
+        user: &UserId,
+        joined: bool,
+    ) -> Result<bool, GenesysError> {
+        coalesce(
+            self,
+            |client| &client.inner.member_checks,
+            "get_routing_queue_members",
+            queue_id.to_owned(),
+            (user.clone(), joined),
+            |client, queue, keys| async move {
+                let combined = async {
+                    let members = client
+                        .direct_members_within(&queue, keys.len(), Admission::Admitted)
+                        .await?;
+                    Ok(members.map(|members| {
+                        keys.iter()
+                            .map(|(user, _)| Ok(members.contains(user.as_str())))
+                            .collect()
+                    }))
+                };
+                answer_batch(
+                    &keys,
+                    "queue member read-back",
+                    combined,
+                    |(user, joined), admission| {
+                        client.is_direct_member_alone(&queue, user, *joined, admission)
+                    },
+                )
+                .await
+            },
+        )
+        .await
+    }
+
+    /// The ids of `queue_id`'s direct members, or `None` when the listing has more than
+    /// `max_pages` pages (only the first is read then).
+    async fn direct_members_within(
+        &self,
+        queue_id: &str,
+        max_pages: usize,
+        first: Admission,
+    ) -> Result<Option<HashSet<String>>, GenesysError> {
+        let mut members = HashSet::new();
+        for page in 1..=MAX_PAGES {
+            let request = ApiRequest::get(
+                "get_routing_queue_members",
+                &["routing", "queues", queue_id, "members"],
+            )
+            .query("memberBy", MemberBy::User)
+            .query("pageSize", PAGE_SIZE)
+            .query("pageNumber", page)
+            .admission(first.for_page(page));
+            let listing: Listing<QueueMember> = self.send(request).await?.json()?;
+            let pages = listing.page_count.unwrap_or(1);
+            if usize::try_from(pages).unwrap_or(usize::MAX) > max_pages {
+                return Ok(None);
+            }
+            let count = listing.entities.len();
+            let before = members.len();
+            members.extend(listing.entities.into_iter().map(|m| m.id));
+            if count > 0 && members.len() == before {
+                // The server ignores pageNumber: the listing cannot be trusted as complete.
+                return Ok(None);
+            }
+            if count == 0 || i64::from(page) >= pages {
+                return Ok(Some(members));
+            }
+        }
+        Ok(None)
+    }
+
+    /// One user's read-back of one queue: the user's queue list of half `joined`, then, when
+    /// the queue is still listed and has member groups, its direct members.
+    async fn is_direct_member_alone(
+        &self,
+        queue_id: &str,
+        user: &UserId,
+        joined: bool,
+        admission: Admission,
+    ) -> Result<bool, GenesysError> {
+        let request = ApiRequest::get("get_user_queues", &["users", user.as_str(), "queues"])
+            .query("joined", joined)
+            .admission(admission);
+        let queues = self.get_all_pages::<UserQueue>(request).await?;
+        let Some(queue) = queues.iter().find(|q| q.id == queue_id) else {
+            return Ok(false);
+        };
+        if queue.member_groups.as_ref().is_none_or(Vec::is_empty) {
+            return Ok(true);
+        }
+        Ok(self
+            .get_queue_members(queue_id, Some(MemberBy::User))
+            .await?
+            .iter()
+            .any(|m| m.id == user.as_str()))
     }
 
     /// Adds direct memberships (restore): the same POST without `delete`.
