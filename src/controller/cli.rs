@@ -32,8 +32,9 @@ pub struct RunArgs {
     /// Where the admin HTTP server listens (/metrics, /livez, /readyz).
     #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8080")]
     pub admin_listen: SocketAddr,
-    /// The most resources reconciled at once.
-    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
+    /// The most resources reconciled at once (32: measured with ten organizations at their
+    /// rate limit, see docs/scale-out.md).
+    #[arg(long, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..))]
     pub concurrency: u16,
     /// Run only while holding a Lease (required for more than one replica).
     #[arg(long, env = "LEADER_ELECTION")]
@@ -357,7 +358,8 @@ mod tests {
     fn the_fairness_limits_default_to_half_the_workers_per_organization_and_two_minutes_per_pass() {
         let defaults = settings(&[]).unwrap();
         assert_eq!(defaults.max_passes_per_org, None);
-        assert_eq!(defaults.passes_per_org(), 4);
+        assert_eq!(defaults.concurrency, 32);
+        assert_eq!(defaults.passes_per_org(), 16);
         assert_eq!(defaults.pass_timeout, Duration::from_secs(120));
 
         let set = settings(&[

@@ -173,7 +173,7 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             namespaces: Vec::new(),
-            concurrency: 8,
+            concurrency: 32,
             genesys_rate_limit: 300,
             backoff: BackoffPolicy::default(),
             leader_election: None,

@@ -646,7 +646,7 @@ fn the_operator_gets_the_pinned_command_line_from_values() {
         [
             "run",
             "--admin-listen=0.0.0.0:8080",
-            "--concurrency=8",
+            "--concurrency=32",
             "--genesys-rate-limit=300",
             "--pass-timeout=2m",
             "--backoff-base=5s",
