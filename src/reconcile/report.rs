@@ -1175,6 +1175,10 @@ fn describe(item: &NotRestorable) -> String {
         NotRestorableKind::Callback => "callback for",
         NotRestorableKind::Evaluation => "evaluation",
         NotRestorableKind::Calibration => "calibration",
+        NotRestorableKind::Utilization => "utilization of",
+        NotRestorableKind::CallForwarding => "call forwarding of",
+        NotRestorableKind::Group => "group",
+        NotRestorableKind::Team => "team",
     };
     format!("{kind} {}", item.name.as_deref().unwrap_or(&item.id))
 }
