@@ -36,13 +36,7 @@ pub struct Tally<'a> {
 
 impl Tally<'_> {
     /// Lists `what` as not restorable, with the reason, and logs it as skipped.
-    fn cannot(
-        &mut self,
-        step: StepKind,
-        what: NotRestorableKind,
-        item: &NamedRef,
-        why: String,
-    ) {
+    fn cannot(&mut self, step: StepKind, what: NotRestorableKind, item: &NamedRef, why: String) {
         self.report.action(
             step,
             Some(item.id.clone()),

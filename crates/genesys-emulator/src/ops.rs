@@ -623,7 +623,13 @@ pub static OPERATIONS: &[Operation] = &[
         Perms::Any(&["conversation:callForwarding:edit"]),
         settings
     ),
-    op!(get_group, "GET", "/api/v2/groups/{groupId}", Perms::None, settings),
+    op!(
+        get_group,
+        "GET",
+        "/api/v2/groups/{groupId}",
+        Perms::None,
+        settings
+    ),
     op!(
         post_group_members,
         "POST",

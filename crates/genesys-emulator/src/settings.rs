@@ -39,6 +39,17 @@ fn utilization_json(org: &Org, id: &str) -> Value {
             for (k, v) in body {
                 out.insert(k, v);
             }
+            // Every media type is answered whole, as Genesys does, whatever a fixture left out.
+            if let Some(Value::Object(media)) = out.get_mut("utilization") {
+                for setting in media.values_mut() {
+                    if let Value::Object(fields) = setting {
+                        fields
+                            .entry("interruptableMediaTypes")
+                            .or_insert_with(|| json!([]));
+                        fields.entry("includeNonAcd").or_insert(json!(false));
+                    }
+                }
+            }
             out.insert("level".into(), json!("Agent"));
         }
         _ => {
@@ -271,7 +282,9 @@ fn member_ids(body: &Value) -> Result<Vec<String>, ApiError> {
         })
         .collect::<Result<_, _>>()?;
     if ids.is_empty() {
-        return Err(ApiError::bad_request("memberIds must name at least one user"));
+        return Err(ApiError::bad_request(
+            "memberIds must name at least one user",
+        ));
     }
     Ok(ids)
 }

@@ -654,10 +654,7 @@ impl Org {
             team: u.team.clone(),
             skill_groups: u.skill_groups.clone(),
             utilization: u.utilization.clone(),
-            call_forwarding: u
-                .call_forwarding
-                .clone()
-                .unwrap_or_else(forwarding_off),
+            call_forwarding: u.call_forwarding.clone().unwrap_or_else(forwarding_off),
             has_sessions: u.has_sessions,
             sessions_revoked_at: None,
             last_token_issued: u.has_sessions.then(|| epoch - TimeDelta::hours(2)),
