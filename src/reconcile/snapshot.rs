@@ -292,7 +292,7 @@ mod tests {
     fn the_snapshot_holds_everything_restore_needs() {
         let reading = Reading {
             user: serde_json::from_str(
-                r#"{"id":"u1","state":"active","groups":[{"id":"g1","name":"Tier 2"}]}"#,
+                r#"{"id":"u1","state":"active","groups":[{"id":"g1","name":"Tier 2"}],"team":{"id":"t1","name":"Day Shift"}}"#,
             )
             .unwrap(),
             routing_status: Some(RoutingStatusValue::Idle),
@@ -361,6 +361,49 @@ mod tests {
             "a grant through a group is listed apart, once"
         );
         assert_eq!(snapshot.groups[0].name.as_deref(), Some("Tier 2"));
+        assert_eq!(
+            snapshot.team,
+            Some(NamedRef {
+                id: "t1".into(),
+                name: Some("Day Shift".into())
+            })
+        );
+        assert_eq!(
+            (snapshot.utilization, snapshot.call_forwarding),
+            (None, None),
+            "read apart, by take"
+        );
+    }
+
+    #[test]
+    fn utilization_and_forwarding_reads_keep_every_setting() {
+        let read: Utilization = serde_json::from_str(
+            r#"{"utilization":{"chat":{"maximumCapacity":3,"interruptableMediaTypes":["call"],"includeNonAcd":false}},
+                "labelUtilizations":{"l1":{"maximumCapacity":2,"labelName":"VIP"}},"maxInboundCalls":2,"level":"Agent"}"#,
+        )
+        .unwrap();
+        let u = utilization_snapshot(&read);
+        assert_eq!(u.level, "Agent");
+        assert_eq!(u.media["chat"].maximum_capacity, Some(3));
+        assert_eq!(u.media["chat"].interruptable_media_types, ["call"]);
+        assert_eq!(u.labels["l1"].maximum_capacity, Some(2));
+        assert_eq!(u.max_inbound_calls, Some(2));
+        let inherited: Utilization = serde_json::from_str(r#"{"utilization":{}}"#).unwrap();
+        assert_eq!(
+            utilization_snapshot(&inherited).level,
+            "Organization",
+            "no level read is taken for the organization's, never for the user's own"
+        );
+
+        let read: CallForwarding = serde_json::from_str(
+            r#"{"enabled":true,"phoneNumber":"","calls":[{"targets":[{"type":"PHONENUMBER","value":"+1555"}]}],"voicemail":"LASTCALL","user":{"id":"u1"}}"#,
+        )
+        .unwrap();
+        let f = forwarding_snapshot(&read);
+        assert!(f.enabled);
+        assert_eq!(f.phone_number, None, "an empty number is none");
+        assert_eq!(f.calls[0].targets[0].value.as_deref(), Some("+1555"));
+        assert_eq!(f.voicemail.as_deref(), Some("LASTCALL"));
     }
 
     #[test]
