@@ -41,7 +41,7 @@ pub async fn take(
     if reading.user.groups.is_none() {
         // The expand was left out ("best effort"): read the memberships on their own.
         if let Some(user) = user_with_memberships(client, id).await? {
-            (snapshot.groups, snapshot.team) = (named(&user.groups), team_of(&user));
+            (snapshot.groups, snapshot.team) = (named(user.groups.as_ref()), team_of(&user));
         }
     }
     snapshot.utilization = optional(
@@ -80,9 +80,9 @@ pub async fn user_with_memberships(
     Ok(None)
 }
 
-fn named(groups: &Option<Vec<genesys_cloud::EntityRef>>) -> Vec<NamedRef> {
+fn named(groups: Option<&Vec<genesys_cloud::EntityRef>>) -> Vec<NamedRef> {
     groups
-        .iter()
+        .into_iter()
         .flatten()
         .filter_map(|g| {
             Some(NamedRef {
@@ -190,7 +190,7 @@ pub fn build(reading: &Reading, subject: &AuthzSubject, now: DateTime<Utc>) -> U
         associated: station(&reading.stations.associated_station),
         default: station(&reading.stations.default_station),
     };
-    let groups = named(&reading.user.groups);
+    let groups = named(reading.user.groups.as_ref());
     // Only what the user holds directly is theirs to get back: a group's grant returns with
     // the group, and granting it directly would outlive the membership.
     let (direct, through_groups): (Vec<_>, Vec<_>) = grants(subject, &reading.user.id)

@@ -34,28 +34,25 @@ fn organization_utilization() -> Value {
 fn utilization_json(org: &Org, id: &str) -> Value {
     let own = org.user(id).and_then(|u| u.utilization.clone());
     let mut out = Map::new();
-    match own {
-        Some(Value::Object(body)) => {
-            for (k, v) in body {
-                out.insert(k, v);
-            }
-            // Every media type is answered whole, as Genesys does, whatever a fixture left out.
-            if let Some(Value::Object(media)) = out.get_mut("utilization") {
-                for setting in media.values_mut() {
-                    if let Value::Object(fields) = setting {
-                        fields
-                            .entry("interruptableMediaTypes")
-                            .or_insert_with(|| json!([]));
-                        fields.entry("includeNonAcd").or_insert(json!(false));
-                    }
+    if let Some(Value::Object(body)) = own {
+        for (k, v) in body {
+            out.insert(k, v);
+        }
+        // Every media type is answered whole, as Genesys does, whatever a fixture left out.
+        if let Some(Value::Object(media)) = out.get_mut("utilization") {
+            for setting in media.values_mut() {
+                if let Value::Object(fields) = setting {
+                    fields
+                        .entry("interruptableMediaTypes")
+                        .or_insert_with(|| json!([]));
+                    fields.entry("includeNonAcd").or_insert(json!(false));
                 }
             }
-            out.insert("level".into(), json!("Agent"));
         }
-        _ => {
-            out.insert("utilization".into(), organization_utilization());
-            out.insert("level".into(), json!("Organization"));
-        }
+        out.insert("level".into(), json!("Agent"));
+    } else {
+        out.insert("utilization".into(), organization_utilization());
+        out.insert("level".into(), json!("Organization"));
     }
     Value::Object(out)
 }
