@@ -36,7 +36,11 @@ struct World {
 
 impl World {
     async fn demo() -> Self {
-        let sim = Sim::start(demo_org()).await.unwrap();
+        Self::new(demo_org()).await
+    }
+
+    async fn new(fixture: genesys_emulator::fixture::Fixture) -> Self {
+        let sim = Sim::start(fixture).await.unwrap();
         Self {
             client: demo_client(&sim),
             clients: FixedClient(demo_client(&sim)),
@@ -366,6 +370,67 @@ async fn a_deleted_group_and_a_later_team_are_listed_not_restorable_with_the_rea
             .iter()
             .all(|r| !(r.method == "POST" && r.path.contains("/groups/"))),
         "nothing is added to a group that is gone"
+    );
+    world.check_invariants();
+}
+
+#[tokio::test]
+async fn an_inherited_utilization_is_never_written_as_the_users_own() {
+    // Jane without utilization of her own: the organization's applies to her.
+    let mut fixture = demo_org();
+    fixture
+        .users
+        .iter_mut()
+        .find(|u| u.id == JANE)
+        .unwrap()
+        .utilization = None;
+    let world = World::new(fixture).await;
+    let jane = world.offboarded().await;
+    assert_eq!(
+        World::snapshot(&jane).utilization.unwrap().level,
+        "Organization"
+    );
+    // Someone gives her a utilization of her own after the offboarding.
+    let mut own = UtilizationRequest::default();
+    own.utilization.insert(
+        "call".into(),
+        genesys_cloud::MediaUtilization {
+            maximum_capacity: Some(1),
+            ..Default::default()
+        },
+    );
+    world
+        .client
+        .put_user_utilization(&UserId::new(JANE), &own)
+        .await
+        .unwrap();
+    world.sim.clear_requests();
+
+    let restored = restore(&jane, &world.clients, &world.owners, &world.store)
+        .await
+        .into_result()
+        .unwrap();
+
+    assert!(matches!(restored.outcome, Outcome::Done { .. }));
+    let listed = restored
+        .status
+        .not_restorable
+        .iter()
+        .find(|n| n.what == NotRestorableKind::Utilization)
+        .unwrap_or_else(|| panic!("{:?}", restored.status.not_restorable));
+    assert!(listed.why.contains("organization"), "{listed:?}");
+    assert!(
+        world
+            .sim
+            .requests()
+            .iter()
+            .all(|r| !(r.method == "PUT" && r.path.ends_with("/utilization"))),
+        "the organization's values are never written as hers"
+    );
+    assert_eq!(
+        world.jane()["utilization"]["utilization"]["call"]["maximumCapacity"],
+        1,
+        "her own stays as it is"
     );
     world.check_invariants();
 }
