@@ -287,8 +287,10 @@ fn member_ids(body: &Value) -> Result<Vec<String>, ApiError> {
 }
 
 /// `POST /api/v2/groups/{groupId}/members`: adds users to the group. `version` must be the
-/// group's current one (a stale one is a 409, as for the other versioned writes); every member
-/// must be a user that is not deleted. Answered 202 without a body.
+/// group's current one (a stale one is a 409, as for the other versioned writes). The npm
+/// typings mark `version` optional; unverified against the live API, the emulator takes the
+/// stricter reading and answers a body without it 400. Every member must be a user that is not
+/// deleted. Answered 202 without a body.
 pub fn post_group_members(org: &mut Org, call: &Call<'_>) -> Result<Reply, ApiError> {
     let id = call.param("groupId").to_owned();
     if !org.groups.iter().any(|g| g.id == id) {
