@@ -7,6 +7,7 @@
 //! `kubectl explain` text in the generated CRD (`genesys-offboarding crd`, committed in `crds/`).
 //! Developer notes use `//`.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use genesys_cloud::{MemberBy, StateChangeReason, UserState};
@@ -1612,14 +1613,113 @@ pub struct UserSnapshot {
     /// re-activation: `deletionPolicy: Restore` never grants them to the user directly.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub group_roles: Vec<GroupRoleGrant>,
-    /// Groups the user belongs to.
+    /// Groups the user belongs to (each a membership of the user's own): `deletionPolicy:
+    /// Restore` adds the user back to one they are no longer in.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub groups: Vec<NamedRef>,
+    /// The team the user belongs to (a user is in at most one): `deletionPolicy: Restore` adds
+    /// the user back when they are in none or another. Absent in a snapshot taken before this
+    /// field existed, or when the user had no team.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<NamedRef>,
+    /// The utilization that applied to the user (`GET /routing/users/{id}/utilization`).
+    /// Absent in a snapshot taken before this field existed, or when the read was refused
+    /// (a missing permission): then nothing is put back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utilization: Option<UtilizationSnapshot>,
+    /// The user's call forwarding (`GET /users/{id}/callforwarding`). Absent as `utilization`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call_forwarding: Option<CallForwardingSnapshot>,
     /// The work `spec.handoff` found before the first write, and where each piece goes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub handoff: Vec<HandoffItem>,
     /// When the snapshot was taken.
     pub taken_at: Time,
+}
+
+/// The utilization that applied to the user: how many interactions of each media type they
+/// take at once.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UtilizationSnapshot {
+    /// `Agent`: the user's own settings, which `deletionPolicy: Restore` puts back.
+    /// `Organization`: the organization's, which the user inherited; they are never written as
+    /// the user's own.
+    pub level: String,
+    /// By media type (`call`, `callback`, `chat`, `email`, `message`, `workitem`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub media: BTreeMap<String, MediaCapacity>,
+    /// By label id.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, LabelCapacity>,
+    /// The most inbound calls at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_inbound_calls: Option<i64>,
+}
+
+/// The capacity for one media type.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MediaCapacity {
+    /// How many at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maximum_capacity: Option<i64>,
+    /// The media types that may interrupt this one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub interruptable_media_types: Vec<String>,
+    /// Whether non-ACD interactions count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub include_non_acd: Option<bool>,
+}
+
+/// The capacity for one label.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LabelCapacity {
+    /// How many at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maximum_capacity: Option<i64>,
+    /// The labels that may interrupt this one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub interrupting_label_ids: Vec<String>,
+}
+
+/// The user's call forwarding.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CallForwardingSnapshot {
+    /// Whether calls were forwarded.
+    pub enabled: bool,
+    /// The forwarding number of the older single-number form.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_number: Option<String>,
+    /// The routes, tried in order; each rings its targets together.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub calls: Vec<CallRouteSnapshot>,
+    /// Where unanswered calls go: `PURECLOUD`, `LASTCALL` or `NONE`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voicemail: Option<String>,
+}
+
+/// One forwarding route.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CallRouteSnapshot {
+    /// The targets rung together.
+    #[serde(default)]
+    pub targets: Vec<CallTargetSnapshot>,
+}
+
+/// A forwarding target.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CallTargetSnapshot {
+    /// `STATION` or `PHONENUMBER`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub r#type: Option<String>,
+    /// The station id or the phone number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
 }
 
 /// A queue membership.
@@ -1836,6 +1936,14 @@ pub enum NotRestorableKind {
     Evaluation,
     /// A calibration the successor took the user's place in.
     Calibration,
+    /// The user's own utilization.
+    Utilization,
+    /// The user's call forwarding.
+    CallForwarding,
+    /// A group the user was in.
+    Group,
+    /// The team the user was in.
+    Team,
 }
 
 impl NotRestorableKind {
@@ -1850,6 +1958,10 @@ impl NotRestorableKind {
             NotRestorableKind::Callback => "Callback",
             NotRestorableKind::Evaluation => "Evaluation",
             NotRestorableKind::Calibration => "Calibration",
+            NotRestorableKind::Utilization => "Utilization",
+            NotRestorableKind::CallForwarding => "CallForwarding",
+            NotRestorableKind::Group => "Group",
+            NotRestorableKind::Team => "Team",
         }
     }
 }
@@ -1859,7 +1971,8 @@ impl NotRestorableKind {
 #[serde(rename_all = "camelCase")]
 pub struct NotRestorable {
     /// `Language` (a routing language), `DefaultStation`, `DirectReportManager`,
-    /// `DirectRoutingBackup`, `Workitem`, `Callback`, `Evaluation` or `Calibration`.
+    /// `DirectRoutingBackup`, `Workitem`, `Callback`, `Evaluation`, `Calibration`,
+    /// `Utilization`, `CallForwarding`, `Group` or `Team`.
     pub what: NotRestorableKind,
     /// Its Genesys Cloud id.
     pub id: String,

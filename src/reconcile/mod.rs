@@ -41,6 +41,7 @@ pub mod credentials;
 pub mod drift;
 pub mod error;
 pub mod execute;
+pub mod fidelity;
 pub mod guard;
 pub mod handoff;
 pub mod impact;

@@ -701,6 +701,9 @@ mod tests {
                 group_roles: vec![],
                 groups: vec![],
                 handoff: vec![],
+                team: None,
+                utilization: None,
+                call_forwarding: None,
                 taken_at: now.clone(),
             }),
             history: Some(HistoryStatus {

@@ -352,6 +352,14 @@ step_kinds! {
     RestoreManager,
     /// Give a colleague the user back as their direct-routing backup.
     RestoreDirectRoutingBackup,
+    /// Put back the user's own utilization.
+    RestoreUtilization,
+    /// Put back the user's call forwarding.
+    RestoreCallForwarding,
+    /// Add the user back to a group.
+    RestoreGroup,
+    /// Add the user back to their team.
+    RestoreTeam,
 }
 
 impl StepKind {

@@ -1116,6 +1116,9 @@ fn shorten_names(status: &mut GenesysUserOffboardingStatus, max: Option<usize>) 
             name(&mut role.group.name);
         }
         snapshot.groups.iter_mut().for_each(|g| name(&mut g.name));
+        if let Some(team) = snapshot.team.as_mut() {
+            name(&mut team.name);
+        }
         if let Some(station) = snapshot.station.as_mut() {
             for s in [&mut station.associated, &mut station.default]
                 .into_iter()
@@ -1175,6 +1178,10 @@ fn describe(item: &NotRestorable) -> String {
         NotRestorableKind::Callback => "callback for",
         NotRestorableKind::Evaluation => "evaluation",
         NotRestorableKind::Calibration => "calibration",
+        NotRestorableKind::Utilization => "utilization of",
+        NotRestorableKind::CallForwarding => "call forwarding of",
+        NotRestorableKind::Group => "group",
+        NotRestorableKind::Team => "team",
     };
     format!("{kind} {}", item.name.as_deref().unwrap_or(&item.id))
 }
@@ -1360,6 +1367,9 @@ mod tests {
                 group_roles: vec![],
                 groups: vec![],
                 handoff: vec![],
+                team: None,
+                utilization: None,
+                call_forwarding: None,
                 taken_at: to_time(Utc::now()),
             }),
             plan: (0..3000)

@@ -1,6 +1,7 @@
 //! `deletionPolicy: Restore`: re-activates the user and puts back what the snapshot holds, with
 //! the calls the Genesys client has (direct queue memberships with their `joined` flag, skills,
-//! role grants the user held directly; those held through a group come back with the group).
+//! role grants the user held directly; those held through a group come back with the group;
+//! the user's own utilization, call forwarding, groups and team, see [`super::fidelity`]).
 //! What the contract has no operation for (routing languages, the default
 //! station) is listed in `status.notRestorable`, never improvised. Every call is an idempotent
 //! `ensure_*` preceded by a read, so a rerun converges. A deleted user is never restored. I/O:
@@ -12,6 +13,7 @@ use std::future::Future;
 use super::confirm::CONFIRM_BACKOFF;
 use super::error::{ReadError, ReconcileError, ResolveError, StepError, chain, status_message};
 use super::execute::not_applied_before;
+use super::fidelity::{Tally, ensure_settings};
 use super::owners::{OwnerRegistry, Ownership, UserKey};
 use super::plan::StepKind;
 use super::report::Report;
@@ -158,6 +160,18 @@ async fn put_back(
         &mut unconfirmed,
     )
     .await?;
+    ensure_settings(
+        &client,
+        id,
+        snapshot,
+        &mut Tally {
+            report,
+            put_back: &mut put_back,
+            unconfirmed: &mut unconfirmed,
+            not_restorable: &mut not_restorable,
+        },
+    )
+    .await?;
     missing_languages(&client, id, snapshot, report, &mut not_restorable).await?;
     missing_default_station(&client, id, snapshot, report, &mut not_restorable).await?;
     ensure_handoff_undone(
@@ -194,7 +208,7 @@ async fn put_back(
 
 /// Reads with `read` until `shows` holds of the answer or [`CONFIRM_BACKOFF`] is spent (a
 /// write Genesys processes asynchronously shows late); returns the last answer.
-async fn settle<T, F, Fut>(read: F, shows: impl Fn(&T) -> bool) -> Result<T, ReadError>
+pub(super) async fn settle<T, F, Fut>(read: F, shows: impl Fn(&T) -> bool) -> Result<T, ReadError>
 where
     F: Fn() -> Fut,
     Fut: Future<Output = Result<T, ReadError>>,
@@ -376,20 +390,20 @@ fn record_added_queues(
 }
 
 /// What a read after one restore write showed.
-struct Verdict {
-    step: StepKind,
-    target: String,
-    shows: bool,
+pub(super) struct Verdict {
+    pub(super) step: StepKind,
+    pub(super) target: String,
+    pub(super) shows: bool,
     /// What was read (`readBack`).
-    read: String,
+    pub(super) read: String,
     /// The line for the list of what was put back.
-    done: String,
+    pub(super) done: String,
 }
 
 impl Verdict {
     /// `Succeeded` and put back when the read shows the change, else `Unconfirmed` and listed
     /// for the retry.
-    fn record(
+    pub(super) fn record(
         self,
         report: &mut Report,
         put_back: &mut Vec<String>,
@@ -410,7 +424,7 @@ impl Verdict {
 }
 
 /// `the user's skills list Retention`, or `the user's skills do not list Retention yet`.
-fn listed(list: &str, name: &str, shows: bool) -> String {
+pub(super) fn listed(list: &str, name: &str, shows: bool) -> String {
     if shows {
         format!("{list} {name}")
     } else {

@@ -1,10 +1,11 @@
 //! Step 4: the pre-change snapshot (state, routing status, presence, queues with `joined` and
 //! `memberBy`, skills, languages, stations, role grants with their divisions (those held
-//! directly apart from those held through a group), groups). Built
-//! from the pass's reading, which holds the user's grants too (read with the rest, while no
-//! snapshot is persisted); the caller persists it before any Genesys write and never takes it
-//! twice. I/O: at most one Genesys read ([`take`], when the reading has no grants); [`build`]
-//! is pure.
+//! directly apart from those held through a group), groups, team, utilization, call
+//! forwarding). Built from the pass's reading, which holds the user's grants, groups and team
+//! too (read with the rest, while no snapshot is persisted); the caller persists it before any
+//! Genesys write and never takes it twice. I/O: a bounded number of Genesys reads ([`take`]: the
+//! grants when the reading has none, the groups and team when the reading's expand left them
+//! out (at most [`EXPAND_TRIES`]), the utilization, the call forwarding); [`build`] is pure.
 
 use chrono::{DateTime, Utc};
 
@@ -12,9 +13,13 @@ use super::error::ReadError;
 use super::observe::{Reading, crd_state};
 use super::spec::to_time;
 use crate::crd::{
-    GroupRoleGrant, NamedRef, ProficiencyRef, RoleGrant, StationSnapshot, UserSnapshot,
+    CallForwardingSnapshot, CallRouteSnapshot, CallTargetSnapshot, GroupRoleGrant, LabelCapacity,
+    MediaCapacity, NamedRef, ProficiencyRef, RoleGrant, StationSnapshot, UserSnapshot,
+    UtilizationSnapshot,
 };
-use genesys_cloud::{AuthzSubject, GenesysClient, UserId, UserState, UserStation};
+use genesys_cloud::{
+    AuthzSubject, CallForwarding, GenesysClient, UserId, UserState, UserStation, Utilization,
+};
 
 /// Builds the snapshot from the reading, reading the user's role grants first if the reading
 /// has none.
@@ -23,14 +28,152 @@ pub async fn take(
     reading: &Reading,
     now: DateTime<Utc>,
 ) -> Result<UserSnapshot, ReadError> {
-    if let Some(subject) = &reading.grants {
-        return Ok(build(reading, subject, now));
+    let mut snapshot = if let Some(subject) = &reading.grants {
+        build(reading, subject, now)
+    } else {
+        let subject = client
+            .get_authorization_subject(&reading.user.id)
+            .await
+            .map_err(ReadError::new("read the user's role grants"))?;
+        build(reading, &subject, now)
+    };
+    let id = &reading.user.id;
+    if reading.user.groups.is_none() {
+        // The expand was left out ("best effort"): read the memberships on their own.
+        if let Some(user) = user_with_memberships(client, id).await? {
+            (snapshot.groups, snapshot.team) = (named(user.groups.as_ref()), team_of(&user));
+        }
     }
-    let subject = client
-        .get_authorization_subject(&reading.user.id)
-        .await
-        .map_err(ReadError::new("read the user's role grants"))?;
-    Ok(build(reading, &subject, now))
+    snapshot.utilization = optional(
+        client.get_user_utilization(id).await,
+        "read the user's utilization",
+    )?
+    .map(|u| utilization_snapshot(&u));
+    snapshot.call_forwarding = optional(
+        client.get_call_forwarding(id).await,
+        "read the user's call forwarding",
+    )?
+    .map(|c| forwarding_snapshot(&c));
+    Ok(snapshot)
+}
+
+/// How many times a user read with `expand=groups,team` is tried before its answer counts as
+/// leaving them out: Genesys resolves expands "with a best effort approach".
+pub const EXPAND_TRIES: usize = 3;
+
+/// The user read with their groups and team, or `None` when [`EXPAND_TRIES`] answers all left
+/// the groups out. An answer with the groups is taken to hold the team too, if any.
+pub async fn user_with_memberships(
+    client: &GenesysClient,
+    id: &UserId,
+) -> Result<Option<genesys_cloud::User>, ReadError> {
+    for _ in 0..EXPAND_TRIES {
+        let user = client
+            .get_user(id, &["groups", "team"])
+            .await
+            .map_err(ReadError::new("read the user's groups and team"))?;
+        if user.groups.is_some() {
+            return Ok(Some(user));
+        }
+    }
+    tracing::warn!(user = %id, "the user's groups were left out of every read");
+    Ok(None)
+}
+
+fn named(groups: Option<&Vec<genesys_cloud::EntityRef>>) -> Vec<NamedRef> {
+    groups
+        .into_iter()
+        .flatten()
+        .filter_map(|g| {
+            Some(NamedRef {
+                id: g.id.clone()?,
+                name: g.name.clone(),
+            })
+        })
+        .collect()
+}
+
+fn team_of(user: &genesys_cloud::User) -> Option<NamedRef> {
+    user.team.as_ref().and_then(|t| {
+        Some(NamedRef {
+            id: t.id.clone()?,
+            name: t.name.clone(),
+        })
+    })
+}
+
+/// A read the snapshot can do without: refused for a missing permission (403), it leaves the
+/// field out, so a restore puts nothing back there; any other failure fails the snapshot.
+fn optional<T>(
+    read: Result<T, genesys_cloud::GenesysError>,
+    what: &'static str,
+) -> Result<Option<T>, ReadError> {
+    match read {
+        Ok(value) => Ok(Some(value)),
+        Err(e) if e.status() == Some(403) => {
+            tracing::warn!(error = %e, "could not {what}; the snapshot leaves it out");
+            Ok(None)
+        }
+        Err(e) => Err(ReadError::new(what)(e)),
+    }
+}
+
+/// The snapshot form of a utilization read.
+pub fn utilization_snapshot(u: &Utilization) -> UtilizationSnapshot {
+    UtilizationSnapshot {
+        level: u.level.clone().unwrap_or_else(|| "Organization".to_owned()),
+        media: u
+            .utilization
+            .iter()
+            .map(|(k, m)| {
+                (
+                    k.clone(),
+                    MediaCapacity {
+                        maximum_capacity: m.maximum_capacity,
+                        interruptable_media_types: m.interruptable_media_types.clone(),
+                        include_non_acd: m.include_non_acd,
+                    },
+                )
+            })
+            .collect(),
+        labels: u
+            .label_utilizations
+            .iter()
+            .map(|(k, l)| {
+                (
+                    k.clone(),
+                    LabelCapacity {
+                        maximum_capacity: l.maximum_capacity,
+                        interrupting_label_ids: l.interrupting_label_ids.clone(),
+                    },
+                )
+            })
+            .collect(),
+        max_inbound_calls: u.max_inbound_calls,
+    }
+}
+
+/// The snapshot form of a call forwarding read.
+pub fn forwarding_snapshot(c: &CallForwarding) -> CallForwardingSnapshot {
+    CallForwardingSnapshot {
+        enabled: c.enabled,
+        phone_number: c.phone_number.clone().filter(|p| !p.is_empty()),
+        calls: c
+            .calls
+            .iter()
+            .map(|r| CallRouteSnapshot {
+                targets: r
+                    .targets
+                    .iter()
+                    .map(|t| CallTargetSnapshot {
+                        r#type: t.r#type.clone(),
+                        value: t.value.clone(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+        voicemail: c.voicemail.clone(),
+    }
 }
 
 /// The snapshot of what `reading` and `subject` hold. Pure.
@@ -47,18 +190,7 @@ pub fn build(reading: &Reading, subject: &AuthzSubject, now: DateTime<Utc>) -> U
         associated: station(&reading.stations.associated_station),
         default: station(&reading.stations.default_station),
     };
-    let groups: Vec<NamedRef> = reading
-        .user
-        .groups
-        .iter()
-        .flatten()
-        .filter_map(|g| {
-            Some(NamedRef {
-                id: g.id.clone()?,
-                name: g.name.clone(),
-            })
-        })
-        .collect();
+    let groups = named(reading.user.groups.as_ref());
     // Only what the user holds directly is theirs to get back: a group's grant returns with
     // the group, and granting it directly would outlive the membership.
     let (direct, through_groups): (Vec<_>, Vec<_>) = grants(subject, &reading.user.id)
@@ -109,6 +241,9 @@ pub fn build(reading: &Reading, subject: &AuthzSubject, now: DateTime<Utc>) -> U
             })
             .collect(),
         groups,
+        team: team_of(&reading.user),
+        utilization: None,
+        call_forwarding: None,
         handoff: reading
             .handoff
             .as_ref()
@@ -157,7 +292,7 @@ mod tests {
     fn the_snapshot_holds_everything_restore_needs() {
         let reading = Reading {
             user: serde_json::from_str(
-                r#"{"id":"u1","state":"active","groups":[{"id":"g1","name":"Tier 2"}]}"#,
+                r#"{"id":"u1","state":"active","groups":[{"id":"g1","name":"Tier 2"}],"team":{"id":"t1","name":"Day Shift"}}"#,
             )
             .unwrap(),
             routing_status: Some(RoutingStatusValue::Idle),
@@ -226,6 +361,49 @@ mod tests {
             "a grant through a group is listed apart, once"
         );
         assert_eq!(snapshot.groups[0].name.as_deref(), Some("Tier 2"));
+        assert_eq!(
+            snapshot.team,
+            Some(NamedRef {
+                id: "t1".into(),
+                name: Some("Day Shift".into())
+            })
+        );
+        assert_eq!(
+            (snapshot.utilization, snapshot.call_forwarding),
+            (None, None),
+            "read apart, by take"
+        );
+    }
+
+    #[test]
+    fn utilization_and_forwarding_reads_keep_every_setting() {
+        let read: Utilization = serde_json::from_str(
+            r#"{"utilization":{"chat":{"maximumCapacity":3,"interruptableMediaTypes":["call"],"includeNonAcd":false}},
+                "labelUtilizations":{"l1":{"maximumCapacity":2,"labelName":"VIP"}},"maxInboundCalls":2,"level":"Agent"}"#,
+        )
+        .unwrap();
+        let u = utilization_snapshot(&read);
+        assert_eq!(u.level, "Agent");
+        assert_eq!(u.media["chat"].maximum_capacity, Some(3));
+        assert_eq!(u.media["chat"].interruptable_media_types, ["call"]);
+        assert_eq!(u.labels["l1"].maximum_capacity, Some(2));
+        assert_eq!(u.max_inbound_calls, Some(2));
+        let inherited: Utilization = serde_json::from_str(r#"{"utilization":{}}"#).unwrap();
+        assert_eq!(
+            utilization_snapshot(&inherited).level,
+            "Organization",
+            "no level read is taken for the organization's, never for the user's own"
+        );
+
+        let read: CallForwarding = serde_json::from_str(
+            r#"{"enabled":true,"phoneNumber":"","calls":[{"targets":[{"type":"PHONENUMBER","value":"+1555"}]}],"voicemail":"LASTCALL","user":{"id":"u1"}}"#,
+        )
+        .unwrap();
+        let f = forwarding_snapshot(&read);
+        assert!(f.enabled);
+        assert_eq!(f.phone_number, None, "an empty number is none");
+        assert_eq!(f.calls[0].targets[0].value.as_deref(), Some("+1555"));
+        assert_eq!(f.voicemail.as_deref(), Some("LASTCALL"));
     }
 
     #[test]

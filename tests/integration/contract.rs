@@ -44,6 +44,10 @@ const ENGLISH: &str = "1f2e3d4c-0000-4000-8000-0000000000f1";
 const AGENT_ROLE: &str = "8e7d6c5b-0000-4000-8000-000000000101";
 const HOME_DIVISION: &str = "5d1e7c2a-0000-4000-8000-0000000000d1";
 const FINISHED_CONVERSATION: &str = "c0a8e001-0000-4000-8000-000000000001";
+const TIER_2: &str = "3c4d5e6f-0000-4000-8000-0000000000c1";
+const BILLING_FLOOR: &str = "3c4d5e6f-0000-4000-8000-0000000000c4"; // Jane's group
+const NIGHT_SHIFT: &str = "3c4d5e6f-0000-4000-8000-0000000000c2";
+const DEAD: &str = "00000000-0000-4000-8000-00000000dead";
 
 // ---------------------------------------------------------------------------------------------
 // The whole traffic of client and emulator against the contract.
@@ -414,6 +418,7 @@ async fn drive_every_client_method(client: &GenesysClient, f: &mut Findings) {
         );
     }
     drive_the_handoff_methods(client, f).await;
+    drive_the_restore_methods(client, f).await;
 }
 
 /// The handoff calls: Jane's direct report, the colleague she backs up, her workitems and her
@@ -529,6 +534,113 @@ async fn drive_the_callback_and_quality_methods(client: &GenesysClient, f: &mut 
             }
         }
     }
+}
+
+/// Jane's utilization and call forwarding read and written back, Maria added to Jane's group
+/// (with its version) and to a team.
+async fn drive_the_restore_methods(client: &GenesysClient, f: &mut Findings) {
+    let (jane, maria) = (UserId::from(JANE), UserId::from(MARIA));
+    if let Some(u) = f.expect(
+        "get_user_utilization(jane)",
+        client.get_user_utilization(&jane).await,
+    ) {
+        f.check(u.is_own(), "Jane has her own utilization");
+        let request = genesys_cloud::UtilizationRequest {
+            utilization: u.utilization.clone(),
+            label_utilizations: u.label_utilizations.clone(),
+            max_inbound_calls: u.max_inbound_calls,
+        };
+        f.expect(
+            "put_user_utilization(jane)",
+            client.put_user_utilization(&jane, &request).await,
+        );
+    }
+    if let Some(c) = f.expect(
+        "get_call_forwarding(jane)",
+        client.get_call_forwarding(&jane).await,
+    ) {
+        f.check(c.enabled, "Jane forwards her calls");
+        f.expect(
+            "put_call_forwarding(jane)",
+            client.put_call_forwarding(&jane, &c).await,
+        );
+    }
+    if let Some(group) = f.expect("get_group", client.get_group(BILLING_FLOOR).await) {
+        f.expect(
+            "add_group_member",
+            client
+                .add_group_member(BILLING_FLOOR, &maria, group.version.unwrap_or_default())
+                .await,
+        );
+    }
+    if let Some(added) = f.expect(
+        "add_team_member",
+        client.add_team_member(NIGHT_SHIFT, &maria).await,
+    ) {
+        f.check(added.failures.is_empty(), "Maria joins the team");
+    }
+}
+
+/// The errors of the restore operations: unknown ids, a stale group version, invalid bodies.
+async fn provoke_restore_errors(raw: &Raw, f: &mut Findings) {
+    raw.expect(f, 404, "GET", &format!("/api/v2/groups/{DEAD}"), None)
+        .await;
+    raw.expect(
+        f,
+        404,
+        "POST",
+        &format!("/api/v2/teams/{DEAD}/members"),
+        Some(json!({"memberIds": [MARIA]})),
+    )
+    .await;
+    raw.expect(
+        f,
+        409,
+        "POST",
+        &format!("/api/v2/groups/{TIER_2}/members"),
+        Some(json!({"memberIds": [MARIA], "version": 99})),
+    )
+    .await;
+    raw.expect(
+        f,
+        400,
+        "POST",
+        &format!("/api/v2/groups/{TIER_2}/members"),
+        Some(json!({"memberIds": []})),
+    )
+    .await;
+    raw.expect(
+        f,
+        404,
+        "GET",
+        &format!("/api/v2/routing/users/{DEAD}/utilization"),
+        None,
+    )
+    .await;
+    raw.expect(
+        f,
+        400,
+        "PUT",
+        &format!("/api/v2/routing/users/{JANE}/utilization"),
+        Some(json!({"utilization": {"call": {"maximumCapacity": 99}}})),
+    )
+    .await;
+    raw.expect(
+        f,
+        400,
+        "PUT",
+        &format!("/api/v2/users/{JANE}/callforwarding"),
+        Some(json!({"enabled": true, "calls": []})),
+    )
+    .await;
+    raw.expect(
+        f,
+        404,
+        "GET",
+        &format!("/api/v2/users/{DEAD}/callforwarding"),
+        None,
+    )
+    .await;
 }
 
 /// The errors of the callback and quality operations.
@@ -829,6 +941,7 @@ async fn provoke_error_responses(sim: &SimHandle, raw: &Raw, f: &mut Findings) {
     raw.expect(f, 404, "GET", "/api/v2/routing/queues/no-such-queue", None)
         .await;
     provoke_handoff_errors(raw, f).await;
+    provoke_restore_errors(raw, f).await;
     raw.with_token("not-a-token")
         .expect(f, 401, "GET", "/api/v2/organizations/me", None)
         .await;
@@ -1126,6 +1239,8 @@ fn demo_path_params() -> Vec<(&'static str, &'static str)> {
         ("workitemId", "7d8e9f00-0000-4000-8000-000000000301"),
         ("evaluationId", "e7a1b2c3-0000-4000-8000-000000000601"),
         ("calibrationId", "ca1b0000-0000-4000-8000-000000000701"),
+        ("groupId", BILLING_FLOOR),
+        ("teamId", NIGHT_SHIFT),
     ]
 }
 
@@ -1346,7 +1461,7 @@ fn problems_at(found: &[Violation]) -> Vec<&str> {
 #[test]
 fn contract_loads_with_every_operation_and_type_resolved() {
     let c = contract();
-    assert_eq!(c.operations.len(), 72);
+    assert_eq!(c.operations.len(), 79);
     assert!(c.models.contains_key("ErrorBody"));
     assert!(c.operation_by_id("patch_user").is_some());
 }

@@ -21,6 +21,7 @@ mod hostile;
 mod impact;
 mod oneshot;
 mod reconcile;
+mod restore;
 mod sdk;
 
 // The Kubernetes side: the fake API server, the controller in this process, a real cluster.

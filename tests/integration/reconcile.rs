@@ -230,7 +230,7 @@ async fn the_demo_agent_is_offboarded_and_her_history_is_kept() {
 }
 
 #[tokio::test]
-async fn the_demo_agent_is_offboarded_in_twenty_one_calls_with_one_search_one_user_read_and_one_read_back()
+async fn the_demo_agent_is_offboarded_in_twenty_three_calls_with_one_search_one_user_read_and_one_read_back()
  {
     // The anatomy of a pass when Genesys honours every `expand` (the default profile): on the
     // realistic one an answer may drop them, and each dropped part costs its own read
@@ -304,6 +304,17 @@ async fn the_demo_agent_is_offboarded_in_twenty_one_calls_with_one_search_one_us
          with it, and one read confirms both"
     );
     assert_eq!(world.user(JANE)["routingStatus"]["status"], "OFF_QUEUE");
+    for setting in [
+        format!("/api/v2/routing/users/{JANE}/utilization"),
+        format!("{user_path}/callforwarding"),
+    ] {
+        assert_eq!(
+            count("GET", &setting),
+            1,
+            "{setting}: read once, for the snapshot, and never written"
+        );
+        assert_eq!(count("PUT", &setting), 0);
+    }
     assert!(
         requests.iter().all(|r| !r.path.contains("/details/jobs")),
         "90 days are read as three synchronous slices, not a job"
@@ -330,7 +341,7 @@ async fn the_demo_agent_is_offboarded_in_twenty_one_calls_with_one_search_one_us
     assert_eq!(definitions, 1, "looked up once per client, then cached");
     assert_eq!(
         requests.len() - definitions,
-        21,
+        23,
         "{:#?}",
         requests
             .iter()

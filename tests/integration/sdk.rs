@@ -96,5 +96,24 @@ async fn sdk_check(fixture: Fixture, extra_args: &[&str]) {
         report(&violations)
     );
     assert!(requests.iter().any(|r| r.path == "/oauth/token"));
+    if extra_args.is_empty() {
+        // What a restore puts back, written as the SDK writes it.
+        for operation in [
+            "get_routing_user_utilization",
+            "put_routing_user_utilization",
+            "get_user_callforwarding",
+            "put_user_callforwarding",
+            "get_group",
+            "post_group_members",
+            "post_team_members",
+        ] {
+            assert!(
+                requests
+                    .iter()
+                    .any(|r| r.operation.as_deref() == Some(operation) && r.status < 300),
+                "the SDK check never called {operation} successfully"
+            );
+        }
+    }
     sim.shutdown().await;
 }

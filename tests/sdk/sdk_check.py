@@ -375,6 +375,7 @@ def run_handoff(client, checks, users_api, agent):
 
     run_callbacks(client, checks, agent, successor)
     run_quality(client, checks, agent, successor)
+    run_restore_settings(client, checks, agent, successor)
 
     reports = users_api.get_user_directreports(agent.id)
     checks.ok(isinstance(reports, list) and len(reports) == 1 and reports[0].id,
@@ -454,6 +455,67 @@ def run_handoff(client, checks, users_api, agent):
                   for c in m.copied_to or []]
         checks.ok(any(c.user and c.user.id == successor.id for c in copies),
                   "the original lists the copy in copiedTo")
+
+
+def run_restore_settings(client, checks, agent, successor):
+    """What a restore puts back, as the SDK calls it: the agent's own utilization and call
+    forwarding read and written back whole, the successor added to the agent's group (with the
+    group's version) and to her team."""
+    routing_api = gc.RoutingApi(client)
+    users_api = gc.UsersApi(client)
+    groups_api = gc.GroupsApi(client)
+    teams_api = gc.TeamsApi(client)
+
+    u = routing_api.get_routing_user_utilization(agent.id)
+    checks.ok(u.level == "Agent" and "chat" in (u.utilization or {}),
+              "GET /api/v2/routing/users/{id}/utilization reads the agent's own utilization")
+    body = gc.UtilizationRequest()
+    body.utilization = u.utilization
+    body.max_inbound_calls = u.max_inbound_calls
+    put = routing_api.put_routing_user_utilization(agent.id, body)
+    checks.ok(put.level == "Agent" and put.utilization["chat"].maximum_capacity
+              == u.utilization["chat"].maximum_capacity,
+              "PUT /api/v2/routing/users/{id}/utilization writes it back whole")
+
+    forwarding = users_api.get_user_callforwarding(agent.id)
+    checks.ok(bool(forwarding.enabled and forwarding.calls
+                   and forwarding.calls[0].targets[0].type == "PHONENUMBER"),
+              "GET /api/v2/users/{id}/callforwarding reads the agent's forwarding")
+    body = gc.CallForwarding()
+    body.enabled = forwarding.enabled
+    body.calls = forwarding.calls
+    body.voicemail = forwarding.voicemail
+    put = users_api.put_user_callforwarding(agent.id, body)
+    checks.ok(put.enabled == forwarding.enabled and put.voicemail == forwarding.voicemail,
+              "PUT /api/v2/users/{id}/callforwarding writes it back whole")
+
+    # expand is best effort: an answer may leave the groups out, so read until it has them.
+    me = None
+    for _ in range(3):
+        me = users_api.get_user(agent.id, expand=["groups", "team"])
+        if me.groups is not None:
+            break
+    if not checks.ok(bool(me and me.groups and me.team), "the agent is in a group and a team"):
+        return
+    group = groups_api.get_group(me.groups[0].id)
+    checks.ok(group.version is not None, "GET /api/v2/groups/{id} has the group's version")
+    update = gc.GroupMembersUpdate()
+    update.member_ids = [successor.id]
+    update.version = group.version
+    groups_api.post_group_members(group.id, update)
+    again = groups_api.get_group(group.id)
+    checks.ok(again.version == group.version + 1 and again.member_count == group.member_count + 1,
+              "POST /api/v2/groups/{id}/members adds the successor and moves the version on")
+    try:
+        groups_api.post_group_members(group.id, update)
+        checks.ok(False, "a stale group version is refused")
+    except ApiException as e:
+        checks.ok(e.status == 409, f"a stale group version is refused (got {e.status})")
+    members = gc.TeamMembers()
+    members.member_ids = [successor.id]
+    added = teams_api.post_team_members(me.team.id, members)
+    checks.ok(not added.failures and any(e.id == successor.id for e in added.entities or []),
+              "POST /api/v2/teams/{id}/members adds the successor")
 
 
 def run_callbacks(client, checks, agent, successor):

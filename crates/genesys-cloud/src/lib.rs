@@ -38,6 +38,7 @@ mod quality;
 mod ratelimit;
 mod retry;
 mod routing;
+mod settings;
 mod users;
 
 pub use auth::{AccessToken, TOKEN_OPERATION};
@@ -67,6 +68,10 @@ pub use models::{
     UserRoutingSkillPost, UserState, UserStateInfo, UserStation, UserStations,
 };
 pub use quality::{Calibration, Evaluation, PENDING_STATES};
+pub use settings::{
+    CallForwarding, CallRoute, CallTarget, GroupInfo, LabelUtilization, MediaUtilization,
+    TeamAddFailure, TeamAdded, Utilization, UtilizationRequest,
+};
 
 /// Result of a Genesys call.
 pub type Result<T, E = GenesysError> = std::result::Result<T, E>;

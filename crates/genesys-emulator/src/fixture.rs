@@ -497,6 +497,14 @@ pub struct UserFixture {
     /// Whether the user holds live OAuth sessions (cleared by `DELETE /api/v2/tokens/{userId}`).
     #[serde(default = "yes")]
     pub has_sessions: bool,
+    /// The user's own utilization, a `UtilizationRequest` body (`utilization` by media type,
+    /// `maxInboundCalls`); absent: the organization's applies (`level: Organization`).
+    #[serde(default)]
+    pub utilization: Option<serde_json::Value>,
+    /// The user's call forwarding, a `CallForwarding` body (`enabled`, `calls`, `voicemail`);
+    /// absent: off.
+    #[serde(default)]
+    pub call_forwarding: Option<serde_json::Value>,
 }
 
 fn default_state() -> String {

@@ -3,7 +3,7 @@
 //! (`genesys-cloud`), `kube` or `k8s-openapi`, so it stays an independent oracle of the API.
 //!
 //! It is an axum server that speaks the Genesys Cloud
-//! Platform API v2 for every operation in `contract/genesys-contract.json` (64 of them), plus
+//! Platform API v2 for every operation in `contract/genesys-contract.json` (79 of them), plus
 //! `POST /oauth/token`, against an in-memory organization loaded from a [`fixture::Fixture`].
 //!
 //! Where to start reading: [`ops`] (the route table: op id, method, path, permissions,
@@ -19,7 +19,7 @@
 //! | front end | [`cli`] |
 //! | the running server | [`sim`], [`control`], [`server`], [`auth`], [`ratelimit`] |
 //! | the route table | [`ops`] |
-//! | handlers | [`aggregates`], [`analytics`]; [`users`], [`search`], [`routing`], [`org`], [`impact`] |
+//! | handlers | [`aggregates`], [`analytics`]; [`users`], [`search`], [`routing`], [`org`], [`impact`], [`settings`] |
 //! | shapes and queries | [`render`], [`filters`], [`call`] |
 //! | the organization | [`state`] |
 //! | foundations | [`fixture`], [`faults`], [`errors`], [`time`] |
@@ -90,6 +90,7 @@ pub mod render;
 pub mod routing;
 pub mod search;
 pub mod server;
+pub mod settings;
 pub mod sim;
 pub mod state;
 pub mod time;

@@ -7,7 +7,9 @@
 use super::call::{Call, Reply};
 use super::errors::ApiError;
 use super::state::Org;
-use super::{aggregates, analytics, handoff, impact, org, quality, routing, search, users};
+use super::{
+    aggregates, analytics, handoff, impact, org, quality, routing, search, settings, users,
+};
 
 /// Serves one operation against the organization (the lock is held by the caller).
 pub type Handler = fn(&mut Org, &Call<'_>) -> Result<Reply, ApiError>;
@@ -84,7 +86,7 @@ macro_rules! op {
     };
 }
 
-/// All 64 operations.
+/// All 79 operations.
 pub static OPERATIONS: &[Operation] = &[
     // users
     op!(
@@ -592,6 +594,56 @@ pub static OPERATIONS: &[Operation] = &[
         Perms::Any(&["quality:calibration:edit"]),
         quality
     ),
+    // what a restore puts back
+    op!(
+        get_routing_user_utilization,
+        "GET",
+        "/api/v2/routing/users/{userId}/utilization",
+        Perms::Any(&["routing:utilization:manage", "routing:utilization:view"]),
+        settings
+    ),
+    op!(
+        put_routing_user_utilization,
+        "PUT",
+        "/api/v2/routing/users/{userId}/utilization",
+        Perms::Any(&["routing:utilization:manage"]),
+        settings
+    ),
+    op!(
+        get_user_callforwarding,
+        "GET",
+        "/api/v2/users/{userId}/callforwarding",
+        Perms::Any(&["conversation:callForwarding:view"]),
+        settings
+    ),
+    op!(
+        put_user_callforwarding,
+        "PUT",
+        "/api/v2/users/{userId}/callforwarding",
+        Perms::Any(&["conversation:callForwarding:edit"]),
+        settings
+    ),
+    op!(
+        get_group,
+        "GET",
+        "/api/v2/groups/{groupId}",
+        Perms::None,
+        settings
+    ),
+    op!(
+        post_group_members,
+        "POST",
+        "/api/v2/groups/{groupId}/members",
+        Perms::None,
+        settings
+    ),
+    op!(
+        post_team_members,
+        "POST",
+        "/api/v2/teams/{teamId}/members",
+        Perms::Any(&["groups:team:assign"]),
+        settings
+    ),
 ];
 
 /// Path parameters by template name.
@@ -679,11 +731,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_table_has_72_distinct_operations() {
+    fn the_table_has_79_distinct_operations() {
         let mut ids: Vec<_> = OPERATIONS.iter().map(|o| o.id).collect();
         ids.sort_unstable();
         ids.dedup();
-        assert_eq!(ids.len(), 72);
+        assert_eq!(ids.len(), 79);
     }
 
     #[test]

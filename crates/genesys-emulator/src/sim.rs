@@ -124,6 +124,15 @@ impl SimHandle {
         control::stored_user(&self.shared, id)
     }
 
+    /// Changes the organization directly, as an administrator would in the Genesys Cloud
+    /// console through operations the operator never calls (pulling a user from a group,
+    /// deleting a group): for tests of what the operator finds changed behind its back.
+    pub fn edit_org(&self, edit: impl FnOnce(&mut Org)) {
+        let mut state = self.shared.lock();
+        state.org.settle(Utc::now());
+        edit(&mut state.org);
+    }
+
     /// Back to the fixture (`POST /__sim/reset`).
     pub fn reset(&self) {
         self.shared.reset();

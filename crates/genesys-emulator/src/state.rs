@@ -168,6 +168,11 @@ pub struct User {
     pub groups: Vec<String>,
     pub team: Option<String>,
     pub skill_groups: Vec<String>,
+    /// The user's own utilization (`UtilizationRequest` fields); `None`: the organization's.
+    pub utilization: Option<serde_json::Value>,
+    /// The user's call forwarding (`CallForwarding` fields `enabled`, `phoneNumber`, `calls`,
+    /// `voicemail`).
+    pub call_forwarding: serde_json::Value,
     /// Live OAuth sessions; cleared by `DELETE /api/v2/tokens/{userId}`.
     pub has_sessions: bool,
     pub sessions_revoked_at: Option<DateTime<Utc>>,
@@ -219,6 +224,11 @@ impl User {
             push_span(&mut self.presence_history, definition_id, now);
         }
     }
+}
+
+/// Call forwarding as a user starts with it: off, voicemail in Genesys Cloud.
+pub fn forwarding_off() -> serde_json::Value {
+    serde_json::json!({"enabled": false, "calls": [], "voicemail": "PURECLOUD"})
 }
 
 fn push_span(history: &mut Vec<Span>, value: &str, now: DateTime<Utc>) {
@@ -428,6 +438,9 @@ pub struct Org {
     pub impact: super::fixture::ImpactFixture,
     /// Direct-routing backups, workitems and voicemail (the work a departing agent hands off).
     pub handoff: HandoffState,
+    /// Each group's version, 1 at the start and one more with every membership change
+    /// (`Group.version`, sent back with `POST /groups/{id}/members`).
+    pub group_versions: BTreeMap<String, i64>,
 }
 
 impl Org {
@@ -489,6 +502,7 @@ impl Org {
             expand_answers: 0,
             impact: fixture.impact.clone(),
             handoff: HandoffState::from_fixture(&fixture.handoff, epoch),
+            group_versions: fixture.groups.iter().map(|g| (g.id.clone(), 1)).collect(),
         };
         for u in &fixture.users {
             let user = org.build_user(u, epoch);
@@ -639,6 +653,8 @@ impl Org {
             groups: u.groups.clone(),
             team: u.team.clone(),
             skill_groups: u.skill_groups.clone(),
+            utilization: u.utilization.clone(),
+            call_forwarding: u.call_forwarding.clone().unwrap_or_else(forwarding_off),
             has_sessions: u.has_sessions,
             sessions_revoked_at: None,
             last_token_issued: u.has_sessions.then(|| epoch - TimeDelta::hours(2)),
