@@ -9,9 +9,10 @@
 //! another replica took it over: both would offboard the same users at once. A guard therefore
 //! re-reads the Lease during each term (every quarter of `renew_before`) and ends the term when
 //! the last renewal it saw is about to expire (half of `renew_before` before), or when the Lease
-//! names someone else; passes still running when the lease does expire are abandoned (safe:
-//! status is persisted after every step). A term starts only on a Lease the server shows held
-//! by this replica and freshly renewed.
+//! names someone else; passes still running a quarter of `renew_before` before the lease
+//! expires are abandoned (safe: status is persisted after every step), early enough for a
+//! status write already sent to land while the lease holds. A term starts only on a Lease the
+//! server shows held by this replica and freshly renewed.
 
 use std::future::Future;
 use std::time::{Duration, SystemTime};
@@ -228,7 +229,11 @@ async fn confirm(
 }
 
 /// Watches the Lease during a term: `lapsed` fires [`margin`] before the last renewal seen
-/// expires (or at once when the Lease names someone else), `expired` when it has expired.
+/// expires (or at once when the Lease names someone else), `expired` half a [`margin`] before it
+/// expires, so that a status write already on its way when the passes are abandoned lands while
+/// the lease still holds (abandoning at the expiry itself let one land 5 ms after it, once in a
+/// 500-offboarding soak). A Lease read that is slow never delays either: it is cut off at the
+/// next deadline.
 struct Guard {
     lapsed: Stop,
     expired: Stop,
@@ -244,30 +249,41 @@ impl Guard {
             loop {
                 let now = SystemTime::now();
                 let lapse_at = expires.checked_sub(margin(&election)).unwrap_or(expires);
+                let abandon_at = expires
+                    .checked_sub(margin(&election) / 2)
+                    .unwrap_or(expires);
                 if now >= lapse_at && !*lapsed_tx.borrow() {
                     tracing::warn!(identity = %election.identity, "the leader lease was not renewed in time: stopping");
                     lapsed_tx.send_replace(true);
                 }
-                if now >= expires {
+                if now >= abandon_at {
                     expired_tx.send_replace(true);
                     return;
                 }
-                let next = if now < lapse_at { lapse_at } else { expires };
-                let wait = next
-                    .duration_since(now)
+                let next = if now < lapse_at { lapse_at } else { abandon_at };
+                let until_next = next.duration_since(now).unwrap_or_default();
+                tokio::time::sleep(until_next.min(check_interval(&election))).await;
+                // The read may take longer than the time left: it is given only until the next
+                // deadline, and the loop checks the deadlines again either way.
+                let left = next
+                    .duration_since(SystemTime::now())
                     .unwrap_or_default()
-                    .min(check_interval(&election));
-                tokio::time::sleep(wait).await;
-                match held_until(&leases, &election).await {
-                    Ok(Some(renewed)) => expires = expires.max(renewed),
-                    Ok(None) => {
+                    .max(Duration::from_millis(1));
+                match tokio::time::timeout(left, held_until(&leases, &election)).await {
+                    Ok(Ok(Some(renewed))) => expires = expires.max(renewed),
+                    Ok(Ok(None)) => {
                         tracing::warn!(identity = %election.identity, "the leader lease names another holder: stopping");
                         lapsed_tx.send_replace(true);
                         expired_tx.send_replace(true);
                         return;
                     }
-                    Err(error) => {
+                    Ok(Err(error)) => {
                         tracing::debug!(%error, "cannot read the leader lease; keeping the last renewal seen");
+                    }
+                    Err(_) => {
+                        tracing::debug!(
+                            "the leader lease read outlasted the next deadline; keeping the last renewal seen"
+                        );
                     }
                 }
             }
