@@ -362,6 +362,18 @@ async fn ensure_memberships(
     Ok(())
 }
 
+/// Why `group` cannot be restored, when `e` says so for good: it is gone, or the call is
+/// refused. The read of the group and the add answer alike.
+fn unreachable_group(e: &GenesysError) -> Option<String> {
+    if e.is_not_found() {
+        Some("the group no longer exists (deleted after the snapshot)".into())
+    } else if refused(e) {
+        Some(refusal(e))
+    } else {
+        None
+    }
+}
+
 /// Adds the user to `group` with the group's current version; `false` when it cannot be (the
 /// group is gone or the add is refused: listed). A version that moved between the read and the
 /// write is read again once; moving again, the pass is retried.
@@ -376,39 +388,27 @@ async fn add_to_group(
     loop {
         let info = match client.get_group(&group.id).await {
             Ok(info) => info,
-            Err(e) if e.is_not_found() => {
-                tally.cannot(
-                    step,
-                    NotRestorableKind::Group,
-                    group,
-                    "the group no longer exists (deleted after the snapshot)".into(),
-                );
-                return Ok(false);
-            }
-            Err(e) if refused(&e) => {
-                tally.cannot(step, NotRestorableKind::Group, group, refusal(&e));
-                return Ok(false);
-            }
-            Err(e) => return Err(ReadError::new("read a group")(e).into()),
+            Err(e) => match unreachable_group(&e) {
+                Some(why) => {
+                    tally.cannot(step, NotRestorableKind::Group, group, why);
+                    return Ok(false);
+                }
+                None => return Err(ReadError::new("read a group")(e).into()),
+            },
         };
         let version = info.version.unwrap_or_default();
         match client.add_group_member(&group.id, id, version).await {
             Ok(()) => return Ok(true),
             Err(e) if e.is_version_conflict() && conflicts == 0 => conflicts += 1,
-            Err(e) if e.is_not_found() => {
-                tally.cannot(
-                    step,
-                    NotRestorableKind::Group,
-                    group,
-                    "the group no longer exists (deleted after the snapshot)".into(),
-                );
-                return Ok(false);
-            }
-            Err(e) if refused(&e) => {
-                tally.cannot(step, NotRestorableKind::Group, group, refusal(&e));
-                return Ok(false);
-            }
-            Err(e) => return Err(StepError::genesys("add the user back to a group")(e).into()),
+            Err(e) => match unreachable_group(&e) {
+                Some(why) => {
+                    tally.cannot(step, NotRestorableKind::Group, group, why);
+                    return Ok(false);
+                }
+                None => {
+                    return Err(StepError::genesys("add the user back to a group")(e).into());
+                }
+            },
         }
     }
 }
