@@ -23,8 +23,11 @@
 //! over the time until every offboarding was Ready.
 //!
 //! `--work tutorial` asks the operator for the tutorial's work only (no routing changes, no
-//! session revocation, a 30-day history check: `routing` all false, `revokeSessions: false`,
-//! `history.lookbackDays: 30`), so that `--peer` races like against like.
+//! session revocation, a 30-day history check, a snapshot of what the user read carries and no
+//! impact preflight: `routing` all false, `revokeSessions: false`, `history.lookbackDays: 30`,
+//! `snapshot.scope: Minimal`, `impact.preflight: false`), so that `--peer` races like against
+//! like. The operator still snapshots the user before the first write, reads the state back and
+//! proves the history; the tutorial does neither.
 //!
 //! ```text
 //! cargo run --release --example bulk -- --resources 500 --orgs 10 --rate-limit 300 --latency-ms 100
@@ -106,7 +109,8 @@ struct Args {
 enum Work {
     /// The spec's defaults: drain routing, deactivate, revoke sessions, 90 days of history.
     Full,
-    /// What the tutorial does: deactivate, and query 30 days of history.
+    /// What the tutorial does: deactivate, and query 30 days of history (with a `Minimal`
+    /// snapshot and no impact preflight).
     Tutorial,
 }
 
@@ -119,6 +123,8 @@ impl Work {
                 "routing": {"setOffQueue": false, "removeFromQueues": false, "clearStation": false},
                 "revokeSessions": false,
                 "history": {"lookbackDays": 30},
+                "snapshot": {"scope": "Minimal"},
+                "impact": {"preflight": false},
             }),
         }
     }

@@ -478,6 +478,10 @@ pub struct GenesysUserOffboardingSpec {
     /// What depends on the user, and whether a human must acknowledge it first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub impact: Option<ImpactPolicy>,
+
+    /// What the pre-change snapshot records (`scope: Full` when unset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<SnapshotPolicy>,
 }
 
 /// Who takes over the departing agent's work, and which work moves. Everything is handed off
@@ -601,9 +605,20 @@ pub struct QueueRef {
 /// The impact preflight: before its first write to Genesys Cloud (and in Observe mode too) the
 /// operator lists in `status.impact` what depends on the user. With `requireAcknowledgement`
 /// nothing is written until `acknowledgedDigest` names the listed impact's digest.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [{
+    "rule": "!has(self.preflight) || self.preflight || !has(self.requireAcknowledgement) || !self.requireAcknowledgement",
+    "message": "impact.requireAcknowledgement needs impact.preflight",
+    "reason": "FieldValueInvalid"
+}]))]
 pub struct ImpactPolicy {
+    /// Read what depends on the user before the first write and list it in `status.impact`.
+    /// `false` skips the preflight: no `status.impact`, and about three fewer Genesys calls per
+    /// offboarding (two per-user reads, the licence read and a share of the org-wide
+    /// listings), for a wave whose dependents were reviewed elsewhere. Default true.
+    #[serde(default = "default_true")]
+    pub preflight: bool,
     /// Hold the offboarding (Reconciling, reason `AwaitingImpactAcknowledgement`; nothing is
     /// written to Genesys Cloud) until `acknowledgedDigest` equals `status.impact.digest`.
     /// Default false.
@@ -614,6 +629,54 @@ pub struct ImpactPolicy {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 71), regex(pattern = r"^sha256:[0-9a-f]{64}$"))]
     pub acknowledged_digest: Option<String>,
+}
+
+impl Default for ImpactPolicy {
+    fn default() -> Self {
+        Self {
+            preflight: true,
+            require_acknowledgement: false,
+            acknowledged_digest: None,
+        }
+    }
+}
+
+/// What the pre-change snapshot reads.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SnapshotPolicy {
+    /// `Full` (default): everything `deletionPolicy: Restore` can put back. `Minimal`: only
+    /// what the one user read carries (state, routing status, presence, skills, languages,
+    /// stations, groups, team) and the queue memberships when `routing.removeFromQueues` is on;
+    /// the role grants, utilization and call forwarding (one read each per user) are not read,
+    /// and `status.snapshot.notRecorded` says so. Going inactive removes the roles a user holds
+    /// directly, so after a `Minimal` snapshot `deletionPolicy: Restore` cannot give them back
+    /// and lists them in `status.notRestorable`.
+    #[serde(default)]
+    pub scope: SnapshotScope,
+}
+
+// How much the snapshot records. No `///`, as for `Region`.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum SnapshotScope {
+    /// Everything a restore can put back.
+    #[default]
+    Full,
+    /// What the user read carries, and the queues when they are removed.
+    Minimal,
+}
+
+// A part of the user a snapshot did not read. No `///`, as for `Region`.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum SnapshotPart {
+    /// The queue memberships (not read: the offboarding does not remove them).
+    Queues,
+    /// The role grants (going inactive removes the direct ones).
+    RoleGrants,
+    /// The user's utilization.
+    Utilization,
+    /// The user's call forwarding.
+    CallForwarding,
 }
 
 /// One piece of work found before the first write, and where it goes: recorded in the snapshot
@@ -950,6 +1013,11 @@ pub enum SpecError {
         "impact.acknowledgedDigest {0:?} is not a digest of status.impact (sha256: and 64 lowercase hex digits)"
     )]
     InvalidAcknowledgedDigest(String),
+    /// `impact.requireAcknowledgement` with `impact.preflight: false`: nothing to acknowledge.
+    #[error(
+        "impact.requireAcknowledgement needs impact.preflight: without the preflight there is no status.impact to acknowledge"
+    )]
+    AcknowledgementWithoutPreflight,
     /// `history.lookbackDays` out of range.
     #[error("history.lookbackDays must be between 1 and 1825, got {0}")]
     LookbackOutOfRange(u32),
@@ -978,6 +1046,13 @@ impl GenesysUserOffboardingSpec {
             return Err(SpecError::LookbackOutOfRange(self.history.lookback_days));
         }
         self.drift_check_interval()?;
+        if self
+            .impact
+            .as_ref()
+            .is_some_and(|i| i.require_acknowledgement && !i.preflight)
+        {
+            return Err(SpecError::AcknowledgementWithoutPreflight);
+        }
         if let Some(digest) = self
             .impact
             .as_ref()
@@ -1042,6 +1117,16 @@ impl GenesysUserOffboardingSpec {
     /// True in Observe mode (dry run: no Genesys Cloud write).
     pub fn is_observe_only(&self) -> bool {
         self.management_policy == ManagementPolicy::Observe
+    }
+
+    /// `snapshot.scope`, `Full` when unset.
+    pub fn snapshot_scope(&self) -> SnapshotScope {
+        self.snapshot.as_ref().map(|s| s.scope).unwrap_or_default()
+    }
+
+    /// Whether the impact preflight runs (`impact.preflight`, true when unset).
+    pub fn impact_preflight(&self) -> bool {
+        self.impact.as_ref().is_none_or(|i| i.preflight)
     }
 }
 
@@ -1633,6 +1718,11 @@ pub struct UserSnapshot {
     /// The work `spec.handoff` found before the first write, and where each piece goes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub handoff: Vec<HandoffItem>,
+    /// What this snapshot did not read (`spec.snapshot.scope: Minimal`): `Queues`,
+    /// `RoleGrants`, `Utilization`, `CallForwarding`. Their fields above are empty for that
+    /// reason, not because the user had none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_recorded: Vec<SnapshotPart>,
     /// When the snapshot was taken.
     pub taken_at: Time,
 }
@@ -1944,6 +2034,8 @@ pub enum NotRestorableKind {
     Group,
     /// The team the user was in.
     Team,
+    /// The role grants going inactive removed, which the snapshot did not record.
+    RoleGrants,
 }
 
 impl NotRestorableKind {
@@ -1962,6 +2054,7 @@ impl NotRestorableKind {
             NotRestorableKind::CallForwarding => "CallForwarding",
             NotRestorableKind::Group => "Group",
             NotRestorableKind::Team => "Team",
+            NotRestorableKind::RoleGrants => "RoleGrants",
         }
     }
 }
@@ -1972,7 +2065,7 @@ impl NotRestorableKind {
 pub struct NotRestorable {
     /// `Language` (a routing language), `DefaultStation`, `DirectReportManager`,
     /// `DirectRoutingBackup`, `Workitem`, `Callback`, `Evaluation`, `Calibration`,
-    /// `Utilization`, `CallForwarding`, `Group` or `Team`.
+    /// `Utilization`, `CallForwarding`, `Group`, `Team` or `RoleGrants`.
     pub what: NotRestorableKind,
     /// Its Genesys Cloud id.
     pub id: String,

@@ -41,6 +41,8 @@ pub struct StepContext<'a> {
     pub user: &'a UserId,
     pub reading: &'a Reading,
     pub lookback: std::time::Duration,
+    /// What the snapshot reads (`spec.snapshot.scope`).
+    pub scope: crate::crd::SnapshotScope,
     /// The status as last persisted (not as being built): the snapshot check reads it.
     pub persisted: &'a GenesysUserOffboardingStatus,
     /// The user's `version` as last seen (the observe read, or the answer of the last write
@@ -58,7 +60,7 @@ pub async fn run(cx: &StepContext<'_>, step: &Step) -> Result<StepOutput, StepEr
     let (client, user) = (cx.client, cx.user);
     match step {
         Step::TakeSnapshot => Ok(StepOutput::Snapshot(Box::new(
-            snapshot::take(client, cx.reading, cx.now).await?,
+            snapshot::take(client, cx.reading, cx.scope, cx.now).await?,
         ))),
         // Observe counted already (its conversations fed the live-conversation guard).
         Step::CountHistoryBefore => Ok(StepOutput::HistoryBefore(

@@ -103,7 +103,8 @@ pub fn wrote(status: &GenesysUserOffboardingStatus) -> bool {
 
 impl Pass<'_> {
     /// The preflight of this pass, persisted: in Observe mode every pass, in Enforce mode while
-    /// writes lie ahead and none was made yet. Returns the outcome when the gate holds.
+    /// writes lie ahead and none was made yet; never with `spec.impact.preflight: false`.
+    /// Returns the outcome when the gate holds.
     pub(super) async fn impact(
         &mut self,
         client: &GenesysClient,
@@ -113,10 +114,10 @@ impl Pass<'_> {
     ) -> Result<Option<Outcome>, ReconcileError> {
         let observe = matches!(plan.hold, Some(Hold::ObserveOnly));
         let before_first_write = writes_ahead && !wrote(&self.persisted);
-        if !observe && !before_first_write {
+        let spec = &self.resource.spec;
+        if (!observe && !before_first_write) || !spec.impact_preflight() {
             return Ok(None);
         }
-        let spec = &self.resource.spec;
         // The work the handoff found is in the snapshot, persisted by now.
         let handoff_items = self
             .report
@@ -635,12 +636,10 @@ mod tests {
     fn the_gate_holds_until_the_current_digest_is_acknowledged_and_says_when_it_is_stale() {
         let impact = impact_status(vec![item(ImpactKind::Did, "d1", "+1")], Utc::now());
         assert_eq!(gate(None, &impact), Gate::Open);
-        let off = ImpactPolicy {
-            require_acknowledgement: false,
-            acknowledged_digest: None,
-        };
+        let off = ImpactPolicy::default();
         assert_eq!(gate(Some(&off), &impact), Gate::Open);
         let unacknowledged = ImpactPolicy {
+            preflight: true,
             require_acknowledgement: true,
             acknowledged_digest: None,
         };
@@ -649,6 +648,7 @@ mod tests {
         };
         assert!(message.contains(&impact.digest) && message.contains("1 item(s)"));
         let stale = ImpactPolicy {
+            preflight: true,
             require_acknowledgement: true,
             acknowledged_digest: Some(format!("sha256:{}", "0".repeat(64))),
         };
@@ -657,6 +657,7 @@ mod tests {
         };
         assert!(message.contains("earlier impact") && message.contains(&impact.digest));
         let current = ImpactPolicy {
+            preflight: true,
             require_acknowledgement: true,
             acknowledged_digest: Some(impact.digest.clone()),
         };

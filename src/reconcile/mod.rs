@@ -308,6 +308,13 @@ async fn offboard(
     // Boxed: nine concurrent reads make a large future.
     let mut reading = Box::pin(observe::read(&client, user, &cx)).await?;
     reading.handoff = handoff;
+    // A `Minimal` snapshot without the queues, and a spec that now removes them: they are
+    // recorded (persisted with the plan below) before the first removal.
+    if let Some(snapshot) = pass.report.status.snapshot.as_mut()
+        && snapshot::record_queues(snapshot, &reading)
+    {
+        tracing::info!(user = %reading.user.id, "the snapshot records the queues now that they are removed");
+    }
     let mut plan = plan::plan(&policy, &observe::observed(&reading, &pass.report.status));
     if reading.ongoing_conversations.is_none() && plan::needs_conversation_guard(&policy, &plan) {
         let ongoing = observe::ongoing_conversations(&client, &reading.user.id, pass.now).await?;
@@ -462,6 +469,7 @@ impl<'a> Pass<'a> {
             user: &reading.user.id,
             reading,
             lookback: self.resource.spec.history_lookback(),
+            scope: self.resource.spec.snapshot_scope(),
             persisted: &self.persisted,
             version: self
                 .persisted

@@ -53,6 +53,9 @@ pub struct Reading {
     pub presence: Option<String>,
     pub presence_offline: bool,
     pub queues: Vec<QueueMembership>,
+    /// Whether the queues were read ([`queues_wanted`]); when not, `queues` is empty for that
+    /// reason.
+    pub queues_read: bool,
     /// For each queue the user is in through a group, the group (one of the queue's member
     /// groups the user belongs to).
     pub via_groups: Vec<GroupMembership>,
@@ -159,6 +162,7 @@ pub async fn read(
     cx: &ReadContext<'_>,
 ) -> Result<Reading, ReadError> {
     let progress = progress(cx.status);
+    let queues_read = queues_wanted(cx.policy);
     let (
         routing_status,
         (presence, presence_offline),
@@ -175,8 +179,12 @@ pub async fn read(
         read_stations(client, &user),
         read_skills(client, &user),
         read_languages(client, &user),
-        read_queues(client, &user),
-        read_grants(client, &user.id, !progress.snapshot_taken),
+        read_queues(client, &user, queues_read),
+        read_grants(
+            client,
+            &user.id,
+            !progress.snapshot_taken && !cx.policy.minimal_snapshot
+        ),
         read_history_before(client, &user.id, cx, !progress.history_before_counted),
         read_reason(client, &user.id, cx.policy, cx.status),
     )?;
@@ -201,6 +209,7 @@ pub async fn read(
         presence,
         presence_offline,
         queues,
+        queues_read,
         via_groups,
         skills,
         languages,
@@ -308,7 +317,20 @@ type QueueReading = (
     Option<Vec<EntityRef>>,
 );
 
-async fn read_queues(client: &GenesysClient, user: &User) -> Result<QueueReading, ReadError> {
+/// Whether a pass reads the user's queues: always, except that a `Minimal` snapshot leaves
+/// out the queues of an offboarding that does not remove them.
+pub fn queues_wanted(policy: &Policy) -> bool {
+    policy.remove_from_queues || !policy.minimal_snapshot
+}
+
+async fn read_queues(
+    client: &GenesysClient,
+    user: &User,
+    wanted: bool,
+) -> Result<QueueReading, ReadError> {
+    if !wanted {
+        return Ok((Vec::new(), Vec::new(), None));
+    }
     // Both halves at once (`joined=true`, `joined=false`), each queue once, joined first.
     let (joined, unjoined) = futures::try_join!(
         client.get_user_queues_where(&user.id, true),
@@ -637,6 +659,7 @@ mod tests {
             routing_status: Some(RoutingStatusValue::Idle),
             presence: Some("Available".into()),
             presence_offline: false,
+            queues_read: true,
             queues: vec![
                 QueueMembership {
                     id: "q1".into(),
@@ -704,6 +727,7 @@ mod tests {
                 team: None,
                 utilization: None,
                 call_forwarding: None,
+                not_recorded: vec![],
                 taken_at: now.clone(),
             }),
             history: Some(HistoryStatus {

@@ -44,6 +44,9 @@ pub struct Policy {
     pub effective_at: Option<DateTime<Utc>>,
     /// `spec.handoff` is set: the agent's work is handed off before the drain.
     pub handoff: bool,
+    /// `spec.snapshot.scope: Minimal`: the snapshot reads no role grants, utilization or call
+    /// forwarding, nor the queues unless they are removed.
+    pub minimal_snapshot: bool,
 }
 
 impl Default for Policy {
@@ -60,6 +63,7 @@ impl Default for Policy {
             reason: None,
             effective_at: None,
             handoff: false,
+            minimal_snapshot: false,
         }
     }
 }

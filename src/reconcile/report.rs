@@ -1182,6 +1182,7 @@ fn describe(item: &NotRestorable) -> String {
         NotRestorableKind::CallForwarding => "call forwarding of",
         NotRestorableKind::Group => "group",
         NotRestorableKind::Team => "team",
+        NotRestorableKind::RoleGrants => "the role grants of",
     };
     format!("{kind} {}", item.name.as_deref().unwrap_or(&item.id))
 }
@@ -1370,6 +1371,7 @@ mod tests {
                 team: None,
                 utilization: None,
                 call_forwarding: None,
+                not_recorded: vec![],
                 taken_at: to_time(Utc::now()),
             }),
             plan: (0..3000)

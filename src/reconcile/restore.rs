@@ -20,7 +20,7 @@ use super::report::Report;
 use super::{ClientProvider, Outcome, Pass, PassResult, StatusStore, check_endpoint};
 use crate::crd::{
     ActionOutcome, GenesysUserOffboarding, HandoffItem, HandoffKind, NotRestorable,
-    NotRestorableKind, QueueMembership, UserSnapshot,
+    NotRestorableKind, QueueMembership, SnapshotPart, UserSnapshot,
 };
 use genesys_cloud::{
     GenesysClient, MemberBy, RetryClass, RoleDivision, UserId, UserRoutingSkillPost, UserState,
@@ -172,6 +172,7 @@ async fn put_back(
         },
     )
     .await?;
+    unrecorded_roles(id, snapshot, report, &mut not_restorable);
     missing_languages(&client, id, snapshot, report, &mut not_restorable).await?;
     missing_default_station(&client, id, snapshot, report, &mut not_restorable).await?;
     ensure_handoff_undone(
@@ -627,6 +628,33 @@ async fn confirm_roles(
         verdict.record(report, put_back, unconfirmed);
     }
     Ok(())
+}
+
+/// Role grants a `Minimal` snapshot did not record: going inactive removed those the user held
+/// directly, and nothing says which they were, so they are listed as not restorable (those
+/// held through a group come back with the group).
+fn unrecorded_roles(
+    id: &UserId,
+    snapshot: &UserSnapshot,
+    report: &mut Report,
+    not_restorable: &mut Vec<NotRestorable>,
+) {
+    if !snapshot.not_recorded.contains(&SnapshotPart::RoleGrants) {
+        return;
+    }
+    let why = "the snapshot did not record the user's role grants (spec.snapshot.scope: Minimal) and going inactive removed those held directly; grant them again by hand".to_owned();
+    report.action(
+        StepKind::RestoreRole,
+        None,
+        ActionOutcome::Skipped,
+        Some(format!("not restorable: {why}")),
+    );
+    not_restorable.push(NotRestorable {
+        what: NotRestorableKind::RoleGrants,
+        id: id.to_string(),
+        name: None,
+        why,
+    });
 }
 
 /// Languages: the contract has no operation that assigns a routing language, so missing ones

@@ -14,20 +14,30 @@ use super::observe::{Reading, crd_state};
 use super::spec::to_time;
 use crate::crd::{
     CallForwardingSnapshot, CallRouteSnapshot, CallTargetSnapshot, GroupRoleGrant, LabelCapacity,
-    MediaCapacity, NamedRef, ProficiencyRef, RoleGrant, StationSnapshot, UserSnapshot,
-    UtilizationSnapshot,
+    MediaCapacity, NamedRef, ProficiencyRef, RoleGrant, SnapshotPart, SnapshotScope,
+    StationSnapshot, UserSnapshot, UtilizationSnapshot,
 };
 use genesys_cloud::{
     AuthzSubject, CallForwarding, GenesysClient, UserId, UserState, UserStation, Utilization,
 };
 
 /// Builds the snapshot from the reading, reading the user's role grants first if the reading
-/// has none.
+/// has none. A `Minimal` snapshot reads nothing more ([`minimal`]).
 pub async fn take(
     client: &GenesysClient,
     reading: &Reading,
+    scope: SnapshotScope,
     now: DateTime<Utc>,
 ) -> Result<UserSnapshot, ReadError> {
+    if scope == SnapshotScope::Minimal {
+        let mut snapshot = minimal(reading, now);
+        if reading.user.groups.is_none()
+            && let Some(user) = user_with_memberships(client, &reading.user.id).await?
+        {
+            (snapshot.groups, snapshot.team) = (named(user.groups.as_ref()), team_of(&user));
+        }
+        return Ok(snapshot);
+    }
     let mut snapshot = if let Some(subject) = &reading.grants {
         build(reading, subject, now)
     } else {
@@ -55,6 +65,34 @@ pub async fn take(
     )?
     .map(|c| forwarding_snapshot(&c));
     Ok(snapshot)
+}
+
+/// The snapshot of `spec.snapshot.scope: Minimal`: what the reading holds, without role grants,
+/// utilization and call forwarding (and without queues when the pass did not read them), each
+/// named in `notRecorded`. Pure.
+pub fn minimal(reading: &Reading, now: DateTime<Utc>) -> UserSnapshot {
+    let mut snapshot = build(reading, &AuthzSubject::default(), now);
+    snapshot.not_recorded = vec![
+        SnapshotPart::RoleGrants,
+        SnapshotPart::Utilization,
+        SnapshotPart::CallForwarding,
+    ];
+    if !reading.queues_read {
+        snapshot.not_recorded.insert(0, SnapshotPart::Queues);
+    }
+    snapshot
+}
+
+/// Fills in the queues a `Minimal` snapshot left out once a pass has read them: a spec changed
+/// to remove the queues after the snapshot was taken records them before the first removal
+/// (the pass read them before removing any). Returns whether the snapshot changed. Pure.
+pub fn record_queues(snapshot: &mut UserSnapshot, reading: &Reading) -> bool {
+    if !reading.queues_read || !snapshot.not_recorded.contains(&SnapshotPart::Queues) {
+        return false;
+    }
+    snapshot.queues.clone_from(&reading.queues);
+    snapshot.not_recorded.retain(|p| *p != SnapshotPart::Queues);
+    true
 }
 
 /// How many times a user read with `expand=groups,team` is tried before its answer counts as
@@ -249,6 +287,7 @@ pub fn build(reading: &Reading, subject: &AuthzSubject, now: DateTime<Utc>) -> U
             .as_ref()
             .and_then(|h| h.items.clone())
             .unwrap_or_default(),
+        not_recorded: Vec::new(),
         taken_at: to_time(now),
     }
 }
@@ -298,6 +337,7 @@ mod tests {
             routing_status: Some(RoutingStatusValue::Idle),
             presence: Some("Available".into()),
             presence_offline: false,
+            queues_read: true,
             queues: vec![QueueMembership {
                 id: "q1".into(),
                 name: Some("Billing".into()),
@@ -440,6 +480,7 @@ mod tests {
             routing_status: None,
             presence: None,
             presence_offline: false,
+            queues_read: true,
             queues: vec![],
             skills: vec![],
             languages: vec![],

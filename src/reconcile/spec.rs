@@ -8,7 +8,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 
 use super::plan::{ConversationPolicy, Mode, Policy};
-use crate::crd::{ActiveConversationPolicy, GenesysUserOffboardingSpec, ManagementPolicy};
+use crate::crd::{
+    ActiveConversationPolicy, GenesysUserOffboardingSpec, ManagementPolicy, SnapshotScope,
+};
 
 /// The plan's view of the spec.
 pub fn policy(spec: &GenesysUserOffboardingSpec) -> Policy {
@@ -30,6 +32,7 @@ pub fn policy(spec: &GenesysUserOffboardingSpec) -> Policy {
         reason: spec.reason.map(StateChangeReason::from),
         effective_at: spec.effective_at.as_ref().map(from_time),
         handoff: spec.handoff.is_some(),
+        minimal_snapshot: spec.snapshot_scope() == SnapshotScope::Minimal,
     }
 }
 
@@ -78,7 +81,7 @@ mod tests {
              routing: {setOffQueue: false, removeFromQueues: false, clearStation: false,\n\
                removeSkills: true, removeLanguages: true, activeConversations: Proceed}\n\
              revokeSessions: false\nreason: Seasonal\nmanagementPolicy: Observe\n\
-             effectiveAt: 2030-01-02T03:04:05Z\n",
+             effectiveAt: 2030-01-02T03:04:05Z\nsnapshot: {scope: Minimal}\n",
         );
 
         let policy = policy(&spec);
@@ -97,6 +100,7 @@ mod tests {
                 reason: Some(StateChangeReason::Seasonal),
                 effective_at: Some("2030-01-02T03:04:05Z".parse().unwrap()),
                 handoff: false,
+                minimal_snapshot: true,
             }
         );
     }

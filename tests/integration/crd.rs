@@ -689,6 +689,50 @@ fn effective_at_is_admitted_exactly_up_to_the_latest_time_the_operator_decodes()
 }
 
 #[test]
+fn an_acknowledgement_without_the_preflight_is_refused_by_the_api_server_and_the_operator() {
+    let cases = [
+        (
+            json!({"preflight": false, "requireAcknowledgement": true}),
+            false,
+        ),
+        (json!({"preflight": false}), true),
+        (
+            json!({"preflight": true, "requireAcknowledgement": true}),
+            true,
+        ),
+        (json!({"requireAcknowledgement": true}), true),
+        (
+            json!({"preflight": false, "requireAcknowledgement": false}),
+            true,
+        ),
+    ];
+
+    for (impact, admitted) in cases {
+        let object = with(minimal(), "/spec/impact", impact.clone());
+        let errors = admission_errors(&object);
+
+        assert_eq!(errors.is_empty(), admitted, "{impact}: {errors:?}");
+        assert_eq!(rust_check(&object).is_ok(), admitted, "{impact}");
+        if !admitted {
+            assert!(
+                errors
+                    .iter()
+                    .any(|e| e.contains("impact.requireAcknowledgement needs impact.preflight")),
+                "{errors:?}"
+            );
+            assert_eq!(
+                rust_check(&object),
+                Err(SpecError::AcknowledgementWithoutPreflight)
+            );
+        }
+    }
+    let minimal_snapshot = with(minimal(), "/spec/snapshot", json!({"scope": "Minimal"}));
+    assert!(admission_errors(&minimal_snapshot).is_empty());
+    let unknown_scope = with(minimal(), "/spec/snapshot", json!({"scope": "Partial"}));
+    assert!(!admission_errors(&unknown_scope).is_empty());
+}
+
+#[test]
 fn schema_defaults_equal_the_rust_defaults() {
     let raw = minimal();
     let defaulted = kube_cel::apply_defaults(&schema(), &raw);

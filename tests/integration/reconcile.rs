@@ -16,7 +16,8 @@ use genesys_emulator::{Fault, RecordedRequest, Sim, SimHandle};
 use genesys_offboarding_operator::crd::{
     ActionOutcome, GenesysUserOffboarding, GenesysUserOffboardingSpec,
     GenesysUserOffboardingStatus, HistoryResult, HistoryStatus, MAX_MESSAGE_BYTES,
-    MAX_NOT_APPLIED_ATTEMPTS, MAX_STATUS_BYTES, ManagementPolicy, NotRestorableKind, condition,
+    MAX_NOT_APPLIED_ATTEMPTS, MAX_STATUS_BYTES, ManagementPolicy, NotRestorableKind, SnapshotPart,
+    condition,
 };
 use genesys_offboarding_operator::reconcile::drift::{self, Drifted};
 use genesys_offboarding_operator::reconcile::error::{CredentialsError, StoreError};
@@ -349,6 +350,103 @@ async fn the_demo_agent_is_offboarded_in_twenty_three_calls_with_one_search_one_
             .collect::<Vec<_>>()
     );
     assert!(requests.iter().all(succeeded));
+    world.check_invariants();
+}
+
+#[tokio::test]
+async fn the_tutorials_work_with_a_minimal_snapshot_costs_the_search_one_user_read_the_write_and_the_proof()
+ {
+    // The like-for-like spec of the race with the tutorial (examples/bulk.rs `--work tutorial`):
+    // no drain, no revocation, 30 days of history, a `Minimal` snapshot and no preflight.
+    let world = World::new(kind_demo_org()).await;
+    let mut jane = offboarding(
+        "user: {email: jane.doe@example.com}\n\
+         routing: {setOffQueue: false, removeFromQueues: false, clearStation: false}\n\
+         revokeSessions: false\nhistory: {lookbackDays: 30}\n\
+         snapshot: {scope: Minimal}\nimpact: {preflight: false}\n",
+    );
+
+    let pass = world.pass(&mut jane).await;
+
+    assert!(matches!(pass.outcome, Outcome::Done { .. }), "{pass:?}");
+    let requests: Vec<String> = world
+        .sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.starts_with("/api/v2/"))
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    let user_path = format!("/api/v2/users/{JANE}");
+    assert_eq!(
+        requests,
+        [
+            "POST /api/v2/users/search".to_owned(),
+            format!("GET {user_path}"),
+            "POST /api/v2/analytics/conversations/details/query".to_owned(),
+            format!("PATCH {user_path}"),
+            "POST /api/v2/analytics/conversations/details/query".to_owned(),
+        ],
+        "no queue lists, role grants, utilization, call forwarding or preflight reads"
+    );
+    assert_eq!(world.user(JANE)["state"], "inactive");
+    let status = jane.status.as_ref().unwrap();
+    let snapshot = status.snapshot.as_ref().unwrap();
+    assert_eq!(
+        snapshot.not_recorded,
+        [
+            SnapshotPart::Queues,
+            SnapshotPart::RoleGrants,
+            SnapshotPart::Utilization,
+            SnapshotPart::CallForwarding
+        ]
+    );
+    assert!(snapshot.queues.is_empty() && snapshot.roles.is_empty());
+    assert!(
+        !snapshot.skills.is_empty(),
+        "what the user read carries is kept"
+    );
+    assert!(status.impact.is_none(), "no preflight, no impact listed");
+    world.check_invariants();
+}
+
+#[tokio::test]
+async fn a_minimal_snapshot_records_the_queues_before_a_changed_spec_removes_them() {
+    let world = World::demo().await;
+    let mut jane = offboarding(
+        "user: {email: jane.doe@example.com}\n\
+         routing: {setOffQueue: false, removeFromQueues: false, clearStation: false}\n\
+         snapshot: {scope: Minimal}\n",
+    );
+    let queues_before = queue_ids(&world.user(JANE));
+    assert!(!queues_before.is_empty());
+    world.pass(&mut jane).await;
+    let snapshot = jane.status.as_ref().unwrap().snapshot.clone().unwrap();
+    assert!(snapshot.not_recorded.contains(&SnapshotPart::Queues));
+    assert_eq!(queue_ids(&world.user(JANE)), queues_before);
+    let taken_at = snapshot.taken_at.clone();
+
+    // The platform team now wants her out of her queues too.
+    jane.spec.routing.remove_from_queues = true;
+    let pass = world.pass(&mut jane).await;
+
+    assert!(matches!(pass.outcome, Outcome::Done { .. }), "{pass:?}");
+    let snapshot = jane.status.as_ref().unwrap().snapshot.clone().unwrap();
+    assert!(!snapshot.not_recorded.contains(&SnapshotPart::Queues));
+    let mut recorded: Vec<String> = snapshot
+        .queues
+        .iter()
+        .filter(|q| q.member_by != Some(genesys_cloud::MemberBy::Group))
+        .map(|q| q.id.clone())
+        .collect();
+    recorded.sort();
+    let mut direct = queues_before.clone();
+    direct.sort();
+    assert_eq!(recorded, direct, "recorded before they were removed");
+    assert_eq!(
+        snapshot.taken_at, taken_at,
+        "the same snapshot, completed, not a new one"
+    );
+    assert!(queue_ids(&world.user(JANE)).is_empty());
     world.check_invariants();
 }
 

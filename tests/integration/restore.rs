@@ -52,7 +52,12 @@ impl World {
 
     /// Jane offboarded (the realistic profile may need more than one pass).
     async fn offboarded(&self) -> GenesysUserOffboarding {
-        let mut jane = offboarding(SPEC);
+        self.offboarded_with(SPEC).await
+    }
+
+    /// Jane offboarded by `spec`.
+    async fn offboarded_with(&self, spec: &str) -> GenesysUserOffboarding {
+        let mut jane = offboarding(spec);
         for _ in 0..5 {
             let result = reconcile(&jane, &self.clients, &self.owners, &self.store)
                 .await
@@ -431,6 +436,55 @@ async fn an_inherited_utilization_is_never_written_as_the_users_own() {
         world.jane()["utilization"]["utilization"]["call"]["maximumCapacity"],
         1,
         "her own stays as it is"
+    );
+    world.check_invariants();
+}
+
+#[tokio::test]
+async fn after_a_minimal_snapshot_the_role_grants_are_listed_not_restorable_and_nothing_is_guessed()
+{
+    let world = World::demo().await;
+    let spec = format!("{SPEC}snapshot: {{scope: Minimal}}\n");
+    let jane = world.offboarded_with(&spec).await;
+    let snapshot = World::snapshot(&jane);
+    assert!(snapshot.roles.is_empty() && snapshot.utilization.is_none());
+    assert!(
+        !snapshot.queues.is_empty(),
+        "the queues she is removed from are recorded: the restore puts them back"
+    );
+    let writes_before = world.sim.requests().len();
+
+    let restored = restore(&jane, &world.clients, &world.owners, &world.store)
+        .await
+        .into_result()
+        .unwrap();
+
+    assert!(matches!(restored.outcome, Outcome::Done { .. }));
+    assert_eq!(world.jane()["state"], "active");
+    let roles: Vec<_> = restored
+        .status
+        .not_restorable
+        .iter()
+        .filter(|n| n.what == NotRestorableKind::RoleGrants)
+        .collect();
+    assert_eq!(roles.len(), 1, "{:?}", restored.status.not_restorable);
+    assert_eq!(roles[0].id, JANE);
+    assert!(roles[0].why.contains("Minimal"), "{}", roles[0].why);
+    let restore_writes: Vec<String> = world.sim.requests()[writes_before..]
+        .iter()
+        .filter(|r| r.method != "GET")
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert!(
+        restore_writes.iter().all(|w| !w.contains("/authorization/")
+            && !w.contains("/utilization")
+            && !w.contains("/callforwarding")),
+        "no grant, utilization or call forwarding is written from a snapshot that did not \
+         record them: {restore_writes:?}"
+    );
+    assert!(
+        restore_writes.iter().any(|w| w.contains("/queues")),
+        "the queues are put back: {restore_writes:?}"
     );
     world.check_invariants();
 }
