@@ -76,12 +76,15 @@ pub async fn count_before(
     Ok((history, conversations))
 }
 
-/// Where a window that ends "now" ends: the start of the current minute. The details query
-/// matches conversations by the day they started on, so this loses nothing, and windows opened
-/// in the same minute are equal: the client reads them for many users in one query.
+/// Where a window that ends "now" ends: one second into the current UTC day. The details query
+/// matches conversations by the day they started on (`docs/genesys-api.md` §7.1), so a window
+/// that touches today covers every conversation of today, and every window opened on the same
+/// day is the same: the client reads them for many users in one query, before and after, all
+/// day long. (The start of the day itself would not touch today; the start of the current
+/// minute, used before, split a wave's windows by the minute.)
 pub fn window_end(now: DateTime<Utc>) -> DateTime<Utc> {
-    now.duration_trunc(chrono::Duration::minutes(1))
-        .unwrap_or(now)
+    now.duration_trunc(chrono::Duration::days(1))
+        .map_or(now, |midnight| midnight + chrono::Duration::seconds(1))
 }
 
 /// Counts again over the window recorded before, and judges. Nothing counted before means
@@ -311,6 +314,25 @@ mod tests {
 
     fn ids(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn every_window_opened_on_a_day_ends_just_inside_it() {
+        let at = |t: &str| t.parse::<DateTime<Utc>>().unwrap();
+        let end = at("2026-12-07T00:00:01Z");
+
+        for now in [
+            "2026-12-07T00:00:00Z",
+            "2026-12-07T00:00:00.5Z",
+            "2026-12-07T13:45:12.345Z",
+            "2026-12-07T23:59:59.999Z",
+        ] {
+            assert_eq!(window_end(at(now)), end, "{now}");
+        }
+        assert_eq!(
+            window_end(at("2026-12-08T00:00:00Z")),
+            at("2026-12-08T00:00:01Z")
+        );
     }
 
     #[test]
