@@ -29,7 +29,7 @@ use super::error::{ResolveError, StepError};
 use super::observe;
 use crate::crd::{
     HandoffItem, HandoffKind, HandoffKindStatus, HandoffPolicy, HandoffStatus, NotMovable,
-    ResolvedUser,
+    ResolvedUser, UserRef,
 };
 
 /// Stalled: `spec.handoff.successor` names no single live user.
@@ -131,9 +131,7 @@ pub async fn prepare(
 ) -> Result<Prepared, HandoffError> {
     let successor = match &policy.successor {
         Some(reference) => {
-            let found = observe::resolve(client, reference)
-                .await
-                .map_err(HandoffError::Successor)?;
+            let found = resolve_successor(client, reference).await?;
             if found.id == user.id {
                 return Err(HandoffError::IsUser {
                     id: found.id.to_string(),
@@ -173,6 +171,38 @@ pub async fn prepare(
         None
     };
     Ok(Prepared { successor, items })
+}
+
+/// How long a successor's resolution serves the other passes of the same client: a wave's
+/// offboardings mostly name one successor, and each pass resolved them anew (a search and a
+/// user read, about 0.9 calls per offboarding). No longer than the few seconds a pass itself
+/// takes between resolving the successor and its last move.
+pub const SUCCESSOR_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// `reference` resolved like `spec.user`, or as another pass of this client resolved it less
+/// than [`SUCCESSOR_MAX_AGE`] ago. Only a resolution that found a user is remembered; the
+/// caller checks its state either way.
+async fn resolve_successor(
+    client: &GenesysClient,
+    reference: &UserRef,
+) -> Result<User, HandoffError> {
+    let key = format!(
+        "successor {}|{}",
+        reference
+            .email
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .unwrap_or_default(),
+        reference.id.as_deref().unwrap_or_default()
+    );
+    if let Some(user) = client.remembered_user(&key, SUCCESSOR_MAX_AGE) {
+        return Ok(user);
+    }
+    let user = observe::resolve(client, reference)
+        .await
+        .map_err(HandoffError::Successor)?;
+    client.remember_user(key, user.clone());
+    Ok(user)
 }
 
 /// The work of `user` that `policy` hands off, each piece with its target.

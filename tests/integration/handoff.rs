@@ -527,6 +527,42 @@ async fn an_agent_with_nothing_to_hand_off_costs_a_few_reads() {
 }
 
 #[tokio::test]
+async fn offboardings_that_name_one_successor_resolve_them_once_per_short_while() {
+    // Ana and Omar leave at once and both hand their work to Maria, through one client.
+    let world = World::demo().await;
+    let to_maria = "handoff: {successor: {email: maria.garcia@example.com}}\n";
+    let mut ana = offboarding(&format!(
+        "user: {{email: ana.silva@example.com}}\n{to_maria}"
+    ));
+    let mut omar = offboarding(&format!(
+        "user: {{email: omar.haddad@example.com}}\nrouting: {{activeConversations: Proceed}}\n{to_maria}"
+    ));
+
+    world.pass(&mut ana).await;
+    world.pass(&mut omar).await;
+
+    let searches_for_maria = world
+        .sim
+        .requests()
+        .iter()
+        .filter(|r| {
+            r.path == "/api/v2/users/search"
+                && r.body
+                    .as_ref()
+                    .is_some_and(|b| b.to_string().contains("maria.garcia@example.com"))
+        })
+        .count();
+    assert_eq!(
+        searches_for_maria, 1,
+        "the second pass takes the resolution the first made (handoff::SUCCESSOR_MAX_AGE)"
+    );
+    for resource in [&ana, &omar] {
+        let successor = status(resource).handoff.as_ref().unwrap().successor.clone();
+        assert_eq!(successor.unwrap().id, MARIA);
+    }
+}
+
+#[tokio::test]
 async fn restore_gives_back_the_manager_and_the_backup_and_lists_the_workitem() {
     let world = World::demo().await;
     let mut jane = offboarding(&format!("{JANE_TO_MARIA}deletionPolicy: Restore\n"));

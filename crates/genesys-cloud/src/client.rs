@@ -10,8 +10,9 @@
 //! A listing whose pages together exceed `max_response_bytes` or that repeats a page is
 //! abandoned; see `http` for the limits on a single answer.
 
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 use url::Url;
@@ -58,7 +59,12 @@ pub(crate) struct Inner {
     pub license_batches: Coalescer<(), UserId, Vec<String>>,
     /// The impact preflight's org-wide listings, shared for a short time.
     pub org_dependents: super::impact::OrgDependentsCache,
+    /// Users the caller resolved and asked to remember, by its key, with when.
+    pub remembered: std::sync::Mutex<HashMap<String, (Instant, User)>>,
 }
+
+/// How many remembered users a client keeps at most; past that, all are forgotten.
+const REMEMBERED_MAX: usize = 1024;
 
 impl std::fmt::Debug for GenesysClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -111,12 +117,41 @@ impl GenesysClient {
                 workitem_queries: Coalescer::new(max_batch),
                 license_batches: Coalescer::new(max_batch.min(super::impact::LICENSE_BATCH)),
                 org_dependents: super::impact::OrgDependentsCache::default(),
+                remembered: std::sync::Mutex::default(),
             }),
         })
     }
 
     pub fn config(&self) -> &ClientConfig {
         &self.inner.config
+    }
+
+    /// The user remembered under `key` ([`Self::remember_user`]) less than `max_age` ago.
+    /// Reads nothing: a resolution that many passes repeat (a wave's one successor) is made
+    /// once per `max_age` instead of once per pass.
+    pub fn remembered_user(&self, key: &str, max_age: Duration) -> Option<User> {
+        let remembered = self
+            .inner
+            .remembered
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        remembered
+            .get(key)
+            .filter(|(at, _)| at.elapsed() < max_age)
+            .map(|(_, user)| user.clone())
+    }
+
+    /// Remembers `user` under `key`, from now. At most [`REMEMBERED_MAX`] are kept.
+    pub fn remember_user(&self, key: String, user: User) {
+        let mut remembered = self
+            .inner
+            .remembered
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if remembered.len() >= REMEMBERED_MAX && !remembered.contains_key(&key) {
+            remembered.clear();
+        }
+        remembered.insert(key, (Instant::now(), user));
     }
 
     /// Requests per minute the shared budget actually allows, and its burst.
