@@ -14,7 +14,7 @@ use genesys_offboarding_operator::crd::{
     ActionOutcome, GenesysUserOffboarding, NotRestorableKind, UserSnapshot, condition,
 };
 use genesys_offboarding_operator::reconcile::{
-    FixedClient, MemoryOwners, MemoryStore, Outcome, reconcile, restore,
+    FixedClient, MemoryOwners, MemoryStore, Outcome, Reconciled, reconcile, restore,
 };
 
 use crate::support::genesys::{demo_client, demo_org, offboarding};
@@ -74,6 +74,20 @@ impl World {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         panic!("never Ready: {:?}", jane.status);
+    }
+
+    /// `jane` restored in one pass, which must finish.
+    async fn restored(&self, jane: &GenesysUserOffboarding) -> Reconciled {
+        let restored = restore(jane, &self.clients, &self.owners, &self.store)
+            .await
+            .into_result()
+            .unwrap();
+        assert!(
+            matches!(restored.outcome, Outcome::Done { .. }),
+            "{:?}",
+            restored.outcome
+        );
+        restored
     }
 
     fn snapshot(jane: &GenesysUserOffboarding) -> UserSnapshot {
@@ -159,12 +173,8 @@ async fn an_old_snapshot_without_the_new_fields_still_restores() {
         .unwrap();
     world.sim.clear_requests();
 
-    let restored = restore(&jane, &world.clients, &world.owners, &world.store)
-        .await
-        .into_result()
-        .unwrap();
+    let restored = world.restored(&jane).await;
 
-    assert!(matches!(restored.outcome, Outcome::Done { .. }));
     assert_eq!(world.jane()["state"], "active");
     assert_eq!(
         world.jane()["callForwarding"]["enabled"],
@@ -345,12 +355,8 @@ async fn a_deleted_group_and_a_later_team_are_listed_not_restorable_with_the_rea
         .await
         .unwrap();
 
-    let restored = restore(&jane, &world.clients, &world.owners, &world.store)
-        .await
-        .into_result()
-        .unwrap();
+    let restored = world.restored(&jane).await;
 
-    assert!(matches!(restored.outcome, Outcome::Done { .. }));
     let listed: Vec<_> = restored
         .status
         .not_restorable
@@ -411,12 +417,8 @@ async fn an_inherited_utilization_is_never_written_as_the_users_own() {
         .unwrap();
     world.sim.clear_requests();
 
-    let restored = restore(&jane, &world.clients, &world.owners, &world.store)
-        .await
-        .into_result()
-        .unwrap();
+    let restored = world.restored(&jane).await;
 
-    assert!(matches!(restored.outcome, Outcome::Done { .. }));
     let listed = restored
         .status
         .not_restorable
@@ -454,12 +456,8 @@ async fn after_a_minimal_snapshot_the_role_grants_are_listed_not_restorable_and_
     );
     let writes_before = world.sim.requests().len();
 
-    let restored = restore(&jane, &world.clients, &world.owners, &world.store)
-        .await
-        .into_result()
-        .unwrap();
+    let restored = world.restored(&jane).await;
 
-    assert!(matches!(restored.outcome, Outcome::Done { .. }));
     assert_eq!(world.jane()["state"], "active");
     let roles: Vec<_> = restored
         .status
