@@ -314,6 +314,7 @@ pub fn post_group_members(org: &mut Org, call: &Call<'_>) -> Result<Reply, ApiEr
         {
             user.groups.push(id.clone());
         }
+        org.follow_member_groups(m);
     }
     org.group_versions.insert(id, current + 1);
     Ok(Reply::empty(202))
@@ -334,6 +335,7 @@ pub fn post_team_members(org: &mut Org, call: &Call<'_>) -> Result<Reply, ApiErr
         match org.user_mut(&m).filter(|u| !u.is_deleted()) {
             Some(user) => {
                 user.team = Some(id.clone());
+                org.follow_member_groups(&m);
                 entities.push(json!({"id": m, "selfUri": format!("/api/v2/users/{m}")}));
             }
             None => failures.push(json!({"id": m, "reason": "UserNotFound"})),

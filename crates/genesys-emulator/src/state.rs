@@ -761,6 +761,41 @@ impl Org {
         self.user_index.get(id).map(|i| &mut self.users[*i])
     }
 
+    /// After a change of the user's groups or team: each queue whose member groups name a
+    /// group, team or skill group the user now belongs to holds them through a group (joined,
+    /// when they were not a member at all), and a queue that names none of them no longer does
+    /// (a membership left with neither a direct nor a group reason goes).
+    pub fn follow_member_groups(&mut self, user_id: &str) {
+        let Some(index) = self.user_index.get(user_id).copied() else {
+            return;
+        };
+        let user = &self.users[index];
+        let belongs = |g: &super::fixture::MemberGroupRef| match g.r#type {
+            MemberGroupType::Group => user.groups.contains(&g.id),
+            MemberGroupType::Team => user.team.as_ref() == Some(&g.id),
+            MemberGroupType::Skillgroup => user.skill_groups.contains(&g.id),
+        };
+        let through: Vec<(String, bool)> = self
+            .queues
+            .iter()
+            .map(|q| (q.id.clone(), q.member_groups.iter().any(belongs)))
+            .collect();
+        let user = &mut self.users[index];
+        for (queue_id, via) in through {
+            match user.queues.iter_mut().find(|m| m.queue_id == queue_id) {
+                Some(m) => m.via_group = via,
+                None if via => user.queues.push(Membership {
+                    queue_id,
+                    joined: true,
+                    direct: false,
+                    via_group: true,
+                }),
+                None => {}
+            }
+        }
+        user.queues.retain(|m| m.direct || m.via_group);
+    }
+
     /// A user that is not deleted, else 404 `not.found`.
     pub fn live_user(&self, id: &str) -> Result<&User, ApiError> {
         self.user(id)

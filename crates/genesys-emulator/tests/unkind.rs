@@ -25,6 +25,7 @@ const ESCALATIONS: &str = "9b2e4d60-0000-4000-8000-0000000000b3";
 const TIER_2: &str = "3c4d5e6f-0000-4000-8000-0000000000c1";
 const NIGHT_SHIFT: &str = "3c4d5e6f-0000-4000-8000-0000000000c2";
 const RETENTION_EXPERTS: &str = "3c4d5e6f-0000-4000-8000-0000000000c3";
+const DAY_SHIFT: &str = "3c4d5e6f-0000-4000-8000-0000000000c5";
 const TIER_2_SPECIALIST: &str = "8e7d6c5b-0000-4000-8000-000000000103";
 const SUPPORT_DIVISION: &str = "5d1e7c2a-0000-4000-8000-0000000000d2";
 const OFFLINE: &str = "6a0f1b2c-0000-4000-8000-0000000000a4";
@@ -148,6 +149,56 @@ async fn queue_members_include_users_who_belong_through_a_team_or_a_skill_group(
         .map(|q| q["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["Sales", "Technical Support"]);
+}
+
+#[tokio::test]
+async fn a_group_or_team_change_moves_the_queue_memberships_that_come_through_it() {
+    let api = demo_with(|_| {}).await;
+    let group = api.get(&format!("/api/v2/groups/{TIER_2}")).await.body;
+
+    // Jane joins Tier 2, a member group of Escalations.
+    let added = api
+        .post(
+            &format!("/api/v2/groups/{TIER_2}/members"),
+            json!({"memberIds": [JANE], "version": group["version"]}),
+        )
+        .await;
+    // Ana moves from Night Shift, the member team of Technical Support, to Day Shift.
+    let moved = api
+        .post(
+            &format!("/api/v2/teams/{DAY_SHIFT}/members"),
+            json!({"memberIds": [ANA]}),
+        )
+        .await;
+
+    assert!((200..300).contains(&added.status), "{added:?}");
+    assert!((200..300).contains(&moved.status), "{moved:?}");
+    let escalations = api
+        .get(&format!("/api/v2/routing/queues/{ESCALATIONS}/members"))
+        .await
+        .body;
+    assert!(
+        members(&escalations).contains(&(JANE.to_owned(), "group".to_owned())),
+        "{escalations}"
+    );
+    let support = api
+        .get(&format!(
+            "/api/v2/routing/queues/{TECHNICAL_SUPPORT}/members"
+        ))
+        .await
+        .body;
+    assert!(
+        !members(&support).iter().any(|(id, _)| id == ANA),
+        "{support}"
+    );
+    let ana_queues = api.get(&format!("/api/v2/users/{ANA}/queues")).await.body;
+    let names: Vec<&str> = ana_queues["entities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Sales"], "her direct queue stays");
 }
 
 /// Removes Ana (team) from Technical Support and Fatima (skill group) from Escalations the
