@@ -173,7 +173,7 @@ async fn an_old_snapshot_without_the_new_fields_still_restores() {
         .unwrap();
     world.sim.clear_requests();
 
-    let restored = world.restored(&jane).await;
+    world.restored(&jane).await;
 
     assert_eq!(world.jane()["state"], "active");
     assert_eq!(
