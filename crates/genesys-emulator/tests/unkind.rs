@@ -142,13 +142,7 @@ async fn queue_members_include_users_who_belong_through_a_team_or_a_skill_group(
     assert_eq!(escalations["userMemberCount"], 0);
     assert_eq!(ana["team"]["id"], NIGHT_SHIFT);
     assert_eq!(ana["groups"], json!([]), "a team is not a group");
-    let names: Vec<&str> = ana_queues["entities"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|q| q["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(names, ["Sales", "Technical Support"]);
+    assert_eq!(queue_names(&ana_queues), ["Sales", "Technical Support"]);
 }
 
 #[tokio::test]
@@ -192,13 +186,11 @@ async fn a_group_or_team_change_moves_the_queue_memberships_that_come_through_it
         "{support}"
     );
     let ana_queues = api.get(&format!("/api/v2/users/{ANA}/queues")).await.body;
-    let names: Vec<&str> = ana_queues["entities"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|q| q["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(names, ["Sales"], "her direct queue stays");
+    assert_eq!(
+        queue_names(&ana_queues),
+        ["Sales"],
+        "her direct queue stays"
+    );
 }
 
 /// Removes Ana (team) from Technical Support and Fatima (skill group) from Escalations the
@@ -439,7 +431,8 @@ async fn expands_are_best_effort_only_when_the_switch_says_so() {
 
 // ---------------------------------------------------------------- asynchronous changes
 
-fn joined_queue_names(body: &Value) -> Vec<String> {
+/// The names of the queues a listing holds, in order.
+fn queue_names(body: &Value) -> Vec<String> {
     body["entities"]
         .as_array()
         .unwrap()
@@ -458,7 +451,7 @@ async fn a_bulk_unjoin_takes_effect_at_once_or_after_the_delay() {
     let answer = kind.patch(&patch, body.clone()).await;
     assert_eq!(answer.body["entities"][0]["joined"], false);
     assert_eq!(
-        joined_queue_names(&kind.get(&patch).await.body),
+        queue_names(&kind.get(&patch).await.body),
         Vec::<String>::new()
     );
 
@@ -468,13 +461,10 @@ async fn a_bulk_unjoin_takes_effect_at_once_or_after_the_delay() {
         answer.body["entities"][0]["joined"], true,
         "the answer may not reflect the final state"
     );
-    assert_eq!(
-        joined_queue_names(&unkind.get(&patch).await.body),
-        ["Billing"]
-    );
+    assert_eq!(queue_names(&unkind.get(&patch).await.body), ["Billing"]);
     tokio::time::sleep(AFTER).await;
     assert_eq!(
-        joined_queue_names(&unkind.get(&patch).await.body),
+        queue_names(&unkind.get(&patch).await.body),
         Vec::<String>::new()
     );
 }
