@@ -23,7 +23,7 @@ use super::restore::{Verdict, settle};
 use super::snapshot::{forwarding_snapshot, user_with_memberships, utilization_snapshot};
 use crate::crd::{
     ActionOutcome, CallForwardingSnapshot, NamedRef, NotRestorable, NotRestorableKind,
-    UserSnapshot, UtilizationSnapshot,
+    SnapshotPart, UserSnapshot, UtilizationSnapshot,
 };
 
 /// Where the restore keeps what it found.
@@ -62,6 +62,45 @@ fn refused(e: &GenesysError) -> bool {
 fn refusal(e: &GenesysError) -> String {
     let text = e.public_message().unwrap_or_else(|| e.to_string());
     format!("Genesys Cloud refused the write: {text}")
+}
+
+/// The answer of a write that puts a setting back: `Ok(true)` when Genesys took it (to be read
+/// back), `Ok(false)` when it refused it for good (listed as not restorable, under the step,
+/// kind and item of `what`), and any other failure fails the pass (`failing`: what was being
+/// done), to be retried.
+fn written<T>(
+    answer: Result<T, GenesysError>,
+    tally: &mut Tally<'_>,
+    (step, kind, item): (StepKind, NotRestorableKind, &NamedRef),
+    failing: &'static str,
+) -> Result<bool, ReconcileError> {
+    match answer {
+        Ok(_) => Ok(true),
+        Err(e) if refused(&e) => {
+            tally.cannot(step, kind, item, refusal(&e));
+            Ok(false)
+        }
+        Err(e) => Err(StepError::genesys(failing)(e).into()),
+    }
+}
+
+/// Role grants a `Minimal` snapshot did not record: going inactive removed those the user held
+/// directly, and nothing says which they were, so they are listed as not restorable (those
+/// held through a group come back with the group).
+pub fn unrecorded_roles(id: &UserId, snapshot: &UserSnapshot, tally: &mut Tally<'_>) {
+    if !snapshot.not_recorded.contains(&SnapshotPart::RoleGrants) {
+        return;
+    }
+    let user = NamedRef {
+        id: id.to_string(),
+        name: None,
+    };
+    tally.cannot(
+        StepKind::RestoreRole,
+        NotRestorableKind::RoleGrants,
+        &user,
+        "the snapshot did not record the user's role grants (spec.snapshot.scope: Minimal) and going inactive removed those held directly; grant them again by hand".into(),
+    );
 }
 
 /// Puts back utilization, call forwarding, groups and team, in that order.
@@ -153,13 +192,10 @@ async fn ensure_utilization(
             .collect(),
         max_inbound_calls: saved.max_inbound_calls,
     };
-    match client.put_user_utilization(id, &request).await {
-        Ok(_) => {}
-        Err(e) if refused(&e) => {
-            tally.cannot(step, NotRestorableKind::Utilization, user, refusal(&e));
-            return Ok(());
-        }
-        Err(e) => return Err(StepError::genesys("put the user's utilization back")(e).into()),
+    let answer = client.put_user_utilization(id, &request).await;
+    let what = (step.clone(), NotRestorableKind::Utilization, user);
+    if !written(answer, tally, what, "put the user's utilization back")? {
+        return Ok(());
     }
     let shows = |u: &UtilizationSnapshot| is_own(u) && same_utilization(u, saved);
     let after = settle(
@@ -222,15 +258,10 @@ async fn ensure_call_forwarding(
             .collect(),
         voicemail: saved.voicemail.clone(),
     };
-    match client.put_call_forwarding(id, &wanted).await {
-        Ok(_) => {}
-        Err(e) if refused(&e) => {
-            tally.cannot(step, NotRestorableKind::CallForwarding, user, refusal(&e));
-            return Ok(());
-        }
-        Err(e) => {
-            return Err(StepError::genesys("put the user's call forwarding back")(e).into());
-        }
+    let answer = client.put_call_forwarding(id, &wanted).await;
+    let what = (step.clone(), NotRestorableKind::CallForwarding, user);
+    if !written(answer, tally, what, "put the user's call forwarding back")? {
+        return Ok(());
     }
     let after = settle(
         || async {

@@ -13,14 +13,14 @@ use std::future::Future;
 use super::confirm::CONFIRM_BACKOFF;
 use super::error::{ReadError, ReconcileError, ResolveError, StepError, chain, status_message};
 use super::execute::not_applied_before;
-use super::fidelity::{Tally, ensure_settings};
+use super::fidelity::{Tally, ensure_settings, unrecorded_roles};
 use super::owners::{OwnerRegistry, Ownership, UserKey};
 use super::plan::StepKind;
 use super::report::Report;
 use super::{ClientProvider, Outcome, Pass, PassResult, StatusStore, check_endpoint};
 use crate::crd::{
     ActionOutcome, GenesysUserOffboarding, HandoffItem, HandoffKind, NotRestorable,
-    NotRestorableKind, QueueMembership, SnapshotPart, UserSnapshot,
+    NotRestorableKind, QueueMembership, UserSnapshot,
 };
 use genesys_cloud::{
     GenesysClient, MemberBy, RetryClass, RoleDivision, UserId, UserRoutingSkillPost, UserState,
@@ -160,19 +160,14 @@ async fn put_back(
         &mut unconfirmed,
     )
     .await?;
-    ensure_settings(
-        &client,
-        id,
-        snapshot,
-        &mut Tally {
-            report,
-            put_back: &mut put_back,
-            unconfirmed: &mut unconfirmed,
-            not_restorable: &mut not_restorable,
-        },
-    )
-    .await?;
-    unrecorded_roles(id, snapshot, report, &mut not_restorable);
+    let mut tally = Tally {
+        report,
+        put_back: &mut put_back,
+        unconfirmed: &mut unconfirmed,
+        not_restorable: &mut not_restorable,
+    };
+    ensure_settings(&client, id, snapshot, &mut tally).await?;
+    unrecorded_roles(id, snapshot, &mut tally);
     missing_languages(&client, id, snapshot, report, &mut not_restorable).await?;
     missing_default_station(&client, id, snapshot, report, &mut not_restorable).await?;
     ensure_handoff_undone(
@@ -628,33 +623,6 @@ async fn confirm_roles(
         verdict.record(report, put_back, unconfirmed);
     }
     Ok(())
-}
-
-/// Role grants a `Minimal` snapshot did not record: going inactive removed those the user held
-/// directly, and nothing says which they were, so they are listed as not restorable (those
-/// held through a group come back with the group).
-fn unrecorded_roles(
-    id: &UserId,
-    snapshot: &UserSnapshot,
-    report: &mut Report,
-    not_restorable: &mut Vec<NotRestorable>,
-) {
-    if !snapshot.not_recorded.contains(&SnapshotPart::RoleGrants) {
-        return;
-    }
-    let why = "the snapshot did not record the user's role grants (spec.snapshot.scope: Minimal) and going inactive removed those held directly; grant them again by hand".to_owned();
-    report.action(
-        StepKind::RestoreRole,
-        None,
-        ActionOutcome::Skipped,
-        Some(format!("not restorable: {why}")),
-    );
-    not_restorable.push(NotRestorable {
-        what: NotRestorableKind::RoleGrants,
-        id: id.to_string(),
-        name: None,
-        why,
-    });
 }
 
 /// Languages: the contract has no operation that assigns a routing language, so missing ones

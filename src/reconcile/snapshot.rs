@@ -22,48 +22,45 @@ use genesys_cloud::{
 };
 
 /// Builds the snapshot from the reading, reading the user's role grants first if the reading
-/// has none. A `Minimal` snapshot reads nothing more ([`minimal`]).
+/// has none, and the groups and team when the reading's expand left them out. A `Minimal`
+/// snapshot reads no grants, utilization or call forwarding ([`minimal`]).
 pub async fn take(
     client: &GenesysClient,
     reading: &Reading,
     scope: SnapshotScope,
     now: DateTime<Utc>,
 ) -> Result<UserSnapshot, ReadError> {
-    if scope == SnapshotScope::Minimal {
-        let mut snapshot = minimal(reading, now);
-        if reading.user.groups.is_none()
-            && let Some(user) = user_with_memberships(client, &reading.user.id).await?
-        {
-            (snapshot.groups, snapshot.team) = (named(user.groups.as_ref()), team_of(&user));
-        }
-        return Ok(snapshot);
-    }
-    let mut snapshot = if let Some(subject) = &reading.grants {
-        build(reading, subject, now)
-    } else {
-        let subject = client
-            .get_authorization_subject(&reading.user.id)
-            .await
-            .map_err(ReadError::new("read the user's role grants"))?;
-        build(reading, &subject, now)
-    };
     let id = &reading.user.id;
+    let full = scope == SnapshotScope::Full;
+    let mut snapshot = match &reading.grants {
+        _ if !full => minimal(reading, now),
+        Some(subject) => build(reading, subject, now),
+        None => {
+            let subject = client
+                .get_authorization_subject(id)
+                .await
+                .map_err(ReadError::new("read the user's role grants"))?;
+            build(reading, &subject, now)
+        }
+    };
     if reading.user.groups.is_none() {
         // The expand was left out ("best effort"): read the memberships on their own.
         if let Some(user) = user_with_memberships(client, id).await? {
             (snapshot.groups, snapshot.team) = (named(user.groups.as_ref()), team_of(&user));
         }
     }
-    snapshot.utilization = optional(
-        client.get_user_utilization(id).await,
-        "read the user's utilization",
-    )?
-    .map(|u| utilization_snapshot(&u));
-    snapshot.call_forwarding = optional(
-        client.get_call_forwarding(id).await,
-        "read the user's call forwarding",
-    )?
-    .map(|c| forwarding_snapshot(&c));
+    if full {
+        snapshot.utilization = optional(
+            client.get_user_utilization(id).await,
+            "read the user's utilization",
+        )?
+        .map(|u| utilization_snapshot(&u));
+        snapshot.call_forwarding = optional(
+            client.get_call_forwarding(id).await,
+            "read the user's call forwarding",
+        )?
+        .map(|c| forwarding_snapshot(&c));
+    }
     Ok(snapshot)
 }
 
