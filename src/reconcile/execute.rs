@@ -149,8 +149,9 @@ async fn ensure_presence_offline(
         .offline_presence_id()
         .await
         .map_err(StepError::genesys("look up the Offline presence"))?;
+    // A wave's changes share one bulk request; the read-back confirms each user's.
     client
-        .set_presence(user, &offline)
+        .set_presence_together(user, &offline)
         .await
         .map_err(StepError::genesys("set the user's presence to Offline"))?;
     Ok(StepOutput::Changed)

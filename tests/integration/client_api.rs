@@ -726,6 +726,131 @@ async fn presence_goes_to_the_cached_offline_definition_and_sessions_are_revoked
     );
 }
 
+/// Sets `users` to Offline at once (the current-thread runtime makes every caller join the
+/// batch before it is sent) and answers each result.
+async fn all_offline(env: &Env, users: &[&str]) -> Vec<Result<(), GenesysError>> {
+    futures::future::join_all(
+        users
+            .iter()
+            .map(|u| async move { env.client.set_presence_together(&id(u), OFFLINE).await }),
+    )
+    .await
+}
+
+/// The Genesys Cloud presence each of `users` reads now.
+async fn presence_ids(env: &Env, users: &[&str]) -> Vec<String> {
+    let mut ids = Vec::new();
+    for u in users {
+        let p = env.client.get_presence(&id(u)).await.unwrap();
+        ids.push(p.presence_definition.unwrap().id);
+    }
+    ids
+}
+
+#[tokio::test]
+async fn a_wave_going_offline_sends_one_bulk_presence_request_and_a_lone_change_one_patch() {
+    let env = Env::start().await;
+
+    let results = all_offline(&env, &[JANE, OMAR, PRIYA]).await;
+
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let puts = env.api_requests("PUT", "/api/v2/users/presences/bulk");
+    assert_eq!(puts.len(), 1, "three changes, one request");
+    let entry = |u: &str| {
+        serde_json::json!({"id": u, "source": "PURECLOUD", "sourceId": "PURECLOUD",
+                           "presenceDefinition": {"id": OFFLINE}})
+    };
+    assert_eq!(
+        puts[0].2.as_ref().unwrap(),
+        &serde_json::json!([entry(JANE), entry(OMAR), entry(PRIYA)])
+    );
+    assert!(env.api_requests("PATCH", "/api/v2/users/").is_empty());
+    assert_eq!(presence_ids(&env, &[JANE, OMAR, PRIYA]).await, [OFFLINE; 3]);
+
+    env.client
+        .set_presence_together(&id(LI), OFFLINE)
+        .await
+        .unwrap();
+    assert_eq!(
+        env.api_requests("PATCH", &format!("/api/v2/users/{LI}/presences/purecloud"))
+            .len(),
+        1,
+        "a change alone is the one-user PATCH"
+    );
+    assert_eq!(
+        env.api_requests("PUT", "/api/v2/users/presences/bulk")
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_bulk_presence_request_refused_is_sent_again_one_user_at_a_time() {
+    // More entries than the org takes: 400, then one PATCH each.
+    let mut fixture = Fixture::demo();
+    fixture.behavior.presence_bulk_max_entries = 2;
+    let env = Env::with(fixture, |c| c).await;
+    let results = all_offline(&env, &[JANE, OMAR, PRIYA]).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let puts = env.api_requests("PUT", "/api/v2/users/presences/bulk");
+    assert_eq!(puts.iter().map(|p| p.3).collect::<Vec<_>>(), [400]);
+    assert_eq!(env.api_requests("PATCH", "/api/v2/users/").len(), 3);
+    assert_eq!(presence_ids(&env, &[JANE, OMAR, PRIYA]).await, [OFFLINE; 3]);
+
+    // An unknown user fails the whole request on some orgs: the others still change, the
+    // unknown one gets its own 404. On the others the bulk request changes the known users and
+    // leaves the unknown one out: its read-back tells.
+    for fails_whole in [true, false] {
+        let mut fixture = Fixture::demo();
+        fixture.behavior.presence_bulk_fails_whole = fails_whole;
+        let env = Env::with(fixture, |c| c).await;
+        let ghost = "00000000-0000-4000-8000-00000000dead";
+        let results = all_offline(&env, &[JANE, ghost, OMAR]).await;
+        assert!(results[0].is_ok() && results[2].is_ok(), "{results:?}");
+        assert_eq!(
+            results[1].as_ref().is_err_and(GenesysError::is_not_found),
+            fails_whole,
+            "{results:?}"
+        );
+        assert_eq!(presence_ids(&env, &[JANE, OMAR]).await, [OFFLINE; 2]);
+        let patches = env.api_requests("PATCH", "/api/v2/users/").len();
+        assert_eq!(patches, if fails_whole { 3 } else { 0 });
+    }
+}
+
+#[tokio::test]
+async fn a_role_without_the_bulk_presence_permission_gets_one_patch_per_user_from_then_on() {
+    let mut fixture = Fixture::demo();
+    let mut client = fixture.oauth_clients[0].clone();
+    client.client_id = "no-bulk-client".into();
+    client.permissions = Some(
+        ["directory:user:view", "presence:presenceDefinition:view"]
+            .map(String::from)
+            .to_vec(),
+    );
+    fixture.oauth_clients.push(client);
+    let env = Env::as_client(fixture, "no-bulk-client", "demo-secret", |c| c).await;
+
+    let first = all_offline(&env, &[JANE, OMAR]).await;
+    let then = all_offline(&env, &[PRIYA, LI]).await;
+
+    assert!(
+        first.iter().chain(&then).all(Result::is_ok),
+        "{first:?} {then:?}"
+    );
+    let puts = env.api_requests("PUT", "/api/v2/users/presences/bulk");
+    assert_eq!(
+        puts.iter().map(|p| p.3).collect::<Vec<_>>(),
+        [403],
+        "refused once, never asked again"
+    );
+    assert_eq!(env.api_requests("PATCH", "/api/v2/users/").len(), 4);
+    assert_eq!(
+        presence_ids(&env, &[JANE, OMAR, PRIYA, LI]).await,
+        [OFFLINE; 4]
+    );
+}
+
 #[tokio::test]
 async fn roles_and_grants_are_read_and_granted_back() {
     let env = Env::start().await;

@@ -195,7 +195,12 @@ async fn the_demo_agents_work_goes_to_her_successor_before_she_leaves_routing() 
     let requests = world.sim.requests();
     let first_drain = requests
         .iter()
-        .position(|r| r.operation.as_deref() == Some("patch_user_presence"))
+        .position(|r| {
+            matches!(
+                r.operation.as_deref(),
+                Some("patch_user_presence" | "put_users_presences_bulk")
+            )
+        })
         .unwrap();
     for op in [
         "patch_conversations_callbacks",
@@ -317,6 +322,7 @@ async fn a_move_that_fails_midway_is_finished_by_the_next_pass_and_nothing_moves
         Some("active")
     );
     assert!(world.requests_of("patch_user_presence").is_empty());
+    assert!(world.requests_of("put_users_presences_bulk").is_empty());
 
     let outcome = world.pass(&mut jane).await;
 
@@ -658,6 +664,7 @@ async fn a_move_genesys_accepts_but_never_applies_is_counted_and_stalls_naming_i
         Some("active")
     );
     assert!(world.requests_of("patch_user_presence").is_empty());
+    assert!(world.requests_of("put_users_presences_bulk").is_empty());
     world.check_invariants();
 }
 

@@ -278,8 +278,9 @@ NIGHT_SHIFT = "3c4d5e6f-0000-4000-8000-0000000000c2"
 
 def run_realistic(client, checks):
     """Reads what the emulator renders only with the realistic profile (teams and skill groups
-    among a queue's memberGroups, a grant whose subject is a group, a presence with sourceId, an
-    unknown user's OFF_QUEUE, a details job that is PENDING), so the walk at the end proves the
+    among a queue's memberGroups, a grant whose subject is a group, a presence with sourceId, a
+    bulk presence change that one unknown user fails, an unknown user's OFF_QUEUE, a details job
+    that is PENDING), so the walk at the end proves the
     SDK knows every field and enum value."""
     users_api = gc.UsersApi(client)
     routing_api = gc.RoutingApi(client)
@@ -304,8 +305,32 @@ def run_realistic(client, checks):
     checks.ok(subjects == {PRIYA, TIER_2},
               "a grant through a group shows the group as subjectId, direct ones the user")
 
-    presence = gc.PresenceApi(client).get_user_presence(ANA, "purecloud")
+    presence_api = gc.PresenceApi(client)
+    presence = presence_api.get_user_presence(ANA, "purecloud")
     checks.ok(presence.source_id == "PURECLOUD", "a presence carries sourceId")
+    offline = next(d.id for d in presence_api.get_presence_definitions().entities
+                   if d.system_presence == "Offline")
+
+    def bulk_entry(user_id):
+        entry = gc.MutableUserPresence()
+        entry.id = user_id
+        entry.source_id = "PURECLOUD"
+        entry.presence_definition = gc.PresenceDefinition()
+        entry.presence_definition.id = offline
+        return entry
+
+    # One unknown user fails the whole bulk change (realistic profile), nothing changed.
+    try:
+        presence_api.put_users_presences_bulk([bulk_entry(PRIYA),
+                                               bulk_entry("00000000-0000-4000-8000-00000000dead")])
+        checks.ok(False, "a bulk presence change naming an unknown user is refused")
+    except ApiException as e:
+        checks.ok(e.status == 404, f"a bulk presence change naming an unknown user: 404 ({e.status})")
+    changed = presence_api.put_users_presences_bulk([bulk_entry(PRIYA), bulk_entry(ANA)])
+    checks.ok([p.presence_definition.id for p in changed] == [offline, offline],
+              "a bulk presence change answers each user's new presence")
+    checks.ok(presence_api.get_user_presence(ANA, "purecloud").presence_definition.id == offline,
+              "the bulk change is read back")
     unknown = users_api.get_user_routingstatus("00000000-0000-4000-8000-00000000dead")
     checks.ok(unknown.status == "OFF_QUEUE", "an unknown user's routing status is OFF_QUEUE")
 

@@ -176,13 +176,31 @@ pub fn is_offboarded(resource: &GenesysUserOffboarding) -> bool {
 
 /// `METHOD path?query body` of every successful Genesys write, counted. A write whose body is
 /// a list (queue members added or removed) counts once per item, so that removals the client
-/// coalesced into one request compare equal to the same removals sent one by one.
+/// coalesced into one request compare equal to the same removals sent one by one; each entry
+/// of a bulk presence change counts as the one-user `PATCH` it stands for.
 pub fn successful_writes(requests: &[RecordedRequest]) -> BTreeMap<String, usize> {
     let mut writes = BTreeMap::new();
     for r in requests
         .iter()
         .filter(|r| is_write(r) && (200..300).contains(&r.status))
     {
+        if r.path == "/api/v2/users/presences/bulk" {
+            for entry in r
+                .body
+                .as_ref()
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let patch = serde_json::json!({"presenceDefinition": entry["presenceDefinition"]});
+                let key = format!(
+                    "PATCH /api/v2/users/{}/presences/purecloud? {patch}",
+                    entry["id"].as_str().unwrap_or_default()
+                );
+                *writes.entry(key).or_insert(0) += 1;
+            }
+            continue;
+        }
         let bodies: Vec<String> = match &r.body {
             Some(Value::Array(items)) if items.len() > 1 => items
                 .iter()

@@ -57,6 +57,11 @@ pub(crate) struct Inner {
     pub workitem_queries: Coalescer<(), UserId, Vec<super::handoff::Workitem>>,
     /// Users' licences, read in batches (`POST /api/v2/license/users`).
     pub license_batches: Coalescer<(), UserId, Vec<String>>,
+    /// Presence changes, by presence definition (`PUT /api/v2/users/presences/bulk`).
+    pub presence_sets: Coalescer<String, UserId, ()>,
+    /// Set once Genesys refused the bulk presence form with 403: this client's role lacks
+    /// `presence:userPresence:edit`, which the one-user PATCH does not need.
+    pub presence_bulk_refused: std::sync::atomic::AtomicBool,
     /// The impact preflight's org-wide listings, shared for a short time.
     pub org_dependents: super::impact::OrgDependentsCache,
     /// Users the caller resolved and asked to remember, by its key, with when.
@@ -116,6 +121,8 @@ impl GenesysClient {
                 member_checks: Coalescer::new(max_batch),
                 workitem_queries: Coalescer::new(max_batch),
                 license_batches: Coalescer::new(max_batch.min(super::impact::LICENSE_BATCH)),
+                presence_sets: Coalescer::new(max_batch),
+                presence_bulk_refused: std::sync::atomic::AtomicBool::new(false),
                 org_dependents: super::impact::OrgDependentsCache::default(),
                 remembered: std::sync::Mutex::default(),
             }),

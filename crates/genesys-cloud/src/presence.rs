@@ -1,12 +1,16 @@
 //! Presence and sessions (`docs/genesys-api.md` §6.7–§6.8): the org's presence definitions (the
-//! Offline one is cached), a user's Genesys Cloud presence, and revoking a user's tokens.
+//! Offline one is cached), a user's Genesys Cloud presence (one user, or many users' in one
+//! bulk request), and revoking a user's tokens.
+
+use std::sync::atomic::Ordering;
 
 use reqwest::Method;
 use serde::Serialize;
 
+use super::batch::{answer_batch, coalesce};
 use super::client::GenesysClient;
 use super::error::GenesysError;
-use super::http::ApiRequest;
+use super::http::{Admission, ApiRequest};
 use super::models::{Listing, PresenceDefinition, SystemPresence, UserId, UserPresence};
 
 /// The Genesys Cloud presence source (`PATCH /users/{id}/presences/purecloud`).
@@ -21,6 +25,20 @@ struct PresencePatch<'a> {
 #[derive(Debug, Serialize)]
 struct DefinitionId<'a> {
     id: &'a str,
+}
+
+/// The source of the Genesys Cloud presence as the bulk form names it: `sourceId`, and the
+/// deprecated `source` it replaces (SDK `MutableUserPresence`), both sent.
+const PURECLOUD_SOURCE_ID: &str = "PURECLOUD";
+
+/// One entry of `PUT /users/presences/bulk` (SDK `MutableUserPresence`; `id` is "the user's id").
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BulkPresence<'a> {
+    id: &'a str,
+    source: &'a str,
+    source_id: &'a str,
+    presence_definition: DefinitionId<'a>,
 }
 
 impl GenesysClient {
@@ -68,6 +86,17 @@ impl GenesysClient {
         id: &UserId,
         definition_id: &str,
     ) -> Result<UserPresence, GenesysError> {
+        self.patch_presence(id, definition_id, Admission::Wait)
+            .await?
+            .json()
+    }
+
+    async fn patch_presence(
+        &self,
+        id: &UserId,
+        definition_id: &str,
+        admission: Admission,
+    ) -> Result<super::http::Reply, GenesysError> {
         let request = ApiRequest::new(
             "patch_user_presence",
             Method::PATCH,
@@ -75,8 +104,91 @@ impl GenesysClient {
         )
         .json(&PresencePatch {
             presence_definition: DefinitionId { id: definition_id },
-        })?;
-        self.send(request).await?.json()
+        })?
+        .admission(admission);
+        self.send(request).await
+    }
+
+    /// Sets `id`'s Genesys Cloud presence to `definition_id` and answers nothing: what the
+    /// presence became is for a read to tell (the bulk answer is not attributed per user).
+    ///
+    /// Concurrent changes to the same definition (a wave going Offline) are coalesced into one
+    /// `PUT /api/v2/users/presences/bulk` naming them all (at most `max_batch`). A change alone
+    /// is the one-user `PATCH`; so is each change of a batch whose bulk request Genesys refuses:
+    /// 400 (too many entries, a source it does not take), 404 (one unknown user fails the whole
+    /// request on some orgs) or 403 (the bulk form needs `presence:userPresence:edit`, the
+    /// `PATCH` declares no permission). After a 403 this client sends no more bulk requests.
+    pub async fn set_presence_together(
+        &self,
+        id: &UserId,
+        definition_id: &str,
+    ) -> Result<(), GenesysError> {
+        if self.inner.presence_bulk_refused.load(Ordering::Relaxed) {
+            return self.set_presence(id, definition_id).await.map(drop);
+        }
+        coalesce(
+            self,
+            |client| &client.inner.presence_sets,
+            "put_users_presences_bulk",
+            definition_id.to_owned(),
+            id.clone(),
+            |client, definition, users| async move {
+                let combined = async {
+                    match client.put_presences_bulk(&users, &definition).await {
+                        Ok(()) => Ok(Some(users.iter().map(|_| Ok(())).collect())),
+                        Err(e) if e.is_not_found() => Ok(None),
+                        Err(GenesysError::Forbidden { .. }) => {
+                            client
+                                .inner
+                                .presence_bulk_refused
+                                .store(true, Ordering::Relaxed);
+                            tracing::info!(
+                                "bulk presence refused (presence:userPresence:edit); one PATCH per user from now on"
+                            );
+                            Ok(None)
+                        }
+                        Err(e) => Err(e),
+                    }
+                };
+                answer_batch(&users, "presence change", combined, |user, admission| {
+                    let client = client.clone();
+                    let definition = definition.clone();
+                    async move {
+                        client
+                            .patch_presence(user, &definition, admission)
+                            .await
+                            .map(drop)
+                    }
+                })
+                .await
+            },
+        )
+        .await
+    }
+
+    /// `PUT /api/v2/users/presences/bulk`, its first attempt on the slot the batch holds.
+    async fn put_presences_bulk(
+        &self,
+        users: &[UserId],
+        definition_id: &str,
+    ) -> Result<(), GenesysError> {
+        let body: Vec<BulkPresence<'_>> = users
+            .iter()
+            .map(|u| BulkPresence {
+                id: u.as_str(),
+                source: PURECLOUD_SOURCE_ID,
+                source_id: PURECLOUD_SOURCE_ID,
+                presence_definition: DefinitionId { id: definition_id },
+            })
+            .collect();
+        let request = ApiRequest::new(
+            "put_users_presences_bulk",
+            Method::PUT,
+            &["users", "presences", "bulk"],
+        )
+        .json(&body)?
+        .admission(Admission::Admitted);
+        self.send(request).await.map(drop)
     }
 
     /// `DELETE /api/v2/tokens/{userId}`: ends every session of the user (`oauth:token:delete`).

@@ -257,6 +257,14 @@ behavior! {
     /// Whether a `UserPresence` carries `sourceId` (SDK `UserPresence.source`: "Deprecated -
     /// The sourceID field should be used as a replacement").
     presence_source_id: bool = false, realistic true;
+    /// Whether an entry of `PUT /users/presences/bulk` that names an unknown user fails the
+    /// whole request with 404, nothing changed; off, the entry is left out of the answer and
+    /// the others change. The SDK (`presence_api.put_users_presences_bulk`) says neither, so
+    /// both ways.
+    presence_bulk_fails_whole: bool = false, realistic true;
+    /// Most entries one `PUT /users/presences/bulk` takes; more get a 400 (0: no limit). The
+    /// SDK names no limit; the realistic profile assumes one.
+    presence_bulk_max_entries: u32 = 0, realistic 50;
     /// Status polls of a details job answered `PENDING` after the first (`QUEUED`) and before
     /// `FULFILLED` (SDK `AsyncQueryStatus.state`: QUEUED, PENDING, ..., FULFILLED).
     details_job_pending_polls: u32 = 0, realistic 1;

@@ -86,7 +86,7 @@ macro_rules! op {
     };
 }
 
-/// All 79 operations.
+/// All 80 operations.
 pub static OPERATIONS: &[Operation] = &[
     // users
     op!(
@@ -293,6 +293,13 @@ pub static OPERATIONS: &[Operation] = &[
         "PATCH",
         "/api/v2/users/{userId}/presences/{sourceId}",
         Perms::None,
+        org
+    ),
+    op!(
+        put_users_presences_bulk,
+        "PUT",
+        "/api/v2/users/presences/bulk",
+        Perms::Any(&["presence:userPresence:edit"]),
         org
     ),
     op!(
@@ -731,11 +738,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_table_has_79_distinct_operations() {
+    fn the_table_has_80_distinct_operations() {
         let mut ids: Vec<_> = OPERATIONS.iter().map(|o| o.id).collect();
         ids.sort_unstable();
         ids.dedup();
-        assert_eq!(ids.len(), 79);
+        assert_eq!(ids.len(), 80);
     }
 
     #[test]

@@ -56,34 +56,114 @@ pub fn patch_user_presence(org: &mut Org, call: &Call<'_>) -> Result<Reply, ApiE
     let id = call.param("userId").to_owned();
     org.live_user(&id)?;
     let body: PresenceBody = call.json()?;
-    let definition = match body.presence_definition.and_then(|d| d.id) {
-        Some(def_id) => {
-            let d = org
-                .presence_definition(&def_id)
-                .filter(|d| !d.deactivated)
-                .ok_or_else(|| {
-                    ApiError::new(
-                        400,
-                        "invalid.value",
-                        "Invalid presence definition id [{id}]",
-                    )
-                    .param("id", def_id.as_str())
-                })?;
-            Some((d.id.clone(), d.system_presence.clone()))
+    let definition = presence_definition(org, body.presence_definition)?;
+    set_presence(org, &id, definition, body.message, call.now)?;
+    let user = org.live_user(&id)?;
+    render::presence(org, user)
+        .map(Reply::ok)
+        .ok_or_else(|| ApiError::not_found("Presence of user", &id))
+}
+
+/// One entry of `PUT /api/v2/users/presences/bulk` (SDK `MutableUserPresence`): `id` is "the
+/// user's id"; the source is named by `sourceId` or the deprecated `source`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BulkPresence {
+    id: Option<String>,
+    source: Option<String>,
+    source_id: Option<String>,
+    presence_definition: Option<DefinitionRef>,
+    message: Option<String>,
+}
+
+/// `PUT /api/v2/users/presences/bulk`: the Genesys Cloud presence of several users at once,
+/// each entry as a `PATCH` of that user's `purecloud` presence; answers their `UserPresence`s.
+///
+/// Unverified, so served both ways: an entry naming an unknown user fails the whole request
+/// with 404 and changes nothing (`behavior.presenceBulkFailsWhole`), or is left out of the
+/// answer while the others change; more than `behavior.presenceBulkMaxEntries` entries (0: no
+/// limit) get a 400.
+pub fn put_users_presences_bulk(org: &mut Org, call: &Call<'_>) -> Result<Reply, ApiError> {
+    let entries: Vec<BulkPresence> = call.json()?;
+    let max = org.behavior.presence_bulk_max_entries;
+    if max > 0 && entries.len() > max as usize {
+        return Err(ApiError::bad_request(format!(
+            "At most {max} user presences can be updated at once"
+        )));
+    }
+    let mut changes = Vec::new();
+    for entry in entries {
+        let id = entry
+            .id
+            .ok_or_else(|| ApiError::bad_request("Every user presence needs the user's id"))?;
+        let source = entry.source_id.or(entry.source).unwrap_or_default();
+        if !source.eq_ignore_ascii_case("purecloud") {
+            return Err(
+                ApiError::new(400, "invalid.value", "Invalid presence source [{id}]")
+                    .param("id", source.as_str()),
+            );
         }
-        None => None,
+        let definition = presence_definition(org, entry.presence_definition)?;
+        if definition.is_none() && entry.message.is_none() {
+            return Err(ApiError::bad_request(
+                "Give a presenceDefinition, a message, or both",
+            ));
+        }
+        match org.live_user(&id) {
+            Ok(_) => changes.push((id, definition, entry.message)),
+            Err(e) if org.behavior.presence_bulk_fails_whole => return Err(e),
+            Err(_) => {}
+        }
+    }
+    let mut answers = Vec::new();
+    for (id, definition, message) in changes {
+        set_presence(org, &id, definition, message, call.now)?;
+        let user = org.live_user(&id)?;
+        answers.extend(render::presence(org, user));
+    }
+    Ok(Reply::ok(Value::Array(answers)))
+}
+
+/// The active presence definition a write names, with its system presence.
+fn presence_definition(
+    org: &Org,
+    named: Option<DefinitionRef>,
+) -> Result<Option<(String, String)>, ApiError> {
+    let Some(def_id) = named.and_then(|d| d.id) else {
+        return Ok(None);
     };
-    if definition.is_none() && body.message.is_none() {
+    let d = org
+        .presence_definition(&def_id)
+        .filter(|d| !d.deactivated)
+        .ok_or_else(|| {
+            ApiError::new(
+                400,
+                "invalid.value",
+                "Invalid presence definition id [{id}]",
+            )
+            .param("id", def_id.as_str())
+        })?;
+    Ok(Some((d.id.clone(), d.system_presence.clone())))
+}
+
+/// Sets a user's Genesys Cloud presence and moves their routing status with it (module docs).
+fn set_presence(
+    org: &mut Org,
+    id: &str,
+    definition: Option<(String, String)>,
+    message: Option<String>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), ApiError> {
+    if definition.is_none() && message.is_none() {
         return Err(ApiError::bad_request(
             "Give a presenceDefinition, a message, or both",
         ));
     }
-    let now = call.now;
     let offline_sets_off_queue = org.behavior.offline_presence_sets_off_queue;
-    let user = org.live_user_mut(&id)?;
+    let user = org.live_user_mut(id)?;
     match definition {
         Some((def_id, system)) => {
-            user.set_presence(&def_id, body.message, now);
+            user.set_presence(&def_id, message, now);
             if system == "OnQueue" {
                 if user.routing_status.status == "OFF_QUEUE" {
                     user.set_routing_status("IDLE", now);
@@ -94,15 +174,12 @@ pub fn patch_user_presence(org: &mut Org, call: &Call<'_>) -> Result<Reply, ApiE
         }
         None => {
             if let Some(p) = user.presence.as_mut() {
-                p.message = body.message;
+                p.message = message;
                 p.modified_date = now;
             }
         }
     }
-    let user = org.live_user(&id)?;
-    render::presence(org, user)
-        .map(Reply::ok)
-        .ok_or_else(|| ApiError::not_found("Presence of user", &id))
+    Ok(())
 }
 
 /// `GET /api/v2/presence/definitions`: `deactivated=true` lists the deactivated ones.

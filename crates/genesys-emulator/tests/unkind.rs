@@ -647,6 +647,86 @@ async fn a_presence_names_its_source_id_only_when_the_switch_says_so() {
     );
 }
 
+fn bulk_offline(users: &[&str]) -> Value {
+    Value::Array(
+        users
+            .iter()
+            .map(|u| json!({"id": u, "sourceId": "PURECLOUD", "presenceDefinition": {"id": OFFLINE}}))
+            .collect(),
+    )
+}
+
+async fn presence_of(api: &Api, user: &str) -> String {
+    let presence = api
+        .get(&format!("/api/v2/users/{user}/presences/purecloud"))
+        .await;
+    presence.body["presenceDefinition"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_bulk_presence_change_with_an_unknown_user_fails_whole_or_skips_them_per_the_switch() {
+    let skips = demo_with(|b| b.presence_bulk_fails_whole = false).await;
+    let fails = demo_with(|b| b.presence_bulk_fails_whole = true).await;
+    let body = bulk_offline(&[JANE, SAM_DELETED, PRIYA]);
+
+    let answer = skips
+        .call("PUT", "/api/v2/users/presences/bulk", Some(body.clone()))
+        .await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(
+        answer.body.as_array().unwrap().len(),
+        2,
+        "the deleted user is left out"
+    );
+    assert_eq!(presence_of(&skips, JANE).await, OFFLINE);
+    assert_eq!(presence_of(&skips, PRIYA).await, OFFLINE);
+
+    let answer = fails
+        .call("PUT", "/api/v2/users/presences/bulk", Some(body))
+        .await;
+    assert_error_body(&answer, 404, "not.found");
+    assert_ne!(presence_of(&fails, JANE).await, OFFLINE, "nothing changed");
+}
+
+#[tokio::test]
+async fn a_bulk_presence_change_over_the_limit_is_refused_and_one_within_moves_routing_too() {
+    let unlimited = demo_with(|b| b.presence_bulk_max_entries = 0).await;
+    let limited = demo_with(|b| {
+        b.presence_bulk_max_entries = 1;
+        b.offline_presence_sets_off_queue = true;
+    })
+    .await;
+    let two = bulk_offline(&[JANE, PRIYA]);
+
+    let answer = unlimited
+        .call("PUT", "/api/v2/users/presences/bulk", Some(two.clone()))
+        .await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    let answer = limited
+        .call("PUT", "/api/v2/users/presences/bulk", Some(two))
+        .await;
+    assert_error_body(&answer, 400, "bad.request");
+
+    let answer = limited
+        .call(
+            "PUT",
+            "/api/v2/users/presences/bulk",
+            Some(bulk_offline(&[JANE])),
+        )
+        .await;
+    assert_eq!(answer.body[0]["presenceDefinition"]["id"], OFFLINE);
+    let routing = limited
+        .get(&format!("/api/v2/users/{JANE}/routingstatus"))
+        .await;
+    assert_eq!(
+        routing.body["status"], "OFF_QUEUE",
+        "as the one-user PATCH does"
+    );
+}
+
 // ---------------------------------------------------------------- analytics
 
 #[tokio::test]
@@ -786,6 +866,8 @@ fn the_realistic_profile_turns_every_unkind_switch_on() {
     assert!(!realistic.offline_presence_sets_off_queue);
     assert!(realistic.unknown_user_routing_status_off_queue);
     assert!(realistic.presence_source_id);
+    assert!(realistic.presence_bulk_fails_whole);
+    assert_eq!(realistic.presence_bulk_max_entries, 50);
     assert!(realistic.details_paging_drift);
     for delay in [
         realistic.queue_join_patch_delay_ms,
