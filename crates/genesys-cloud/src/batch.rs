@@ -15,6 +15,11 @@
 //! - one batch of a group is in flight at a time: a batch opened while the previous one of its
 //!   group is still answering waits for that answer before it asks for its slot.
 //!
+//! - during a wave (callers for other keys joined the coalescer within the last
+//!   [`WAVE_WINDOW`]), the opener of a batch lingers for the coalescer's `linger` before it asks
+//!   for its slot, so that the wave's other callers, whose passes run a step or two apart, join
+//!   it. A lone offboarding asks only for its own keys, so it never lingers.
+//!
 //! An idle client gets its slot at once, so a lone read is sent at once, exactly as before; a
 //! saturated client waits for its slot anyway, and the batch grows meanwhile. A client that is
 //! busy without being saturated (many passes at once, each waiting on its own reads, or a
@@ -24,10 +29,11 @@
 //! runs on its own task, so a caller that gives up (a reconcile pass cancelled, a sibling read
 //! failed) never strands the others.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
-use std::hash::Hash;
+use std::hash::{BuildHasher, Hash};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use std::sync::Arc;
 
@@ -40,9 +46,19 @@ type Reply<V> = oneshot::Sender<Result<V, GenesysError>>;
 /// The callers of one batch: each key with where its answer goes.
 type Waiting<K, V> = Vec<(K, Reply<V>)>;
 
+/// How far back a coalescer looks for callers of other keys: a wave is on while they keep
+/// coming.
+pub(crate) const WAVE_WINDOW: Duration = Duration::from_secs(2);
+
+/// How many recent callers a coalescer remembers to tell a wave.
+const RECENT_MAX: usize = 64;
+
 /// Open and sealed batches of one kind of read.
 pub(crate) struct Coalescer<G, K, V> {
     max: usize,
+    /// How long the opener of a batch waits for others during a wave.
+    linger: Duration,
+    hasher: std::collections::hash_map::RandomState,
     state: Mutex<Batches<G, K, V>>,
 }
 
@@ -55,18 +71,30 @@ struct Batches<G, K, V> {
     /// Per group, the turn of the batch in flight: held from before its slot is asked for until
     /// every caller is answered. Removed when no batch holds or awaits it.
     turns: HashMap<G, Arc<tokio::sync::Mutex<()>>>,
+    /// When recent callers joined, and the hash of their key.
+    recent: VecDeque<(Instant, u64)>,
 }
 
-impl<G: Eq + Hash + Clone, K, V> Coalescer<G, K, V> {
-    /// Batches of at most `max` reads (at least one).
+impl<G: Eq + Hash + Clone, K: Hash, V> Coalescer<G, K, V> {
+    /// Batches of at most `max` reads (at least one), sent at once.
+    #[cfg(test)]
     pub fn new(max: usize) -> Self {
+        Self::lingering(max, Duration::ZERO)
+    }
+
+    /// Batches of at most `max` reads (at least one), whose openers wait `linger` for others
+    /// during a wave (module docs).
+    pub fn lingering(max: usize, linger: Duration) -> Self {
         Self {
             max: max.max(1),
+            linger,
+            hasher: std::collections::hash_map::RandomState::new(),
             state: Mutex::new(Batches {
                 next_id: 0,
                 open: HashMap::new(),
                 full: HashMap::new(),
                 turns: HashMap::new(),
+                recent: VecDeque::new(),
             }),
         }
     }
@@ -82,7 +110,18 @@ impl<G: Eq + Hash + Clone, K, V> Coalescer<G, K, V> {
     /// [`seal`](Self::seal) it and answer everyone.
     fn join(&self, group: &G, key: K) -> (Option<u64>, oneshot::Receiver<Result<V, GenesysError>>) {
         let (reply, answer) = oneshot::channel();
+        let hash = self.hasher.hash_one(&key);
         let mut batches = self.lock();
+        let now = Instant::now();
+        while batches
+            .recent
+            .front()
+            .is_some_and(|(at, _)| now.duration_since(*at) > WAVE_WINDOW)
+            || batches.recent.len() >= RECENT_MAX
+        {
+            batches.recent.pop_front();
+        }
+        batches.recent.push_back((now, hash));
         if let Some((id, waiting)) = batches.open.get_mut(group) {
             waiting.push((key, reply));
             if waiting.len() >= self.max {
@@ -102,6 +141,19 @@ impl<G: Eq + Hash + Clone, K, V> Coalescer<G, K, V> {
             batches.open.insert(group.clone(), (id, waiting));
         }
         (Some(id), answer)
+    }
+
+    /// How long the opener of a batch for `key` should wait for others: the linger while
+    /// callers of other keys joined within [`WAVE_WINDOW`], else nothing.
+    fn linger_for(&self, key: &K) -> Duration {
+        let hash = self.hasher.hash_one(key);
+        let now = Instant::now();
+        let wave = self
+            .lock()
+            .recent
+            .iter()
+            .any(|(at, other)| *other != hash && now.duration_since(*at) <= WAVE_WINDOW);
+        if wave { self.linger } else { Duration::ZERO }
     }
 
     /// The turn of `group`'s batches (see [`Batches::turns`]).
@@ -197,15 +249,19 @@ pub(crate) async fn coalesce<C, G, K, V, Run, Fut>(
 where
     C: Admit,
     G: Eq + Hash + Clone + Send + 'static,
-    K: Send + 'static,
+    K: Hash + Send + 'static,
     V: Send + 'static,
     Run: FnOnce(C, G, Vec<K>) -> Fut + Send + 'static,
     Fut: Future<Output = Vec<Result<V, GenesysError>>> + Send,
 {
+    let linger = pick(client).linger_for(&key);
     let (opened, answer) = pick(client).join(&group, key);
     if let Some(id) = opened {
         let client = client.clone();
         tokio::spawn(async move {
+            if !linger.is_zero() {
+                tokio::time::sleep(linger).await;
+            }
             // While the group's previous batch is in flight, this one stays open and grows.
             let turn = pick(&client).turn(&group);
             let held = turn.lock().await;
@@ -280,6 +336,36 @@ mod tests {
             .map(|(k, _)| k)
             .collect();
         assert_eq!((full, next), (vec![1, 2], vec![3]));
+    }
+
+    #[test]
+    fn only_callers_for_other_keys_make_a_batch_linger() {
+        let linger = Duration::from_millis(250);
+        let batches: Coalescer<&str, u32, ()> = Coalescer::lingering(10, linger);
+        assert_eq!(batches.linger_for(&1), Duration::ZERO, "nobody came before");
+        let (first, _a) = batches.join(&"g", 1);
+        batches.seal(&"g", first.unwrap());
+        assert_eq!(
+            batches.linger_for(&1),
+            Duration::ZERO,
+            "one offboarding reading its own user again is alone"
+        );
+        assert_eq!(
+            batches.linger_for(&2),
+            linger,
+            "another user's read: a wave"
+        );
+
+        let other_group: Coalescer<&str, u32, ()> = Coalescer::lingering(10, linger);
+        let (_, _b) = other_group.join(&"h", 1);
+        assert_eq!(
+            other_group.linger_for(&2),
+            linger,
+            "a wave whatever the group"
+        );
+        let never: Coalescer<&str, u32, ()> = Coalescer::new(10);
+        let (_, _c) = never.join(&"g", 1);
+        assert_eq!(never.linger_for(&2), Duration::ZERO, "no linger configured");
     }
 
     #[test]

@@ -105,6 +105,7 @@ impl GenesysClient {
             config.max_retry_after,
         );
         let max_batch = config.max_batch;
+        let linger = config.batch_linger;
         Ok(Self {
             inner: Arc::new(Inner {
                 http,
@@ -114,14 +115,17 @@ impl GenesysClient {
                 config,
                 backoff,
                 offline_presence: tokio::sync::OnceCell::new(),
-                users_by_id: Coalescer::new(max_batch),
-                email_searches: Coalescer::new(max_batch),
-                conversations: Coalescer::new(max_batch),
-                queue_removals: Coalescer::new(max_batch),
-                member_checks: Coalescer::new(max_batch),
-                workitem_queries: Coalescer::new(max_batch),
-                license_batches: Coalescer::new(max_batch.min(super::impact::LICENSE_BATCH)),
-                presence_sets: Coalescer::new(max_batch),
+                users_by_id: Coalescer::lingering(max_batch, linger),
+                email_searches: Coalescer::lingering(max_batch, linger),
+                conversations: Coalescer::lingering(max_batch, linger),
+                queue_removals: Coalescer::lingering(max_batch, linger),
+                member_checks: Coalescer::lingering(max_batch, linger),
+                workitem_queries: Coalescer::lingering(max_batch, linger),
+                license_batches: Coalescer::lingering(
+                    max_batch.min(super::impact::LICENSE_BATCH),
+                    linger,
+                ),
+                presence_sets: Coalescer::lingering(max_batch, linger),
                 presence_bulk_refused: std::sync::atomic::AtomicBool::new(false),
                 org_dependents: super::impact::OrgDependentsCache::default(),
                 remembered: std::sync::Mutex::default(),

@@ -513,6 +513,10 @@ pub struct ClientConfig {
     /// Most concurrent reads coalesced into one request (default 25): users by id, email
     /// searches, and users' conversations over the same window. 1 turns coalescing off.
     pub max_batch: usize,
+    /// During a wave (callers for several users at once), how long the first caller of a
+    /// coalesced request waits for the others before it is sent (default 250 ms; zero sends at
+    /// once). A lone offboarding never waits.
+    pub batch_linger: Duration,
     pub observer: Option<Arc<dyn CallObserver>>,
 }
 
@@ -528,6 +532,7 @@ impl fmt::Debug for ClientConfig {
             .field("max_sync_interval", &self.max_sync_interval)
             .field("max_response_bytes", &self.max_response_bytes)
             .field("max_batch", &self.max_batch)
+            .field("batch_linger", &self.batch_linger)
             .field("observer", &self.observer.is_some())
             .finish_non_exhaustive()
     }
@@ -551,6 +556,7 @@ impl ClientConfig {
             job_timeout: Duration::from_secs(600),
             max_response_bytes: 16 * 1024 * 1024,
             max_batch: 25,
+            batch_linger: Duration::from_millis(250),
             observer: None,
         }
     }
@@ -624,6 +630,13 @@ impl ClientConfig {
     #[must_use]
     pub fn with_max_batch(mut self, max: usize) -> Self {
         self.max_batch = max;
+        self
+    }
+
+    /// How long the first caller of a coalesced request waits for others during a wave.
+    #[must_use]
+    pub fn with_batch_linger(mut self, linger: Duration) -> Self {
+        self.batch_linger = linger;
         self
     }
 
