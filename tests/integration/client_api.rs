@@ -819,6 +819,38 @@ async fn a_bulk_presence_request_refused_is_sent_again_one_user_at_a_time() {
 }
 
 #[tokio::test]
+async fn a_user_outside_the_clients_divisions_refuses_that_bulk_request_only() {
+    let mut fixture = Fixture::demo();
+    fixture.behavior.division_scoped_permissions = true;
+    fixture.behavior.presence_bulk_fails_whole = true;
+    let env = Env::as_client(fixture, "support-client", "support-secret", |c| c).await;
+
+    // Priya is in Support, Jane in Home.
+    for _ in 0..2 {
+        let results = all_offline(&env, &[PRIYA, JANE]).await;
+        assert!(results[0].is_ok(), "{results:?}");
+        assert!(
+            matches!(
+                &results[1],
+                Err(GenesysError::Forbidden {
+                    missing_permission: None,
+                    ..
+                })
+            ),
+            "{results:?}"
+        );
+    }
+
+    let puts = env.api_requests("PUT", "/api/v2/users/presences/bulk");
+    assert_eq!(
+        puts.iter().map(|p| p.3).collect::<Vec<_>>(),
+        [403, 403],
+        "a division refusal is no reason to stop asking"
+    );
+    assert_eq!(presence_ids(&env, &[PRIYA]).await, [OFFLINE]);
+}
+
+#[tokio::test]
 async fn a_role_without_the_bulk_presence_permission_gets_one_patch_per_user_from_then_on() {
     let mut fixture = Fixture::demo();
     let mut client = fixture.oauth_clients[0].clone();

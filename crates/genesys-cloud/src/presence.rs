@@ -117,7 +117,8 @@ impl GenesysClient {
     /// is the one-user `PATCH`; so is each change of a batch whose bulk request Genesys refuses:
     /// 400 (too many entries, a source it does not take), 404 (one unknown user fails the whole
     /// request on some orgs) or 403 (the bulk form needs `presence:userPresence:edit`, the
-    /// `PATCH` declares no permission). After a 403 this client sends no more bulk requests.
+    /// `PATCH` declares no permission; or one user is outside the client's divisions). After a
+    /// 403 that names a missing permission this client sends no more bulk requests.
     pub async fn set_presence_together(
         &self,
         id: &UserId,
@@ -137,14 +138,20 @@ impl GenesysClient {
                     match client.put_presences_bulk(&users, &definition).await {
                         Ok(()) => Ok(Some(users.iter().map(|_| Ok(())).collect())),
                         Err(e) if e.is_not_found() => Ok(None),
-                        Err(GenesysError::Forbidden { .. }) => {
-                            client
-                                .inner
-                                .presence_bulk_refused
-                                .store(true, Ordering::Relaxed);
-                            tracing::info!(
-                                "bulk presence refused (presence:userPresence:edit); one PATCH per user from now on"
-                            );
+                        Err(GenesysError::Forbidden {
+                            missing_permission, ..
+                        }) => {
+                            // A missing permission refuses every bulk request; a user outside
+                            // the client's divisions only this one.
+                            if missing_permission.is_some() {
+                                client
+                                    .inner
+                                    .presence_bulk_refused
+                                    .store(true, Ordering::Relaxed);
+                                tracing::info!(
+                                    "bulk presence refused (presence:userPresence:edit); one PATCH per user from now on"
+                                );
+                            }
                             Ok(None)
                         }
                         Err(e) => Err(e),

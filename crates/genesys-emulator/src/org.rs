@@ -79,9 +79,11 @@ struct BulkPresence {
 /// `PUT /api/v2/users/presences/bulk`: the Genesys Cloud presence of several users at once,
 /// each entry as a `PATCH` of that user's `purecloud` presence; answers their `UserPresence`s.
 ///
-/// Unverified, so served both ways: an entry naming an unknown user fails the whole request
-/// with 404 and changes nothing (`behavior.presenceBulkFailsWhole`), or is left out of the
-/// answer while the others change; more than `behavior.presenceBulkMaxEntries` entries (0: no
+/// Unverified, so served both ways: an entry naming an unknown user (404), or, with
+/// `behavior.divisionScopedPermissions`, a user in a division the client has no role in (403
+/// `not.authorized`), fails the whole request and changes nothing
+/// (`behavior.presenceBulkFailsWhole`), or is left out of the answer while the others change;
+/// more than `behavior.presenceBulkMaxEntries` entries (0: no
 /// limit) get a 400.
 pub fn put_users_presences_bulk(org: &mut Org, call: &Call<'_>) -> Result<Reply, ApiError> {
     let entries: Vec<BulkPresence> = call.json()?;
@@ -109,8 +111,19 @@ pub fn put_users_presences_bulk(org: &mut Org, call: &Call<'_>) -> Result<Reply,
                 "Give a presenceDefinition, a message, or both",
             ));
         }
-        match org.live_user(&id) {
-            Ok(_) => changes.push((id, definition, entry.message)),
+        let refused = org.live_user(&id).and_then(|user| {
+            match org.client_divisions(&call.caller.client_id) {
+                Some(allowed) if !allowed.contains(&user.division_id) => Err(ApiError::new(
+                    403,
+                    "not.authorized",
+                    "You are not authorized to perform this action in division [{division}].",
+                )
+                .param("division", user.division_id.as_str())),
+                _ => Ok(()),
+            }
+        });
+        match refused {
+            Ok(()) => changes.push((id, definition, entry.message)),
             Err(e) if org.behavior.presence_bulk_fails_whole => return Err(e),
             Err(_) => {}
         }
