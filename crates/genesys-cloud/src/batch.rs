@@ -53,6 +53,14 @@ pub(crate) const WAVE_WINDOW: Duration = Duration::from_secs(2);
 /// How many recent callers a coalescer remembers to tell a wave.
 const RECENT_MAX: usize = 64;
 
+/// What the caller that opened a batch is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Opened {
+    id: u64,
+    /// How long to wait for others before asking for a slot.
+    linger: Duration,
+}
+
 /// Open and sealed batches of one kind of read.
 pub(crate) struct Coalescer<G, K, V> {
     max: usize,
@@ -106,9 +114,15 @@ impl<G: Eq + Hash + Clone, K: Hash, V> Coalescer<G, K, V> {
     }
 
     /// Adds `key` to the open batch of `group`, opening one if there is none. Returns where the
-    /// answer will arrive and, to the caller that opened the batch, its id: that caller must
-    /// [`seal`](Self::seal) it and answer everyone.
-    fn join(&self, group: &G, key: K) -> (Option<u64>, oneshot::Receiver<Result<V, GenesysError>>) {
+    /// answer will arrive and, to the caller that opened the batch, its id and how long to
+    /// linger (the coalescer's linger while callers of other keys joined within
+    /// [`WAVE_WINDOW`], else nothing): that caller must [`seal`](Self::seal) it and answer
+    /// everyone.
+    fn join(
+        &self,
+        group: &G,
+        key: K,
+    ) -> (Option<Opened>, oneshot::Receiver<Result<V, GenesysError>>) {
         let (reply, answer) = oneshot::channel();
         let hash = self.hasher.hash_one(&key);
         let mut batches = self.lock();
@@ -121,7 +135,9 @@ impl<G: Eq + Hash + Clone, K: Hash, V> Coalescer<G, K, V> {
         {
             batches.recent.pop_front();
         }
+        let wave = batches.recent.iter().any(|(_, other)| *other != hash);
         batches.recent.push_back((now, hash));
+        let linger = if wave { self.linger } else { Duration::ZERO };
         if let Some((id, waiting)) = batches.open.get_mut(group) {
             waiting.push((key, reply));
             if waiting.len() >= self.max {
@@ -140,20 +156,7 @@ impl<G: Eq + Hash + Clone, K: Hash, V> Coalescer<G, K, V> {
         } else {
             batches.open.insert(group.clone(), (id, waiting));
         }
-        (Some(id), answer)
-    }
-
-    /// How long the opener of a batch for `key` should wait for others: the linger while
-    /// callers of other keys joined within [`WAVE_WINDOW`], else nothing.
-    fn linger_for(&self, key: &K) -> Duration {
-        let hash = self.hasher.hash_one(key);
-        let now = Instant::now();
-        let wave = self
-            .lock()
-            .recent
-            .iter()
-            .any(|(at, other)| *other != hash && now.duration_since(*at) <= WAVE_WINDOW);
-        if wave { self.linger } else { Duration::ZERO }
+        (Some(Opened { id, linger }), answer)
     }
 
     /// The turn of `group`'s batches (see [`Batches::turns`]).
@@ -254,9 +257,8 @@ where
     Run: FnOnce(C, G, Vec<K>) -> Fut + Send + 'static,
     Fut: Future<Output = Vec<Result<V, GenesysError>>> + Send,
 {
-    let linger = pick(client).linger_for(&key);
     let (opened, answer) = pick(client).join(&group, key);
-    if let Some(id) = opened {
+    if let Some(Opened { id, linger }) = opened {
         let client = client.clone();
         tokio::spawn(async move {
             if !linger.is_zero() {
@@ -308,7 +310,7 @@ mod tests {
         assert!(other.is_some(), "another group gets its own batch");
 
         let keys: Vec<u32> = batches
-            .seal(&"g", first.unwrap())
+            .seal(&"g", first.unwrap().id)
             .into_iter()
             .map(|(k, _)| k)
             .collect();
@@ -326,12 +328,12 @@ mod tests {
         assert!(third.is_some(), "the batch was full");
 
         let full: Vec<u32> = batches
-            .seal(&"g", first.unwrap())
+            .seal(&"g", first.unwrap().id)
             .into_iter()
             .map(|(k, _)| k)
             .collect();
         let next: Vec<u32> = batches
-            .seal(&"g", third.unwrap())
+            .seal(&"g", third.unwrap().id)
             .into_iter()
             .map(|(k, _)| k)
             .collect();
@@ -341,31 +343,32 @@ mod tests {
     #[test]
     fn only_callers_for_other_keys_make_a_batch_linger() {
         let linger = Duration::from_millis(250);
+        let lingers = |opened: Option<Opened>| opened.unwrap().linger;
         let batches: Coalescer<&str, u32, ()> = Coalescer::lingering(10, linger);
-        assert_eq!(batches.linger_for(&1), Duration::ZERO, "nobody came before");
         let (first, _a) = batches.join(&"g", 1);
-        batches.seal(&"g", first.unwrap());
+        assert_eq!(lingers(first), Duration::ZERO, "nobody came before");
+        batches.seal(&"g", first.unwrap().id);
+        let (again, _b) = batches.join(&"g", 1);
         assert_eq!(
-            batches.linger_for(&1),
+            lingers(again),
             Duration::ZERO,
             "one offboarding reading its own user again is alone"
         );
+        batches.seal(&"g", again.unwrap().id);
+        let (same_group, _s) = batches.join(&"g", 3);
+        assert_eq!(lingers(same_group), linger, "another user's read: a wave");
+        batches.seal(&"g", same_group.unwrap().id);
+        let (other, _c) = batches.join(&"h", 2);
         assert_eq!(
-            batches.linger_for(&2),
+            lingers(other),
             linger,
-            "another user's read: a wave"
+            "another user's read, whatever the group: a wave"
         );
 
-        let other_group: Coalescer<&str, u32, ()> = Coalescer::lingering(10, linger);
-        let (_, _b) = other_group.join(&"h", 1);
-        assert_eq!(
-            other_group.linger_for(&2),
-            linger,
-            "a wave whatever the group"
-        );
         let never: Coalescer<&str, u32, ()> = Coalescer::new(10);
-        let (_, _c) = never.join(&"g", 1);
-        assert_eq!(never.linger_for(&2), Duration::ZERO, "no linger configured");
+        let (_, _d) = never.join(&"g", 1);
+        let (second, _e) = never.join(&"h", 2);
+        assert_eq!(lingers(second), Duration::ZERO, "no linger configured");
     }
 
     #[test]
@@ -374,6 +377,6 @@ mod tests {
         let (first, _a) = batches.join(&"g", 1);
         let (second, _b) = batches.join(&"g", 2);
         assert!(first.is_some() && second.is_some());
-        assert_eq!(batches.seal(&"g", second.unwrap()).len(), 1);
+        assert_eq!(batches.seal(&"g", second.unwrap().id).len(), 1);
     }
 }

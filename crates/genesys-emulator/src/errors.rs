@@ -115,6 +115,16 @@ impl ApiError {
         .param("allowed", allowed.join(", "))
     }
 
+    /// 403 `not.authorized`: the client's roles do not cover the division(s) an entity is in.
+    pub fn outside_division(division: &str) -> Self {
+        Self::new(
+            403,
+            "not.authorized",
+            "You are not authorized to perform this action in division [{division}].",
+        )
+        .param("division", division)
+    }
+
     /// 404 `not.found` naming the entity.
     pub fn not_found(kind: &str, id: &str) -> Self {
         Self::new(404, "not.found", "{entity} [{id}] was not found")

@@ -56,8 +56,8 @@ pub fn patch_user_presence(org: &mut Org, call: &Call<'_>) -> Result<Reply, ApiE
     let id = call.param("userId").to_owned();
     org.live_user(&id)?;
     let body: PresenceBody = call.json()?;
-    let definition = presence_definition(org, body.presence_definition)?;
-    set_presence(org, &id, definition, body.message, call.now)?;
+    let (definition, message) = presence_change(org, body.presence_definition, body.message)?;
+    set_presence(org, &id, definition, message, call.now)?;
     let user = org.live_user(&id)?;
     render::presence(org, user)
         .map(Reply::ok)
@@ -105,25 +105,17 @@ pub fn put_users_presences_bulk(org: &mut Org, call: &Call<'_>) -> Result<Reply,
                     .param("id", source.as_str()),
             );
         }
-        let definition = presence_definition(org, entry.presence_definition)?;
-        if definition.is_none() && entry.message.is_none() {
-            return Err(ApiError::bad_request(
-                "Give a presenceDefinition, a message, or both",
-            ));
-        }
+        let (definition, message) = presence_change(org, entry.presence_definition, entry.message)?;
         let refused = org.live_user(&id).and_then(|user| {
             match org.client_divisions(&call.caller.client_id) {
-                Some(allowed) if !allowed.contains(&user.division_id) => Err(ApiError::new(
-                    403,
-                    "not.authorized",
-                    "You are not authorized to perform this action in division [{division}].",
-                )
-                .param("division", user.division_id.as_str())),
+                Some(allowed) if !allowed.contains(&user.division_id) => {
+                    Err(ApiError::outside_division(&user.division_id))
+                }
                 _ => Ok(()),
             }
         });
         match refused {
-            Ok(()) => changes.push((id, definition, entry.message)),
+            Ok(()) => changes.push((id, definition, message)),
             Err(e) if org.behavior.presence_bulk_fails_whole => return Err(e),
             Err(_) => {}
         }
@@ -135,6 +127,25 @@ pub fn put_users_presences_bulk(org: &mut Org, call: &Call<'_>) -> Result<Reply,
         answers.extend(render::presence(org, user));
     }
     Ok(Reply::ok(Value::Array(answers)))
+}
+
+/// A presence definition's id and its system presence.
+type Definition = (String, String);
+
+/// What a presence write asks for: the active definition it names (with its system presence)
+/// and/or a message; a 400 when it names neither or an unknown definition.
+fn presence_change(
+    org: &Org,
+    named: Option<DefinitionRef>,
+    message: Option<String>,
+) -> Result<(Option<Definition>, Option<String>), ApiError> {
+    let definition = presence_definition(org, named)?;
+    if definition.is_none() && message.is_none() {
+        return Err(ApiError::bad_request(
+            "Give a presenceDefinition, a message, or both",
+        ));
+    }
+    Ok((definition, message))
 }
 
 /// The active presence definition a write names, with its system presence.
@@ -167,11 +178,6 @@ fn set_presence(
     message: Option<String>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), ApiError> {
-    if definition.is_none() && message.is_none() {
-        return Err(ApiError::bad_request(
-            "Give a presenceDefinition, a message, or both",
-        ));
-    }
     let offline_sets_off_queue = org.behavior.offline_presence_sets_off_queue;
     let user = org.live_user_mut(id)?;
     match definition {

@@ -177,14 +177,8 @@ fn outside_divisions(org: &Org, params: &ops::PathParams, allowed: &[String]) ->
     };
     params.iter().find_map(|(name, id)| {
         let held = divisions(name, id);
-        (!held.is_empty() && !held.iter().any(|d| allowed.iter().any(|a| a == d))).then(|| {
-            ApiError::new(
-                403,
-                "not.authorized",
-                "You are not authorized to perform this action in division [{division}].",
-            )
-            .param("division", held.join(", "))
-        })
+        (!held.is_empty() && !held.iter().any(|d| allowed.iter().any(|a| a == d)))
+            .then(|| ApiError::outside_division(&held.join(", ")))
     })
 }
 
