@@ -322,11 +322,14 @@ async fn find_callbacks(
     now: DateTime<Utc>,
     items: &mut Vec<HandoffItem>,
 ) -> Result<(), HandoffError> {
-    // Callbacks scheduled within the synchronous details query's longest window.
+    // Callbacks created within the synchronous details query's longest window, ending where
+    // the history windows end (one second into today): every pass of a day asks over the same
+    // interval, so the client reads a wave's callbacks in shared queries.
     let window = chrono::TimeDelta::from_std(client.config().max_sync_interval)
         .unwrap_or(chrono::TimeDelta::days(31));
+    let end = super::verify::window_end(now);
     let owned = client
-        .owned_callbacks_of(user, Interval::new(now - window, now))
+        .owned_callbacks_of(user, Interval::new(end - window, end))
         .await
         .map_err(read("query the callbacks the user owns"))?;
     for callback in owned {

@@ -1620,6 +1620,55 @@ async fn concurrent_workitem_queries_share_one_query_and_each_user_gets_their_ow
 }
 
 #[tokio::test]
+async fn concurrent_callback_queries_share_one_details_query_and_each_owner_gets_their_own() {
+    let env = Env::start().await;
+    let window = last_days(30);
+    let owners = [JANE, OMAR, PRIYA];
+    let client = &env.client;
+    let together = futures::future::join_all(
+        owners
+            .iter()
+            .map(|u| async move { client.owned_callbacks_of(&id(u), window).await }),
+    )
+    .await;
+    let queries = env.api_requests("POST", "/api/v2/analytics/conversations/details/query");
+    assert_eq!(queries.len(), 1, "one query for three owners");
+    let filter = &queries[0].2.as_ref().unwrap()["segmentFilters"][0];
+    assert_eq!(filter["type"], "and");
+    let scored: Vec<&str> = filter["clauses"][0]["predicates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(filter["clauses"][0]["type"], "or");
+    assert_eq!(scored.len(), 3, "one scoredAgentId predicate per owner");
+
+    let ids = |read: Vec<genesys_cloud::OwnedCallback>| -> Vec<String> {
+        let mut ids: Vec<String> = read.into_iter().map(|c| c.conversation_id).collect();
+        ids.sort();
+        ids
+    };
+    let together: Vec<Vec<String>> = together.into_iter().map(|r| ids(r.unwrap())).collect();
+    assert_eq!(
+        together,
+        [
+            vec![
+                "cb0a8e00-0000-4000-8000-000000000501".to_owned(),
+                "cb0a8e00-0000-4000-8000-000000000502".to_owned()
+            ],
+            vec!["cb0a8e00-0000-4000-8000-000000000503".to_owned()],
+            vec![],
+        ]
+    );
+    // Each owner alone reads the same.
+    for (owner, read) in owners.iter().zip(&together) {
+        let alone = env.client.owned_callbacks_of(&id(owner), window).await;
+        assert_eq!(&ids(alone.unwrap()), read, "{owner}");
+    }
+}
+
+#[tokio::test]
 async fn coalescing_can_be_turned_off() {
     let env = Env::with(Fixture::demo(), |c| c.with_max_batch(1)).await;
     let reads = futures::future::join_all(

@@ -1017,7 +1017,8 @@ fn exchange(r: &RecordedRequest) -> Exchange<'_> {
 }
 
 /// Concurrent reads share one request (users by id with expand, one search naming several
-/// emails, one details query with an `or` of userId predicates), concurrent removals from
+/// emails, one details query with an `or` of userId predicates, one callback query with an
+/// `or` clause of scoredAgentId predicates), concurrent removals from
 /// one queue one member POST and concurrent presence changes one bulk PUT: those coalesced forms match the contract too. A current-thread
 /// runtime makes the batching deterministic: every caller joins before the batch is sent.
 #[tokio::test]
@@ -1074,6 +1075,17 @@ async fn coalesced_requests_match_the_contract() {
     .enumerate()
     {
         f.expect(&format!("coalesced conversations #{i}"), read);
+    }
+    for (i, read) in futures::future::join_all([JANE, MARIA, ANA].iter().map(|u| async move {
+        client
+            .owned_callbacks_of(&UserId::from(*u), window)
+            .await
+    }))
+    .await
+    .into_iter()
+    .enumerate()
+    {
+        f.expect(&format!("coalesced callback query #{i}"), read);
     }
     for (i, removal) in futures::future::join_all(
         [MARIA, ANA]
@@ -1136,6 +1148,15 @@ fn coalesced_forms_were_sent(sent: &[RecordedRequest], findings: &mut Findings) 
                     .is_some_and(|b| b["segmentFilters"][0]["type"] == "or")
         }),
         "a coalesced details query",
+    );
+    findings.check(
+        sent.iter().any(|r| {
+            r.path == "/api/v2/analytics/conversations/details/query"
+                && r.body
+                    .as_ref()
+                    .is_some_and(|b| b["segmentFilters"][0]["clauses"][0]["type"] == "or")
+        }),
+        "a coalesced callback query (scoredAgentId predicates or-ed in a clause)",
     );
     findings.check(
         sent.iter().any(|r| {

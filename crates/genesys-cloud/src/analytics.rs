@@ -99,6 +99,17 @@ impl GenesysClient {
         .await
     }
 
+    /// Every conversation matching `query`, each once; the walk ends at a page shorter than
+    /// the page size once `totalHits` conversations are in hand. `first_page` says whether the
+    /// first request still waits for a slot of the budget (a batch took one already).
+    pub(crate) async fn details_until_short(
+        &self,
+        query: &ConversationQuery,
+        first_page: Admission,
+    ) -> Result<Vec<AnalyticsConversation>, GenesysError> {
+        self.details_pages(query, LastPage::Short, first_page).await
+    }
+
     async fn details_pages(
         &self,
         query: &ConversationQuery,

@@ -55,6 +55,8 @@ pub(crate) struct Inner {
     pub member_checks: Coalescer<String, (UserId, bool), bool>,
     /// Open workitems by assignee, for the handoff.
     pub workitem_queries: Coalescer<(), UserId, Vec<super::handoff::Workitem>>,
+    /// Open agent-owned callbacks by owner, for the handoff, by interval.
+    pub callback_queries: Coalescer<Interval, UserId, Vec<super::handoff::OwnedCallback>>,
     /// Users' licences, read in batches (`POST /api/v2/license/users`).
     pub license_batches: Coalescer<(), UserId, Vec<String>>,
     /// Presence changes, by presence definition (`PUT /api/v2/users/presences/bulk`).
@@ -121,6 +123,7 @@ impl GenesysClient {
                 queue_removals: Coalescer::lingering(max_batch, linger),
                 member_checks: Coalescer::lingering(max_batch, linger),
                 workitem_queries: Coalescer::lingering(max_batch, linger),
+                callback_queries: Coalescer::lingering(max_batch, linger),
                 license_batches: Coalescer::lingering(
                     max_batch.min(super::impact::LICENSE_BATCH),
                     linger,

@@ -12,7 +12,8 @@ use super::client::GenesysClient;
 use super::error::GenesysError;
 use super::http::{Admission, ApiRequest, MAX_PAGES, too_many_pages};
 use super::models::{
-    ConversationQuery, EntityRef, Interval, Listing, QueryFilter, QueryPredicate, User, UserId,
+    AnalyticsConversation, ConversationQuery, EntityRef, FilterType, Interval, Listing,
+    QueryClause, QueryFilter, QueryPredicate, User, UserId,
 };
 
 /// Workitems asked for per page of `POST /taskmanagement/workitems/query` (the SDK's
@@ -149,6 +150,59 @@ pub struct OwnedCallback {
     pub customer: Option<String>,
 }
 
+/// The callback a conversation of the callback query stands for; `None` once it has ended.
+fn owned_callback(conversation: AnalyticsConversation) -> Option<OwnedCallback> {
+    conversation.conversation_end.is_none().then(|| OwnedCallback {
+        customer: conversation
+            .participants
+            .iter()
+            .flat_map(|p| &p.sessions)
+            .find_map(|s| s.callback_user_name.clone()),
+        conversation_id: conversation.conversation_id,
+    })
+}
+
+/// The agents a conversation's agent-owned callback segments are scored for.
+fn scored_owners(conversation: &AnalyticsConversation) -> impl Iterator<Item = &str> {
+    conversation
+        .participants
+        .iter()
+        .flat_map(|p| &p.sessions)
+        .filter(|s| s.agent_owned == Some(true))
+        .flat_map(|s| &s.segments)
+        .flat_map(|segment| &segment.scored_agents)
+        .filter_map(|agent| agent.scored_agent_id.as_deref())
+}
+
+/// The callbacks of a combined query, by owner in the order of `owners`; `None` when one names
+/// none of them (the split cannot tell whose it is). Pure.
+fn callbacks_by_owner(
+    owners: &[UserId],
+    conversations: Vec<AnalyticsConversation>,
+) -> Option<Vec<Vec<OwnedCallback>>> {
+    let mut per_owner: Vec<Vec<OwnedCallback>> = owners.iter().map(|_| Vec::new()).collect();
+    for conversation in conversations {
+        let named: Vec<usize> = scored_owners(&conversation)
+            .filter_map(|id| owners.iter().position(|o| o.as_str() == id))
+            .collect();
+        if named.is_empty() {
+            return None;
+        }
+        let Some(callback) = owned_callback(conversation) else {
+            continue;
+        };
+        for at in named {
+            if !per_owner[at]
+                .iter()
+                .any(|c| c.conversation_id == callback.conversation_id)
+            {
+                per_owner[at].push(callback.clone());
+            }
+        }
+    }
+    Some(per_owner)
+}
+
 /// `CallbackConversation`, the fields a handoff reads.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -242,11 +296,52 @@ impl GenesysClient {
     /// `scoredAgentId user`). No other operation lists callbacks by owner:
     /// `GET /api/v2/conversations/callbacks` lists the calling user's own, and a client
     /// credentials token has no user. `interval` stays within `max_sync_interval`.
+    ///
+    /// Concurrent reads over the same interval share one query whose `scoredAgentId`
+    /// predicates are `or`-ed in a clause; each callback goes to the users among its segments'
+    /// `scoredAgents`. A callback naming none of them, or a refused combined query, makes every
+    /// user read on their own.
     pub async fn owned_callbacks_of(
         &self,
         user: &UserId,
         interval: Interval,
     ) -> Result<Vec<OwnedCallback>, GenesysError> {
+        coalesce(
+            self,
+            |client| &client.inner.callback_queries,
+            "post_analytics_conversations_details_query",
+            interval,
+            user.clone(),
+            |client, interval, users| async move {
+                let combined = async {
+                    let conversations = client
+                        .owned_callbacks_query(&users, interval, Admission::Admitted)
+                        .await?;
+                    Ok(callbacks_by_owner(&users, conversations)
+                        .map(|per_user| per_user.into_iter().map(Ok).collect()))
+                };
+                answer_batch(&users, "callback query", combined, |user, admission| {
+                    let client = client.clone();
+                    async move {
+                        let conversations = client
+                            .owned_callbacks_query(std::slice::from_ref(user), interval, admission)
+                            .await?;
+                        Ok(conversations.into_iter().filter_map(owned_callback).collect())
+                    }
+                })
+                .await
+            },
+        )
+        .await
+    }
+
+    /// The details query for the open agent-owned callbacks scored for any of `owners`.
+    async fn owned_callbacks_query(
+        &self,
+        owners: &[UserId],
+        interval: Interval,
+        first_page: Admission,
+    ) -> Result<Vec<AnalyticsConversation>, GenesysError> {
         let mut query = ConversationQuery::new(interval);
         query.conversation_filters = vec![QueryFilter::and(vec![QueryPredicate {
             kind: Some("dimension".into()),
@@ -254,24 +349,23 @@ impl GenesysClient {
             operator: Some("notExists".into()),
             ..QueryPredicate::default()
         }])];
-        query.segment_filters = vec![QueryFilter::and(vec![
+        let callback = vec![
             QueryPredicate::dimension("mediaType", "callback"),
             QueryPredicate::dimension("agentOwned", "true"),
-            QueryPredicate::dimension("scoredAgentId", user.as_str()),
-        ])];
-        let conversations = self.query_conversation_details(&query).await?;
-        Ok(conversations
-            .into_iter()
-            .filter(|c| c.conversation_end.is_none())
-            .map(|c| OwnedCallback {
-                customer: c
-                    .participants
-                    .iter()
-                    .flat_map(|p| &p.sessions)
-                    .find_map(|s| s.callback_user_name.clone()),
-                conversation_id: c.conversation_id,
-            })
-            .collect())
+        ];
+        let scored = |owner: &UserId| QueryPredicate::dimension("scoredAgentId", owner.as_str());
+        query.segment_filters = vec![match owners {
+            [owner] => QueryFilter::and(callback.into_iter().chain([scored(owner)]).collect()),
+            _ => QueryFilter {
+                kind: FilterType::And,
+                predicates: callback,
+                clauses: vec![QueryClause {
+                    kind: FilterType::Or,
+                    predicates: owners.iter().map(scored).collect(),
+                }],
+            },
+        }];
+        self.details_until_short(&query, first_page).await
     }
 
     /// `GET /api/v2/conversations/callbacks/{conversationId}`.
@@ -528,5 +622,82 @@ impl GenesysClient {
             user_id: user,
         })?;
         self.send(request).await?.json()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// A callback conversation scored for `owners`, ended or not.
+    fn callback(id: &str, owners: &[&str], ended: bool) -> AnalyticsConversation {
+        let scored: Vec<serde_json::Value> = owners
+            .iter()
+            .map(|o| serde_json::json!({ "scoredAgentId": o }))
+            .collect();
+        let mut conversation = serde_json::json!({
+            "conversationId": id,
+            "participants": [{
+                "purpose": "acd",
+                "sessions": [{
+                    "mediaType": "callback",
+                    "agentOwned": true,
+                    "callbackUserName": "Chris Lane",
+                    "segments": [{ "segmentType": "interact", "scoredAgents": scored }],
+                }],
+            }],
+        });
+        if ended {
+            conversation["conversationEnd"] = serde_json::json!("2026-12-01T10:00:00Z");
+        }
+        serde_json::from_value(conversation).unwrap()
+    }
+
+    fn owners(ids: &[&str]) -> Vec<UserId> {
+        ids.iter().map(|id| UserId::from(*id)).collect()
+    }
+
+    fn ids(split: &[Vec<OwnedCallback>]) -> Vec<Vec<&str>> {
+        split
+            .iter()
+            .map(|l| l.iter().map(|c| c.conversation_id.as_str()).collect())
+            .collect()
+    }
+
+    #[test]
+    fn each_callback_goes_to_the_owners_it_is_scored_for() {
+        let split = callbacks_by_owner(
+            &owners(&["a", "b", "c"]),
+            vec![
+                callback("1", &["a"], false),
+                callback("2", &["b", "a"], false),
+                callback("3", &["b", "someone-else"], false),
+            ],
+        )
+        .unwrap();
+        assert_eq!(ids(&split), [vec!["1", "2"], vec!["2", "3"], vec![]]);
+        assert_eq!(split[0][0].customer.as_deref(), Some("Chris Lane"));
+    }
+
+    #[test]
+    fn a_callback_scored_for_none_of_the_owners_cannot_be_split() {
+        let split = callbacks_by_owner(
+            &owners(&["a", "b"]),
+            vec![callback("1", &["a"], false), callback("2", &["x"], false)],
+        );
+        assert!(split.is_none());
+        // Nor one without scored agents at all.
+        assert!(callbacks_by_owner(&owners(&["a"]), vec![callback("1", &[], false)]).is_none());
+    }
+
+    #[test]
+    fn an_ended_callback_is_not_work_to_hand_off() {
+        let split = callbacks_by_owner(
+            &owners(&["a"]),
+            vec![callback("1", &["a"], true), callback("2", &["a"], false)],
+        )
+        .unwrap();
+        assert_eq!(ids(&split), [vec!["2"]]);
     }
 }

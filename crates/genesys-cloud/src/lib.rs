@@ -63,7 +63,7 @@ pub use models::{
     ConversationQuery, DetailsJobPage, EmailMatches, EntityRef, FilterType, Interval, JobState,
     LastTokenIssued, MemberBy, Organization, PagingSpec, PresenceDefinition, PresenceDefinitionRef,
     QueryClause, QueryFilter, QueryPredicate, QueueMember, RoleDivision, RoutingStatus,
-    RoutingStatusValue, StateChangeReason, StatisticalSummary, SystemPresence, User,
+    RoutingStatusValue, ScoredAgent, StateChangeReason, StatisticalSummary, SystemPresence, User,
     UserAuthorization, UserId, UserPresence, UserQueue, UserRoutingLanguage, UserRoutingSkill,
     UserRoutingSkillPost, UserState, UserStateInfo, UserStation, UserStations,
 };

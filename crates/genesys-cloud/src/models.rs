@@ -847,6 +847,15 @@ pub struct AnalyticsSegment {
     pub wrap_up_code: Option<String>,
     pub disconnect_type: Option<String>,
     pub requested_routing_user_ids: Vec<String>,
+    /// A callback's segment: the agents it is routed to (its owner, when agent-owned).
+    pub scored_agents: Vec<ScoredAgent>,
+}
+
+/// `AnalyticsScoredAgent`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ScoredAgent {
+    pub scored_agent_id: Option<String>,
 }
 
 /// `AnalyticsConversationQueryResponse`: `conversations` is absent on an empty page.
