@@ -1076,11 +1076,11 @@ async fn coalesced_requests_match_the_contract() {
     {
         f.expect(&format!("coalesced conversations #{i}"), read);
     }
-    for (i, read) in futures::future::join_all([JANE, MARIA, ANA].iter().map(|u| async move {
-        client
-            .owned_callbacks_of(&UserId::from(*u), window)
-            .await
-    }))
+    for (i, read) in futures::future::join_all(
+        [JANE, MARIA, ANA]
+            .iter()
+            .map(|u| async move { client.owned_callbacks_of(&UserId::from(*u), window).await }),
+    )
     .await
     .into_iter()
     .enumerate()

@@ -152,14 +152,17 @@ pub struct OwnedCallback {
 
 /// The callback a conversation of the callback query stands for; `None` once it has ended.
 fn owned_callback(conversation: AnalyticsConversation) -> Option<OwnedCallback> {
-    conversation.conversation_end.is_none().then(|| OwnedCallback {
-        customer: conversation
-            .participants
-            .iter()
-            .flat_map(|p| &p.sessions)
-            .find_map(|s| s.callback_user_name.clone()),
-        conversation_id: conversation.conversation_id,
-    })
+    conversation
+        .conversation_end
+        .is_none()
+        .then(|| OwnedCallback {
+            customer: conversation
+                .participants
+                .iter()
+                .flat_map(|p| &p.sessions)
+                .find_map(|s| s.callback_user_name.clone()),
+            conversation_id: conversation.conversation_id,
+        })
 }
 
 /// The agents a conversation's agent-owned callback segments are scored for.
@@ -326,7 +329,10 @@ impl GenesysClient {
                         let conversations = client
                             .owned_callbacks_query(std::slice::from_ref(user), interval, admission)
                             .await?;
-                        Ok(conversations.into_iter().filter_map(owned_callback).collect())
+                        Ok(conversations
+                            .into_iter()
+                            .filter_map(owned_callback)
+                            .collect())
                     }
                 })
                 .await
