@@ -369,15 +369,26 @@ fn split_by_user(
     users: &[UserId],
     conversations: Vec<AnalyticsConversation>,
 ) -> Option<Vec<Vec<AnalyticsConversation>>> {
+    split_conversations(users, conversations, |conversation, user| {
+        conversation
+            .participants
+            .iter()
+            .any(|p| p.user_id.as_ref() == Some(user))
+    })
+}
+
+/// Each conversation of a combined query, given to every user of `users` it `names`; `None`
+/// when one names none of them (the split cannot tell whose it is). Pure.
+pub(crate) fn split_conversations(
+    users: &[UserId],
+    conversations: Vec<AnalyticsConversation>,
+    names: impl Fn(&AnalyticsConversation, &UserId) -> bool,
+) -> Option<Vec<Vec<AnalyticsConversation>>> {
     let mut per_user: Vec<Vec<AnalyticsConversation>> = users.iter().map(|_| Vec::new()).collect();
     for conversation in conversations {
         let mut matched = false;
         for (user, list) in users.iter().zip(per_user.iter_mut()) {
-            if conversation
-                .participants
-                .iter()
-                .any(|p| p.user_id.as_ref() == Some(user))
-            {
+            if names(&conversation, user) {
                 list.push(conversation.clone());
                 matched = true;
             }

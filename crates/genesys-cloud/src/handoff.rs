@@ -7,6 +7,7 @@
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 
+use super::analytics::split_conversations;
 use super::batch::{answer_batch, coalesce};
 use super::client::GenesysClient;
 use super::error::GenesysError;
@@ -177,33 +178,21 @@ fn scored_owners(conversation: &AnalyticsConversation) -> impl Iterator<Item = &
         .filter_map(|agent| agent.scored_agent_id.as_deref())
 }
 
-/// The callbacks of a combined query, by owner in the order of `owners`; `None` when one names
-/// none of them (the split cannot tell whose it is). Pure.
+/// The callbacks of a combined query, by owner in the order of `owners`; `None` when one
+/// scores none of them (the split cannot tell whose it is). Pure.
 fn callbacks_by_owner(
     owners: &[UserId],
     conversations: Vec<AnalyticsConversation>,
 ) -> Option<Vec<Vec<OwnedCallback>>> {
-    let mut per_owner: Vec<Vec<OwnedCallback>> = owners.iter().map(|_| Vec::new()).collect();
-    for conversation in conversations {
-        let named: Vec<usize> = scored_owners(&conversation)
-            .filter_map(|id| owners.iter().position(|o| o.as_str() == id))
-            .collect();
-        if named.is_empty() {
-            return None;
-        }
-        let Some(callback) = owned_callback(conversation) else {
-            continue;
-        };
-        for at in named {
-            if !per_owner[at]
-                .iter()
-                .any(|c| c.conversation_id == callback.conversation_id)
-            {
-                per_owner[at].push(callback.clone());
-            }
-        }
-    }
-    Some(per_owner)
+    let split = split_conversations(owners, conversations, |conversation, owner| {
+        scored_owners(conversation).any(|id| id == owner.as_str())
+    })?;
+    Some(
+        split
+            .into_iter()
+            .map(|owned| owned.into_iter().filter_map(owned_callback).collect())
+            .collect(),
+    )
 }
 
 /// `CallbackConversation`, the fields a handoff reads.
