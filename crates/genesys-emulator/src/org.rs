@@ -152,7 +152,7 @@ fn presence_change(
 fn presence_definition(
     org: &Org,
     named: Option<DefinitionRef>,
-) -> Result<Option<(String, String)>, ApiError> {
+) -> Result<Option<Definition>, ApiError> {
     let Some(def_id) = named.and_then(|d| d.id) else {
         return Ok(None);
     };
@@ -174,7 +174,7 @@ fn presence_definition(
 fn set_presence(
     org: &mut Org,
     id: &str,
-    definition: Option<(String, String)>,
+    definition: Option<Definition>,
     message: Option<String>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), ApiError> {
